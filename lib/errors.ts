@@ -1,0 +1,42 @@
+import createError from '@fastify/error'
+
+export const InvalidOptionError = createError(
+  'FST_ICECAST_RELAY_INVALID_OPTION', 'fastify-icecast-relay: invalid option %s', 500, TypeError)
+export const DuplicateMountError = createError(
+  'FST_ICECAST_RELAY_DUPLICATE_MOUNT', 'fastify-icecast-relay: a relay already serves %s', 409)
+export const UnknownMountError = createError(
+  'FST_ICECAST_RELAY_UNKNOWN_MOUNT', 'fastify-icecast-relay: no relay serves %s', 404)
+
+export const ConnectError = createError(
+  'FST_ICECAST_RELAY_CONNECT_FAILED', 'upstream %s: connection failed: %s', 502)
+export const ConnectTimeoutError = createError(
+  'FST_ICECAST_RELAY_CONNECT_TIMEOUT', 'upstream %s: no response head within %d ms', 504)
+export const BadStatusLineError = createError(
+  'FST_ICECAST_RELAY_BAD_STATUS_LINE', 'upstream %s: not an HTTP or ICY status line: %s', 502)
+export const BadHeaderError = createError(
+  'FST_ICECAST_RELAY_BAD_HEADER', 'upstream %s: malformed header line: %s', 502)
+export const HeadTooLargeError = createError(
+  'FST_ICECAST_RELAY_HEAD_TOO_LARGE', 'upstream %s: response head exceeds %d bytes', 502)
+export const UpstreamStatusError = createError(
+  'FST_ICECAST_RELAY_UPSTREAM_STATUS', 'upstream %s: answered %d %s', 502)
+export const NotAudioError = createError(
+  'FST_ICECAST_RELAY_NOT_AUDIO', 'upstream %s: answered %s, not a stream', 502)
+export const TooManyRedirectsError = createError(
+  'FST_ICECAST_RELAY_TOO_MANY_REDIRECTS', 'upstream %s: more than %d redirects', 502)
+export const BadRedirectError = createError(
+  'FST_ICECAST_RELAY_BAD_REDIRECT', 'upstream %s: unusable redirect Location: %s', 502)
+export const BadChunkError = createError(
+  'FST_ICECAST_RELAY_BAD_CHUNK', 'upstream %s: malformed chunked encoding: %s', 502)
+export const SourceTimeoutError = createError(
+  'FST_ICECAST_RELAY_SOURCE_TIMEOUT', 'upstream %s: no data for %d ms', 504)
+export const UpstreamClosedError = createError(
+  'FST_ICECAST_RELAY_UPSTREAM_CLOSED', 'upstream %s: stream ended', 502)
+
+export const BadMetaintError = createError(
+  'FST_ICECAST_RELAY_BAD_METAINT', 'icy-metaint must be a positive integer, got %s', 502, RangeError)
+export const UnsupportedCharsetError = createError(
+  'FST_ICECAST_RELAY_UNSUPPORTED_CHARSET',
+  'metadata charset %s is not an ASCII-compatible encoding that TextDecoder knows', 500, RangeError)
+export const BadMetadataKeyError = createError(
+  'FST_ICECAST_RELAY_BAD_METADATA_KEY',
+  'metadata key %s must start with a letter and hold only letters, digits, space, _ - .', 500, TypeError)

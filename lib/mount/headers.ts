@@ -1,0 +1,72 @@
+/** Icecast 1.x and Icecast 2 source headers, renamed to the `icy-*` names that players read. */
+const RENAMED: Record<string, string> = {
+  'ice-name': 'icy-name',
+  'ice-genre': 'icy-genre',
+  'ice-url': 'icy-url',
+  'ice-description': 'icy-description',
+  'ice-public': 'icy-pub',
+  'ice-bitrate': 'icy-br',
+  'x-audiocast-name': 'icy-name',
+  'x-audiocast-genre': 'icy-genre',
+  'x-audiocast-url': 'icy-url',
+  'x-audiocast-description': 'icy-description',
+  'x-audiocast-public': 'icy-pub',
+  'x-audiocast-bitrate': 'icy-br'
+}
+
+/** Set per listener (ICY framing) or meaningless past the relay: never passed on from the upstream. */
+const NOT_PASSED_ON = new Set(['icy-metaint'])
+
+export const DEFAULT_CONTENT_TYPE = 'audio/mpeg'
+
+function bitrateOfAudioInfo (audioInfo: string): string | undefined {
+  return /(?:^|;)\s*(?:ice-)?bitrate=(\d+)/i.exec(audioInfo)?.[1]
+}
+
+/**
+ * The stream headers a listener gets, from the upstream's: `icy-*` as they are, `ice-*` and
+ * `x-audiocast-*` under their `icy-*` names (an `icy-*` the upstream sent itself wins), and
+ * `ice-audio-info` both as it is and as `icy-br` when it names a bitrate.
+ */
+export function streamHeaders (upstream: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(upstream)) {
+    if (name.startsWith('icy-') && !NOT_PASSED_ON.has(name)) out[name] = value
+  }
+  for (const [name, value] of Object.entries(upstream)) {
+    const renamed = RENAMED[name]
+    if (renamed !== undefined) out[renamed] ??= value
+  }
+  const audioInfo = upstream['ice-audio-info']
+  if (audioInfo !== undefined) {
+    out['ice-audio-info'] = audioInfo
+    const bitrate = bitrateOfAudioInfo(audioInfo)
+    if (bitrate !== undefined) out['icy-br'] ??= bitrate
+  }
+  return out
+}
+
+export interface ListenerHeadInit {
+  server: string
+  contentType: string
+  stream: Record<string, string>
+  extra: Record<string, string>
+  date?: Date
+}
+
+/** A listener's response head, in Icecast 2.4.4's order: HTTP/1.0, no chunking, close at the end. */
+export function listenerHead (init: ListenerHeadInit): string {
+  const lines = [
+    'HTTP/1.0 200 OK',
+    `Server: ${init.server}`,
+    'Connection: Close',
+    `Date: ${(init.date ?? new Date()).toUTCString()}`,
+    `Content-Type: ${init.contentType}`,
+    'Cache-Control: no-cache, no-store',
+    'Expires: Mon, 26 Jul 1997 05:00:00 GMT',
+    'Pragma: no-cache'
+  ]
+  for (const [name, value] of Object.entries(init.stream)) lines.push(`${name}: ${value}`)
+  for (const [name, value] of Object.entries(init.extra)) lines.push(`${name}: ${value}`)
+  return lines.join('\r\n') + '\r\n\r\n'
+}

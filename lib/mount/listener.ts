@@ -1,0 +1,87 @@
+import type { Socket } from 'node:net'
+
+/** Per-listener framing of the shared audio, e.g. ICY metadata interleaving; appends slices to `out`. */
+export interface Framer {
+  frame (chunk: Buffer, out: Buffer[]): void
+}
+
+export type EndReason = 'client' | 'slow' | 'error' | 'stopped' | 'gap' | 'removed' | 'kicked' | 'closing'
+
+export interface ListenerInit {
+  id: number
+  socket: Socket
+  ip: string
+  userAgent: string
+  queueSize: number
+  framer?: Framer | undefined
+  onEnd: (listener: Listener, reason: EndReason) => void
+}
+
+/**
+ * One listener's socket. The shared chunks are written as they are; backpressure is read from the
+ * socket's own queue (`writableLength`) instead of a `drain` listener per write, and a listener whose
+ * queue passes `queueSize` is dropped: the queue holds references to shared chunks, so memory is bounded.
+ */
+export class Listener {
+  readonly id: number
+  readonly ip: string
+  readonly userAgent: string
+  readonly connectedAt = Date.now()
+  bytesSent = 0
+  ended = false
+  readonly #socket: Socket
+  readonly #queueSize: number
+  readonly #framer: Framer | undefined
+  readonly #onEnd: ListenerInit['onEnd']
+  readonly #parts: Buffer[] = []
+
+  constructor (init: ListenerInit) {
+    this.id = init.id
+    this.ip = init.ip
+    this.userAgent = init.userAgent
+    this.#socket = init.socket
+    this.#queueSize = init.queueSize
+    this.#framer = init.framer
+    this.#onEnd = init.onEnd
+    this.#socket.on('close', () => this.end('client'))
+    this.#socket.on('error', () => this.end('error'))
+  }
+
+  send (chunk: Buffer): void {
+    const socket = this.#socket
+    if (socket.writableLength > this.#queueSize) {
+      this.end('slow')
+      return
+    }
+    if (this.#framer === undefined) {
+      socket.write(chunk)
+    } else {
+      this.#writeFramed(chunk)
+    }
+    this.bytesSent += chunk.length
+  }
+
+  #writeFramed (chunk: Buffer): void {
+    const parts = this.#parts
+    this.#framer!.frame(chunk, parts)
+    const socket = this.#socket
+    socket.cork()
+    for (const part of parts) socket.write(part)
+    socket.uncork()
+    parts.length = 0
+  }
+
+  /** Ends the listener once; a listener that stopped reading is cut off instead of flushed. */
+  end (reason: EndReason): void {
+    if (this.ended) return
+    this.ended = true
+    this.#onEnd(this, reason)
+    const socket = this.#socket
+    if (socket.destroyed) return
+    if (reason === 'slow' || reason === 'error' || reason === 'closing' || reason === 'kicked') {
+      socket.destroy()
+    } else {
+      socket.end()
+    }
+  }
+}

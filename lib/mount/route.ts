@@ -1,0 +1,103 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Relay } from '../relay/relay.js'
+import type { RelayRegistry } from '../relay/registry.js'
+import { DEFAULT_CONTENT_TYPE, listenerHead, streamHeaders } from './headers.js'
+import { Listener } from './listener.js'
+
+export interface ListenerRouteOptions {
+  prefix: string
+  server: string
+}
+
+/** The local mount a request path names, or undefined when the path is outside the prefix or undecodable. */
+export function mountOfUrl (url: string, prefix: string): string | undefined {
+  const queryAt = url.indexOf('?')
+  const path = queryAt === -1 ? url : url.slice(0, queryAt)
+  if (!path.startsWith(prefix + '/')) return undefined
+  try {
+    return decodeURIComponent(path.slice(prefix.length))
+  } catch {
+    return undefined
+  }
+}
+
+function refuse (reply: FastifyReply, code: 403 | 503, message: string, retryAfter?: number): FastifyReply {
+  if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter))
+  return reply.code(code).type('text/plain; charset=utf-8').send(message)
+}
+
+/** Why a listener may not join now (Icecast answers 403 when full), or undefined when it may. */
+function overLimit (registry: RelayRegistry, relay: Relay): string | undefined {
+  if (registry.totalListeners >= registry.limits.clients) return 'Too many listeners on this server'
+  const max = relay.def.maxListeners
+  if (max !== undefined && relay.mount.listeners.size >= max) return `Too many listeners on ${relay.localMount}`
+  return undefined
+}
+
+let nextListenerId = 1
+
+/**
+ * One wildcard route serves every mount, present and future; unknown paths go to the host app's own
+ * not-found handler. A listener's response is written straight to its socket after `hijack()`:
+ * Icecast's HTTP/1.0 head, then the shared chunks, with no chunked framing.
+ */
+export function listenerRoute (app: FastifyInstance, registry: RelayRegistry, options: ListenerRouteOptions): void {
+  async function serve (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+    const localMount = mountOfUrl(request.raw.url ?? '/', options.prefix)
+    const relay = localMount === undefined ? undefined : registry.find(localMount)
+    if (relay === undefined) {
+      reply.callNotFound()
+      return reply
+    }
+    if (registry.closing) return refuse(reply, 503, 'Server is shutting down', 5)
+
+    const full = overLimit(registry, relay)
+    if (full !== undefined) return refuse(reply, 403, full)
+    let admission = relay.admission()
+    if (admission === 'wait') {
+      const live = await relay.waitLive(registry.limits.connectTimeout * 1000)
+      admission = live ? 'join' : 'unavailable'
+    }
+    if (admission === 'unavailable') {
+      return refuse(reply, 503, `${relay.localMount} is not available: its upstream is down`, 5)
+    }
+    const fullNow = overLimit(registry, relay)
+    if (fullNow !== undefined) return refuse(reply, 403, fullNow)
+
+    const socket = request.raw.socket
+    if (socket.destroyed) {
+      reply.hijack()
+      return undefined
+    }
+    const framing = request.method === 'GET' ? registry.listenerFraming(relay, request.headers) : undefined
+    const head = listenerHead({
+      server: options.server,
+      contentType: relay.head?.headers['content-type'] ?? DEFAULT_CONTENT_TYPE,
+      stream: streamHeaders(relay.head?.headers ?? {}),
+      extra: framing?.headers ?? {}
+    })
+    reply.hijack()
+    if (request.method === 'HEAD') {
+      socket.end(head)
+      return undefined
+    }
+    socket.write(head)
+    const listener = new Listener({
+      id: nextListenerId++,
+      socket,
+      ip: request.ip,
+      userAgent: request.headers['user-agent'] ?? '',
+      queueSize: registry.limits.queueSize,
+      framer: framing?.framer,
+      onEnd: (ended, reason) => relay.mount.detach(ended, reason)
+    })
+    registry.admitListener(relay, listener)
+    return undefined
+  }
+
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: `${options.prefix}/*`,
+    handler: serve
+  })
+}

@@ -1,0 +1,37 @@
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { listenerRoute } from './mount/route.js'
+import { resolveOptions, type RelayPluginOptions } from './options.js'
+import { RelayRegistry } from './relay/registry.js'
+import { shoutcastPlugin } from './shoutcast/plugin.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    relay: RelayRegistry
+  }
+}
+
+export const SERVER_NAME = 'fastify-icecast-relay'
+
+async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOptions): Promise<void> {
+  const options = resolveOptions(rawOptions)
+  const registry = new RelayRegistry({
+    relays: options.relays,
+    limits: options.limits,
+    userAgent: options.userAgent,
+    log: fastify.log.child({ plugin: SERVER_NAME })
+  })
+  fastify.decorate('relay', registry)
+
+  // Always registered: ICY blocks must be stripped from any upstream that sends them, asked or not.
+  await fastify.register(shoutcastPlugin)
+  listenerRoute(fastify, registry, { prefix: options.prefix, server: SERVER_NAME })
+
+  fastify.addHook('onReady', async () => { registry.startAll() })
+  fastify.addHook('preClose', async () => { registry.stopAll() })
+}
+
+export const fastifyIcecastRelay = fp(icecastRelay, {
+  fastify: '5.x',
+  name: 'fastify-icecast-relay'
+})

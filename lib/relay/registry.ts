@@ -1,0 +1,133 @@
+import { EventEmitter } from 'node:events'
+import type { FastifyBaseLogger } from 'fastify'
+import { DuplicateMountError, UnknownMountError } from '../errors.js'
+import type { Listener } from '../mount/listener.js'
+import { resolveRelay, type Limits, type RelayDefinition, type ResolvedRelay } from '../options.js'
+import type { IncomingHttpHeaders } from 'node:http'
+import type { ListenerFraming, RelayExtension } from './extension.js'
+import { Relay, type RelayEvents, type RelayMetadata, type RelayStatus } from './relay.js'
+
+export interface RegistryInit {
+  relays: readonly ResolvedRelay[]
+  limits: Limits
+  userAgent: string
+  log: FastifyBaseLogger
+}
+
+export interface ManualMetadata {
+  title?: string
+  url?: string
+}
+
+/**
+ * Every relay of the app, behind the `relay` decorator: add, remove, inspect and watch them at run time.
+ * Relays added before the app is ready start when it is (so that every sub-plugin's extension is in place).
+ */
+export class RelayRegistry extends EventEmitter<{ [E in keyof RelayEvents]: [RelayEvents[E]] }> {
+  readonly limits: Limits
+  readonly #relays = new Map<string, Relay>()
+  readonly #extensions: RelayExtension[] = []
+  readonly #userAgent: string
+  readonly #log: FastifyBaseLogger
+  #started = false
+  #closing = false
+  #listenerCount = 0
+
+  constructor (init: RegistryInit) {
+    super()
+    this.limits = init.limits
+    this.#userAgent = init.userAgent
+    this.#log = init.log
+    for (const def of init.relays) this.#insert(def)
+  }
+
+  /** Adds a relay; it starts at once when the app is ready. Throws on an invalid definition or a taken mount. */
+  add (definition: RelayDefinition): RelayStatus {
+    return this.#insert(resolveRelay(definition)).status()
+  }
+
+  #insert (def: ResolvedRelay): Relay {
+    if (this.#relays.has(def.localMount)) throw new DuplicateMountError(def.localMount)
+    const relay = new Relay(def, {
+      limits: this.limits,
+      userAgent: this.#userAgent,
+      extensions: this.#extensions,
+      log: this.#log.child({ relay: def.localMount }),
+      emit: (event, payload) => { this.emit(event, ...[payload] as never) },
+      onListenerLeave: () => { this.#listenerCount-- }
+    })
+    this.#relays.set(def.localMount, relay)
+    if (this.#started) relay.start()
+    return relay
+  }
+
+  /** Stops a relay and ends its listeners; false when no relay serves that mount. */
+  remove (localMount: string): boolean {
+    const relay = this.#relays.get(localMount)
+    if (relay === undefined) return false
+    this.#relays.delete(localMount)
+    relay.stop('removed')
+    return true
+  }
+
+  get (localMount: string): RelayStatus | undefined {
+    return this.#relays.get(localMount)?.status()
+  }
+
+  list (): RelayStatus[] {
+    return [...this.#relays.values()].map((relay) => relay.status())
+  }
+
+  /** Sets the title listeners get, as Icecast's `/admin/metadata?mode=updinfo` does. */
+  setMetadata (localMount: string, metadata: ManualMetadata): void {
+    const relay = this.#relays.get(localMount)
+    if (relay === undefined) throw new UnknownMountError(localMount)
+    const fields: Record<string, string> = {}
+    if (metadata.title !== undefined) fields['StreamTitle'] = metadata.title
+    if (metadata.url !== undefined) fields['StreamUrl'] = metadata.url
+    relay.setMetadata({ ...metadata, fields, source: 'manual' } satisfies Omit<RelayMetadata, 'updatedAt'>)
+  }
+
+  /** For sub-plugins: adds request headers, an upstream stage or listener framing to every relay. */
+  extend (extension: RelayExtension): void {
+    this.#extensions.push(extension)
+  }
+
+  /** How a listener with these request headers is framed (e.g. ICY metadata), if any extension frames it. */
+  listenerFraming (relay: Relay, headers: IncomingHttpHeaders): ListenerFraming | undefined {
+    for (const extension of this.#extensions) {
+      const framing = extension.listenerFraming?.(relay, headers)
+      if (framing !== undefined) return framing
+    }
+    return undefined
+  }
+
+  /** The live relay object behind a mount, for the listener route and sub-plugins. */
+  find (localMount: string): Relay | undefined {
+    return this.#relays.get(localMount)
+  }
+
+  get totalListeners (): number {
+    return this.#listenerCount
+  }
+
+  get closing (): boolean {
+    return this.#closing
+  }
+
+  /** Counts a listener against `limits.clients` before it is attached. */
+  admitListener (relay: Relay, listener: Listener): void {
+    this.#listenerCount++
+    relay.attach(listener)
+  }
+
+  startAll (): void {
+    this.#started = true
+    for (const relay of this.#relays.values()) relay.start()
+  }
+
+  stopAll (): void {
+    this.#closing = true
+    for (const relay of this.#relays.values()) relay.stop('closing')
+  }
+}

@@ -1,0 +1,367 @@
+import type { FastifyBaseLogger } from 'fastify'
+import { Mount } from '../mount/mount.js'
+import type { EndReason, Listener } from '../mount/listener.js'
+import type { Limits, ResolvedRelay } from '../options.js'
+import { openUpstream, type UpstreamConnection } from '../upstream/client.js'
+import type { ResponseHead } from '../upstream/head.js'
+import { backoffDelay } from './backoff.js'
+import type { RelayExtension, Stage } from './extension.js'
+
+export type RelayState = 'idle' | 'connecting' | 'live' | 'retrying' | 'stopped'
+
+export interface RelayError {
+  code: string
+  message: string
+  at: string
+}
+
+export interface RelayMetadata {
+  title?: string
+  url?: string
+  fields: Record<string, string>
+  /** The block as the upstream sent it (ICY length byte included), passed on byte-exact. */
+  raw?: Buffer
+  source: 'icy' | 'manual' | 'vorbis' | 'opus'
+  updatedAt: string
+}
+
+export interface RelayStatus {
+  localMount: string
+  upstream: string
+  state: RelayState
+  stateSince: string
+  connectedSince: string | null
+  lastError: RelayError | null
+  onDemand: boolean
+  relayShoutcastMetadata: boolean
+  listeners: number
+  peakListeners: number
+  maxListeners: number | null
+  bytesIn: number
+  bytesOut: number
+  reconnects: number
+  slowDrops: number
+  contentType: string | null
+  headers: Record<string, string>
+  metadata: Omit<RelayMetadata, 'raw'> | null
+}
+
+export interface RelayEvents {
+  state: { localMount: string, state: RelayState, previous: RelayState, error?: RelayError }
+  listener: { localMount: string, action: 'join' | 'leave', id: number, ip: string, reason?: EndReason }
+  metadata: { localMount: string, metadata: Omit<RelayMetadata, 'raw'> }
+}
+
+export interface RelayContext {
+  limits: Limits
+  userAgent: string
+  extensions: readonly RelayExtension[]
+  log: FastifyBaseLogger
+  emit: <E extends keyof RelayEvents>(event: E, payload: RelayEvents[E]) => void
+  onListenerLeave: (listener: Listener) => void
+}
+
+/** Whether a new listener may join now, must wait for the upstream, or is turned away. */
+export type Admission = 'join' | 'wait' | 'unavailable'
+
+/** A connection that stayed up this long was a success: the next failure starts the backoff anew. */
+const STABLE_MS = 5000
+
+function toRelayError (error: unknown): RelayError {
+  const err = error as { code?: unknown, message?: unknown }
+  return {
+    code: typeof err.code === 'string' ? err.code : 'ERR_UNKNOWN',
+    message: typeof err.message === 'string' ? err.message : String(error),
+    at: new Date().toISOString()
+  }
+}
+
+function publicMetadata (metadata: RelayMetadata): Omit<RelayMetadata, 'raw'> {
+  const { raw: _raw, ...rest } = metadata
+  return rest
+}
+
+/**
+ * One relay's life: idle → connecting → live → retrying → … → stopped. It owns the upstream connection
+ * and the mount, reconnects with backoff, keeps listeners through a short gap (the grace period) and, on
+ * demand, connects only while someone listens.
+ */
+export class Relay {
+  readonly def: ResolvedRelay
+  readonly mount: Mount
+  readonly log: FastifyBaseLogger
+  state: RelayState = 'idle'
+  head: ResponseHead | undefined
+  metadata: RelayMetadata | undefined
+  #stateSince = new Date()
+  #connectedSince: Date | undefined
+  #lastError: RelayError | undefined
+  #bytesIn = 0
+  #reconnects = 0
+  #attempt = 0
+  #everLive = false
+  #gapSince: number | undefined
+  #connection: UpstreamConnection | undefined
+  #abort: AbortController | undefined
+  #retryTimer: NodeJS.Timeout | undefined
+  #graceTimer: NodeJS.Timeout | undefined
+  #lingerTimer: NodeJS.Timeout | undefined
+  readonly #waiters = new Set<(live: boolean) => void>()
+  readonly #ctx: RelayContext
+
+  constructor (def: ResolvedRelay, ctx: RelayContext) {
+    this.def = def
+    this.#ctx = ctx
+    this.log = ctx.log
+    this.mount = new Mount({
+      burstSize: ctx.limits.burstSize,
+      onLeave: (listener, reason) => this.#listenerLeft(listener, reason)
+    })
+  }
+
+  get localMount (): string {
+    return this.def.localMount
+  }
+
+  start (): void {
+    if (this.state !== 'idle') return
+    if (!this.def.onDemand) this.#connect()
+  }
+
+  stop (reason: EndReason = 'stopped'): void {
+    if (this.state === 'stopped') return
+    this.#clearTimers()
+    this.#disconnect()
+    this.#setState('stopped')
+    this.#wakeWaiters(false)
+    this.mount.endAll(reason)
+  }
+
+  /** Ends the upstream connection now; the relay reconnects as after any upstream end. */
+  restart (): void {
+    if (this.#connection === undefined) return
+    this.#connection.close()
+    this.#upstreamEnded(new Error('restarted by request'))
+  }
+
+  admission (): Admission {
+    if (this.state === 'live' || this.#inGrace()) return 'join'
+    if (this.state === 'stopped') return 'unavailable'
+    if (this.def.onDemand) return 'wait'
+    return this.state === 'connecting' && !this.#everLive && this.#attempt === 0 ? 'wait' : 'unavailable'
+  }
+
+  /** Resolves true as soon as the upstream is live, false after `ms` or when the relay stops. */
+  waitLive (ms: number): Promise<boolean> {
+    if (this.state === 'live') return Promise.resolve(true)
+    return new Promise((resolve) => {
+      const done = (live: boolean): void => {
+        clearTimeout(timer)
+        this.#waiters.delete(done)
+        resolve(live)
+        if (!live) this.#maybeLinger()
+      }
+      const timer = setTimeout(() => done(false), ms).unref()
+      this.#waiters.add(done)
+      this.#wantUpstream()
+    })
+  }
+
+  attach (listener: Listener): void {
+    clearTimeout(this.#lingerTimer)
+    this.mount.attach(listener)
+    this.#ctx.emit('listener', { localMount: this.localMount, action: 'join', id: listener.id, ip: listener.ip })
+  }
+
+  setMetadata (metadata: Omit<RelayMetadata, 'updatedAt'>): void {
+    this.metadata = { ...metadata, updatedAt: new Date().toISOString() }
+    this.#ctx.emit('metadata', { localMount: this.localMount, metadata: publicMetadata(this.metadata) })
+  }
+
+  status (): RelayStatus {
+    return {
+      localMount: this.localMount,
+      upstream: this.def.url.href,
+      state: this.state,
+      stateSince: this.#stateSince.toISOString(),
+      connectedSince: this.#connectedSince?.toISOString() ?? null,
+      lastError: this.#lastError ?? null,
+      onDemand: this.def.onDemand,
+      relayShoutcastMetadata: this.def.relayShoutcastMetadata,
+      listeners: this.mount.listeners.size,
+      peakListeners: this.mount.peakListeners,
+      maxListeners: this.def.maxListeners ?? null,
+      bytesIn: this.#bytesIn,
+      bytesOut: this.mount.bytesOut,
+      reconnects: this.#reconnects,
+      slowDrops: this.mount.slowDrops,
+      contentType: this.head?.headers['content-type'] ?? null,
+      headers: { ...this.head?.headers },
+      metadata: this.metadata === undefined ? null : publicMetadata(this.metadata)
+    }
+  }
+
+  #demand (): number {
+    return this.mount.listeners.size + this.#waiters.size
+  }
+
+  #inGrace (): boolean {
+    return this.#gapSince !== undefined && Date.now() - this.#gapSince < this.#ctx.limits.gracePeriod * 1000
+  }
+
+  #wantUpstream (): void {
+    clearTimeout(this.#lingerTimer)
+    if (this.state === 'idle') this.#connect()
+  }
+
+  #setState (state: RelayState, error?: RelayError): void {
+    const previous = this.state
+    if (previous === state) return
+    this.state = state
+    this.#stateSince = new Date()
+    this.log.info({ state, previous, ...(error && { err: error.message }) }, `relay ${state}`)
+    this.#ctx.emit('state', { localMount: this.localMount, state, previous, ...(error && { error }) })
+  }
+
+  #connect (): void {
+    clearTimeout(this.#retryTimer)
+    this.#setState('connecting')
+    const abort = new AbortController()
+    this.#abort = abort
+    const { limits, userAgent, extensions } = this.#ctx
+    const headers = Object.assign({}, ...extensions.map((ext) => ext.requestHeaders?.(this)))
+    openUpstream({
+      url: this.def.url,
+      ...(this.def.username !== undefined && { username: this.def.username }),
+      ...(this.def.password !== undefined && { password: this.def.password }),
+      headers,
+      userAgent,
+      connectTimeout: limits.connectTimeout * 1000,
+      sourceTimeout: limits.sourceTimeout * 1000,
+      signal: abort.signal,
+      label: this.def.url.href
+    }).then(
+      (connection) => this.#connected(connection, abort),
+      (error: unknown) => { if (this.#abort === abort) this.#failed(error) }
+    )
+  }
+
+  #connected (connection: UpstreamConnection, abort: AbortController): void {
+    if (this.#abort !== abort) {
+      connection.close()
+      return
+    }
+    let pipeline: Stage
+    try {
+      pipeline = this.#pipeline(connection.head)
+    } catch (error) {
+      connection.close()
+      this.#failed(error)
+      return
+    }
+    this.#abort = undefined
+    this.#connection = connection
+    this.head = connection.head
+    this.#connectedSince = new Date()
+    this.#everLive = true
+    this.#gapSince = undefined
+    clearTimeout(this.#graceTimer)
+    this.mount.resetBurst()
+    this.#setState('live')
+    this.#wakeWaiters(true)
+    connection.start({
+      data: (chunk) => {
+        this.#bytesIn += chunk.length
+        pipeline.push(chunk)
+      },
+      end: (error) => {
+        if (this.#connection === connection) this.#upstreamEnded(error)
+      }
+    })
+  }
+
+  /**
+   * The stages between the upstream body and the mount, built for this connection's response head;
+   * throws when an extension finds the head unusable (e.g. an `icy-metaint` that is no number).
+   */
+  #pipeline (head: ResponseHead): Stage {
+    let next: Stage = this.mount
+    for (const ext of [...this.#ctx.extensions].reverse()) {
+      next = ext.upstreamStage?.(this, head, next) ?? next
+    }
+    return next
+  }
+
+  #upstreamEnded (error: Error | undefined): void {
+    const liveFor = Date.now() - (this.#connectedSince?.getTime() ?? 0)
+    this.#connection = undefined
+    this.#connectedSince = undefined
+    if (liveFor >= STABLE_MS) this.#attempt = 0
+    this.#gapSince = Date.now()
+    this.#startGrace()
+    this.#failed(error ?? new Error('upstream ended'))
+  }
+
+  #startGrace (): void {
+    clearTimeout(this.#graceTimer)
+    this.#graceTimer = setTimeout(() => {
+      if (this.state !== 'live') this.mount.endAll('gap')
+    }, this.#ctx.limits.gracePeriod * 1000).unref()
+  }
+
+  #failed (error: unknown): void {
+    this.#abort = undefined
+    if (this.state === 'stopped') return
+    this.#lastError = toRelayError(error)
+    this.log.warn({ code: this.#lastError.code }, this.#lastError.message)
+    if (this.def.onDemand && this.#demand() === 0) {
+      this.#setState('idle', this.#lastError)
+      return
+    }
+    const delay = backoffDelay(this.#attempt++, this.#ctx.limits.maxBackoff * 1000)
+    this.#setState('retrying', this.#lastError)
+    this.#retryTimer = setTimeout(() => {
+      this.#reconnects++
+      this.#connect()
+    }, delay).unref()
+  }
+
+  #listenerLeft (listener: Listener, reason: EndReason): void {
+    this.#ctx.onListenerLeave(listener)
+    this.#ctx.emit('listener', {
+      localMount: this.localMount, action: 'leave', id: listener.id, ip: listener.ip, reason
+    })
+    this.#maybeLinger()
+  }
+
+  /** On demand, the upstream is let go a little after the last listener left. */
+  #maybeLinger (): void {
+    if (!this.def.onDemand || this.#demand() > 0 || this.state === 'stopped' || this.state === 'idle') return
+    clearTimeout(this.#lingerTimer)
+    this.#lingerTimer = setTimeout(() => {
+      if (this.#demand() > 0 || this.state === 'stopped') return
+      this.#clearTimers()
+      this.#disconnect()
+      this.#gapSince = undefined
+      this.#setState('idle')
+    }, this.#ctx.limits.onDemandLinger * 1000).unref()
+  }
+
+  #disconnect (): void {
+    this.#abort?.abort()
+    this.#abort = undefined
+    this.#connection?.close()
+    this.#connection = undefined
+    this.#connectedSince = undefined
+  }
+
+  #wakeWaiters (live: boolean): void {
+    for (const wake of [...this.#waiters]) wake(live)
+  }
+
+  #clearTimers (): void {
+    clearTimeout(this.#retryTimer)
+    clearTimeout(this.#graceTimer)
+    clearTimeout(this.#lingerTimer)
+  }
+}

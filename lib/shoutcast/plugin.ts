@@ -1,0 +1,93 @@
+import type { FastifyInstance } from 'fastify'
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Relay, RelayMetadata } from '../relay/relay.js'
+import type { ListenerFraming, Stage } from '../relay/extension.js'
+import type { ResponseHead } from '../upstream/head.js'
+import { IcyDemuxer } from './demux.js'
+import { EMPTY_TITLE_BLOCK, buildMetadataBlock, parseMetadata, toListenerBlock } from './metadata.js'
+import { DEFAULT_METAINT, assertMetaint } from './metaint.js'
+import { IcyMuxer } from './mux.js'
+
+/** The upstream's `icy-metaint`, or undefined when it sent none. Throws on a value that is no interval. */
+export function upstreamMetaint (head: ResponseHead | undefined): number | undefined {
+  const value = head?.headers['icy-metaint']
+  if (value === undefined) return undefined
+  const metaint = /^\d+$/.test(value) ? Number(value) : Number.NaN
+  assertMetaint(metaint)
+  return metaint
+}
+
+/** Icecast's test: any value that reads as a positive number asks for metadata. */
+export function wantsMetadata (headers: IncomingHttpHeaders): boolean {
+  const value = headers['icy-metadata']
+  return typeof value === 'string' && Number.parseInt(value, 10) > 0
+}
+
+/** The block listeners get: the upstream's own bytes when it sent them, else one built from the fields. */
+function blockOf (metadata: RelayMetadata): Buffer {
+  return metadata.raw ?? buildMetadataBlock({
+    ...(metadata.title !== undefined && { title: metadata.title }),
+    ...(metadata.url !== undefined && { url: metadata.url })
+  })
+}
+
+/**
+ * The shoutcast sub-plugin: asks upstreams for ICY metadata, strips it from the audio (always: a
+ * server may send it unasked), keeps the current title on the relay, and interleaves it for the
+ * listeners that ask, at the upstream's interval (or the relay's `metaint`, else 16000).
+ */
+export async function shoutcastPlugin (fastify: FastifyInstance): Promise<void> {
+  const registry = fastify.relay
+  // One built block per metadata object: its identity is what tells a listener's muxer it changed.
+  const blocks = new WeakMap<RelayMetadata, Buffer>()
+
+  function currentBlock (relay: Relay): Buffer {
+    const metadata = relay.metadata
+    if (metadata === undefined) return EMPTY_TITLE_BLOCK
+    let block = blocks.get(metadata)
+    if (block === undefined) {
+      block = blockOf(metadata)
+      blocks.set(metadata, block)
+    }
+    return block
+  }
+
+  function demuxer (relay: Relay, metaint: number, next: Stage): Stage {
+    let last: Buffer | undefined
+    return new IcyDemuxer(metaint, {
+      audio: (chunk) => next.push(chunk),
+      metadata: (block) => {
+        if (!relay.def.relayShoutcastMetadata || last?.equals(block) === true) return
+        last = block
+        const { fields, title, url } = parseMetadata(block, relay.def.charset)
+        relay.setMetadata({
+          fields,
+          ...(title !== undefined && { title }),
+          ...(url !== undefined && { url }),
+          raw: toListenerBlock(block, relay.def.charset),
+          source: 'icy'
+        })
+      },
+      malformed: (reason) => relay.log.warn({ reason }, 'malformed ICY metadata block dropped')
+    })
+  }
+
+  function framing (relay: Relay, headers: IncomingHttpHeaders): ListenerFraming | undefined {
+    if (!wantsMetadata(headers)) return undefined
+    const metaint = relay.def.metaint ?? upstreamMetaint(relay.head) ?? DEFAULT_METAINT
+    const muxer = new IcyMuxer(metaint)
+    return {
+      headers: { 'icy-metaint': String(metaint) },
+      framer: { frame: (chunk, out) => muxer.interleave(chunk, currentBlock(relay), out) }
+    }
+  }
+
+  registry.extend({
+    requestHeaders: (relay): Record<string, string> => (relay.def.relayShoutcastMetadata ? { 'Icy-MetaData': '1' } : {}),
+    upstreamStage: (relay, head, next) => {
+      const metaint = upstreamMetaint(head)
+      return metaint === undefined ? undefined : demuxer(relay, metaint, next)
+    },
+    listenerFraming: framing
+  })
+}

@@ -1,0 +1,372 @@
+import net from 'node:net'
+import tls from 'node:tls'
+import {
+  BadRedirectError,
+  ConnectError,
+  ConnectTimeoutError,
+  InvalidOptionError,
+  NotAudioError,
+  SourceTimeoutError,
+  TooManyRedirectsError,
+  UpstreamClosedError,
+  UpstreamStatusError
+} from '../errors.js'
+import { ChunkedDecoder } from './chunked.js'
+import { HeadParser, type ResponseHead } from './head.js'
+import { buildRequest, type UpstreamTarget } from './request.js'
+
+export interface UpstreamOptions {
+  /** `http:` or `https:`; credentials in it (`http://user:pass@host/`) are used unless given below. */
+  url: URL
+  username?: string
+  password?: string
+  /** Extra request headers, e.g. `{ 'Icy-MetaData': '1' }`. */
+  headers?: Record<string, string>
+  userAgent: string
+  /** Milliseconds for the whole opening: connecting and reading the head, redirects included. */
+  connectTimeout: number
+  /** Largest response head accepted, in bytes (default 16384). */
+  headLimit?: number
+  /** Redirects followed before giving up (default 10). */
+  maxRedirects?: number
+  /** Milliseconds without data after which a started stream ends; 0 disables the check. */
+  sourceTimeout: number
+  /** Aborts the opening (not a stream already opened: call `close()` for that). */
+  signal?: AbortSignal
+  /** Names the upstream in error messages; by default its URL without credentials. */
+  label?: string
+  /** Passed on to `tls.connect` for https, e.g. `{ ca }` or `{ rejectUnauthorized: false }`. */
+  tlsOptions?: tls.ConnectionOptions
+}
+
+export interface UpstreamSink {
+  /** Body bytes, dechunked, ICY blocks still in. Must not throw. */
+  data (chunk: Buffer): void
+  /** The stream is over: `SourceTimeoutError`, `UpstreamClosedError`, `BadChunkError` or a socket error. */
+  end (error: Error): void
+}
+
+export interface UpstreamConnection {
+  head: ResponseHead
+  /** The URL finally answered, after redirects, without credentials. */
+  url: URL
+  /**
+   * Delivers the body to `sink`: first the bytes that came with the head, then the socket's data.
+   * `sink.end` is called exactly once unless `close()` comes first. Can be called once.
+   */
+  start (sink: UpstreamSink): void
+  /** Destroys the socket. Silent: `sink.end` is not called afterwards. */
+  close (): void
+}
+
+interface Credentials {
+  username?: string
+  password?: string
+}
+
+/** What one request needs. */
+interface Attempt {
+  target: UpstreamTarget
+  url: URL
+  request: Buffer
+  label: string
+  headLimit: number | undefined
+  sourceTimeout: number
+  tlsOptions: tls.ConnectionOptions | undefined
+  signal: AbortSignal
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308])
+const EMPTY = Buffer.alloc(0)
+
+/**
+ * Connects to an upstream stream server, sends the request, follows redirects and reads the
+ * response head (HTTP/1.x or ICY). Resolves once a 2xx head that is not an HTML page has arrived;
+ * rejects with an error from lib/errors.ts (or the signal's reason), every socket destroyed.
+ */
+export async function openUpstream (options: UpstreamOptions): Promise<UpstreamConnection> {
+  let url = checkedUrl(options.url)
+  let credentials: Credentials = {
+    username: options.username ?? urlCredentials(url).username,
+    password: options.password ?? urlCredentials(url).password
+  }
+  const maxRedirects = options.maxRedirects ?? 10
+  const labelOf = (at: URL): string => options.label ?? withoutCredentials(at).href
+  const opening = openingSignal(options, () => new ConnectTimeoutError(labelOf(url), options.connectTimeout))
+  try {
+    for (let redirects = 0; ; redirects++) {
+      const target = targetOf(url, credentials)
+      const connection = await exchange({
+        target,
+        url,
+        request: buildRequest(target, { userAgent: options.userAgent, headers: options.headers }),
+        label: labelOf(url),
+        headLimit: options.headLimit,
+        sourceTimeout: options.sourceTimeout,
+        tlsOptions: options.tlsOptions,
+        signal: opening.signal
+      })
+      if (!REDIRECTS.has(connection.head.status)) return accepted(connection, labelOf(url))
+      connection.close()
+      if (redirects === maxRedirects) throw new TooManyRedirectsError(labelOf(options.url), maxRedirects)
+      const next = redirectTarget(connection.head, url, labelOf(url))
+      credentials = credentialsFor(next, url, credentials)
+      url = next
+    }
+  } finally {
+    opening.dispose()
+  }
+}
+
+function checkedUrl (url: URL): URL {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new InvalidOptionError(`url (${url.protocol} is neither http: nor https:)`)
+  }
+  return url
+}
+
+/** One signal for the whole opening: the caller's abort or the connect timeout, whichever comes first. */
+function openingSignal (
+  options: Pick<UpstreamOptions, 'signal' | 'connectTimeout'>,
+  timeoutError: () => Error
+): { signal: AbortSignal, dispose (): void } {
+  const controller = new AbortController()
+  const external = options.signal
+  const forward = (): void => controller.abort(external?.reason)
+  const timer = setTimeout(() => controller.abort(timeoutError()), options.connectTimeout).unref()
+  if (external?.aborted === true) forward()
+  else external?.addEventListener('abort', forward, { once: true })
+  return {
+    signal: controller.signal,
+    dispose () {
+      clearTimeout(timer)
+      external?.removeEventListener('abort', forward)
+    }
+  }
+}
+
+/** Rejects what is not a stream; hands on what is. */
+function accepted (connection: Connection, label: string): Connection {
+  const { status, reason, headers } = connection.head
+  let error: Error | undefined
+  if (status < 200 || status > 299) error = new UpstreamStatusError(label, status, reason)
+  else if (isHtml(headers['content-type'])) error = new NotAudioError(label, headers['content-type'])
+  if (error === undefined) return connection
+  connection.close()
+  throw error
+}
+
+/** SHOUTcast v1 answers what looks like a browser with its status page instead of the stream. */
+function isHtml (contentType: string | undefined): boolean {
+  return contentType?.split(';')[0]?.trim().toLowerCase() === 'text/html'
+}
+
+function redirectTarget (head: ResponseHead, from: URL, label: string): URL {
+  const location = head.headers.location
+  if (location === undefined || location === '') throw new BadRedirectError(label, '(none)')
+  let next: URL
+  try {
+    next = new URL(location, from)
+  } catch {
+    throw new BadRedirectError(label, JSON.stringify(location))
+  }
+  if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new BadRedirectError(label, JSON.stringify(location))
+  return next
+}
+
+/**
+ * Credentials written in the Location win; otherwise ours follow only to the same origin (scheme,
+ * host and port), so a redirect cannot make us hand them to another server.
+ */
+function credentialsFor (next: URL, from: URL, current: Credentials): Credentials {
+  const own = urlCredentials(next)
+  if (own.username !== undefined || own.password !== undefined) return own
+  return next.origin === from.origin ? current : {}
+}
+
+/** The URL's user and password, percent-decoded; undefined when empty. */
+function urlCredentials (url: URL): Credentials {
+  return { username: decoded(url.username), password: decoded(url.password) }
+}
+
+function decoded (component: string): string | undefined {
+  if (component === '') return undefined
+  try {
+    return decodeURIComponent(component)
+  } catch {
+    return component
+  }
+}
+
+function withoutCredentials (url: URL): URL {
+  const copy = new URL(url)
+  copy.username = ''
+  copy.password = ''
+  return copy
+}
+
+function targetOf (url: URL, credentials: Credentials): UpstreamTarget {
+  const tls = url.protocol === 'https:'
+  return {
+    tls,
+    // URL keeps IPv6 literals in brackets; sockets want them bare.
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: url.port === '' ? (tls ? 443 : 80) : Number(url.port),
+    path: url.pathname + url.search,
+    ...credentials
+  }
+}
+
+function connect (target: UpstreamTarget, tlsOptions: tls.ConnectionOptions | undefined): net.Socket {
+  // No TCP keep-alive: the source timeout notices a dead upstream sooner than keep-alive probes.
+  const where = { host: target.host, port: target.port, keepAlive: false }
+  if (!target.tls) return net.connect(where)
+  // tls.connect sends no SNI unless told; RFC 6066 forbids an IP address there.
+  const servername = net.isIP(target.host) === 0 ? { servername: target.host } : {}
+  return tls.connect({ ...servername, ...tlsOptions, ...where })
+}
+
+/** One request and its response head, on a fresh socket. */
+function exchange (attempt: Attempt): Promise<Connection> {
+  const { signal, label } = attempt
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason)
+      return
+    }
+    const socket = connect(attempt.target, attempt.tlsOptions)
+    const parser = new HeadParser(label, attempt.headLimit)
+    const detach = (): void => {
+      socket.off('data', onData)
+      socket.off('error', onError)
+      socket.off('close', onClose)
+      signal.removeEventListener('abort', onAbort)
+    }
+    const fail = (error: unknown): void => {
+      detach()
+      socket.destroy()
+      reject(error)
+    }
+    function onData (chunk: Buffer): void {
+      let parsed
+      try {
+        parsed = parser.push(chunk)
+      } catch (error) {
+        fail(error)
+        return
+      }
+      if (parsed === undefined) return
+      socket.pause()
+      detach()
+      resolve(new Connection(socket, parsed.head, parsed.rest, attempt))
+    }
+    function onError (error: Error): void {
+      fail(new ConnectError(label, error.message, { cause: error }))
+    }
+    function onClose (): void {
+      fail(new ConnectError(label, 'closed before the end of the response head'))
+    }
+    function onAbort (): void {
+      fail(signal.reason)
+    }
+    socket.on('data', onData)
+    socket.on('error', onError)
+    socket.on('close', onClose)
+    signal.addEventListener('abort', onAbort, { once: true })
+    socket.write(attempt.request)
+  })
+}
+
+/** A socket whose head has been read, paused until `start`. */
+class Connection implements UpstreamConnection {
+  readonly head: ResponseHead
+  readonly url: URL
+  readonly #socket: net.Socket
+  readonly #label: string
+  readonly #sourceTimeout: number
+  readonly #decoder: ChunkedDecoder | undefined
+  #rest: Buffer
+  #sink: UpstreamSink | undefined
+  /** Why the socket ended before `start`; told to the sink after the bytes that came with the head. */
+  #pending: Error | undefined
+  /** No more calls to the sink. */
+  #over = false
+
+  constructor (socket: net.Socket, head: ResponseHead, rest: Buffer, attempt: Attempt) {
+    this.head = head
+    this.url = withoutCredentials(attempt.url)
+    this.#socket = socket
+    this.#label = attempt.label
+    this.#sourceTimeout = attempt.sourceTimeout
+    this.#decoder = isChunked(head) ? new ChunkedDecoder(attempt.label) : undefined
+    this.#rest = rest
+    socket.on('error', (error) => this.#ended(error))
+    socket.on('close', () => this.#ended(new UpstreamClosedError(this.#label)))
+    socket.on('timeout', () => this.#finish(new SourceTimeoutError(this.#label, this.#sourceTimeout)))
+  }
+
+  start (sink: UpstreamSink): void {
+    if (this.#sink !== undefined) throw new Error('upstream connection already started')
+    this.#sink = sink
+    if (this.#over) return
+    const rest = this.#rest
+    this.#rest = EMPTY
+    this.#feed(rest)
+    if (this.#pending !== undefined) {
+      this.#finish(this.#pending)
+      return
+    }
+    if (this.#over) return
+    this.#socket.on('data', (chunk: Buffer) => this.#feed(chunk))
+    // The socket's own idle timer: reset by Node on every read, no timer work per chunk here.
+    this.#socket.setTimeout(this.#sourceTimeout)
+    this.#socket.resume()
+  }
+
+  close (): void {
+    this.#over = true
+    this.#socket.destroy()
+  }
+
+  #feed (chunk: Buffer): void {
+    if (this.#over) return
+    if (this.#decoder === undefined) {
+      if (chunk.length > 0) this.#sink!.data(chunk)
+      return
+    }
+    let body
+    try {
+      body = this.#decoder.push(chunk)
+    } catch (error) {
+      this.#finish(error as Error)
+      return
+    }
+    for (const piece of body) {
+      if (this.#over) return
+      this.#sink!.data(piece)
+    }
+    if (this.#decoder.done) this.#finish(new UpstreamClosedError(this.#label))
+  }
+
+  /** The socket failed or closed: tell the sink, or keep the reason until there is one. */
+  #ended (error: Error): void {
+    if (this.#sink !== undefined) {
+      this.#finish(error)
+      return
+    }
+    this.#pending ??= error
+    this.#socket.destroy()
+  }
+
+  #finish (error: Error): void {
+    if (this.#over) return
+    this.#over = true
+    this.#socket.destroy()
+    this.#sink!.end(error)
+  }
+}
+
+function isChunked (head: ResponseHead): boolean {
+  const codings = head.headers['transfer-encoding']?.split(',')
+  return head.protocol === 'HTTP/1.1' && codings?.at(-1)?.trim().toLowerCase() === 'chunked'
+}

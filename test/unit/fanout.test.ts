@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import fc from 'fast-check'
+import { backoffDelay } from '../../lib/relay/backoff.js'
+import { BurstRing } from '../../lib/mount/burst.js'
+import { listenerHead, streamHeaders } from '../../lib/mount/headers.js'
+import { mountOfUrl } from '../../lib/mount/route.js'
+
+test('backoff: first retry within 1 s, exponential, capped, jittered', () => {
+  assert.ok(backoffDelay(0, 30000, () => 0) >= 250)
+  assert.ok(backoffDelay(0, 30000, () => 0.999) <= 1000)
+  assert.equal(backoffDelay(1, 30000, () => 1), 1000)
+  assert.equal(backoffDelay(3, 30000, () => 1), 4000)
+  assert.equal(backoffDelay(20, 30000, () => 1), 30000)
+  assert.equal(backoffDelay(1000, 30000, () => 0), 15000)
+  fc.assert(fc.property(fc.nat(100), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (attempt, r) => {
+    const delay = backoffDelay(attempt, 30000, () => r)
+    return delay > 0 && delay <= 30000 && delay <= backoffDelay(attempt + 1, 30000, () => 1)
+  }))
+})
+
+test('burst ring: keeps the last `size` bytes as shared slices of the chunks pushed', () => {
+  fc.assert(fc.property(fc.nat(5000), fc.array(fc.uint8Array({ minLength: 0, maxLength: 700 }), { maxLength: 40 }), (size, arrays) => {
+    const ring = new BurstRing(size)
+    const chunks = arrays.map((a) => Buffer.from(a))
+    for (const chunk of chunks) ring.push(chunk)
+    const all = Buffer.concat(chunks)
+    const recent = Buffer.concat(ring.recent())
+    assert.deepEqual(recent, all.subarray(Math.max(0, all.length - size)))
+    return ring.bytes < size + 700 || ring.bytes === 0
+  }))
+})
+
+test('burst ring: slices share memory with the pushed chunks', () => {
+  const ring = new BurstRing(4)
+  const chunk = Buffer.from('abcdef')
+  ring.push(chunk)
+  const [slice] = ring.recent()
+  assert.equal(slice!.toString(), 'cdef')
+  assert.equal(slice!.buffer, chunk.buffer)
+})
+
+test('stream headers: icy-* pass on, ice-* and x-audiocast-* are mapped, icy-metaint is not passed', () => {
+  const headers = streamHeaders({
+    'content-type': 'audio/mpeg',
+    'icy-name': 'Own name',
+    'ice-name': 'Ignored: icy-name wins',
+    'ice-audio-info': 'ice-samplerate=44100;ice-bitrate=128;ice-channels=2',
+    'ice-public': '1',
+    'x-audiocast-genre': 'Jazz',
+    'icy-metaint': '8192',
+    server: 'Icecast 2.4.4'
+  })
+  assert.deepEqual(headers, {
+    'icy-name': 'Own name',
+    'icy-pub': '1',
+    'icy-genre': 'Jazz',
+    'ice-audio-info': 'ice-samplerate=44100;ice-bitrate=128;ice-channels=2',
+    'icy-br': '128'
+  })
+})
+
+test('listener head follows Icecast 2.4.4', () => {
+  const head = listenerHead({
+    server: 'x',
+    contentType: 'audio/ogg',
+    stream: { 'icy-name': 'n' },
+    extra: { 'icy-metaint': '16000' },
+    date: new Date(0)
+  })
+  assert.equal(head, [
+    'HTTP/1.0 200 OK', 'Server: x', 'Connection: Close', 'Date: Thu, 01 Jan 1970 00:00:00 GMT',
+    'Content-Type: audio/ogg', 'Cache-Control: no-cache, no-store', 'Expires: Mon, 26 Jul 1997 05:00:00 GMT',
+    'Pragma: no-cache', 'icy-name: n', 'icy-metaint: 16000', '', ''
+  ].join('\r\n'))
+})
+
+test('mountOfUrl strips prefix and query and decodes', () => {
+  assert.equal(mountOfUrl('/live.mp3?x=1', ''), '/live.mp3')
+  assert.equal(mountOfUrl('/radio/a%20b', '/radio'), '/a b')
+  assert.equal(mountOfUrl('/radiox/a', '/radio'), undefined)
+  assert.equal(mountOfUrl('/%E0%A4%A', ''), undefined)
+  assert.equal(mountOfUrl('/', ''), '/')
+})

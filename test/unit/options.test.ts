@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { resolveOptions, resolveRelay } from '../../lib/options.js'
+
+test('applies Icecast defaults to a relay definition', () => {
+  const relay = resolveRelay({ server: '192.168.1.11', port: 8001 })
+  assert.equal(relay.url.href, 'http://192.168.1.11:8001/')
+  assert.equal(relay.localMount, '/')
+  assert.equal(relay.relayShoutcastMetadata, true)
+  assert.equal(relay.onDemand, false)
+})
+
+test('the seed snippet: mount, local mount and metadata off', () => {
+  const relay = resolveRelay({
+    server: '192.168.1.11', port: 8001, mount: '/example.ogg', localMount: '/different.ogg', relayShoutcastMetadata: false
+  })
+  assert.equal(relay.url.href, 'http://192.168.1.11:8001/example.ogg')
+  assert.equal(relay.localMount, '/different.ogg')
+  assert.equal(relay.relayShoutcastMetadata, false)
+})
+
+test('a mount with a query string keeps it upstream; the local mount is its path', () => {
+  const relay = resolveRelay({ server: 'h', port: 80, mount: '/stream?type=http' })
+  assert.equal(relay.url.pathname + relay.url.search, '/stream?type=http')
+  assert.equal(relay.localMount, '/stream')
+  assert.equal(resolveRelay({ server: 'h', port: 8000, mount: '/;' }).localMount, '/;')
+})
+
+test('the url form, with credentials taken out of the URL', () => {
+  const relay = resolveRelay({ url: 'https://u%40x:p%3Aw@radio.example:8443/live?x=1', localMount: '/live' })
+  assert.equal(relay.url.href, 'https://radio.example:8443/live?x=1')
+  assert.equal(relay.username, 'u@x')
+  assert.equal(relay.password, 'p:w')
+})
+
+test('tls uses https; IPv6 servers are bracketed', () => {
+  assert.equal(resolveRelay({ server: '::1', port: 8443, tls: true, mount: '/a' }).url.href, 'https://[::1]:8443/a')
+})
+
+test('a missing port says that Icecast has no default either', () => {
+  assert.throws(() => resolveOptions({ relays: [{ server: 'h' }] }),
+    (err: Error) => /relays\[0\]\.port: required \(Icecast has no default port/.test(err.message) &&
+      (err as Error & { code: string }).code === 'FST_ICECAST_RELAY_INVALID_OPTION')
+})
+
+test('invalid values fail with a message naming the field', () => {
+  const cases: Array<[unknown, RegExp]> = [
+    [{ relays: [{ server: 'h', port: 70000 }] }, /relays\[0\]\.port/],
+    [{ relays: [{ server: 'h', port: 8000, localMount: 'nolead' }] }, /relays\[0\]\.localMount/],
+    [{ relays: [{ server: 'h', port: 8000, localMount: '/a/../b' }] }, /relays\[0\]\.localMount: must not contain/],
+    [{ relays: [{ port: 8000 }] }, /relays\[0\]\.server: required/],
+    [{ relays: [{ server: 'h', port: 1 }, { server: 'h', port: 2, localMount: '/x', bogus: 1 }] }, /relays\[1\]/],
+    [{ relays: [{ url: 'ftp://h/x' }] }, /relays\[0\]\.url/],
+    [{ relays: [{ url: 'http://h:1/x', server: 'h' }] }, /relays\[0\]\.url: give either/],
+    [{ limits: { clients: -1 } }, /limits\.clients/],
+    [{ limits: { queueSize: 'big' } }, /limits\.queueSize/],
+    [{ prefix: 'radio' }, /prefix/],
+    [{ prefix: '/radio/' }, /prefix/],
+    [{ relays: [{ server: 'h', port: 1, mount: '/a' }, { server: 'h', port: 2, mount: '/a' }] }, /relays\[1\]\.localMount: \/a is already used/]
+  ]
+  for (const [options, pattern] of cases) {
+    assert.throws(() => resolveOptions(options), pattern, JSON.stringify(options))
+  }
+})
+
+test('limits default to Icecast\'s', () => {
+  const options = resolveOptions({})
+  assert.deepEqual(options.relays, [])
+  assert.equal(options.prefix, '')
+  assert.equal(options.limits.clients, 100)
+  assert.equal(options.limits.burstSize, 65535)
+  assert.equal(options.limits.queueSize, 524288)
+  assert.equal(options.limits.sourceTimeout, 10)
+  assert.equal(resolveOptions({ limits: { clients: 5 } }).limits.burstSize, 65535)
+})

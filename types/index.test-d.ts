@@ -1,0 +1,56 @@
+import fastify from 'fastify'
+import { expectAssignable, expectError, expectType } from 'tsd'
+import icecastRelay, {
+  fastifyIcecastRelay,
+  type RelayEvents,
+  type RelayPluginOptions,
+  type RelayRegistry,
+  type RelayState,
+  type RelayStatus
+} from '.'
+
+const app = fastify()
+
+expectType<typeof fastifyIcecastRelay>(icecastRelay)
+
+app.register(icecastRelay, {
+  relays: [
+    { server: '192.168.1.11', port: 8001, mount: '/example.ogg', localMount: '/different.ogg', relayShoutcastMetadata: false },
+    { url: 'https://radio.example/live', username: 'u', password: 'p', onDemand: true, maxListeners: 10 }
+  ],
+  limits: { clients: 100, burstSize: 65535, queueSize: 524288, sourceTimeout: 10 },
+  prefix: '/radio'
+})
+app.register(fastifyIcecastRelay)
+
+expectError(app.register(icecastRelay, { relays: [{ server: 'h', port: '8000' }] }))
+expectError(app.register(icecastRelay, { limits: { clients: 'many' } }))
+expectError(app.register(icecastRelay, { relays: [{ server: 'h', port: 1, unknownKey: true }] }))
+expectAssignable<RelayPluginOptions>({})
+
+expectType<RelayRegistry>(app.relay)
+expectType<RelayStatus>(app.relay.add({ server: 'h', port: 8000, mount: '/a' }))
+expectType<boolean>(app.relay.remove('/a'))
+expectType<RelayStatus | undefined>(app.relay.get('/a'))
+expectType<RelayStatus[]>(app.relay.list())
+expectType<void>(app.relay.setMetadata('/a', { title: 'Song', url: 'https://example.org' }))
+expectError(app.relay.add({ server: 'h', port: 'x' }))
+
+const status = app.relay.list()[0]!
+expectType<RelayState>(status.state)
+expectType<number>(status.listeners)
+expectType<number>(status.bytesIn)
+expectType<number>(status.bytesOut)
+expectType<string | null>(status.connectedSince)
+expectType<string | undefined>(status.metadata?.title)
+
+app.relay.on('state', (event) => {
+  expectType<RelayEvents['state']>(event)
+  expectType<RelayState>(event.state)
+})
+app.relay.on('listener', (event) => {
+  expectType<'join' | 'leave'>(event.action)
+})
+app.relay.on('metadata', (event) => {
+  expectType<string | undefined>(event.metadata.title)
+})
