@@ -3,8 +3,8 @@
  * (a length byte L, then L*16 bytes such as `StreamTitle='Artist - Song';StreamUrl='http://x';`,
  * padded with NULs, by some servers with spaces).
  *
- * Parsing rule. Servers do not escape quotes (`StreamTitle='it's';` is real) and the readers we
- * compared (icecast-metadata-js, MPD, node-icy, avpack) disagree on edge cases, so:
+ * Parsing rule. Servers do not escape quotes (`StreamTitle='it's';` is real) and the test vectors of
+ * icecast-metadata-js, MPD, node-icy and avpack each cover different edge cases, so:
  * 1. Trailing NULs and spaces are padding and are removed first.
  * 2. A key starts with an ASCII letter and holds letters, digits, space, `_`, `-`, `.`; `=` ends it.
  *    Parsing stops at the first spot that does not hold a key (`StreamTitl` alone gives no fields).
@@ -19,12 +19,12 @@
  * ASCII-compatible charset. Values are then decoded: with the relay's `charset` when one is set, else as
  * UTF-8 when the whole text is valid UTF-8, else as Latin-1. The block's bytes are never altered.
  *
- * Building rule, chosen so that parsing a built block gives the values back: the text is UTF-8,
- * `StreamTitle` comes first (Icecast 2.4.4 ends a source whose block starts with anything else),
- * control characters (U+0000-U+001F, U+007F) are removed (no reader accepts them), and a `'` inside a
- * value that is followed by `;` and a key with its `=` (which rule 3 would take as the end) is written as
- * `’` (U+2019), which looks the same. The text is capped at 4080 bytes: values are cut on a UTF-8
- * character boundary and a field that no longer fits at all is left out.
+ * Building rule, chosen so that parsing a built block gives the values back: the text is UTF-8;
+ * from a title and URL, `StreamTitle` is written first (Icecast 2.4.4 ends a source whose block
+ * starts with anything else); control characters (U+0000-U+001F, U+007F) are removed, as no reader
+ * accepts them; a `'` inside a value that is followed by `;` and a key with its `=` (which rule 3
+ * would take as the end) is written as `’` (U+2019), which looks the same. The text is capped at 4080
+ * bytes: values are cut on a UTF-8 character boundary and a field that no longer fits is left out.
  */
 import { isUtf8 } from 'node:buffer'
 import { BadMetadataKeyError, UnsupportedCharsetError } from '../errors.js'
@@ -46,7 +46,7 @@ export interface TitleAndUrl {
   url?: string
 }
 
-/** Fields in the order they are written, for keys other than `StreamTitle` / `StreamUrl`. */
+/** Fields with any keys, written in this order. */
 export type MetadataPairs = ReadonlyArray<readonly [key: string, value: string]>
 
 const QUOTE = 0x27
@@ -238,7 +238,7 @@ function toPairs (fields: TitleAndUrl): MetadataPairs {
   return pairs
 }
 
-/** The length byte, then `text` padded with NULs to a multiple of 16 bytes. */
+/** The length byte, then the `parts` (`textBytes` in all) padded with NULs to a multiple of 16 bytes. */
 function frame (parts: Buffer[], textBytes: number): Buffer {
   const units = Math.ceil(textBytes / 16)
   const block = Buffer.alloc(1 + units * 16)

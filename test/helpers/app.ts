@@ -1,0 +1,48 @@
+// Builds a Fastify app with the plugin on a random loopback port, and waits for relay states.
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { AddressInfo } from 'node:net'
+import fastifyIcecastRelay, { type RelayPluginOptions, type RelayState } from '../../lib/index.js'
+
+export interface RelayApp {
+  app: FastifyInstance
+  base: string
+  url: (path: string) => string
+}
+
+export async function relayApp (
+  options: RelayPluginOptions, setup?: (app: FastifyInstance) => void | Promise<void>
+): Promise<RelayApp> {
+  const app = Fastify()
+  await app.register(fastifyIcecastRelay, options)
+  await setup?.(app)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+  return { app, base, url: (path) => base + path }
+}
+
+export async function waitForState (
+  app: FastifyInstance, localMount: string, state: RelayState, timeoutMs = 5000
+): Promise<void> {
+  if (app.relay.get(localMount)?.state === state) return
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      app.relay.off('state', onState)
+      reject(new Error(`${localMount} is ${app.relay.get(localMount)?.state}, not ${state}, after ${timeoutMs} ms`))
+    }, timeoutMs)
+    function onState (event: { localMount: string, state: RelayState }): void {
+      if (event.localMount !== localMount || event.state !== state) return
+      clearTimeout(timer)
+      app.relay.off('state', onState)
+      resolve()
+    }
+    app.relay.on('state', onState)
+  })
+}
+
+export async function waitUntil (check: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const start = Date.now()
+  while (!check()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}

@@ -1,0 +1,327 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import net from 'node:net'
+import { test } from 'node:test'
+import { relayApp, waitForState, waitUntil } from '../helpers/app.js'
+import { httpGet } from '../helpers/procs.js'
+import { openListener } from '../helpers/listen.js'
+import { scriptedUpstream } from '../helpers/scripted.js'
+
+async function refusedPort (): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as net.AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+test('one upstream connection whatever the listener count; every listener gets the same bytes', async (t) => {
+  const upstream = await scriptedUpstream({ headers: { 'icy-name': 'Scripted', 'icy-br': '128' } })
+  const { app, url } = await relayApp({ relays: [{ url: upstream.url('/s'), localMount: '/live' }], limits: { burstSize: 0 } })
+  t.after(async () => { await app.close(); await upstream.close() })
+  await waitForState(app, '/live', 'live')
+
+  const listeners = Array.from({ length: 5 }, () => openListener(url('/live')))
+  const heads = await Promise.all(listeners.map((l) => l.head))
+  await waitUntil(() => app.relay.get('/live')!.listeners === 5)
+  const payload = randomBytes(200_000)
+  for (let i = 0; i < payload.length; i += 4096) upstream.push(payload.subarray(i, i + 4096))
+  const bodies = await Promise.all(listeners.map((l) => l.waitForBytes(payload.length)))
+
+  assert.equal(upstream.requests.length, 1)
+  for (const body of bodies) assert.ok(body.equals(payload))
+  for (const head of heads) {
+    assert.equal(head.statusLine, 'HTTP/1.0 200 OK')
+    assert.equal(head.headers['content-type'], 'audio/mpeg')
+    assert.equal(head.headers['icy-name'], 'Scripted')
+    assert.equal(head.headers['icy-br'], '128')
+    assert.equal(head.headers['cache-control'], 'no-cache, no-store')
+  }
+  const status = app.relay.get('/live')!
+  assert.equal(status.bytesIn, payload.length)
+  assert.equal(status.bytesOut, payload.length * 5)
+  assert.equal(status.peakListeners, 5)
+  await Promise.all(listeners.map((l) => l.close()))
+})
+
+test('the upstream request: GET, Host with port, User-Agent, Icy-MetaData, Basic credentials', async (t) => {
+  const upstream = await scriptedUpstream()
+  const { app } = await relayApp({
+    relays: [
+      { server: '127.0.0.1', port: upstream.port, mount: '/a?type=http', localMount: '/a', username: 'src', password: 'p@ss:w' },
+      { server: '127.0.0.1', port: upstream.port, mount: '/b', relayShoutcastMetadata: false }
+    ],
+    userAgent: 'test-relay/1.0'
+  })
+  t.after(async () => { await app.close(); await upstream.close() })
+  await upstream.waitForClients(2)
+  const a = upstream.requests.find((r) => r.startsWith('GET /a'))!
+  const b = upstream.requests.find((r) => r.startsWith('GET /b'))!
+  assert.match(a, /^GET \/a\?type=http HTTP\/1\.0\r\n/)
+  assert.match(a, new RegExp(`\r\nHost: 127\\.0\\.0\\.1:${upstream.port}\r\n`))
+  assert.match(a, /\r\nUser-Agent: test-relay\/1\.0(\r\n|$)/)
+  assert.match(a, /\r\nIcy-MetaData: 1(\r\n|$)/)
+  assert.match(a, new RegExp(`\r\nAuthorization: Basic ${Buffer.from('src:p@ss:w').toString('base64')}(\r\n|$)`))
+  assert.doesNotMatch(b, /Icy-MetaData/i)
+  assert.doesNotMatch(b, /Authorization/i)
+})
+
+test('burst: a new listener first gets the last burstSize bytes, then the live stream, contiguous', async (t) => {
+  const upstream = await scriptedUpstream()
+  const { app, url } = await relayApp({ relays: [{ url: upstream.url(), localMount: '/b' }], limits: { burstSize: 20000 } })
+  t.after(async () => { await app.close(); await upstream.close() })
+  await upstream.waitForClients(1)
+  const before = randomBytes(100_000)
+  for (let i = 0; i < before.length; i += 1500) upstream.push(before.subarray(i, i + 1500))
+  await waitUntil(() => app.relay.get('/b')!.bytesIn === before.length)
+
+  const listener = openListener(url('/b'))
+  const burst = await listener.waitForBytes(20000)
+  assert.ok(burst.subarray(0, 20000).equals(before.subarray(before.length - 20000)))
+  const after = randomBytes(30_000)
+  upstream.push(after)
+  const body = await listener.waitForBytes(50000)
+  assert.ok(body.equals(Buffer.concat([before.subarray(before.length - 20000), after])))
+  await listener.close()
+})
+
+test('HEAD answers the headers; unknown mounts reach the host app\'s own 404 handler and routes', async (t) => {
+  const upstream = await scriptedUpstream({ headers: { 'ice-name': 'Mapped' } })
+  const { app, url } = await relayApp({ relays: [{ url: upstream.url(), localMount: '/h.mp3' }] }, (app) => {
+    app.setNotFoundHandler((request, reply) => { reply.code(404).send({ host404: request.url }) })
+    app.get('/health', async () => ({ ok: true }))
+  })
+  t.after(async () => { await app.close(); await upstream.close() })
+  await waitForState(app, '/h.mp3', 'live')
+
+  const head = openListener(url('/h.mp3'), { method: 'HEAD' })
+  const h = await head.head
+  await head.ended
+  assert.equal(h.status, 200)
+  assert.equal(h.headers['icy-name'], 'Mapped')
+  assert.equal(head.received().length, 0)
+
+  const missing = await httpGet(url('/nope.mp3'))
+  assert.equal(missing.status, 404)
+  assert.deepEqual(JSON.parse(missing.body.toString()), { host404: '/nope.mp3' })
+  assert.equal((await httpGet(url('/health'))).status, 200)
+  assert.equal((await httpGet(url('/h.mp3x'))).status, 404)
+})
+
+test('relays added at run time are served at once; removed ones end their listeners and 404', async (t) => {
+  const upstream = await scriptedUpstream()
+  const { app, url } = await relayApp({ prefix: '/radio' })
+  t.after(async () => { await app.close(); await upstream.close() })
+  const events: string[] = []
+  app.relay.on('state', (e) => events.push(`${e.localMount}:${e.state}`))
+  app.relay.on('listener', (e) => events.push(`${e.localMount}:${e.action}`))
+
+  const status = app.relay.add({ url: upstream.url(), localMount: '/later' })
+  assert.equal(status.localMount, '/later')
+  assert.throws(() => app.relay.add({ url: upstream.url(), localMount: '/later' }), /already serves/)
+  assert.throws(() => app.relay.add({ server: 'h' } as never), /port: required/)
+  await waitForState(app, '/later', 'live')
+  assert.equal((await httpGet(url('/later'))).status, 404, 'served under the prefix only')
+
+  const listener = openListener(url('/radio/later'))
+  await listener.head
+  upstream.push(Buffer.from('audio'))
+  await listener.waitForBytes(5)
+  assert.deepEqual(app.relay.list().map((s) => s.localMount), ['/later'])
+
+  assert.equal(app.relay.remove('/later'), true)
+  assert.equal(app.relay.remove('/later'), false)
+  await listener.ended
+  assert.equal((await httpGet(url('/radio/later'))).status, 404)
+  assert.equal(app.relay.get('/later'), undefined)
+  assert.deepEqual(events, ['/later:connecting', '/later:live', '/later:join', '/later:stopped', '/later:leave'])
+})
+
+test('listener limits: global clients and per-relay maxListeners answer 403 with a reason', async (t) => {
+  const upstream = await scriptedUpstream()
+  const { app, url } = await relayApp({
+    relays: [{ url: upstream.url('/1'), localMount: '/one', maxListeners: 1 }, { url: upstream.url('/2'), localMount: '/two' }],
+    limits: { clients: 2 }
+  })
+  t.after(async () => { await app.close(); await upstream.close() })
+  await waitForState(app, '/one', 'live')
+  await waitForState(app, '/two', 'live')
+
+  const first = openListener(url('/one'))
+  await first.head
+  const perRelay = await httpGet(url('/one'))
+  assert.equal(perRelay.status, 403)
+  assert.match(perRelay.body.toString(), /Too many listeners on \/one/)
+
+  const second = openListener(url('/two'))
+  await second.head
+  const global = await httpGet(url('/two'))
+  assert.equal(global.status, 403)
+  assert.match(global.body.toString(), /Too many listeners on this server/)
+
+  await first.close()
+  await waitUntil(() => app.relay.get('/one')!.listeners === 0)
+  const third = openListener(url('/one'))
+  assert.equal((await third.head).status, 200)
+  await Promise.all([second.close(), third.close()])
+})
+
+test('a listener that stops reading is dropped at queueSize; the others keep every byte', async (t) => {
+  const upstream = await scriptedUpstream()
+  const { app, url } = await relayApp({ relays: [{ url: upstream.url(), localMount: '/q' }], limits: { queueSize: 65536, burstSize: 0 } })
+  t.after(async () => { await app.close(); await upstream.close() })
+  await waitForState(app, '/q', 'live')
+  const reader = openListener(url('/q'))
+  const stalled = openListener(url('/q'))
+  await Promise.all([reader.head, stalled.head])
+  stalled.socket.pause()
+  await waitUntil(() => app.relay.get('/q')!.listeners === 2)
+
+  const payload = randomBytes(16 * 1024 * 1024)
+  for (let i = 0; i < payload.length; i += 16384) {
+    upstream.push(payload.subarray(i, i + 16384))
+    if (i % (1024 * 1024) === 0) await new Promise((resolve) => setImmediate(resolve))
+  }
+  await waitUntil(() => app.relay.get('/q')!.slowDrops === 1, 10000, 'slow drop')
+  const body = await reader.waitForBytes(payload.length, 20000)
+  assert.ok(body.equals(payload))
+  assert.equal(app.relay.get('/q')!.listeners, 1)
+  await reader.close()
+  await stalled.close()
+})
+
+test('an upstream gap shorter than the grace period keeps listeners; they get the new stream', async (t) => {
+  const upstream = await scriptedUpstream()
+  const { app, url } = await relayApp({ relays: [{ url: upstream.url(), localMount: '/g' }], limits: { gracePeriod: 5, burstSize: 0 } })
+  t.after(async () => { await app.close(); await upstream.close() })
+  await waitForState(app, '/g', 'live')
+  const listener = openListener(url('/g'))
+  await listener.head
+  await waitUntil(() => app.relay.get('/g')!.listeners === 1)
+  upstream.push(Buffer.from('before-'))
+  await listener.waitForBytes(7)
+
+  upstream.drop()
+  await waitForState(app, '/g', 'retrying')
+  assert.equal(app.relay.get('/g')!.lastError?.code, 'FST_ICECAST_RELAY_UPSTREAM_CLOSED')
+  const joiner = openListener(url('/g'))
+  assert.equal((await joiner.head).status, 200, 'a listener may join during the grace period')
+  await waitForState(app, '/g', 'live', 3000)
+  await upstream.waitForClients(1)
+  upstream.push(Buffer.from('after'))
+  assert.equal((await listener.waitForBytes(12)).toString(), 'before-after')
+  assert.equal(app.relay.get('/g')!.listeners, 2)
+  assert.equal(app.relay.get('/g')!.reconnects, 1)
+  await Promise.all([listener.close(), joiner.close()])
+})
+
+test('past the grace period listeners are ended cleanly and newcomers get 503 with Retry-After', async (t) => {
+  const upstream = await scriptedUpstream()
+  const { app, url } = await relayApp({ relays: [{ url: upstream.url(), localMount: '/p' }], limits: { gracePeriod: 0.5 } })
+  t.after(async () => { await app.close() })
+  await waitForState(app, '/p', 'live')
+  const listener = openListener(url('/p'))
+  await listener.head
+  await waitUntil(() => app.relay.get('/p')!.listeners === 1)
+  const start = Date.now()
+  await upstream.close()
+  await listener.ended
+  const elapsed = Date.now() - start
+  assert.ok(elapsed >= 450 && elapsed < 2000, `ended after ${elapsed} ms`)
+  const refused = await httpGet(url('/p'))
+  assert.equal(refused.status, 503)
+  assert.equal(refused.headers['retry-after'], '5')
+  assert.equal(app.relay.get('/p')!.listeners, 0)
+  assert.notEqual(app.relay.get('/p')!.state, 'live')
+})
+
+test('a relay that never connected answers 503 at once; retries back off exponentially from under 1 s', async (t) => {
+  const port = await refusedPort()
+  const { app, url } = await relayApp({ relays: [{ server: '127.0.0.1', port, localMount: '/down' }] })
+  t.after(() => app.close())
+  const connecting: number[] = []
+  app.relay.on('state', (e) => { if (e.state === 'connecting') connecting.push(Date.now()) })
+  await waitForState(app, '/down', 'retrying')
+  const firstFailure = Date.now()
+  const start = Date.now()
+  const res = await httpGet(url('/down'))
+  assert.ok(Date.now() - start < 500, 'answered at once')
+  assert.equal(res.status, 503)
+  assert.ok(res.headers['retry-after'])
+  const status = app.relay.get('/down')!
+  assert.equal(status.lastError?.code, 'FST_ICECAST_RELAY_CONNECT_FAILED')
+  assert.match(status.lastError!.message, /ECONNREFUSED/)
+
+  await waitUntil(() => connecting.length >= 3, 6000, 'three retries')
+  const gaps = [connecting[0]! - firstFailure, connecting[1]! - connecting[0]!, connecting[2]! - connecting[1]!]
+  assert.ok(gaps[0]! <= 1000, `first retry after ${gaps[0]} ms`)
+  assert.ok(gaps[1]! >= 450 && gaps[1]! <= 1200, `second gap ${gaps[1]} ms`)
+  assert.ok(gaps[2]! >= 950 && gaps[2]! <= 2200, `third gap ${gaps[2]} ms`)
+})
+
+test('on demand: no upstream until the first listener, who waits for it; let go after the last leaves', async (t) => {
+  const upstream = await scriptedUpstream()
+  const { app, url } = await relayApp({
+    relays: [{ url: upstream.url(), localMount: '/od', onDemand: true }],
+    limits: { onDemandLinger: 0.3 }
+  })
+  t.after(async () => { await app.close(); await upstream.close() })
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  assert.equal(app.relay.get('/od')!.state, 'idle')
+  assert.equal(upstream.requests.length, 0)
+
+  const listener = openListener(url('/od'))
+  assert.equal((await listener.head).status, 200)
+  await upstream.waitForClients(1)
+  upstream.push(Buffer.from('on-demand'))
+  assert.equal((await listener.waitForBytes(9)).toString(), 'on-demand')
+  await listener.close()
+  await waitForState(app, '/od', 'idle', 3000)
+  await waitUntil(() => upstream.clients.size === 0, 2000, 'upstream connection closed')
+  assert.equal(upstream.requests.length, 1)
+})
+
+test('upstream errors become the relay\'s state and last error, never an exception', async (t) => {
+  const answers: Record<string, string> = {
+    '/401': 'HTTP/1.0 401 Unauthorized\r\n\r\n',
+    '/html': 'HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<html>',
+    '/garbage': 'SSH-2.0-OpenSSH\r\n\r\n'
+  }
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {})
+    socket.once('data', (data) => {
+      const path = data.toString('latin1').split(' ')[1]!
+      socket.end(answers[path] ?? 'HTTP/1.0 404 Not Found\r\n\r\n')
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as net.AddressInfo
+  const { app } = await relayApp({
+    relays: Object.keys(answers).map((path) => ({ server: '127.0.0.1', port, mount: path }))
+  })
+  t.after(async () => { await app.close(); await new Promise((resolve) => server.close(resolve)) })
+  const expected: Record<string, string> = {
+    '/401': 'FST_ICECAST_RELAY_UPSTREAM_STATUS',
+    '/html': 'FST_ICECAST_RELAY_NOT_AUDIO',
+    '/garbage': 'FST_ICECAST_RELAY_BAD_STATUS_LINE'
+  }
+  for (const [mount, code] of Object.entries(expected)) {
+    await waitForState(app, mount, 'retrying')
+    assert.equal(app.relay.get(mount)!.lastError?.code, code, mount)
+  }
+})
+
+test('app.close() returns promptly with hundreds of listeners attached', async (t) => {
+  const upstream = await scriptedUpstream()
+  const { app, url } = await relayApp({ relays: [{ url: upstream.url(), localMount: '/c' }], limits: { clients: 1000 } })
+  t.after(() => upstream.close())
+  await waitForState(app, '/c', 'live')
+  const listeners = Array.from({ length: 300 }, () => openListener(url('/c')))
+  await Promise.all(listeners.map((l) => l.head))
+  await waitUntil(() => app.relay.get('/c')!.listeners === 300)
+  upstream.push(randomBytes(10000))
+  const start = Date.now()
+  await app.close()
+  assert.ok(Date.now() - start < 1000, `close took ${Date.now() - start} ms`)
+  await Promise.all(listeners.map((l) => l.ended))
+})

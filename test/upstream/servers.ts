@@ -1,0 +1,98 @@
+import net from 'node:net'
+import tls from 'node:tls'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { once } from 'node:events'
+
+export interface Exchange {
+  /** The request head as the server received it, blank line included. */
+  request: string
+  socket: net.Socket
+  /** Resolves when the client's side of the connection is gone. */
+  closed: Promise<void>
+}
+
+export interface TestServer {
+  port: number
+  /** `http://127.0.0.1:port` (or https), no trailing slash. */
+  origin: string
+  exchanges: Exchange[]
+  close (): Promise<void>
+}
+
+/**
+ * A loopback server on a random port that reads each request head and hands it to `respond`,
+ * which writes whatever bytes the test needs (valid or not) on the raw socket.
+ */
+export async function serve (
+  respond: (exchange: Exchange) => void,
+  secure?: { key: Buffer, cert: Buffer }
+): Promise<TestServer> {
+  const sockets = new Set<net.Socket>()
+  const exchanges: Exchange[] = []
+  const onSocket = (socket: net.Socket): void => {
+    sockets.add(socket)
+    // Not events.once: it would reject on the socket's 'error', which is expected here.
+    const closed = new Promise<void>((resolve) => socket.once('close', () => {
+      sockets.delete(socket)
+      resolve()
+    }))
+    socket.on('error', () => {}) // resets from the client under test are expected
+    let received = ''
+    const onData = (chunk: Buffer): void => {
+      received += chunk.toString('latin1')
+      const end = received.indexOf('\r\n\r\n')
+      if (end === -1) return
+      socket.off('data', onData)
+      const exchange = { request: received.slice(0, end + 4), socket, closed }
+      exchanges.push(exchange)
+      respond(exchange)
+    }
+    socket.on('data', onData)
+  }
+  const server = secure === undefined
+    ? net.createServer(onSocket)
+    : tls.createServer(secure, onSocket)
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const port = (server.address() as net.AddressInfo).port
+  return {
+    port,
+    origin: `${secure === undefined ? 'http' : 'https'}://127.0.0.1:${port}`,
+    exchanges,
+    async close () {
+      for (const socket of sockets) socket.destroy()
+      server.close()
+      await once(server, 'close')
+    }
+  }
+}
+
+/** A port nothing listens on (closed right after being chosen). */
+export async function closedPort (): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const port = (server.address() as net.AddressInfo).port
+  server.close()
+  await once(server, 'close')
+  return port
+}
+
+/** A self-signed certificate for localhost and 127.0.0.1, made by openssl in a temporary folder. */
+export function selfSignedCertificate (): { key: Buffer, cert: Buffer } {
+  const folder = mkdtempSync(join(tmpdir(), 'upstream-tls-'))
+  try {
+    const key = join(folder, 'key.pem')
+    const cert = join(folder, 'cert.pem')
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+      '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost',
+      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'
+    ], { stdio: 'ignore' })
+    return { key: readFileSync(key), cert: readFileSync(cert) }
+  } finally {
+    rmSync(folder, { recursive: true, force: true })
+  }
+}
