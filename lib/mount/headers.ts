@@ -46,6 +46,34 @@ export function streamHeaders (upstream: Record<string, string>): Record<string,
   return out
 }
 
+export interface StreamInfo {
+  name: string | null
+  genre: string | null
+  description: string | null
+  url: string | null
+  bitrate: number | null
+  public: boolean | null
+}
+
+function numberOrNull (value: string | undefined): number | null {
+  const n = value === undefined ? Number.NaN : Number.parseInt(value, 10)
+  return Number.isFinite(n) ? n : null
+}
+
+/** What the upstream says about its stream, whichever header family (icy, ice, x-audiocast) it used. */
+export function streamInfo (upstream: Record<string, string>): StreamInfo {
+  const headers = streamHeaders(upstream)
+  const pub = headers['icy-pub']
+  return {
+    name: headers['icy-name'] ?? null,
+    genre: headers['icy-genre'] ?? null,
+    description: headers['icy-description'] ?? null,
+    url: headers['icy-url'] ?? null,
+    bitrate: numberOrNull(headers['icy-br']?.split(',')[0]),
+    public: pub === undefined ? null : pub === '1' || pub.toLowerCase() === 'yes' || pub.toLowerCase() === 'true'
+  }
+}
+
 export interface ListenerHeadInit {
   server: string
   contentType: string

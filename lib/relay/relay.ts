@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
+import { streamInfo, type StreamInfo } from '../mount/headers.js'
 import { Mount } from '../mount/mount.js'
 import type { EndReason, Listener } from '../mount/listener.js'
 import type { Limits, ResolvedRelay } from '../options.js'
@@ -42,7 +43,10 @@ export interface RelayStatus {
   reconnects: number
   slowDrops: number
   contentType: string | null
+  /** the upstream's response headers, as received */
   headers: Record<string, string>
+  /** name, genre, bitrate... from the upstream's `icy-*`, `ice-*` or Icecast 1.x `x-audiocast-*` headers */
+  stream: StreamInfo
   metadata: Omit<RelayMetadata, 'raw'> | null
 }
 
@@ -197,6 +201,7 @@ export class Relay {
       slowDrops: this.mount.slowDrops,
       contentType: this.head?.headers['content-type'] ?? null,
       headers: { ...this.head?.headers },
+      stream: streamInfo(this.head?.headers ?? {}),
       metadata: this.metadata === undefined ? null : publicMetadata(this.metadata)
     }
   }

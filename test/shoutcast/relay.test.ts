@@ -1,0 +1,237 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import net from 'node:net'
+import { test } from 'node:test'
+import { relayApp, waitForState, waitUntil } from '../helpers/app.js'
+import { demuxIcy, openListener } from '../helpers/listen.js'
+import { scriptedUpstream } from '../helpers/scripted.js'
+import { CONFORMANCE_DIR, conformancePresent } from './helpers.js'
+
+/** ICY framing of `audio` at `metaint`, with `blocks[i]` (length byte included) at boundary i, else 0x00. */
+function icyBody (audio: Buffer, metaint: number, blocks: Record<number, Buffer> = {}): Buffer {
+  const parts: Buffer[] = []
+  for (let i = 0, n = 0; i < audio.length; i += metaint, n++) {
+    parts.push(audio.subarray(i, i + metaint))
+    if (i + metaint <= audio.length) parts.push(blocks[n] ?? Buffer.from([0]))
+  }
+  return Buffer.concat(parts)
+}
+
+function block (text: string, encoding: BufferEncoding = 'utf8'): Buffer {
+  const bytes = Buffer.from(text, encoding)
+  const units = Math.ceil(bytes.length / 16)
+  const out = Buffer.alloc(1 + units * 16)
+  out[0] = units
+  bytes.copy(out, 1)
+  return out
+}
+
+/** A one-mount server that answers with a recorded response head, then sends the body when told to. */
+async function replayServer (head: Buffer, path: string): Promise<{ port: number, send: (body: Buffer) => void, close: () => Promise<void> }> {
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {})
+    socket.once('data', (request) => {
+      if (request.toString('latin1').split(' ')[1] !== path) {
+        socket.end('HTTP/1.0 404 Not Found\r\n\r\n')
+        return
+      }
+      socket.write(head)
+      sockets.add(socket)
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    send: (body) => { for (const socket of sockets) socket.write(body) },
+    close: async () => {
+      for (const socket of sockets) socket.destroy()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  }
+}
+
+/** The SHOUTcast v1 capture, or a synthetic one of the same shape when the conformance folder is absent. */
+function shoutcastCapture (present: boolean): { head: Buffer, body: Buffer, title: string } {
+  if (present) {
+    const raw = readFileSync(new URL('node-icy/icy-server-response-metaint', CONFORMANCE_DIR))
+    const end = raw.indexOf('\r\n\r\n') + 4
+    const expected = JSON.parse(readFileSync(new URL('node-icy/expected.json', CONFORMANCE_DIR), 'utf8'))
+    const text: string = expected['icy-server-response-metaint'].metadata[0].text
+    return { head: raw.subarray(0, end), body: raw.subarray(end), title: /StreamTitle='(.*?)';/.exec(text)![1]! }
+  }
+  const head = Buffer.from('ICY 200 OK\r\nicy-name:Synthetic\r\ncontent-type:audio/mpeg\r\nicy-pub:1\r\nicy-metaint:32768\r\nicy-br:192\r\n\r\n')
+  return { head, body: icyBody(randomBytes(81455), 32768, { 0: block("StreamTitle='Synthetic - Title';") }), title: 'Synthetic - Title' }
+}
+
+test('SHOUTcast v1 (ICY 200 OK, metaint 32768) at mount /: ICY listeners get the real title, others pure audio', async (t) => {
+  const capture = shoutcastCapture(conformancePresent(t))
+  const upstream = await replayServer(capture.head, '/')
+  const { app, url } = await relayApp({ relays: [{ server: '127.0.0.1', port: upstream.port, mount: '/' }] })
+  t.after(async () => { await app.close(); await upstream.close() })
+  await waitForState(app, '/', 'live')
+  const status = app.relay.get('/')!
+  assert.equal(status.headers['icy-metaint'], '32768')
+
+  const icy = openListener(url('/'), { icy: true })
+  const plain = openListener(url('/'))
+  const [icyHead, plainHead] = await Promise.all([icy.head, plain.head])
+  assert.equal(icyHead.headers['icy-metaint'], '32768')
+  assert.equal(plainHead.headers['icy-metaint'], undefined)
+  assert.equal(plainHead.headers['icy-br'], '192')
+  await waitUntil(() => app.relay.get('/')!.listeners === 2)
+  upstream.send(capture.body)
+
+  const audio = demuxIcy(capture.body, 32768).audio
+  const plainBody = await plain.waitForBytes(audio.length)
+  assert.ok(plainBody.equals(audio), 'pure audio, no metadata bytes')
+  await icy.waitForBytes(audio.length + 2)
+  const icyResult = await icy.close()
+  assert.ok(icyResult.icy!.audio.equals(audio.subarray(0, icyResult.icy!.audio.length)))
+  assert.ok(icyResult.icy!.audio.length >= audio.length - 1)
+  assert.deepEqual(icyResult.icy!.titles, [capture.title])
+  assert.equal(app.relay.get('/')!.metadata?.title, capture.title)
+  await plain.close()
+})
+
+test('SHOUTcast v1 mount /; relayed under a name of our own', async (t) => {
+  const capture = shoutcastCapture(conformancePresent(t))
+  const upstream = await replayServer(capture.head, '/;')
+  const { app, url } = await relayApp({ relays: [{ server: '127.0.0.1', port: upstream.port, mount: '/;', localMount: '/pulse' }] })
+  t.after(async () => { await app.close(); await upstream.close() })
+  await waitForState(app, '/pulse', 'live')
+  const listener = openListener(url('/pulse'), { icy: true })
+  await listener.head
+  await waitUntil(() => app.relay.get('/pulse')!.listeners === 1)
+  upstream.send(capture.body)
+  await waitUntil(() => app.relay.get('/pulse')!.metadata?.title === capture.title)
+  await listener.close()
+})
+
+test('titles: events, status, byte-exact blocks for ICY listeners; unchanged titles give 0x00', async (t) => {
+  const upstream = await scriptedUpstream({ headers: { 'icy-metaint': '1000' } })
+  const { app, url } = await relayApp({ relays: [{ url: upstream.url(), localMount: '/t' }], limits: { burstSize: 0 } })
+  t.after(async () => { await app.close(); await upstream.close() })
+  await waitForState(app, '/t', 'live')
+  const titles: Array<string | undefined> = []
+  app.relay.on('metadata', (e) => titles.push(e.metadata.title))
+  const listener = openListener(url('/t'), { icy: true })
+  assert.equal((await listener.head).headers['icy-metaint'], '1000')
+  await waitUntil(() => app.relay.get('/t')!.listeners === 1)
+
+  const audio = randomBytes(7000)
+  const first = block("StreamTitle='It's; fine';StreamUrl='http://x/';")
+  const second = block("StreamTitle='Second';")
+  upstream.push(icyBody(audio, 1000, { 1: first, 2: first, 4: second }))
+  upstream.push(audio.subarray(0, 1))
+  await listener.waitForBytes(7001 + 7)
+  const result = await listener.close()
+  const icy = result.icy!
+  assert.ok(icy.audio.equals(Buffer.concat([audio, audio.subarray(0, 1)]).subarray(0, icy.audio.length)))
+  assert.deepEqual(icy.blocks.map((b) => b.text), [
+    "StreamTitle='';", "StreamTitle='It's; fine';StreamUrl='http://x/';", "StreamTitle='Second';"
+  ])
+  assert.deepEqual(titles, ["It's; fine", 'Second'], 'a repeated block is no change')
+  const status = app.relay.get('/t')!
+  assert.equal(status.metadata?.title, 'Second')
+  assert.equal(status.metadata?.source, 'icy')
+})
+
+test('a malformed block is logged and dropped; the audio goes on untouched', async (t) => {
+  const upstream = await scriptedUpstream({ headers: { 'icy-metaint': '500' } })
+  const logs: string[] = []
+  const { app, url } = await relayApp({ relays: [{ url: upstream.url(), localMount: '/m' }], limits: { burstSize: 0 } })
+  t.after(async () => { await app.close(); await upstream.close() })
+  await waitForState(app, '/m', 'live')
+  const relayObject = app.relay.find('/m')!
+  const warn = relayObject.log.warn.bind(relayObject.log)
+  relayObject.log.warn = ((obj: unknown, msg?: string) => { logs.push(String(msg)); warn(obj as object, msg) }) as typeof relayObject.log.warn
+  const listener = openListener(url('/m'))
+  await listener.head
+  await waitUntil(() => app.relay.get('/m')!.listeners === 1)
+  const audio = randomBytes(2000)
+  upstream.push(icyBody(audio, 500, { 0: block('\x01\x02garbage'), 2: block("StreamTitle='Good';") }))
+  assert.ok((await listener.waitForBytes(2000)).equals(audio))
+  await waitUntil(() => app.relay.get('/m')!.metadata?.title === 'Good')
+  assert.deepEqual(logs, ['malformed ICY metadata block dropped'])
+  assert.equal(app.relay.get('/m')!.state, 'live')
+  await listener.close()
+})
+
+test('metadata off: no Icy-MetaData asked, blocks sent unasked are still stripped, no title kept', async (t) => {
+  const upstream = await scriptedUpstream({ headers: { 'icy-metaint': '100' } })
+  const { app, url } = await relayApp({ relays: [{ url: upstream.url(), localMount: '/off', relayShoutcastMetadata: false }], limits: { burstSize: 0 } })
+  t.after(async () => { await app.close(); await upstream.close() })
+  await waitForState(app, '/off', 'live')
+  assert.doesNotMatch(upstream.requests[0]!, /icy-metadata/i)
+  const listener = openListener(url('/off'))
+  await listener.head
+  await waitUntil(() => app.relay.get('/off')!.listeners === 1)
+  const audio = randomBytes(1000)
+  upstream.push(icyBody(audio, 100, { 1: block("StreamTitle='Hidden';") }))
+  assert.ok((await listener.waitForBytes(1000)).equals(audio))
+  assert.equal(app.relay.get('/off')!.metadata, null)
+  await listener.close()
+})
+
+test('setMetadata by hand reaches ICY listeners at the default interval 16000 and the relay\'s own metaint', async (t) => {
+  const upstream = await scriptedUpstream()
+  const { app, url } = await relayApp({
+    relays: [{ url: upstream.url('/a'), localMount: '/a' }, { url: upstream.url('/b'), localMount: '/b', metaint: 100 }],
+    limits: { burstSize: 0 }
+  })
+  t.after(async () => { await app.close(); await upstream.close() })
+  await waitForState(app, '/a', 'live')
+  await waitForState(app, '/b', 'live')
+  const a = openListener(url('/a'), { icy: true })
+  const b = openListener(url('/b'), { icy: true })
+  assert.equal((await a.head).headers['icy-metaint'], '16000')
+  assert.equal((await b.head).headers['icy-metaint'], '100')
+  await waitUntil(() => app.relay.get('/a')!.listeners === 1 && app.relay.get('/b')!.listeners === 1)
+  const events: string[] = []
+  app.relay.on('metadata', (e) => events.push(`${e.localMount}:${e.metadata.title}`))
+  app.relay.setMetadata('/a', { title: "Hand's; made", url: 'https://example.org' })
+  app.relay.setMetadata('/b', { title: 'Live now' })
+  assert.throws(() => app.relay.setMetadata('/nope', { title: 'x' }), /no relay serves \/nope/)
+  upstream.push(randomBytes(16001))
+  await a.waitForBytes(16001 + 1 + 64)
+  await b.waitForBytes(16001 + 160)
+  const [ra, rb] = await Promise.all([a.close(), b.close()])
+  assert.deepEqual(ra.icy!.titles, ["Hand's; made"])
+  assert.match(ra.icy!.blocks[0]!.text, /StreamUrl='https:\/\/example\.org';/)
+  assert.deepEqual(rb.icy!.titles, ['Live now'])
+  assert.deepEqual(events, ["/a:Hand's; made", '/b:Live now'])
+  assert.equal(app.relay.get('/a')!.metadata?.source, 'manual')
+})
+
+test('Icecast 1.x x-audiocast-* headers become icy-* for listeners and the status; chunked HTTP/1.1 with ICY works', async (t) => {
+  const head = [
+    'HTTP/1.1 200 OK', 'Content-Type: audio/mpeg', 'Transfer-Encoding: chunked', 'x-audiocast-name: Old Icecast',
+    'x-audiocast-genre: Rock', 'x-audiocast-bitrate: 128', 'x-audiocast-description: Vintage', 'x-audiocast-url: http://old/',
+    'icy-metaint: 300'
+  ].join('\r\n') + '\r\n\r\n'
+  const upstream = await scriptedUpstream({ head })
+  const { app, url } = await relayApp({ relays: [{ url: upstream.url(), localMount: '/old' }], limits: { burstSize: 0 } })
+  t.after(async () => { await app.close(); await upstream.close() })
+  await waitForState(app, '/old', 'live')
+  const listener = openListener(url('/old'))
+  const h = await listener.head
+  assert.equal(h.headers['icy-name'], 'Old Icecast')
+  assert.equal(h.headers['icy-genre'], 'Rock')
+  assert.equal(h.headers['icy-br'], '128')
+  assert.equal(h.headers['icy-description'], 'Vintage')
+  assert.equal(h.headers['icy-url'], 'http://old/')
+  assert.deepEqual(app.relay.get('/old')!.stream, {
+    name: 'Old Icecast', genre: 'Rock', description: 'Vintage', url: 'http://old/', bitrate: 128, public: null
+  })
+  await waitUntil(() => app.relay.get('/old')!.listeners === 1)
+  const audio = randomBytes(900)
+  const body = icyBody(audio, 300, { 1: block("StreamTitle='Chunked';") })
+  for (const piece of [body.subarray(0, 301), body.subarray(301, 350), body.subarray(350)]) {
+    upstream.push(Buffer.concat([Buffer.from(piece.length.toString(16) + '\r\n'), piece, Buffer.from('\r\n')]))
+  }
+  assert.ok((await listener.waitForBytes(900)).equals(audio))
+  await waitUntil(() => app.relay.get('/old')!.metadata?.title === 'Chunked')
+  await listener.close()
+})
