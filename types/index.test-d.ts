@@ -7,7 +7,7 @@ import icecastRelay, {
   type RelayRegistry,
   type RelayState,
   type RelayStatus
-} from '.'
+} from './index.js'
 
 const app = fastify()
 

@@ -34,8 +34,6 @@ function overLimit (registry: RelayRegistry, relay: Relay): string | undefined {
   return undefined
 }
 
-let nextListenerId = 1
-
 /**
  * One wildcard route serves every mount, present and future; unknown paths go to the host app's own
  * not-found handler. A listener's response is written straight to its socket after `hijack()`:
@@ -83,7 +81,7 @@ export function listenerRoute (app: FastifyInstance, registry: RelayRegistry, op
     }
     socket.write(head)
     const listener = new Listener({
-      id: nextListenerId++,
+      id: registry.nextListenerId(),
       socket,
       ip: request.ip,
       userAgent: request.headers['user-agent'] ?? '',

@@ -32,6 +32,7 @@ export class RelayRegistry extends EventEmitter<{ [E in keyof RelayEvents]: [Rel
   #started = false
   #closing = false
   #listenerCount = 0
+  #lastListenerId = 0
 
   constructor (init: RegistryInit) {
     super()
@@ -113,6 +114,11 @@ export class RelayRegistry extends EventEmitter<{ [E in keyof RelayEvents]: [Rel
 
   get closing (): boolean {
     return this.#closing
+  }
+
+  /** Listener ids are unique across the app's mounts, so `killclient`/`moveclients` can name one. */
+  nextListenerId (): number {
+    return ++this.#lastListenerId
   }
 
   /** Counts a listener against `limits.clients` before it is attached. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { relayApp, waitForState, type RelayApp } from '../helpers/app.js'
 import {
-  makeFixtures, missingTools, openListener, runMpg123, runOgginfo, startIcecast, startSource,
+  makeFixtures, assertTools, openListener, runMpg123, runOgginfo, startIcecast, startSource,
   type Icecast, type Source
 } from '../helpers/icecast.js'
 import { httpGet } from '../helpers/procs.js'
@@ -12,8 +12,7 @@ const sources: Source[] = []
 let relay: RelayApp
 
 before(async () => {
-  const missing = missingTools('icecast2', 'ezstream', 'mpg123', 'ogginfo')
-  if (missing !== false) throw new Error(missing)
+  assertTools('icecast2', 'ezstream', 'mpg123', 'ogginfo')
   const fixtures = await makeFixtures()
   icecast = await startIcecast()
   sources.push(await startSource({ icecast, mount: '/live.mp3', files: [fixtures.mp3.long], format: 'mp3', name: 'Master MP3', genre: 'Test' }))

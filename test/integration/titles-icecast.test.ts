@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { relayApp, waitForState, type RelayApp } from '../helpers/app.js'
 import {
-  TRACK_TAGS, makeFixtures, missingTools, openListener, runMpg123, startIcecast, startSource,
+  TRACK_TAGS, makeFixtures, assertTools, openListener, runMpg123, startIcecast, startSource,
   type Icecast, type Source
 } from '../helpers/icecast.js'
 
@@ -16,8 +16,7 @@ function changes (titles: string[]): string[] {
 }
 
 before(async () => {
-  const missing = missingTools('icecast2', 'ezstream', 'mpg123')
-  if (missing !== false) throw new Error(missing)
+  assertTools('icecast2', 'ezstream', 'mpg123')
   const fixtures = await makeFixtures()
   icecast = await startIcecast()
   source = await startSource({ icecast, mount: '/titles.mp3', files: fixtures.mp3.tracks, format: 'mp3' })

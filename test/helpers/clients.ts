@@ -1,0 +1,175 @@
+// Real clients as judges: mpg123 decodes MP3 (and prints ICY titles), ogginfo checks Ogg.
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { makeTempDir, run, spawnTracked } from './procs.js'
+import { parseStreamTitle } from './listen.js'
+
+const ENV = { ...process.env, LC_ALL: 'C.UTF-8' }
+
+let scratch: string | undefined
+let seq = 0
+/** Writes a Buffer to a temp file (removed at exit) and returns its path. */
+export function writeTemp (data: Buffer, ext: string): string {
+  scratch ??= makeTempDir('captures')
+  const file = join(scratch, `capture-${++seq}.${ext.replace(/^\./, '')}`)
+  writeFileSync(file, data)
+  return file
+}
+
+export interface Mpg123Format {
+  version: string
+  layer: number
+  /** e.g. 'cbr128' */
+  bitrate: string
+  rate: number
+  /** 'stereo', 'j-s', 'dual', 'mono' */
+  mode: string
+  channels: number
+}
+
+export interface Mpg123Result {
+  /** decoded something and reported no decoding problem */
+  ok: boolean
+  /** StreamTitle values of the `ICY-META:` lines, in order (mpg123 converts them to UTF-8) */
+  titles: string[]
+  icyName?: string
+  format?: Mpg123Format
+  /** bytes of 16-bit PCM decoded */
+  pcmBytes: number
+  /** decoded MPEG frames, from pcmBytes and the format (approximate if the format changed) */
+  frames: number
+  /** seconds of audio decoded */
+  seconds: number
+  /** lines about resyncs, illegal headers, skipped bytes, errors */
+  problems: string[]
+  exitCode: number | null
+  signal: NodeJS.Signals | null
+  stderr: string
+}
+
+const PROBLEM = /error|illegal audio-mpeg-header|resync|skipped \d+ bytes|cannot|failed|giving up/i
+
+/**
+ * Decodes an MP3 file, Buffer, or http URL with mpg123 (`-s`, PCM counted, not played). For a URL the run
+ * is stopped after `ms` (default 3000); for a file, when done (or after `ms`, default 30000).
+ * `icy: false` passes --no-icy-meta. Gapless trimming is off so frames count as received.
+ */
+export async function runMpg123 (input: string | Buffer, { ms, icy = true, args = [] }:
+{ ms?: number, icy?: boolean, args?: string[] } = {}): Promise<Mpg123Result> {
+  const src = Buffer.isBuffer(input) ? writeTemp(input, 'mp3') : input
+  const isUrl = /^https?:\/\//.test(src)
+  const limit = ms ?? (isUrl ? 3000 : 30000)
+  const argv = ['-s', '--no-gapless', ...(icy ? [] : ['--no-icy-meta']), ...args, src]
+  const p = spawnTracked('mpg123', argv, { env: ENV, keepAlive: true, capture: false })
+  let pcmBytes = 0
+  let stderr = ''
+  // count the PCM without keeping it
+  p.child.stdout?.on('data', (d: Buffer) => { pcmBytes += d.length })
+  p.child.stderr?.on('data', (d: Buffer) => { stderr += d.toString('utf8') })
+  const closed = new Promise((resolve) => p.child.once('close', resolve)) // stdio drained
+  const timer = setTimeout(() => { p.stop({ graceMs: 1000 }).catch(() => {}) }, limit)
+  const { code, signal } = await p.exited
+  clearTimeout(timer)
+  await closed
+
+  const lines = stderr.split(/\r?\n|\r/)
+  const titles: string[] = []
+  let icyName: string | undefined
+  let format: Mpg123Format | undefined
+  const problems: string[] = []
+  for (const line of lines) {
+    if (line.startsWith('ICY-META: ')) {
+      const t = parseStreamTitle(line.slice('ICY-META: '.length))
+      if (t !== undefined) titles.push(t)
+      continue
+    }
+    if (line.startsWith('ICY-NAME: ')) { icyName = line.slice('ICY-NAME: '.length); continue }
+    const f = /^MPEG (\S+) L (I+) (\S+) (\d+) (\S+)/.exec(line)
+    if (f && !format) {
+      format = {
+        version: f[1],
+        layer: f[2].length,
+        bitrate: f[3],
+        rate: Number(f[4]),
+        mode: f[5],
+        channels: f[5] === 'mono' ? 1 : 2
+      }
+      continue
+    }
+    if (PROBLEM.test(line)) problems.push(line.trim())
+  }
+  const channels = format?.channels ?? 2
+  const samplesPerFrame = format === undefined
+    ? 1152
+    : format.layer === 1 ? 384 : format.layer === 2 || format.version === '1.0' ? 1152 : 576
+  const samples = pcmBytes / (2 * channels)
+  const stoppedByUs = signal === 'SIGTERM' || signal === 'SIGKILL'
+  return {
+    ok: (code === 0 || stoppedByUs) && pcmBytes > 0 && problems.length === 0,
+    titles,
+    icyName,
+    format,
+    pcmBytes,
+    frames: Math.round(samples / samplesPerFrame),
+    seconds: format ? samples / format.rate : 0,
+    problems,
+    exitCode: code,
+    signal,
+    stderr
+  }
+}
+
+export interface OggStreamInfo {
+  serial: string
+  /** 'vorbis', 'Opus', 'invalid', ... as ogginfo names it */
+  type: string
+  /** 'key=value' comment lines */
+  comments: string[]
+}
+
+export interface OgginfoResult {
+  /** no errors, and no warnings except the tolerated ones */
+  ok: boolean
+  exitCode: number | null
+  output: string
+  warnings: string[]
+  errors: string[]
+  streams: OggStreamInfo[]
+}
+
+/**
+ * Runs ogginfo on a file or Buffer. A capture of a live stream always ends inside its last logical stream,
+ * so by default `EOS not set on stream N` for the last stream is tolerated; `allow` adds more patterns.
+ * `allowMidStreamJoin` also tolerates the page-sequence gap in the first logical stream that a listener
+ * joining mid-track sees from Icecast (header pages, then pages from the middle of the stream).
+ */
+export async function runOgginfo (input: string | Buffer, { allowTruncatedEnd = true, allowMidStreamJoin = false, allow = [] }:
+{ allowTruncatedEnd?: boolean, allowMidStreamJoin?: boolean, allow?: RegExp[] } = {}): Promise<OgginfoResult> {
+  const file = Buffer.isBuffer(input) ? writeTemp(input, 'ogg') : input
+  const r = await run('ogginfo', [file], { env: ENV, timeoutMs: 30000 })
+  const output = r.stdout.toString('utf8') + r.stderr
+  const streams: OggStreamInfo[] = []
+  const warnings: string[] = []
+  const errors: string[] = []
+  let inComments = false
+  for (const line of output.split('\n')) {
+    const s = /^New logical stream \(#\d+, serial: ([0-9a-f]+)\): type (\S+)/.exec(line)
+    if (s) { streams.push({ serial: s[1], type: s[2], comments: [] }); inComments = false; continue }
+    if (line.startsWith('User comments section follows')) { inComments = true; continue }
+    if (inComments && line.startsWith('\t') && line.includes('=')) {
+      streams[streams.length - 1]?.comments.push(line.slice(1))
+      continue
+    }
+    inComments = false
+    if (line.startsWith('WARNING')) warnings.push(line.trim())
+    else if (line.startsWith('ERROR')) errors.push(line.trim())
+  }
+  const lastIndex = streams.length
+  const bad = warnings.filter((w) => {
+    if (allow.some((re) => re.test(w))) return false
+    if (allowMidStreamJoin && /^WARNING: (sequence number gap in stream 1\.|discontinuity in stream \(1\))/.test(w)) return false
+    if (allowTruncatedEnd && new RegExp(`^WARNING: EOS not set on stream ${lastIndex}$`).test(w)) return false
+    return true
+  })
+  return { ok: streams.length > 0 && errors.length === 0 && bad.length === 0, exitCode: r.code, output, warnings, errors, streams }
+}
