@@ -1,3 +1,4 @@
+import { NO_SYNC } from '../formats/sink.js'
 import { BurstRing } from './burst.js'
 import type { EndReason, Listener } from './listener.js'
 
@@ -6,13 +7,21 @@ export interface MountInit {
   onLeave: (listener: Listener, reason: EndReason) => void
 }
 
-/** A mountpoint's fan-out: the same chunk objects go to every listener, after a burst for new ones. */
+/**
+ * A mountpoint's fan-out: the same chunk objects go to every listener. A new listener starts at a
+ * place the format allows: codec headers first (Ogg), then a burst of recent bytes from a frame or page
+ * start; when the burst holds no such place it waits for the next one in the live stream.
+ */
 export class Mount {
+  /** every listener, streaming or waiting for a place to start */
   readonly listeners = new Set<Listener>()
   readonly burst: BurstRing
   bytesIn = 0
   peakListeners = 0
   slowDrops = 0
+  #headers: Buffer[] = []
+  readonly #streaming = new Set<Listener>()
+  readonly #waiting = new Set<Listener>()
   #bytesOutOfEnded = 0
   readonly #onLeave: MountInit['onLeave']
 
@@ -27,25 +36,48 @@ export class Mount {
     return total
   }
 
-  push (chunk: Buffer): void {
+  /** `sync`: where in `chunk` a listener may start (see FormatSink.chunk). */
+  push (chunk: Buffer, sync: number): void {
     if (chunk.length === 0) return
     this.bytesIn += chunk.length
-    this.burst.push(chunk)
-    for (const listener of this.listeners) listener.send(chunk)
+    this.burst.push(chunk, sync)
+    for (const listener of this.#streaming) listener.send(chunk)
+    if (this.#waiting.size > 0 && sync !== NO_SYNC) this.#startWaiting(chunk.subarray(Math.max(0, sync)))
+  }
+
+  /** The codec headers every new listener gets first; they replace the previous ones. */
+  setHeaders (pages: Buffer[]): void {
+    this.#headers = pages
+    this.burst.markHeadersChanged()
   }
 
   attach (listener: Listener): void {
     this.listeners.add(listener)
     this.peakListeners = Math.max(this.peakListeners, this.listeners.size)
-    for (const chunk of this.burst.recent()) {
-      if (listener.ended) return
-      listener.send(chunk)
+    const burst = this.burst.recent()
+    if (burst === undefined) {
+      this.#waiting.add(listener)
+      return
     }
+    this.#start(listener, burst)
+  }
+
+  #startWaiting (from: Buffer): void {
+    for (const listener of this.#waiting) this.#start(listener, [from])
+    this.#waiting.clear()
+  }
+
+  #start (listener: Listener, chunks: Buffer[]): void {
+    for (const chunk of this.#headers) listener.send(chunk)
+    for (const chunk of chunks) listener.send(chunk)
+    if (!listener.ended) this.#streaming.add(listener)
   }
 
   /** Called through the listener's `onEnd`, exactly once per listener. */
   detach (listener: Listener, reason: EndReason): void {
     if (!this.listeners.delete(listener)) return
+    this.#streaming.delete(listener)
+    this.#waiting.delete(listener)
     this.#bytesOutOfEnded += listener.bytesSent
     if (reason === 'slow') this.slowDrops++
     this.#onLeave(listener, reason)
@@ -55,8 +87,9 @@ export class Mount {
     for (const listener of this.listeners) listener.end(reason)
   }
 
-  /** Forgets the recent bytes: after a new upstream connection they belong to another stream. */
-  resetBurst (): void {
+  /** A new upstream connection: its bytes are another stream, so old starts and headers are void. */
+  resetStream (): void {
     this.burst.clear()
+    this.#headers = []
   }
 }

@@ -1,4 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
+import { FormatDetector } from '../formats/detect.js'
+import type { AudioInfo, OggCodec } from '../formats/sink.js'
 import { streamInfo, type StreamInfo } from '../mount/headers.js'
 import { Mount } from '../mount/mount.js'
 import type { EndReason, Listener } from '../mount/listener.js'
@@ -18,11 +20,14 @@ export interface RelayError {
 
 export interface RelayMetadata {
   title?: string
+  /** from Vorbis comments / OpusTags (`ARTIST`); ICY titles carry the artist inside the title */
+  artist?: string
   url?: string
   fields: Record<string, string>
   /** The block as the upstream sent it (ICY length byte included), passed on byte-exact. */
   raw?: Buffer
-  source: 'icy' | 'manual' | 'vorbis' | 'opus'
+  /** `icy`, `manual`, or the Ogg codec whose comments it came from */
+  source: 'icy' | 'manual' | OggCodec
   updatedAt: string
 }
 
@@ -47,6 +52,8 @@ export interface RelayStatus {
   headers: Record<string, string>
   /** name, genre, bitrate... from the upstream's `icy-*`, `ice-*` or Icecast 1.x `x-audiocast-*` headers */
   stream: StreamInfo
+  /** codec, bitrate, sample rate and channels read from the stream itself */
+  audio: AudioInfo | null
   metadata: Omit<RelayMetadata, 'raw'> | null
 }
 
@@ -70,6 +77,8 @@ export type Admission = 'join' | 'wait' | 'unavailable'
 
 /** A connection that stayed up this long was a success: the next failure starts the backoff anew. */
 const STABLE_MS = 5000
+/** Corrupt-stream log lines are summed up over this long, so a broken upstream cannot flood the log. */
+const CORRUPT_LOG_MS = 10000
 
 function toRelayError (error: unknown): RelayError {
   const err = error as { code?: unknown, message?: unknown }
@@ -104,6 +113,9 @@ export class Relay {
   #reconnects = 0
   #attempt = 0
   #everLive = false
+  #audio: AudioInfo | undefined
+  #corruptSince = 0
+  #corruptCount = 0
   #gapSince: number | undefined
   #connection: UpstreamConnection | undefined
   #abort: AbortController | undefined
@@ -202,6 +214,7 @@ export class Relay {
       contentType: this.head?.headers['content-type'] ?? null,
       headers: { ...this.head?.headers },
       stream: streamInfo(this.head?.headers ?? {}),
+      audio: this.#audio ?? null,
       metadata: this.metadata === undefined ? null : publicMetadata(this.metadata)
     }
   }
@@ -271,7 +284,8 @@ export class Relay {
     this.#everLive = true
     this.#gapSince = undefined
     clearTimeout(this.#graceTimer)
-    this.mount.resetBurst()
+    this.mount.resetStream()
+    this.#audio = undefined
     this.#setState('live')
     this.#wakeWaiters(true)
     connection.start({
@@ -286,15 +300,43 @@ export class Relay {
   }
 
   /**
-   * The stages between the upstream body and the mount, built for this connection's response head;
-   * throws when an extension finds the head unusable (e.g. an `icy-metaint` that is no number).
+   * The stages between the upstream body and the mount, built for this connection's response head:
+   * the extensions' stages (ICY demux), then the format reader, which finds frames, pages, codec
+   * headers, tags and audio info. Throws when an extension finds the head unusable (e.g. an
+   * `icy-metaint` that is no number).
    */
   #pipeline (head: ResponseHead): Stage {
-    let next: Stage = this.mount
+    let next: Stage = new FormatDetector({
+      chunk: (bytes, sync) => this.mount.push(bytes, sync),
+      headers: (pages) => this.mount.setHeaders(pages),
+      info: (info) => { this.#audio = info },
+      tags: (codec, fields) => this.#tagsRead(codec, fields),
+      corrupt: (reason) => this.#corrupt(reason)
+    })
     for (const ext of [...this.#ctx.extensions].reverse()) {
       next = ext.upstreamStage?.(this, head, next) ?? next
     }
     return next
+  }
+
+  #tagsRead (codec: OggCodec, fields: Record<string, string>): void {
+    const { TITLE: title, ARTIST: artist } = fields
+    this.setMetadata({
+      fields,
+      ...(title !== undefined && { title }),
+      ...(artist !== undefined && { artist }),
+      source: codec
+    })
+  }
+
+  /** Logs the first damage at once and then a count per CORRUPT_LOG_MS. */
+  #corrupt (reason: string): void {
+    this.#corruptCount++
+    const now = Date.now()
+    if (now - this.#corruptSince < CORRUPT_LOG_MS) return
+    this.log.warn({ reason, count: this.#corruptCount }, 'damaged upstream stream data')
+    this.#corruptSince = now
+    this.#corruptCount = 0
   }
 
   #upstreamEnded (error: Error | undefined): void {

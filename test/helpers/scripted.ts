@@ -1,6 +1,17 @@
 // An upstream the test drives by hand: it answers every request with a given head and then sends only
 // what the test pushes, so byte counts and gaps are exact.
+import { randomBytes } from 'node:crypto'
 import net from 'node:net'
+
+/**
+ * Random bytes that no format reader takes for audio (no 0xFF, so no MPEG frame sync): the relay passes
+ * them on byte for byte and may start a listener anywhere, so tests can count bytes exactly.
+ */
+export function noise (length: number): Buffer {
+  const bytes = randomBytes(length)
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0xff) bytes[i] = 0xfe
+  return bytes
+}
 
 export interface ScriptedUpstream {
   port: number

@@ -3,6 +3,8 @@ import { test } from 'node:test'
 import fc from 'fast-check'
 import { backoffDelay } from '../../lib/relay/backoff.js'
 import { BurstRing } from '../../lib/mount/burst.js'
+import { SYNC_ANYWHERE } from '../../lib/formats/sink.js'
+import { noise } from '../helpers/scripted.js'
 import { listenerHead, streamHeaders } from '../../lib/mount/headers.js'
 import { mountOfUrl } from '../../lib/mount/route.js'
 
@@ -19,25 +21,53 @@ test('backoff: first retry within 1 s, exponential, capped, jittered', () => {
   }))
 })
 
-test('burst ring: keeps the last `size` bytes as shared slices of the chunks pushed', () => {
+test('burst ring: with no frames known it keeps exactly the last `size` bytes, as shared slices', () => {
   fc.assert(fc.property(fc.nat(5000), fc.array(fc.uint8Array({ minLength: 0, maxLength: 700 }), { maxLength: 40 }), (size, arrays) => {
     const ring = new BurstRing(size)
     const chunks = arrays.map((a) => Buffer.from(a))
-    for (const chunk of chunks) ring.push(chunk)
+    for (const chunk of chunks) ring.push(chunk, SYNC_ANYWHERE)
     const all = Buffer.concat(chunks)
-    const recent = Buffer.concat(ring.recent())
-    assert.deepEqual(recent, all.subarray(Math.max(0, all.length - size)))
-    return ring.bytes < size + 700 || ring.bytes === 0
+    const recent = ring.recent()
+    const expected = all.subarray(Math.max(0, all.length - size))
+    if (expected.length === 0) return recent === undefined
+    return recent !== undefined && Buffer.concat(recent).equals(expected)
   }))
-})
-
-test('burst ring: slices share memory with the pushed chunks', () => {
-  const ring = new BurstRing(4)
   const chunk = Buffer.from('abcdef')
-  ring.push(chunk)
-  const [slice] = ring.recent()
+  const ring = new BurstRing(4)
+  ring.push(chunk, SYNC_ANYWHERE)
+  const [slice] = ring.recent()!
   assert.equal(slice!.toString(), 'cdef')
   assert.equal(slice!.buffer, chunk.buffer)
+})
+
+test('burst ring: starts at the earliest place to start inside the window, never before new headers', () => {
+  fc.assert(fc.property(
+    fc.integer({ min: 1, max: 3000 }),
+    fc.array(fc.record({ length: fc.integer({ min: 1, max: 500 }), sync: fc.integer({ min: -1, max: 600 }), headers: fc.boolean() }), { maxLength: 30 }),
+    (size, specs) => {
+      const ring = new BurstRing(size)
+      let end = 0
+      let notBefore = 0
+      const starts: number[] = []
+      const chunks: Buffer[] = []
+      for (const spec of specs) {
+        if (spec.headers) {
+          ring.markHeadersChanged()
+          notBefore = end
+        }
+        const chunk = noise(spec.length)
+        const sync = spec.sync >= spec.length ? -1 : spec.sync
+        ring.push(chunk, sync)
+        if (sync >= 0) starts.push(end + sync)
+        chunks.push(chunk)
+        end += spec.length
+      }
+      const all = Buffer.concat(chunks)
+      const from = starts.find((start) => start >= end - size && start >= notBefore)
+      const recent = ring.recent()
+      if (from === undefined) return recent === undefined
+      return recent !== undefined && Buffer.concat(recent).equals(all.subarray(from))
+    }))
 })
 
 test('stream headers: icy-* pass on, ice-* and x-audiocast-* are mapped, icy-metaint is not passed', () => {

@@ -1,0 +1,67 @@
+import { findFrameRun } from './mpeg.js'
+import { MpegReader } from './mpeg.js'
+import { OggReader, pageLength } from './ogg.js'
+import { SYNC_ANYWHERE, type FormatReader, type FormatSink } from './sink.js'
+
+const CAPTURE = Buffer.from('OggS')
+
+export type Detected = 'ogg' | 'mpeg'
+
+/** Where a stream's format shows, from its bytes: the format, or the offset from which more bytes are needed. */
+export function detectFormat (b: Buffer): { format: Detected } | { undecidedFrom: number } | { none: true } {
+  let undecidedFrom = b.length
+  for (let at = b.indexOf(CAPTURE); at !== -1; at = b.indexOf(CAPTURE, at + 1)) {
+    const length = pageLength(b, at)
+    if (typeof length === 'number') return { format: 'ogg' }
+    if (length === undefined) {
+      undecidedFrom = at
+      break
+    }
+  }
+  const frames = findFrameRun(b, 0)
+  if ('found' in frames && frames.found < undecidedFrom) return { format: 'mpeg' }
+  if ('undecidedFrom' in frames) undecidedFrom = Math.min(undecidedFrom, frames.undecidedFrom)
+  const tail = Math.max(0, b.length - (CAPTURE.length - 1))
+  if (b.subarray(tail).some((byte) => byte === 0x4f)) undecidedFrom = Math.min(undecidedFrom, tail)
+  return undecidedFrom < b.length ? { undecidedFrom } : { none: true }
+}
+
+/** Gives up waiting for a format after this many bytes: the stream is passed on as it comes. */
+const GIVE_UP_BYTES = 65536
+
+/**
+ * Chooses the reader by the stream's bytes, not its content type (`audio/ogg; codecs=opus` and
+ * `application/ogg` alike are Ogg; an MP3 labelled `audio/aacp` is MP3). Until a format shows, bytes
+ * that cannot begin one are passed on at once and may be started anywhere, as Icecast does; a stream
+ * whose format never shows is passed on untouched.
+ */
+export class FormatDetector implements FormatReader {
+  readonly #sink: FormatSink
+  #reader: FormatReader | undefined
+  #held: Buffer = Buffer.alloc(0)
+  #seen = 0
+
+  constructor (sink: FormatSink) {
+    this.#sink = sink
+  }
+
+  push (chunk: Buffer): void {
+    if (this.#reader !== undefined) {
+      this.#reader.push(chunk)
+      return
+    }
+    const buf = this.#held.length === 0 ? chunk : Buffer.concat([this.#held, chunk])
+    this.#seen += chunk.length
+    const detected = this.#seen > GIVE_UP_BYTES ? { none: true as const } : detectFormat(buf)
+    if ('format' in detected) {
+      this.#held = Buffer.alloc(0)
+      this.#reader = detected.format === 'ogg' ? new OggReader(this.#sink) : new MpegReader(this.#sink)
+      this.#reader.push(buf)
+      return
+    }
+    const passOn = 'undecidedFrom' in detected ? detected.undecidedFrom : buf.length
+    if (passOn > 0) this.#sink.chunk(buf.subarray(0, passOn), SYNC_ANYWHERE)
+    this.#held = buf.subarray(passOn)
+    if (this.#seen > GIVE_UP_BYTES) this.#reader = { push: (bytes) => this.#sink.chunk(bytes, SYNC_ANYWHERE) }
+  }
+}
