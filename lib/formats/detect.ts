@@ -52,16 +52,17 @@ export class FormatDetector implements FormatReader {
     }
     const buf = this.#held.length === 0 ? chunk : Buffer.concat([this.#held, chunk])
     this.#seen += chunk.length
-    const detected = this.#seen > GIVE_UP_BYTES ? { none: true as const } : detectFormat(buf)
+    const detected = detectFormat(buf)
     if ('format' in detected) {
       this.#held = Buffer.alloc(0)
       this.#reader = detected.format === 'ogg' ? new OggReader(this.#sink) : new MpegReader(this.#sink)
       this.#reader.push(buf)
       return
     }
-    const passOn = 'undecidedFrom' in detected ? detected.undecidedFrom : buf.length
+    const givingUp = this.#seen > GIVE_UP_BYTES
+    const passOn = 'undecidedFrom' in detected && !givingUp ? detected.undecidedFrom : buf.length
     if (passOn > 0) this.#sink.chunk(buf.subarray(0, passOn), SYNC_ANYWHERE)
     this.#held = buf.subarray(passOn)
-    if (this.#seen > GIVE_UP_BYTES) this.#reader = { push: (bytes) => this.#sink.chunk(bytes, SYNC_ANYWHERE) }
+    if (givingUp) this.#reader = { push: (bytes) => this.#sink.chunk(bytes, SYNC_ANYWHERE) }
   }
 }

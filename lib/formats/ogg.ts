@@ -117,7 +117,7 @@ export class OggReader implements FormatReader {
   /** The offset of the next possible page after the bad bytes at `at`; reports what was skipped. */
   #skipGarbage (buf: Buffer, at: number): number {
     const next = buf.indexOf(CAPTURE, at + 1)
-    const end = next === -1 ? Math.max(at + 1, buf.length - CAPTURE.length + 1) : next
+    const end = next === -1 ? Math.max(at + 1, buf.length - partialCaptureAtEnd(buf)) : next
     const page = CAPTURE.equals(buf.subarray(at, at + CAPTURE.length))
     this.#sink.corrupt(page ? `corrupt Ogg page skipped (${end - at} bytes)` : `${end - at} bytes between Ogg pages skipped`)
     return end
@@ -190,6 +190,14 @@ export class OggReader implements FormatReader {
     this.#headersPublished = true
     this.#sink.headers([...this.#headerPages])
   }
+}
+
+/** How many bytes at the end of `buf` could be the start of a capture pattern cut by the chunking. */
+function partialCaptureAtEnd (buf: Buffer): number {
+  for (let n = Math.min(CAPTURE.length - 1, buf.length); n > 0; n--) {
+    if (CAPTURE.subarray(0, n).equals(buf.subarray(buf.length - n))) return n
+  }
+  return 0
 }
 
 /** The first packet of a BOS page: the lacing values up to the first one below 255. */

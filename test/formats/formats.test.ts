@@ -1,0 +1,264 @@
+import assert from 'node:assert/strict'
+import { existsSync, readFileSync } from 'node:fs'
+import { before, test } from 'node:test'
+import fc from 'fast-check'
+import { FormatDetector } from '../../lib/formats/detect.js'
+import { MpegReader, frameHeader } from '../../lib/formats/mpeg.js'
+import { OggReader, pageCrc, pageLength } from '../../lib/formats/ogg.js'
+import { NO_SYNC, SYNC_ANYWHERE, type AudioInfo, type FormatReader, type FormatSink } from '../../lib/formats/sink.js'
+import { makeFixtures, type Fixtures } from '../helpers/icecast.js'
+import { noise } from '../helpers/scripted.js'
+import { CONFORMANCE_DIR } from '../shoutcast/helpers.js'
+
+interface Read {
+  out: Buffer
+  /** absolute stream offsets of the reported places to start */
+  syncs: number[]
+  anywhere: boolean
+  headers: Buffer[][]
+  infos: AudioInfo[]
+  tags: Array<Record<string, string>>
+  corrupt: string[]
+}
+
+function read (make: (sink: FormatSink) => FormatReader, chunks: Buffer[]): Read {
+  const result: Read = { out: Buffer.alloc(0), syncs: [], anywhere: false, headers: [], infos: [], tags: [], corrupt: [] }
+  const out: Buffer[] = []
+  let at = 0
+  const reader = make({
+    chunk: (bytes, sync) => {
+      if (sync === SYNC_ANYWHERE) result.anywhere = true
+      else if (sync !== NO_SYNC) result.syncs.push(at + sync)
+      out.push(bytes)
+      at += bytes.length
+    },
+    headers: (pages) => result.headers.push(pages),
+    info: (info) => result.infos.push(info),
+    tags: (_codec, fields) => result.tags.push(fields),
+    corrupt: (reason) => result.corrupt.push(reason)
+  })
+  for (const chunk of chunks) reader.push(chunk)
+  result.out = Buffer.concat(out)
+  return result
+}
+
+function cutAt (bytes: Buffer, cuts: number[]): Buffer[] {
+  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b)
+  const chunks: Buffer[] = []
+  let from = 0
+  for (const point of points) {
+    chunks.push(bytes.subarray(from, point))
+    from = point
+  }
+  chunks.push(bytes.subarray(from))
+  return chunks
+}
+
+/** Frame starts of an MPEG/ADTS file that begins with a frame, walking frame lengths. */
+function frameStarts (bytes: Buffer): number[] {
+  const starts: number[] = []
+  for (let at = 0; at < bytes.length;) {
+    const header = frameHeader(bytes, at)
+    if (header === undefined) break
+    starts.push(at)
+    at += header.length
+  }
+  return starts
+}
+
+const sample = readFileSync(new URL('../demo/sample.mp3', import.meta.url))
+const cuts = fc.array(fc.nat(), { maxLength: 30 })
+let fixtures: Fixtures
+
+before(async () => { fixtures = await makeFixtures() })
+
+test('MPEG frame headers: every field checked, lengths as the encoder wrote them', () => {
+  const header = frameHeader(sample, 0)!
+  assert.deepEqual({ ...header, length: undefined }, { codec: 'mp3', length: undefined, bitrate: 96, sampleRate: 44100, channels: 2, samples: 1152 })
+  assert.ok(header.length === 313 || header.length === 314)
+  const starts = frameStarts(sample)
+  assert.ok(starts.length > 1100, `${starts.length} frames walked`)
+  assert.equal(frameHeader(Buffer.from([0xff, 0xfb, 0xf0, 0x00, 0, 0, 0]), 0), undefined, 'bitrate index 15')
+  assert.equal(frameHeader(Buffer.from([0xff, 0xfb, 0x0c, 0x00, 0, 0, 0]), 0), undefined, 'sample rate index 3')
+  assert.equal(frameHeader(Buffer.from([0xff, 0xeb, 0x90, 0x00, 0, 0, 0]), 0), undefined, 'reserved version')
+  assert.equal(frameHeader(Buffer.from([0xff, 0xf9, 0x90, 0x00, 0, 0, 0]), 0), undefined, 'layer bits 00 with MPEG-1 is ADTS, whose rate index 4 is fine but length 0 is not')
+})
+
+test('MPEG reader: any chunking hands on the same whole frames; every place to start is a frame start', () => {
+  const junk = noise(777)
+  const input = Buffer.concat([junk, sample.subarray(5000, 60000)])
+  const frames = new Set(frameStarts(sample.subarray(5000 + frameOffset(sample, 5000))).map((s) => s + junk.length + frameOffset(sample, 5000)))
+  const whole = read((sink) => new MpegReader(sink), [input])
+  fc.assert(fc.property(cuts, (points) => {
+    const r = read((sink) => new MpegReader(sink), cutAt(input, points))
+    assert.ok(r.out.equals(whole.out))
+    assert.ok(input.subarray(0, r.out.length).equals(r.out), 'a prefix of the input: nothing lost, nothing invented')
+    assert.ok(input.length - r.out.length < 400, 'at most the unfinished last frame is held')
+    for (const sync of r.syncs) assert.ok(frames.has(sync), `sync at ${sync}`)
+    assert.deepEqual(r.infos, whole.infos)
+    return r.syncs.length > 0
+  }))
+  assert.equal(whole.infos[0]?.bitrate, 96)
+})
+
+function frameOffset (bytes: Buffer, from: number): number {
+  for (let at = from; at < bytes.length; at++) {
+    const h = frameHeader(bytes, at)
+    if (h !== undefined && frameHeader(bytes, at + h.length) !== undefined) return at - from
+  }
+  return -1
+}
+
+test('MPEG reader: an unfinished frame is held, so a reconnect never leaves half a frame', () => {
+  const r = read((sink) => new MpegReader(sink), [sample.subarray(0, 1000)])
+  const starts = frameStarts(sample)
+  assert.equal(r.out.length, starts.find((s) => s > 1000 - 314 && s <= 1000))
+  assert.equal(r.syncs[0], 0)
+})
+
+test('ADTS frames: the reader finds them and reports AAC', () => {
+  const aac = adtsFixture()
+  const r = read((sink) => new MpegReader(sink), cutAt(aac, [100, 5000, 5001]))
+  assert.equal(r.infos[0]?.codec, 'aac')
+  assert.ok(r.syncs.length > 0)
+  for (const sync of r.syncs) {
+    const h = frameHeader(aac, sync)
+    assert.ok(h !== undefined && h.codec === 'aac')
+  }
+})
+
+/** A real ADTS capture when the conformance folder is there, else frames of our own making. */
+export function adtsFixture (): Buffer {
+  const capture = new URL('icecast-metadata-js/aac-somafm-deepspaceone-metaint16000-truncated/music-128k.aac.prefix-1312000', CONFORMANCE_DIR)
+  if (existsSync(capture)) return readFileSync(capture).subarray(0, 200000)
+  return syntheticAdts(400)
+}
+
+/** ADTS frames (AAC LC, 44.1 kHz, stereo, no CRC) with noise as payload: enough for frame sync. */
+export function syntheticAdts (frames: number): Buffer {
+  const out: Buffer[] = []
+  for (let i = 0; i < frames; i++) {
+    const length = 300 + (i % 7) * 10
+    const frame = Buffer.concat([Buffer.alloc(7), noise(length - 7)])
+    frame[0] = 0xff
+    frame[1] = 0xf1
+    frame[2] = (1 << 6) | (4 << 2)
+    frame[3] = (2 << 6) | (length >> 11)
+    frame[4] = (length >> 3) & 0xff
+    frame[5] = ((length & 7) << 5) | 0x1f
+    frame[6] = 0xfc
+    out.push(frame)
+  }
+  return Buffer.concat(out)
+}
+
+test('synthetic ADTS frames are valid frames', () => {
+  const aac = syntheticAdts(20)
+  assert.equal(frameStarts(aac).length, 20)
+  assert.equal(frameHeader(aac, 0)?.sampleRate, 44100)
+  assert.equal(frameHeader(aac, 0)?.channels, 2)
+})
+
+test('Ogg CRC and pages: every page of a real file checks out', () => {
+  const ogg = readFileSync(fixtures.vorbis.tracks[0]!.file)
+  let pages = 0
+  for (let at = 0; at < ogg.length; pages++) {
+    const length = pageLength(ogg, at)
+    assert.equal(typeof length, 'number', `page at ${at}`)
+    at += length as number
+  }
+  assert.ok(pages > 5, `${pages} pages`)
+  assert.equal(pageCrc(ogg.subarray(0, pageLength(ogg, 0) as number)), ogg.readUInt32LE(22))
+})
+
+for (const kind of ['vorbis', 'opus'] as const) {
+  test(`Ogg ${kind}: header pages cached, tags and info read, any chunking gives the same result`, () => {
+    const track = fixtures[kind].tracks[1]!
+    const ogg = readFileSync(track.file)
+    const whole = read((sink) => new OggReader(sink), [ogg])
+    assert.ok(whole.out.equals(ogg), 'every page handed on')
+    assert.equal(whole.headers.length, 1)
+    const headerBytes = Buffer.concat(whole.headers[0]!)
+    assert.ok(ogg.subarray(0, headerBytes.length).equals(headerBytes), 'the header pages are the first pages')
+    assert.equal(whole.tags[0]!['TITLE'], track.title)
+    assert.equal(whole.tags[0]!['ARTIST'], track.artist)
+    assert.equal(whole.infos[0]!.codec, kind)
+    assert.equal(whole.infos[0]!.channels, 2)
+    assert.equal(whole.infos[0]!.sampleRate, kind === 'opus' ? 48000 : 44100)
+    assert.equal(whole.syncs[0], headerBytes.length, 'the first place to start is the first data page')
+    assert.deepEqual(whole.corrupt, [])
+    fc.assert(fc.property(cuts, (points) => {
+      const r = read((sink) => new OggReader(sink), cutAt(ogg, points))
+      assert.ok(r.out.equals(ogg))
+      assert.deepEqual(r.headers.map((pages) => Buffer.concat(pages)), [headerBytes])
+      assert.deepEqual(r.tags, whole.tags)
+      for (const sync of r.syncs) assert.ok(sync >= headerBytes.length && pageLength(ogg, sync) !== false)
+    }), { numRuns: 50 })
+  })
+}
+
+test('Ogg chained stream: a BOS page after data starts a new chain whose headers replace the old', () => {
+  const first = readFileSync(fixtures.vorbis.tracks[0]!.file)
+  const second = readFileSync(fixtures.opus.tracks[2]!.file)
+  const r = read((sink) => new OggReader(sink), cutAt(Buffer.concat([first, second]), [4000, first.length - 3, first.length + 50]))
+  assert.equal(r.headers.length, 2)
+  const secondHeaders = Buffer.concat(r.headers[1]!)
+  assert.ok(second.subarray(0, secondHeaders.length).equals(secondHeaders))
+  assert.deepEqual(r.tags.map((t) => t['TITLE']), [fixtures.vorbis.tracks[0]!.title, fixtures.opus.tracks[2]!.title])
+  assert.deepEqual(r.infos.map((i) => i.codec), ['vorbis', 'opus'])
+  assert.ok(r.syncs.some((s) => s === first.length + secondHeaders.length))
+  assert.ok(!r.syncs.some((s) => s >= first.length && s < first.length + secondHeaders.length))
+})
+
+test('Ogg: a corrupt page and garbage between pages are skipped with a reason; resync on the next page', () => {
+  const ogg = Buffer.from(readFileSync(fixtures.vorbis.tracks[0]!.file))
+  const pages: Array<[number, number]> = []
+  for (let at = 0; at < ogg.length;) {
+    const length = pageLength(ogg, at) as number
+    pages.push([at, length])
+    at += length
+  }
+  const [badAt, badLength] = pages[6]!
+  ogg[badAt + badLength - 1] ^= 0x55
+  const [gapAt] = pages[9]!
+  const input = Buffer.concat([ogg.subarray(0, gapAt), Buffer.from('garbage!'), ogg.subarray(gapAt)])
+  const r = read((sink) => new OggReader(sink), cutAt(input, [badAt + 10, gapAt + 3]))
+  assert.ok(r.out.equals(Buffer.concat([ogg.subarray(0, badAt), ogg.subarray(badAt + badLength)])))
+  assert.equal(r.corrupt.filter((reason) => /corrupt Ogg page skipped/.test(reason)).length, 1)
+  const skipped = r.corrupt.map((reason) => /^(\d+) bytes between Ogg pages skipped/.exec(reason)?.[1]).filter((n) => n !== undefined)
+  assert.equal(skipped.reduce((sum, n) => sum + Number(n), 0), 8)
+})
+
+test('format detection by the bytes: Ogg, MPEG, ADTS, and unknown bytes passed on untouched', () => {
+  const ogg = readFileSync(fixtures.opus.tracks[0]!.file)
+  const detected = (bytes: Buffer, chunking: number[]): Read => read((sink) => new FormatDetector(sink), cutAt(bytes, chunking))
+  assert.equal(detected(ogg, [1, 2, 30, 90]).infos[0]?.codec, 'opus')
+  assert.ok(detected(ogg, [1, 2, 30, 90]).out.equals(ogg))
+  const mp3 = Buffer.concat([noise(100), sample.subarray(333, 20000)])
+  const m = detected(mp3, [3, 50, 400])
+  assert.equal(m.infos[0]?.codec, 'mp3')
+  assert.ok(mp3.subarray(0, m.out.length).equals(m.out))
+  assert.equal(detected(adtsFixture(), [10]).infos[0]?.codec, 'aac')
+  fc.assert(fc.property(fc.integer({ min: 0, max: 100000 }), cuts, (length, points) => {
+    const bytes = noise(length)
+    const r = detected(bytes, points)
+    return r.out.equals(bytes) && r.syncs.length === 0 && (length === 0 || r.anywhere)
+  }), { numRuns: 30 })
+})
+
+test('random garbage never throws from any reader', () => {
+  fc.assert(fc.property(fc.array(fc.uint8Array({ maxLength: 3000 }), { maxLength: 10 }), (arrays) => {
+    const chunks = arrays.map((a) => Buffer.from(a))
+    for (const make of [(s: FormatSink) => new MpegReader(s), (s: FormatSink) => new OggReader(s), (s: FormatSink) => new FormatDetector(s)]) {
+      read(make, chunks)
+    }
+  }), { numRuns: 300 })
+  fc.assert(fc.property(fc.nat(), fc.uint8Array({ minLength: 1, maxLength: 64 }), cuts, (where, patch, points) => {
+    const ogg = Buffer.from(readFileSync(fixtures.vorbis.tracks[0]!.file))
+    Buffer.from(patch).copy(ogg, where % ogg.length)
+    read((s) => new OggReader(s), cutAt(ogg, points))
+    const mp3 = Buffer.from(sample.subarray(0, 30000))
+    Buffer.from(patch).copy(mp3, where % mp3.length)
+    read((s) => new MpegReader(s), cutAt(mp3, points))
+  }), { numRuns: 100 })
+})
