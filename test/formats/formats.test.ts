@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { before, test } from 'node:test'
 import fc from 'fast-check'
 import { FormatDetector } from '../../lib/formats/detect.js'
@@ -8,7 +8,7 @@ import { OggReader, pageCrc, pageLength } from '../../lib/formats/ogg.js'
 import { NO_SYNC, SYNC_ANYWHERE, type AudioInfo, type FormatReader, type FormatSink } from '../../lib/formats/sink.js'
 import { makeFixtures, type Fixtures } from '../helpers/icecast.js'
 import { noise } from '../helpers/scripted.js'
-import { CONFORMANCE_DIR } from '../shoutcast/helpers.js'
+import { adtsFixture, syntheticAdts } from '../helpers/adts.js'
 
 interface Read {
   out: Buffer
@@ -126,31 +126,6 @@ test('ADTS frames: the reader finds them and reports AAC', () => {
     assert.ok(h !== undefined && h.codec === 'aac')
   }
 })
-
-/** A real ADTS capture when the conformance folder is there, else frames of our own making. */
-export function adtsFixture (): Buffer {
-  const capture = new URL('icecast-metadata-js/aac-somafm-deepspaceone-metaint16000-truncated/music-128k.aac.prefix-1312000', CONFORMANCE_DIR)
-  if (existsSync(capture)) return readFileSync(capture).subarray(0, 200000)
-  return syntheticAdts(400)
-}
-
-/** ADTS frames (AAC LC, 44.1 kHz, stereo, no CRC) with noise as payload: enough for frame sync. */
-export function syntheticAdts (frames: number): Buffer {
-  const out: Buffer[] = []
-  for (let i = 0; i < frames; i++) {
-    const length = 300 + (i % 7) * 10
-    const frame = Buffer.concat([Buffer.alloc(7), noise(length - 7)])
-    frame[0] = 0xff
-    frame[1] = 0xf1
-    frame[2] = (1 << 6) | (4 << 2)
-    frame[3] = (2 << 6) | (length >> 11)
-    frame[4] = (length >> 3) & 0xff
-    frame[5] = ((length & 7) << 5) | 0x1f
-    frame[6] = 0xfc
-    out.push(frame)
-  }
-  return Buffer.concat(out)
-}
 
 test('synthetic ADTS frames are valid frames', () => {
   const aac = syntheticAdts(20)
