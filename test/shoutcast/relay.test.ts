@@ -242,3 +242,24 @@ test('Icecast 1.x x-audiocast-* headers become icy-* for listeners and the statu
   await waitUntil(() => app.relay.get('/old')!.metadata?.title === 'Chunked')
   await listener.close()
 })
+
+test('a relay charset decodes titles for display; listeners get the upstream\'s bytes unchanged', async (t) => {
+  const upstream = await scriptedUpstream({ headers: { 'icy-metaint': '400' } })
+  const { app, url } = await relayApp({ relays: [{ url: upstream.url(), localMount: '/pl', charset: 'iso-8859-2' }], limits: { burstSize: 0 } })
+  t.after(async () => { await app.close(); await upstream.close() })
+  await waitForState(app, '/pl', 'live')
+  const listener = openListener(url('/pl'), { icy: true })
+  await listener.head
+  await waitUntil(() => app.relay.get('/pl')!.listeners === 1)
+  // "Łódź" in ISO-8859-2: Ł=0xA3, ó=0xF3, ź=0xBC
+  const latin2 = Buffer.concat([Buffer.from("StreamTitle='"), Buffer.from([0xa3, 0xf3, 0x64, 0xbc]), Buffer.from("';")])
+  const raw = Buffer.alloc(1 + Math.ceil(latin2.length / 16) * 16)
+  raw[0] = (raw.length - 1) / 16
+  latin2.copy(raw, 1)
+  upstream.push(icyBody(noise(1200), 400, { 0: raw }))
+  await waitUntil(() => app.relay.get('/pl')!.metadata?.title === 'Łódź')
+  await listener.waitForBytes(1200 + raw.length + 1)
+  const { icy } = await listener.close()
+  assert.ok(icy!.blocks[0]!.raw.equals(raw.subarray(1)), 'the block is passed on byte for byte')
+  assert.throws(() => app.relay.add({ url: upstream.url(), localMount: '/bad', charset: 'utf-16le' }), /charset/)
+})
