@@ -1,6 +1,6 @@
 import { findFrameRun } from './mpeg.js'
 import { MpegReader } from './mpeg.js'
-import { OggReader, pageLength } from './ogg.js'
+import { OggReader, pageLength, partialCaptureAtEnd } from './ogg.js'
 import { SYNC_ANYWHERE, type FormatReader, type FormatSink } from './sink.js'
 
 const CAPTURE = Buffer.from('OggS')
@@ -21,8 +21,7 @@ export function detectFormat (b: Buffer): { format: Detected } | { undecidedFrom
   const frames = findFrameRun(b, 0)
   if ('found' in frames && frames.found < undecidedFrom) return { format: 'mpeg' }
   if ('undecidedFrom' in frames) undecidedFrom = Math.min(undecidedFrom, frames.undecidedFrom)
-  const tail = Math.max(0, b.length - (CAPTURE.length - 1))
-  if (b.subarray(tail).some((byte) => byte === 0x4f)) undecidedFrom = Math.min(undecidedFrom, tail)
+  undecidedFrom = Math.min(undecidedFrom, b.length - partialCaptureAtEnd(b))
   return undecidedFrom < b.length ? { undecidedFrom } : { none: true }
 }
 

@@ -193,7 +193,7 @@ export class OggReader implements FormatReader {
 }
 
 /** How many bytes at the end of `buf` could be the start of a capture pattern cut by the chunking. */
-function partialCaptureAtEnd (buf: Buffer): number {
+export function partialCaptureAtEnd (buf: Buffer): number {
   for (let n = Math.min(CAPTURE.length - 1, buf.length); n > 0; n--) {
     if (CAPTURE.subarray(0, n).equals(buf.subarray(buf.length - n))) return n
   }

@@ -4,12 +4,13 @@ import { randomBytes } from 'node:crypto'
 import net from 'node:net'
 
 /**
- * Random bytes that no format reader takes for audio (no 0xFF, so no MPEG frame sync): the relay passes
- * them on byte for byte and may start a listener anywhere, so tests can count bytes exactly.
+ * Random bytes that no format reader takes for audio: no 0xFF (no MPEG frame sync) and no `O` (no Ogg
+ * capture pattern, not even a partial one at the end). The relay passes them on at once, byte for byte,
+ * and may start a listener anywhere, so tests can count bytes exactly.
  */
 export function noise (length: number): Buffer {
   const bytes = randomBytes(length)
-  for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0xff) bytes[i] = 0xfe
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0xff || bytes[i] === 0x4f) bytes[i] = 0x20
   return bytes
 }
 
