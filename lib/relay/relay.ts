@@ -28,6 +28,8 @@ export interface RelayMetadata {
 
 export interface RelayStatus {
   localMount: string
+  /** who added it: `options`, `api`, or the master it mirrors (`master:host:port`) */
+  origin: string
   upstream: string
   state: RelayState
   stateSince: string
@@ -71,7 +73,7 @@ export type Admission = 'join' | 'wait' | 'unavailable'
 /** A connection that stayed up this long was a success: the next failure starts the backoff anew. */
 const STABLE_MS = 5000
 
-function toRelayError (error: unknown): RelayError {
+export function toRelayError (error: unknown): RelayError {
   const err = error as { code?: unknown, message?: unknown }
   return {
     code: typeof err.code === 'string' ? err.code : 'ERR_UNKNOWN',
@@ -185,6 +187,7 @@ export class Relay {
   status (): RelayStatus {
     return {
       localMount: this.localMount,
+      origin: this.def.origin,
       upstream: this.def.url.href,
       state: this.state,
       stateSince: this.#stateSince.toISOString(),
