@@ -43,7 +43,7 @@ export async function masterPlugin (fastify: FastifyInstance, options: MasterPlu
     })))
     shadowed = plan.shadowed
     for (const localMount of plan.stop) {
-      pollerOf(registry.get(localMount)?.origin)?.log.info({ relay: localMount }, 'mount gone from the master: relay stopped')
+      pollerOf(registry.get(localMount)?.origin)?.log.info({ relay: localMount }, 'mount no longer listed by this master: relay stopped')
       registry.remove(localMount)
     }
     for (const wanted of plan.start) {

@@ -9,6 +9,9 @@ export interface StreamlistAnswer {
   body?: string
   /** accept the request and never answer */
   hang?: boolean
+  /** keep the connection open after the body */
+  keepOpen?: boolean
+  contentLength?: boolean
 }
 
 export interface RecordedRequest {
@@ -55,8 +58,11 @@ export async function fakeMaster (answer: StreamlistAnswer = {}): Promise<FakeMa
     if (request.path === '/admin/streamlist.txt') {
       const a = master.answer
       if (a.hang === true) return
-      const status = a.status ?? 200
-      socket.end(`HTTP/1.0 ${status} X\r\nContent-Type: ${a.contentType ?? 'text/plain'}\r\n\r\n${a.body ?? ''}`)
+      const body = Buffer.from(a.body ?? '')
+      const length = a.contentLength === true ? `Content-Length: ${body.length}\r\n` : ''
+      socket.write(`HTTP/1.0 ${a.status ?? 200} X\r\nContent-Type: ${a.contentType ?? 'text/plain'}\r\n${length}\r\n`)
+      if (a.keepOpen === true) socket.write(body)
+      else socket.end(body)
       return
     }
     if (!master.mounts.has(request.path)) {

@@ -86,12 +86,17 @@ test('an unreachable master, a 401 or a garbage answer keeps every relay and sho
   await expectFailure('FST_ICECAST_RELAY_NOT_STREAMLIST', /audio\/mpeg/)
   master.answer = { hang: true }
   await expectFailure('FST_ICECAST_RELAY_CONNECT_TIMEOUT', /no response head/)
+  master.answer = { body: '/a\r\n'.repeat(300_000) }
+  await expectFailure('FST_ICECAST_RELAY_STREAMLIST_TOO_LARGE', /exceeds 1048576 bytes/)
+  master.answer = { body: '/a\r\n', keepOpen: true }
+  await expectFailure('FST_ICECAST_RELAY_STREAMLIST_TIMEOUT', /no complete stream list within 500 ms/)
   assert.equal(master.requests.filter((r) => r.path === '/a').length, 1, 'the relay never reconnected')
 
-  master.answer = { body: '/a\r\n' }
+  // A master that keeps the connection open after its Content-Length is answered all the same.
+  master.answer = { body: '/a\r\n', keepOpen: true, contentLength: true }
   await waitUntil(() => errorOf() === null, 5000, 'recovery')
   const status = app.relay.masters()[0]!
-  assert.ok(status.failures >= 4)
+  assert.ok(status.failures >= 6)
   assert.ok(status.polls > status.failures)
 
   await master.close()
