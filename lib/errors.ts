@@ -40,3 +40,10 @@ export const UnsupportedCharsetError = createError(
 export const BadMetadataKeyError = createError(
   'FST_ICECAST_RELAY_BAD_METADATA_KEY',
   'metadata key %s must start with a letter and hold only letters, digits, space, _ - .', 500, TypeError)
+
+export const NotStreamlistError = createError(
+  'FST_ICECAST_RELAY_NOT_STREAMLIST', 'master %s: answered %s, not a stream list', 502)
+export const StreamlistTooLargeError = createError(
+  'FST_ICECAST_RELAY_STREAMLIST_TOO_LARGE', 'master %s: stream list exceeds %d bytes', 502)
+export const StreamlistTimeoutError = createError(
+  'FST_ICECAST_RELAY_STREAMLIST_TIMEOUT', 'master %s: no complete stream list within %d ms', 504)

@@ -44,6 +44,29 @@ export const LimitsSchema = Type.Object({
 }, { additionalProperties: false, default: {} })
 export type Limits = Static<typeof LimitsSchema>
 
+/** Basic-auth user names cannot hold a colon: it separates the user from the password. */
+const UserName = Type.String({ maxLength: 1024, pattern: '^[^:\\x00-\\x1f\\x7f]*$' })
+const Password = Type.String({ minLength: 1, maxLength: 1024, pattern: '^[^\\x00-\\x1f\\x7f]*$' })
+
+/** Icecast's `<master-server>` and friends: a server whose every mount this app mirrors. */
+export const MasterDefinitionSchema = Type.Object({
+  server: Host,
+  port: Port,
+  updateInterval: Type.Optional(Type.Number({ minimum: 0.1, maximum: 86400 })),
+  username: Type.Optional(UserName),
+  password: Password,
+  onDemand: Type.Optional(Type.Boolean()),
+  tls: Type.Optional(Type.Boolean())
+}, { additionalProperties: false })
+export type MasterDefinition = Static<typeof MasterDefinitionSchema>
+
+/** Icecast's `<relay-user>`/`<relay-password>`: who may read `/admin/streamlist.txt`. No default password. */
+export const RelayAuthSchema = Type.Object({
+  username: Type.Optional(UserName),
+  password: Password
+}, { additionalProperties: false })
+export type RelayAuth = Static<typeof RelayAuthSchema>
+
 export const PluginOptionsSchema = Type.Object({
   relays: Type.Array(RelayDefinitionSchema, { default: [] }),
   limits: LimitsSchema,
@@ -57,6 +80,10 @@ export interface RelayPluginOptions {
   limits?: Partial<Limits>
   prefix?: string
   userAgent?: string
+  /** mirror every mount of these servers (Icecast's master-slave relay) */
+  master?: MasterDefinition | MasterDefinition[]
+  /** serve `/admin/streamlist.txt` to slaves that give these credentials */
+  relayAuth?: RelayAuth
 }
 
 export interface ResolvedOptions {
@@ -64,11 +91,28 @@ export interface ResolvedOptions {
   limits: Limits
   prefix: string
   userAgent: string
+  masters: ResolvedMaster[]
+  relayAuth: Required<RelayAuth> | undefined
+}
+
+export interface ResolvedMaster {
+  /** `server:port`, for logs and messages */
+  name: string
+  /** `http(s)://server:port/`, no credentials */
+  url: URL
+  updateInterval: number
+  username: string
+  password: string
+  onDemand: boolean
+  /** the `origin` of the relays this master brings: `master:server:port` */
+  origin: string
 }
 
 /** A relay definition with every default applied and the upstream as one URL. */
 export interface ResolvedRelay {
   localMount: string
+  /** who added the relay: `options`, `api` (app.relay.add), or the master it mirrors (`master:host:port`) */
+  origin: string
   url: URL
   username?: string
   password?: string
@@ -99,6 +143,11 @@ function hasDotSegment (path: string): boolean {
   return path.split('/').some((segment) => segment === '.' || segment === '..')
 }
 
+/** Whether a path may name a local mount: the rule every `localMount` follows. */
+export function isLocalMount (path: string): boolean {
+  return Value.Check(Mount, path) && !hasDotSegment(path)
+}
+
 function assertNoDotSegments (path: string | undefined, field: string): void {
   if (path !== undefined && hasDotSegment(path)) {
     throw new InvalidOptionError(`${field}: must not contain "." or ".." segments`)
@@ -125,9 +174,16 @@ function upstreamUrl (def: RelayDefinition, at: string): URL {
   if (def.port === undefined) {
     throw new InvalidOptionError(`${at}.port: required (Icecast has no default port for a relay either)`)
   }
-  const scheme = def.tls === true ? 'https' : 'http'
-  const host = def.server.includes(':') ? `[${def.server}]` : def.server
-  return new URL(`${scheme}://${host}:${def.port}${def.mount ?? '/'}`)
+  return serverUrl(def.server, def.port, def.tls === true, def.mount ?? '/')
+}
+
+/** `http(s)://server:port/path`, an IPv6 server in brackets. */
+function serverUrl (server: string, port: number, tls: boolean, path: string): URL {
+  return new URL(`${tls ? 'https' : 'http'}://${hostPort(server, port)}${path}`)
+}
+
+function hostPort (server: string, port: number): string {
+  return `${server.includes(':') ? `[${server}]` : server}:${port}`
 }
 
 function credentials (def: RelayDefinition, url: URL): Pick<ResolvedRelay, 'username' | 'password'> {
@@ -145,7 +201,7 @@ function credentials (def: RelayDefinition, url: URL): Pick<ResolvedRelay, 'user
  * Validates one relay definition and applies Icecast's defaults: mount `/`, local mount = the upstream
  * path, shoutcast metadata relayed. `at` names the definition in error messages (`relays[2]`).
  */
-export function resolveRelay (def: unknown, at = 'relay'): ResolvedRelay {
+export function resolveRelay (def: unknown, at = 'relay', origin = 'api'): ResolvedRelay {
   assertSchema(RelayDefinitionSchema, def, at)
   const relay = def as RelayDefinition
   const url = upstreamUrl(relay, at)
@@ -157,6 +213,7 @@ export function resolveRelay (def: unknown, at = 'relay'): ResolvedRelay {
   }
   return {
     localMount,
+    origin,
     url,
     ...credentials(relay, url),
     relayShoutcastMetadata: relay.relayShoutcastMetadata ?? true,
@@ -174,7 +231,7 @@ export function resolveOptions (input: unknown): ResolvedOptions {
   const withDefaults = Value.Default(PluginOptionsSchema, Value.Clone(input ?? {}))
   assertSchema(PluginOptionsSchema, withDefaults, '')
   const options = withDefaults as Static<typeof PluginOptionsSchema>
-  const relays = options.relays.map((def, i) => resolveRelay(def, `relays[${i}]`))
+  const relays = options.relays.map((def, i) => resolveRelay(def, `relays[${i}]`, 'options'))
   const seen = new Set<string>()
   for (const [i, relay] of relays.entries()) {
     if (seen.has(relay.localMount)) {
@@ -186,6 +243,54 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     relays,
     limits: options.limits,
     prefix: options.prefix,
-    userAgent: options.userAgent ?? DEFAULT_USER_AGENT
+    userAgent: options.userAgent ?? DEFAULT_USER_AGENT,
+    masters: resolveMasters((withDefaults as RelayPluginOptions).master),
+    relayAuth: resolveRelayAuth((withDefaults as RelayPluginOptions).relayAuth)
   }
+}
+
+const DEFAULT_RELAY_USER = 'relay'
+
+/** A clearer word than the schema's for the one field users leave out because Icecast has defaults elsewhere. */
+function assertPassword (def: unknown, at: string): void {
+  if (typeof def === 'object' && def !== null && !('password' in def)) {
+    throw new InvalidOptionError(`${at}.password: required (there is no default relay password)`)
+  }
+}
+
+function resolveMaster (def: unknown, at: string): ResolvedMaster {
+  assertPassword(def, at)
+  assertSchema(MasterDefinitionSchema, def, at)
+  const master = def as MasterDefinition
+  const name = hostPort(master.server, master.port)
+  return {
+    name,
+    url: serverUrl(master.server, master.port, master.tls === true, '/'),
+    updateInterval: master.updateInterval ?? 120,
+    username: master.username ?? DEFAULT_RELAY_USER,
+    password: master.password,
+    onDemand: master.onDemand ?? false,
+    origin: `master:${name}`
+  }
+}
+
+/** One master or a list of them; in a list the first one that lists a mount serves it. */
+function resolveMasters (input: unknown): ResolvedMaster[] {
+  if (input === undefined) return []
+  const list = Array.isArray(input) ? input : [input]
+  const masters = list.map((def, i) => resolveMaster(def, Array.isArray(input) ? `master[${i}]` : 'master'))
+  for (const [i, master] of masters.entries()) {
+    if (masters.findIndex((other) => other.origin === master.origin) !== i) {
+      throw new InvalidOptionError(`master[${i}]: ${master.name} is already listed`)
+    }
+  }
+  return masters
+}
+
+function resolveRelayAuth (input: unknown): Required<RelayAuth> | undefined {
+  if (input === undefined) return undefined
+  assertPassword(input, 'relayAuth')
+  assertSchema(RelayAuthSchema, input, 'relayAuth')
+  const auth = input as RelayAuth
+  return { username: auth.username ?? DEFAULT_RELAY_USER, password: auth.password }
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { masterPlugin } from './master/plugin.js'
 import { listenerRoute } from './mount/route.js'
 import { resolveOptions, type RelayPluginOptions } from './options.js'
 import { RelayRegistry } from './relay/registry.js'
@@ -26,6 +27,11 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
   // Always registered: ICY blocks must be stripped from any upstream that sends them, asked or not.
   await fastify.register(shoutcastPlugin)
   listenerRoute(fastify, registry, { prefix: options.prefix, server: SERVER_NAME })
+  if (options.masters.length > 0 || options.relayAuth !== undefined) {
+    await fastify.register(masterPlugin, {
+      masters: options.masters, relayAuth: options.relayAuth, mountPrefix: options.prefix, userAgent: options.userAgent
+    })
+  }
 
   fastify.addHook('onReady', async () => { registry.startAll() })
   fastify.addHook('preClose', async () => { registry.stopAll() })

@@ -2,6 +2,7 @@ import fastify from 'fastify'
 import { expectAssignable, expectError, expectType } from 'tsd'
 import icecastRelay, {
   fastifyIcecastRelay,
+  type MasterStatus,
   type RelayEvents,
   type RelayPluginOptions,
   type RelayRegistry,
@@ -27,6 +28,16 @@ expectError(app.register(icecastRelay, { relays: [{ server: 'h', port: '8000' }]
 expectError(app.register(icecastRelay, { limits: { clients: 'many' } }))
 expectError(app.register(icecastRelay, { relays: [{ server: 'h', port: 1, unknownKey: true }] }))
 expectAssignable<RelayPluginOptions>({})
+expectAssignable<RelayPluginOptions>({ master: { server: 'm', port: 8000, password: 'p' }, relayAuth: { password: 'p' } })
+expectAssignable<RelayPluginOptions>({
+  master: [
+    { server: 'm', port: 8000, password: 'p', username: 'relay', updateInterval: 30, onDemand: true, tls: true },
+    { server: 'n', port: 8000, password: 'q' }
+  ],
+  relayAuth: { username: 'slave', password: 'p' }
+})
+expectError(app.register(icecastRelay, { master: { server: 'm', port: 8000 } }))
+expectError(app.register(icecastRelay, { relayAuth: { username: 'relay' } }))
 
 expectType<RelayRegistry>(app.relay)
 expectType<RelayStatus>(app.relay.add({ server: 'h', port: 8000, mount: '/a' }))
@@ -35,6 +46,19 @@ expectType<RelayStatus | undefined>(app.relay.get('/a'))
 expectType<RelayStatus[]>(app.relay.list())
 expectType<void>(app.relay.setMetadata('/a', { title: 'Song', url: 'https://example.org' }))
 expectError(app.relay.add({ server: 'h', port: 'x' }))
+expectType<RelayStatus>(app.relay.add({ server: 'h', port: 8000, mount: '/b' }, { origin: 'mine' }))
+
+expectType<MasterStatus[]>(app.relay.masters())
+const master = app.relay.masters()[0]!
+expectType<string>(master.url)
+expectType<string | null>(master.lastPollAt)
+expectType<string | null>(master.lastSuccessAt)
+expectType<string | null>(master.nextPollAt)
+expectType<string | undefined>(master.lastError?.message)
+expectType<string[]>(master.mounts)
+expectType<string[]>(master.relays)
+expectType<string[]>(master.shadowed)
+expectType<number>(master.ignoredLines)
 
 const status = app.relay.list()[0]!
 expectType<RelayState>(status.state)
@@ -42,6 +66,7 @@ expectType<number>(status.listeners)
 expectType<number>(status.bytesIn)
 expectType<number>(status.bytesOut)
 expectType<string | null>(status.connectedSince)
+expectType<string>(status.origin)
 expectType<string | undefined>(status.metadata?.title)
 
 app.relay.on('state', (event) => {

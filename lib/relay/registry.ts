@@ -5,7 +5,7 @@ import type { Listener } from '../mount/listener.js'
 import { resolveRelay, type Limits, type RelayDefinition, type ResolvedRelay } from '../options.js'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { ListenerFraming, RelayExtension } from './extension.js'
-import { Relay, type RelayEvents, type RelayMetadata, type RelayStatus } from './relay.js'
+import { Relay, type RelayError, type RelayEvents, type RelayMetadata, type RelayStatus } from './relay.js'
 
 export interface RegistryInit {
   relays: readonly ResolvedRelay[]
@@ -19,6 +19,38 @@ export interface ManualMetadata {
   url?: string
 }
 
+export interface AddOptions {
+  /** who adds the relay, shown in its status (default `api`) */
+  origin?: string
+}
+
+/** One master this app mirrors (the `master` option) and how its stream list polls go. */
+export interface MasterStatus {
+  /** `http(s)://server:port/`, no credentials */
+  url: string
+  /** the `origin` of the relays it brings */
+  origin: string
+  /** seconds between polls */
+  updateInterval: number
+  onDemand: boolean
+  polls: number
+  failures: number
+  /** when the last poll ended, whether it succeeded or not */
+  lastPollAt: string | null
+  lastSuccessAt: string | null
+  /** why the last poll failed; null when it succeeded */
+  lastError: RelayError | null
+  nextPollAt: string | null
+  /** the mounts of the last stream list it answered, in its order */
+  mounts: string[]
+  /** lines of that list that named no mount */
+  ignoredLines: number
+  /** local mounts served from this master now */
+  relays: string[]
+  /** mounts it lists that another relay serves: one of the options, or an earlier master */
+  shadowed: string[]
+}
+
 /**
  * Every relay of the app, behind the `relay` decorator: add, remove, inspect and watch them at run time.
  * Relays added before the app is ready start when it is (so that every sub-plugin's extension is in place).
@@ -29,6 +61,7 @@ export class RelayRegistry extends EventEmitter<{ [E in keyof RelayEvents]: [Rel
   readonly #extensions: RelayExtension[] = []
   readonly #userAgent: string
   readonly #log: FastifyBaseLogger
+  #masterStatus: () => MasterStatus[] = () => []
   #started = false
   #closing = false
   #listenerCount = 0
@@ -43,8 +76,8 @@ export class RelayRegistry extends EventEmitter<{ [E in keyof RelayEvents]: [Rel
   }
 
   /** Adds a relay; it starts at once when the app is ready. Throws on an invalid definition or a taken mount. */
-  add (definition: RelayDefinition): RelayStatus {
-    return this.#insert(resolveRelay(definition)).status()
+  add (definition: RelayDefinition, options: AddOptions = {}): RelayStatus {
+    return this.#insert(resolveRelay(definition, 'relay', options.origin ?? 'api')).status()
   }
 
   #insert (def: ResolvedRelay): Relay {
@@ -87,6 +120,16 @@ export class RelayRegistry extends EventEmitter<{ [E in keyof RelayEvents]: [Rel
     if (metadata.title !== undefined) fields['StreamTitle'] = metadata.title
     if (metadata.url !== undefined) fields['StreamUrl'] = metadata.url
     relay.setMetadata({ ...metadata, fields, source: 'manual' } satisfies Omit<RelayMetadata, 'updatedAt'>)
+  }
+
+  /** The masters whose mounts this app mirrors, with how their polls went; empty without `master`. */
+  masters (): MasterStatus[] {
+    return this.#masterStatus()
+  }
+
+  /** For the master sub-plugin: where `masters()` reads from. */
+  reportMasters (source: () => MasterStatus[]): void {
+    this.#masterStatus = source
   }
 
   /** For sub-plugins: adds request headers, an upstream stage or listener framing to every relay. */

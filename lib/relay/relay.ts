@@ -33,6 +33,8 @@ export interface RelayMetadata {
 
 export interface RelayStatus {
   localMount: string
+  /** who added it: `options`, `api`, or the master it mirrors (`master:host:port`) */
+  origin: string
   upstream: string
   state: RelayState
   stateSince: string
@@ -80,7 +82,7 @@ const STABLE_MS = 5000
 /** Corrupt-stream log lines are summed up over this long, so a broken upstream cannot flood the log. */
 const CORRUPT_LOG_MS = 10000
 
-function toRelayError (error: unknown): RelayError {
+export function toRelayError (error: unknown): RelayError {
   const err = error as { code?: unknown, message?: unknown }
   return {
     code: typeof err.code === 'string' ? err.code : 'ERR_UNKNOWN',
@@ -197,6 +199,7 @@ export class Relay {
   status (): RelayStatus {
     return {
       localMount: this.localMount,
+      origin: this.def.origin,
       upstream: this.def.url.href,
       state: this.state,
       stateSince: this.#stateSince.toISOString(),

@@ -38,6 +38,19 @@ export interface ScriptedOptions {
   headers?: Record<string, string>
 }
 
+/** Calls `handle` once with the request head (up to the blank line, excluded) a client sends. */
+export function onRequestHead (socket: net.Socket, handle: (head: string) => void): void {
+  socket.on('error', () => {})
+  let pending = ''
+  socket.on('data', function onData (data: Buffer) {
+    pending += data.toString('latin1')
+    const end = pending.indexOf('\r\n\r\n')
+    if (end < 0) return
+    socket.off('data', onData)
+    handle(pending.slice(0, end))
+  })
+}
+
 export async function scriptedUpstream (options: ScriptedOptions = {}): Promise<ScriptedUpstream> {
   const head = options.head ?? ['HTTP/1.0 200 OK', 'Content-Type: audio/mpeg',
     ...Object.entries(options.headers ?? {}).map(([k, v]) => `${k}: ${v}`)].join('\r\n') + '\r\n\r\n'
@@ -47,14 +60,8 @@ export async function scriptedUpstream (options: ScriptedOptions = {}): Promise<
   const waiters = new Set<() => void>()
 
   function onConnection (socket: net.Socket): void {
-    socket.on('error', () => {})
-    let pending = ''
-    socket.on('data', function onData (data: Buffer) {
-      pending += data.toString('latin1')
-      const end = pending.indexOf('\r\n\r\n')
-      if (end < 0) return
-      socket.off('data', onData)
-      requests.push(pending.slice(0, end))
+    onRequestHead(socket, (request) => {
+      requests.push(request)
       socket.write(head)
       clients.add(socket)
       socket.on('close', () => clients.delete(socket))

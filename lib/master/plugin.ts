@@ -1,0 +1,81 @@
+import type { FastifyInstance } from 'fastify'
+import type { ResolvedMaster, ResolvedOptions } from '../options.js'
+import type { RelayEvents } from '../relay/relay.js'
+import { MasterPoller } from './poller.js'
+import { masterRelayDefinition, planReconcile } from './reconcile.js'
+import { streamlistRoute } from './route.js'
+
+export interface MasterPluginOptions {
+  masters: ResolvedMaster[]
+  relayAuth: ResolvedOptions['relayAuth']
+  /** the listener routes' prefix (not `prefix`: Fastify would put this plugin's routes under it) */
+  mountPrefix: string
+  userAgent: string
+}
+
+/**
+ * The master-slave sub-plugin. As a slave it mirrors every mount of its masters: their stream lists are
+ * polled and the registry's relays reconciled with them, touching only the relays a master brought.
+ * As a master (`relayAuth`) it serves `/admin/streamlist.txt` to slaves, Icecast ones included.
+ */
+export async function masterPlugin (fastify: FastifyInstance, options: MasterPluginOptions): Promise<void> {
+  const registry = fastify.relay
+  if (options.relayAuth !== undefined) {
+    streamlistRoute(fastify, registry, { auth: options.relayAuth, mountPrefix: options.mountPrefix })
+  }
+  if (options.masters.length === 0) return
+
+  let shadowed = new Map<string, string[]>()
+  const pollers = options.masters.map((master) => new MasterPoller(master, {
+    userAgent: options.userAgent,
+    timeout: registry.limits.connectTimeout * 1000,
+    log: fastify.log.child({ master: master.name }),
+    onList: reconcile
+  }))
+  const pollerOf = (origin: string | undefined): MasterPoller | undefined =>
+    pollers.find((poller) => poller.master.origin === origin)
+
+  function reconcile (): void {
+    // Relays are being stopped for good: starting one now would outlive the app.
+    if (registry.closing) return
+    const plan = planReconcile(registry.list(), pollers.map((poller) => ({
+      origin: poller.master.origin, entries: poller.entries
+    })))
+    shadowed = plan.shadowed
+    for (const localMount of plan.stop) {
+      pollerOf(registry.get(localMount)?.origin)?.log.info({ relay: localMount }, 'mount no longer listed by this master: relay stopped')
+      registry.remove(localMount)
+    }
+    for (const wanted of plan.start) {
+      const poller = pollerOf(wanted.origin)!
+      try {
+        registry.add(masterRelayDefinition(poller.master, wanted), { origin: wanted.origin })
+        poller.log.info({ relay: wanted.localMount }, 'new mount on the master: relay started')
+      } catch (error) {
+        poller.log.warn({ relay: wanted.localMount, err: error }, 'cannot relay a listed mount')
+      }
+    }
+  }
+
+  // A relay of a master that loses its stream may be a source gone from the master: ask now, not in minutes.
+  function onState (event: RelayEvents['state']): void {
+    if (event.previous === 'live' && event.state === 'retrying') {
+      pollerOf(registry.get(event.localMount)?.origin)?.pollSoon()
+    }
+  }
+  registry.on('state', onState)
+
+  registry.reportMasters(() => {
+    const relays = registry.list()
+    return pollers.map((poller) => poller.status(
+      relays.filter((relay) => relay.origin === poller.master.origin).map((relay) => relay.localMount),
+      shadowed.get(poller.master.origin) ?? []
+    ))
+  })
+
+  fastify.addHook('onReady', async () => { for (const poller of pollers) poller.start() })
+  fastify.addHook('onClose', async () => {
+    registry.off('state', onState)
+    for (const poller of pollers) poller.close()
+  })
+}

@@ -1,0 +1,84 @@
+import type { RelayDefinition, ResolvedMaster } from '../options.js'
+import type { StreamlistEntry } from './streamlist.js'
+
+/** A relay the registry runs, as far as reconciling goes. */
+export interface RunningRelay {
+  localMount: string
+  origin: string
+  /** its upstream URL, without credentials */
+  upstream: string
+}
+
+/** The last stream list of one master; `entries` is undefined until it first answers. */
+export interface MasterList {
+  origin: string
+  entries: readonly StreamlistEntry[] | undefined
+}
+
+export interface DesiredRelay extends StreamlistEntry {
+  origin: string
+}
+
+export interface ReconcilePlan {
+  /** local mounts of master-derived relays to stop: vanished, or now another master's or another URL */
+  stop: string[]
+  /** relays to start, in the masters' order */
+  start: DesiredRelay[]
+  /** per master origin: mounts it lists that another relay serves (a static one, or an earlier master's) */
+  shadowed: Map<string, string[]>
+}
+
+/**
+ * Which master-derived relays to start and stop so that the app serves every mount its masters list.
+ * A relay that no master added (from the options or `app.relay.add`) wins its mount and is never touched;
+ * among masters the first one listing a mount wins; a relay already serving what is wanted stays as it is.
+ */
+export function planReconcile (running: readonly RunningRelay[], masters: readonly MasterList[]): ReconcilePlan {
+  const masterOrigins = new Set(masters.map((master) => master.origin))
+  const byMount = new Map(running.map((relay) => [relay.localMount, relay]))
+  const wanted = new Map<string, DesiredRelay>()
+  const shadowed = new Map<string, string[]>()
+  for (const { origin, entries } of masters) {
+    const hidden: string[] = []
+    for (const entry of entries ?? keptAsTheyAre(running, origin)) {
+      const holder = byMount.get(entry.localMount)
+      const ownedElsewhere = holder !== undefined && !masterOrigins.has(holder.origin)
+      if (wanted.has(entry.localMount) || ownedElsewhere) hidden.push(entry.localMount)
+      else wanted.set(entry.localMount, { ...entry, origin })
+    }
+    shadowed.set(origin, hidden)
+  }
+  const stop = running
+    .filter((relay) => masterOrigins.has(relay.origin) && !isServing(relay, wanted.get(relay.localMount)))
+    .map((relay) => relay.localMount)
+  const stopping = new Set(stop)
+  const start = [...wanted.values()].filter((want) => !byMount.has(want.localMount) || stopping.has(want.localMount))
+  return { stop, start, shadowed }
+}
+
+/** What a master that has not answered yet stands for: the relays it already has, unchanged. */
+function keptAsTheyAre (running: readonly RunningRelay[], origin: string): StreamlistEntry[] {
+  return running
+    .filter((relay) => relay.origin === origin)
+    .map((relay) => ({ localMount: relay.localMount, upstream: new URL(relay.upstream) }))
+}
+
+function isServing (relay: RunningRelay, want: DesiredRelay | undefined): boolean {
+  return want !== undefined && want.origin === relay.origin && want.upstream.href === relay.upstream
+}
+
+/**
+ * The relay a master's list entry becomes: ICY metadata relayed, on demand as the master says, and the
+ * master's credentials sent with the stream request (Icecast 2.4.4 sends none) — but only to the master
+ * itself, never to another server a listed URL points at.
+ */
+export function masterRelayDefinition (master: ResolvedMaster, entry: StreamlistEntry): RelayDefinition {
+  const sameServer = entry.upstream.origin === master.url.origin
+  return {
+    url: entry.upstream.href,
+    localMount: entry.localMount,
+    relayShoutcastMetadata: true,
+    onDemand: master.onDemand,
+    ...(sameServer && { username: master.username, password: master.password })
+  }
+}

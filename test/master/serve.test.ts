@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict'
+import net from 'node:net'
+import { test } from 'node:test'
+import { relayApp, waitForState } from '../helpers/app.js'
+import { httpGet } from '../helpers/procs.js'
+import { openListener } from '../helpers/listen.js'
+import { scriptedUpstream } from '../helpers/scripted.js'
+import { basic } from './fake-master.js'
+
+test('/admin/streamlist.txt lists every mount, prefixed, to a slave with the relay credentials; 401 otherwise', async (t) => {
+  const upstream = await scriptedUpstream()
+  const { app, url } = await relayApp({
+    relays: [{ url: upstream.url('/a'), localMount: '/live.mp3' }, { url: upstream.url('/b'), localMount: '/café-100%' }],
+    relayAuth: { password: 'hackme' },
+    prefix: '/radio'
+  })
+  t.after(async () => { await app.close(); await upstream.close() })
+
+  for (const headers of [{}, { authorization: basic('relay', 'wrong') }, { authorization: basic('admin', 'hackme') },
+    { authorization: 'Bearer hackme' }, { authorization: 'Basic !!!' }]) {
+    const refused = await httpGet(url('/admin/streamlist.txt'), { headers })
+    assert.equal(refused.status, 401, JSON.stringify(headers))
+    assert.equal(refused.headers['www-authenticate'], 'Basic realm="Icecast2 Server"')
+  }
+  const listed = await httpGet(url('/admin/streamlist.txt'), { headers: { authorization: basic('relay', 'hackme') } })
+  assert.equal(listed.status, 200)
+  assert.equal(listed.headers['content-type'], 'text/plain; charset=utf-8')
+  assert.equal(listed.body.toString(), '/radio/live.mp3\r\n/radio/caf%C3%A9-100%25\r\n')
+
+  app.relay.remove('/live.mp3')
+  const after = await httpGet(url('/admin/streamlist.txt'), { auth: { user: 'relay', password: 'hackme' } })
+  assert.equal(after.body.toString(), '/radio/caf%C3%A9-100%25\r\n')
+})
+
+/** Exactly what Icecast 2.4.4's slave sends: HTTP/1.0, no Host, no User-Agent. */
+async function icecastSlaveRequest (port: number, authorization: string): Promise<string> {
+  const socket = net.connect({ host: '127.0.0.1', port })
+  socket.write(`GET /admin/streamlist.txt HTTP/1.0\r\nAuthorization: ${authorization}\r\n\r\n`)
+  const chunks: Buffer[] = []
+  for await (const chunk of socket) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks).toString('latin1')
+}
+
+test('an Icecast slave\'s request (HTTP/1.0, no Host) is answered; without relayAuth there is no stream list', async (t) => {
+  const upstream = await scriptedUpstream()
+  const { app, base } = await relayApp({
+    relays: [{ url: upstream.url('/a'), localMount: '/a.mp3' }], relayAuth: { username: 'slave', password: 'x' }
+  })
+  const { app: plain, url: plainUrl } = await relayApp({})
+  t.after(async () => { await app.close(); await plain.close(); await upstream.close() })
+  const answer = await icecastSlaveRequest(Number(new URL(base).port), basic('slave', 'x'))
+  assert.match(answer, /^HTTP\/1\.[01] 200 /)
+  assert.ok(answer.endsWith('\r\n\r\n/a.mp3\r\n'), answer)
+  assert.equal((await httpGet(plainUrl('/admin/streamlist.txt'), { auth: { user: 'relay', password: 'x' } })).status, 404)
+})
+
+test('plugin to plugin: a slave app mirrors a master app\'s mounts, prefix and odd names included', async (t) => {
+  const upstream = await scriptedUpstream({ headers: { 'icy-name': 'Top' } })
+  const top = await relayApp({
+    relays: [{ url: upstream.url('/s'), localMount: '/one.mp3' }, { url: upstream.url('/s'), localMount: '/café-100%' }],
+    relayAuth: { password: 'pw' },
+    prefix: '/radio'
+  })
+  const topPort = Number(new URL(top.base).port)
+  const slave = await relayApp({ master: { server: '127.0.0.1', port: topPort, password: 'pw', updateInterval: 1 } })
+  t.after(async () => { await slave.app.close(); await top.app.close(); await upstream.close() })
+  await waitForState(slave.app, '/radio/one.mp3', 'live')
+  await waitForState(slave.app, '/radio/café-100%', 'live')
+  assert.equal(slave.app.relay.get('/radio/one.mp3')!.stream.name, 'Top')
+
+  const listener = openListener(slave.url('/radio/caf%C3%A9-100%25'))
+  assert.equal((await listener.head).status, 200)
+  upstream.push(Buffer.from('abcdef'))
+  assert.equal((await listener.waitForBytes(6)).toString(), 'abcdef')
+  await listener.close()
+})
