@@ -2,5 +2,5 @@ import neostandard from 'neostandard'
 
 export default neostandard({
   ts: true,
-  ignores: ['dist/**', 'coverage/**', 'types/**/*.d.ts', 'bench/results/**']
+  ignores: ['dist/**', 'coverage/**', '.tmp/**', 'types/**/*.d.ts', 'bench/results/**']
 })
