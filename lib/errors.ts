@@ -6,6 +6,10 @@ export const DuplicateMountError = createError(
   'FST_ICECAST_RELAY_DUPLICATE_MOUNT', 'fastify-icecast-relay: a relay already serves %s', 409)
 export const UnknownMountError = createError(
   'FST_ICECAST_RELAY_UNKNOWN_MOUNT', 'fastify-icecast-relay: no relay serves %s', 404)
+export const BadRequestError = createError(
+  'FST_ICECAST_RELAY_BAD_REQUEST', 'fastify-icecast-relay: %s', 400)
+export const AdminAuthError = createError(
+  'FST_ICECAST_RELAY_UNAUTHORIZED', 'fastify-icecast-relay: admin credentials required', 401)
 export const MoveRefusedError = createError(
   'FST_ICECAST_RELAY_MOVE_REFUSED', 'fastify-icecast-relay: cannot move listeners from %s to %s: %s', 409)
 

@@ -44,11 +44,42 @@ export const LimitsSchema = Type.Object({
 }, { additionalProperties: false, default: {} })
 export type Limits = Static<typeof LimitsSchema>
 
+/** Basic-auth credentials; a user name cannot hold `:`, where Basic auth splits user from password. */
+export const CredentialsSchema = Type.Object({
+  username: Type.String({ minLength: 1, maxLength: 256, pattern: '^[^:\\x00-\\x1f\\x7f]+$' }),
+  password: Type.String({ minLength: 1, maxLength: 1024 })
+}, { additionalProperties: false })
+export type Credentials = Static<typeof CredentialsSchema>
+
+/**
+ * Owned by the issue-4-master branch (lib/master/), which validates and uses them: only their shape is
+ * here, so that the CLI can pass what an Icecast config says. The merge replaces this schema.
+ */
+export const MasterSchema = Type.Object({
+  server: Host,
+  port: Port,
+  updateInterval: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+  username: Type.Optional(Secret),
+  password: Type.Optional(Secret),
+  onDemand: Type.Optional(Type.Boolean())
+}, { additionalProperties: false })
+export type MasterOptions = Static<typeof MasterSchema>
+
+const Text = Type.String({ maxLength: 256, pattern: '^[^\\x00-\\x1f\\x7f]*$' })
+
 export const PluginOptionsSchema = Type.Object({
   relays: Type.Array(RelayDefinitionSchema, { default: [] }),
   limits: LimitsSchema,
   prefix: Type.String({ pattern: '^(/[^\\x00-\\x20\\x7f?#]*[^/\\x00-\\x20\\x7f?#])?$', default: '' }),
-  userAgent: Type.Optional(Type.String({ minLength: 1, maxLength: 256, pattern: '^[^\\r\\n]*$' }))
+  userAgent: Type.Optional(Type.String({ minLength: 1, maxLength: 256, pattern: '^[^\\r\\n]*$' })),
+  admin: Type.Optional(CredentialsSchema),
+  stats: Type.Boolean({ default: true }),
+  hostname: Type.Optional(Host),
+  location: Type.String({ ...Text, default: 'Earth' }),
+  adminEmail: Type.String({ ...Text, default: 'icemaster@localhost' }),
+  serverId: Type.String({ ...Text, minLength: 1, default: 'fastify-icecast-relay' }),
+  master: Type.Optional(MasterSchema),
+  relayAuth: Type.Optional(CredentialsSchema)
 }, { additionalProperties: true }) // Fastify's own register options (logLevel, …) arrive here too
 
 /** What a user passes: every key with a default may be left out. */
@@ -57,6 +88,27 @@ export interface RelayPluginOptions {
   limits?: Partial<Limits>
   prefix?: string
   userAgent?: string
+  /** enables the `/admin/*` routes, behind Basic auth with these credentials (there is no default) */
+  admin?: Credentials
+  /** false: no public `/status-json.xsl`, `/status.xsl` and `/7.html` (default true) */
+  stats?: boolean
+  /** the host name in the stats and listen URLs (default: the Host each request names) */
+  hostname?: string
+  location?: string
+  adminEmail?: string
+  serverId?: string
+  /** the issue-4-master branch's: poll an Icecast master's stream list */
+  master?: MasterOptions
+  /** the issue-4-master branch's: credentials slaves use for `/admin/streamlist.txt` */
+  relayAuth?: Credentials
+}
+
+/** What the stats say about this server (Icecast's `<hostname>`, `<location>`, `<admin>`, `server_id`). */
+export interface ServerInfo {
+  hostname: string | undefined
+  location: string
+  adminEmail: string
+  serverId: string
 }
 
 export interface ResolvedOptions {
@@ -64,6 +116,9 @@ export interface ResolvedOptions {
   limits: Limits
   prefix: string
   userAgent: string
+  admin: Credentials | undefined
+  stats: boolean
+  server: ServerInfo
 }
 
 /** A relay definition with every default applied and the upstream as one URL. */
@@ -83,7 +138,8 @@ function describePath (path: string): string {
   return path.replace(/^\//, '').replace(/\//g, '.').replace(/\.(\d+)(?=\.|$)/g, '[$1]') || '(root)'
 }
 
-function firstSchemaError (schema: TSchema, value: unknown, at: string): string | undefined {
+/** The first way `value` fails `schema`, naming the field (`at.field: message`), or undefined when it fits. */
+export function firstSchemaError (schema: TSchema, value: unknown, at: string): string | undefined {
   const error = Value.Errors(schema, value).First()
   if (error === undefined) return undefined
   const field = [at, describePath(error.path)].filter((s) => s !== '' && s !== '(root)').join('.')
@@ -186,6 +242,14 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     relays,
     limits: options.limits,
     prefix: options.prefix,
-    userAgent: options.userAgent ?? DEFAULT_USER_AGENT
+    userAgent: options.userAgent ?? DEFAULT_USER_AGENT,
+    admin: options.admin,
+    stats: options.stats,
+    server: {
+      hostname: options.hostname,
+      location: options.location,
+      adminEmail: options.adminEmail,
+      serverId: options.serverId
+    }
   }
 }

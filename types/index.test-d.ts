@@ -2,6 +2,7 @@ import fastify from 'fastify'
 import { expectAssignable, expectError, expectType } from 'tsd'
 import icecastRelay, {
   fastifyIcecastRelay,
+  type ListenerInfo,
   type RelayEvents,
   type RelayPluginOptions,
   type RelayRegistry,
@@ -27,6 +28,17 @@ expectError(app.register(icecastRelay, { relays: [{ server: 'h', port: '8000' }]
 expectError(app.register(icecastRelay, { limits: { clients: 'many' } }))
 expectError(app.register(icecastRelay, { relays: [{ server: 'h', port: 1, unknownKey: true }] }))
 expectAssignable<RelayPluginOptions>({})
+expectAssignable<RelayPluginOptions>({
+  admin: { username: 'admin', password: 's3cret' },
+  stats: false,
+  hostname: 'radio.example',
+  location: 'Earth',
+  adminEmail: 'icemaster@localhost',
+  serverId: 'Icecast 2.4.4'
+})
+expectError(app.register(icecastRelay, { admin: { username: 'admin' } }))
+expectError(app.register(icecastRelay, { admin: { password: 'x' } }))
+expectError(app.register(icecastRelay, { stats: 'no' }))
 
 expectType<RelayRegistry>(app.relay)
 expectType<RelayStatus>(app.relay.add({ server: 'h', port: 8000, mount: '/a' }))
@@ -35,6 +47,11 @@ expectType<RelayStatus | undefined>(app.relay.get('/a'))
 expectType<RelayStatus[]>(app.relay.list())
 expectType<void>(app.relay.setMetadata('/a', { title: 'Song', url: 'https://example.org' }))
 expectError(app.relay.add({ server: 'h', port: 'x' }))
+expectType<ListenerInfo[] | undefined>(app.relay.listenersOf('/a'))
+expectType<number>(app.relay.listenersOf('/a')![0]!.connectedSeconds)
+expectType<boolean>(app.relay.kick('/a', 3))
+expectType<Promise<number>>(app.relay.moveListeners('/a', '/b'))
+expectType<boolean>(app.relay.restart('/a'))
 
 const status = app.relay.list()[0]!
 expectType<RelayState>(status.state)
