@@ -2,6 +2,8 @@ import createError from '@fastify/error'
 
 export const InvalidOptionError = createError(
   'FST_ICECAST_RELAY_INVALID_OPTION', 'fastify-icecast-relay: invalid option %s', 500, TypeError)
+export const InvalidConfigError = createError(
+  'FST_ICECAST_RELAY_INVALID_CONFIG', '%s', 500, TypeError)
 export const DuplicateMountError = createError(
   'FST_ICECAST_RELAY_DUPLICATE_MOUNT', 'fastify-icecast-relay: a relay already serves %s', 409)
 export const UnknownMountError = createError(
