@@ -1,6 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
-import type { FastifyInstance, FastifyReply } from 'fastify'
-import type { FastifyRouteSchemaDef } from 'fastify/types/schema.js'
+import type { FastifyInstance, FastifyReply, FastifySchemaCompiler } from 'fastify'
 import { BadRequestError, InvalidOptionError, UnknownMountError } from '../errors.js'
 import { firstSchemaError, type Credentials } from '../options.js'
 import type { RelayStatus } from '../relay/relay.js'
@@ -27,11 +26,9 @@ function sendXml (reply: FastifyReply, body: string): FastifyReply {
  * Validates with TypeBox, as the plugin's options are, so that an error names the field (`relay.port: ...`)
  * and nothing is quietly coerced or dropped (Fastify's Ajv removes unknown keys).
  */
-function namedFieldValidator ({ schema }: FastifyRouteSchemaDef<unknown>) {
-  return (data: unknown) => {
-    const message = firstSchemaError(schema as TSchema, data, 'relay')
-    return message === undefined ? { value: data } : { error: new Error(message) }
-  }
+const namedFieldValidator: FastifySchemaCompiler<unknown> = ({ schema }) => (data: unknown) => {
+  const message = firstSchemaError(schema as TSchema, data, 'relay')
+  return message === undefined ? { value: data } : { error: new Error(message) }
 }
 
 /** A definition that fails the plugin's own checks is the client's mistake: 400, not 500. */

@@ -119,15 +119,8 @@ function readLimits (reader: Reader, limits: XmlChild, options: Record<string, u
   options['limits'] = out
 }
 
-interface Authentication {
-  adminUser?: string
-  adminPassword?: string
-  relayUser?: string
-  relayPassword?: string
-}
-
 function readAuthentication (reader: Reader, authentication: XmlChild, options: Record<string, unknown>): void {
-  const into: Record<string, string> & Authentication = {}
+  const into: Partial<Record<'adminUser' | 'adminPassword' | 'relayUser' | 'relayPassword', string>> = {}
   reader.origins.set('admin', authentication.path)
   reader.origins.set('relayAuth', authentication.path)
   for (const child of childrenOf(authentication.node, `${authentication.path} `)) {
