@@ -2,10 +2,16 @@ import createError from '@fastify/error'
 
 export const InvalidOptionError = createError(
   'FST_ICECAST_RELAY_INVALID_OPTION', 'fastify-icecast-relay: invalid option %s', 500, TypeError)
+export const InvalidConfigError = createError(
+  'FST_ICECAST_RELAY_INVALID_CONFIG', '%s', 500, TypeError)
 export const DuplicateMountError = createError(
   'FST_ICECAST_RELAY_DUPLICATE_MOUNT', 'fastify-icecast-relay: a relay already serves %s', 409)
 export const UnknownMountError = createError(
   'FST_ICECAST_RELAY_UNKNOWN_MOUNT', 'fastify-icecast-relay: no relay serves %s', 404)
+export const BadRequestError = createError(
+  'FST_ICECAST_RELAY_BAD_REQUEST', 'fastify-icecast-relay: %s', 400)
+export const MoveRefusedError = createError(
+  'FST_ICECAST_RELAY_MOVE_REFUSED', 'fastify-icecast-relay: cannot move listeners from %s to %s: %s', 409)
 
 export const ConnectError = createError(
   'FST_ICECAST_RELAY_CONNECT_FAILED', 'upstream %s: connection failed: %s', 502)

@@ -2,8 +2,8 @@ import { fastifyIcecastRelay } from './plugin.js'
 
 export { fastifyIcecastRelay }
 export default fastifyIcecastRelay
-export type { RelayDefinition, RelayPluginOptions, Limits, MasterDefinition, RelayAuth } from './options.js'
-export type { RelayRegistry, ManualMetadata, AddOptions, MasterStatus } from './relay/registry.js'
+export type { RelayDefinition, RelayPluginOptions, Limits, MasterDefinition, RelayAuth, Credentials } from './options.js'
+export type { RelayRegistry, ManualMetadata, AddOptions, MasterStatus, ListenerInfo } from './relay/registry.js'
 export type { RelayState, RelayStatus, RelayError, RelayEvents, RelayMetadata } from './relay/relay.js'
 export type { StreamInfo } from './mount/headers.js'
 export * as errors from './errors.js'

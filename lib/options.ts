@@ -67,11 +67,26 @@ export const RelayAuthSchema = Type.Object({
 }, { additionalProperties: false })
 export type RelayAuth = Static<typeof RelayAuthSchema>
 
+/** Admin credentials: both required, since there is no default admin password. */
+export const CredentialsSchema = Type.Object({
+  username: Type.String({ ...UserName, minLength: 1 }),
+  password: Password
+}, { additionalProperties: false })
+export type Credentials = Static<typeof CredentialsSchema>
+
+const Text = Type.String({ maxLength: 256, pattern: '^[^\\x00-\\x1f\\x7f]*$' })
+
 export const PluginOptionsSchema = Type.Object({
   relays: Type.Array(RelayDefinitionSchema, { default: [] }),
   limits: LimitsSchema,
   prefix: Type.String({ pattern: '^(/[^\\x00-\\x20\\x7f?#]*[^/\\x00-\\x20\\x7f?#])?$', default: '' }),
-  userAgent: Type.Optional(Type.String({ minLength: 1, maxLength: 256, pattern: '^[^\\r\\n]*$' }))
+  userAgent: Type.Optional(Type.String({ minLength: 1, maxLength: 256, pattern: '^[^\\r\\n]*$' })),
+  admin: Type.Optional(CredentialsSchema),
+  stats: Type.Boolean({ default: true }),
+  hostname: Type.Optional(Host),
+  location: Type.String({ ...Text, default: 'Earth' }),
+  adminEmail: Type.String({ ...Text, default: 'icemaster@localhost' }),
+  serverId: Type.String({ ...Text, minLength: 1, default: 'fastify-icecast-relay' })
 }, { additionalProperties: true }) // Fastify's own register options (logLevel, …) arrive here too
 
 /** What a user passes: every key with a default may be left out. */
@@ -84,6 +99,23 @@ export interface RelayPluginOptions {
   master?: MasterDefinition | MasterDefinition[]
   /** serve `/admin/streamlist.txt` to slaves that give these credentials */
   relayAuth?: RelayAuth
+  /** enables the `/admin/*` routes, behind Basic auth with these credentials (there is no default) */
+  admin?: Credentials
+  /** false: no public `/status-json.xsl`, `/status.xsl` and `/7.html` (default true) */
+  stats?: boolean
+  /** the host name in the stats and listen URLs (default: the Host each request names) */
+  hostname?: string
+  location?: string
+  adminEmail?: string
+  serverId?: string
+}
+
+/** What the stats say about this server (Icecast's `<hostname>`, `<location>`, `<admin>`, `server_id`). */
+export interface ServerInfo {
+  hostname: string | undefined
+  location: string
+  adminEmail: string
+  serverId: string
 }
 
 export interface ResolvedOptions {
@@ -93,6 +125,9 @@ export interface ResolvedOptions {
   userAgent: string
   masters: ResolvedMaster[]
   relayAuth: Required<RelayAuth> | undefined
+  admin: Credentials | undefined
+  stats: boolean
+  server: ServerInfo
 }
 
 export interface ResolvedMaster {
@@ -127,7 +162,8 @@ function describePath (path: string): string {
   return path.replace(/^\//, '').replace(/\//g, '.').replace(/\.(\d+)(?=\.|$)/g, '[$1]') || '(root)'
 }
 
-function firstSchemaError (schema: TSchema, value: unknown, at: string): string | undefined {
+/** The first way `value` fails `schema`, naming the field (`at.field: message`), or undefined when it fits. */
+export function firstSchemaError (schema: TSchema, value: unknown, at: string): string | undefined {
   const error = Value.Errors(schema, value).First()
   if (error === undefined) return undefined
   const field = [at, describePath(error.path)].filter((s) => s !== '' && s !== '(root)').join('.')
@@ -245,7 +281,15 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     prefix: options.prefix,
     userAgent: options.userAgent ?? DEFAULT_USER_AGENT,
     masters: resolveMasters((withDefaults as RelayPluginOptions).master),
-    relayAuth: resolveRelayAuth((withDefaults as RelayPluginOptions).relayAuth)
+    relayAuth: resolveRelayAuth((withDefaults as RelayPluginOptions).relayAuth),
+    admin: options.admin,
+    stats: options.stats,
+    server: {
+      hostname: options.hostname,
+      location: options.location,
+      adminEmail: options.adminEmail,
+      serverId: options.serverId
+    }
   }
 }
 

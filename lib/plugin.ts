@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { statsPlugin } from './admin/public.js'
+import { adminPlugin } from './admin/routes.js'
 import { masterPlugin } from './master/plugin.js'
 import { listenerRoute } from './mount/route.js'
 import { resolveOptions, type RelayPluginOptions } from './options.js'
@@ -32,6 +34,10 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
       masters: options.masters, relayAuth: options.relayAuth, mountPrefix: options.prefix, userAgent: options.userAgent
     })
   }
+  // Fastify puts the sub-plugins' routes under `prefix`, next to the mounts
+  const stats = { prefix: options.prefix, mountPrefix: options.prefix, server: options.server, startedAt: new Date() }
+  if (options.stats) await fastify.register(statsPlugin, stats)
+  if (options.admin !== undefined) await fastify.register(adminPlugin, { ...stats, credentials: options.admin })
 
   fastify.addHook('onReady', async () => { registry.startAll() })
   fastify.addHook('preClose', async () => { registry.stopAll() })

@@ -3,6 +3,7 @@ import { expectAssignable, expectError, expectType } from 'tsd'
 import icecastRelay, {
   fastifyIcecastRelay,
   type MasterStatus,
+  type ListenerInfo,
   type RelayEvents,
   type RelayPluginOptions,
   type RelayRegistry,
@@ -38,6 +39,17 @@ expectAssignable<RelayPluginOptions>({
 })
 expectError(app.register(icecastRelay, { master: { server: 'm', port: 8000 } }))
 expectError(app.register(icecastRelay, { relayAuth: { username: 'relay' } }))
+expectAssignable<RelayPluginOptions>({
+  admin: { username: 'admin', password: 's3cret' },
+  stats: false,
+  hostname: 'radio.example',
+  location: 'Earth',
+  adminEmail: 'icemaster@localhost',
+  serverId: 'Icecast 2.4.4'
+})
+expectError(app.register(icecastRelay, { admin: { username: 'admin' } }))
+expectError(app.register(icecastRelay, { admin: { password: 'x' } }))
+expectError(app.register(icecastRelay, { stats: 'no' }))
 
 expectType<RelayRegistry>(app.relay)
 expectType<RelayStatus>(app.relay.add({ server: 'h', port: 8000, mount: '/a' }))
@@ -59,6 +71,11 @@ expectType<string[]>(master.mounts)
 expectType<string[]>(master.relays)
 expectType<string[]>(master.shadowed)
 expectType<number>(master.ignoredLines)
+expectType<ListenerInfo[] | undefined>(app.relay.listenersOf('/a'))
+expectType<number>(app.relay.listenersOf('/a')![0]!.connectedSeconds)
+expectType<boolean>(app.relay.kick('/a', 3))
+expectType<Promise<number>>(app.relay.moveListeners('/a', '/b'))
+expectType<boolean>(app.relay.restart('/a'))
 
 const status = app.relay.list()[0]!
 expectType<RelayState>(status.state)

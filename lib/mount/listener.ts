@@ -27,6 +27,7 @@ export class Listener {
   readonly ip: string
   readonly userAgent: string
   readonly connectedAt = Date.now()
+  /** bytes sent since it joined its current mount */
   bytesSent = 0
   ended = false
   readonly #socket: Socket

@@ -83,6 +83,17 @@ export class Mount {
     this.#onLeave(listener, reason)
   }
 
+  /**
+   * Lets a listener go without ending it, to join another mount (Icecast's moveclients). What it was
+   * sent here stays counted here; it starts from zero on the next mount.
+   */
+  release (listener: Listener): boolean {
+    if (!this.listeners.delete(listener)) return false
+    this.#bytesOutOfEnded += listener.bytesSent
+    listener.bytesSent = 0
+    return true
+  }
+
   endAll (reason: EndReason): void {
     for (const listener of this.listeners) listener.end(reason)
   }

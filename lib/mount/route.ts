@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Relay } from '../relay/relay.js'
-import type { RelayRegistry } from '../relay/registry.js'
+import type { ListenerPlace, RelayRegistry } from '../relay/registry.js'
 import { DEFAULT_CONTENT_TYPE, listenerHead, streamHeaders } from './headers.js'
 import { Listener } from './listener.js'
 
@@ -67,7 +67,8 @@ export function listenerRoute (app: FastifyInstance, registry: RelayRegistry, op
       reply.hijack()
       return undefined
     }
-    const framing = request.method === 'GET' ? registry.listenerFraming(relay, request.headers) : undefined
+    const place: ListenerPlace = { relay }
+    const framing = request.method === 'GET' ? registry.listenerFraming(place, request.headers) : undefined
     const head = listenerHead({
       server: options.server,
       contentType: relay.head?.headers['content-type'] ?? DEFAULT_CONTENT_TYPE,
@@ -87,9 +88,9 @@ export function listenerRoute (app: FastifyInstance, registry: RelayRegistry, op
       userAgent: request.headers['user-agent'] ?? '',
       queueSize: registry.limits.queueSize,
       framer: framing?.framer,
-      onEnd: (ended, reason) => relay.mount.detach(ended, reason)
+      onEnd: (ended, reason) => place.relay.mount.detach(ended, reason)
     })
-    registry.admitListener(relay, listener)
+    registry.admitListener(place, listener)
     return undefined
   }
 

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Framer } from '../mount/listener.js'
 import type { ResponseHead } from '../upstream/head.js'
+import type { ListenerPlace } from './registry.js'
 import type { Relay } from './relay.js'
 
 /** One stage of a relay's byte path: it hands chunks on to the next stage. */
@@ -22,5 +23,6 @@ export interface ListenerFraming {
 export interface RelayExtension {
   requestHeaders? (relay: Relay): Record<string, string>
   upstreamStage? (relay: Relay, head: ResponseHead, next: Stage): Stage | undefined
-  listenerFraming? (relay: Relay, requestHeaders: IncomingHttpHeaders): ListenerFraming | undefined
+  /** `place.relay` is the listener's relay at each chunk: it changes when the listener is moved. */
+  listenerFraming? (place: ListenerPlace, requestHeaders: IncomingHttpHeaders): ListenerFraming | undefined
 }

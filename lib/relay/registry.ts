@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import type { FastifyBaseLogger } from 'fastify'
-import { DuplicateMountError, UnknownMountError } from '../errors.js'
+import { DuplicateMountError, MoveRefusedError, UnknownMountError } from '../errors.js'
 import type { Listener } from '../mount/listener.js'
 import { resolveRelay, type Limits, type RelayDefinition, type ResolvedRelay } from '../options.js'
 import type { IncomingHttpHeaders } from 'node:http'
@@ -51,6 +51,25 @@ export interface MasterStatus {
   shadowed: string[]
 }
 
+/** Where a listener is now: its relay changes when an admin moves it (moveclients). */
+export interface ListenerPlace {
+  relay: Relay
+}
+
+/** One listener of a mount, as Icecast's `/admin/listclients` shows it. */
+export interface ListenerInfo {
+  id: number
+  ip: string
+  userAgent: string
+  connectedSeconds: number
+}
+
+/** Ogg is one format whatever the media type says (`application/ogg`, `audio/ogg; codecs=opus`). */
+function formatOf (contentType: string | undefined): string | undefined {
+  const type = contentType?.split(';')[0]!.trim().toLowerCase()
+  return type?.endsWith('/ogg') === true ? 'ogg' : type
+}
+
 /**
  * Every relay of the app, behind the `relay` decorator: add, remove, inspect and watch them at run time.
  * Relays added before the app is ready start when it is (so that every sub-plugin's extension is in place).
@@ -66,6 +85,7 @@ export class RelayRegistry extends EventEmitter<{ [E in keyof RelayEvents]: [Rel
   #closing = false
   #listenerCount = 0
   #lastListenerId = 0
+  readonly #places = new WeakMap<Listener, ListenerPlace>()
 
   constructor (init: RegistryInit) {
     super()
@@ -138,9 +158,9 @@ export class RelayRegistry extends EventEmitter<{ [E in keyof RelayEvents]: [Rel
   }
 
   /** How a listener with these request headers is framed (e.g. ICY metadata), if any extension frames it. */
-  listenerFraming (relay: Relay, headers: IncomingHttpHeaders): ListenerFraming | undefined {
+  listenerFraming (place: ListenerPlace, headers: IncomingHttpHeaders): ListenerFraming | undefined {
     for (const extension of this.#extensions) {
-      const framing = extension.listenerFraming?.(relay, headers)
+      const framing = extension.listenerFraming?.(place, headers)
       if (framing !== undefined) return framing
     }
     return undefined
@@ -164,10 +184,65 @@ export class RelayRegistry extends EventEmitter<{ [E in keyof RelayEvents]: [Rel
     return ++this.#lastListenerId
   }
 
-  /** Counts a listener against `limits.clients` before it is attached. */
-  admitListener (relay: Relay, listener: Listener): void {
+  /** Counts a listener against `limits.clients` before it is attached to the relay of its place. */
+  admitListener (place: ListenerPlace, listener: Listener): void {
     this.#listenerCount++
-    relay.attach(listener)
+    this.#places.set(listener, place)
+    place.relay.attach(listener)
+  }
+
+  /** The listeners of a mount, or undefined when no relay serves it. */
+  listenersOf (localMount: string): ListenerInfo[] | undefined {
+    const relay = this.#relays.get(localMount)
+    if (relay === undefined) return undefined
+    const now = Date.now()
+    return [...relay.mount.listeners].map((listener) => ({
+      id: listener.id,
+      ip: listener.ip,
+      userAgent: listener.userAgent,
+      connectedSeconds: Math.floor((now - listener.connectedAt) / 1000)
+    }))
+  }
+
+  /** Ends one listener of a mount (Icecast's killclient); false when the mount has no listener `id`. */
+  kick (localMount: string, id: number): boolean {
+    const relay = this.#relays.get(localMount)
+    const listener = relay === undefined ? undefined : [...relay.mount.listeners].find((l) => l.id === id)
+    listener?.end('kicked')
+    return listener !== undefined
+  }
+
+  /**
+   * Moves every listener of `from` to `to` (Icecast's moveclients) and resolves with how many moved. Each
+   * keeps its connection and framing (an ICY listener keeps its interval and gets `to`'s titles) and gets
+   * `to`'s burst as a new listener would. An on-demand `to` is connected first. Both must carry the same
+   * format, as Icecast requires; `to`'s listener limit is not applied (nor is it by Icecast).
+   */
+  async moveListeners (from: string, to: string): Promise<number> {
+    const source = this.#relays.get(from)
+    if (source === undefined) throw new UnknownMountError(from)
+    const dest = this.#relays.get(to)
+    if (dest === undefined) throw new UnknownMountError(to)
+    if (source === dest) throw new MoveRefusedError(from, to, 'they are the same mount')
+    const [a, b] = [formatOf(source.status().contentType ?? undefined), formatOf(dest.status().contentType ?? undefined)]
+    if (a !== undefined && b !== undefined && a !== b) throw new MoveRefusedError(from, to, `${a} and ${b} differ`)
+    const admission = dest.admission()
+    const ready = admission === 'join' || (admission === 'wait' && await dest.waitLive(this.limits.connectTimeout * 1000))
+    if (!ready) throw new MoveRefusedError(from, to, `${to} is not available`)
+    const moving = [...source.mount.listeners]
+    for (const listener of moving) {
+      source.release(listener)
+      this.#places.get(listener)!.relay = dest
+      dest.attach(listener)
+    }
+    return moving.length
+  }
+
+  /** Drops a relay's upstream connection and connects anew (Icecast's killsource); false if unknown. */
+  restart (localMount: string): boolean {
+    const relay = this.#relays.get(localMount)
+    relay?.restart()
+    return relay !== undefined
   }
 
   startAll (): void {

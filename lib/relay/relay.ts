@@ -61,7 +61,7 @@ export interface RelayStatus {
 
 export interface RelayEvents {
   state: { localMount: string, state: RelayState, previous: RelayState, error?: RelayError }
-  listener: { localMount: string, action: 'join' | 'leave', id: number, ip: string, reason?: EndReason }
+  listener: { localMount: string, action: 'join' | 'leave', id: number, ip: string, reason?: EndReason | 'moved' }
   metadata: { localMount: string, metadata: Omit<RelayMetadata, 'raw'> }
 }
 
@@ -189,6 +189,15 @@ export class Relay {
     clearTimeout(this.#lingerTimer)
     this.mount.attach(listener)
     this.#ctx.emit('listener', { localMount: this.localMount, action: 'join', id: listener.id, ip: listener.ip })
+  }
+
+  /** Lets a listener go to another relay (moveclients): it leaves this one without being ended. */
+  release (listener: Listener): void {
+    if (!this.mount.release(listener)) return
+    this.#ctx.emit('listener', {
+      localMount: this.localMount, action: 'leave', id: listener.id, ip: listener.ip, reason: 'moved'
+    })
+    this.#maybeLinger()
   }
 
   setMetadata (metadata: Omit<RelayMetadata, 'updatedAt'>): void {

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Relay, RelayMetadata } from '../relay/relay.js'
 import type { ListenerFraming, Stage } from '../relay/extension.js'
+import type { ListenerPlace } from '../relay/registry.js'
 import type { ResponseHead } from '../upstream/head.js'
 import { IcyDemuxer } from './demux.js'
 import { EMPTY_TITLE_BLOCK, buildMetadataBlock, parseMetadata, toListenerBlock } from './metadata.js'
@@ -72,13 +73,15 @@ export async function shoutcastPlugin (fastify: FastifyInstance): Promise<void> 
     })
   }
 
-  function framing (relay: Relay, headers: IncomingHttpHeaders): ListenerFraming | undefined {
+  function framing (place: ListenerPlace, headers: IncomingHttpHeaders): ListenerFraming | undefined {
     if (!wantsMetadata(headers)) return undefined
+    const { relay } = place
     const metaint = relay.def.metaint ?? upstreamMetaint(relay.head) ?? DEFAULT_METAINT
     const muxer = new IcyMuxer(metaint)
     return {
       headers: { 'icy-metaint': String(metaint) },
-      framer: { frame: (chunk, out) => muxer.interleave(chunk, currentBlock(relay), out) }
+      // the interval is the listener's for good; the titles are those of the relay it is on now
+      framer: { frame: (chunk, out) => muxer.interleave(chunk, currentBlock(place.relay), out) }
     }
   }
 

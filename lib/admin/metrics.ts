@@ -1,0 +1,55 @@
+import { Counter, Gauge, Registry } from 'prom-client'
+import type { RelayRegistry } from '../relay/registry.js'
+import type { RelayState, RelayStatus } from '../relay/relay.js'
+
+const STATES: readonly RelayState[] = ['idle', 'connecting', 'live', 'retrying', 'stopped']
+
+interface PerMount {
+  name: string
+  help: string
+  kind: typeof Gauge | typeof Counter
+  value: (status: RelayStatus) => number
+}
+
+const PER_MOUNT: readonly PerMount[] = [
+  { name: 'icecast_relay_listeners', help: 'Listeners connected to the mount', kind: Gauge, value: (s) => s.listeners },
+  { name: 'icecast_relay_listener_peak', help: 'Most listeners connected at once', kind: Gauge, value: (s) => s.peakListeners },
+  { name: 'icecast_relay_bytes_in_total', help: 'Bytes received from the upstream', kind: Counter, value: (s) => s.bytesIn },
+  { name: 'icecast_relay_bytes_out_total', help: 'Audio bytes sent to listeners', kind: Counter, value: (s) => s.bytesOut },
+  { name: 'icecast_relay_reconnects_total', help: 'Upstream reconnection attempts', kind: Counter, value: (s) => s.reconnects },
+  { name: 'icecast_relay_slow_listener_drops_total', help: 'Listeners dropped for falling behind', kind: Counter, value: (s) => s.slowDrops }
+]
+
+/**
+ * A Prometheus registry of its own (never prom-client's global one, which the host app may use) whose
+ * values are read from the relays' statuses at each scrape, so nothing on the byte path counts twice.
+ */
+export function relayMetrics (relays: RelayRegistry): Registry {
+  const metrics = new Registry()
+  for (const { name, help, kind: Metric, value } of PER_MOUNT) {
+    // a counter cannot be set: it is reset and raised to the status's total at each scrape
+    const metric: Gauge | Counter = new Metric({
+      name,
+      help,
+      labelNames: ['mount'],
+      registers: [metrics],
+      collect () {
+        metric.reset()
+        for (const status of relays.list()) metric.inc({ mount: status.localMount }, value(status))
+      }
+    })
+  }
+  const state: Gauge = new Gauge({
+    name: 'icecast_relay_state',
+    help: 'The relay\'s state: 1 for the state it is in, 0 for the others',
+    labelNames: ['mount', 'state'],
+    registers: [metrics],
+    collect () {
+      state.reset()
+      for (const status of relays.list()) {
+        for (const name of STATES) state.set({ mount: status.localMount, state: name }, Number(status.state === name))
+      }
+    }
+  })
+  return metrics
+}

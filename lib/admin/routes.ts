@@ -1,0 +1,146 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import type { FastifyInstance, FastifyReply, FastifySchemaCompiler } from 'fastify'
+import { BadRequestError, InvalidOptionError, UnknownMountError } from '../errors.js'
+import { firstSchemaError, type Credentials } from '../options.js'
+import type { RelayStatus } from '../relay/relay.js'
+import { prefersJson } from './accept.js'
+import { requireCredentials } from './auth.js'
+import { icestats, icestatsJson, isListed } from './icestats.js'
+import { relayMetrics } from './metrics.js'
+import { statsContext, type StatsPluginOptions } from './public.js'
+import {
+  IcestatsJsonSchema, KillClientQuery, MetadataQuery, MountQuery, MoveClientsQuery, OptionalMountQuery, RelayBody,
+  RelayStatusSchema
+} from './schemas.js'
+import { icestatsXml, iceresponseXml, listclientsXml, listmountsXml } from './xml.js'
+
+export interface AdminPluginOptions extends StatsPluginOptions {
+  credentials: Credentials
+}
+
+function sendXml (reply: FastifyReply, body: string): FastifyReply {
+  return reply.header('cache-control', 'no-cache, no-store').type('text/xml; charset=utf-8').send(body)
+}
+
+/**
+ * Validates with TypeBox, as the plugin's options are, so that an error names the field (`relay.port: ...`)
+ * and nothing is quietly coerced or dropped (Fastify's Ajv removes unknown keys).
+ */
+const namedFieldValidator: FastifySchemaCompiler<unknown> = ({ schema }) => (data: unknown) => {
+  const message = firstSchemaError(schema as TSchema, data, 'relay')
+  return message === undefined ? { value: data } : { error: new Error(message) }
+}
+
+/** A definition that fails the plugin's own checks is the client's mistake: 400, not 500. */
+function asClientError (error: unknown): unknown {
+  if (!(error instanceof InvalidOptionError)) return error
+  return new BadRequestError(error.message.replace(/^fastify-icecast-relay: /, ''), { cause: error })
+}
+
+const XmlOrJson = (json: TSchema): Record<string, unknown> => ({
+  200: { content: { 'text/xml': { schema: Type.String() }, 'application/json': { schema: json } } }
+})
+const Xml = { 200: { content: { 'text/xml': { schema: Type.String() } } } }
+
+/**
+ * The admin routes, all behind Basic auth: Icecast's raw (XML) admin commands, the relays over REST as the
+ * `relay` decorator offers them, and Prometheus metrics.
+ */
+export async function adminPlugin (fastify: FastifyInstance, init: AdminPluginOptions): Promise<void> {
+  const registry = fastify.relay
+  const metrics = relayMetrics(registry)
+  fastify.addHook('onRequest', requireCredentials(init.credentials))
+
+  function statusOf (localMount: string): RelayStatus {
+    const status = registry.get(localMount)
+    if (status === undefined) throw new UnknownMountError(localMount)
+    return status
+  }
+
+  fastify.get<{ Querystring: Static<typeof OptionalMountQuery> }>('/admin/stats', {
+    schema: { querystring: OptionalMountQuery, response: XmlOrJson(IcestatsJsonSchema) }
+  }, async (request, reply) => {
+    const { mount } = request.query
+    const statuses = mount === undefined ? registry.list() : [statusOf(mount)]
+    const stats = icestats(statuses, statsContext(request, init), { admin: true })
+    if (!prefersJson(request.headers.accept)) return sendXml(reply, icestatsXml(stats))
+    return reply.header('cache-control', 'no-cache, no-store').type('application/json; charset=utf-8').send(icestatsJson(stats))
+  })
+
+  fastify.get('/admin/listmounts', { schema: { response: Xml } }, async (_request, reply) => {
+    return sendXml(reply, listmountsXml(registry.list().filter(isListed)))
+  })
+
+  fastify.get<{ Querystring: Static<typeof MountQuery> }>('/admin/listclients', {
+    schema: { querystring: MountQuery, response: Xml }
+  }, async (request, reply) => {
+    const { mount } = request.query
+    const listeners = registry.listenersOf(mount)
+    if (listeners === undefined) throw new UnknownMountError(mount)
+    return sendXml(reply, listclientsXml(mount, listeners))
+  })
+
+  fastify.get<{ Querystring: Static<typeof KillClientQuery> }>('/admin/killclient', {
+    schema: { querystring: KillClientQuery, response: Xml }
+  }, async (request, reply) => {
+    const { mount, id } = request.query
+    statusOf(mount)
+    // as Icecast: an unknown id is an answer (return 0), not an error
+    const killed = registry.kick(mount, id)
+    return sendXml(reply, iceresponseXml(`Client ${id} ${killed ? 'removed' : 'not found'}`, killed))
+  })
+
+  fastify.get<{ Querystring: Static<typeof MoveClientsQuery> }>('/admin/moveclients', {
+    schema: { querystring: MoveClientsQuery, response: Xml }
+  }, async (request, reply) => {
+    const { mount, destination } = request.query
+    const moved = await registry.moveListeners(mount, destination)
+    return sendXml(reply, iceresponseXml(`Clients moved from ${mount} to ${destination} (${moved})`, true))
+  })
+
+  fastify.get<{ Querystring: Static<typeof MountQuery> }>('/admin/killsource', {
+    schema: { querystring: MountQuery, response: Xml }
+  }, async (request, reply) => {
+    const { mount } = request.query
+    if (!registry.restart(mount)) throw new UnknownMountError(mount)
+    return sendXml(reply, iceresponseXml('Source restarted: the relay connects to its upstream again', true))
+  })
+
+  fastify.get<{ Querystring: Static<typeof MetadataQuery> }>('/admin/metadata', {
+    schema: { querystring: MetadataQuery, response: Xml }
+  }, async (request, reply) => {
+    const { mount, mode, song, title, artist, url } = request.query
+    statusOf(mount)
+    if (mode !== 'updinfo') return sendXml(reply, iceresponseXml('No such action', false))
+    // Icecast's order: `song` whole, else `artist - title`, else the title alone
+    const text = song ?? (artist !== undefined && title !== undefined ? `${artist} - ${title}` : title)
+    if (text === undefined) throw new BadRequestError('metadata needs song, or title (and artist)')
+    registry.setMetadata(mount, { title: text, ...(url !== undefined && { url }) })
+    return sendXml(reply, iceresponseXml('Metadata update successful', true))
+  })
+
+  fastify.get('/admin/relays', { schema: { response: { 200: Type.Array(RelayStatusSchema) } } }, async () => registry.list())
+
+  fastify.post<{ Body: Static<typeof RelayBody> }>('/admin/relays', {
+    schema: { body: RelayBody, response: { 201: RelayStatusSchema } },
+    validatorCompiler: namedFieldValidator
+  }, async (request, reply) => {
+    try {
+      return reply.code(201).send(registry.add(request.body))
+    } catch (error) {
+      throw asClientError(error)
+    }
+  })
+
+  fastify.delete<{ Querystring: Static<typeof MountQuery> }>('/admin/relays', {
+    schema: { querystring: MountQuery }
+  }, async (request, reply) => {
+    const { mount } = request.query
+    if (!registry.remove(mount)) throw new UnknownMountError(mount)
+    return reply.code(204).send()
+  })
+
+  fastify.get('/admin/metrics', async (_request, reply) => {
+    return reply.type(metrics.contentType).send(await metrics.metrics())
+  })
+}

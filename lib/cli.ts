@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+// The `icecast-relay` command: a Fastify server with the plugin, configured by an Icecast XML config.
+import { readFile } from 'node:fs/promises'
+import { parseArgs } from 'node:util'
+import Fastify from 'fastify'
+import { readIcecastConfig, type IcecastConfig } from './config/icecast.js'
+import { fastifyIcecastRelay } from './plugin.js'
+
+const HELP = `Usage: icecast-relay --config icecast.xml [--port N] [--host ADDRESS] [--check]
+
+Runs an Icecast-compatible relay server (Fastify + fastify-icecast-relay) from an Icecast 2 XML config.
+The file may be a whole icecast.xml or just elements, as in Icecast's docs.
+
+Options:
+  -c, --config FILE   the Icecast XML config (required)
+  -p, --port N        listen on this port instead of the config's <listen-socket> <port> (default 8000)
+      --host ADDRESS  listen on this address instead of the config's <bind-address> (default: all)
+      --check         validate the config, print the options it gives (passwords hidden), and exit
+  -h, --help          this text
+
+Read from the config:
+  <listen-socket> <port>, <bind-address> (the first socket; also <port>, <bind-address> outside it)
+  <relay>             server (default 127.0.0.1), port (required), mount (default /), local-mount,
+                      username, password, relay-shoutcast-metadata (default 1), on-demand
+  <relays-on-demand>  the default of on-demand for every relay, and for the master's relays
+  <master-server>, <master-server-port>, <master-update-interval>, <master-username>, <master-password>
+  <limits>            clients, queue-size, burst-size, burst-on-connect, source-timeout
+  <authentication>    admin-user (default admin) and admin-password: the /admin routes, only with a
+                      password; relay-user (default relay) and relay-password: what slaves use
+  <hostname>, <location>, <admin>, <server-id>: what the stats say about the server
+
+Elements of Icecast with no meaning for a relay (<paths>, <logging>, <security>, ...) are ignored;
+others (<mount>, unknown ones) are ignored with a warning. An invalid config exits with status 1 and a
+message naming the element.`
+
+interface CliArgs {
+  config: string
+  port: number | undefined
+  host: string | undefined
+  check: boolean
+}
+
+class UsageError extends Error {}
+
+function parseCli (argv: string[]): CliArgs | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string', short: 'c' },
+      port: { type: 'string', short: 'p' },
+      host: { type: 'string' },
+      check: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false }
+    },
+    strict: true
+  })
+  if (values.help === true) return 'help'
+  if (values.config === undefined) throw new UsageError('--config is required')
+  const port = values.port === undefined ? undefined : Number(values.port)
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
+    throw new UsageError(`--port ${values.port}: not a port number`)
+  }
+  return { config: values.config, port, host: values.host, check: values.check === true }
+}
+
+/** The options with every password replaced, for printing. */
+function hidePasswords (value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value), (key, v: unknown) => (key === 'password' ? '(hidden)' : v))
+}
+
+async function serve ({ options, listen }: IcecastConfig): Promise<void> {
+  const app = Fastify({ logger: true })
+  await app.register(fastifyIcecastRelay, options)
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => { app.close().then(() => process.exit(0), () => process.exit(1)) })
+  }
+  await app.listen(listen)
+}
+
+async function main (argv: string[]): Promise<number> {
+  let args: CliArgs | 'help'
+  try {
+    args = parseCli(argv)
+  } catch (error) {
+    process.stderr.write(`icecast-relay: ${(error as Error).message}\nTry icecast-relay --help\n`)
+    return 2
+  }
+  if (args === 'help') {
+    process.stdout.write(HELP + '\n')
+    return 0
+  }
+  let config: IcecastConfig
+  try {
+    config = readIcecastConfig(await readFile(args.config, 'utf8'))
+  } catch (error) {
+    process.stderr.write(`icecast-relay: ${args.config}: ${(error as Error).message}\n`)
+    return 1
+  }
+  for (const warning of config.warnings) process.stderr.write(`icecast-relay: warning: ${args.config}: ${warning}\n`)
+  const listen = { port: args.port ?? config.listen.port, host: args.host ?? config.listen.host }
+  if (args.check) {
+    process.stdout.write(JSON.stringify({ listen, options: hidePasswords(config.options) }, null, 2) + '\n')
+    return 0
+  }
+  await serve({ ...config, listen })
+  return 0
+}
+
+main(process.argv.slice(2)).then((code) => { if (code !== 0) process.exitCode = code }, (error: unknown) => {
+  process.stderr.write(`icecast-relay: ${(error as Error).message}\n`)
+  process.exitCode = 1
+})

@@ -1,0 +1,86 @@
+import { XMLParser, XMLValidator } from 'fast-xml-parser'
+import { InvalidConfigError } from '../errors.js'
+
+/** An element: its text, or its child elements by name (each name may repeat). */
+export type XmlNode = string | { [name: string]: XmlNode[] }
+
+/** A child element and how messages name it: `<relay> #2 <port>`. */
+export interface XmlChild {
+  name: string
+  node: XmlNode
+  path: string
+}
+
+const TEXT = '#text'
+
+const parser = new XMLParser({
+  ignoreAttributes: true,
+  parseTagValue: false,
+  trimValues: true,
+  processEntities: true,
+  ignoreDeclaration: true,
+  ignorePiTags: true,
+  isArray: () => true
+})
+
+const WRAP_OPEN = '<icecast>\n'
+const WRAP_CLOSE = '\n</icecast>'
+
+/** Whether the text is a whole config, with its `<icecast>` root, rather than bare elements as in the docs. */
+function hasRoot (text: string): boolean {
+  return /^\s*(?:<!--[\s\S]*?-->\s*)*<icecast[\s/>]/.test(text)
+}
+
+/**
+ * The validator's message about the text, told in the file's terms: bare elements were wrapped in a root
+ * on lines of its own, so line numbers move back by one and the root's closing tag is the file's end.
+ */
+function describe (message: string, wrapped: boolean): string {
+  const open = /^Invalid '(\[[\s\S]*\])' found\.$/.exec(message)?.[1]
+  if (open !== undefined) return `not closed: ${[...open.matchAll(/"([^"]*)"/g)].map(([, name]) => `<${name}>`).join(' ')}`
+  if (!wrapped) return message
+  return message.replace(/line (\d+)/g, (_, line: string) => `line ${Number(line) - 1}`)
+    .replace(/^Expected closing tag '(.+?)' \(opened in (.+?)\) instead of closing tag 'icecast'\.$/, '<$1> opened in $2 is not closed')
+}
+
+/** Parses an Icecast config (or bare elements of one, as Icecast's docs show them) into its `<icecast>` element. */
+export function parseXml (text: string): XmlNode {
+  const body = text.replace(/^\uFEFF?\s*<\?xml[^>]*\?>/, '')
+  if (body.trim() === '') throw new InvalidConfigError('empty: no <icecast> element, nor any other')
+  const wrapped = !hasRoot(body)
+  const xml = wrapped ? WRAP_OPEN + body + WRAP_CLOSE : body
+  const valid = XMLValidator.validate(xml)
+  if (valid !== true) {
+    const line = valid.err.line - (wrapped ? 1 : 0)
+    throw new InvalidConfigError(`line ${line}, column ${valid.err.col}: ${describe(valid.err.msg, wrapped)}`)
+  }
+  const root = (parser.parse(xml) as Record<string, XmlNode[]>)['icecast']
+  if (root === undefined || root.length !== 1) throw new InvalidConfigError('the root element must be <icecast>')
+  return root[0]!
+}
+
+/** The child elements, each named by its path; a name that repeats gets its number (`#2`). */
+export function childrenOf (node: XmlNode, path: string): XmlChild[] {
+  if (typeof node === 'string') return []
+  return Object.entries(node).filter(([name]) => name !== TEXT).flatMap(([name, nodes]) =>
+    nodes.map((child, i) => ({ name, node: child, path: `${path}<${name}>${nodes.length > 1 ? ` #${i + 1}` : ''}` })))
+}
+
+export function textOf ({ node, path }: XmlChild): string {
+  if (typeof node === 'string') return node
+  throw new InvalidConfigError(`${path}: expected text, found elements`)
+}
+
+export function integerOf (child: XmlChild, min: number, max: number): number {
+  const text = textOf(child)
+  const value = /^-?\d{1,10}$/.test(text) ? Number(text) : Number.NaN
+  if (!(value >= min && value <= max)) {
+    throw new InvalidConfigError(`${child.path}: "${text}" is not an integer from ${min} to ${max}`)
+  }
+  return value
+}
+
+/** Icecast's switches are integers: 0 is off, any other is on. */
+export function flagOf (child: XmlChild): boolean {
+  return integerOf(child, -2147483648, 2147483647) !== 0
+}

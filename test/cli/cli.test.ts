@@ -1,0 +1,137 @@
+// The `icecast-relay` bin as users run it: the built dist/cli.js (npm test builds first).
+import assert from 'node:assert/strict'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { openListener } from '../helpers/listen.js'
+import { freePort, httpGet, makeTempDir, run, spawnTracked, waitFor } from '../helpers/procs.js'
+import { scriptedUpstream } from '../helpers/scripted.js'
+import { assertTools } from '../helpers/tools.js'
+import { MASTER_SNIPPET, RELAY_SNIPPET } from '../config/seed.js'
+
+const ROOT = new URL('../..', import.meta.url).pathname
+const CLI = join(ROOT, 'dist/cli.js')
+const dir = makeTempDir('cli')
+let files = 0
+
+function configFile (xml: string): string {
+  const file = join(dir, `config-${++files}.xml`)
+  writeFileSync(file, xml)
+  return file
+}
+
+async function cli (...args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  const result = await run(process.execPath, [CLI, ...args], { timeoutMs: 15000 })
+  return { code: result.code, stdout: result.stdout.toString('utf8'), stderr: result.stderr }
+}
+
+test('the package\'s bin is dist/cli.js, a node script; --help documents it', async () => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
+  assert.deepEqual(pkg.bin, { 'icecast-relay': './dist/cli.js' })
+  assert.match(readFileSync(CLI, 'utf8'), /^#!\/usr\/bin\/env node\n/)
+  const help = await cli('--help')
+  assert.equal(help.code, 0)
+  assert.match(help.stdout, /^Usage: icecast-relay --config icecast\.xml \[--port N\]/)
+  for (const word of ['--config', '--port', '--check', '<relay>', '<master-server>', '<limits>', '<authentication>', '<listen-socket>', '<hostname>']) {
+    assert.ok(help.stdout.includes(word), word)
+  }
+})
+
+test('usage errors exit 2 and say what is wrong', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [[], /--config is required/],
+    [['--config'], /argument missing|--config/],
+    [['--config', 'x.xml', '--colour'], /Unknown option '--colour'/],
+    [['--config', 'x.xml', '--port', 'http'], /--port http: not a port number/]
+  ]
+  for (const [args, message] of cases) {
+    const result = await cli(...args)
+    assert.equal(result.code, 2, args.join(' '))
+    assert.match(result.stderr, message)
+    assert.match(result.stderr, /Try icecast-relay --help/)
+  }
+})
+
+test('a broken config exits 1 with a message naming the element; so does a missing file', async () => {
+  const broken = configFile('<icecast>\n  <relay>\n    <server>127.0.0.1</server>\n    <port>eight thousand</port>\n  </relay>\n</icecast>\n')
+  const result = await cli('--config', broken)
+  assert.equal(result.code, 1)
+  assert.equal(result.stderr, `icecast-relay: ${broken}: <relay> <port>: "eight thousand" is not an integer from 1 to 65535\n`)
+  const malformed = configFile('<icecast>\n  <limits>\n    <clients>5</client>\n  </limits>\n</icecast>\n')
+  assert.match((await cli('-c', malformed)).stderr, /: line 3, column \d+: Expected closing tag 'clients'/)
+  const missing = await cli('-c', join(dir, 'nope.xml'))
+  assert.equal(missing.code, 1)
+  assert.match(missing.stderr, /nope\.xml: ENOENT/)
+})
+
+test('--check reads each seed snippet verbatim and prints the options, passwords hidden', async () => {
+  const master = await cli('--check', '--config', configFile(MASTER_SNIPPET))
+  assert.equal(master.code, 0, master.stderr)
+  assert.equal(master.stderr, '')
+  assert.deepEqual(JSON.parse(master.stdout), {
+    listen: { port: 8000, host: '0.0.0.0' },
+    options: { relays: [], master: { server: '192.168.1.11', port: 8001, updateInterval: 120, password: '(hidden)' } }
+  })
+  const relay = await cli('--check', '--config', configFile(RELAY_SNIPPET), '--port', '8123', '--host', '127.0.0.1')
+  assert.equal(relay.code, 0, relay.stderr)
+  assert.deepEqual(JSON.parse(relay.stdout), {
+    listen: { port: 8123, host: '127.0.0.1' },
+    options: { relays: [{ server: '192.168.1.11', port: 8001, mount: '/example.ogg', localMount: '/different.ogg', relayShoutcastMetadata: false }] }
+  })
+})
+
+test('--check reads the icecast.xml Debian ships, without a warning', async () => {
+  assertTools('icecast2')
+  const result = await cli('--check', '--config', '/etc/icecast2/icecast.xml')
+  assert.equal(result.code, 0, result.stderr)
+  assert.equal(result.stderr, '')
+  const { listen, options } = JSON.parse(result.stdout)
+  assert.deepEqual(listen, { port: 8000, host: '0.0.0.0' })
+  assert.deepEqual(options.admin, { username: 'admin', password: '(hidden)' })
+  assert.equal(options.hostname, 'localhost')
+  assert.equal(options.limits.clients, 100)
+})
+
+test('a running CLI: the config\'s listen socket, relays, admin credentials and server info; SIGTERM ends it', async (t) => {
+  const upstream = await scriptedUpstream({ headers: { 'icy-name': 'Upstream' } })
+  const port = await freePort()
+  // the seed's relay, pointed at our upstream instead of a LAN address
+  const relay = RELAY_SNIPPET.replace('192.168.1.11', '127.0.0.1').replace('8001', String(upstream.port))
+  const file = configFile(`<icecast>
+  <location>CLI test</location>
+  <hostname>127.0.0.1</hostname>
+  <listen-socket><port>${port}</port><bind-address>127.0.0.1</bind-address></listen-socket>
+  <authentication><admin-user>boss</admin-user><admin-password>s3cret</admin-password></authentication>
+  <limits><burst-size>0</burst-size></limits>
+  ${relay}
+  <unknown-thing/>
+</icecast>`)
+  const proc = spawnTracked(process.execPath, [CLI, '--config', file])
+  t.after(async () => { await proc.stop(); await upstream.close() })
+  const base = `http://127.0.0.1:${port}`
+  const stats = await waitFor(async () => {
+    const res = await httpGet(`${base}/status-json.xsl`)
+    const { icestats } = JSON.parse(res.body.toString())
+    return icestats.source.length === 1 ? icestats : undefined
+  }, { timeoutMs: 10000, message: () => `the CLI to serve the relay\n${proc.output()}` })
+  assert.equal(stats.location, 'CLI test')
+  assert.equal(stats.source[0].listenurl, `${base}/different.ogg`)
+  assert.match(proc.output(), /warning: .*<unknown-thing> ignored/)
+  assert.match(upstream.requests[0]!, /^GET \/example\.ogg HTTP\/1\.0\r\n/)
+  assert.doesNotMatch(upstream.requests[0]!, /Icy-MetaData/i, 'relay-shoutcast-metadata 0')
+
+  const listener = openListener(`${base}/different.ogg`)
+  assert.equal((await listener.head).headers['icy-name'], 'Upstream')
+  await waitFor(async () => JSON.parse((await httpGet(`${base}/status-json.xsl`)).body.toString()).icestats.source[0].listeners === 1)
+  upstream.push(Buffer.from('through the CLI'))
+  assert.equal((await listener.waitForBytes(15)).toString(), 'through the CLI')
+  await listener.close()
+
+  assert.equal((await httpGet(`${base}/admin/relays`)).status, 401)
+  const relays = await httpGet(`${base}/admin/relays`, { auth: { user: 'boss', password: 's3cret' } })
+  assert.equal(JSON.parse(relays.body.toString())[0].localMount, '/different.ogg')
+
+  proc.child.kill('SIGTERM')
+  const exit = await proc.exited
+  assert.deepEqual(exit, { code: 0, signal: null })
+})
