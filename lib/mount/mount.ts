@@ -89,6 +89,8 @@ export class Mount {
    */
   release (listener: Listener): boolean {
     if (!this.listeners.delete(listener)) return false
+    this.#streaming.delete(listener)
+    this.#waiting.delete(listener)
     this.#bytesOutOfEnded += listener.bytesSent
     listener.bytesSent = 0
     return true

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
 import { test } from 'node:test'
 import { relayApp, waitForState, waitUntil } from '../helpers/app.js'
 import { openListener } from '../helpers/listen.js'
-import { scriptedUpstream } from '../helpers/scripted.js'
+import { noise, scriptedUpstream } from '../helpers/scripted.js'
 import { ADMIN, adminGet } from './helpers.js'
 
 const authorization = `Basic ${Buffer.from(`${ADMIN.username}:${ADMIN.password}`).toString('base64')}`
@@ -30,7 +29,7 @@ test('REST: list, add (served at once), remove (listeners ended, then 404)', asy
   const listener = openListener(url('/added'))
   assert.equal((await listener.head).status, 200)
   await waitUntil(() => app.relay.get('/added')!.listeners === 1)
-  upstream.push(randomBytes(100))
+  upstream.push(noise(100))
   await listener.waitForBytes(100)
 
   const duplicate = await app.inject({ method: 'POST', url: '/admin/relays', headers: { authorization }, payload: { url: upstream.url('/c'), localMount: '/added' } })
@@ -87,7 +86,7 @@ test('Prometheus metrics per mount: listeners, bytes in and out, state, reconnec
   await waitUntil(() => app.relay.get('/a')!.listeners === 2)
   stalled.socket.pause()
   for (let i = 0; i < 200 && app.relay.get('/a')!.slowDrops === 0; i++) {
-    upstream.push(randomBytes(64 * 1024))
+    upstream.push(noise(64 * 1024))
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
   await waitUntil(() => app.relay.get('/a')!.slowDrops === 1)

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
 import { test } from 'node:test'
 import { XMLParser } from 'fast-xml-parser'
 import { relayApp, waitForState, waitUntil } from '../helpers/app.js'
 import { openListener } from '../helpers/listen.js'
-import { scriptedUpstream } from '../helpers/scripted.js'
+import { noise, scriptedUpstream } from '../helpers/scripted.js'
 import { ADMIN, adminGet } from './helpers.js'
 
 const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', parseTagValue: false, isArray: (name) => name === 'source' || name === 'listener' })
@@ -65,7 +64,7 @@ test('status JSON: exact listener counts, the ICY title whole, listen URLs under
   const listeners = [openListener(url('/radio/m.mp3')), openListener(url('/radio/m.mp3')), openListener(url('/radio/m.mp3'))]
   await Promise.all(listeners.map((l) => l.head))
   await waitUntil(() => app.relay.get('/m.mp3')!.listeners === 3)
-  upstream.push(Buffer.concat([randomBytes(1000), icyBlock("StreamTitle='Artist A - It''s Title';"), randomBytes(10)]))
+  upstream.push(Buffer.concat([noise(1000), icyBlock("StreamTitle='Artist A - It''s Title';"), noise(10)]))
   await waitUntil(() => app.relay.get('/m.mp3')!.metadata !== null)
   await listeners[0]!.close()
   await waitUntil(() => app.relay.get('/m.mp3')!.listeners === 2)
@@ -107,7 +106,7 @@ test('/admin/stats: XML by default, JSON when asked; every value, or one mount\'
   })
   t.after(async () => { await app.close(); await upstream.close() })
   await Promise.all([waitForState(app, '/a', 'live'), waitForState(app, '/b', 'live')])
-  upstream.push(randomBytes(500))
+  upstream.push(noise(500))
   await waitUntil(() => app.relay.get('/a')!.bytesIn === 500 && app.relay.get('/b')!.bytesIn === 500)
 
   const asXml = await adminGet(url('/admin/stats'))
@@ -221,10 +220,10 @@ test('metadata updinfo sets the title an ICY listener gets; artist and title, ot
 
   const set = await adminGet(url(`/admin/metadata?mount=/a&mode=updinfo&song=${encodeURIComponent("Café's song; live")}`))
   assert.deepEqual(xml.parse(set.text).iceresponse, { message: 'Metadata update successful', return: '1' })
-  upstream.push(randomBytes(250))
+  upstream.push(noise(250))
   await listener.waitForBytes(250 + 1 + 48)
   await adminGet(url('/admin/metadata?mount=/a&mode=updinfo&artist=Band&title=Tune'))
-  upstream.push(randomBytes(200))
+  upstream.push(noise(200))
   await listener.waitForBytes(450 + 1 + 48 + 1 + 32)
   const result = await listener.close()
   assert.deepEqual(result.icy!.titles, ["Café's song; live", 'Band - Tune'])

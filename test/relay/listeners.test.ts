@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
 import { get, type IncomingMessage } from 'node:http'
 import { test } from 'node:test'
 import { relayApp, waitForState, waitUntil } from '../helpers/app.js'
 import { openListener } from '../helpers/listen.js'
 import { freePort } from '../helpers/procs.js'
-import { scriptedUpstream } from '../helpers/scripted.js'
+import { noise, scriptedUpstream } from '../helpers/scripted.js'
 
 test('listenersOf lists id, address, user agent and seconds connected; kick ends one listener only', async (t) => {
   const upstream = await scriptedUpstream()
@@ -62,7 +61,7 @@ test('moveListeners: listeners keep their connection; an ICY listener keeps its 
   await plain.head
   await waitUntil(() => app.relay.get('/a')!.listeners === 2)
 
-  const fromA = randomBytes(250)
+  const fromA = noise(250)
   a.push(fromA)
   await plain.waitForBytes(250)
   await icy.waitForBytes(250 + 2 * 17)
@@ -75,11 +74,11 @@ test('moveListeners: listeners keep their connection; an ICY listener keeps its 
   assert.equal(app.relay.totalListeners, 2)
   assert.deepEqual(events, ['/a leave moved', '/b join', '/a leave moved', '/b join'])
 
-  const fromB = randomBytes(400)
+  const fromB = noise(400)
   b.push(fromB)
   await plain.waitForBytes(650)
   await icy.waitForBytes(650 + 2 * 17 + 17 + 3)
-  a.push(randomBytes(100)) // no longer theirs
+  a.push(noise(100)) // no longer theirs
   const [icyResult, plainResult] = await Promise.all([icy.close(), plain.close()])
   assert.ok(plainResult.body.equals(Buffer.concat([fromA, fromB])))
   const demuxed = icyResult.icy!
