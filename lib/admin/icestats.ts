@@ -1,3 +1,4 @@
+import type { AudioInfo } from '../formats/sink.js'
 import type { ServerInfo } from '../options.js'
 import type { RelayMetadata, RelayStatus } from '../relay/relay.js'
 
@@ -89,13 +90,30 @@ function field (fields: Record<string, string>, name: string): string | undefine
  */
 export function titleStats (metadata: Omit<RelayMetadata, 'raw'> | null): Stats {
   if (metadata === null) return {}
-  const fromComments = metadata.source === 'vorbis' || metadata.source === 'opus'
+  const fromComments = metadata.source !== 'icy' && metadata.source !== 'manual'
   const title = fromComments ? field(metadata.fields, 'TITLE') : metadata.title
   const artist = fromComments ? field(metadata.fields, 'ARTIST') : undefined
   return {
     ...(title !== undefined && { title }),
     ...(artist !== undefined && { artist })
   }
+}
+
+/** Icecast's names for the Ogg codecs it reports as a `subtype`. */
+const SUBTYPES: Partial<Record<AudioInfo['codec'], string>> = {
+  vorbis: 'Vorbis', opus: 'Opus', flac: 'FLAC', speex: 'Speex', theora: 'Theora'
+}
+
+/** What Icecast reads from an Ogg stream's codec headers: `subtype` and `audio_*` (bitrate in bit/s). */
+export function codecStats (audio: AudioInfo | null): Stats {
+  const subtype = audio === null ? undefined : SUBTYPES[audio.codec]
+  if (audio === null || subtype === undefined) return {}
+  return definedStats({
+    subtype,
+    audio_bitrate: audio.bitrate === null ? null : audio.bitrate * 1000,
+    audio_channels: audio.channels,
+    audio_samplerate: audio.sampleRate
+  })
 }
 
 function definedStats (values: Record<string, StatValue | null | undefined>): Stats {
@@ -118,6 +136,7 @@ export function sourceStats (status: RelayStatus, listenUrl: string): Stats {
   return sorted({
     ...audioInfoStats(status.headers['ice-audio-info']),
     ...titleStats(status.metadata),
+    ...codecStats(status.audio),
     ...definedStats({
       listenurl: listenUrl,
       listeners: status.listeners,
@@ -127,7 +146,7 @@ export function sourceStats (status: RelayStatus, listenUrl: string): Stats {
       server_url: stream.url,
       server_type: status.contentType,
       genre: stream.genre,
-      bitrate: stream.bitrate,
+      bitrate: stream.bitrate ?? status.audio?.bitrate,
       stream_start: start?.rfc822,
       stream_start_iso8601: start?.iso8601,
       max_listeners: status.maxListeners ?? 'unlimited',

@@ -155,11 +155,17 @@ export class Relay {
     this.mount.endAll(reason)
   }
 
-  /** Ends the upstream connection now; the relay reconnects as after any upstream end. */
+  /**
+   * Ends the upstream connection now, and the relay reconnects as after any upstream end; a relay
+   * waiting to retry connects at once. An idle (on-demand) or stopped relay is left as it is.
+   */
   restart (): void {
-    if (this.#connection === undefined) return
-    this.#connection.close()
-    this.#upstreamEnded(new Error('restarted by request'))
+    if (this.#connection !== undefined) {
+      this.#connection.close()
+      this.#upstreamEnded(new Error('restarted by request'))
+    } else if (this.state === 'retrying') {
+      this.#connect()
+    }
   }
 
   admission (): Admission {

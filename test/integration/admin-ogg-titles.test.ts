@@ -63,6 +63,9 @@ test('Vorbis: title and artist from the comments, as the real Icecast slave give
   const ours = await titled(async () => await ourSource('/live.ogg'), 'our /live.ogg')
   assert.equal(ours.title, reference.title)
   assert.equal(ours.artist, reference.artist)
+  for (const key of ['subtype', 'audio_channels', 'audio_samplerate', 'audio_bitrate']) {
+    assert.equal(ours[key], reference[key], key)
+  }
 })
 
 test('Opus: title and artist from OpusTags (Icecast shows none)', async () => {

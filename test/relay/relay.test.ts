@@ -328,3 +328,19 @@ test('app.close() returns promptly with hundreds of listeners attached', async (
   assert.ok(Date.now() - start < 1000, `close took ${Date.now() - start} ms`)
   await Promise.all(listeners.map((l) => l.ended))
 })
+
+test('restart of a relay waiting to retry connects at once', async (t) => {
+  const port = await refusedPort()
+  const { app } = await relayApp({ relays: [{ server: '127.0.0.1', port, localMount: '/r' }], limits: { maxBackoff: 60 } })
+  t.after(() => app.close())
+  const connecting: number[] = []
+  app.relay.on('state', (e) => { if (e.state === 'connecting') connecting.push(Date.now()) })
+  await waitUntil(() => connecting.length >= 4, 8000, 'a few retries')
+  await waitForState(app, '/r', 'retrying')
+  const before = connecting.length
+  const start = Date.now()
+  assert.equal(app.relay.restart('/r'), true)
+  assert.equal(connecting.length, before + 1)
+  assert.ok(connecting.at(-1)! - start < 50)
+  assert.equal(app.relay.restart('/nope'), false)
+})
