@@ -5,6 +5,7 @@ import { httpGet, type HttpResult } from '../helpers/procs.js'
 export function statusFixture (overrides: Partial<RelayStatus> = {}): RelayStatus {
   return {
     localMount: '/live.mp3',
+    origin: 'options',
     upstream: 'http://master.example:8001/live.mp3',
     state: 'live',
     stateSince: '2026-01-02T03:04:05.000Z',
@@ -22,6 +23,7 @@ export function statusFixture (overrides: Partial<RelayStatus> = {}): RelayStatu
     contentType: 'audio/mpeg',
     headers: { 'content-type': 'audio/mpeg', 'ice-audio-info': 'bitrate=128;samplerate=44100;channels=2' },
     stream: { name: 'Master MP3', genre: 'Test', description: 'Desc', url: 'http://example.org/', bitrate: 128, public: false },
+    audio: { codec: 'mp3', bitrate: 128, sampleRate: 44100, channels: 2 },
     metadata: { title: 'Artist B - Track Two', fields: { StreamTitle: 'Artist B - Track Two' }, source: 'icy', updatedAt: '2026-01-02T03:04:06.000Z' },
     ...overrides
   }

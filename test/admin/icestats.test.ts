@@ -79,6 +79,7 @@ test('a source\'s stats: Icecast\'s names, alphabetical, unknown values left out
     contentType: null,
     headers: {},
     metadata: null,
+    audio: null,
     maxListeners: 5,
     listeners: 0,
     stream: { name: null, genre: null, description: null, url: null, bitrate: null, public: null }
@@ -168,4 +169,21 @@ test('listmounts, listclients and iceresponse as Icecast names their elements', 
   ])
   assert.equal(iceresponseXml('Client 3 removed', true), '<?xml version="1.0"?>\n<iceresponse><message>Client 3 removed</message><return>1</return></iceresponse>\n')
   assert.match(iceresponseXml('No such action', false), /<return>0<\/return>/)
+})
+
+test('an Ogg stream\'s codec gives Icecast\'s subtype and audio_* stats; the frames give a bitrate when no header does', () => {
+  const ogg = sourceStats(statusFixture({
+    contentType: 'application/ogg',
+    headers: {},
+    stream: { name: null, genre: null, description: null, url: null, bitrate: null, public: null },
+    audio: { codec: 'vorbis', bitrate: 112, sampleRate: 44100, channels: 2 }
+  }), 'http://x/live.ogg')
+  assert.equal(ogg['subtype'], 'Vorbis')
+  assert.equal(ogg['audio_bitrate'], 112000)
+  assert.equal(ogg['audio_samplerate'], 44100)
+  assert.equal(ogg['audio_channels'], 2)
+  assert.equal(ogg['bitrate'], 112)
+  const mp3 = sourceStats(statusFixture({ headers: {}, stream: { name: null, genre: null, description: null, url: null, bitrate: null, public: null } }), 'http://x/')
+  assert.equal(mp3['subtype'], undefined)
+  assert.equal(mp3['bitrate'], 128)
 })

@@ -186,7 +186,7 @@ export const sleep = async (ms: number): Promise<void> => await new Promise((res
 
 /** Polls `fn` until it returns a value other than undefined/false; throws `message` after `timeoutMs`. */
 export async function waitFor<T> (fn: () => T | Promise<T>, { timeoutMs = 5000, intervalMs = 50, message = 'condition', signal }:
-{ timeoutMs?: number, intervalMs?: number, message?: string | (() => string), signal?: AbortSignal } = {}): Promise<Exclude<T, false | undefined>> {
+{ timeoutMs?: number, intervalMs?: number, message?: string | (() => string | Promise<string>), signal?: AbortSignal } = {}): Promise<Exclude<T, false | undefined>> {
   const deadline = Date.now() + timeoutMs
   let lastError: unknown
   for (;;) {
@@ -196,7 +196,7 @@ export async function waitFor<T> (fn: () => T | Promise<T>, { timeoutMs = 5000, 
       if (v !== undefined && v !== false) return v as Exclude<T, false | undefined>
     } catch (e) { lastError = e }
     if (Date.now() >= deadline) {
-      const m = typeof message === 'function' ? message() : message
+      const m = typeof message === 'function' ? await message() : message
       const cause = lastError instanceof Error ? ` (last error: ${lastError.message})` : ''
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${m}${cause}`)
     }

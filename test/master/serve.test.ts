@@ -17,7 +17,7 @@ test('/admin/streamlist.txt lists every mount, prefixed, to a slave with the rel
   t.after(async () => { await app.close(); await upstream.close() })
 
   for (const headers of [{}, { authorization: basic('relay', 'wrong') }, { authorization: basic('admin', 'hackme') },
-    { authorization: 'Bearer hackme' }, { authorization: 'Basic !!!' }]) {
+    { authorization: 'Bearer hackme' }, { authorization: 'Basic !!!' }] as Array<Record<string, string>>) {
     const refused = await httpGet(url('/admin/streamlist.txt'), { headers })
     assert.equal(refused.status, 401, JSON.stringify(headers))
     assert.equal(refused.headers['www-authenticate'], 'Basic realm="Icecast2 Server"')

@@ -40,7 +40,9 @@ const EXPECTED: Record<string, RegExp> = {
 }
 
 test('every kind of broken upstream gives a clear state and log line; the app and a healthy mount go on', async (t) => {
+  const accepted = new Set<net.Socket>()
   const broken = net.createServer((socket) => {
+    accepted.add(socket)
     socket.on('error', () => {})
     socket.once('data', (data) => {
       const path = data.toString('latin1').split(' ')[1] ?? '/'
@@ -68,7 +70,7 @@ test('every kind of broken upstream gives a clear state and log line; the app an
   t.after(async () => {
     await app.close()
     await healthy.close()
-    broken.closeAllConnections?.()
+    for (const socket of accepted) socket.destroy()
     await new Promise((resolve) => broken.close(resolve))
   })
   const base = `http://127.0.0.1:${(app.server.address() as net.AddressInfo).port}`
