@@ -81,6 +81,7 @@ function formatOf (status: RelayStatus): string | undefined {
  * Relays added before the app is ready start when it is (so that every sub-plugin's extension is in place).
  */
 export class RelayRegistry extends EventEmitter<{ [E in keyof RelayEvents]: [RelayEvents[E]] }> {
+  /** @internal */
   readonly limits: Limits
   readonly #relays = new Map<string, Relay>()
   readonly #extensions: RelayExtension[] = []
@@ -153,17 +154,17 @@ export class RelayRegistry extends EventEmitter<{ [E in keyof RelayEvents]: [Rel
     return this.#masterStatus()
   }
 
-  /** For the master sub-plugin: where `masters()` reads from. */
+  /** @internal For the master sub-plugin: where `masters()` reads from. */
   reportMasters (source: () => MasterStatus[]): void {
     this.#masterStatus = source
   }
 
-  /** For sub-plugins: adds request headers, an upstream stage or listener framing to every relay. */
+  /** @internal For sub-plugins: adds request headers, an upstream stage or listener framing to every relay. */
   extend (extension: RelayExtension): void {
     this.#extensions.push(extension)
   }
 
-  /** How a listener with these request headers is framed (e.g. ICY metadata), if any extension frames it. */
+  /** @internal How a listener with these request headers is framed (e.g. ICY metadata), if any extension frames it. */
   listenerFraming (place: ListenerPlace, headers: IncomingHttpHeaders): ListenerFraming | undefined {
     for (const extension of this.#extensions) {
       const framing = extension.listenerFraming?.(place, headers)
@@ -172,25 +173,27 @@ export class RelayRegistry extends EventEmitter<{ [E in keyof RelayEvents]: [Rel
     return undefined
   }
 
-  /** The live relay object behind a mount, for the listener route and sub-plugins. */
+  /** @internal The live relay object behind a mount, for the listener route and sub-plugins. */
   find (localMount: string): Relay | undefined {
     return this.#relays.get(localMount)
   }
 
+  /** @internal */
   get totalListeners (): number {
     return this.#listenerCount
   }
 
+  /** @internal */
   get closing (): boolean {
     return this.#closing
   }
 
-  /** Listener ids are unique across the app's mounts, so `killclient`/`moveclients` can name one. */
+  /** @internal Listener ids are unique across the app's mounts, so `killclient`/`moveclients` can name one. */
   nextListenerId (): number {
     return ++this.#lastListenerId
   }
 
-  /** Counts a listener against `limits.clients` before it is attached to the relay of its place. */
+  /** @internal Counts a listener against `limits.clients` before it is attached to the relay of its place. */
   admitListener (place: ListenerPlace, listener: Listener): void {
     this.#listenerCount++
     this.#places.set(listener, place)
@@ -251,11 +254,13 @@ export class RelayRegistry extends EventEmitter<{ [E in keyof RelayEvents]: [Rel
     return relay !== undefined
   }
 
+  /** @internal */
   startAll (): void {
     this.#started = true
     for (const relay of this.#relays.values()) relay.start()
   }
 
+  /** @internal */
   stopAll (): void {
     this.#closing = true
     for (const relay of this.#relays.values()) relay.stop('closing')
