@@ -8,6 +8,7 @@ import { OggReader, pageCrc, pageLength } from '../../lib/formats/ogg.js'
 import { NO_SYNC, SYNC_ANYWHERE, type AudioInfo, type FormatReader, type FormatSink } from '../../lib/formats/sink.js'
 import { makeFixtures, type Fixtures } from '../helpers/icecast.js'
 import { noise } from '../helpers/scripted.js'
+import { cut } from '../upstream/chunking.js'
 import { adtsFixture, syntheticAdts } from '../helpers/adts.js'
 
 interface Read {
@@ -40,18 +41,6 @@ function read (make: (sink: FormatSink) => FormatReader, chunks: Buffer[]): Read
   for (const chunk of chunks) reader.push(chunk)
   result.out = Buffer.concat(out)
   return result
-}
-
-function cutAt (bytes: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b)
-  const chunks: Buffer[] = []
-  let from = 0
-  for (const point of points) {
-    chunks.push(bytes.subarray(from, point))
-    from = point
-  }
-  chunks.push(bytes.subarray(from))
-  return chunks
 }
 
 /** Frame starts of an MPEG/ADTS file that begins with a frame, walking frame lengths. */
@@ -90,7 +79,7 @@ test('MPEG reader: any chunking hands on the same whole frames; every place to s
   const frames = new Set(frameStarts(sample.subarray(5000 + frameOffset(sample, 5000))).map((s) => s + junk.length + frameOffset(sample, 5000)))
   const whole = read((sink) => new MpegReader(sink), [input])
   fc.assert(fc.property(cuts, (points) => {
-    const r = read((sink) => new MpegReader(sink), cutAt(input, points))
+    const r = read((sink) => new MpegReader(sink), cut(input, points))
     assert.ok(r.out.equals(whole.out))
     assert.ok(input.subarray(0, r.out.length).equals(r.out), 'a prefix of the input: nothing lost, nothing invented')
     assert.ok(input.length - r.out.length < 400, 'at most the unfinished last frame is held')
@@ -118,7 +107,7 @@ test('MPEG reader: an unfinished frame is held, so a reconnect never leaves half
 
 test('ADTS frames: the reader finds them and reports AAC', () => {
   const aac = adtsFixture()
-  const r = read((sink) => new MpegReader(sink), cutAt(aac, [100, 5000, 5001]))
+  const r = read((sink) => new MpegReader(sink), cut(aac, [100, 5000, 5001]))
   assert.equal(r.infos[0]?.codec, 'aac')
   assert.ok(r.syncs.length > 0)
   for (const sync of r.syncs) {
@@ -163,7 +152,7 @@ for (const kind of ['vorbis', 'opus'] as const) {
     assert.equal(whole.syncs[0], headerBytes.length, 'the first place to start is the first data page')
     assert.deepEqual(whole.corrupt, [])
     fc.assert(fc.property(cuts, (points) => {
-      const r = read((sink) => new OggReader(sink), cutAt(ogg, points))
+      const r = read((sink) => new OggReader(sink), cut(ogg, points))
       assert.ok(r.out.equals(ogg))
       assert.deepEqual(r.headers.map((pages) => Buffer.concat(pages)), [headerBytes])
       assert.deepEqual(r.tags, whole.tags)
@@ -175,7 +164,7 @@ for (const kind of ['vorbis', 'opus'] as const) {
 test('Ogg chained stream: a BOS page after data starts a new chain whose headers replace the old', () => {
   const first = readFileSync(fixtures.vorbis.tracks[0]!.file)
   const second = readFileSync(fixtures.opus.tracks[2]!.file)
-  const r = read((sink) => new OggReader(sink), cutAt(Buffer.concat([first, second]), [4000, first.length - 3, first.length + 50]))
+  const r = read((sink) => new OggReader(sink), cut(Buffer.concat([first, second]), [4000, first.length - 3, first.length + 50]))
   assert.equal(r.headers.length, 2)
   const secondHeaders = Buffer.concat(r.headers[1]!)
   assert.ok(second.subarray(0, secondHeaders.length).equals(secondHeaders))
@@ -197,7 +186,7 @@ test('Ogg: a corrupt page and garbage between pages are skipped with a reason; r
   ogg[badAt + badLength - 1] ^= 0x55
   const [gapAt] = pages[9]!
   const input = Buffer.concat([ogg.subarray(0, gapAt), Buffer.from('garbage!'), ogg.subarray(gapAt)])
-  const r = read((sink) => new OggReader(sink), cutAt(input, [badAt + 10, gapAt + 3]))
+  const r = read((sink) => new OggReader(sink), cut(input, [badAt + 10, gapAt + 3]))
   assert.ok(r.out.equals(Buffer.concat([ogg.subarray(0, badAt), ogg.subarray(badAt + badLength)])))
   assert.equal(r.corrupt.filter((reason) => /corrupt Ogg page skipped/.test(reason)).length, 1)
   const skipped = r.corrupt.map((reason) => /^(\d+) bytes between Ogg pages skipped/.exec(reason)?.[1]).filter((n) => n !== undefined)
@@ -206,7 +195,7 @@ test('Ogg: a corrupt page and garbage between pages are skipped with a reason; r
 
 test('format detection by the bytes: Ogg, MPEG, ADTS, and unknown bytes passed on untouched', () => {
   const ogg = readFileSync(fixtures.opus.tracks[0]!.file)
-  const detected = (bytes: Buffer, chunking: number[]): Read => read((sink) => new FormatDetector(sink), cutAt(bytes, chunking))
+  const detected = (bytes: Buffer, chunking: number[]): Read => read((sink) => new FormatDetector(sink), cut(bytes, chunking))
   assert.equal(detected(ogg, [1, 2, 30, 90]).infos[0]?.codec, 'opus')
   assert.ok(detected(ogg, [1, 2, 30, 90]).out.equals(ogg))
   const mp3 = Buffer.concat([noise(100), sample.subarray(333, 20000)])
@@ -231,9 +220,9 @@ test('random garbage never throws from any reader', () => {
   fc.assert(fc.property(fc.nat(), fc.uint8Array({ minLength: 1, maxLength: 64 }), cuts, (where, patch, points) => {
     const ogg = Buffer.from(readFileSync(fixtures.vorbis.tracks[0]!.file))
     Buffer.from(patch).copy(ogg, where % ogg.length)
-    read((s) => new OggReader(s), cutAt(ogg, points))
+    read((s) => new OggReader(s), cut(ogg, points))
     const mp3 = Buffer.from(sample.subarray(0, 30000))
     Buffer.from(patch).copy(mp3, where % mp3.length)
-    read((s) => new MpegReader(s), cutAt(mp3, points))
+    read((s) => new MpegReader(s), cut(mp3, points))
   }), { numRuns: 100 })
 })
