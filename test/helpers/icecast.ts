@@ -157,16 +157,18 @@ const readOr = (file: string): string => { try { return readFileSync(file, 'utf8
 /** Starts Debian's icecast2 on a loopback port; throws with its error log if it is not answering in time. */
 export async function startIcecast (opts: IcecastOptions = {}): Promise<Icecast> {
   if (!existsSync(ICECAST_BIN)) throw new Error(`${ICECAST_BIN} is not installed (apt-get install icecast2)`)
-  const attempts = opts.port === undefined ? 3 : 1
   let lastError: Error | undefined
-  for (let i = 0; i < attempts; i++) {
+  for (let i = 0; i < 3; i++) {
     const port = opts.port ?? await freePort()
     try {
       return await startOnce(opts, port)
     } catch (e) {
       lastError = e as Error
-      // another process took the port between freePort() and Icecast's bind: try another one
-      if (!/listening socket|bind|address already in use/i.test(lastError.message)) break
+      // Another process took the port between freePort() and Icecast's bind: try another one. Debian's
+      // Icecast 2.4.4 also crashes now and then right after it started (SIGSEGV seen): start it again.
+      const portTaken = /listening socket|bind|address already in use/i.test(lastError.message)
+      const crashed = /exited \(code null, signal SIG(SEGV|ABRT|BUS)\)/.test(lastError.message)
+      if (!(crashed || (portTaken && opts.port === undefined))) break
     }
   }
   throw lastError ?? new Error('startIcecast failed')
