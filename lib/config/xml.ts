@@ -43,6 +43,18 @@ function describe (message: string, wrapped: boolean): string {
     .replace(/^Expected closing tag '(.+?)' \(opened in (.+?)\) instead of closing tag 'icecast'\.$/, '<$1> opened in $2 is not closed')
 }
 
+/**
+ * The parsed document. The parser refuses some well-formed XML the validator lets through: element names
+ * such as `constructor` or `__proto__` (prototype pollution) throw a plain Error, which must not escape as one.
+ */
+function parse (xml: string): Record<string, XmlNode[]> {
+  try {
+    return parser.parse(xml) as Record<string, XmlNode[]>
+  } catch (error) {
+    throw new InvalidConfigError(`unreadable: ${(error as Error).message}`, { cause: error })
+  }
+}
+
 /** Parses an Icecast config (or bare elements of one, as Icecast's docs show them) into its `<icecast>` element. */
 export function parseXml (text: string): XmlNode {
   const body = text.replace(/^\uFEFF?\s*<\?xml[^>]*\?>/, '')
@@ -54,7 +66,7 @@ export function parseXml (text: string): XmlNode {
     const line = valid.err.line - (wrapped ? 1 : 0)
     throw new InvalidConfigError(`line ${line}, column ${valid.err.col}: ${describe(valid.err.msg, wrapped)}`)
   }
-  const root = (parser.parse(xml) as Record<string, XmlNode[]>)['icecast']
+  const root = parse(xml)['icecast']
   if (root === undefined || root.length !== 1) throw new InvalidConfigError('the root element must be <icecast>')
   return root[0]!
 }

@@ -152,6 +152,9 @@ test('an invalid config fails with a message that names the element', () => {
     ['<authentication><admin-user>a:b</admin-user><admin-password>x</admin-password></authentication>', /^<authentication> <admin-user>: /],
     ['<authentication><admin-password></admin-password></authentication>', /^<authentication> <admin-password>: /],
     ['<hostname>two words</hostname>', /^<hostname>: /],
+    ['<relay><server>a^b</server><port>1</port></relay>', /^<relay> <server>: "a\^b" is not a host name or address$/],
+    ['<master-server>\'92.168.1.11</master-server><master-server-port>1</master-server-port><master-password>p</master-password>',
+      /^<master-server>: "'92\.168\.1\.11" is not a host name or address$/],
     ['<master-server>m</master-server>', /^<master-server-port>: required with <master-server>$/],
     ['<master-server>m</master-server><master-server-port>0</master-server-port>', /^<master-server-port>: "0" is not an integer/],
     ['<master-server>m</master-server><master-server-port>1</master-server-port><master-update-interval>0</master-update-interval>',
@@ -161,7 +164,10 @@ test('an invalid config fails with a message that names the element', () => {
     ['<icecast><relay>', /^line 1, column \d+: not closed: <icecast> <relay>$/],
     ['<icecast><relay></icecast>', /^line 1, column \d+: /],
     ['<?xml version="1.0"?>\n<icecast>\n  <location>x</locaton>\n</icecast>', /^line 3, column \d+: Expected closing tag 'location'/],
-    [' \n', /^empty: no <icecast> element/]
+    [' \n', /^empty: no <icecast> element/],
+    // well-formed, but the XML parser refuses these names (found by `npm run fuzz`)
+    ['<relay><port>1</port><constructor/></relay>', /^unreadable: .*"constructor" is a reserved JavaScript keyword/],
+    ['<icecast><__proto__>1</__proto__></icecast>', /^unreadable: .*"__proto__" is a reserved JavaScript keyword/]
   ]
   for (const [xml, message] of cases) {
     assert.throws(() => readIcecastConfig(xml), (error: Error & { code?: string }) => {
