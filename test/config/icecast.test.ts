@@ -135,6 +135,14 @@ test('unknown elements and Icecast features a relay does not do are ignored with
   assert.deepEqual(options.relays, [{ server: '127.0.0.1', port: 1 }])
 })
 
+test('bare elements after many comments are read at once (found by `npm run fuzz`: the root test backtracked)', () => {
+  const started = performance.now()
+  const { options } = readIcecastConfig('<!-- a comment -->\n'.repeat(27) + RELAY_SNIPPET)
+  assert.equal(options.relays?.[0]?.port, 8001)
+  assert.ok(readIcecastConfig('<!-- a - comment - -->\n'.repeat(27) + '<icecast><location>x</location></icecast>').options.location === 'x')
+  assert.ok(performance.now() - started < 500, `${performance.now() - started} ms`)
+})
+
 test('an invalid config fails with a message that names the element', () => {
   const cases: Array<[string, RegExp]> = [
     ['<relay><port>x</port></relay>', /^<relay> <port>: "x" is not an integer from 1 to 65535$/],
