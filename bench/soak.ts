@@ -205,7 +205,7 @@ const HEADER = pad(['min', 'RSS MB', 'heap MB', 'fds', 'eld p50', 'eld p99', 'el
 
 interface Row { minute: number, samples: SoakSample[], drops: number, churn: ChurnCounts }
 
-/** One minute: memory and fds at its last sample; event-loop delay in ms, p50 the median and p99/max the worst of its 10-s windows. */
+/** One minute: memory and fds at its last sample; event-loop delay in ms (past the 10-ms sampling interval), p50 the median and p99/max the worst of its 10-s windows. */
 function formatRow ({ minute, samples, drops, churn }: Row): string {
   const last = samples.at(-1)!
   const delays = samples.map((s) => s.delay)
