@@ -210,12 +210,19 @@ function upstreamUrl (def: RelayDefinition, at: string): URL {
   if (def.port === undefined) {
     throw new InvalidOptionError(`${at}.port: required (Icecast has no default port for a relay either)`)
   }
-  return serverUrl(def.server, def.port, def.tls === true, def.mount ?? '/')
+  return serverUrl(def.server, def.port, def.tls === true, def.mount ?? '/', at)
 }
 
-/** `http(s)://server:port/path`, an IPv6 server in brackets. */
-function serverUrl (server: string, port: number, tls: boolean, path: string): URL {
-  return new URL(`${tls ? 'https' : 'http'}://${hostPort(server, port)}${path}`)
+/**
+ * `http(s)://server:port/path`, an IPv6 server in brackets. The schema only keeps URL syntax out of `server`;
+ * a name the URL parser still refuses (`'1.2`, `a^b`) is an invalid option, named by `at`, not a TypeError.
+ */
+function serverUrl (server: string, port: number, tls: boolean, path: string, at: string): URL {
+  try {
+    return new URL(`${tls ? 'https' : 'http'}://${hostPort(server, port)}${path}`)
+  } catch {
+    throw new InvalidOptionError(`${at}.server: ${JSON.stringify(server)} is not a host name or address`)
+  }
 }
 
 function hostPort (server: string, port: number): string {
@@ -309,7 +316,7 @@ function resolveMaster (def: unknown, at: string): ResolvedMaster {
   const name = hostPort(master.server, master.port)
   return {
     name,
-    url: serverUrl(master.server, master.port, master.tls === true, '/'),
+    url: serverUrl(master.server, master.port, master.tls === true, '/', at),
     updateInterval: master.updateInterval ?? 120,
     username: master.username ?? DEFAULT_RELAY_USER,
     password: master.password,

@@ -26,9 +26,15 @@ const parser = new XMLParser({
 const WRAP_OPEN = '<icecast>\n'
 const WRAP_CLOSE = '\n</icecast>'
 
+/**
+ * Leading comments, then the root. A comment's body cannot hold `-->`, so there is one way to match each: with
+ * `[\s\S]*?` a body could run on across comments, and a text of 30 comments and no root took a minute to refuse.
+ */
+const ROOT_FIRST = /^\s*(?:<!--(?:[^-]|-(?!->))*-->\s*)*<icecast[\s/>]/
+
 /** Whether the text is a whole config, with its `<icecast>` root, rather than bare elements as in the docs. */
 function hasRoot (text: string): boolean {
-  return /^\s*(?:<!--[\s\S]*?-->\s*)*<icecast[\s/>]/.test(text)
+  return ROOT_FIRST.test(text)
 }
 
 /**
@@ -43,6 +49,18 @@ function describe (message: string, wrapped: boolean): string {
     .replace(/^Expected closing tag '(.+?)' \(opened in (.+?)\) instead of closing tag 'icecast'\.$/, '<$1> opened in $2 is not closed')
 }
 
+/**
+ * The parsed document. The parser refuses some well-formed XML the validator lets through: element names
+ * such as `constructor` or `__proto__` (prototype pollution) throw a plain Error, which must not escape as one.
+ */
+function parse (xml: string): Record<string, XmlNode[]> {
+  try {
+    return parser.parse(xml) as Record<string, XmlNode[]>
+  } catch (error) {
+    throw new InvalidConfigError(`unreadable: ${(error as Error).message}`, { cause: error })
+  }
+}
+
 /** Parses an Icecast config (or bare elements of one, as Icecast's docs show them) into its `<icecast>` element. */
 export function parseXml (text: string): XmlNode {
   const body = text.replace(/^\uFEFF?\s*<\?xml[^>]*\?>/, '')
@@ -54,7 +72,7 @@ export function parseXml (text: string): XmlNode {
     const line = valid.err.line - (wrapped ? 1 : 0)
     throw new InvalidConfigError(`line ${line}, column ${valid.err.col}: ${describe(valid.err.msg, wrapped)}`)
   }
-  const root = (parser.parse(xml) as Record<string, XmlNode[]>)['icecast']
+  const root = parse(xml)['icecast']
   if (root === undefined || root.length !== 1) throw new InvalidConfigError('the root element must be <icecast>')
   return root[0]!
 }

@@ -5,6 +5,12 @@ const CAPTURE = Buffer.from('OggS')
 const HEADER_BYTES = 27
 const CONTINUED = 0x01
 const BOS = 0x02
+/**
+ * The most codec header bytes a chain may cache for new listeners. Comment headers may carry cover art, but
+ * headers that never end (a Speex header announcing 2^32 extra packets, a header packet that never closes)
+ * would otherwise be cached for as long as the stream runs, and no listener would ever get a place to start.
+ */
+export const MAX_HEADER_CACHE = 4 * 1024 * 1024
 
 const CRC_TABLE = (() => {
   const table = new Uint32Array(256)
@@ -84,6 +90,7 @@ export class OggReader implements FormatReader {
   #carry: Buffer = Buffer.alloc(0)
   #streams = new Map<number, LogicalStream>()
   #headerPages: Buffer[] = []
+  #headerBytes = 0
   #chainHasData = false
   #headersPublished = false
 
@@ -132,7 +139,7 @@ export class OggReader implements FormatReader {
       // Without any BOS page (an upstream that starts mid-stream) there are no headers to wait for.
       return this.#headersPublished || this.#streams.size === 0
     }
-    this.#headerPages.push(page.bytes)
+    if (!this.#cacheHeaderPage(page)) return false
     this.#readHeaderPackets(stream, page)
     this.#publishWhenComplete()
     return false
@@ -142,6 +149,7 @@ export class OggReader implements FormatReader {
     if (this.#chainHasData) {
       this.#streams = new Map()
       this.#headerPages = []
+      this.#headerBytes = 0
       this.#chainHasData = false
       this.#headersPublished = false
     }
@@ -150,8 +158,8 @@ export class OggReader implements FormatReader {
     const stream: LogicalStream = { header, headersDone: 0, headersComplete: false, partial: [] }
     this.#streams.set(page.serial, stream)
     this.#headersPublished = false
-    this.#headerPages.push(page.bytes)
     if (header.info !== undefined) this.#sink.info(header.info)
+    if (!this.#cacheHeaderPage(page)) return false
     this.#readHeaderPackets(stream, page)
     this.#publishWhenComplete()
     return false
@@ -182,6 +190,28 @@ export class OggReader implements FormatReader {
     stream.headersComplete = headerPackets === undefined
       ? codec === 'flac' && (index === 0 ? isLastFlacHeader(packet.subarray(13)) : isLastFlacHeader(packet))
       : stream.headersDone >= headerPackets
+  }
+
+  /** Caches a header page; false when that took the cache past MAX_HEADER_CACHE and the headers were given up. */
+  #cacheHeaderPage (page: Page): boolean {
+    this.#headerPages.push(page.bytes)
+    this.#headerBytes += page.bytes.length
+    if (this.#headerBytes <= MAX_HEADER_CACHE) return true
+    this.#giveUpHeaders()
+    return false
+  }
+
+  /** Headers past MAX_HEADER_CACHE: the chain is read as having none, so that its data pages are places to start. */
+  #giveUpHeaders (): void {
+    this.#sink.corrupt(`codec headers of over ${MAX_HEADER_CACHE} bytes: not cached, listeners start without them`)
+    for (const stream of this.#streams.values()) {
+      stream.headersComplete = true
+      stream.partial = []
+    }
+    this.#headerPages = []
+    this.#headerBytes = 0
+    this.#headersPublished = true
+    this.#sink.headers([])
   }
 
   #publishWhenComplete (): void {

@@ -135,6 +135,14 @@ test('unknown elements and Icecast features a relay does not do are ignored with
   assert.deepEqual(options.relays, [{ server: '127.0.0.1', port: 1 }])
 })
 
+test('bare elements after many comments are read at once (found by `npm run fuzz`: the root test backtracked)', () => {
+  const started = performance.now()
+  const { options } = readIcecastConfig('<!-- a comment -->\n'.repeat(27) + RELAY_SNIPPET)
+  assert.equal(options.relays?.[0]?.port, 8001)
+  assert.ok(readIcecastConfig('<!-- a - comment - -->\n'.repeat(27) + '<icecast><location>x</location></icecast>').options.location === 'x')
+  assert.ok(performance.now() - started < 500, `${performance.now() - started} ms`)
+})
+
 test('an invalid config fails with a message that names the element', () => {
   const cases: Array<[string, RegExp]> = [
     ['<relay><port>x</port></relay>', /^<relay> <port>: "x" is not an integer from 1 to 65535$/],
@@ -152,6 +160,9 @@ test('an invalid config fails with a message that names the element', () => {
     ['<authentication><admin-user>a:b</admin-user><admin-password>x</admin-password></authentication>', /^<authentication> <admin-user>: /],
     ['<authentication><admin-password></admin-password></authentication>', /^<authentication> <admin-password>: /],
     ['<hostname>two words</hostname>', /^<hostname>: /],
+    ['<relay><server>a^b</server><port>1</port></relay>', /^<relay> <server>: "a\^b" is not a host name or address$/],
+    ['<master-server>\'92.168.1.11</master-server><master-server-port>1</master-server-port><master-password>p</master-password>',
+      /^<master-server>: "'92\.168\.1\.11" is not a host name or address$/],
     ['<master-server>m</master-server>', /^<master-server-port>: required with <master-server>$/],
     ['<master-server>m</master-server><master-server-port>0</master-server-port>', /^<master-server-port>: "0" is not an integer/],
     ['<master-server>m</master-server><master-server-port>1</master-server-port><master-update-interval>0</master-update-interval>',
@@ -161,7 +172,10 @@ test('an invalid config fails with a message that names the element', () => {
     ['<icecast><relay>', /^line 1, column \d+: not closed: <icecast> <relay>$/],
     ['<icecast><relay></icecast>', /^line 1, column \d+: /],
     ['<?xml version="1.0"?>\n<icecast>\n  <location>x</locaton>\n</icecast>', /^line 3, column \d+: Expected closing tag 'location'/],
-    [' \n', /^empty: no <icecast> element/]
+    [' \n', /^empty: no <icecast> element/],
+    // well-formed, but the XML parser refuses these names (found by `npm run fuzz`)
+    ['<relay><port>1</port><constructor/></relay>', /^unreadable: .*"constructor" is a reserved JavaScript keyword/],
+    ['<icecast><__proto__>1</__proto__></icecast>', /^unreadable: .*"__proto__" is a reserved JavaScript keyword/]
   ]
   for (const [xml, message] of cases) {
     assert.throws(() => readIcecastConfig(xml), (error: Error & { code?: string }) => {

@@ -4,12 +4,13 @@ import { before, test } from 'node:test'
 import fc from 'fast-check'
 import { FormatDetector } from '../../lib/formats/detect.js'
 import { MpegReader, frameHeader } from '../../lib/formats/mpeg.js'
-import { OggReader, pageCrc, pageLength } from '../../lib/formats/ogg.js'
+import { MAX_HEADER_CACHE, OggReader, pageCrc, pageLength } from '../../lib/formats/ogg.js'
 import { NO_SYNC, SYNC_ANYWHERE, type AudioInfo, type FormatReader, type FormatSink } from '../../lib/formats/sink.js'
 import { makeFixtures, type Fixtures } from '../helpers/icecast.js'
 import { noise } from '../helpers/scripted.js'
 import { cut } from '../upstream/chunking.js'
 import { adtsFixture, syntheticAdts } from '../helpers/adts.js'
+import { CODEC_HEADERS, oggPage } from '../fuzz/inputs.js'
 
 interface Read {
   out: Buffer
@@ -172,6 +173,24 @@ test('Ogg chained stream: a BOS page after data starts a new chain whose headers
   assert.deepEqual(r.infos.map((i) => i.codec), ['vorbis', 'opus'])
   assert.ok(r.syncs.some((s) => s === first.length + secondHeaders.length))
   assert.ok(!r.syncs.some((s) => s >= first.length && s < first.length + secondHeaders.length))
+})
+
+test('Ogg headers that never end are given up past MAX_HEADER_CACHE: the cache stays bounded, data pages become places to start', () => {
+  // a Speex header announcing 2^32 - 1 extra header packets: every later page would be a header page
+  const speex = Buffer.from(CODEC_HEADERS['speex']![0]!)
+  speex.writeUInt32LE(0xffffffff, 68)
+  const pages = [oggPage(5, 0, 0x02, [speex])]
+  const page = Buffer.alloc(60000, 0x41)
+  for (let i = 1; pages.length * page.length < MAX_HEADER_CACHE + 3 * page.length; i++) pages.push(oggPage(5, i, 0, [page]))
+  const input = Buffer.concat(pages)
+  const r = read((sink) => new OggReader(sink), cutAt(input, [100, 70000]))
+  assert.ok(r.out.equals(input), 'every page handed on')
+  assert.deepEqual(r.headers, [[]], 'no headers for new listeners rather than megabytes of them')
+  assert.equal(r.corrupt.length, 1)
+  assert.match(r.corrupt[0]!, /codec headers of over 4194304 bytes: not cached/)
+  const firstData = input.length - 2 * pages.at(-1)!.length
+  assert.deepEqual(r.syncs.filter((sync) => sync >= firstData).length > 0, true, 'the pages after it are places to start')
+  assert.ok(r.syncs.every((sync) => sync > MAX_HEADER_CACHE), 'no place to start among the pages read as headers')
 })
 
 test('Ogg: a corrupt page and garbage between pages are skipped with a reason; resync on the next page', () => {

@@ -10,12 +10,12 @@ export function adtsFixture (): Buffer {
   return syntheticAdts(400)
 }
 
-/** ADTS frames (AAC LC, 44.1 kHz, stereo, no CRC) with noise as payload: enough for frame sync. */
-export function syntheticAdts (frames: number): Buffer {
+/** ADTS frames (AAC LC, 44.1 kHz, stereo, no CRC) with noise (or `payload`) as payload: enough for frame sync. */
+export function syntheticAdts (frames: number, payload: (length: number) => Buffer = noise): Buffer {
   const out: Buffer[] = []
   for (let i = 0; i < frames; i++) {
     const length = 300 + (i % 7) * 10
-    const frame = Buffer.concat([Buffer.alloc(7), noise(length - 7)])
+    const frame = Buffer.concat([Buffer.alloc(7), payload(length - 7)])
     frame[0] = 0xff
     frame[1] = 0xf1
     frame[2] = (1 << 6) | (4 << 2)

@@ -43,6 +43,7 @@ test('master and relayAuth errors name the field; there is no default password',
     [{ master: { server: 'm', port: 8000, password: 'p', bogus: 1 } }, /master/],
     [{ master: [{ server: 'm', port: 8000, password: 'p' }, { server: 'm', port: 8000, password: 'q' }] }, /master\[1\]: m:8000 is already listed/],
     [{ master: 'm:8000' }, /master/],
+    [{ master: { server: "'92.168.1.11", port: 8000, password: 'p' } }, /^.*master\.server: "'92\.168\.1\.11" is not a host name or address$/],
     [{ relayAuth: {} }, /relayAuth\.password: required \(there is no default relay password\)/],
     [{ relayAuth: { password: 'p', username: 'x:y' } }, /relayAuth\.username/],
     [{ relayAuth: { password: 'line\r\nbreak' } }, /relayAuth\.password/]
