@@ -190,6 +190,8 @@ export class Relay {
   }
 
   setMetadata (metadata: Omit<RelayMetadata, 'updatedAt'>): void {
+    // the audio pushed before the new title goes out with the title that was current
+    this.mount.flush()
     this.metadata = { ...metadata, updatedAt: new Date().toISOString() }
     this.#ctx.emit('metadata', { localMount: this.localMount, metadata: publicMetadata(this.metadata) })
   }
@@ -292,6 +294,7 @@ export class Relay {
       data: (chunk) => {
         this.#bytesIn += chunk.length
         pipeline.push(chunk)
+        this.mount.flush()
       },
       end: (error) => {
         if (this.#connection === connection) this.#upstreamEnded(error)
