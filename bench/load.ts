@@ -248,6 +248,7 @@ async function open (command: OpenCommand): Promise<void> {
       label: g.label,
       n: g.conns.length,
       admitted: firstBytes.length,
+      timeoutMs: command.admissionTimeoutMs,
       firstByteMs: summarize(firstBytes),
       retries: g.conns.reduce((sum, c) => sum + c.retries, 0),
       refused: g.conns.filter((c) => c.refused).length,

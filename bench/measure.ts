@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { cpuSeconds, rssBytes } from './proc.js'
 import type { GroupResult, GroupSpec, RelayReply, WindowResult } from './protocol.js'
 import { startLoad, type RelayUnderTest } from './servers.js'
+import { summarize, type Summary } from './stats.js'
 
 /** 128 kbit/s: the rate every listener should get, in audio bytes per second. */
 export const STREAM_BYTES_PER_SECOND = 16000
@@ -33,13 +34,32 @@ async function memoryOf (relay: RelayUnderTest): Promise<Memory | undefined> {
   return reply === undefined ? undefined : { before: reply.before, after: reply.after }
 }
 
+/**
+ * RSS of each process, read every second while `ms` pass. One reading is noise: V8's young generation
+ * grows and shrinks with the allocation rate, by megabytes, so the figures are the medians.
+ */
+async function rssDuring (pids: number[], ms: number): Promise<Summary[]> {
+  const readings = pids.map((): number[] => [])
+  const end = performance.now() + ms
+  for (let left = ms; left > 0; left = end - performance.now()) {
+    for (const [i, pid] of pids.entries()) readings[i]!.push(rssBytes(pid))
+    await sleep(Math.min(1000, left))
+  }
+  return readings.map(summarize)
+}
+
+/** The idle RSS is read over the last seconds of the settling, at most this long. */
+const IDLE_READING_MS = 5000
+
 export interface ProcessFigures {
   server: RelayUnderTest['server']
   backlog: number | undefined
   /** CPU seconds per second over the window */
   cpu: number
+  /** median RSS while idle (before the crowd) and over the window */
   idleRssBytes: number
   rssBytes: number
+  rss: Summary
   /** the plugin only: its memory before and after a full GC, idle and with the listeners */
   idleMemory?: Memory | undefined
   memory?: Memory | undefined
@@ -55,8 +75,10 @@ export interface Measured {
 
 /** The listeners of `groups` (each to its own URL) load the `relays`, whose CPU and memory are read. */
 export async function measure (relays: RelayUnderTest[], groups: GroupSpec[], options: MeasureOptions): Promise<Measured> {
-  await sleep(options.settleMs)
-  const idle = relays.map((r) => rssBytes(r.pid))
+  const pids = relays.map((r) => r.pid)
+  const idleReading = Math.min(IDLE_READING_MS, options.settleMs)
+  await sleep(options.settleMs - idleReading)
+  const idle = await rssDuring(pids, idleReading)
   const idleMemory = await Promise.all(relays.map(memoryOf))
   const load = startLoad()
   try {
@@ -74,7 +96,7 @@ export async function measure (relays: RelayUnderTest[], groups: GroupSpec[], op
     const loadBefore = cpuSeconds(load.pid)
     const start = performance.now()
     await load.request({ type: 'window-start' }, 'window-started', 10000)
-    await sleep(options.windowMs)
+    const rss = await rssDuring(pids, options.windowMs)
     const window = await load.request<{ type: 'window', groups: WindowResult[] }>(
       { type: 'window-end', bytesPerSecond: STREAM_BYTES_PER_SECOND }, 'window', 60000)
     const seconds = (performance.now() - start) / 1000
@@ -82,8 +104,9 @@ export async function measure (relays: RelayUnderTest[], groups: GroupSpec[], op
       server: r.server,
       backlog: r.backlog,
       cpu: (cpuSeconds(r.pid) - cpuBefore[i]!) / seconds,
-      idleRssBytes: idle[i]!,
-      rssBytes: rssBytes(r.pid),
+      idleRssBytes: idle[i]!.p50,
+      rssBytes: rss[i]!.p50,
+      rss: rss[i]!,
       idleMemory: idleMemory[i]
     }))
     const loadCpu = (cpuSeconds(load.pid) - loadBefore) / seconds

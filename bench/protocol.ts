@@ -30,6 +30,7 @@ export interface GroupResult {
   n: number
   /** listeners that got their first audio byte before the admission timeout */
   admitted: number
+  timeoutMs: number
   /** ms from the first connect of the crowd to each listener's first audio byte */
   firstByteMs: Summary
   /** connections tried again after a failure before their first byte */

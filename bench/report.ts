@@ -20,7 +20,9 @@ export interface TreeRun {
 /** The figures of one server in one fan-out run, as the table shows them. */
 export interface Figures {
   admitted: number
+  /** when not all were admitted: the admission timeout, a lower bound */
   admissionS: number
+  admittedAll: boolean
   cpu: number
   rssKiBPerListener: number
   starved: number
@@ -33,10 +35,11 @@ export function figuresOf (run: FanoutRun): Figures {
   const admission = measured.admission[0]!
   const window = measured.window[0]!
   const relay = measured.relays[0]!
+  const admittedAll = admission.admitted === n
   return {
     admitted: admission.admitted,
-    // not all in before the timeout: no admission time to show
-    admissionS: (admission.admitted < n ? Number.POSITIVE_INFINITY : admission.firstByteMs.max) / 1000,
+    admissionS: (admittedAll ? admission.firstByteMs.max : admission.timeoutMs) / 1000,
+    admittedAll,
     cpu: relay.cpu,
     rssKiBPerListener: (relay.rssBytes - relay.idleRssBytes) / n / 1024,
     starved: window.starved,
@@ -45,26 +48,33 @@ export function figuresOf (run: FanoutRun): Figures {
   }
 }
 
-const fixed = (digits: number) => (v: number): string => (Number.isFinite(v) ? v.toFixed(digits) : v > 0 ? '∞' : '–')
+type Key = Exclude<keyof Figures, 'admittedAll'>
 
-const COLUMNS: Array<{ title: string, key: keyof Figures, format: (v: number) => string }> = [
-  { title: 'admitted', key: 'admitted', format: fixed(0) },
-  { title: 'admission s (all N)', key: 'admissionS', format: fixed(2) },
-  { title: 'CPU s/s', key: 'cpu', format: fixed(3) },
-  { title: 'RSS KiB/listener', key: 'rssKiBPerListener', format: fixed(2) },
-  { title: 'starved', key: 'starved', format: fixed(0) },
-  { title: 'latency p50 ms', key: 'latencyP50Ms', format: fixed(1) },
-  { title: 'latency p99 ms', key: 'latencyP99Ms', format: fixed(1) }
+const COLUMNS: Array<{ title: string, key: Key, digits: number }> = [
+  { title: 'admitted in the crowd', key: 'admitted', digits: 0 },
+  { title: 'admission s (all N)', key: 'admissionS', digits: 2 },
+  { title: 'CPU s/s', key: 'cpu', digits: 3 },
+  { title: 'RSS KiB/listener', key: 'rssKiBPerListener', digits: 2 },
+  { title: 'starved', key: 'starved', digits: 0 },
+  { title: 'latency p50 ms', key: 'latencyP50Ms', digits: 1 },
+  { title: 'latency p99 ms', key: 'latencyP99Ms', digits: 1 }
 ]
+
+/** An admission that did not end before the timeout is shown as more than the timeout. */
+function cell (f: Figures, key: Key, digits: number): string {
+  const value = f[key].toFixed(digits)
+  return key === 'admissionS' && !f.admittedAll ? `> ${value}` : value
+}
+
+/** plugin / Icecast, bold; two zeros are 1 (as good); against a lower bound of Icecast's, an upper bound. */
+function ratioCell (plugin: Figures, icecast: Figures, key: Key): string {
+  const ratio = plugin[key] === icecast[key] ? 1 : plugin[key] / icecast[key]
+  const bound = key === 'admissionS' && !icecast.admittedAll ? '< ' : ''
+  return `**${bound}${Number.isFinite(ratio) ? ratio.toFixed(2) : '∞'}**`
+}
 
 function row (cells: string[]): string {
   return `| ${cells.join(' | ')} |`
-}
-
-/** plugin / Icecast; a ratio of two zeros is 1 (as good), of a zero Icecast figure ∞. */
-function ratio (plugin: number, icecast: number): number {
-  if (plugin === icecast) return 1
-  return plugin / icecast
 }
 
 /** Both servers side by side for every N and mode, with the ratios plugin/Icecast. */
@@ -75,14 +85,13 @@ export function fanoutTable (runs: FanoutRun[]): string {
   ]
   const keys = [...new Set(runs.map((r) => `${r.n} ${r.mode}`))]
   for (const key of keys) {
-    const pair = runs.filter((r) => `${r.n} ${r.mode}` === key)
     const [n, mode] = key.split(' ')
-    const figures = new Map(pair.map((r) => [r.server, figuresOf(r)]))
-    for (const [server, f] of figures) lines.push(row([n!, mode!, server, ...COLUMNS.map((c) => c.format(f[c.key]))]))
+    const figures = new Map(runs.filter((r) => `${r.n} ${r.mode}` === key).map((r) => [r.server, figuresOf(r)]))
+    for (const [server, f] of figures) lines.push(row([n!, mode!, server, ...COLUMNS.map((c) => cell(f, c.key, c.digits))]))
     const icecast = figures.get('icecast')
     const plugin = figures.get('plugin')
     if (icecast !== undefined && plugin !== undefined) {
-      lines.push(row([n!, mode!, '**plugin/Icecast**', ...COLUMNS.map((c) => `**${fixed(2)(ratio(plugin[c.key], icecast[c.key]))}**`)]))
+      lines.push(row([n!, mode!, '**plugin/Icecast**', ...COLUMNS.map((c) => ratioCell(plugin, icecast, c.key))]))
     }
   }
   return lines.join('\n')
@@ -103,12 +112,12 @@ export function treeTable (runs: TreeRun[]): string {
         run.shape,
         label,
         String(admission.n),
-        fixed(2)(admission.firstByteMs.max / 1000),
-        fixed(3)(relay.cpu),
-        fixed(2)((relay.rssBytes - relay.idleRssBytes) / admission.n / 1024),
+        (admission.firstByteMs.max / 1000).toFixed(2),
+        relay.cpu.toFixed(3),
+        ((relay.rssBytes - relay.idleRssBytes) / admission.n / 1024).toFixed(2),
         String(window.starved),
-        fixed(1)(window.latencyMs.p50),
-        fixed(1)(window.latencyMs.p99)
+        window.latencyMs.p50.toFixed(1),
+        window.latencyMs.p99.toFixed(1)
       ]))
     }
   }
