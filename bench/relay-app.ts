@@ -16,7 +16,9 @@ const { values } = parseArgs({
     upstream: { type: 'string' },
     mount: { type: 'string', default: '/live.mp3' },
     /** listen backlog; Node's default (511) when not given */
-    backlog: { type: 'string' }
+    backlog: { type: 'string' },
+    /** limits.writeInterval, in seconds */
+    'write-interval': { type: 'string', default: '0' }
   }
 })
 if (values.upstream === undefined) throw new Error('--upstream URL is required')
@@ -25,7 +27,7 @@ const app = Fastify({ logger: { level: 'warn' }, logController: new LogControlle
 await app.register(fastifyIcecastRelay, {
   relays: [{ url: values.upstream, localMount: values.mount }],
   // the bench measures fan-out, not the listener limit
-  limits: { clients: 1_000_000 }
+  limits: { clients: 1_000_000, writeInterval: Number(values['write-interval']) }
 })
 const live = new Promise<void>((resolve) => {
   app.relay.on('state', ({ state }) => { if (state === 'live') resolve() })

@@ -27,6 +27,7 @@ const { values: args } = parseArgs({
     'tree-only': { type: 'boolean', default: false },
     'tree-n': { type: 'string', default: '2000' },
     backlog: { type: 'string' },
+    'write-interval': { type: 'string' },
     profile: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false }
   }
@@ -46,6 +47,7 @@ if (args.help) {
   --tree / --tree-only     also / only the relay trees (master → 2 plugins; master → plugin → plugin)
   --tree-n 2000            listeners of a tree run, split over its relays
   --backlog N              the plugin app's listen backlog (default: Node's, 511)
+  --write-interval S       the plugin's limits.writeInterval (default 0: every upstream read at once)
   --profile                CPU profiles of the plugin relays over each window, in bench/results/profiles/
                            (summarize one with: node --import tsx bench/profile.ts FILE)`)
   process.exit(0)
@@ -57,7 +59,8 @@ const modes = list(args.mode) as Mode[]
 const servers = list(args.servers) as Array<RelayUnderTest['server']>
 const RESULTS = fileURLToPath(new URL('results/', import.meta.url))
 const PROFILES = RESULTS + 'profiles/'
-const backlog = args.backlog === undefined ? undefined : Number(args.backlog)
+const optionalNumber = (value: string | undefined): number | undefined => (value === undefined ? undefined : Number(value))
+const plugin = { backlog: optionalNumber(args.backlog), writeInterval: optionalNumber(args['write-interval']) }
 
 // N listeners are N sockets in the relay and N in the load process: children inherit the limit
 ensureFileLimit(Math.max(...ns, Number(args['tree-n'])) + 1000)
@@ -71,7 +74,7 @@ function profileOf (name: string): string | undefined {
 
 async function startRelay (server: RelayUnderTest['server'], master: Icecast, n: number): Promise<RelayUnderTest> {
   if (server === 'icecast') return await startIcecastRelay(master, n + 100)
-  return await startPluginRelay(master.url(MOUNT), { backlog })
+  return await startPluginRelay(master.url(MOUNT), plugin)
 }
 
 async function stopAll (relays: RelayUnderTest[]): Promise<void> {
@@ -105,10 +108,10 @@ async function trees (master: Icecast, options: MeasureOptions): Promise<TreeRun
   const half = Math.floor(n / 2)
   const runs: TreeRun[] = []
   const shapes = {
-    fan: async () => [await startPluginRelay(master.url(MOUNT), { backlog }), await startPluginRelay(master.url(MOUNT), { backlog })],
+    fan: async () => [await startPluginRelay(master.url(MOUNT), plugin), await startPluginRelay(master.url(MOUNT), plugin)],
     chain: async () => {
-      const first = await startPluginRelay(master.url(MOUNT), { backlog })
-      return [first, await startPluginRelay(first.url, { backlog })]
+      const first = await startPluginRelay(master.url(MOUNT), plugin)
+      return [first, await startPluginRelay(first.url, plugin)]
     }
   }
   for (const [shape, start] of Object.entries(shapes) as Array<[TreeRun['shape'], () => Promise<RelayUnderTest[]>]>) {

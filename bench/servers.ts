@@ -80,12 +80,15 @@ async function nextMessage<T extends { type: string }> (proc: Proc, type: T['typ
 
 export interface PluginRelayOptions {
   backlog?: number | undefined
+  /** limits.writeInterval (s) */
+  writeInterval?: number | undefined
 }
 
 /** The plugin relaying `upstream` in a Fastify app of its own process (bench/relay-app.ts). */
 export async function startPluginRelay (upstream: string, options: PluginRelayOptions = {}): Promise<RelayUnderTest> {
   const args = ['--upstream', upstream, '--mount', MOUNT]
   if (options.backlog !== undefined) args.push('--backlog', String(options.backlog))
+  if (options.writeInterval !== undefined) args.push('--write-interval', String(options.writeInterval))
   const proc = spawnScript('relay-app.ts', args, ['--expose-gc'])
   let ready: RelayReply & { type: 'ready' }
   try {

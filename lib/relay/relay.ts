@@ -122,6 +122,7 @@ export class Relay {
   #retryTimer: NodeJS.Timeout | undefined
   #graceTimer: NodeJS.Timeout | undefined
   #lingerTimer: NodeJS.Timeout | undefined
+  #flushTimer: NodeJS.Timeout | undefined
   readonly #waiters = new Set<(live: boolean) => void>()
   readonly #ctx: RelayContext
 
@@ -294,7 +295,7 @@ export class Relay {
       data: (chunk) => {
         this.#bytesIn += chunk.length
         pipeline.push(chunk)
-        this.mount.flush()
+        this.#flushSoon()
       },
       end: (error) => {
         if (this.#connection === connection) this.#upstreamEnded(error)
@@ -320,6 +321,22 @@ export class Relay {
       next = ext.upstreamStage?.(this, head, next) ?? next
     }
     return next
+  }
+
+  /**
+   * Sends the mount's pending bytes to its listeners: at once, or with `limits.writeInterval` once per
+   * interval, which trades that much latency for fewer writes (each is a system call per listener).
+   */
+  #flushSoon (): void {
+    const interval = this.#ctx.limits.writeInterval
+    if (interval === 0) {
+      this.mount.flush()
+      return
+    }
+    this.#flushTimer ??= setTimeout(() => {
+      this.#flushTimer = undefined
+      this.mount.flush()
+    }, interval * 1000).unref()
   }
 
   #tagsRead (codec: OggCodec, fields: Record<string, string>): void {
@@ -410,6 +427,8 @@ export class Relay {
   }
 
   #clearTimers (): void {
+    clearTimeout(this.#flushTimer)
+    this.#flushTimer = undefined
     clearTimeout(this.#retryTimer)
     clearTimeout(this.#graceTimer)
     clearTimeout(this.#lingerTimer)
