@@ -40,7 +40,9 @@ export const LimitsSchema = Type.Object({
   connectTimeout: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 10 }),
   gracePeriod: Type.Number({ minimum: 0, maximum: 3600, default: 10 }),
   onDemandLinger: Type.Number({ minimum: 0, maximum: 3600, default: 5 }),
-  maxBackoff: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 30 })
+  maxBackoff: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 30 }),
+  /** seconds the bytes of upstream reads are gathered before a write to the listeners; 0: each read at once */
+  writeInterval: Type.Number({ minimum: 0, maximum: 10, default: 0 })
 }, { additionalProperties: false, default: {} })
 export type Limits = Static<typeof LimitsSchema>
 

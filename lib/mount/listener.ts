@@ -17,6 +17,9 @@ export interface ListenerInit {
   onEnd: (listener: Listener, reason: EndReason) => void
 }
 
+/** Scratch list of a framed chunk's slices, shared: it is filled and emptied within one send. */
+const PARTS: Buffer[] = []
+
 /**
  * One listener's socket. The shared chunks are written as they are; backpressure is read from the
  * socket's own queue (`writableLength`) instead of a `drain` listener per write, and a listener whose
@@ -34,7 +37,6 @@ export class Listener {
   readonly #queueSize: number
   readonly #framer: Framer | undefined
   readonly #onEnd: ListenerInit['onEnd']
-  readonly #parts: Buffer[] = []
 
   constructor (init: ListenerInit) {
     this.id = init.id
@@ -63,12 +65,17 @@ export class Listener {
   }
 
   #writeFramed (chunk: Buffer): void {
-    const parts = this.#parts
+    const parts = PARTS
     this.#framer!.frame(chunk, parts)
     const socket = this.#socket
-    socket.cork()
-    for (const part of parts) socket.write(part)
-    socket.uncork()
+    if (parts.length === 1) {
+      // most chunks hold no metadata boundary: a plain write, without cork's bookkeeping
+      socket.write(parts[0])
+    } else {
+      socket.cork()
+      for (const part of parts) socket.write(part)
+      socket.uncork()
+    }
     parts.length = 0
   }
 

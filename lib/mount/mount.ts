@@ -11,6 +11,10 @@ export interface MountInit {
  * A mountpoint's fan-out: the same chunk objects go to every listener. A new listener starts at a
  * place the format allows: codec headers first (Ogg), then a burst of recent bytes from a frame or page
  * start; when the burst holds no such place it waits for the next one in the live stream.
+ *
+ * Chunks pushed while one upstream read is handled (the ICY demuxer cuts a read in two at each
+ * metadata block) reach listeners as one write at `flush()`: a write to a socket costs a system call
+ * whatever its size, and with thousands of listeners those calls are the relay's CPU.
  */
 export class Mount {
   /** every listener, streaming or waiting for a place to start */
@@ -22,6 +26,8 @@ export class Mount {
   #headers: Buffer[] = []
   readonly #streaming = new Set<Listener>()
   readonly #waiting = new Set<Listener>()
+  /** chunks pushed since the last flush, not yet sent to the streaming listeners */
+  readonly #pending: Buffer[] = []
   #bytesOutOfEnded = 0
   readonly #onLeave: MountInit['onLeave']
 
@@ -36,13 +42,26 @@ export class Mount {
     return total
   }
 
-  /** `sync`: where in `chunk` a listener may start (see FormatSink.chunk). */
+  /** `sync`: where in `chunk` a listener may start (see FormatSink.chunk). Sent on at the next flush. */
   push (chunk: Buffer, sync: number): void {
     if (chunk.length === 0) return
     this.bytesIn += chunk.length
     this.burst.push(chunk, sync)
+    this.#pending.push(chunk)
+    if (this.#waiting.size > 0 && sync !== NO_SYNC) {
+      this.flush()
+      this.#startWaiting(chunk.subarray(Math.max(0, sync)))
+    }
+  }
+
+  /** Sends what was pushed since the last flush to every streaming listener, as one chunk. */
+  flush (): void {
+    const pending = this.#pending
+    if (pending.length === 0) return
+    // one copy per upstream read, shared by every listener, instead of a write per piece per listener
+    const chunk = pending.length === 1 ? pending[0]! : Buffer.concat(pending)
+    pending.length = 0
     for (const listener of this.#streaming) listener.send(chunk)
-    if (this.#waiting.size > 0 && sync !== NO_SYNC) this.#startWaiting(chunk.subarray(Math.max(0, sync)))
   }
 
   /** The codec headers every new listener gets first; they replace the previous ones. */
@@ -52,6 +71,8 @@ export class Mount {
   }
 
   attach (listener: Listener): void {
+    // the pending chunks are in the burst already: the streaming listeners get them first
+    this.flush()
     this.listeners.add(listener)
     this.peakListeners = Math.max(this.peakListeners, this.listeners.size)
     const burst = this.burst.recent()
@@ -102,6 +123,7 @@ export class Mount {
 
   /** A new upstream connection: its bytes are another stream, so old starts and headers are void. */
   resetStream (): void {
+    this.flush()
     this.burst.clear()
     this.#headers = []
   }

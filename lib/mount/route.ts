@@ -80,6 +80,8 @@ export function listenerRoute (app: FastifyInstance, registry: RelayRegistry, op
       socket.end(head)
       return undefined
     }
+    // the head, the codec headers and the burst leave in one writev instead of a write each
+    socket.cork()
     socket.write(head)
     const listener = new Listener({
       id: registry.nextListenerId(),
@@ -91,6 +93,7 @@ export function listenerRoute (app: FastifyInstance, registry: RelayRegistry, op
       onEnd: (ended, reason) => place.relay.mount.detach(ended, reason)
     })
     registry.admitListener(place, listener)
+    socket.uncork()
     return undefined
   }
 

@@ -124,6 +124,7 @@ export class Relay {
   #retryTimer: NodeJS.Timeout | undefined
   #graceTimer: NodeJS.Timeout | undefined
   #lingerTimer: NodeJS.Timeout | undefined
+  #flushTimer: NodeJS.Timeout | undefined
   readonly #waiters = new Set<(live: boolean) => void>()
   readonly #ctx: RelayContext
 
@@ -207,6 +208,8 @@ export class Relay {
   }
 
   setMetadata (metadata: Omit<RelayMetadata, 'updatedAt'>): void {
+    // the audio pushed before the new title goes out with the title that was current
+    this.mount.flush()
     this.metadata = { ...metadata, updatedAt: new Date().toISOString() }
     this.#ctx.emit('metadata', { localMount: this.localMount, metadata: publicMetadata(this.metadata) })
   }
@@ -310,6 +313,7 @@ export class Relay {
       data: (chunk) => {
         this.#bytesIn += chunk.length
         pipeline.push(chunk)
+        this.#flushSoon()
       },
       end: (error) => {
         if (this.#connection === connection) this.#upstreamEnded(error)
@@ -335,6 +339,22 @@ export class Relay {
       next = ext.upstreamStage?.(this, head, next) ?? next
     }
     return next
+  }
+
+  /**
+   * Sends the mount's pending bytes to its listeners: at once, or with `limits.writeInterval` once per
+   * interval, which trades that much latency for fewer writes (each is a system call per listener).
+   */
+  #flushSoon (): void {
+    const interval = this.#ctx.limits.writeInterval
+    if (interval === 0) {
+      this.mount.flush()
+      return
+    }
+    this.#flushTimer ??= setTimeout(() => {
+      this.#flushTimer = undefined
+      this.mount.flush()
+    }, interval * 1000).unref()
   }
 
   #tagsRead (codec: OggCodec, fields: Record<string, string>): void {
@@ -425,6 +445,8 @@ export class Relay {
   }
 
   #clearTimers (): void {
+    clearTimeout(this.#flushTimer)
+    this.#flushTimer = undefined
     clearTimeout(this.#retryTimer)
     clearTimeout(this.#graceTimer)
     clearTimeout(this.#lingerTimer)

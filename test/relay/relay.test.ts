@@ -193,6 +193,31 @@ test('a listener that stops reading is dropped at queueSize; the others keep eve
   await stalled.close()
 })
 
+test('writeInterval: upstream reads are gathered and written to listeners once per interval, every byte kept', async (t) => {
+  const upstream = await scriptedUpstream()
+  const { app, url } = await relayApp({ relays: [{ url: upstream.url(), localMount: '/w' }], limits: { burstSize: 0, writeInterval: 0.5 } })
+  t.after(async () => { await app.close(); await upstream.close() })
+  await waitForState(app, '/w', 'live')
+  const listener = openListener(url('/w'))
+  await listener.head
+  await waitUntil(() => app.relay.get('/w')!.listeners === 1)
+  // with no burst a listener waits for the next place to start, and starts there at once
+  const first = noise(1000)
+  upstream.push(first)
+  await listener.waitForBytes(first.length)
+  await new Promise((resolve) => setTimeout(resolve, 600))
+  const payload = noise(30_000)
+  for (let i = 0; i < payload.length; i += 10_000) {
+    upstream.push(payload.subarray(i, i + 10_000))
+    await new Promise((resolve) => setTimeout(resolve, 30))
+  }
+  await waitUntil(() => app.relay.get('/w')!.bytesIn === first.length + payload.length)
+  assert.equal(app.relay.get('/w')!.bytesOut, first.length, 'nothing more written before the interval ends')
+  const body = await listener.waitForBytes(first.length + payload.length, 5000)
+  assert.ok(body.equals(Buffer.concat([first, payload])))
+  await listener.close()
+})
+
 test('an upstream gap shorter than the grace period keeps listeners; they get the new stream', async (t) => {
   const upstream = await scriptedUpstream()
   const { app, url } = await relayApp({ relays: [{ url: upstream.url(), localMount: '/g' }], limits: { gracePeriod: 5, burstSize: 0 } })

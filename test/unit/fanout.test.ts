@@ -7,6 +7,34 @@ import { SYNC_ANYWHERE } from '../../lib/formats/sink.js'
 import { noise } from '../helpers/scripted.js'
 import { listenerHead, streamHeaders } from '../../lib/mount/headers.js'
 import { mountOfUrl } from '../../lib/mount/route.js'
+import { Mount } from '../../lib/mount/mount.js'
+import { Listener } from '../../lib/mount/listener.js'
+import { EventEmitter } from 'node:events'
+import type { Socket } from 'node:net'
+
+/** A listener whose socket records its writes: one entry per system call a real socket would make. */
+function recordingListener (id: number, mount: Mount): { listener: Listener, writes: Buffer[] } {
+  const writes: Buffer[] = []
+  let corked: Buffer[] | undefined
+  const socket = Object.assign(new EventEmitter(), {
+    writableLength: 0,
+    destroyed: false,
+    write (chunk: Buffer) { (corked ?? writes).push(chunk) },
+    cork () { corked = [] },
+    uncork () { if (corked !== undefined) writes.push(Buffer.concat(corked)); corked = undefined },
+    end () {},
+    destroy () {}
+  })
+  const listener = new Listener({
+    id,
+    socket: socket as unknown as Socket,
+    ip: '127.0.0.1',
+    userAgent: '',
+    queueSize: 1 << 20,
+    onEnd: (ended, reason) => mount.detach(ended, reason)
+  })
+  return { listener, writes }
+}
 
 test('backoff: first retry within 1 s, exponential, capped, jittered', () => {
   assert.ok(backoffDelay(0, 30000, () => 0) >= 250)
@@ -111,4 +139,24 @@ test('mountOfUrl strips prefix and query and decodes', () => {
   assert.equal(mountOfUrl('/radiox/a', '/radio'), undefined)
   assert.equal(mountOfUrl('/%E0%A4%A', ''), undefined)
   assert.equal(mountOfUrl('/', ''), '/')
+})
+
+test('mount: the pieces of one upstream read reach a listener as one write; a listener joining between gets them once', () => {
+  const mount = new Mount({ burstSize: 100, onLeave: () => {} })
+  const a = recordingListener(1, mount)
+  mount.push(Buffer.from('ab'), SYNC_ANYWHERE)
+  mount.flush()
+  mount.attach(a.listener)
+  assert.deepEqual(a.writes.map(String), ['ab'])
+  // the ICY demuxer cuts a read in two at a metadata block: one write per read, not per piece
+  mount.push(Buffer.from('cd'), SYNC_ANYWHERE)
+  mount.push(Buffer.from('ef'), SYNC_ANYWHERE)
+  const b = recordingListener(2, mount)
+  mount.attach(b.listener)
+  mount.push(Buffer.from('gh'), SYNC_ANYWHERE)
+  mount.flush()
+  mount.flush()
+  assert.deepEqual(a.writes.map(String), ['ab', 'cdef', 'gh'])
+  assert.deepEqual(Buffer.concat(b.writes).toString(), 'abcdefgh')
+  assert.equal(a.listener.bytesSent, 8)
 })

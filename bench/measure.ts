@@ -1,0 +1,122 @@
+// One measured run: a flash crowd on one or more relays under test, then a steady window in which the
+// relays' CPU, the listeners' rates and their latency behind the master are taken.
+import { setTimeout as sleep } from 'node:timers/promises'
+import { cpuSeconds, rssBytes } from './proc.js'
+import type { GroupResult, GroupSpec, RelayReply, WindowResult } from './protocol.js'
+import { startLoad, type RelayUnderTest } from './servers.js'
+import { summarize, type Summary } from './stats.js'
+
+/** 128 kbit/s: the rate every listener should get, in audio bytes per second. */
+export const STREAM_BYTES_PER_SECOND = 16000
+
+/** How long the listeners a crowd left out may take to get in, one at a time, before the window. */
+const FILL_TIMEOUT_MS = 600_000
+
+export interface MeasureOptions {
+  /** a plain listener of the master, the reference for the latency */
+  reference: string
+  samples: number
+  admissionTimeoutMs: number
+  /** after the crowd is in, before the window: bursts and catch-up are over */
+  warmupMs: number
+  windowMs: number
+  /** before the crowd: the relays' idle baseline settles */
+  settleMs: number
+  /** a CPU profile of each plugin relay over the window, written to `${profile}-${i}.cpuprofile` */
+  profile?: string | undefined
+}
+
+type MemoryReply = RelayReply & { type: 'memory' }
+export type Memory = Omit<MemoryReply, 'type'>
+
+async function memoryOf (relay: RelayUnderTest): Promise<Memory | undefined> {
+  const reply = await relay.ask?.<MemoryReply>({ type: 'memory' })
+  return reply === undefined ? undefined : { before: reply.before, after: reply.after }
+}
+
+/**
+ * RSS of each process, read every second while `ms` pass. One reading is noise: V8's young generation
+ * grows and shrinks with the allocation rate, by megabytes, so the figures are the medians.
+ */
+async function rssDuring (pids: number[], ms: number): Promise<Summary[]> {
+  const readings = pids.map((): number[] => [])
+  const end = performance.now() + ms
+  for (let left = ms; left > 0; left = end - performance.now()) {
+    for (const [i, pid] of pids.entries()) readings[i]!.push(rssBytes(pid))
+    await sleep(Math.min(1000, left))
+  }
+  return readings.map(summarize)
+}
+
+/** The idle RSS is read over the last seconds of the settling, at most this long. */
+const IDLE_READING_MS = 5000
+
+export interface ProcessFigures {
+  server: RelayUnderTest['server']
+  backlog: number | undefined
+  /** CPU seconds per second over the window */
+  cpu: number
+  /** median RSS while idle (before the crowd) and over the window */
+  idleRssBytes: number
+  rssBytes: number
+  rss: Summary
+  /** the plugin only: its memory before and after a full GC, idle and with the listeners */
+  idleMemory?: Memory | undefined
+  memory?: Memory | undefined
+}
+
+export interface Measured {
+  relays: ProcessFigures[]
+  admission: GroupResult[]
+  window: WindowResult[]
+  /** the load process's own CPU seconds per second: near 1.0 would mean the load, not the relay, limits */
+  loadCpu: number
+}
+
+/** The listeners of `groups` (each to its own URL) load the `relays`, whose CPU and memory are read. */
+export async function measure (relays: RelayUnderTest[], groups: GroupSpec[], options: MeasureOptions): Promise<Measured> {
+  const pids = relays.map((r) => r.pid)
+  const idleReading = Math.min(IDLE_READING_MS, options.settleMs)
+  await sleep(options.settleMs - idleReading)
+  const idle = await rssDuring(pids, idleReading)
+  const idleMemory = await Promise.all(relays.map(memoryOf))
+  const load = startLoad()
+  try {
+    const admitted = await load.request<{ type: 'admitted', groups: GroupResult[] }>({
+      type: 'open',
+      groups,
+      reference: options.reference,
+      samples: options.samples,
+      admissionTimeoutMs: options.admissionTimeoutMs
+    }, 'admitted', options.admissionTimeoutMs + FILL_TIMEOUT_MS)
+    await sleep(options.warmupMs)
+    const profile = options.profile
+    if (profile !== undefined) await Promise.all(relays.map(async (r) => await r.ask?.({ type: 'profile-start' })))
+    const cpuBefore = relays.map((r) => cpuSeconds(r.pid))
+    const loadBefore = cpuSeconds(load.pid)
+    const start = performance.now()
+    await load.request({ type: 'window-start' }, 'window-started', 10000)
+    const rss = await rssDuring(pids, options.windowMs)
+    const window = await load.request<{ type: 'window', groups: WindowResult[] }>(
+      { type: 'window-end', bytesPerSecond: STREAM_BYTES_PER_SECOND }, 'window', 60000)
+    const seconds = (performance.now() - start) / 1000
+    const figures = relays.map((r, i): ProcessFigures => ({
+      server: r.server,
+      backlog: r.backlog,
+      cpu: (cpuSeconds(r.pid) - cpuBefore[i]!) / seconds,
+      idleRssBytes: idle[i]!.p50,
+      rssBytes: rss[i]!.p50,
+      rss: rss[i]!,
+      idleMemory: idleMemory[i]
+    }))
+    const loadCpu = (cpuSeconds(load.pid) - loadBefore) / seconds
+    if (profile !== undefined) {
+      await Promise.all(relays.map(async (r, i) => await r.ask?.({ type: 'profile-stop', file: `${profile}-${i}.cpuprofile` })))
+    }
+    for (const [i, r] of relays.entries()) figures[i]!.memory = await memoryOf(r)
+    await load.request({ type: 'close' }, 'closed', 30000)
+    return { relays: figures, admission: admitted.groups, window: window.groups, loadCpu }
+  } finally {
+    await load.stop()
+  }
+}

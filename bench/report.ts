@@ -1,0 +1,125 @@
+// The bench's tables (Markdown, so that the README can show them as printed) from its results.
+import type { Measured } from './measure.js'
+
+export type Mode = 'plain' | 'icy'
+
+export interface FanoutRun {
+  server: 'icecast' | 'plugin'
+  n: number
+  mode: Mode
+  measured: Measured
+}
+
+export interface TreeRun {
+  shape: 'fan' | 'chain'
+  /** one label per relay process, in the order of measured.relays */
+  labels: string[]
+  measured: Measured
+}
+
+/** The figures of one server in one fan-out run, as the table shows them. */
+export interface Figures {
+  admitted: number
+  /** when not all were admitted: the admission timeout, a lower bound */
+  admissionS: number
+  admittedAll: boolean
+  cpu: number
+  rssKiBPerListener: number
+  starved: number
+  latencyP50Ms: number
+  latencyP99Ms: number
+}
+
+export function figuresOf (run: FanoutRun): Figures {
+  const { measured, n } = run
+  const admission = measured.admission[0]!
+  const window = measured.window[0]!
+  const relay = measured.relays[0]!
+  const admittedAll = admission.admitted === n
+  return {
+    admitted: admission.admitted,
+    admissionS: (admittedAll ? admission.firstByteMs.max : admission.timeoutMs) / 1000,
+    admittedAll,
+    cpu: relay.cpu,
+    rssKiBPerListener: (relay.rssBytes - relay.idleRssBytes) / n / 1024,
+    starved: window.starved,
+    latencyP50Ms: window.latencyMs.p50,
+    latencyP99Ms: window.latencyMs.p99
+  }
+}
+
+type Key = Exclude<keyof Figures, 'admittedAll'>
+
+const COLUMNS: Array<{ title: string, key: Key, digits: number }> = [
+  { title: 'admitted in the crowd', key: 'admitted', digits: 0 },
+  { title: 'admission s (all N)', key: 'admissionS', digits: 2 },
+  { title: 'CPU s/s', key: 'cpu', digits: 3 },
+  { title: 'RSS KiB/listener', key: 'rssKiBPerListener', digits: 2 },
+  { title: 'starved', key: 'starved', digits: 0 },
+  { title: 'latency p50 ms', key: 'latencyP50Ms', digits: 1 },
+  { title: 'latency p99 ms', key: 'latencyP99Ms', digits: 1 }
+]
+
+/** An admission that did not end before the timeout is shown as more than the timeout. */
+function cell (f: Figures, key: Key, digits: number): string {
+  const value = f[key].toFixed(digits)
+  return key === 'admissionS' && !f.admittedAll ? `> ${value}` : value
+}
+
+/** plugin / Icecast, bold; two zeros are 1 (as good); against a lower bound of Icecast's, an upper bound. */
+function ratioCell (plugin: Figures, icecast: Figures, key: Key): string {
+  const ratio = plugin[key] === icecast[key] ? 1 : plugin[key] / icecast[key]
+  const bound = key === 'admissionS' && !icecast.admittedAll ? '< ' : ''
+  return `**${bound}${Number.isFinite(ratio) ? ratio.toFixed(2) : '∞'}**`
+}
+
+function row (cells: string[]): string {
+  return `| ${cells.join(' | ')} |`
+}
+
+/** Both servers side by side for every N and mode, with the ratios plugin/Icecast. */
+export function fanoutTable (runs: FanoutRun[]): string {
+  const lines = [
+    row(['N', 'mode', 'server', ...COLUMNS.map((c) => c.title)]),
+    row(['---:', '---', '---', ...COLUMNS.map(() => '---:')])
+  ]
+  const keys = [...new Set(runs.map((r) => `${r.n} ${r.mode}`))]
+  for (const key of keys) {
+    const [n, mode] = key.split(' ')
+    const figures = new Map(runs.filter((r) => `${r.n} ${r.mode}` === key).map((r) => [r.server, figuresOf(r)]))
+    for (const [server, f] of figures) lines.push(row([n!, mode!, server, ...COLUMNS.map((c) => cell(f, c.key, c.digits))]))
+    const icecast = figures.get('icecast')
+    const plugin = figures.get('plugin')
+    if (icecast !== undefined && plugin !== undefined) {
+      lines.push(row([n!, mode!, '**plugin/Icecast**', ...COLUMNS.map((c) => ratioCell(plugin, icecast, c.key))]))
+    }
+  }
+  return lines.join('\n')
+}
+
+/** Per relay process of a tree: its listeners, CPU, memory, starved listeners and latency behind the master. */
+export function treeTable (runs: TreeRun[]): string {
+  const lines = [
+    row(['shape', 'relay', 'listeners', 'admission s', 'CPU s/s', 'RSS KiB/listener', 'starved', 'latency p50 ms', 'latency p99 ms']),
+    row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:'])
+  ]
+  for (const run of runs) {
+    for (const [i, label] of run.labels.entries()) {
+      const relay = run.measured.relays[i]!
+      const admission = run.measured.admission[i]!
+      const window = run.measured.window[i]!
+      lines.push(row([
+        run.shape,
+        label,
+        String(admission.n),
+        (admission.firstByteMs.max / 1000).toFixed(2),
+        relay.cpu.toFixed(3),
+        ((relay.rssBytes - relay.idleRssBytes) / admission.n / 1024).toFixed(2),
+        String(window.starved),
+        window.latencyMs.p50.toFixed(1),
+        window.latencyMs.p99.toFixed(1)
+      ]))
+    }
+  }
+  return lines.join('\n')
+}

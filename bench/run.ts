@@ -1,0 +1,164 @@
+// npm run bench [-- --n 500,2000,5000 --mode plain,icy --seconds 30 --tree]
+// A real Icecast 2 master with an ezstream 128 kbit/s MP3 source; on its mount, in turn, an Icecast 2
+// slave and the plugin relay a flash crowd of listeners from a separate load process. Prints a table
+// with both servers and the ratios, and writes the results to bench/results/<time>.json.
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { cpus, release } from 'node:os'
+import { parseArgs } from 'node:util'
+import { fileURLToPath } from 'node:url'
+import { ICECAST_BIN, makeFixtures, startIcecast, startSource, type Icecast } from '../test/helpers/icecast.js'
+import { runOk } from '../test/helpers/procs.js'
+import { measure, type MeasureOptions } from './measure.js'
+import { ensureFileLimit } from './proc.js'
+import { fanoutTable, figuresOf, treeTable, type FanoutRun, type Mode, type TreeRun } from './report.js'
+import { MOUNT, startIcecastRelay, startPluginRelay, type RelayUnderTest } from './servers.js'
+
+const { values: args } = parseArgs({
+  options: {
+    n: { type: 'string', default: '500,2000,5000' },
+    mode: { type: 'string', default: 'plain,icy' },
+    servers: { type: 'string', default: 'icecast,plugin' },
+    seconds: { type: 'string', default: '30' },
+    warmup: { type: 'string', default: '5' },
+    settle: { type: 'string', default: '20' },
+    'admission-timeout': { type: 'string', default: '60' },
+    samples: { type: 'string', default: '20' },
+    tree: { type: 'boolean', default: false },
+    'tree-only': { type: 'boolean', default: false },
+    'tree-n': { type: 'string', default: '2000' },
+    backlog: { type: 'string' },
+    'write-interval': { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false }
+  }
+})
+
+if (args.help) {
+  console.log(`npm run bench -- [options]
+  --n 500,2000,5000        listener counts
+  --mode plain,icy         plain listeners, ICY listeners (Icy-MetaData: 1)
+  --servers icecast,plugin the relays to measure, in turn
+  --seconds 30             steady window per run
+  --warmup 5               seconds between the last admission and the window
+  --settle 20              seconds a relay idles before its baseline RSS is read (Node's heap shrinks
+                           after start-up within about 16 s)
+  --admission-timeout 60   seconds the crowd may take to get in (then the rest get in a few at a time)
+  --samples 20             listeners per run whose latency is measured
+  --tree / --tree-only     also / only the relay trees (master → 2 plugins; master → plugin → plugin)
+  --tree-n 2000            listeners of a tree run, split over its relays
+  --backlog N              the plugin app's listen backlog (default: Node's, 511)
+  --write-interval S       the plugin's limits.writeInterval (default 0: every upstream read at once)
+  --profile                CPU profiles of the plugin relays over each window, in bench/results/profiles/
+                           (summarize one with: node --import tsx bench/profile.ts FILE)`)
+  process.exit(0)
+}
+
+const list = (value: string): string[] => value.split(',').map((s) => s.trim()).filter((s) => s !== '')
+const ns = list(args.n).map(Number)
+const modes = list(args.mode) as Mode[]
+const servers = list(args.servers) as Array<RelayUnderTest['server']>
+const RESULTS = fileURLToPath(new URL('results/', import.meta.url))
+const PROFILES = RESULTS + 'profiles/'
+const optionalNumber = (value: string | undefined): number | undefined => (value === undefined ? undefined : Number(value))
+const plugin = { backlog: optionalNumber(args.backlog), writeInterval: optionalNumber(args['write-interval']) }
+
+// N listeners are N sockets in the relay and N in the load process: children inherit the limit
+ensureFileLimit(Math.max(...ns, Number(args['tree-n'])) + 1000)
+process.once('SIGINT', () => process.exit(130)) // the exit hook of test/helpers/procs.ts kills every child
+
+function profileOf (name: string): string | undefined {
+  if (!args.profile) return undefined
+  mkdirSync(PROFILES, { recursive: true })
+  return PROFILES + name
+}
+
+async function startRelay (server: RelayUnderTest['server'], master: Icecast, n: number): Promise<RelayUnderTest> {
+  if (server === 'icecast') return await startIcecastRelay(master, n + 100)
+  return await startPluginRelay(master.url(MOUNT), plugin)
+}
+
+async function stopAll (relays: RelayUnderTest[]): Promise<void> {
+  await Promise.all(relays.map(async (r) => { await r.stop() }))
+}
+
+async function fanout (master: Icecast, options: MeasureOptions): Promise<FanoutRun[]> {
+  const runs: FanoutRun[] = []
+  for (const n of ns) {
+    for (const mode of modes) {
+      for (const server of servers) {
+        console.error(`${server}: ${n} ${mode} listeners`)
+        const relay = await startRelay(server, master, n)
+        try {
+          const measured = await measure([relay], [{ label: server, url: relay.url, n, icy: mode === 'icy' }],
+            { ...options, profile: profileOf(`${server}-${n}-${mode}`) })
+          runs.push({ server, n, mode, measured })
+          console.error(JSON.stringify(figuresOf(runs.at(-1)!)))
+        } finally {
+          await stopAll([relay])
+        }
+      }
+    }
+  }
+  return runs
+}
+
+/** master → two plugin relays (fan), and master → plugin → plugin (chain); the listeners split evenly. */
+async function trees (master: Icecast, options: MeasureOptions): Promise<TreeRun[]> {
+  const n = Number(args['tree-n'])
+  const half = Math.floor(n / 2)
+  const runs: TreeRun[] = []
+  const shapes = {
+    fan: async () => [await startPluginRelay(master.url(MOUNT), plugin), await startPluginRelay(master.url(MOUNT), plugin)],
+    chain: async () => {
+      const first = await startPluginRelay(master.url(MOUNT), plugin)
+      return [first, await startPluginRelay(first.url, plugin)]
+    }
+  }
+  for (const [shape, start] of Object.entries(shapes) as Array<[TreeRun['shape'], () => Promise<RelayUnderTest[]>]>) {
+    console.error(`tree ${shape}: ${n} listeners`)
+    const labels = shape === 'fan' ? ['relay A', 'relay B'] : ['tier 1', 'tier 2']
+    const relays = await start()
+    try {
+      const groups = relays.map((r, i) => ({ label: labels[i]!, url: r.url, n: half, icy: false }))
+      runs.push({ shape, labels, measured: await measure(relays, groups, { ...options, profile: profileOf(`tree-${shape}-${n}`) }) })
+    } finally {
+      await stopAll(relays)
+    }
+  }
+  return runs
+}
+
+async function versions (): Promise<Record<string, string>> {
+  const icecast = (await runOk(ICECAST_BIN, ['-v'])).toString().trim()
+  return { node: process.version, icecast2: icecast, kernel: release(), cpu: cpus()[0]?.model ?? '?', cores: String(cpus().length) }
+}
+
+async function main (): Promise<void> {
+  const fixtures = await makeFixtures()
+  const master = await startIcecast({ clients: 1000, logLevel: 2 })
+  const source = await startSource({ icecast: master, mount: MOUNT, files: [fixtures.mp3.long], format: 'mp3', bitrate: 128, name: 'bench' })
+  const options: MeasureOptions = {
+    reference: master.url(MOUNT),
+    samples: Number(args.samples),
+    admissionTimeoutMs: Number(args['admission-timeout']) * 1000,
+    warmupMs: Number(args.warmup) * 1000,
+    windowMs: Number(args.seconds) * 1000,
+    settleMs: Number(args.settle) * 1000
+  }
+  try {
+    const runs = args['tree-only'] ? [] : await fanout(master, options)
+    const treeRuns = args.tree || args['tree-only'] ? await trees(master, options) : []
+    const machine = await versions()
+    mkdirSync(RESULTS, { recursive: true })
+    const file = `${RESULTS}${new Date().toISOString().replace(/[:.]/g, '-')}.json`
+    writeFileSync(file, JSON.stringify({ machine, args, runs, trees: treeRuns }, null, 2) + '\n')
+    if (runs.length > 0) console.log(fanoutTable(runs) + '\n')
+    if (treeRuns.length > 0) console.log(treeTable(treeRuns) + '\n')
+    console.log(`${machine.cores} × ${machine.cpu}, Node ${machine.node}, ${machine.icecast2}; results in ${file}`)
+  } finally {
+    await source.stop()
+    await master.stop()
+  }
+}
+
+await main()
