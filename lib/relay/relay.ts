@@ -79,6 +79,8 @@ export type Admission = 'join' | 'wait' | 'unavailable'
 
 /** A connection that stayed up this long was a success: the next failure starts the backoff anew. */
 const STABLE_MS = 5000
+/** The longest wait between retries while listeners ride an upstream gap. */
+const GRACE_RETRY_MS = 1000
 /** Corrupt-stream log lines are summed up over this long, so a broken upstream cannot flood the log. */
 const CORRUPT_LOG_MS = 10000
 
@@ -403,7 +405,10 @@ export class Relay {
       this.#setState('idle', this.#lastError)
       return
     }
-    const delay = backoffDelay(this.#attempt++, this.#ctx.limits.maxBackoff * 1000)
+    const backoff = backoffDelay(this.#attempt++, this.#ctx.limits.maxBackoff * 1000)
+    // Listeners riding a gap are worth a retry every second: a backoff grown in an earlier outage
+    // must not outlast their grace period.
+    const delay = this.#inGrace() && this.mount.listeners.size > 0 ? Math.min(backoff, GRACE_RETRY_MS) : backoff
     this.#setState('retrying', this.#lastError)
     this.#retryTimer = setTimeout(() => {
       this.#reconnects++

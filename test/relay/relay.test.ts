@@ -369,3 +369,24 @@ test('restart of a relay waiting to retry connects at once', async (t) => {
   assert.ok(connecting.at(-1)! - start < 50)
   assert.equal(app.relay.restart('/nope'), false)
 })
+
+test('while listeners ride a gap, retries come at least every second, however long the backoff has grown', async (t) => {
+  const upstream = await scriptedUpstream()
+  const { app, url } = await relayApp({ relays: [{ url: upstream.url(), localMount: '/b' }], limits: { gracePeriod: 8 } })
+  t.after(async () => { await app.close(); await upstream.close() })
+  await waitForState(app, '/b', 'live')
+  const listener = openListener(url('/b'))
+  await listener.head
+  await waitUntil(() => app.relay.get('/b')!.listeners === 1)
+  const connecting: number[] = []
+  app.relay.on('state', (e) => { if (e.state === 'connecting') connecting.push(Date.now()) })
+  await upstream.close()
+  await new Promise((resolve) => setTimeout(resolve, 5000))
+  const gaps = connecting.slice(1).map((at, i) => at - connecting[i]!)
+  assert.ok(connecting.length >= 5, `${connecting.length} attempts in 5 s`)
+  assert.ok(gaps.every((gap) => gap <= 1100), `gaps ${gaps.join(', ')} ms`)
+  await upstream.reopen()
+  await waitForState(app, '/b', 'live', 1500)
+  assert.equal(app.relay.get('/b')!.listeners, 1)
+  await listener.close()
+})
