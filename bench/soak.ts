@@ -29,8 +29,8 @@ const SETTLE_MS = 30_000
 
 /**
  * Growth allowed from the first third of the run to the last (medians of the 10-s samples in each, warm-up
- * left out): the larger of a share of the first value and an absolute floor. Anything that grows with time
- * (a listener, a socket or a buffer kept per connection or per flap) passes these within minutes.
+ * left out): the larger of a share of the first value and an absolute floor. A leak of about 5 KB of heap per
+ * short listener, or of a socket per hundred, goes past these in ten minutes; slower growth needs more --minutes.
  */
 const GROWTH_LIMITS = {
   rss: { share: 0.2, floor: 24 * MiB },
