@@ -29,8 +29,8 @@ const SETTLE_MS = 30_000
 
 /**
  * Growth allowed from the first third of the run to the last (medians of the 10-s samples in each, warm-up
- * left out): the larger of a share of the first value and an absolute floor. Anything that grows with time
- * (a listener, a socket or a buffer kept per connection or per flap) passes these within minutes.
+ * left out): the larger of a share of the first value and an absolute floor. A leak of about 5 KB of heap per
+ * short listener, or of a socket per hundred, goes past these in ten minutes; slower growth needs more --minutes.
  */
 const GROWTH_LIMITS = {
   rss: { share: 0.2, floor: 24 * MiB },
@@ -221,7 +221,7 @@ class Flapper {
   #timer: NodeJS.Timeout | undefined
   #busy: Promise<void> = Promise.resolve()
 
-  /** `drops` counts the long listeners the relay has dropped so far: each flap tells how many since the last */
+  /** `drops` counts the long listeners the relay has ended so far: each flap tells how many the one before ended */
   constructor (upstream: DemoUpstream, readonly settings: Settings, readonly drops: () => number) {
     this.upstream = upstream
   }
@@ -233,7 +233,7 @@ class Flapper {
     this.#timer = setInterval(() => {
       const seconds = this.flaps === longFlap ? this.settings.grace + 5 : this.settings.outage
       this.flaps++
-      process.stdout.write(`     upstream down for ${seconds} s (flap ${this.flaps}; ${this.drops() - dropped} long listeners dropped since the last)\n`)
+      process.stdout.write(`     upstream down for ${seconds} s (flap ${this.flaps}; the previous flap ended ${this.drops() - dropped} long listeners)\n`)
       dropped = this.drops()
       this.#busy = this.#flap(seconds)
     }, this.settings.flapEvery * 1000)

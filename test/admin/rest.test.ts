@@ -57,6 +57,7 @@ test('REST: a bad relay definition is a 400 that names the field, and nothing is
     [{ server: 'h', port: 8000, localMount: 'x' }, /^relay\.localMount: /],
     [{ server: 'h' }, /relay\.port: required \(Icecast has no default port/],
     [{ port: 8000 }, /relay\.server: required/],
+    [{ server: 'a^b', port: 8000 }, /relay\.server: "a\^b" is not a host name or address$/],
     [{ url: 'http://h:1/x', server: 'h' }, /relay\.url: give either url or server/],
     [{ server: 'h', port: 1, localMount: '/a/../b' }, /relay\.localMount: must not contain/],
     [[], /^relay: Expected object$/]

@@ -13,13 +13,13 @@ export function soup (tokens: readonly string[], maxParts = 40): fc.Arbitrary<st
   ), { maxLength: maxParts }).map((parts) => parts.join(''))
 }
 
-export type Mutation =
+type Mutation =
   | { op: 'set' | 'insert', at: number, bytes: Uint8Array }
   | { op: 'delete' | 'repeat', at: number, length: number }
   | { op: 'truncate', at: number }
 
 /** Mutations whose new bytes are random or, with `tokens`, the format's own tokens. */
-export function mutations (tokens: readonly string[] = []): fc.Arbitrary<Mutation[]> {
+function mutations (tokens: readonly string[] = []): fc.Arbitrary<Mutation[]> {
   const bytes = tokens.length === 0
     ? fc.uint8Array({ minLength: 1, maxLength: 16 })
     : fc.oneof(fc.uint8Array({ minLength: 1, maxLength: 16 }), fc.constantFrom(...tokens).map((t) => new Uint8Array(Buffer.from(t, 'latin1'))))
@@ -32,7 +32,7 @@ export function mutations (tokens: readonly string[] = []): fc.Arbitrary<Mutatio
 }
 
 /** A copy of `base` with the mutations applied in order; offsets are taken modulo the current length. */
-export function mutate (base: Buffer, list: readonly Mutation[]): Buffer {
+function mutate (base: Buffer, list: readonly Mutation[]): Buffer {
   let bytes = Buffer.from(base)
   for (const m of list) {
     const at = m.at % (bytes.length + 1)
@@ -97,7 +97,7 @@ export function oggPage (serial: number, sequence: number, flags: number, packet
 }
 
 /** A Vorbis-comment list: vendor, then `KEY=value` strings, little-endian lengths. */
-export function commentList (vendor: string, comments: readonly string[]): Buffer {
+function commentList (vendor: string, comments: readonly string[]): Buffer {
   const strings = [vendor, ...comments].map((text) => Buffer.from(text))
   const parts: Buffer[] = []
   for (const [i, text] of strings.entries()) {
@@ -115,7 +115,8 @@ export function commentList (vendor: string, comments: readonly string[]): Buffe
 
 const le32 = (value: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32LE(value >>> 0); return b }
 const COMMENTS = ['TITLE=Fuzz title', 'ARTIST=Fuzz artist', 'title=again', 'no equals sign']
-const filler = (length: number, seed: number): Buffer => Buffer.from(Array.from({ length }, (_, i) => (i * 31 + seed) & 0xff))
+/** Bytes of a fixed pattern: payloads that are the same for the same seed, so that a fuzz run replays. */
+export const filler = (length: number, seed = 0): Buffer => Buffer.from(Array.from({ length }, (_, i) => (i * 31 + seed) & 0xff))
 
 /** The header packets of each codec the Ogg reader identifies, as an encoder writes them. */
 export const CODEC_HEADERS: Record<string, Buffer[]> = {

@@ -18,10 +18,10 @@ import { HeadParser } from '../../lib/upstream/head.js'
 import { MASTER_SNIPPET, RELAY_SNIPPET } from '../config/seed.js'
 import { syntheticAdts } from '../helpers/adts.js'
 import { cut, offsets } from '../upstream/chunking.js'
-import { mutated, OGG_STREAMS, oggPageSoup, soup, windows, withPageCrcs } from './inputs.js'
+import { filler, mutated, OGG_STREAMS, oggPageSoup, soup, windows, withPageCrcs } from './inputs.js'
 
 /** Far above any run (a few ms) and far below a hang; generous because other work may share the machine. */
-export const TIME_BOUND_MS = 1000
+const TIME_BOUND_MS = 1000
 
 export interface FuzzTarget {
   name: string
@@ -220,7 +220,6 @@ function readAll (make: (sink: FormatSink) => FormatReader, pieces: Buffer[]): B
   return Buffer.concat(out)
 }
 
-const filler = (length: number): Buffer => Buffer.from(Array.from({ length }, (_, i) => (i * 131 + 7) & 0xff))
 const FRAME_TOKENS = ['\xff\xfb\x90\x64', '\xff\xf1\x50\x80', '\xff', 'ID3\x04\x00', 'TAG', 'OggS']
 // windows long enough for the reader's periodic bitrate report (every 200 frames), junk long enough to be passed on unframed
 const mpegBases = fc.oneof(windows(sample, 70000), windows(syntheticAdts(60, filler), 8192),
