@@ -17,8 +17,8 @@ const { values } = parseArgs({
     mount: { type: 'string', default: '/live.mp3' },
     /** listen backlog; Node's default (511) when not given */
     backlog: { type: 'string' },
-    /** limits.writeInterval, in seconds */
-    'write-interval': { type: 'string', default: '0' }
+    /** limits.writeInterval, in seconds; the plugin's default when not given */
+    'write-interval': { type: 'string' }
   }
 })
 if (values.upstream === undefined) throw new Error('--upstream URL is required')
@@ -27,7 +27,7 @@ const app = Fastify({ logger: { level: 'warn' }, logController: new LogControlle
 await app.register(fastifyIcecastRelay, {
   relays: [{ url: values.upstream, localMount: values.mount }],
   // the bench measures fan-out, not the listener limit
-  limits: { clients: 1_000_000, writeInterval: Number(values['write-interval']) }
+  limits: { clients: 1_000_000, ...(values['write-interval'] !== undefined && { writeInterval: Number(values['write-interval']) }) }
 })
 const live = new Promise<void>((resolve) => {
   app.relay.on('state', ({ state }) => { if (state === 'live') resolve() })

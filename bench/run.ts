@@ -25,7 +25,7 @@ const { values: args } = parseArgs({
     samples: { type: 'string', default: '20' },
     tree: { type: 'boolean', default: false },
     'tree-only': { type: 'boolean', default: false },
-    'tree-n': { type: 'string', default: '2000' },
+    'tree-n': { type: 'string', default: '4000' },
     backlog: { type: 'string' },
     'write-interval': { type: 'string' },
     profile: { type: 'boolean', default: false },
@@ -45,9 +45,9 @@ if (args.help) {
   --admission-timeout 60   seconds the crowd may take to get in (then the rest get in a few at a time)
   --samples 20             listeners per run whose latency is measured
   --tree / --tree-only     also / only the relay trees (master → 2 plugins; master → plugin → plugin)
-  --tree-n 2000            listeners of a tree run, split over its relays
+  --tree-n 4000            listeners of a tree run, split evenly over its two relays
   --backlog N              the plugin app's listen backlog (default: Node's, 511)
-  --write-interval S       the plugin's limits.writeInterval (default 0: every upstream read at once)
+  --write-interval S       the plugin's limits.writeInterval (default: the plugin's, 0.005)
   --profile                CPU profiles of the plugin relays over each window, in bench/results/profiles/
                            (summarize one with: node --import tsx bench/profile.ts FILE)`)
   process.exit(0)
