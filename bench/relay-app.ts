@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
 import type { AddressInfo } from 'node:net'
 import { parseArgs } from 'node:util'
+import { getHeapSpaceStatistics } from 'node:v8'
 import fastifyIcecastRelay from '../lib/index.js'
 import type { RelayCommand, RelayReply } from './protocol.js'
 
@@ -43,8 +44,9 @@ profiler.connect()
 async function answer (command: RelayCommand): Promise<void> {
   if (command.type === 'memory') {
     const before = process.memoryUsage()
+    const spaces = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, { size: s.space_size, used: s.space_used_size }]))
     globalThis.gc!()
-    reply({ type: 'memory', before, after: process.memoryUsage() })
+    reply({ type: 'memory', before, spaces, after: process.memoryUsage() })
   } else if (command.type === 'profile-start') {
     await profiler.post('Profiler.enable')
     await profiler.post('Profiler.start')
