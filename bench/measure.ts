@@ -31,7 +31,7 @@ export type Memory = Omit<MemoryReply, 'type'>
 
 async function memoryOf (relay: RelayUnderTest): Promise<Memory | undefined> {
   const reply = await relay.ask?.<MemoryReply>({ type: 'memory' })
-  return reply === undefined ? undefined : { before: reply.before, after: reply.after }
+  return reply === undefined ? undefined : { before: reply.before, spaces: reply.spaces, after: reply.after }
 }
 
 /**

@@ -73,8 +73,11 @@ export type RelayCommand =
 export type RelayReply =
   /** once its relay is live */
   | { type: 'ready', port: number }
-  /** its memory as it is, and after a full garbage collection (what the heap really holds) */
-  | { type: 'memory', before: NodeJS.MemoryUsage, after: NodeJS.MemoryUsage }
+  /**
+   * its memory as it is, with the size and use of each V8 heap space (young generation, old space…),
+   * and after a full garbage collection (what the heap really holds)
+   */
+  | { type: 'memory', before: NodeJS.MemoryUsage, spaces: Record<string, { size: number, used: number }>, after: NodeJS.MemoryUsage }
   | { type: 'profile-start' }
   /** the CPU profile since profile-start is written to the file */
   | { type: 'profile-stop' }

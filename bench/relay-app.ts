@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
 import type { AddressInfo } from 'node:net'
 import { parseArgs } from 'node:util'
+import { getHeapSpaceStatistics } from 'node:v8'
 import fastifyIcecastRelay from '../lib/index.js'
 import type { RelayCommand, RelayReply } from './protocol.js'
 
@@ -17,8 +18,8 @@ const { values } = parseArgs({
     mount: { type: 'string', default: '/live.mp3' },
     /** listen backlog; Node's default (511) when not given */
     backlog: { type: 'string' },
-    /** limits.writeInterval, in seconds */
-    'write-interval': { type: 'string', default: '0' }
+    /** limits.writeInterval, in seconds; the plugin's default when not given */
+    'write-interval': { type: 'string' }
   }
 })
 if (values.upstream === undefined) throw new Error('--upstream URL is required')
@@ -27,7 +28,7 @@ const app = Fastify({ logger: { level: 'warn' }, logController: new LogControlle
 await app.register(fastifyIcecastRelay, {
   relays: [{ url: values.upstream, localMount: values.mount }],
   // the bench measures fan-out, not the listener limit
-  limits: { clients: 1_000_000, writeInterval: Number(values['write-interval']) }
+  limits: { clients: 1_000_000, ...(values['write-interval'] !== undefined && { writeInterval: Number(values['write-interval']) }) }
 })
 const live = new Promise<void>((resolve) => {
   app.relay.on('state', ({ state }) => { if (state === 'live') resolve() })
@@ -43,8 +44,9 @@ profiler.connect()
 async function answer (command: RelayCommand): Promise<void> {
   if (command.type === 'memory') {
     const before = process.memoryUsage()
+    const spaces = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, { size: s.space_size, used: s.space_used_size }]))
     globalThis.gc!()
-    reply({ type: 'memory', before, after: process.memoryUsage() })
+    reply({ type: 'memory', before, spaces, after: process.memoryUsage() })
   } else if (command.type === 'profile-start') {
     await profiler.post('Profiler.enable')
     await profiler.post('Profiler.start')

@@ -70,7 +70,8 @@ function cell (f: Figures, key: Key, digits: number): string {
 function ratioCell (plugin: Figures, icecast: Figures, key: Key): string {
   const ratio = plugin[key] === icecast[key] ? 1 : plugin[key] / icecast[key]
   const bound = key === 'admissionS' && !icecast.admittedAll ? '< ' : ''
-  return `**${bound}${Number.isFinite(ratio) ? ratio.toFixed(2) : '∞'}**`
+  // two significant digits: an admission ratio can be 0.0025
+  return `**${bound}${Number.isFinite(ratio) ? (ratio < 0.1 ? ratio.toPrecision(2) : ratio.toFixed(2)) : '∞'}**`
 }
 
 function row (cells: string[]): string {
@@ -91,7 +92,8 @@ export function fanoutTable (runs: FanoutRun[]): string {
     const icecast = figures.get('icecast')
     const plugin = figures.get('plugin')
     if (icecast !== undefined && plugin !== undefined) {
-      lines.push(row([n!, mode!, '**plugin/Icecast**', ...COLUMNS.map((c) => ratioCell(plugin, icecast, c.key))]))
+      // a count of the admitted has no "lower is better" ratio
+      lines.push(row([n!, mode!, '**plugin/Icecast**', ...COLUMNS.map((c) => (c.key === 'admitted' ? '' : ratioCell(plugin, icecast, c.key)))]))
     }
   }
   return lines.join('\n')

@@ -20,12 +20,12 @@ const { values: args } = parseArgs({
     servers: { type: 'string', default: 'icecast,plugin' },
     seconds: { type: 'string', default: '30' },
     warmup: { type: 'string', default: '5' },
-    settle: { type: 'string', default: '20' },
+    settle: { type: 'string', default: '30' },
     'admission-timeout': { type: 'string', default: '60' },
     samples: { type: 'string', default: '20' },
     tree: { type: 'boolean', default: false },
     'tree-only': { type: 'boolean', default: false },
-    'tree-n': { type: 'string', default: '2000' },
+    'tree-n': { type: 'string', default: '4000' },
     backlog: { type: 'string' },
     'write-interval': { type: 'string' },
     profile: { type: 'boolean', default: false },
@@ -40,14 +40,14 @@ if (args.help) {
   --servers icecast,plugin the relays to measure, in turn
   --seconds 30             steady window per run
   --warmup 5               seconds between the last admission and the window
-  --settle 20              seconds a relay idles before its baseline RSS is read (Node's heap shrinks
-                           after start-up within about 16 s)
+  --settle 30              seconds a relay idles before its baseline RSS is read, over the last 5 s
+                           (V8 gives start-up memory back in steps, the last ~16-24 s after start)
   --admission-timeout 60   seconds the crowd may take to get in (then the rest get in a few at a time)
   --samples 20             listeners per run whose latency is measured
   --tree / --tree-only     also / only the relay trees (master → 2 plugins; master → plugin → plugin)
-  --tree-n 2000            listeners of a tree run, split over its relays
+  --tree-n 4000            listeners of a tree run, split evenly over its two relays
   --backlog N              the plugin app's listen backlog (default: Node's, 511)
-  --write-interval S       the plugin's limits.writeInterval (default 0: every upstream read at once)
+  --write-interval S       the plugin's limits.writeInterval (default: the plugin's, 0.005)
   --profile                CPU profiles of the plugin relays over each window, in bench/results/profiles/
                            (summarize one with: node --import tsx bench/profile.ts FILE)`)
   process.exit(0)

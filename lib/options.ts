@@ -41,8 +41,12 @@ export const LimitsSchema = Type.Object({
   gracePeriod: Type.Number({ minimum: 0, maximum: 3600, default: 10 }),
   onDemandLinger: Type.Number({ minimum: 0, maximum: 3600, default: 5 }),
   maxBackoff: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 30 }),
-  /** seconds the bytes of upstream reads are gathered before a write to the listeners; 0: each read at once */
-  writeInterval: Type.Number({ minimum: 0, maximum: 10, default: 0 })
+  /**
+   * seconds the bytes of upstream reads are gathered before a write to the listeners (0: each read at
+   * once). The default gathers the pieces an upstream sends in a row (Icecast sends 1400-byte blocks)
+   * into one write per listener.
+   */
+  writeInterval: Type.Number({ minimum: 0, maximum: 10, default: 0.005 })
 }, { additionalProperties: false, default: {} })
 export type Limits = Static<typeof LimitsSchema>
 
