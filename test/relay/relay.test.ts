@@ -5,14 +5,7 @@ import { relayApp, waitForState, waitUntil } from '../helpers/app.js'
 import { httpGet } from '../helpers/procs.js'
 import { openListener } from '../helpers/listen.js'
 import { noise, scriptedUpstream } from '../helpers/scripted.js'
-
-async function refusedPort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
+import { closedPort } from '../upstream/servers.js'
 
 test('one upstream connection whatever the listener count; every listener gets the same bytes', async (t) => {
   const upstream = await scriptedUpstream({ headers: { 'icy-name': 'Scripted', 'icy-br': '128' } })
@@ -265,7 +258,7 @@ test('past the grace period listeners are ended cleanly and newcomers get 503 wi
 })
 
 test('a relay that never connected answers 503 at once; retries back off exponentially from under 1 s', async (t) => {
-  const port = await refusedPort()
+  const port = await closedPort()
   const { app, url } = await relayApp({ relays: [{ server: '127.0.0.1', port, localMount: '/down' }] })
   t.after(() => app.close())
   const connecting: number[] = []
@@ -356,7 +349,7 @@ test('app.close() returns promptly with hundreds of listeners attached', async (
 })
 
 test('restart of a relay waiting to retry connects at once', async (t) => {
-  const port = await refusedPort()
+  const port = await closedPort()
   const { app } = await relayApp({ relays: [{ server: '127.0.0.1', port, localMount: '/r' }], limits: { maxBackoff: 60 } })
   t.after(() => app.close())
   const connecting: number[] = []
