@@ -7,7 +7,7 @@ import { startLoad, type RelayUnderTest } from './servers.js'
 import { summarize, type Summary } from './stats.js'
 
 /** 128 kbit/s: the rate every listener should get, in audio bytes per second. */
-export const STREAM_BYTES_PER_SECOND = 16000
+const STREAM_BYTES_PER_SECOND = 16000
 
 /** How long the listeners a crowd left out may take to get in, one at a time, before the window. */
 const FILL_TIMEOUT_MS = 600_000

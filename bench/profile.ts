@@ -20,7 +20,7 @@ interface Profile {
 /** Frames that are no work of the process: waiting in epoll, or the profiler itself. */
 const NOT_BUSY = new Set(['(idle)', '(program)', '(garbage collector)'])
 
-export function selfTimes (profile: Profile): { busy: number, total: number, gc: number, frames: Array<[string, number]> } {
+function selfTimes (profile: Profile): { busy: number, total: number, gc: number, frames: Array<[string, number]> } {
   const byFrame = new Map<string, number>()
   let total = 0
   let busy = 0

@@ -1,5 +1,5 @@
 // The bench's tables (Markdown, so that the README can show them as printed) from its results.
-import type { Measured } from './measure.js'
+import type { Measured, ProcessFigures } from './measure.js'
 
 export type Mode = 'plain' | 'icy'
 
@@ -25,9 +25,17 @@ export interface Figures {
   admittedAll: boolean
   cpu: number
   rssKiBPerListener: number
+  /** the plugin only (NaN for Icecast): what the listeners keep on the JS heap, after a full GC */
+  heapKiBPerListener: number
   starved: number
   latencyP50Ms: number
   latencyP99Ms: number
+}
+
+function heapKiBPerListener (relay: ProcessFigures, n: number): number {
+  const idle = relay.idleMemory?.after.heapUsed
+  const loaded = relay.memory?.after.heapUsed
+  return idle === undefined || loaded === undefined ? Number.NaN : (loaded - idle) / n / 1024
 }
 
 export function figuresOf (run: FanoutRun): Figures {
@@ -42,6 +50,7 @@ export function figuresOf (run: FanoutRun): Figures {
     admittedAll,
     cpu: relay.cpu,
     rssKiBPerListener: (relay.rssBytes - relay.idleRssBytes) / n / 1024,
+    heapKiBPerListener: heapKiBPerListener(relay, n),
     starved: window.starved,
     latencyP50Ms: window.latencyMs.p50,
     latencyP99Ms: window.latencyMs.p99
@@ -55,6 +64,7 @@ const COLUMNS: Array<{ title: string, key: Key, digits: number }> = [
   { title: 'admission s (all N)', key: 'admissionS', digits: 2 },
   { title: 'CPU s/s', key: 'cpu', digits: 3 },
   { title: 'RSS KiB/listener', key: 'rssKiBPerListener', digits: 2 },
+  { title: 'heap kept KiB/listener', key: 'heapKiBPerListener', digits: 2 },
   { title: 'starved', key: 'starved', digits: 0 },
   { title: 'latency p50 ms', key: 'latencyP50Ms', digits: 1 },
   { title: 'latency p99 ms', key: 'latencyP99Ms', digits: 1 }
@@ -62,6 +72,7 @@ const COLUMNS: Array<{ title: string, key: Key, digits: number }> = [
 
 /** An admission that did not end before the timeout is shown as more than the timeout. */
 function cell (f: Figures, key: Key, digits: number): string {
+  if (Number.isNaN(f[key])) return '–'
   const value = f[key].toFixed(digits)
   return key === 'admissionS' && !f.admittedAll ? `> ${value}` : value
 }
@@ -92,8 +103,9 @@ export function fanoutTable (runs: FanoutRun[]): string {
     const icecast = figures.get('icecast')
     const plugin = figures.get('plugin')
     if (icecast !== undefined && plugin !== undefined) {
-      // a count of the admitted has no "lower is better" ratio
-      lines.push(row([n!, mode!, '**plugin/Icecast**', ...COLUMNS.map((c) => (c.key === 'admitted' ? '' : ratioCell(plugin, icecast, c.key)))]))
+      // more admitted is better; Icecast's heap is not measured
+      const noRatio = new Set<Key>(['admitted', 'heapKiBPerListener'])
+      lines.push(row([n!, mode!, '**plugin/Icecast**', ...COLUMNS.map((c) => (noRatio.has(c.key) ? '' : ratioCell(plugin, icecast, c.key)))]))
     }
   }
   return lines.join('\n')
@@ -102,8 +114,8 @@ export function fanoutTable (runs: FanoutRun[]): string {
 /** Per relay process of a tree: its listeners, CPU, memory, starved listeners and latency behind the master. */
 export function treeTable (runs: TreeRun[]): string {
   const lines = [
-    row(['shape', 'relay', 'listeners', 'admission s', 'CPU s/s', 'RSS KiB/listener', 'starved', 'latency p50 ms', 'latency p99 ms']),
-    row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:'])
+    row(['shape', 'relay', 'listeners', 'admission s', 'CPU s/s', 'RSS KiB/listener', 'heap kept KiB/listener', 'starved', 'latency p50 ms', 'latency p99 ms']),
+    row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:'])
   ]
   for (const run of runs) {
     for (const [i, label] of run.labels.entries()) {
@@ -117,6 +129,7 @@ export function treeTable (runs: TreeRun[]): string {
         (admission.firstByteMs.max / 1000).toFixed(2),
         relay.cpu.toFixed(3),
         ((relay.rssBytes - relay.idleRssBytes) / admission.n / 1024).toFixed(2),
+        heapKiBPerListener(relay, admission.n).toFixed(2),
         String(window.starved),
         window.latencyMs.p50.toFixed(1),
         window.latencyMs.p99.toFixed(1)
@@ -124,4 +137,10 @@ export function treeTable (runs: TreeRun[]): string {
     }
   }
   return lines.join('\n')
+}
+
+/** Every table of a bench run, as run.ts prints them and table.ts prints them again from the JSON. */
+export function tables (runs: FanoutRun[], trees: TreeRun[]): string {
+  return [runs.length > 0 ? fanoutTable(runs) : '', trees.length > 0 ? treeTable(trees) : '']
+    .filter((t) => t !== '').join('\n\n')
 }

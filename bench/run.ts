@@ -10,7 +10,7 @@ import { ICECAST_BIN, makeFixtures, startIcecast, startSource, type Icecast } fr
 import { runOk } from '../test/helpers/procs.js'
 import { measure, type MeasureOptions } from './measure.js'
 import { ensureFileLimit } from './proc.js'
-import { fanoutTable, figuresOf, treeTable, type FanoutRun, type Mode, type TreeRun } from './report.js'
+import { figuresOf, tables, type FanoutRun, type Mode, type TreeRun } from './report.js'
 import { MOUNT, startIcecastRelay, startPluginRelay, type RelayUnderTest } from './servers.js'
 
 const { values: args } = parseArgs({
@@ -29,6 +29,7 @@ const { values: args } = parseArgs({
     backlog: { type: 'string' },
     'write-interval': { type: 'string' },
     profile: { type: 'boolean', default: false },
+    label: { type: 'string' },
     help: { type: 'boolean', default: false }
   }
 })
@@ -42,12 +43,13 @@ if (args.help) {
   --warmup 5               seconds between the last admission and the window
   --settle 30              seconds a relay idles before its baseline RSS is read, over the last 5 s
                            (V8 gives start-up memory back in steps, the last ~16-24 s after start)
-  --admission-timeout 60   seconds the crowd may take to get in (then the rest get in a few at a time)
+  --admission-timeout 60   seconds the crowd may take to get in (then the rest get in, one every 5 ms)
   --samples 20             listeners per run whose latency is measured
   --tree / --tree-only     also / only the relay trees (master → 2 plugins; master → plugin → plugin)
   --tree-n 4000            listeners of a tree run, split evenly over its two relays
   --backlog N              the plugin app's listen backlog (default: Node's, 511)
   --write-interval S       the plugin's limits.writeInterval (default: the plugin's, 0.005)
+  --label NAME             appended to the results file name (what the run changes)
   --profile                CPU profiles of the plugin relays over each window, in bench/results/profiles/
                            (summarize one with: node --import tsx bench/profile.ts FILE)`)
   process.exit(0)
@@ -150,10 +152,9 @@ async function main (): Promise<void> {
     const treeRuns = args.tree || args['tree-only'] ? await trees(master, options) : []
     const machine = await versions()
     mkdirSync(RESULTS, { recursive: true })
-    const file = `${RESULTS}${new Date().toISOString().replace(/[:.]/g, '-')}.json`
+    const file = `${RESULTS}${new Date().toISOString().replace(/[:.]/g, '-')}${args.label === undefined ? '' : '-' + args.label}.json`
     writeFileSync(file, JSON.stringify({ machine, args, runs, trees: treeRuns }, null, 2) + '\n')
-    if (runs.length > 0) console.log(fanoutTable(runs) + '\n')
-    if (treeRuns.length > 0) console.log(treeTable(treeRuns) + '\n')
+    console.log(tables(runs, treeRuns) + '\n')
     console.log(`${machine.cores} × ${machine.cpu}, Node ${machine.node}, ${machine.icecast2}; results in ${file}`)
   } finally {
     await source.stop()

@@ -23,7 +23,7 @@ export interface RelayUnderTest {
 }
 
 /** The limits both servers get: Icecast's defaults, which are the plugin's too. */
-export const LIMITS = { burstSize: 65535, queueSize: 524288 }
+const LIMITS = { burstSize: 65535, queueSize: 524288 }
 
 /** An Icecast 2 slave relaying the master's mount with a single-broadcast `<relay>`, room for `clients`. */
 export async function startIcecastRelay (master: Icecast, clients: number): Promise<RelayUnderTest> {

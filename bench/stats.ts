@@ -36,7 +36,7 @@ export interface Recording {
 }
 
 /** The time the byte at `offset` arrived. */
-export function arrivalOf (rec: Recording, offset: number): number {
+function arrivalOf (rec: Recording, offset: number): number {
   let lo = 0
   let hi = rec.ends.length - 1
   while (lo < hi) {
@@ -48,10 +48,10 @@ export function arrivalOf (rec: Recording, offset: number): number {
 }
 
 /** Bytes that identify a place in the stream: MP3 frames of noisy audio never repeat within the loop. */
-export const PROBE_BYTES = 64
+const PROBE_BYTES = 64
 
 /** Offsets just past each whole MPEG frame of `audio` (where a player can decode up to). */
-export function frameEnds (audio: Buffer): number[] {
+function frameEnds (audio: Buffer): number[] {
   const ends: number[] = []
   const resync = (from: number): number | undefined => {
     const search = findFrameRun(audio, from)

@@ -12,9 +12,10 @@ export interface MountInit {
  * place the format allows: codec headers first (Ogg), then a burst of recent bytes from a frame or page
  * start; when the burst holds no such place it waits for the next one in the live stream.
  *
- * Chunks pushed while one upstream read is handled (the ICY demuxer cuts a read in two at each
- * metadata block) reach listeners as one write at `flush()`: a write to a socket costs a system call
- * whatever its size, and with thousands of listeners those calls are the relay's CPU.
+ * Chunks pushed since the last `flush()` reach each listener as one write: the relay flushes after an
+ * upstream read (whose pieces the ICY demuxer cuts at each metadata block) or once per
+ * `limits.writeInterval`. A write to a socket costs a system call whatever its size, and with
+ * thousands of listeners those calls are the relay's CPU.
  */
 export class Mount {
   /** every listener, streaming or waiting for a place to start */
