@@ -1,7 +1,7 @@
 // node --expose-gc --import tsx bench/heap.ts [--n 2000]
 // What one open listener connection keeps on the JS heap, after a full garbage collection, for servers
-// of growing weight: a bare `net` server, a bare `http` server holding the response open, a Fastify
-// route that hijacks it, and the plugin. The difference between two rows is what the second one adds.
+// of growing weight: a bare `net` server, a bare `http` server holding the response open (and the same
+// once releaseHttpState let it go), a Fastify route that hijacks it, and the plugin.
 import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http'
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net'
@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { noise, scriptedUpstream } from '../test/helpers/scripted.js'
 import fastifyIcecastRelay from '../lib/index.js'
+import { releaseHttpState } from '../lib/mount/release.js'
 import { startLoad } from './servers.js'
 
 const { values } = parseArgs({ options: { n: { type: 'string', default: '2000' } } })
@@ -33,6 +34,8 @@ function hold (sockets: Set<Socket>, socket: Socket): void {
   socket.write(HEAD)
   sockets.add(socket)
   socket.on('close', () => sockets.delete(socket))
+  // a released socket is half-open (the HTTP server's option) and nobody else ends it
+  socket.on('end', () => socket.end())
   socket.on('error', () => {})
 }
 
@@ -72,6 +75,14 @@ const SUBJECTS: Record<string, () => Promise<Subject>> = {
   async http () {
     const sockets = new Set<Socket>()
     const server = createHttpServer((request) => hold(sockets, request.socket))
+    return await listening(server, feeder(sockets))
+  },
+  async 'bare `http` server, then releaseHttpState' () {
+    const sockets = new Set<Socket>()
+    const server = createHttpServer((request) => {
+      hold(sockets, request.socket)
+      setImmediate(releaseHttpState, request.socket)
+    })
     return await listening(server, feeder(sockets))
   },
   async 'fastify hijack' () {

@@ -47,6 +47,7 @@ export class Listener {
     this.#framer = init.framer
     this.#onEnd = init.onEnd
     this.#socket.on('close', () => this.end('client'))
+    this.#socket.on('end', () => this.end('client'))
     this.#socket.on('error', () => this.end('error'))
   }
 

@@ -3,6 +3,7 @@ import type { Relay } from '../relay/relay.js'
 import type { ListenerPlace, RelayRegistry } from '../relay/registry.js'
 import { DEFAULT_CONTENT_TYPE, listenerHead, streamHeaders } from './headers.js'
 import { Listener } from './listener.js'
+import { releaseHttpState } from './release.js'
 
 export interface ListenerRouteOptions {
   prefix: string
@@ -37,7 +38,8 @@ function overLimit (registry: RelayRegistry, relay: Relay): string | undefined {
 /**
  * One wildcard route serves every mount, present and future; unknown paths go to the host app's own
  * not-found handler. A listener's response is written straight to its socket after `hijack()`:
- * Icecast's HTTP/1.0 head, then the shared chunks, with no chunked framing.
+ * Icecast's HTTP/1.0 head, then the shared chunks, with no chunked framing. Then Node's HTTP server
+ * lets go of the connection, as for an upgrade, so that a listener costs little more than its socket.
  */
 export function listenerRoute (app: FastifyInstance, registry: RelayRegistry, options: ListenerRouteOptions): void {
   async function serve (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
@@ -94,6 +96,8 @@ export function listenerRoute (app: FastifyInstance, registry: RelayRegistry, op
     })
     registry.admitListener(place, listener)
     socket.uncork()
+    // once the parser that called this route has returned
+    setImmediate(releaseHttpState, socket)
     return undefined
   }
 
