@@ -1,7 +1,7 @@
 // One measured run: a flash crowd on one or more relays under test, then a steady window in which the
 // relays' CPU, the listeners' rates and their latency behind the master are taken.
 import { setTimeout as sleep } from 'node:timers/promises'
-import { cpuSeconds, rssBytes } from './proc.js'
+import { cpuSeconds, treeCpuSeconds, treeRssBytes } from './proc.js'
 import type { GroupResult, GroupSpec, RelayReply, WindowResult } from './protocol.js'
 import { startLoad, type RelayUnderTest } from './servers.js'
 import { summarize, type Summary } from './stats.js'
@@ -35,14 +35,14 @@ async function memoryOf (relay: RelayUnderTest): Promise<Memory | undefined> {
 }
 
 /**
- * RSS of each process, read every second while `ms` pass. One reading is noise: V8's young generation
+ * RSS of each process (with its workers), read every second while `ms` pass. One reading is noise: V8's young generation
  * grows and shrinks with the allocation rate, by megabytes, so the figures are the medians.
  */
 async function rssDuring (pids: number[], ms: number): Promise<Summary[]> {
   const readings = pids.map((): number[] => [])
   const end = performance.now() + ms
   for (let left = ms; left > 0; left = end - performance.now()) {
-    for (const [i, pid] of pids.entries()) readings[i]!.push(rssBytes(pid))
+    for (const [i, pid] of pids.entries()) readings[i]!.push(treeRssBytes(pid))
     await sleep(Math.min(1000, left))
   }
   return readings.map(summarize)
@@ -92,7 +92,7 @@ export async function measure (relays: RelayUnderTest[], groups: GroupSpec[], op
     await sleep(options.warmupMs)
     const profile = options.profile
     if (profile !== undefined) await Promise.all(relays.map(async (r) => await r.ask?.({ type: 'profile-start' })))
-    const cpuBefore = relays.map((r) => cpuSeconds(r.pid))
+    const cpuBefore = relays.map((r) => treeCpuSeconds(r.pid))
     const loadBefore = cpuSeconds(load.pid)
     const start = performance.now()
     await load.request({ type: 'window-start' }, 'window-started', 10000)
@@ -103,7 +103,7 @@ export async function measure (relays: RelayUnderTest[], groups: GroupSpec[], op
     const figures = relays.map((r, i): ProcessFigures => ({
       server: r.server,
       backlog: r.backlog,
-      cpu: (cpuSeconds(r.pid) - cpuBefore[i]!) / seconds,
+      cpu: (treeCpuSeconds(r.pid) - cpuBefore[i]!) / seconds,
       idleRssBytes: idle[i]!.p50,
       rssBytes: rss[i]!.p50,
       rss: rss[i]!,

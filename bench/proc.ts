@@ -1,6 +1,6 @@
 // What the kernel says about a process under test: CPU time, resident memory, listen backlog.
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 
 /** USER_HZ: /proc reports CPU times in these ticks (100 on every Linux the bench targets). */
 const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim())
@@ -23,6 +23,23 @@ export function rssBytes (pid: number): number {
   const kib = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]
   if (kib === undefined) throw new Error(`no VmRSS for pid ${pid}`)
   return Number(kib) * 1024
+}
+
+/** `pid` and its descendants: a relay's worker processes count as the relay. */
+export function processTree (pid: number): number[] {
+  const children = readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+    readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter((c) => c !== '').map(Number))
+  return [pid, ...children.flatMap(processTree)]
+}
+
+/** CPU seconds of `pid` and its descendants. */
+export function treeCpuSeconds (pid: number): number {
+  return processTree(pid).reduce((sum, p) => sum + cpuSeconds(p), 0)
+}
+
+/** Resident memory of `pid` and its descendants. */
+export function treeRssBytes (pid: number): number {
+  return processTree(pid).reduce((sum, p) => sum + rssBytes(p), 0)
 }
 
 /** The accept backlog of the socket listening on `port` (`ss` shows it as Send-Q of a LISTEN socket). */

@@ -3,6 +3,9 @@
 // logging off, warnings on). Tells its parent the port over IPC once the relay is live; on request, its
 // memory before and after a full garbage collection (run with --expose-gc), and a CPU profile of a
 // window (the V8 profiler of `node --cpu-prof`, but only while asked). Exits on SIGTERM after app.close().
+// With --workers N, N such apps share the port in a `node:cluster`, as `icecast-relay --workers N` runs:
+// this process then only hands connections out, and answers for its workers.
+import cluster, { type Worker } from 'node:cluster'
 import Fastify, { LogController } from 'fastify'
 import { writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
@@ -19,52 +22,96 @@ const { values } = parseArgs({
     /** listen backlog; Node's default (511) when not given */
     backlog: { type: 'string' },
     /** limits.writeInterval, in seconds; the plugin's default when not given */
-    'write-interval': { type: 'string' }
+    'write-interval': { type: 'string' },
+    workers: { type: 'string', default: '1' }
   }
 })
 if (values.upstream === undefined) throw new Error('--upstream URL is required')
-
-const app = Fastify({ logger: { level: 'warn' }, logController: new LogController({ disableRequestLogging: true }) })
-await app.register(fastifyIcecastRelay, {
-  relays: [{ url: values.upstream, localMount: values.mount }],
-  // the bench measures fan-out, not the listener limit
-  limits: { clients: 1_000_000, ...(values['write-interval'] !== undefined && { writeInterval: Number(values['write-interval']) }) }
-})
-const live = new Promise<void>((resolve) => {
-  app.relay.on('state', ({ state }) => { if (state === 'live') resolve() })
-})
-await app.listen({ port: 0, host: '127.0.0.1', ...(values.backlog !== undefined && { backlog: Number(values.backlog) }) })
-await live
+const workers = Number(values.workers)
 const reply = (message: RelayReply): void => { process.send!(message) }
-reply({ type: 'ready', port: (app.server.address() as AddressInfo).port })
 
-const profiler = new Session()
-profiler.connect()
-
-async function answer (command: RelayCommand): Promise<void> {
-  if (command.type === 'memory') {
-    const before = process.memoryUsage()
-    const spaces = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, { size: s.space_size, used: s.space_used_size }]))
-    globalThis.gc!()
-    reply({ type: 'memory', before, spaces, after: process.memoryUsage() })
-  } else if (command.type === 'profile-start') {
-    await profiler.post('Profiler.enable')
-    await profiler.post('Profiler.start')
-    reply({ type: 'profile-start' })
-  } else {
-    const { profile } = await profiler.post('Profiler.stop')
-    writeFileSync(command.file, JSON.stringify(profile))
-    reply({ type: 'profile-stop' })
-  }
+if (workers > 1 && cluster.isPrimary) {
+  await primary()
+} else {
+  await relayApp()
 }
 
-process.on('message', (command: RelayCommand) => {
-  answer(command).catch((error: unknown) => {
-    console.error(error)
-    process.exit(1)
-  })
-})
+/** Sums the numbers of the workers' answers, field by field: memory figures add up. */
+function sum (answers: unknown[]): unknown {
+  const first = answers[0]
+  if (typeof first === 'number') return (answers as number[]).reduce((a, b) => a + b, 0)
+  if (typeof first !== 'object' || first === null) return first
+  return Object.fromEntries(Object.keys(first).map((key) =>
+    [key, sum(answers.map((answer) => (answer as Record<string, unknown>)[key]))]))
+}
 
-process.once('SIGTERM', () => {
-  app.close().then(() => process.exit(0), () => process.exit(1))
-})
+async function primary (): Promise<void> {
+  if (values.backlog !== undefined) throw new Error('--backlog is not supported with --workers')
+  const forked: Worker[] = []
+  const ready: Array<Promise<RelayReply>> = []
+  for (let i = 0; i < workers; i++) {
+    const worker = cluster.fork()
+    forked.push(worker)
+    ready.push(new Promise((resolve) => worker.once('message', resolve)))
+  }
+  const [first] = await Promise.all(ready)
+  reply(first!)
+  process.on('message', (command: RelayCommand) => {
+    if (command.type !== 'memory') throw new Error(`${command.type} is not supported with --workers`)
+    const answers = forked.map(async (worker) => await new Promise<RelayReply>((resolve) => {
+      worker.once('message', resolve)
+      worker.send(command)
+    }))
+    Promise.all(answers).then((all) => reply(sum(all) as RelayReply), (error: unknown) => { throw error })
+  })
+  process.once('SIGTERM', () => {
+    for (const worker of forked) worker.kill('SIGTERM')
+    cluster.on('exit', () => { if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0) })
+  })
+}
+
+async function relayApp (): Promise<void> {
+  const app = Fastify({ logger: { level: 'warn' }, logController: new LogController({ disableRequestLogging: true }) })
+  await app.register(fastifyIcecastRelay, {
+    relays: [{ url: values.upstream, localMount: values.mount }],
+    // the bench measures fan-out, not the listener limit
+    limits: { clients: 1_000_000, ...(values['write-interval'] !== undefined && { writeInterval: Number(values['write-interval']) }) }
+  })
+  const live = new Promise<void>((resolve) => {
+    app.relay.on('state', ({ state }) => { if (state === 'live') resolve() })
+  })
+  await app.listen({ port: 0, host: '127.0.0.1', ...(values.backlog !== undefined && { backlog: Number(values.backlog) }) })
+  await live
+  reply({ type: 'ready', port: (app.server.address() as AddressInfo).port })
+
+  const profiler = new Session()
+  profiler.connect()
+
+  async function answer (command: RelayCommand): Promise<void> {
+    if (command.type === 'memory') {
+      const before = process.memoryUsage()
+      const spaces = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, { size: s.space_size, used: s.space_used_size }]))
+      globalThis.gc!()
+      reply({ type: 'memory', before, spaces, after: process.memoryUsage() })
+    } else if (command.type === 'profile-start') {
+      await profiler.post('Profiler.enable')
+      await profiler.post('Profiler.start')
+      reply({ type: 'profile-start' })
+    } else {
+      const { profile } = await profiler.post('Profiler.stop')
+      writeFileSync(command.file, JSON.stringify(profile))
+      reply({ type: 'profile-stop' })
+    }
+  }
+
+  process.on('message', (command: RelayCommand) => {
+    answer(command).catch((error: unknown) => {
+      console.error(error)
+      process.exit(1)
+    })
+  })
+
+  process.once('SIGTERM', () => {
+    app.close().then(() => process.exit(0), () => process.exit(1))
+  })
+}

@@ -28,6 +28,7 @@ const { values: args } = parseArgs({
     'tree-n': { type: 'string', default: '4000' },
     backlog: { type: 'string' },
     'write-interval': { type: 'string' },
+    workers: { type: 'string' },
     profile: { type: 'boolean', default: false },
     label: { type: 'string' },
     help: { type: 'boolean', default: false }
@@ -49,6 +50,8 @@ if (args.help) {
   --tree-n 4000            listeners of a tree run, split evenly over its two relays
   --backlog N              the plugin app's listen backlog (default: Node's, 511)
   --write-interval S       the plugin's limits.writeInterval (default: the plugin's, 0.005)
+  --workers N              the plugin as N apps in a node:cluster, as icecast-relay --workers N runs it;
+                           CPU and RSS are those of all its processes
   --label NAME             appended to the results file name (what the run changes)
   --profile                CPU profiles of the plugin relays over each window, in bench/results/profiles/
                            (summarize one with: node --import tsx bench/profile.ts FILE)`)
@@ -62,7 +65,11 @@ const servers = list(args.servers) as Array<RelayUnderTest['server']>
 const RESULTS = fileURLToPath(new URL('results/', import.meta.url))
 const PROFILES = RESULTS + 'profiles/'
 const optionalNumber = (value: string | undefined): number | undefined => (value === undefined ? undefined : Number(value))
-const plugin = { backlog: optionalNumber(args.backlog), writeInterval: optionalNumber(args['write-interval']) }
+const plugin = {
+  backlog: optionalNumber(args.backlog),
+  writeInterval: optionalNumber(args['write-interval']),
+  workers: optionalNumber(args.workers)
+}
 
 // N listeners are N sockets in the relay and N in the load process: children inherit the limit
 ensureFileLimit(Math.max(...ns, Number(args['tree-n'])) + 1000)

@@ -82,6 +82,8 @@ export interface PluginRelayOptions {
   backlog?: number | undefined
   /** limits.writeInterval (s) */
   writeInterval?: number | undefined
+  /** apps in a `node:cluster` sharing the port (1: no cluster) */
+  workers?: number | undefined
 }
 
 /** The plugin relaying `upstream` in a Fastify app of its own process (bench/relay-app.ts). */
@@ -89,6 +91,7 @@ export async function startPluginRelay (upstream: string, options: PluginRelayOp
   const args = ['--upstream', upstream, '--mount', MOUNT]
   if (options.backlog !== undefined) args.push('--backlog', String(options.backlog))
   if (options.writeInterval !== undefined) args.push('--write-interval', String(options.writeInterval))
+  if (options.workers !== undefined) args.push('--workers', String(options.workers))
   const proc = spawnScript('relay-app.ts', args, ['--expose-gc'])
   let ready: RelayReply & { type: 'ready' }
   try {

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // The `icecast-relay` command: a Fastify server with the plugin, configured by an Icecast XML config.
+import cluster from 'node:cluster'
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import Fastify from 'fastify'
 import { readIcecastConfig, type IcecastConfig } from './config/icecast.js'
 import { fastifyIcecastRelay } from './plugin.js'
 
-const HELP = `Usage: icecast-relay --config icecast.xml [--port N] [--host ADDRESS] [--check]
+const HELP = `Usage: icecast-relay --config icecast.xml [--port N] [--host ADDRESS] [--workers N] [--check]
 
 Runs an Icecast-compatible relay server (Fastify + fastify-icecast-relay) from an Icecast 2 XML config.
 The file may be a whole icecast.xml or just elements, as in Icecast's docs.
@@ -15,6 +16,9 @@ Options:
   -c, --config FILE   the Icecast XML config (required)
   -p, --port N        listen on this port instead of the config's <listen-socket> <port> (default 8000)
       --host ADDRESS  listen on this address instead of the config's <bind-address> (default: all)
+      --workers N     serve from N processes sharing the port (node:cluster), to use N cores: each one
+                      relays every stream itself (N upstream connections) and has its own listeners,
+                      stats and admin answers; one that dies is replaced (default 1)
       --check         validate the config, print the options it gives (passwords hidden), and exit
   -h, --help          this text
 
@@ -37,6 +41,7 @@ interface CliArgs {
   config: string
   port: number | undefined
   host: string | undefined
+  workers: number
   check: boolean
 }
 
@@ -49,6 +54,7 @@ function parseCli (argv: string[]): CliArgs | 'help' {
       config: { type: 'string', short: 'c' },
       port: { type: 'string', short: 'p' },
       host: { type: 'string' },
+      workers: { type: 'string', default: '1' },
       check: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false }
     },
@@ -60,7 +66,11 @@ function parseCli (argv: string[]): CliArgs | 'help' {
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
     throw new UsageError(`--port ${values.port}: not a port number`)
   }
-  return { config: values.config, port, host: values.host, check: values.check === true }
+  const workers = Number(values.workers)
+  if (!(Number.isInteger(workers) && workers >= 1 && workers <= 1024)) {
+    throw new UsageError(`--workers ${values.workers}: not a number of processes`)
+  }
+  return { config: values.config, port, host: values.host, workers, check: values.check === true }
 }
 
 /** The options with every password replaced, for printing. */
@@ -75,6 +85,40 @@ async function serve ({ options, listen }: IcecastConfig): Promise<void> {
     process.once(signal, () => { app.close().then(() => process.exit(0), () => process.exit(1)) })
   }
   await app.listen(listen)
+}
+
+/**
+ * The primary of `--workers N`: starts N processes that run this command without it, replaces one that
+ * dies once they all listen, and passes SIGINT/SIGTERM on. Resolves with the exit status once all ended.
+ */
+async function superviseWorkers (workers: number): Promise<number> {
+  let stopping = false
+  let listening = 0
+  let status = 0
+  const stop = (code: number): void => {
+    stopping = true
+    status = Math.max(status, code)
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.kill('SIGTERM')
+  }
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop(0))
+  cluster.on('listening', () => { listening++ })
+  for (let i = 0; i < workers; i++) cluster.fork()
+  return await new Promise((resolve) => {
+    cluster.on('exit', (worker, code, signal) => {
+      const left = Object.keys(cluster.workers ?? {}).length
+      if (!stopping && listening >= workers) {
+        process.stderr.write(`icecast-relay: worker ${worker.process.pid} ended (${signal ?? code}); starting another\n`)
+        cluster.fork()
+        return
+      }
+      // a worker that ends before all listen would end the same way again: stop, as one process would
+      if (!stopping) {
+        process.stderr.write(`icecast-relay: worker ${worker.process.pid} ended (${signal ?? code}) before listening\n`)
+        stop(1)
+      }
+      if (left === 0) resolve(status)
+    })
+  })
 }
 
 async function main (argv: string[]): Promise<number> {
@@ -102,11 +146,13 @@ async function main (argv: string[]): Promise<number> {
     process.stdout.write(JSON.stringify({ listen, options: hidePasswords(config.options) }, null, 2) + '\n')
     return 0
   }
+  if (args.workers > 1 && cluster.isPrimary) return await superviseWorkers(args.workers)
   await serve({ ...config, listen })
   return 0
 }
 
 main(process.argv.slice(2)).then((code) => { if (code !== 0) process.exitCode = code }, (error: unknown) => {
   process.stderr.write(`icecast-relay: ${(error as Error).message}\n`)
-  process.exitCode = 1
+  // at once: open upstream connections, or a worker's channel to its primary, would keep it running
+  process.exit(1)
 })

@@ -42,7 +42,8 @@ test('usage errors exit 2 and say what is wrong', async () => {
     [[], /--config is required/],
     [['--config'], /argument missing|--config/],
     [['--config', 'x.xml', '--colour'], /Unknown option '--colour'/],
-    [['--config', 'x.xml', '--port', 'http'], /--port http: not a port number/]
+    [['--config', 'x.xml', '--port', 'http'], /--port http: not a port number/],
+    [['--config', 'x.xml', '--workers', '0'], /--workers 0: not a number of processes/]
   ]
   for (const [args, message] of cases) {
     const result = await cli(...args)
@@ -134,4 +135,47 @@ test('a running CLI: the config\'s listen socket, relays, admin credentials and 
   proc.child.kill('SIGTERM')
   const exit = await proc.exited
   assert.deepEqual(exit, { code: 0, signal: null })
+})
+
+/** The worker processes of a cluster primary. */
+function childrenOf (pid: number): number[] {
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter((c) => c !== '').map(Number)
+}
+
+test('--workers 2: two processes share the port, each relays the stream and serves listeners; one that dies is replaced; SIGTERM ends all', async (t) => {
+  const upstream = await scriptedUpstream()
+  const port = await freePort()
+  const file = configFile(`<icecast><listen-socket><port>${port}</port><bind-address>127.0.0.1</bind-address></listen-socket>
+  <limits><burst-size>0</burst-size></limits>
+  <relay><server>127.0.0.1</server><port>${upstream.port}</port><mount>/live</mount></relay></icecast>`)
+  const proc = spawnTracked(process.execPath, [CLI, '--config', file, '--workers', '2'])
+  t.after(async () => { await proc.stop(); await upstream.close() })
+  await upstream.waitForClients(2, 10000)
+  await waitFor(async () => (await httpGet(`http://127.0.0.1:${port}/status-json.xsl`).catch(() => undefined))?.status === 200,
+    { timeoutMs: 10000, message: () => `the workers to listen\n${proc.output()}` })
+  const workers = childrenOf(proc.pid)
+  assert.equal(workers.length, 2)
+
+  const listeners = Array.from({ length: 8 }, () => openListener(`http://127.0.0.1:${port}/live`))
+  await Promise.all(listeners.map(async (listener) => assert.equal((await listener.head).status, 200)))
+  upstream.push(Buffer.from('to every worker'))
+  for (const listener of listeners) assert.equal((await listener.waitForBytes(15)).toString(), 'to every worker')
+  await Promise.all(listeners.map(async (listener) => await listener.close()))
+
+  process.kill(workers[0]!, 'SIGKILL')
+  await waitFor(() => upstream.requests.length === 3, { timeoutMs: 10000, message: () => `a new worker to connect upstream\n${proc.output()}` })
+  assert.match(proc.output(), new RegExp(`worker ${workers[0]} ended \\(SIGKILL\\); starting another`))
+  await waitFor(() => childrenOf(proc.pid).length === 2 && !childrenOf(proc.pid).includes(workers[0]!))
+
+  proc.child.kill('SIGTERM')
+  assert.deepEqual(await proc.exited, { code: 0, signal: null })
+})
+
+test('--workers: a worker that cannot listen stops them all with status 1', async (t) => {
+  const blocker = await scriptedUpstream()
+  t.after(async () => { await blocker.close() })
+  const file = configFile(`<icecast><listen-socket><port>${blocker.port}</port><bind-address>127.0.0.1</bind-address></listen-socket></icecast>`)
+  const result = await cli('--config', file, '--workers', '2')
+  assert.equal(result.code, 1)
+  assert.match(result.stderr, /before listening/)
 })
