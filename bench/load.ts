@@ -2,9 +2,14 @@
 // Sockets read as fast as the server sends (the server's pacing is the real-time rate); every read lands
 // in one shared buffer (net's `onread`), so the load itself allocates almost nothing per read. A few
 // sampled listeners and one reference listener of the master keep their audio with arrival times, for
-// the latency (see latencies() in bench/stats.ts).
+// the latency (see latencies() in bench/stats.ts). Once the crowd is in, their sockets move to a probe
+// process of their own (this script with --probe): reading thousands of sockets takes this process
+// ~25 ms a round at 5000, and a sample read late in that round would charge the load's delay to the
+// relay. They keep their place in the relay's order of writes, which is what the samples are for.
+import { fork, type ChildProcess } from 'node:child_process'
 import { connect, type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
 import { latencies, summarize, type Recording } from './stats.js'
 import type { GroupResult, LoadCommand, LoadReply, OpenCommand, WindowResult } from './protocol.js'
 
@@ -41,11 +46,31 @@ class Conn {
   readonly url: URL
   readonly icy: boolean
   readonly recording: Recording | undefined
+  /** its socket now belongs to the probe process */
+  movedToProbe = false
 
   constructor (url: URL, icy: boolean, recorded: boolean) {
     this.url = url
     this.icy = icy
     this.recording = recorded ? record() : undefined
+  }
+
+  /** Where the reading of the body stands, for the probe to go on from. */
+  bodyState (): BodyState {
+    return { metaint: this.#metaint, untilBlock: this.#untilBlock, metaLeft: this.#metaLeft }
+  }
+
+  /** In the probe: reads a streaming listener's socket from where `state` says its body stands. */
+  adopt (socket: Socket, state: BodyState): void {
+    this.socket = socket
+    this.firstByteAt = 0
+    this.#head = undefined
+    this.#metaint = state.metaint
+    this.#untilBlock = state.untilBlock
+    this.#metaLeft = state.metaLeft
+    socket.on('data', (data: Buffer) => this.#readBody(data, 0, data.length, performance.now()))
+    socket.on('error', () => {})
+    socket.on('close', () => { this.dropped = true })
   }
 
   open (): void {
@@ -144,10 +169,25 @@ class Conn {
   }
 }
 
+interface BodyState {
+  metaint: number
+  untilBlock: number
+  metaLeft: number
+}
+
 interface Group {
   label: string
   conns: Conn[]
 }
+
+/** Between the load process and its probe. */
+type ProbeMessage =
+  | { type: 'adopt', group: string, icy: boolean, url: string, state: BodyState, reference: boolean }
+  | { type: 'adopted' }
+  | { type: 'window-start' }
+  | { type: 'window-started' }
+  | { type: 'window-end' }
+  | { type: 'window', groups: Array<{ label: string, rates: number[], dropped: number, latencies: number[] }> }
 
 let groups: Group[] = []
 let reference: Conn | undefined
@@ -258,50 +298,123 @@ async function open (command: OpenCommand): Promise<void> {
   const fillStart = performance.now()
   await reporting('fill', all, fill(all))
   for (const result of results) result.fillMs = performance.now() - fillStart
+  await moveToProbe()
   send({ type: 'admitted', groups: results })
 }
 
-function windowStart (): void {
+let probe: ChildProcess | undefined
+
+async function probeAnswer<T extends ProbeMessage> (message: ProbeMessage, type: T['type'], socket?: Socket): Promise<T> {
+  return await new Promise<T>((resolve) => {
+    const onMessage = (answer: ProbeMessage): void => {
+      if (answer.type !== type) return
+      probe!.off('message', onMessage)
+      resolve(answer as T)
+    }
+    probe!.on('message', onMessage)
+    probe!.send(message, socket)
+  })
+}
+
+/** The reference and the sampled listeners go on in the probe process, one socket at a time. */
+async function moveToProbe (): Promise<void> {
+  probe = fork(fileURLToPath(import.meta.url), ['--probe'], { execArgv: process.execArgv })
+  const moves = [
+    { conn: reference!, group: '', reference: true },
+    ...groups.flatMap((g) => g.conns.filter((c) => c.recording !== undefined).map((conn) => ({ conn, group: g.label, reference: false })))
+  ]
+  for (const { conn, group, reference } of moves) {
+    conn.socket!.pause()
+    conn.movedToProbe = true
+    await probeAnswer({ type: 'adopt', group, icy: conn.icy, url: conn.url.href, state: conn.bodyState(), reference }, 'adopted', conn.socket)
+  }
+}
+
+async function windowStart (): Promise<void> {
   windowStartedAt = performance.now()
   for (const group of groups) for (const conn of group.conns) conn.windowStart = conn.audioBytes
+  await probeAnswer({ type: 'window-start' }, 'window-started')
   send({ type: 'window-started' })
 }
 
-function windowEnd (bytesPerSecond: number): void {
-  const end = performance.now()
-  const seconds = (end - windowStartedAt) / 1000
+async function windowEnd (bytesPerSecond: number): Promise<void> {
+  const seconds = (performance.now() - windowStartedAt) / 1000
+  const probed = await probeAnswer<ProbeMessage & { type: 'window' }>({ type: 'window-end' }, 'window')
   const results: WindowResult[] = groups.map((g) => {
-    const rates = g.conns.map((c) => (c.audioBytes - c.windowStart) / seconds)
-    const samples = g.conns.flatMap((c) => (c.recording === undefined ? [] : [c.recording]))
+    const here = g.conns.filter((c) => !c.movedToProbe)
+    const there = probed.groups.find((p) => p.label === g.label)
+    const rates = [...here.map((c) => (c.audioBytes - c.windowStart) / seconds), ...there?.rates ?? []]
     return {
       label: g.label,
       seconds,
       starved: rates.filter((r) => r < 0.9 * bytesPerSecond).length,
-      dropped: g.conns.filter((c) => c.dropped).length,
+      dropped: here.filter((c) => c.dropped).length + (there?.dropped ?? 0),
       rate: summarize(rates),
-      latencyMs: summarize(latencies(reference!.recording!, samples, windowStartedAt, end))
+      latencyMs: summarize(there?.latencies ?? [])
     }
   })
   send({ type: 'window', groups: results })
 }
 
 function closeAll (): void {
-  for (const conn of [reference, ...groups.flatMap((g) => g.conns)]) conn?.socket?.destroy()
+  for (const conn of [reference, ...groups.flatMap((g) => g.conns)]) if (conn?.movedToProbe === false) conn.socket?.destroy()
+  probe?.kill()
   send({ type: 'closed' })
   process.disconnect()
 }
 
-process.on('message', (command: LoadCommand) => {
-  if (command.type === 'open') {
-    open(command).catch((error: unknown) => {
+/** The probe: the listeners it adopted, read as they come, and their figures over the window. */
+function runProbe (): void {
+  const adopted = new Map<string, Conn[]>()
+  let probeReference: Conn | undefined
+  let startedAt = 0
+  const answer = (message: ProbeMessage): void => { process.send!(message) }
+  // its sockets would keep it alive after the load is gone
+  process.once('disconnect', () => process.exit(0))
+  process.on('message', (message: ProbeMessage, socket?: Socket) => {
+    if (message.type === 'adopt') {
+      const conn = new Conn(new URL(message.url), message.icy, true)
+      conn.adopt(socket!, message.state)
+      if (message.reference) probeReference = conn
+      else adopted.set(message.group, [...adopted.get(message.group) ?? [], conn])
+      answer({ type: 'adopted' })
+    } else if (message.type === 'window-start') {
+      startedAt = performance.now()
+      for (const conns of adopted.values()) for (const conn of conns) conn.windowStart = conn.audioBytes
+      answer({ type: 'window-started' })
+    } else if (message.type === 'window-end') {
+      const end = performance.now()
+      const seconds = (end - startedAt) / 1000
+      answer({
+        type: 'window',
+        groups: [...adopted].map(([label, conns]) => ({
+          label,
+          rates: conns.map((c) => (c.audioBytes - c.windowStart) / seconds),
+          dropped: conns.filter((c) => c.dropped).length,
+          latencies: latencies(probeReference!.recording!, conns.map((c) => c.recording!), startedAt, end)
+        }))
+      })
+    }
+  })
+}
+
+function runLoad (): void {
+  process.on('message', (command: LoadCommand) => {
+    const failed = (error: unknown): void => {
       console.error(error)
       process.exit(1)
-    })
-  } else if (command.type === 'window-start') {
-    windowStart()
-  } else if (command.type === 'window-end') {
-    windowEnd(command.bytesPerSecond)
-  } else {
-    closeAll()
-  }
-})
+    }
+    if (command.type === 'open') {
+      open(command).catch(failed)
+    } else if (command.type === 'window-start') {
+      windowStart().catch(failed)
+    } else if (command.type === 'window-end') {
+      windowEnd(command.bytesPerSecond).catch(failed)
+    } else {
+      closeAll()
+    }
+  })
+}
+
+if (process.argv.includes('--probe')) runProbe()
+else runLoad()

@@ -1,7 +1,7 @@
 // One measured run: a flash crowd on one or more relays under test, then a steady window in which the
 // relays' CPU, the listeners' rates and their latency behind the master are taken.
 import { setTimeout as sleep } from 'node:timers/promises'
-import { cpuSeconds, treeCpuSeconds, treeRssBytes } from './proc.js'
+import { treeCpuSeconds, treeRssBytes } from './proc.js'
 import type { GroupResult, GroupSpec, RelayReply, WindowResult } from './protocol.js'
 import { startLoad, type RelayUnderTest } from './servers.js'
 import { summarize, type Summary } from './stats.js'
@@ -93,7 +93,7 @@ export async function measure (relays: RelayUnderTest[], groups: GroupSpec[], op
     const profile = options.profile
     if (profile !== undefined) await Promise.all(relays.map(async (r) => await r.ask?.({ type: 'profile-start' })))
     const cpuBefore = relays.map((r) => treeCpuSeconds(r.pid))
-    const loadBefore = cpuSeconds(load.pid)
+    const loadBefore = treeCpuSeconds(load.pid)
     const start = performance.now()
     await load.request({ type: 'window-start' }, 'window-started', 10000)
     const rss = await rssDuring(pids, options.windowMs)
@@ -109,7 +109,7 @@ export async function measure (relays: RelayUnderTest[], groups: GroupSpec[], op
       rss: rss[i]!,
       idleMemory: idleMemory[i]
     }))
-    const loadCpu = (cpuSeconds(load.pid) - loadBefore) / seconds
+    const loadCpu = (treeCpuSeconds(load.pid) - loadBefore) / seconds
     if (profile !== undefined) {
       await Promise.all(relays.map(async (r, i) => await r.ask?.({ type: 'profile-stop', file: `${profile}-${i}.cpuprofile` })))
     }
