@@ -4,7 +4,7 @@ import type { Measured, ProcessFigures } from './measure.js'
 export type Mode = 'plain' | 'icy'
 
 export interface FanoutRun {
-  server: 'icecast' | 'plugin'
+  server: 'icecast' | 'plugin' | 'floor'
   n: number
   mode: Mode
   measured: Measured

@@ -11,7 +11,7 @@ import { runOk } from '../test/helpers/procs.js'
 import { measure, type MeasureOptions } from './measure.js'
 import { ensureFileLimit } from './proc.js'
 import { figuresOf, tables, type FanoutRun, type Mode, type TreeRun } from './report.js'
-import { MOUNT, startIcecastRelay, startPluginRelay, type RelayUnderTest } from './servers.js'
+import { MOUNT, startFloorRelay, startIcecastRelay, startPluginRelay, type RelayUnderTest } from './servers.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -39,7 +39,8 @@ if (args.help) {
   console.log(`npm run bench -- [options]
   --n 500,2000,5000        listener counts
   --mode plain,icy         plain listeners, ICY listeners (Icy-MetaData: 1)
-  --servers icecast,plugin the relays to measure, in turn
+  --servers icecast,plugin the relays to measure, in turn; also floor (bench/floor-app.ts: a bare
+                           Node relay, plain listeners only, for what Node and the kernel cost)
   --seconds 30             steady window per run
   --warmup 5               seconds between the last admission and the window
   --settle 30              seconds a relay idles before its baseline RSS is read, over the last 5 s
@@ -83,6 +84,7 @@ function profileOf (name: string): string | undefined {
 
 async function startRelay (server: RelayUnderTest['server'], master: Icecast, n: number): Promise<RelayUnderTest> {
   if (server === 'icecast') return await startIcecastRelay(master, n + 100)
+  if (server === 'floor') return await startFloorRelay(master.url(MOUNT))
   return await startPluginRelay(master.url(MOUNT), plugin)
 }
 

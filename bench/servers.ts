@@ -12,7 +12,7 @@ const BENCH = fileURLToPath(new URL('.', import.meta.url))
 
 /** A relay under test: where its listeners connect, and the process whose CPU and memory count. */
 export interface RelayUnderTest {
-  server: 'icecast' | 'plugin'
+  server: 'icecast' | 'plugin' | 'floor'
   pid: number
   url: string
   /** the accept backlog of its listening socket, as the kernel reports it */
@@ -92,7 +92,16 @@ export async function startPluginRelay (upstream: string, options: PluginRelayOp
   if (options.backlog !== undefined) args.push('--backlog', String(options.backlog))
   if (options.writeInterval !== undefined) args.push('--write-interval', String(options.writeInterval))
   if (options.workers !== undefined) args.push('--workers', String(options.workers))
-  const proc = spawnScript('relay-app.ts', args, ['--expose-gc'])
+  return await startNodeRelay('plugin', 'relay-app.ts', args)
+}
+
+/** The floor (bench/floor-app.ts): a bare `net` relay of `upstream`, for what Node and the kernel cost. */
+export async function startFloorRelay (upstream: string): Promise<RelayUnderTest> {
+  return await startNodeRelay('floor', 'floor-app.ts', ['--upstream', upstream])
+}
+
+async function startNodeRelay (server: 'plugin' | 'floor', script: string, args: string[]): Promise<RelayUnderTest> {
+  const proc = spawnScript(script, args, ['--expose-gc'])
   let ready: RelayReply & { type: 'ready' }
   try {
     ready = await nextMessage(proc, 'ready', 20000)
@@ -101,7 +110,7 @@ export async function startPluginRelay (upstream: string, options: PluginRelayOp
     throw error
   }
   return {
-    server: 'plugin',
+    server,
     pid: proc.pid,
     url: `http://127.0.0.1:${ready.port}${MOUNT}`,
     backlog: listenBacklog(ready.port),

@@ -7,6 +7,10 @@ import { releaseHttpState } from '../../lib/mount/release.js'
 import { relayApp, waitForState, waitUntil } from '../helpers/app.js'
 import { openListener } from '../helpers/listen.js'
 import { scriptedUpstream } from '../helpers/scripted.js'
+import { selfSignedCertificate } from '../upstream/servers.js'
+import Fastify from 'fastify'
+import { connect as tlsConnect } from 'node:tls'
+import fastifyIcecastRelay from '../../lib/index.js'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
@@ -78,6 +82,29 @@ test('after the release: bytes a listener sends are ignored, and a half-close en
   upstream.push(Buffer.from('two'))
   await waitUntil(() => chatty.received().endsWith('onetwo'), 5000, 'the next chunk')
   chatty.socket.destroy()
+})
+
+test('over https too: the listener streams after the release, and its HTTP objects are collected', async (t) => {
+  const upstream = await scriptedUpstream()
+  const certificate = selfSignedCertificate()
+  const app = Fastify({ https: certificate })
+  const refs: Array<WeakRef<object>> = []
+  app.addHook('onRequest', async (request) => { refs.push(new WeakRef(request.raw)) })
+  await app.register(fastifyIcecastRelay, { relays: [{ url: upstream.url(), localMount: '/r' }], limits: { burstSize: 0 } })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.after(async () => { await app.close(); await upstream.close() })
+  await waitForState(app, '/r', 'live')
+  const socket = tlsConnect({ port: (app.server.address() as AddressInfo).port, host: '127.0.0.1', ca: certificate.cert, servername: 'localhost' })
+  let received = ''
+  socket.on('data', (data: Buffer) => { received += data.toString('latin1') })
+  socket.write('GET /r HTTP/1.0\r\n\r\n')
+  await waitUntil(() => app.relay.get('/r')!.listeners === 1)
+  assert.ok(await collected(refs), 'the request of a streaming https listener was collected')
+  upstream.push(Buffer.from('over tls'))
+  await waitUntil(() => received.endsWith('over tls'), 5000, 'the chunk over tls')
+  assert.match(received, /^HTTP\/1\.0 200 OK\r\n/)
+  socket.destroy()
+  await waitUntil(() => app.relay.get('/r')!.listeners === 0)
 })
 
 test('app.close() ends released listeners at once', async (t) => {
