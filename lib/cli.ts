@@ -87,6 +87,8 @@ async function serve ({ options, listen }: IcecastConfig): Promise<void> {
   await app.listen(listen)
 }
 
+const RESTART_DELAY_MS = 1000
+
 /**
  * The primary of `--workers N`: starts N processes that run this command without it, replaces one that
  * dies once they all listen, and passes SIGINT/SIGTERM on. Resolves with the exit status once all ended.
@@ -108,7 +110,8 @@ async function superviseWorkers (workers: number): Promise<number> {
       const left = Object.keys(cluster.workers ?? {}).length
       if (!stopping && listening >= workers) {
         process.stderr.write(`icecast-relay: worker ${worker.process.pid} ended (${signal ?? code}); starting another\n`)
-        cluster.fork()
+        // a second later, so that a worker that keeps dying does not keep a core busy with restarts
+        setTimeout(() => { if (!stopping) cluster.fork() }, RESTART_DELAY_MS)
         return
       }
       // a worker that ends before all listen would end the same way again: stop, as one process would
