@@ -19,7 +19,7 @@ const { values: args } = parseArgs({
     mode: { type: 'string', default: 'plain,icy' },
     servers: { type: 'string', default: 'icecast,plugin' },
     seconds: { type: 'string', default: '30' },
-    warmup: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '30' },
     settle: { type: 'string', default: '30' },
     'admission-timeout': { type: 'string', default: '60' },
     samples: { type: 'string', default: '20' },
@@ -42,7 +42,8 @@ if (args.help) {
   --servers icecast,plugin the relays to measure, in turn; also floor (bench/floor-app.ts: a bare
                            Node relay, plain listeners only, for what Node and the kernel cost)
   --seconds 30             steady window per run
-  --warmup 5               seconds between the last admission and the window
+  --warmup 30              seconds between the last admission and the window (V8 keeps the heap it
+                           grew for a crowd for ~15-25 s, as it keeps start-up memory: see --settle)
   --settle 30              seconds a relay idles before its baseline RSS is read, over the last 5 s
                            (V8 gives start-up memory back in steps, the last ~16-24 s after start)
   --admission-timeout 60   seconds the crowd may take to get in (then the rest get in, one every 5 ms)
