@@ -1,8 +1,8 @@
 import type { Socket } from 'node:net'
 
-/** Per-listener framing of the shared audio, e.g. ICY metadata interleaving; appends slices to `out`. */
+/** Per-listener framing of the shared audio, e.g. ICY metadata interleaving: the bytes to write. */
 export interface Framer {
-  frame (chunk: Buffer, out: Buffer[]): void
+  frame (chunk: Buffer): Buffer
 }
 
 export type EndReason = 'client' | 'slow' | 'error' | 'stopped' | 'gap' | 'removed' | 'kicked' | 'closing'
@@ -16,9 +16,6 @@ export interface ListenerInit {
   framer?: Framer | undefined
   onEnd: (listener: Listener, reason: EndReason) => void
 }
-
-/** Scratch list of a framed chunk's slices, shared: it is filled and emptied within one send. */
-const PARTS: Buffer[] = []
 
 /**
  * One listener's socket. The shared chunks are written as they are; backpressure is read from the
@@ -57,28 +54,8 @@ export class Listener {
       this.end('slow')
       return
     }
-    if (this.#framer === undefined) {
-      socket.write(chunk)
-    } else {
-      this.#writeFramed(chunk)
-    }
+    socket.write(this.#framer === undefined ? chunk : this.#framer.frame(chunk))
     this.bytesSent += chunk.length
-  }
-
-  #writeFramed (chunk: Buffer): void {
-    const parts = PARTS
-    this.#framer!.frame(chunk, parts)
-    const socket = this.#socket
-    if (parts.length === 1) {
-      // most chunks hold no metadata boundary: a plain write, without cork's bookkeeping
-      socket.write(parts[0])
-    } else {
-      socket.cork()
-      for (const part of parts) socket.write(part)
-      socket.uncork()
-    }
-    // not `length = 0`, which gives the array a new backing store at the next push: thousands a second
-    while (parts.length > 0) parts.pop()
   }
 
   /** Ends the listener once; a listener that stopped reading is cut off instead of flushed. */

@@ -1,11 +1,47 @@
 import { assertMetaint } from './metaint.js'
 import { ZERO_BLOCK } from './metadata.js'
 
+/** What one listener made of a chunk, and where that left it. */
+interface Framed {
+  bytes: Buffer
+  untilBoundary: number
+  /** it got the current block in this chunk, or had it already */
+  hasCurrent: boolean
+}
+
+/**
+ * What the listeners of one interval make of the chunk they all get: listeners that stand at the same
+ * place (audio bytes to their next boundary, and whether they already have the current block) get the
+ * same bytes, so those are joined once, for all of them. A relay's listeners join in groups (all who
+ * arrive between two upstream reads start at the same place), so a chunk has a few such places, and
+ * each listener writes one buffer instead of a corked list of slices.
+ */
+export class SharedFrames {
+  #chunk: Buffer | undefined
+  #current: Buffer | undefined
+  readonly #framed = new Map<number, Framed>()
+
+  /** The bytes made of `chunk` with `current` by a listener at `place`, if one made them already. */
+  get (chunk: Buffer, current: Buffer, place: number): Framed | undefined {
+    if (chunk !== this.#chunk || current !== this.#current) {
+      this.#chunk = chunk
+      this.#current = current
+      this.#framed.clear()
+      return undefined
+    }
+    return this.#framed.get(place)
+  }
+
+  set (place: number, framed: Framed): void {
+    this.#framed.set(place, framed)
+  }
+}
+
 /**
  * One listener's ICY interleaving: after every `metaint` audio bytes it puts a metadata block, the
  * mount's current block the first time and whenever it changed since this listener last got it, a
- * single zero byte otherwise (as Icecast does). It never copies: `out` receives subarrays of the audio
- * and the shared block buffers, ready for a corked write / writev.
+ * single zero byte otherwise (as Icecast does). `interleave` never copies: `out` receives subarrays of
+ * the audio and the shared block buffers. `frame` joins them, once for every listener at the same place.
  */
 export class IcyMuxer {
   readonly #metaint: number
@@ -38,6 +74,25 @@ export class IcyMuxer {
       this.#untilBoundary -= end - pos
       pos = end
     }
+  }
+
+  /**
+   * `chunk` with the blocks due inside it, as one buffer: the one `shared` holds when another listener
+   * stood at the same place, else joined here (the chunk itself when no boundary falls inside it).
+   */
+  frame (chunk: Buffer, current: Buffer, shared: SharedFrames): Buffer {
+    const place = this.#untilBoundary * 2 + (this.#lastSent === current ? 1 : 0)
+    const known = shared.get(chunk, current, place)
+    if (known !== undefined) {
+      this.#untilBoundary = known.untilBoundary
+      if (known.hasCurrent) this.#lastSent = current
+      return known.bytes
+    }
+    const parts: Buffer[] = []
+    this.interleave(chunk, current, parts)
+    const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+    shared.set(place, { bytes, untilBoundary: this.#untilBoundary, hasCurrent: this.#lastSent === current })
+    return bytes
   }
 
   #blockFor (current: Buffer): Buffer {

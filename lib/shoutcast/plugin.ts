@@ -7,7 +7,7 @@ import type { ResponseHead } from '../upstream/head.js'
 import { IcyDemuxer } from './demux.js'
 import { EMPTY_TITLE_BLOCK, buildMetadataBlock, parseMetadata, toListenerBlock } from './metadata.js'
 import { DEFAULT_METAINT, assertMetaint } from './metaint.js'
-import { IcyMuxer } from './mux.js'
+import { IcyMuxer, SharedFrames } from './mux.js'
 
 /** The upstream's `icy-metaint`, or undefined when it sent none. Throws on a value that is no interval. */
 export function upstreamMetaint (head: ResponseHead | undefined): number | undefined {
@@ -73,15 +73,27 @@ export async function shoutcastPlugin (fastify: FastifyInstance): Promise<void> 
     })
   }
 
+  // one per interval: listeners of another interval never stand at the same place
+  const frames = new Map<number, SharedFrames>()
+  function sharedFrames (metaint: number): SharedFrames {
+    let shared = frames.get(metaint)
+    if (shared === undefined) {
+      shared = new SharedFrames()
+      frames.set(metaint, shared)
+    }
+    return shared
+  }
+
   function framing (place: ListenerPlace, headers: IncomingHttpHeaders): ListenerFraming | undefined {
     if (!wantsMetadata(headers)) return undefined
     const { relay } = place
     const metaint = relay.def.metaint ?? upstreamMetaint(relay.head) ?? DEFAULT_METAINT
     const muxer = new IcyMuxer(metaint)
+    const shared = sharedFrames(metaint)
     return {
       headers: { 'icy-metaint': String(metaint) },
       // the interval is the listener's for good; the titles are those of the relay it is on now
-      framer: { frame: (chunk, out) => muxer.interleave(chunk, currentBlock(place.relay), out) }
+      framer: { frame: (chunk) => muxer.frame(chunk, currentBlock(place.relay), shared) }
     }
   }
 

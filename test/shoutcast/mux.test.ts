@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import fc from 'fast-check'
 import { stripIcy } from '../../lib/shoutcast/demux.js'
 import { buildMetadataBlock, EMPTY_TITLE_BLOCK, ZERO_BLOCK } from '../../lib/shoutcast/metadata.js'
-import { IcyMuxer } from '../../lib/shoutcast/mux.js'
+import { IcyMuxer, SharedFrames } from '../../lib/shoutcast/mux.js'
 import { chunkBy, demux, ownCopy, randomBytes } from './helpers.js'
 
 const title = (text: string): Buffer => buildMetadataBlock({ title: text })
@@ -117,4 +117,50 @@ test('property: mux then demux is the identity (audio, and each block when it ch
       assert.deepEqual(demuxed.events, expectedBlocks.map(block => ({ kind: 'metadata', block })))
       assert.equal(stripIcy(body, metaint).boundaries, Math.max(0, Math.ceil(position / metaint) - 1))
     }))
+})
+
+test('shared frames: listeners framing the same chunks through one SharedFrames get what each muxer alone makes', () => {
+  fc.assert(fc.property(
+    fc.integer({ min: 1, max: 600 }),
+    // each listener first gets audio of its own (where it joined), then the shared chunks with the others
+    fc.array(fc.record({ own: fc.integer({ min: 0, max: 1500 }), seed: fc.integer() }), { minLength: 1, maxLength: 12 }),
+    fc.array(fc.record({ length: fc.integer({ min: 1, max: 1500 }), seed: fc.integer(), retitle: fc.boolean() }), { maxLength: 15 }),
+    (metaint, listeners, chunks) => {
+      const shared = new SharedFrames()
+      const blocks = [title('first'), title('second')]
+      let current = EMPTY_TITLE_BLOCK
+      const together = listeners.map(() => new IcyMuxer(metaint))
+      const alone = listeners.map(() => new IcyMuxer(metaint))
+      const got = listeners.map((): Buffer[] => [])
+      const want = listeners.map((): Buffer[] => [])
+      listeners.forEach(({ own, seed }, i) => {
+        const audio = randomBytes(seed, own)
+        if (own === 0) return
+        got[i]!.push(together[i]!.frame(audio, current, shared))
+        alone[i]!.interleave(audio, current, want[i]!)
+      })
+      for (const { length, seed, retitle } of chunks) {
+        if (retitle) current = blocks[seed & 1]!
+        const chunk = randomBytes(seed, length)
+        listeners.forEach((_, i) => {
+          got[i]!.push(together[i]!.frame(chunk, current, shared))
+          alone[i]!.interleave(chunk, current, want[i]!)
+        })
+      }
+      listeners.forEach((_, i) => assert.deepEqual(Buffer.concat(got[i]!), Buffer.concat(want[i]!)))
+    }))
+})
+
+test('shared frames: a chunk with no boundary is written as it is; listeners at one place share one buffer', () => {
+  const shared = new SharedFrames()
+  const [a, b, c] = [new IcyMuxer(10), new IcyMuxer(10), new IcyMuxer(10)]
+  const chunk = Buffer.from('0123456789abcdef')
+  const early = Buffer.from('xyz')
+  c.frame(early, EMPTY_TITLE_BLOCK, shared)
+  const fromA = a.frame(chunk, EMPTY_TITLE_BLOCK, shared)
+  assert.equal(b.frame(chunk, EMPTY_TITLE_BLOCK, shared), fromA)
+  assert.notEqual(c.frame(chunk, EMPTY_TITLE_BLOCK, shared), fromA)
+  assert.deepEqual(fromA, Buffer.concat([chunk.subarray(0, 10), EMPTY_TITLE_BLOCK, chunk.subarray(10)]))
+  const small = Buffer.from('gh')
+  assert.equal(a.frame(small, EMPTY_TITLE_BLOCK, shared), small)
 })
