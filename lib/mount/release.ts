@@ -53,7 +53,6 @@ export function releaseHttpState (socket: Socket): boolean {
     }
   }
   if (parser._consumed === true) parser.unconsume()
-  parser._consumed = false
   parser.remove()
   parser.close()
   held.parser = null
