@@ -35,7 +35,8 @@ class Conn {
   /** the last attempt was answered with another status than 200 */
   refused = false
   dropped = false
-  windowStart = 0
+  /** audio bytes when the window started */
+  #windowStart = 0
   /** called once per attempt: true at its first audio byte, false when it closed before */
   settled: ((admitted: boolean) => void) | undefined
   #head: Buffer | undefined
@@ -53,6 +54,15 @@ class Conn {
     this.url = url
     this.icy = icy
     this.recording = recorded ? record() : undefined
+  }
+
+  startWindow (): void {
+    this.#windowStart = this.audioBytes
+  }
+
+  /** Audio bytes per second since the window started, `seconds` ago. */
+  windowRate (seconds: number): number {
+    return (this.audioBytes - this.#windowStart) / seconds
   }
 
   /** Where the reading of the body stands, for the probe to go on from. */
@@ -332,7 +342,7 @@ async function moveToProbe (): Promise<void> {
 
 async function windowStart (): Promise<void> {
   windowStartedAt = performance.now()
-  for (const group of groups) for (const conn of group.conns) conn.windowStart = conn.audioBytes
+  for (const group of groups) for (const conn of group.conns) conn.startWindow()
   await probeAnswer({ type: 'window-start' }, 'window-started')
   send({ type: 'window-started' })
 }
@@ -343,7 +353,7 @@ async function windowEnd (bytesPerSecond: number): Promise<void> {
   const results: WindowResult[] = groups.map((g) => {
     const here = g.conns.filter((c) => !c.movedToProbe)
     const there = probed.groups.find((p) => p.label === g.label)
-    const rates = [...here.map((c) => (c.audioBytes - c.windowStart) / seconds), ...there?.rates ?? []]
+    const rates = [...here.map((c) => c.windowRate(seconds)), ...there?.rates ?? []]
     return {
       label: g.label,
       seconds,
@@ -380,7 +390,7 @@ function runProbe (): void {
       answer({ type: 'adopted' })
     } else if (message.type === 'window-start') {
       startedAt = performance.now()
-      for (const conns of adopted.values()) for (const conn of conns) conn.windowStart = conn.audioBytes
+      for (const conns of adopted.values()) for (const conn of conns) conn.startWindow()
       answer({ type: 'window-started' })
     } else if (message.type === 'window-end') {
       const end = performance.now()
@@ -389,7 +399,7 @@ function runProbe (): void {
         type: 'window',
         groups: [...adopted].map(([label, conns]) => ({
           label,
-          rates: conns.map((c) => (c.audioBytes - c.windowStart) / seconds),
+          rates: conns.map((c) => c.windowRate(seconds)),
           dropped: conns.filter((c) => c.dropped).length,
           latencies: latencies(probeReference!.recording!, conns.map((c) => c.recording!), startedAt, end)
         }))
