@@ -17,10 +17,23 @@ export interface ListenerInit {
   onEnd: (listener: Listener, reason: EndReason) => void
 }
 
+/** The listener of each socket, for the socket's event handlers, which are shared by every listener. */
+const listenerOfSocket = new WeakMap<Socket, Listener>()
+
+function onSocketGone (this: Socket): void {
+  listenerOfSocket.get(this)?.end('client')
+}
+
+function onSocketError (this: Socket): void {
+  listenerOfSocket.get(this)?.end('error')
+}
+
 /**
  * One listener's socket. The shared chunks are written as they are; backpressure is read from the
  * socket's own queue (`writableLength`) instead of a `drain` listener per write, and a listener whose
  * queue passes `queueSize` is dropped: the queue holds references to shared chunks, so memory is bounded.
+ * Thousands of listeners are alive at once, so one holds no closures of its own: its socket's handlers
+ * are shared, and `onEnd` should be too.
  */
 export class Listener {
   readonly id: number
@@ -43,9 +56,10 @@ export class Listener {
     this.#queueSize = init.queueSize
     this.#framer = init.framer
     this.#onEnd = init.onEnd
-    this.#socket.on('close', () => this.end('client'))
-    this.#socket.on('end', () => this.end('client'))
-    this.#socket.on('error', () => this.end('error'))
+    listenerOfSocket.set(init.socket, this)
+    init.socket.on('close', onSocketGone)
+    init.socket.on('end', onSocketGone)
+    init.socket.on('error', onSocketError)
   }
 
   send (chunk: Buffer): void {

@@ -92,7 +92,7 @@ export function listenerRoute (app: FastifyInstance, registry: RelayRegistry, op
       userAgent: request.headers['user-agent'] ?? '',
       queueSize: registry.limits.queueSize,
       framer: framing?.framer,
-      onEnd: (ended, reason) => place.relay.mount.detach(ended, reason)
+      onEnd: registry.endListener
     })
     registry.admitListener(place, listener)
     socket.uncork()

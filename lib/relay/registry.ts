@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import type { FastifyBaseLogger } from 'fastify'
 import { DuplicateMountError, MoveRefusedError, UnknownMountError } from '../errors.js'
-import type { Listener } from '../mount/listener.js'
+import type { EndReason, Listener } from '../mount/listener.js'
 import { resolveRelay, type Limits, type RelayDefinition, type ResolvedRelay } from '../options.js'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { ListenerFraming, RelayExtension } from './extension.js'
@@ -191,6 +191,11 @@ export class RelayRegistry extends EventEmitter<{ [E in keyof RelayEvents]: [Rel
   /** @internal Listener ids are unique across the app's mounts, so `killclient`/`moveclients` can name one. */
   nextListenerId (): number {
     return ++this.#lastListenerId
+  }
+
+  /** @internal Every listener's `onEnd`, one function for all: the listener leaves the mount of its place. */
+  readonly endListener = (listener: Listener, reason: EndReason): void => {
+    this.#places.get(listener)?.relay.mount.detach(listener, reason)
   }
 
   /** @internal Counts a listener against `limits.clients` before it is attached to the relay of its place. */

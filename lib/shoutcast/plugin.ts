@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Relay, RelayMetadata } from '../relay/relay.js'
+import type { Framer } from '../mount/listener.js'
 import type { ListenerFraming, Stage } from '../relay/extension.js'
 import type { ListenerPlace } from '../relay/registry.js'
 import type { ResponseHead } from '../upstream/head.js'
@@ -30,6 +31,28 @@ function blockOf (metadata: RelayMetadata): Buffer {
     ...(metadata.title !== undefined && { title: metadata.title }),
     ...(metadata.url !== undefined && { url: metadata.url })
   })
+}
+
+/**
+ * An ICY listener's framing: the interval and its place in it are the listener's for good; the titles
+ * are those of the relay it is on now. An object rather than a closure, as thousands are alive at once.
+ */
+class IcyListenerFramer implements Framer {
+  readonly #muxer: IcyMuxer
+  readonly #place: ListenerPlace
+  readonly #shared: SharedFrames
+  readonly #currentBlock: (relay: Relay) => Buffer
+
+  constructor (metaint: number, place: ListenerPlace, shared: SharedFrames, currentBlock: (relay: Relay) => Buffer) {
+    this.#muxer = new IcyMuxer(metaint)
+    this.#place = place
+    this.#shared = shared
+    this.#currentBlock = currentBlock
+  }
+
+  frame (chunk: Buffer): Buffer {
+    return this.#muxer.frame(chunk, this.#currentBlock(this.#place.relay), this.#shared)
+  }
 }
 
 /**
@@ -88,12 +111,9 @@ export async function shoutcastPlugin (fastify: FastifyInstance): Promise<void> 
     if (!wantsMetadata(headers)) return undefined
     const { relay } = place
     const metaint = relay.def.metaint ?? upstreamMetaint(relay.head) ?? DEFAULT_METAINT
-    const muxer = new IcyMuxer(metaint)
-    const shared = sharedFrames(metaint)
     return {
       headers: { 'icy-metaint': String(metaint) },
-      // the interval is the listener's for good; the titles are those of the relay it is on now
-      framer: { frame: (chunk) => muxer.frame(chunk, currentBlock(place.relay), shared) }
+      framer: new IcyListenerFramer(metaint, place, sharedFrames(metaint), currentBlock)
     }
   }
 
