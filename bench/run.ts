@@ -29,6 +29,7 @@ const { values: args } = parseArgs({
     backlog: { type: 'string' },
     'write-interval': { type: 'string' },
     workers: { type: 'string' },
+    'node-options': { type: 'string', default: '' },
     profile: { type: 'boolean', default: false },
     label: { type: 'string' },
     help: { type: 'boolean', default: false }
@@ -54,6 +55,8 @@ if (args.help) {
   --write-interval S       the plugin's limits.writeInterval (default: the plugin's, 0.005)
   --workers N              the plugin as N apps in a node:cluster, as icecast-relay --workers N runs it;
                            CPU and RSS are those of all its processes
+  --node-options '--optimize-for-size'
+                           Node options of the plugin's and the floor's processes (default: none)
   --label NAME             appended to the results file name (what the run changes)
   --profile                CPU profiles of the plugin relays over each window, in bench/results/profiles/
                            (summarize one with: node --import tsx bench/profile.ts FILE)`)
@@ -70,7 +73,8 @@ const optionalNumber = (value: string | undefined): number | undefined => (value
 const plugin = {
   backlog: optionalNumber(args.backlog),
   writeInterval: optionalNumber(args['write-interval']),
-  workers: optionalNumber(args.workers)
+  workers: optionalNumber(args.workers),
+  nodeOptions: list(args['node-options'].replaceAll(' ', ','))
 }
 
 // N listeners are N sockets in the relay and N in the load process: children inherit the limit
@@ -85,7 +89,7 @@ function profileOf (name: string): string | undefined {
 
 async function startRelay (server: RelayUnderTest['server'], master: Icecast, n: number): Promise<RelayUnderTest> {
   if (server === 'icecast') return await startIcecastRelay(master, n + 100)
-  if (server === 'floor') return await startFloorRelay(master.url(MOUNT))
+  if (server === 'floor') return await startFloorRelay(master.url(MOUNT), plugin.nodeOptions)
   return await startPluginRelay(master.url(MOUNT), plugin)
 }
 

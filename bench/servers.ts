@@ -84,6 +84,8 @@ export interface PluginRelayOptions {
   writeInterval?: number | undefined
   /** apps in a `node:cluster` sharing the port (1: no cluster) */
   workers?: number | undefined
+  /** options of the node process (and of its workers), e.g. `--optimize-for-size` */
+  nodeOptions?: string[] | undefined
 }
 
 /** The plugin relaying `upstream` in a Fastify app of its own process (bench/relay-app.ts). */
@@ -92,16 +94,16 @@ export async function startPluginRelay (upstream: string, options: PluginRelayOp
   if (options.backlog !== undefined) args.push('--backlog', String(options.backlog))
   if (options.writeInterval !== undefined) args.push('--write-interval', String(options.writeInterval))
   if (options.workers !== undefined) args.push('--workers', String(options.workers))
-  return await startNodeRelay('plugin', 'relay-app.ts', args)
+  return await startNodeRelay('plugin', 'relay-app.ts', args, options.nodeOptions)
 }
 
 /** The floor (bench/floor-app.ts): a bare `net` relay of `upstream`, for what Node and the kernel cost. */
-export async function startFloorRelay (upstream: string): Promise<RelayUnderTest> {
-  return await startNodeRelay('floor', 'floor-app.ts', ['--upstream', upstream])
+export async function startFloorRelay (upstream: string, nodeOptions: string[] = []): Promise<RelayUnderTest> {
+  return await startNodeRelay('floor', 'floor-app.ts', ['--upstream', upstream], nodeOptions)
 }
 
-async function startNodeRelay (server: 'plugin' | 'floor', script: string, args: string[]): Promise<RelayUnderTest> {
-  const proc = spawnScript(script, args, ['--expose-gc'])
+async function startNodeRelay (server: 'plugin' | 'floor', script: string, args: string[], nodeOptions: string[] = []): Promise<RelayUnderTest> {
+  const proc = spawnScript(script, args, ['--expose-gc', ...nodeOptions])
   let ready: RelayReply & { type: 'ready' }
   try {
     ready = await nextMessage(proc, 'ready', 20000)
