@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { XMLParser } from 'fast-xml-parser'
-import { relayApp, waitForState, waitUntil } from '../helpers/app.js'
+import { relayApp, scriptedRelay, waitForState, waitUntil } from '../helpers/app.js'
 import { openListener } from '../helpers/listen.js'
 import { noise, scriptedUpstream } from '../helpers/scripted.js'
 import { ADMIN, adminGet } from './helpers.js'
@@ -132,10 +132,7 @@ test('/admin/stats: XML by default, JSON when asked; every value, or one mount\'
 })
 
 test('listmounts, listclients and killclient', async (t) => {
-  const upstream = await scriptedUpstream()
-  const { app, url } = await relayApp({ relays: [{ url: upstream.url(), localMount: '/a' }], admin: ADMIN, limits: { burstSize: 0 } })
-  t.after(async () => { await app.close(); await upstream.close() })
-  await waitForState(app, '/a', 'live')
+  const { app, url } = await scriptedRelay(t, '/a', { plugin: { admin: ADMIN, limits: { burstSize: 0 } } })
   const first = openListener(url('/a'))
   const second = openListener(url('/a'))
   await Promise.all([first.head, second.head])
@@ -191,10 +188,7 @@ test('moveclients over HTTP: the listeners move; refused moves say why', async (
 })
 
 test('killsource restarts the relay: a new upstream request, and its listeners stay on', async (t) => {
-  const upstream = await scriptedUpstream()
-  const { app, url } = await relayApp({ relays: [{ url: upstream.url(), localMount: '/a' }], admin: ADMIN, limits: { burstSize: 0 } })
-  t.after(async () => { await app.close(); await upstream.close() })
-  await waitForState(app, '/a', 'live')
+  const { app, url, upstream } = await scriptedRelay(t, '/a', { plugin: { admin: ADMIN, limits: { burstSize: 0 } } })
   const listener = openListener(url('/a'))
   await listener.head
   await waitUntil(() => app.relay.get('/a')!.listeners === 1)
@@ -210,10 +204,7 @@ test('killsource restarts the relay: a new upstream request, and its listeners s
 })
 
 test('metadata updinfo sets the title an ICY listener gets; artist and title, other modes, missing text', async (t) => {
-  const upstream = await scriptedUpstream()
-  const { app, url } = await relayApp({ relays: [{ url: upstream.url(), localMount: '/a', metaint: 200 }], admin: ADMIN, limits: { burstSize: 0 } })
-  t.after(async () => { await app.close(); await upstream.close() })
-  await waitForState(app, '/a', 'live')
+  const { app, url, upstream } = await scriptedRelay(t, '/a', { relay: { metaint: 200 }, plugin: { admin: ADMIN, limits: { burstSize: 0 } } })
   const listener = openListener(url('/a'), { icy: true })
   assert.equal((await listener.head).headers['icy-metaint'], '200')
   await waitUntil(() => app.relay.get('/a')!.listeners === 1)

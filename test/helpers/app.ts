@@ -1,7 +1,9 @@
 // Builds a Fastify app with the plugin on a random loopback port, and waits for relay states.
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { AddressInfo } from 'node:net'
-import fastifyIcecastRelay, { type RelayPluginOptions, type RelayState } from '../../lib/index.js'
+import type { TestContext } from 'node:test'
+import fastifyIcecastRelay, { type RelayDefinition, type RelayPluginOptions, type RelayState } from '../../lib/index.js'
+import { scriptedUpstream, type ScriptedOptions, type ScriptedUpstream } from './scripted.js'
 
 export interface RelayApp {
   app: FastifyInstance
@@ -18,6 +20,29 @@ export async function relayApp (
   await app.listen({ port: 0, host: '127.0.0.1' })
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
   return { app, base, url: (path) => base + path }
+}
+
+export interface ScriptedRelayOptions {
+  /** the upstream's answer */
+  upstream?: ScriptedOptions
+  /** the relay's own keys besides `url` and `localMount` */
+  relay?: Omit<RelayDefinition, 'url' | 'localMount'>
+  /** the plugin's options besides `relays` */
+  plugin?: Omit<RelayPluginOptions, 'relays'>
+}
+
+/**
+ * The setup of most relay tests: a scripted upstream relayed at `localMount` by an app of its own, both
+ * closed when the test ends; resolves once the relay is live.
+ */
+export async function scriptedRelay (
+  t: TestContext, localMount: string, options: ScriptedRelayOptions = {}
+): Promise<RelayApp & { upstream: ScriptedUpstream }> {
+  const upstream = await scriptedUpstream(options.upstream)
+  const relay = await relayApp({ ...options.plugin, relays: [{ ...options.relay, url: upstream.url(), localMount }] })
+  t.after(async () => { await relay.app.close(); await upstream.close() })
+  await waitForState(relay.app, localMount, 'live')
+  return { ...relay, upstream }
 }
 
 export async function waitForState (

@@ -1,16 +1,13 @@
 import assert from 'node:assert/strict'
 import { get, type IncomingMessage } from 'node:http'
 import { test } from 'node:test'
-import { relayApp, waitForState, waitUntil } from '../helpers/app.js'
+import { relayApp, scriptedRelay, waitForState, waitUntil } from '../helpers/app.js'
 import { openListener } from '../helpers/listen.js'
 import { freePort } from '../helpers/procs.js'
 import { noise, scriptedUpstream } from '../helpers/scripted.js'
 
 test('listenersOf lists id, address, user agent and seconds connected; kick ends one listener only', async (t) => {
-  const upstream = await scriptedUpstream()
-  const { app, url } = await relayApp({ relays: [{ url: upstream.url(), localMount: '/k' }], limits: { burstSize: 0 } })
-  t.after(async () => { await app.close(); await upstream.close() })
-  await waitForState(app, '/k', 'live')
+  const { app, url, upstream } = await scriptedRelay(t, '/k', { plugin: { limits: { burstSize: 0 } } })
   const first = openListener(url('/k'))
   await first.head
   const second = await new Promise<IncomingMessage>((resolve) => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import { test } from 'node:test'
-import { relayApp, waitForState, waitUntil } from '../helpers/app.js'
+import { relayApp, scriptedRelay, waitForState, waitUntil } from '../helpers/app.js'
 import { httpGet } from '../helpers/procs.js'
 import { openListener } from '../helpers/listen.js'
 import { noise, scriptedUpstream } from '../helpers/scripted.js'
@@ -159,10 +159,7 @@ test('listener limits: global clients and per-relay maxListeners answer 403 with
 })
 
 test('a listener that stops reading is dropped at queueSize; the others keep every byte', async (t) => {
-  const upstream = await scriptedUpstream()
-  const { app, url } = await relayApp({ relays: [{ url: upstream.url(), localMount: '/q' }], limits: { queueSize: 65536, burstSize: 0 } })
-  t.after(async () => { await app.close(); await upstream.close() })
-  await waitForState(app, '/q', 'live')
+  const { app, url, upstream } = await scriptedRelay(t, '/q', { plugin: { limits: { queueSize: 65536, burstSize: 0 } } })
   const reader = openListener(url('/q'))
   const stalled = openListener(url('/q'))
   await Promise.all([reader.head, stalled.head])
@@ -187,10 +184,7 @@ test('a listener that stops reading is dropped at queueSize; the others keep eve
 })
 
 test('writeInterval: upstream reads are gathered and written to listeners once per interval, every byte kept', async (t) => {
-  const upstream = await scriptedUpstream()
-  const { app, url } = await relayApp({ relays: [{ url: upstream.url(), localMount: '/w' }], limits: { burstSize: 0, writeInterval: 0.5 } })
-  t.after(async () => { await app.close(); await upstream.close() })
-  await waitForState(app, '/w', 'live')
+  const { app, url, upstream } = await scriptedRelay(t, '/w', { plugin: { limits: { burstSize: 0, writeInterval: 0.5 } } })
   const listener = openListener(url('/w'))
   await listener.head
   await waitUntil(() => app.relay.get('/w')!.listeners === 1)
@@ -213,10 +207,7 @@ test('writeInterval: upstream reads are gathered and written to listeners once p
 })
 
 test('an upstream gap shorter than the grace period keeps listeners; they get the new stream', async (t) => {
-  const upstream = await scriptedUpstream()
-  const { app, url } = await relayApp({ relays: [{ url: upstream.url(), localMount: '/g' }], limits: { gracePeriod: 5, burstSize: 0 } })
-  t.after(async () => { await app.close(); await upstream.close() })
-  await waitForState(app, '/g', 'live')
+  const { app, url, upstream } = await scriptedRelay(t, '/g', { plugin: { limits: { gracePeriod: 5, burstSize: 0 } } })
   const listener = openListener(url('/g'))
   await listener.head
   await waitUntil(() => app.relay.get('/g')!.listeners === 1)
@@ -365,10 +356,7 @@ test('restart of a relay waiting to retry connects at once', async (t) => {
 })
 
 test('while listeners ride a gap, retries come at least every second, however long the backoff has grown', async (t) => {
-  const upstream = await scriptedUpstream()
-  const { app, url } = await relayApp({ relays: [{ url: upstream.url(), localMount: '/b' }], limits: { gracePeriod: 8 } })
-  t.after(async () => { await app.close(); await upstream.close() })
-  await waitForState(app, '/b', 'live')
+  const { app, url, upstream } = await scriptedRelay(t, '/b', { plugin: { limits: { gracePeriod: 8 } } })
   const listener = openListener(url('/b'))
   await listener.head
   await waitUntil(() => app.relay.get('/b')!.listeners === 1)

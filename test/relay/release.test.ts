@@ -4,7 +4,7 @@ import { test } from 'node:test'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { releaseHttpState } from '../../lib/mount/release.js'
-import { relayApp, waitForState, waitUntil } from '../helpers/app.js'
+import { relayApp, scriptedRelay, waitForState, waitUntil } from '../helpers/app.js'
 import { openListener } from '../helpers/listen.js'
 import { scriptedUpstream } from '../helpers/scripted.js'
 import { selfSignedCertificate } from '../upstream/servers.js'
@@ -58,10 +58,7 @@ test('a listener keeps no request, response or Fastify request/reply once it str
 })
 
 test('after the release: bytes a listener sends are ignored, and a half-close ends it', async (t) => {
-  const upstream = await scriptedUpstream()
-  const { app, base } = await relayApp({ relays: [{ url: upstream.url(), localMount: '/r' }], limits: { burstSize: 0 } })
-  t.after(async () => { await app.close(); await upstream.close() })
-  await waitForState(app, '/r', 'live')
+  const { app, base, upstream } = await scriptedRelay(t, '/r', { plugin: { limits: { burstSize: 0 } } })
   const leaves: Array<string | undefined> = []
   app.relay.on('listener', (event) => { if (event.action === 'leave') leaves.push(event.reason) })
 

@@ -7,7 +7,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import Fastify from 'fastify'
 import fastifyIcecastRelay from '../../lib/index.js'
-import { relayApp, waitForState, waitUntil } from '../helpers/app.js'
+import { relayApp, scriptedRelay, waitForState, waitUntil } from '../helpers/app.js'
 import { openListener } from '../helpers/listen.js'
 import { noise, scriptedUpstream } from '../helpers/scripted.js'
 
@@ -32,10 +32,7 @@ async function shortListen (port: number, path: string): Promise<void> {
 }
 
 test('10,000 short listener connections in a row leave no file descriptor, timer or memory behind', async (t) => {
-  const upstream = await scriptedUpstream({ headers: { 'icy-metaint': '8192' } })
-  const { app, base } = await relayApp({ relays: [{ url: upstream.url(), localMount: '/short' }], limits: { clients: 1000 } })
-  t.after(async () => { await app.close(); await upstream.close() })
-  await waitForState(app, '/short', 'live')
+  const { app, base, upstream } = await scriptedRelay(t, '/short', { upstream: { headers: { 'icy-metaint': '8192' } }, plugin: { limits: { clients: 1000 } } })
   const port = Number(new URL(base).port)
   upstream.push(noise(65536))
   const feed = setInterval(() => upstream.push(noise(2000)), 50)

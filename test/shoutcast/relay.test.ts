@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import net from 'node:net'
 import { test } from 'node:test'
-import { relayApp, waitForState, waitUntil } from '../helpers/app.js'
+import { relayApp, scriptedRelay, waitForState, waitUntil } from '../helpers/app.js'
 import { demuxIcy, openListener } from '../helpers/listen.js'
 import { noise, scriptedUpstream } from '../helpers/scripted.js'
 import { CONFORMANCE_DIR, conformancePresent } from './helpers.js'
@@ -117,10 +117,7 @@ test('SHOUTcast v1 mount /; relayed under a name of our own', async (t) => {
 })
 
 test('titles: events, status, byte-exact blocks for ICY listeners; unchanged titles give 0x00', async (t) => {
-  const upstream = await scriptedUpstream({ headers: { 'icy-metaint': '1000' } })
-  const { app, url } = await relayApp({ relays: [{ url: upstream.url(), localMount: '/t' }], limits: { burstSize: 0 } })
-  t.after(async () => { await app.close(); await upstream.close() })
-  await waitForState(app, '/t', 'live')
+  const { app, url, upstream } = await scriptedRelay(t, '/t', { upstream: { headers: { 'icy-metaint': '1000' } }, plugin: { limits: { burstSize: 0 } } })
   const titles: Array<string | undefined> = []
   app.relay.on('metadata', (e) => titles.push(e.metadata.title))
   const listener = openListener(url('/t'), { icy: true })
@@ -167,10 +164,7 @@ test('a malformed block is logged and dropped; the audio goes on untouched', asy
 })
 
 test('metadata off: no Icy-MetaData asked, blocks sent unasked are still stripped, no title kept', async (t) => {
-  const upstream = await scriptedUpstream({ headers: { 'icy-metaint': '100' } })
-  const { app, url } = await relayApp({ relays: [{ url: upstream.url(), localMount: '/off', relayShoutcastMetadata: false }], limits: { burstSize: 0 } })
-  t.after(async () => { await app.close(); await upstream.close() })
-  await waitForState(app, '/off', 'live')
+  const { app, url, upstream } = await scriptedRelay(t, '/off', { upstream: { headers: { 'icy-metaint': '100' } }, relay: { relayShoutcastMetadata: false }, plugin: { limits: { burstSize: 0 } } })
   assert.doesNotMatch(upstream.requests[0]!, /icy-metadata/i)
   const listener = openListener(url('/off'))
   await listener.head
@@ -218,10 +212,7 @@ test('Icecast 1.x x-audiocast-* headers become icy-* for listeners and the statu
     'x-audiocast-genre: Rock', 'x-audiocast-bitrate: 128', 'x-audiocast-description: Vintage', 'x-audiocast-url: http://old/',
     'icy-metaint: 300'
   ].join('\r\n') + '\r\n\r\n'
-  const upstream = await scriptedUpstream({ head })
-  const { app, url } = await relayApp({ relays: [{ url: upstream.url(), localMount: '/old' }], limits: { burstSize: 0 } })
-  t.after(async () => { await app.close(); await upstream.close() })
-  await waitForState(app, '/old', 'live')
+  const { app, url, upstream } = await scriptedRelay(t, '/old', { upstream: { head }, plugin: { limits: { burstSize: 0 } } })
   const listener = openListener(url('/old'))
   const h = await listener.head
   assert.equal(h.headers['icy-name'], 'Old Icecast')
@@ -244,10 +235,7 @@ test('Icecast 1.x x-audiocast-* headers become icy-* for listeners and the statu
 })
 
 test('a relay charset decodes titles for display; listeners get the upstream\'s bytes unchanged', async (t) => {
-  const upstream = await scriptedUpstream({ headers: { 'icy-metaint': '400' } })
-  const { app, url } = await relayApp({ relays: [{ url: upstream.url(), localMount: '/pl', charset: 'iso-8859-2' }], limits: { burstSize: 0 } })
-  t.after(async () => { await app.close(); await upstream.close() })
-  await waitForState(app, '/pl', 'live')
+  const { app, url, upstream } = await scriptedRelay(t, '/pl', { upstream: { headers: { 'icy-metaint': '400' } }, relay: { charset: 'iso-8859-2' }, plugin: { limits: { burstSize: 0 } } })
   const listener = openListener(url('/pl'), { icy: true })
   await listener.head
   await waitUntil(() => app.relay.get('/pl')!.listeners === 1)
