@@ -2,12 +2,13 @@
 // with the plugin relaying one upstream mount, configured as a production user would run it (request
 // logging off, warnings on). Tells its parent the port over IPC once the relay is live; on request, its
 // memory before and after a full garbage collection (run with --expose-gc), and a CPU profile of a
-// window (the V8 profiler of `node --cpu-prof`, but only while asked). Exits on SIGTERM after app.close().
+// window (the V8 profiler of `node --cpu-prof`, but only while asked); with --memory-log FILE, a line of
+// JSON a second of its memory by V8 heap space. Exits on SIGTERM after app.close().
 // With --workers N, N such apps share the port in a `node:cluster`, as `icecast-relay --workers N` runs:
 // this process then only hands connections out, and answers for its workers.
 import cluster, { type Worker } from 'node:cluster'
 import Fastify, { LogController } from 'fastify'
-import { writeFileSync } from 'node:fs'
+import { appendFileSync, writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
 import type { AddressInfo } from 'node:net'
 import { parseArgs } from 'node:util'
@@ -23,7 +24,9 @@ const { values } = parseArgs({
     backlog: { type: 'string' },
     /** limits.writeInterval, in seconds; the plugin's default when not given */
     'write-interval': { type: 'string' },
-    workers: { type: 'string', default: '1' }
+    workers: { type: 'string', default: '1' },
+    /** appends a line of JSON a second: RSS, heap and external memory, each V8 heap space's size and use */
+    'memory-log': { type: 'string' }
   }
 })
 if (values.upstream === undefined) throw new Error('--upstream URL is required')
@@ -70,6 +73,22 @@ async function primary (): Promise<void> {
   })
 }
 
+/** V8's heap spaces, in MB: size (committed) and used. */
+function heapSpacesMB (): Record<string, [number, number]> {
+  const mb = (bytes: number): number => Math.round(bytes / 1e5) / 10
+  return Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, [mb(s.space_size), mb(s.space_used_size)]]))
+}
+
+function logMemory (file: string, listeners: () => number): void {
+  const start = Date.now()
+  setInterval(() => {
+    const { rss, heapTotal, heapUsed, external } = process.memoryUsage()
+    appendFileSync(file, JSON.stringify({
+      pid: process.pid, t: (Date.now() - start) / 1000, listeners: listeners(), rss, heapTotal, heapUsed, external, spacesMB: heapSpacesMB()
+    }) + '\n')
+  }, 1000).unref()
+}
+
 async function relayApp (): Promise<void> {
   const app = Fastify({ logger: { level: 'warn' }, logController: new LogController({ disableRequestLogging: true }) })
   await app.register(fastifyIcecastRelay, {
@@ -83,6 +102,8 @@ async function relayApp (): Promise<void> {
   await app.listen({ port: 0, host: '127.0.0.1', ...(values.backlog !== undefined && { backlog: Number(values.backlog) }) })
   await live
   reply({ type: 'ready', port: (app.server.address() as AddressInfo).port })
+  const memoryLog = values['memory-log']
+  if (memoryLog !== undefined) logMemory(memoryLog, () => app.relay.get(values.mount)?.listeners ?? 0)
 
   const profiler = new Session()
   profiler.connect()

@@ -31,6 +31,7 @@ const { values: args } = parseArgs({
     workers: { type: 'string' },
     'node-options': { type: 'string', default: '' },
     profile: { type: 'boolean', default: false },
+    'memory-log': { type: 'boolean', default: false },
     label: { type: 'string' },
     help: { type: 'boolean', default: false }
   }
@@ -59,7 +60,9 @@ if (args.help) {
                            Node options of the plugin's and the floor's processes (default: none)
   --label NAME             appended to the results file name (what the run changes)
   --profile                CPU profiles of the plugin relays over each window, in bench/results/profiles/
-                           (summarize one with: node --import tsx bench/profile.ts FILE)`)
+                           (summarize one with: node --import tsx bench/profile.ts FILE)
+  --memory-log             the plugin relays' memory every second (RSS, heap, external, each V8 heap
+                           space), a line of JSON each, in bench/results/memory/`)
   process.exit(0)
 }
 
@@ -69,6 +72,8 @@ const modes = list(args.mode) as Mode[]
 const servers = list(args.servers) as Array<RelayUnderTest['server']>
 const RESULTS = fileURLToPath(new URL('results/', import.meta.url))
 const PROFILES = RESULTS + 'profiles/'
+const MEMORY = RESULTS + 'memory/'
+const STARTED = new Date().toISOString().replace(/[:.]/g, '-')
 const optionalNumber = (value: string | undefined): number | undefined => (value === undefined ? undefined : Number(value))
 const plugin = {
   backlog: optionalNumber(args.backlog),
@@ -87,10 +92,16 @@ function profileOf (name: string): string | undefined {
   return PROFILES + name
 }
 
-async function startRelay (server: RelayUnderTest['server'], master: Icecast, n: number): Promise<RelayUnderTest> {
+function memoryLogOf (name: string): string | undefined {
+  if (!args['memory-log']) return undefined
+  mkdirSync(MEMORY, { recursive: true })
+  return `${MEMORY}${STARTED}-${name}.jsonl`
+}
+
+async function startRelay (server: RelayUnderTest['server'], master: Icecast, n: number, name: string): Promise<RelayUnderTest> {
   if (server === 'icecast') return await startIcecastRelay(master, n + 100)
   if (server === 'floor') return await startFloorRelay(master.url(MOUNT), plugin.nodeOptions)
-  return await startPluginRelay(master.url(MOUNT), plugin)
+  return await startPluginRelay(master.url(MOUNT), { ...plugin, memoryLog: memoryLogOf(name) })
 }
 
 async function stopAll (relays: RelayUnderTest[]): Promise<void> {
@@ -103,7 +114,7 @@ async function fanout (master: Icecast, options: MeasureOptions): Promise<Fanout
     for (const mode of modes) {
       for (const server of servers) {
         console.error(`${server}: ${n} ${mode} listeners`)
-        const relay = await startRelay(server, master, n)
+        const relay = await startRelay(server, master, n, `${server}-${n}-${mode}`)
         try {
           const measured = await measure([relay], [{ label: server, url: relay.url, n, icy: mode === 'icy' }],
             { ...options, profile: profileOf(`${server}-${n}-${mode}`) })

@@ -86,6 +86,8 @@ export interface PluginRelayOptions {
   workers?: number | undefined
   /** options of the node process (and of its workers), e.g. `--optimize-for-size` */
   nodeOptions?: string[] | undefined
+  /** a file the relay appends a line of JSON to every second: its memory by V8 heap space */
+  memoryLog?: string | undefined
 }
 
 /** The plugin relaying `upstream` in a Fastify app of its own process (bench/relay-app.ts). */
@@ -94,6 +96,7 @@ export async function startPluginRelay (upstream: string, options: PluginRelayOp
   if (options.backlog !== undefined) args.push('--backlog', String(options.backlog))
   if (options.writeInterval !== undefined) args.push('--write-interval', String(options.writeInterval))
   if (options.workers !== undefined) args.push('--workers', String(options.workers))
+  if (options.memoryLog !== undefined) args.push('--memory-log', options.memoryLog)
   return await startNodeRelay('plugin', 'relay-app.ts', args, options.nodeOptions)
 }
 
