@@ -35,7 +35,11 @@ Read from the config:
 
 Elements of Icecast with no meaning for a relay (<paths>, <logging>, <security>, ...) are ignored;
 others (<mount>, unknown ones) are ignored with a warning. An invalid config exits with status 1 and a
-message naming the element.`
+message naming the element.
+
+For thousands of listeners, run it with V8's --optimize-for-size (Node takes it on its command line
+only; the workers inherit it), so that the heap stays close to what the listeners need:
+  node --optimize-for-size "$(command -v icecast-relay)" --config icecast.xml`
 
 interface CliArgs {
   config: string
