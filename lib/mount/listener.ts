@@ -2,7 +2,10 @@ import type { Socket } from 'node:net'
 
 /** Per-listener framing of the shared audio, e.g. ICY metadata interleaving: the bytes to write. */
 export interface Framer {
+  /** `chunk` framed as one buffer, which listeners at the same place share */
   frame (chunk: Buffer): Buffer
+  /** `chunk` framed as slices appended to `out`, nothing joined: for writes that are corked anyway */
+  slices (chunk: Buffer, out: Buffer[]): void
 }
 
 export type EndReason = 'client' | 'slow' | 'error' | 'stopped' | 'gap' | 'removed' | 'kicked' | 'closing'
@@ -63,13 +66,36 @@ export class Listener {
   }
 
   send (chunk: Buffer): void {
-    const socket = this.#socket
-    if (socket.writableLength > this.#queueSize) {
-      this.end('slow')
-      return
-    }
-    socket.write(this.#framer === undefined ? chunk : this.#framer.frame(chunk))
+    if (this.#droppedAsSlow()) return
+    this.#socket.write(this.#framer === undefined ? chunk : this.#framer.frame(chunk))
     this.bytesSent += chunk.length
+  }
+
+  /**
+   * Sends what a listener starts with (codec headers, the burst) as one corked write. Its framing is
+   * written as slices: the chunks of a burst are old, so no other listener stands at the same place in
+   * them, and joining them would make a new buffer per listener for the garbage collector.
+   */
+  start (chunks: Buffer[]): void {
+    if (this.#droppedAsSlow()) return
+    const framer = this.#framer
+    const slices: Buffer[] = []
+    for (const chunk of chunks) {
+      if (framer === undefined) slices.push(chunk)
+      else framer.slices(chunk, slices)
+      this.bytesSent += chunk.length
+    }
+    const socket = this.#socket
+    socket.cork()
+    for (const slice of slices) socket.write(slice)
+    socket.uncork()
+  }
+
+  /** Ends a listener whose unsent queue passed `queueSize`: true when it did. */
+  #droppedAsSlow (): boolean {
+    if (this.#socket.writableLength <= this.#queueSize) return false
+    this.end('slow')
+    return true
   }
 
   /** Ends the listener once; a listener that stopped reading is cut off instead of flushed. */

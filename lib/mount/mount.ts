@@ -90,8 +90,7 @@ export class Mount {
   }
 
   #start (listener: Listener, chunks: Buffer[]): void {
-    for (const chunk of this.#headers) listener.send(chunk)
-    for (const chunk of chunks) listener.send(chunk)
+    listener.start([...this.#headers, ...chunks])
     if (!listener.ended) this.#streaming.add(listener)
   }
 

@@ -53,6 +53,10 @@ class IcyListenerFramer implements Framer {
   frame (chunk: Buffer): Buffer {
     return this.#muxer.frame(chunk, this.#currentBlock(this.#place.relay), this.#shared)
   }
+
+  slices (chunk: Buffer, out: Buffer[]): void {
+    this.#muxer.interleave(chunk, this.#currentBlock(this.#place.relay), out)
+  }
 }
 
 /**

@@ -8,12 +8,14 @@ import { noise } from '../helpers/scripted.js'
 import { listenerHead, streamHeaders } from '../../lib/mount/headers.js'
 import { mountOfUrl } from '../../lib/mount/route.js'
 import { Mount } from '../../lib/mount/mount.js'
-import { Listener } from '../../lib/mount/listener.js'
+import { Listener, type Framer } from '../../lib/mount/listener.js'
+import { IcyMuxer, SharedFrames } from '../../lib/shoutcast/mux.js'
+import { EMPTY_TITLE_BLOCK } from '../../lib/shoutcast/metadata.js'
 import { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
 
 /** A listener whose socket records its writes: one entry per system call a real socket would make. */
-function recordingListener (id: number, mount: Mount): { listener: Listener, writes: Buffer[] } {
+function recordingListener (id: number, mount: Mount, framer?: Framer): { listener: Listener, writes: Buffer[] } {
   const writes: Buffer[] = []
   let corked: Buffer[] | undefined
   const socket = Object.assign(new EventEmitter(), {
@@ -31,6 +33,7 @@ function recordingListener (id: number, mount: Mount): { listener: Listener, wri
     ip: '127.0.0.1',
     userAgent: '',
     queueSize: 1 << 20,
+    framer,
     onEnd: (ended, reason) => mount.detach(ended, reason)
   })
   return { listener, writes }
@@ -159,4 +162,38 @@ test('mount: the pieces of one upstream read reach a listener as one write; a li
   assert.deepEqual(a.writes.map(String), ['ab', 'cdef', 'gh'])
   assert.deepEqual(Buffer.concat(b.writes).toString(), 'abcdefgh')
   assert.equal(a.listener.bytesSent, 8)
+})
+
+/** An ICY framer as the shoutcast plugin makes one, at a fixed title. */
+function icyFramer (metaint: number): Framer {
+  const muxer = new IcyMuxer(metaint)
+  const shared = new SharedFrames()
+  return {
+    frame: (chunk) => muxer.frame(chunk, EMPTY_TITLE_BLOCK, shared),
+    slices: (chunk, out) => { muxer.interleave(chunk, EMPTY_TITLE_BLOCK, out) }
+  }
+}
+
+test('mount: a listener starts with its burst in one write, framed as the live chunks after it would be', () => {
+  fc.assert(fc.property(fc.integer({ min: 1, max: 50 }), fc.array(fc.uint8Array({ minLength: 1, maxLength: 120 }), { minLength: 1, maxLength: 12 }),
+    fc.nat(12), (metaint, arrays, at) => {
+      const chunks = arrays.map((a) => Buffer.from(a))
+      const joinAt = Math.min(at, chunks.length)
+      const mount = new Mount({ burstSize: 1 << 20, onLeave: () => {} })
+      const late = recordingListener(1, mount, icyFramer(metaint))
+      const reference = icyFramer(metaint)
+      for (const chunk of chunks.slice(0, joinAt)) {
+        mount.push(chunk, SYNC_ANYWHERE)
+        mount.flush()
+      }
+      mount.attach(late.listener)
+      const burstWrites = late.writes.length
+      for (const chunk of chunks.slice(joinAt)) {
+        mount.push(chunk, SYNC_ANYWHERE)
+        mount.flush()
+      }
+      const expected = Buffer.concat(chunks.map((chunk) => reference.frame(chunk)))
+      return burstWrites === (joinAt === 0 ? 0 : 1) && Buffer.concat(late.writes).equals(expected) &&
+        late.listener.bytesSent === Buffer.concat(chunks).length
+    }))
 })
