@@ -79,7 +79,7 @@ const plugin = {
   backlog: optionalNumber(args.backlog),
   writeInterval: optionalNumber(args['write-interval']),
   workers: optionalNumber(args.workers),
-  nodeOptions: list(args['node-options'].replaceAll(' ', ','))
+  nodeOptions: args['node-options'].split(/\s+/).filter((option) => option !== '')
 }
 
 // N listeners are N sockets in the relay and N in the load process: children inherit the limit
@@ -114,10 +114,11 @@ async function fanout (master: Icecast, options: MeasureOptions): Promise<Fanout
     for (const mode of modes) {
       for (const server of servers) {
         console.error(`${server}: ${n} ${mode} listeners`)
-        const relay = await startRelay(server, master, n, `${server}-${n}-${mode}`)
+        const name = `${server}-${n}-${mode}`
+        const relay = await startRelay(server, master, n, name)
         try {
           const measured = await measure([relay], [{ label: server, url: relay.url, n, icy: mode === 'icy' }],
-            { ...options, profile: profileOf(`${server}-${n}-${mode}`) })
+            { ...options, profile: profileOf(name) })
           runs.push({ server, n, mode, measured })
           console.error(JSON.stringify(figuresOf(runs.at(-1)!)))
         } finally {
