@@ -235,9 +235,18 @@ function hostPort (server: string, port: number): string {
   return `${server.includes(':') ? `[${server}]` : server}:${port}`
 }
 
-function credentials (def: RelayDefinition, url: URL): Pick<ResolvedRelay, 'username' | 'password'> {
-  const username = def.username ?? (url.username !== '' ? decodeURIComponent(url.username) : undefined)
-  const password = def.password ?? (url.password !== '' ? decodeURIComponent(url.password) : undefined)
+/** A percent-encoded part of an upstream URL, decoded; bad encoding is an invalid option (the part is not shown: it may be a password). */
+function decodedPart (part: string, field: string): string {
+  try {
+    return decodeURIComponent(part)
+  } catch {
+    throw new InvalidOptionError(`${field}: bad percent-encoding`)
+  }
+}
+
+function credentials (def: RelayDefinition, url: URL, at: string): Pick<ResolvedRelay, 'username' | 'password'> {
+  const username = def.username ?? (url.username !== '' ? decodedPart(url.username, `${at}.url`) : undefined)
+  const password = def.password ?? (url.password !== '' ? decodedPart(url.password, `${at}.url`) : undefined)
   url.username = ''
   url.password = ''
   return {
@@ -254,7 +263,7 @@ export function resolveRelay (def: unknown, at = 'relay', origin = 'api'): Resol
   assertSchema(RelayDefinitionSchema, def, at)
   const relay = def as RelayDefinition
   const url = upstreamUrl(relay, at)
-  const localMount = relay.localMount ?? decodeURIComponent(url.pathname)
+  const localMount = relay.localMount ?? decodedPart(url.pathname, `${at}.${relay.url === undefined ? 'mount' : 'url'}`)
   assertSchema(Mount, localMount, `${at}.localMount`)
   assertNoDotSegments(localMount, `${at}.localMount`)
   if (relay.charset !== undefined && !isSupportedCharset(relay.charset)) {
@@ -264,7 +273,7 @@ export function resolveRelay (def: unknown, at = 'relay', origin = 'api'): Resol
     localMount,
     origin,
     url,
-    ...credentials(relay, url),
+    ...credentials(relay, url, at),
     relayShoutcastMetadata: relay.relayShoutcastMetadata ?? true,
     onDemand: relay.onDemand ?? false,
     ...(relay.maxListeners !== undefined && { maxListeners: relay.maxListeners }),

@@ -13,20 +13,29 @@ export interface StatsPluginOptions {
 
 const NO_CACHE = 'no-cache, no-store'
 
+/** The host and port a request asked for; none when its Host header names none, or nothing a URL can hold. */
+function askedHost (request: FastifyRequest): URL | undefined {
+  try {
+    return new URL(`http://${request.host}`)
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * Icecast names its configured `<hostname>` and the port the request came in on; without a `hostname`
- * option the stats name the host the client asked for, which is the one that works for it.
+ * option the stats name the host the client asked for, which is the one that works for it. An HTTP/1.0
+ * request may name no host at all, and a Host header is the client's word: then it is localhost.
  */
 export function statsContext (request: FastifyRequest, init: StatsPluginOptions): StatsContext {
   const { hostname } = init.server
   const port = request.socket.localPort
-  // an HTTP/1.0 request may name no host at all
-  const asked = request.host || `localhost:${port}`
-  const authority = hostname === undefined ? asked : `${hostname.includes(':') ? `[${hostname}]` : hostname}:${port}`
+  const asked = askedHost(request) ?? new URL(`http://localhost${port === undefined ? '' : `:${port}`}`)
+  const authority = hostname === undefined ? asked.host : `${hostname.includes(':') ? `[${hostname}]` : hostname}:${port}`
   return {
     server: init.server,
     startedAt: init.startedAt,
-    host: hostname ?? new URL(`http://${asked}`).hostname,
+    host: hostname ?? asked.hostname,
     listenBase: `${request.protocol}://${authority}${init.mountPrefix}`
   }
 }

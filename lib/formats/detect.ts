@@ -54,6 +54,9 @@ export class FormatDetector implements FormatReader {
     const detected = detectFormat(buf)
     if ('format' in detected) {
       this.#held = Buffer.alloc(0)
+      // MPEG has no codec headers to wait for: saying so marks the bytes passed on before the format
+      // showed, which may be the tail of a frame, as no place for a new listener to start
+      if (detected.format === 'mpeg') this.#sink.headers([])
       this.#reader = detected.format === 'ogg' ? new OggReader(this.#sink) : new MpegReader(this.#sink)
       this.#reader.push(buf)
       return

@@ -100,7 +100,7 @@ export class OggReader implements FormatReader {
 
   push (chunk: Buffer): void {
     const buf = this.#carry.length === 0 ? chunk : Buffer.concat([this.#carry, chunk])
-    const out: Buffer[] = []
+    let out: Buffer[] = []
     let outBytes = 0
     let firstSync = NO_SYNC
     let at = 0
@@ -111,14 +111,30 @@ export class OggReader implements FormatReader {
         at = this.#skipGarbage(buf, at)
         continue
       }
-      const bytes = buf.subarray(at, at + length)
-      if (this.#readPage(toPage(bytes)) && firstSync === NO_SYNC) firstSync = outBytes
-      out.push(bytes)
+      const page = toPage(buf.subarray(at, at + length))
+      if (this.#beginsChain(page) && out.length > 0) {
+        // The old chain's pages go on before the new chain's headers are published: a listener who
+        // gets those headers must not start in the old chain's data.
+        this.#handOn(out, outBytes, firstSync)
+        out = []
+        outBytes = 0
+        firstSync = NO_SYNC
+      }
+      if (this.#readPage(page) && firstSync === NO_SYNC) firstSync = outBytes
+      out.push(page.bytes)
       outBytes += length
       at += length
     }
     this.#carry = buf.subarray(at)
-    if (out.length > 0) this.#sink.chunk(out.length === 1 ? out[0]! : Buffer.concat(out, outBytes), firstSync)
+    if (out.length > 0) this.#handOn(out, outBytes, firstSync)
+  }
+
+  #handOn (pages: Buffer[], bytes: number, firstSync: number): void {
+    this.#sink.chunk(pages.length === 1 ? pages[0]! : Buffer.concat(pages, bytes), firstSync)
+  }
+
+  #beginsChain (page: Page): boolean {
+    return (page.flags & BOS) !== 0 && this.#chainHasData
   }
 
   /** The offset of the next possible page after the bad bytes at `at`; reports what was skipped. */
@@ -146,7 +162,7 @@ export class OggReader implements FormatReader {
   }
 
   #beginStream (page: Page): boolean {
-    if (this.#chainHasData) {
+    if (this.#beginsChain(page)) {
       this.#streams = new Map()
       this.#headerPages = []
       this.#headerBytes = 0

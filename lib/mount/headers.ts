@@ -1,18 +1,23 @@
-/** Icecast 1.x and Icecast 2 source headers, renamed to the `icy-*` names that players read. */
-const RENAMED: Record<string, string> = {
-  'ice-name': 'icy-name',
-  'ice-genre': 'icy-genre',
-  'ice-url': 'icy-url',
-  'ice-description': 'icy-description',
-  'ice-public': 'icy-pub',
-  'ice-bitrate': 'icy-br',
-  'x-audiocast-name': 'icy-name',
-  'x-audiocast-genre': 'icy-genre',
-  'x-audiocast-url': 'icy-url',
-  'x-audiocast-description': 'icy-description',
-  'x-audiocast-public': 'icy-pub',
-  'x-audiocast-bitrate': 'icy-br'
-}
+import { isUtf8 } from 'node:buffer'
+
+/**
+ * Icecast 1.x and Icecast 2 source headers, renamed to the `icy-*` names that players read. A Map, as
+ * header names are the upstream's: `constructor` must find nothing.
+ */
+const RENAMED = new Map([
+  ['ice-name', 'icy-name'],
+  ['ice-genre', 'icy-genre'],
+  ['ice-url', 'icy-url'],
+  ['ice-description', 'icy-description'],
+  ['ice-public', 'icy-pub'],
+  ['ice-bitrate', 'icy-br'],
+  ['x-audiocast-name', 'icy-name'],
+  ['x-audiocast-genre', 'icy-genre'],
+  ['x-audiocast-url', 'icy-url'],
+  ['x-audiocast-description', 'icy-description'],
+  ['x-audiocast-public', 'icy-pub'],
+  ['x-audiocast-bitrate', 'icy-br']
+])
 
 /** Set per listener (ICY framing) or meaningless past the relay: never passed on from the upstream. */
 const NOT_PASSED_ON = new Set(['icy-metaint'])
@@ -34,7 +39,7 @@ export function streamHeaders (upstream: Record<string, string>): Record<string,
     if (name.startsWith('icy-') && !NOT_PASSED_ON.has(name)) out[name] = value
   }
   for (const [name, value] of Object.entries(upstream)) {
-    const renamed = RENAMED[name]
+    const renamed = RENAMED.get(name)
     if (renamed !== undefined) out[renamed] ??= value
   }
   const audioInfo = upstream['ice-audio-info']
@@ -55,6 +60,16 @@ export interface StreamInfo {
   public: boolean | null
 }
 
+/**
+ * A header value for display. Values are read as Latin-1 so that their bytes pass on unchanged; stations
+ * write names in UTF-8 or in Latin-1, and UTF-8 is taken where the bytes are valid UTF-8, as for titles.
+ */
+function displayText (value: string | undefined): string | null {
+  if (value === undefined) return null
+  const bytes = Buffer.from(value, 'latin1')
+  return isUtf8(bytes) ? bytes.toString('utf8') : value
+}
+
 function numberOrNull (value: string | undefined): number | null {
   const n = value === undefined ? Number.NaN : Number.parseInt(value, 10)
   return Number.isFinite(n) ? n : null
@@ -65,10 +80,10 @@ export function streamInfo (upstream: Record<string, string>): StreamInfo {
   const headers = streamHeaders(upstream)
   const pub = headers['icy-pub']
   return {
-    name: headers['icy-name'] ?? null,
-    genre: headers['icy-genre'] ?? null,
-    description: headers['icy-description'] ?? null,
-    url: headers['icy-url'] ?? null,
+    name: displayText(headers['icy-name']),
+    genre: displayText(headers['icy-genre']),
+    description: displayText(headers['icy-description']),
+    url: displayText(headers['icy-url']),
     bitrate: numberOrNull(headers['icy-br']?.split(',')[0]),
     public: pub === undefined ? null : pub === '1' || pub.toLowerCase() === 'yes' || pub.toLowerCase() === 'true'
   }
@@ -82,8 +97,11 @@ export interface ListenerHeadInit {
   date?: Date
 }
 
-/** A listener's response head, in Icecast 2.4.4's order: HTTP/1.0, no chunking, close at the end. */
-export function listenerHead (init: ListenerHeadInit): string {
+/**
+ * A listener's response head, in Icecast 2.4.4's order: HTTP/1.0, no chunking, close at the end. Encoded
+ * as Latin-1, the way the upstream's header values were read: their bytes pass on as they came.
+ */
+export function listenerHead (init: ListenerHeadInit): Buffer {
   const lines = [
     'HTTP/1.0 200 OK',
     `Server: ${init.server}`,
@@ -96,5 +114,5 @@ export function listenerHead (init: ListenerHeadInit): string {
   ]
   for (const [name, value] of Object.entries(init.stream)) lines.push(`${name}: ${value}`)
   for (const [name, value] of Object.entries(init.extra)) lines.push(`${name}: ${value}`)
-  return lines.join('\r\n') + '\r\n\r\n'
+  return Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1')
 }

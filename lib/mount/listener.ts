@@ -32,6 +32,19 @@ function onSocketError (this: Socket): void {
 }
 
 /**
+ * How long an ended listener may go without reading what it is still owed before its socket is
+ * destroyed. A player that stopped reading (paused, or gone without a word) would otherwise keep its
+ * socket, and what waits in it, for as long as the connection lasts: Node waits for the peer to close.
+ * Node's idle timeout lets a write that moved since the last check count as progress once, so the cut
+ * comes after one to two times this.
+ */
+const END_IDLE_TIMEOUT_MS = 3000
+
+function onEndedSocketIdle (this: Socket): void {
+  this.destroy()
+}
+
+/**
  * One listener's socket. The shared chunks are written as they are; backpressure is read from the
  * socket's own queue (`writableLength`) instead of a `drain` listener per write, and a listener whose
  * queue passes `queueSize` is dropped: the queue holds references to shared chunks, so memory is bounded.
@@ -98,7 +111,10 @@ export class Listener {
     return true
   }
 
-  /** Ends the listener once; a listener that stopped reading is cut off instead of flushed. */
+  /**
+   * Ends the listener once; a listener that stopped reading is cut off instead of flushed, and one
+   * that reads nothing for END_IDLE_TIMEOUT_MS (to twice that) is cut off then.
+   */
   end (reason: EndReason): void {
     if (this.ended) return
     this.ended = true
@@ -108,6 +124,7 @@ export class Listener {
     if (reason === 'slow' || reason === 'error' || reason === 'closing' || reason === 'kicked') {
       socket.destroy()
     } else {
+      socket.setTimeout(END_IDLE_TIMEOUT_MS, onEndedSocketIdle)
       socket.end()
     }
   }

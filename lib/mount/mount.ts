@@ -21,7 +21,6 @@ export class Mount {
   /** every listener, streaming or waiting for a place to start */
   readonly listeners = new Set<Listener>()
   readonly burst: BurstRing
-  bytesIn = 0
   peakListeners = 0
   slowDrops = 0
   #headers: Buffer[] = []
@@ -46,7 +45,6 @@ export class Mount {
   /** `sync`: where in `chunk` a listener may start (see FormatSink.chunk). Sent on at the next flush. */
   push (chunk: Buffer, sync: number): void {
     if (chunk.length === 0) return
-    this.bytesIn += chunk.length
     this.burst.push(chunk, sync)
     this.#pending.push(chunk)
     if (this.#waiting.size > 0 && sync !== NO_SYNC) {

@@ -65,18 +65,6 @@ export interface ListenerInfo {
 }
 
 /**
- * The container a listener's player decodes: read from the stream when known (a label may lie), else
- * from the media type. Ogg is one format whatever the codec inside, since a moved listener gets the
- * destination's headers first.
- */
-function formatOf (status: RelayStatus): string | undefined {
-  const codec = status.audio?.codec
-  if (codec !== undefined) return codec === 'aac' ? 'aac' : codec.startsWith('mp') ? 'mpeg' : 'ogg'
-  const type = status.contentType?.split(';')[0]!.trim().toLowerCase()
-  return type?.endsWith('/ogg') === true ? 'ogg' : type
-}
-
-/**
  * Every relay of the app, behind the `relay` decorator: add, remove, inspect and watch them at run time.
  * Relays added before the app is ready start when it is (so that every sub-plugin's extension is in place).
  */
@@ -238,7 +226,7 @@ export class RelayRegistry extends EventEmitter<{ [E in keyof RelayEvents]: [Rel
     const dest = this.#relays.get(to)
     if (dest === undefined) throw new UnknownMountError(to)
     if (source === dest) throw new MoveRefusedError(from, to, 'they are the same mount')
-    const [a, b] = [formatOf(source.status()), formatOf(dest.status())]
+    const [a, b] = [source.container, dest.container]
     if (a !== undefined && b !== undefined && a !== b) throw new MoveRefusedError(from, to, `${a} and ${b} differ`)
     const admission = dest.admission()
     const ready = admission === 'join' || (admission === 'wait' && await dest.waitLive(this.limits.connectTimeout * 1000))

@@ -144,6 +144,18 @@ export class Relay {
     return this.def.localMount
   }
 
+  /**
+   * The container a listener's player decodes: read from the stream when known (a label may lie), else
+   * from the media type. Ogg is one format whatever the codec inside, since a moved listener gets the
+   * destination's headers first.
+   */
+  get container (): string | undefined {
+    const codec = this.#audio?.codec
+    if (codec !== undefined) return codec === 'aac' ? 'aac' : codec.startsWith('mp') ? 'mpeg' : 'ogg'
+    const type = this.head?.headers['content-type']?.split(';')[0]!.trim().toLowerCase()
+    return type?.endsWith('/ogg') === true ? 'ogg' : type
+  }
+
   start (): void {
     if (this.state !== 'idle') return
     if (!this.def.onDemand) this.#connect()
@@ -172,8 +184,8 @@ export class Relay {
   }
 
   admission (): Admission {
-    if (this.state === 'live' || this.#inGrace()) return 'join'
     if (this.state === 'stopped') return 'unavailable'
+    if (this.state === 'live' || this.#inGrace()) return 'join'
     if (this.def.onDemand) return 'wait'
     return this.state === 'connecting' && !this.#everLive && this.#attempt === 0 ? 'wait' : 'unavailable'
   }
@@ -186,7 +198,9 @@ export class Relay {
         clearTimeout(timer)
         this.#waiters.delete(done)
         resolve(live)
-        if (!live) this.#maybeLinger()
+        // a waiter that got the upstream may still not stay (a HEAD request, a client gone meanwhile):
+        // the linger is started, and the listener who does stay stops it as it attaches
+        this.#maybeLinger()
       }
       const timer = setTimeout(() => done(false), ms).unref()
       this.#waiters.add(done)
@@ -305,14 +319,15 @@ export class Relay {
     this.head = connection.head
     this.#connectedSince = new Date()
     this.#everLive = true
-    this.#gapSince = undefined
-    clearTimeout(this.#graceTimer)
     this.mount.resetStream()
     this.#audio = undefined
     this.#setState('live')
     this.#wakeWaiters(true)
     connection.start({
       data: (chunk) => {
+        // the gap ends with audio, not with an answer: an upstream that answers and hangs up at once
+        // must not restart the grace period of listeners who have been getting nothing all along
+        if (this.#gapSince !== undefined) this.#endGap()
         this.#bytesIn += chunk.length
         pipeline.push(chunk)
         this.#flushSoon()
@@ -335,7 +350,7 @@ export class Relay {
       headers: (pages) => this.mount.setHeaders(pages),
       info: (info) => { this.#audio = info },
       tags: (codec, fields) => this.#tagsRead(codec, fields),
-      corrupt: (reason) => this.#corrupt(reason)
+      corrupt: (reason) => this.damaged(reason)
     })
     for (const ext of [...this.#ctx.extensions].reverse()) {
       next = ext.upstreamStage?.(this, head, next) ?? next
@@ -369,8 +384,11 @@ export class Relay {
     })
   }
 
-  /** Logs the first damage at once and then a count per CORRUPT_LOG_MS. */
-  #corrupt (reason: string): void {
+  /**
+   * Notes damage in the upstream's data (a corrupt page, a malformed ICY block): logged at once the first
+   * time, then as a count per CORRUPT_LOG_MS, so that a broken upstream cannot flood the log.
+   */
+  damaged (reason: string): void {
     this.#corruptCount++
     const now = Date.now()
     if (now - this.#corruptSince < CORRUPT_LOG_MS) return
@@ -384,16 +402,22 @@ export class Relay {
     this.#connection = undefined
     this.#connectedSince = undefined
     if (liveFor >= STABLE_MS) this.#attempt = 0
-    this.#gapSince = Date.now()
-    this.#startGrace()
+    if (this.#gapSince === undefined) this.#startGap()
     this.#failed(error ?? new Error('upstream ended'))
   }
 
-  #startGrace (): void {
-    clearTimeout(this.#graceTimer)
+  /** Listeners stay through an upstream gap for the grace period; ended if no audio came by then. */
+  #startGap (): void {
+    this.#gapSince = Date.now()
     this.#graceTimer = setTimeout(() => {
-      if (this.state !== 'live') this.mount.endAll('gap')
+      this.#gapSince = undefined
+      this.mount.endAll('gap')
     }, this.#ctx.limits.gracePeriod * 1000).unref()
+  }
+
+  #endGap (): void {
+    this.#gapSince = undefined
+    clearTimeout(this.#graceTimer)
   }
 
   #failed (error: unknown): void {
@@ -402,6 +426,8 @@ export class Relay {
     this.#lastError = toRelayError(error)
     this.log.warn({ code: this.#lastError.code }, this.#lastError.message)
     if (this.def.onDemand && this.#demand() === 0) {
+      // nobody rides the gap, and the next listener must wait for a new connection, not join a dead one
+      this.#endGap()
       this.#setState('idle', this.#lastError)
       return
     }
@@ -432,7 +458,7 @@ export class Relay {
       if (this.#demand() > 0 || this.state === 'stopped') return
       this.#clearTimers()
       this.#disconnect()
-      this.#gapSince = undefined
+      this.#endGap()
       this.#setState('idle')
     }, this.#ctx.limits.onDemandLinger * 1000).unref()
   }

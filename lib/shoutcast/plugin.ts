@@ -96,7 +96,7 @@ export async function shoutcastPlugin (fastify: FastifyInstance): Promise<void> 
           source: 'icy'
         })
       },
-      malformed: (reason) => relay.log.warn({ reason }, 'malformed ICY metadata block dropped')
+      malformed: (reason) => { relay.damaged(`malformed ICY metadata block dropped: ${reason}`) }
     })
   }
 
@@ -112,8 +112,9 @@ export async function shoutcastPlugin (fastify: FastifyInstance): Promise<void> 
   }
 
   function framing (place: ListenerPlace, headers: IncomingHttpHeaders): ListenerFraming | undefined {
-    if (!wantsMetadata(headers)) return undefined
     const { relay } = place
+    // Ogg carries its titles in its comment headers, and ICY blocks would break its pages (Icecast does not frame Ogg either)
+    if (!wantsMetadata(headers) || relay.container === 'ogg') return undefined
     const metaint = relay.def.metaint ?? upstreamMetaint(relay.head) ?? DEFAULT_METAINT
     return {
       headers: { 'icy-metaint': String(metaint) },

@@ -60,6 +60,7 @@ test('REST: a bad relay definition is a 400 that names the field, and nothing is
     [{ server: 'a^b', port: 8000 }, /relay\.server: "a\^b" is not a host name or address$/],
     [{ url: 'http://h:1/x', server: 'h' }, /relay\.url: give either url or server/],
     [{ server: 'h', port: 1, localMount: '/a/../b' }, /relay\.localMount: must not contain/],
+    [{ url: 'http://h:1/%zz' }, /relay\.url: bad percent-encoding$/],
     [[], /^relay: Expected object$/]
   ]
   for (const [payload, message] of cases) {

@@ -98,6 +98,18 @@ test('status JSON: exact listener counts, the ICY title whole, listen URLs under
   await Promise.all(listeners.map((l) => l.close()))
 })
 
+test('a Host header that names no host gives the stats of localhost, not an error', async (t) => {
+  const { app } = await relayApp({ relays: [] })
+  t.after(async () => { await app.close() })
+  for (const host of ['a b', '[::1', 'x:99999']) {
+    const res = await app.inject({ url: '/status-json.xsl', headers: { host } })
+    assert.equal(res.statusCode, 200, host)
+    assert.equal(res.json().icestats.host, 'localhost', host)
+  }
+  const asked = await app.inject({ url: '/status-json.xsl', headers: { host: 'Radio.Example:8000' } })
+  assert.equal(asked.json().icestats.host, 'radio.example')
+})
+
 test('/admin/stats: XML by default, JSON when asked; every value, or one mount\'s', async (t) => {
   const upstream = await scriptedUpstream({ headers: { 'icy-pub': '1' } })
   const { app, url } = await relayApp({

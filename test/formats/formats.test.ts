@@ -6,6 +6,7 @@ import { FormatDetector } from '../../lib/formats/detect.js'
 import { MpegReader, frameHeader } from '../../lib/formats/mpeg.js'
 import { MAX_HEADER_CACHE, OggReader, pageCrc, pageLength } from '../../lib/formats/ogg.js'
 import { NO_SYNC, SYNC_ANYWHERE, type AudioInfo, type FormatReader, type FormatSink } from '../../lib/formats/sink.js'
+import { BurstRing } from '../../lib/mount/burst.js'
 import { makeFixtures, type Fixtures } from '../helpers/icecast.js'
 import { noise } from '../helpers/scripted.js'
 import { cut } from '../upstream/chunking.js'
@@ -16,6 +17,8 @@ interface Read {
   out: Buffer
   /** absolute stream offsets of the reported places to start */
   syncs: number[]
+  /** for each place to start, how many times headers had been published when it was handed on */
+  headersBefore: number[]
   anywhere: boolean
   headers: Buffer[][]
   infos: AudioInfo[]
@@ -24,13 +27,16 @@ interface Read {
 }
 
 function read (make: (sink: FormatSink) => FormatReader, chunks: Buffer[]): Read {
-  const result: Read = { out: Buffer.alloc(0), syncs: [], anywhere: false, headers: [], infos: [], tags: [], corrupt: [] }
+  const result: Read = { out: Buffer.alloc(0), syncs: [], headersBefore: [], anywhere: false, headers: [], infos: [], tags: [], corrupt: [] }
   const out: Buffer[] = []
   let at = 0
   const reader = make({
     chunk: (bytes, sync) => {
       if (sync === SYNC_ANYWHERE) result.anywhere = true
-      else if (sync !== NO_SYNC) result.syncs.push(at + sync)
+      else if (sync !== NO_SYNC) {
+        result.syncs.push(at + sync)
+        result.headersBefore.push(result.headers.length)
+      }
       out.push(bytes)
       at += bytes.length
     },
@@ -173,6 +179,19 @@ test('Ogg chained stream: a BOS page after data starts a new chain whose headers
   assert.deepEqual(r.infos.map((i) => i.codec), ['vorbis', 'opus'])
   assert.ok(r.syncs.some((s) => s === first.length + secondHeaders.length))
   assert.ok(!r.syncs.some((s) => s >= first.length && s < first.length + secondHeaders.length))
+
+  // Whatever the chunking (one read holding the end of one chain and the whole head of the next
+  // included), a place to start handed on after a chain's headers lies in that chain's data.
+  const both = Buffer.concat([first, second])
+  const secondData = first.length + secondHeaders.length
+  fc.assert(fc.property(cuts, (points) => {
+    const c = read((sink) => new OggReader(sink), cut(both, points))
+    assert.ok(c.out.equals(both))
+    c.syncs.forEach((s, i) => {
+      if (c.headersBefore[i] === 1) assert.ok(s < first.length, `sync ${s} after the first headers`)
+      else assert.ok(s >= secondData, `sync ${s} after the second headers, before the second chain's data at ${secondData}`)
+    })
+  }), { numRuns: 100, examples: [[[]], [[first.length - 20000, secondData + 100]]] })
 })
 
 test('Ogg headers that never end are given up past MAX_HEADER_CACHE: the cache stays bounded, data pages become places to start', () => {
@@ -222,6 +241,20 @@ test('format detection by the bytes: Ogg, MPEG, ADTS, and unknown bytes passed o
   assert.equal(m.infos[0]?.codec, 'mp3')
   assert.ok(mp3.subarray(0, m.out.length).equals(m.out))
   assert.equal(detected(adtsFixture(), [10]).infos[0]?.codec, 'aac')
+  // bytes passed on before the frames showed are no place to start: a burst begins at a frame header
+  fc.assert(fc.property(cuts, (points) => {
+    const ring = new BurstRing(65536)
+    const detector = new FormatDetector({
+      chunk: (bytes, sync) => { ring.push(bytes, sync) },
+      headers: () => { ring.markHeadersChanged() },
+      info: () => {},
+      tags: () => {},
+      corrupt: () => {}
+    })
+    for (const piece of cut(mp3, points)) detector.push(piece)
+    const first = ring.recent()![0]!
+    assert.ok(frameHeader(first, 0) !== undefined, `the burst starts with ${first.subarray(0, 4).toString('hex')}`)
+  }), { numRuns: 50, examples: [[[3, 50, 400]]] })
   fc.assert(fc.property(fc.integer({ min: 0, max: 100000 }), cuts, (length, points) => {
     const bytes = noise(length)
     const r = detected(bytes, points)

@@ -183,6 +183,38 @@ test('a listener that stops reading is dropped at queueSize; the others keep eve
   await stalled.close()
 })
 
+test('an ended listener that does not read is cut off after 3-6 s; one that reads gets its end at once', async (t) => {
+  const { app, url, upstream } = await scriptedRelay(t, '/st', { plugin: { limits: { burstSize: 0, queueSize: 256 * 1024 * 1024 } } })
+  const connections = async (): Promise<number> => await new Promise((resolve, reject) => {
+    app.server.getConnections((error, count) => { if (error === null) resolve(count); else reject(error) })
+  })
+  const reader = openListener(url('/st'))
+  const stalled = openListener(url('/st'))
+  await Promise.all([reader.head, stalled.head])
+  stalled.socket.pause()
+  await waitUntil(() => app.relay.get('/st')!.listeners === 2)
+  // More than loopback's socket buffers take (32 + 4 MB at most here), so that the stalled listener's
+  // end waits behind a queue in the relay, as a paused player's would; the queue limit is not reached.
+  const block = noise(1024 * 1024)
+  for (let i = 0; i < 64; i++) {
+    upstream.push(block)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  await reader.waitForBytes(64 * block.length, 30000)
+  assert.equal(app.relay.get('/st')!.slowDrops, 0)
+  const start = Date.now()
+  app.relay.remove('/st')
+  await reader.ended
+  assert.ok(Date.now() - start < 1000, 'the reading listener got its end at once')
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  assert.equal(await connections(), 1, 'the stalled one is given time to read')
+  while (await connections() > 0 && Date.now() - start < 10000) await new Promise((resolve) => setTimeout(resolve, 100))
+  const elapsed = Date.now() - start
+  assert.equal(await connections(), 0, 'the stalled one was cut off')
+  assert.ok(elapsed >= 2900 && elapsed < 7000, `cut off after ${elapsed} ms`)
+  await Promise.all([reader.close(), stalled.close()])
+})
+
 test('writeInterval: upstream reads are gathered and written to listeners once per interval, every byte kept', async (t) => {
   const { app, url, upstream } = await scriptedRelay(t, '/w', { plugin: { limits: { burstSize: 0, writeInterval: 0.5 } } })
   const listener = openListener(url('/w'))
@@ -292,6 +324,62 @@ test('on demand: no upstream until the first listener, who waits for it; let go 
   await waitForState(app, '/od', 'idle', 3000)
   await waitUntil(() => upstream.clients.size === 0, 2000, 'upstream connection closed')
   assert.equal(upstream.requests.length, 1)
+})
+
+test('on demand: a HEAD request, which waits for the upstream but does not stay, lets it go after the linger', async (t) => {
+  const upstream = await scriptedUpstream()
+  const { app, url } = await relayApp({
+    relays: [{ url: upstream.url(), localMount: '/odh', onDemand: true }],
+    limits: { onDemandLinger: 0.3 }
+  })
+  t.after(async () => { await app.close(); await upstream.close() })
+  const head = openListener(url('/odh'), { method: 'HEAD' })
+  assert.equal((await head.head).status, 200)
+  await head.ended
+  assert.equal(upstream.requests.length, 1)
+  await waitForState(app, '/odh', 'idle', 3000)
+  await waitUntil(() => upstream.clients.size === 0, 2000, 'upstream connection closed after the HEAD')
+})
+
+test('on demand: an upstream that ends while the relay lingers is connected again for the next listener', async (t) => {
+  const upstream = await scriptedUpstream()
+  const { app, url } = await relayApp({
+    relays: [{ url: upstream.url(), localMount: '/odg', onDemand: true }],
+    limits: { onDemandLinger: 30, gracePeriod: 30, burstSize: 0 }
+  })
+  t.after(async () => { await app.close(); await upstream.close() })
+  const first = openListener(url('/odg'))
+  await first.head
+  await first.close()
+  await waitUntil(() => app.relay.get('/odg')!.listeners === 0)
+  upstream.drop()
+  await waitForState(app, '/odg', 'idle', 3000)
+
+  const next = openListener(url('/odg'))
+  await upstream.waitForClients(1)
+  assert.equal((await next.head).status, 200)
+  upstream.push(Buffer.from('fresh'))
+  assert.equal((await next.waitForBytes(5)).toString(), 'fresh')
+  assert.equal(upstream.requests.length, 2)
+  await next.close()
+})
+
+test('the grace period runs from the last audio: an upstream that answers and hangs up does not extend it', async (t) => {
+  const { app, url, upstream } = await scriptedRelay(t, '/hang', { plugin: { limits: { gracePeriod: 1.5, burstSize: 0 } } })
+  const listener = openListener(url('/hang'))
+  await listener.head
+  await waitUntil(() => app.relay.get('/hang')!.listeners === 1)
+  upstream.push(Buffer.from('audio'))
+  await listener.waitForBytes(5)
+  const start = Date.now()
+  const hangUps = setInterval(() => { upstream.drop() }, 10)
+  t.after(() => { clearInterval(hangUps) })
+  upstream.drop()
+  await listener.ended
+  const elapsed = Date.now() - start
+  clearInterval(hangUps)
+  assert.ok(app.relay.get('/hang')!.reconnects >= 1, 'the upstream answered again within the grace period')
+  assert.ok(elapsed >= 1400 && elapsed < 2500, `ended ${elapsed} ms after the last audio`)
 })
 
 test('upstream errors become the relay\'s state and last error, never an exception', async (t) => {

@@ -2,9 +2,8 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { test } from 'node:test'
-import { stripIcy } from '../../lib/shoutcast/demux.js'
 import { parseMetadata } from '../../lib/shoutcast/metadata.js'
-import { chunkAt, chunkBy, CONFORMANCE_DIR, conformancePresent, demux, prng, randomBytes } from './helpers.js'
+import { chunkAt, chunkBy, CONFORMANCE_DIR, conformancePresent, demux, prng, randomBytes, stripIcy } from './helpers.js'
 
 /** A block as the conformance `expected.json` files describe it. */
 interface ExpectedBlock {

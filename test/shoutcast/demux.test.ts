@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { IcyDemuxer, stripIcy } from '../../lib/shoutcast/demux.js'
+import { IcyDemuxer } from '../../lib/shoutcast/demux.js'
 import { DEFAULT_METAINT } from '../../lib/shoutcast/metaint.js'
 import { buildMetadataBlock, validateBlock } from '../../lib/shoutcast/metadata.js'
-import { chunkAt, chunkBy, demux, ownCopy, randomBytes } from './helpers.js'
+import { chunkAt, chunkBy, demux, ownCopy, randomBytes, stripIcy } from './helpers.js'
 
 const title = (text: string): Buffer => buildMetadataBlock({ title: text })
 

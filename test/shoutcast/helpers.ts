@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs'
 import type { TestContext } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { IcyDemuxer } from '../../lib/shoutcast/demux.js'
+import { assertMetaint } from '../../lib/shoutcast/metaint.js'
 
 /** Real captures shared by the team (see its README); never shipped, maybe absent. */
 export const CONFORMANCE_DIR = new URL('../../../shared/conformance/', import.meta.url)
@@ -103,4 +104,48 @@ export function demux (metaint: number, chunks: readonly Buffer[]): Demuxed {
     demuxer.push(chunk)
   }
   return { audio: Buffer.concat(audio), events }
+}
+
+export interface IcyBlock {
+  /** where the block's length byte is in the body */
+  lengthByteOffset: number
+  /** audio bytes before it */
+  audioBefore: number
+  /** the L*16 bytes after the length byte (a subarray of the input), malformed or not */
+  block: Buffer
+}
+
+export interface StrippedIcy {
+  audio: Buffer
+  /** the complete blocks with a non-zero length byte, in order */
+  blocks: IcyBlock[]
+  /** the length bytes read, zero ones included */
+  boundaries: number
+}
+
+/**
+ * Strips every metadata block from a whole ICY body at once. A plain walk, independent of
+ * `IcyDemuxer`, so tests and conformance checks can hold one against the other. A block cut off by
+ * the end of `body` is left out.
+ */
+export function stripIcy (body: Buffer, metaint: number): StrippedIcy {
+  assertMetaint(metaint)
+  const audio: Buffer[] = []
+  const blocks: IcyBlock[] = []
+  let boundaries = 0
+  let audioBefore = 0
+  let pos = 0
+  while (pos < body.length) {
+    const audioEnd = Math.min(body.length, pos + metaint)
+    audio.push(body.subarray(pos, audioEnd))
+    audioBefore += audioEnd - pos
+    if (audioEnd === body.length) break
+    const blockEnd = audioEnd + 1 + body[audioEnd] * 16
+    boundaries++
+    if (blockEnd > audioEnd + 1 && blockEnd <= body.length) {
+      blocks.push({ lengthByteOffset: audioEnd, audioBefore, block: body.subarray(audioEnd + 1, blockEnd) })
+    }
+    pos = blockEnd
+  }
+  return { audio: Buffer.concat(audio), blocks, boundaries }
 }

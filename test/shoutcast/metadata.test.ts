@@ -2,12 +2,11 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { stripIcy } from '../../lib/shoutcast/demux.js'
 import {
   buildMetadataBlock, EMPTY_TITLE_BLOCK, isSupportedCharset, MAX_TEXT_BYTES, parseMetadata, toListenerBlock,
   validateBlock, ZERO_BLOCK
 } from '../../lib/shoutcast/metadata.js'
-import { chunkBy, CONFORMANCE_DIR, conformancePresent, demux } from './helpers.js'
+import { chunkBy, CONFORMANCE_DIR, conformancePresent, demux, stripIcy } from './helpers.js'
 
 /*
  * Where the readers' expectations in parse-vectors.json part ways, and what our rule (top of

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { stripIcy } from '../../lib/shoutcast/demux.js'
 import { buildMetadataBlock, EMPTY_TITLE_BLOCK, ZERO_BLOCK } from '../../lib/shoutcast/metadata.js'
 import { IcyMuxer, SharedFrames } from '../../lib/shoutcast/mux.js'
-import { chunkBy, demux, ownCopy, randomBytes } from './helpers.js'
+import { chunkBy, demux, ownCopy, randomBytes, stripIcy } from './helpers.js'
 
 const title = (text: string): Buffer => buildMetadataBlock({ title: text })
 

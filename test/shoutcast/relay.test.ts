@@ -142,7 +142,7 @@ test('titles: events, status, byte-exact blocks for ICY listeners; unchanged tit
   assert.equal(status.metadata?.source, 'icy')
 })
 
-test('a malformed block is logged and dropped; the audio goes on untouched', async (t) => {
+test('malformed blocks are dropped and logged, once per 10 s; the audio goes on untouched', async (t) => {
   const upstream = await scriptedUpstream({ headers: { 'icy-metaint': '500' } })
   const logs: string[] = []
   const { app, url } = await relayApp({ relays: [{ url: upstream.url(), localMount: '/m' }], limits: { burstSize: 0 } })
@@ -150,15 +150,16 @@ test('a malformed block is logged and dropped; the audio goes on untouched', asy
   await waitForState(app, '/m', 'live')
   const relayObject = app.relay.find('/m')!
   const warn = relayObject.log.warn.bind(relayObject.log)
-  relayObject.log.warn = ((obj: unknown, msg?: string) => { logs.push(String(msg)); warn(obj as object, msg) }) as typeof relayObject.log.warn
+  relayObject.log.warn = ((obj: { reason?: string }, msg?: string) => { logs.push(`${msg}: ${obj.reason}`); warn(obj, msg) }) as typeof relayObject.log.warn
   const listener = openListener(url('/m'))
   await listener.head
   await waitUntil(() => app.relay.get('/m')!.listeners === 1)
   const audio = noise(2000)
-  upstream.push(icyBody(audio, 500, { 0: block('\x01\x02garbage'), 2: block("StreamTitle='Good';") }))
+  upstream.push(icyBody(audio, 500, { 0: block('\x01\x02garbage'), 1: block('\x03more'), 2: block("StreamTitle='Good';") }))
   assert.ok((await listener.waitForBytes(2000)).equals(audio))
   await waitUntil(() => app.relay.get('/m')!.metadata?.title === 'Good')
-  assert.deepEqual(logs, ['malformed ICY metadata block dropped'])
+  assert.equal(logs.length, 1, logs.join('\n'))
+  assert.match(logs[0]!, /^damaged upstream stream data: malformed ICY metadata block dropped: /)
   assert.equal(app.relay.get('/m')!.state, 'live')
   await listener.close()
 })
@@ -173,6 +174,18 @@ test('metadata off: no Icy-MetaData asked, blocks sent unasked are still strippe
   upstream.push(icyBody(audio, 100, { 1: block("StreamTitle='Hidden';") }))
   assert.ok((await listener.waitForBytes(1000)).equals(audio))
   assert.equal(app.relay.get('/off')!.metadata, null)
+  await listener.close()
+})
+
+test('Ogg: a listener asking for ICY metadata gets the plain stream, no icy-metaint, as from Icecast', async (t) => {
+  const { app, url, upstream } = await scriptedRelay(t, '/o.ogg', { upstream: { head: 'HTTP/1.0 200 OK\r\nContent-Type: audio/ogg\r\n\r\n' }, plugin: { limits: { burstSize: 0 } } })
+  const listener = openListener(url('/o.ogg'), { icy: true })
+  const head = await listener.head
+  assert.equal(head.headers['icy-metaint'], undefined)
+  await waitUntil(() => app.relay.get('/o.ogg')!.listeners === 1)
+  const bytes = noise(40000)
+  upstream.push(bytes)
+  assert.ok((await listener.waitForBytes(40000)).equals(bytes), 'no ICY blocks inserted at 16000')
   await listener.close()
 })
 

@@ -5,7 +5,7 @@ import { backoffDelay } from '../../lib/relay/backoff.js'
 import { BurstRing } from '../../lib/mount/burst.js'
 import { SYNC_ANYWHERE } from '../../lib/formats/sink.js'
 import { noise } from '../helpers/scripted.js'
-import { listenerHead, streamHeaders } from '../../lib/mount/headers.js'
+import { listenerHead, streamHeaders, streamInfo } from '../../lib/mount/headers.js'
 import { mountOfUrl } from '../../lib/mount/route.js'
 import { Mount } from '../../lib/mount/mount.js'
 import { Listener, type Framer } from '../../lib/mount/listener.js'
@@ -129,11 +129,27 @@ test('listener head follows Icecast 2.4.4', () => {
     extra: { 'icy-metaint': '16000' },
     date: new Date(0)
   })
-  assert.equal(head, [
+  assert.equal(head.toString('latin1'), [
     'HTTP/1.0 200 OK', 'Server: x', 'Connection: Close', 'Date: Thu, 01 Jan 1970 00:00:00 GMT',
     'Content-Type: audio/ogg', 'Cache-Control: no-cache, no-store', 'Expires: Mon, 26 Jul 1997 05:00:00 GMT',
     'Pragma: no-cache', 'icy-name: n', 'icy-metaint: 16000', '', ''
   ].join('\r\n'))
+})
+
+test('stream headers: names the upstream chose find no inherited mapping; bytes pass on as they came', () => {
+  assert.deepEqual(streamHeaders({ constructor: 'x', ['__proto__']: 'y', 'icy-name': 'n' }), { 'icy-name': 'n' })
+  const utf8Name = Buffer.from('Radio Ré ♪', 'utf8').toString('latin1')
+  const head = listenerHead({ server: 'x', contentType: 'audio/mpeg', stream: { 'icy-name': utf8Name }, extra: {} })
+  assert.ok(head.includes(Buffer.from('icy-name: Radio Ré ♪\r\n', 'utf8')), 'the upstream\'s UTF-8 bytes, not re-encoded')
+  const latin1Name = Buffer.from('Radio Ré', 'latin1').toString('latin1')
+  assert.ok(listenerHead({ server: 'x', contentType: 'audio/mpeg', stream: { 'icy-name': latin1Name }, extra: {} })
+    .includes(Buffer.from('icy-name: Radio R\xe9\r\n', 'latin1')))
+})
+
+test('stream info shows names as UTF-8 where their bytes are UTF-8, else as Latin-1', () => {
+  assert.equal(streamInfo({ 'icy-name': Buffer.from('Radio Ré ♪', 'utf8').toString('latin1') }).name, 'Radio Ré ♪')
+  assert.equal(streamInfo({ 'ice-name': Buffer.from('Radio Ré', 'latin1').toString('latin1') }).name, 'Radio Ré')
+  assert.equal(streamInfo({}).name, null)
 })
 
 test('mountOfUrl strips prefix and query and decodes', () => {
