@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { ICECAST_BIN, makeFixtures, startIcecast, startSource, type Icecast } from '../test/helpers/icecast.js'
 import { runOk } from '../test/helpers/procs.js'
 import { measure, type MeasureOptions } from './measure.js'
+import { pinRelay, splitCores } from './cores.js'
 import { ensureFileLimit } from './proc.js'
 import { figuresOf, tables, type FanoutRun, type Mode, type TreeRun } from './report.js'
 import { MOUNT, startFloorRelay, startIcecastRelay, startPluginRelay, type RelayUnderTest } from './servers.js'
@@ -32,6 +33,7 @@ const { values: args } = parseArgs({
     'node-options': { type: 'string', default: '' },
     profile: { type: 'boolean', default: false },
     'memory-log': { type: 'boolean', default: false },
+    'split-cores': { type: 'boolean', default: false },
     label: { type: 'string' },
     help: { type: 'boolean', default: false }
   }
@@ -62,7 +64,10 @@ if (args.help) {
   --profile                CPU profiles of the plugin relays over each window, in bench/results/profiles/
                            (summarize one with: node --import tsx bench/profile.ts FILE)
   --memory-log             the plugin relays' memory every second (RSS, heap, external, each V8 heap
-                           space), a line of JSON each, in bench/results/memory/`)
+                           space), a line of JSON each, in bench/results/memory/
+  --split-cores            the relay under test alone on core 0; everything else, and loopback's receive
+                           processing of its listeners (RPS on lo), on the other cores: as if the
+                           listeners were on other hosts (root; lo's RPS mask is restored on exit)`)
   process.exit(0)
 }
 
@@ -85,6 +90,10 @@ const plugin = {
 // N listeners are N sockets in the relay and N in the load process: children inherit the limit
 ensureFileLimit(Math.max(...ns, Number(args['tree-n'])) + 1000)
 process.once('SIGINT', () => process.exit(130)) // the exit hook of test/helpers/procs.ts kills every child
+if (args['split-cores']) {
+  if (args.tree || args['tree-only'] || (plugin.workers ?? 1) > 1) throw new Error('--split-cores measures one relay process: not with --tree or --workers')
+  splitCores()
+}
 
 function profileOf (name: string): string | undefined {
   if (!args.profile) return undefined
@@ -98,10 +107,16 @@ function memoryLogOf (name: string): string | undefined {
   return `${MEMORY}${STARTED}-${name}.jsonl`
 }
 
+/** A relay under test, on the relay's core when the cores are split. */
+function placed (relay: RelayUnderTest): RelayUnderTest {
+  if (args['split-cores']) pinRelay(relay.pid)
+  return relay
+}
+
 async function startRelay (server: RelayUnderTest['server'], master: Icecast, n: number, name: string): Promise<RelayUnderTest> {
-  if (server === 'icecast') return await startIcecastRelay(master, n + 100)
-  if (server === 'floor') return await startFloorRelay(master.url(MOUNT), plugin.nodeOptions)
-  return await startPluginRelay(master.url(MOUNT), { ...plugin, memoryLog: memoryLogOf(name) })
+  if (server === 'icecast') return placed(await startIcecastRelay(master, n + 100))
+  if (server === 'floor') return placed(await startFloorRelay(master.url(MOUNT), plugin.nodeOptions))
+  return placed(await startPluginRelay(master.url(MOUNT), { ...plugin, memoryLog: memoryLogOf(name) }))
 }
 
 async function stopAll (relays: RelayUnderTest[]): Promise<void> {
