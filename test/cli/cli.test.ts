@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { openListener } from '../helpers/listen.js'
-import { freePort, httpGet, makeTempDir, run, spawnTracked, waitFor } from '../helpers/procs.js'
+import { freePort, httpGet, makeTempDir, run, runOk, spawnTracked, waitFor } from '../helpers/procs.js'
 import { scriptedUpstream } from '../helpers/scripted.js'
 import { assertTools } from '../helpers/tools.js'
 import { MASTER_SNIPPET, RELAY_SNIPPET } from '../config/seed.js'
@@ -116,6 +116,8 @@ test('a running CLI: the config\'s listen socket, relays, admin credentials and 
     return icestats.source.length === 1 ? icestats : undefined
   }, { timeoutMs: 10000, message: () => `the CLI to serve the relay\n${proc.output()}` })
   assert.equal(stats.location, 'CLI test')
+  const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'))
+  assert.equal(await listenBacklog(port), Math.min(4096, somaxconn), 'a backlog for flash crowds')
   assert.equal(stats.source[0].listenurl, `${base}/different.ogg`)
   assert.match(proc.output(), /warning: .*<unknown-thing> ignored/)
   assert.match(upstream.requests[0]!, /^GET \/example\.ogg HTTP\/1\.0\r\n/)
@@ -137,6 +139,13 @@ test('a running CLI: the config\'s listen socket, relays, admin credentials and 
   assert.deepEqual(exit, { code: 0, signal: null })
 })
 
+/** The accept backlog of the socket listening on `port`: `ss` shows it as the Send-Q of a LISTEN socket. */
+async function listenBacklog (port: number): Promise<number> {
+  assertTools('ss')
+  const out = await runOk('ss', ['-Hltn', `sport = :${port}`])
+  return Number(out.toString().trim().split(/\s+/)[2])
+}
+
 /** The worker processes of a cluster primary. */
 function childrenOf (pid: number): number[] {
   return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter((c) => c !== '').map(Number)
@@ -155,6 +164,8 @@ test('--workers 2: two processes share the port, each relays the stream and serv
     { timeoutMs: 10000, message: () => `the workers to listen\n${proc.output()}` })
   const workers = childrenOf(proc.pid)
   assert.equal(workers.length, 2)
+  const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'))
+  assert.equal(await listenBacklog(port), Math.min(4096, somaxconn), 'the primary listens with the workers\' backlog')
 
   const listeners = Array.from({ length: 8 }, () => openListener(`http://127.0.0.1:${port}/live`))
   await Promise.all(listeners.map(async (listener) => assert.equal((await listener.head).status, 200)))
