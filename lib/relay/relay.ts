@@ -172,13 +172,15 @@ export class Relay {
 
   /**
    * Ends the upstream connection now, and the relay reconnects as after any upstream end; a relay
-   * waiting to retry connects at once. An idle (on-demand) or stopped relay is left as it is.
+   * waiting to retry, or still connecting (to a host that may never answer), connects anew at once. An
+   * idle (on-demand) or stopped relay is left as it is.
    */
   restart (): void {
     if (this.#connection !== undefined) {
       this.#connection.close()
       this.#upstreamEnded(new Error('restarted by request'))
-    } else if (this.state === 'retrying') {
+    } else if (this.state === 'retrying' || this.state === 'connecting') {
+      this.#abort?.abort()
       this.#connect()
     }
   }

@@ -443,6 +443,25 @@ test('restart of a relay waiting to retry connects at once', async (t) => {
   assert.equal(app.relay.restart('/nope'), false)
 })
 
+test('restart of a relay still connecting to an upstream that never answers gives that attempt up for a new one', async (t) => {
+  const accepted: net.Socket[] = []
+  const silent = net.createServer((socket) => { socket.on('error', () => {}); socket.resume(); accepted.push(socket) })
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  const port = (silent.address() as net.AddressInfo).port
+  const { app } = await relayApp({ relays: [{ server: '127.0.0.1', port, localMount: '/hung' }] })
+  t.after(async () => {
+    await app.close()
+    for (const socket of accepted) socket.destroy()
+    await new Promise((resolve) => silent.close(resolve))
+  })
+  await waitUntil(() => accepted.length === 1)
+  assert.equal(app.relay.get('/hung')!.state, 'connecting')
+  assert.equal(app.relay.restart('/hung'), true)
+  await waitUntil(() => accepted.length === 2, 1000, 'a new connection at once')
+  await waitUntil(() => accepted[0]!.destroyed || accepted[0]!.readableEnded, 1000, 'the hung attempt closed')
+  assert.equal(app.relay.get('/hung')!.state, 'connecting')
+})
+
 test('while listeners ride a gap, retries come at least every second, however long the backoff has grown', async (t) => {
   const { app, url, upstream } = await scriptedRelay(t, '/b', { plugin: { limits: { gracePeriod: 8 } } })
   const listener = openListener(url('/b'))
