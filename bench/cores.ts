@@ -4,16 +4,33 @@
 // Steering on `lo` moves them to the cores its mask names, and CPU affinity keeps everything else
 // (master, source, load, probe, this script) off the relay's core.
 import { execFileSync } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { processTree } from './proc.js'
 
 const LOOPBACK_RPS = '/sys/class/net/lo/queues/rx-0/rps_cpus'
 const RELAY_CORE = 0
 
-/** Pins every thread of `pid` and of its descendants to the cores of `list` (taskset's syntax: `0`, `1-3`). */
+/**
+ * Pins every thread of `pid` and of its descendants to the cores of `list` (taskset's syntax: `0`, `1-3`).
+ * A descendant that exited meanwhile is no longer there to pin.
+ */
 function pin (pid: number, list: string): void {
-  for (const p of processTree(pid)) execFileSync('taskset', ['-a', '-p', '-c', list, String(p)], { stdio: 'ignore' })
+  for (const p of processTree(pid)) {
+    try {
+      execFileSync('taskset', ['-a', '-p', '-c', list, String(p)], { stdio: 'ignore' })
+    } catch (error) {
+      if (existsSync(`/proc/${p}`)) throw error
+    }
+  }
+}
+
+/** A CPU mask as sysfs reads it: hexadecimal, in groups of 32 bits separated by commas. */
+function sysfsMask (mask: bigint): string {
+  const hex = mask.toString(16)
+  const groups: string[] = []
+  for (let end = hex.length; end > 0; end -= 8) groups.unshift(hex.slice(Math.max(0, end - 8), end))
+  return groups.join(',')
 }
 
 /** The cores other than the relay's, as a taskset list and as the hexadecimal mask sysfs takes. */
@@ -21,7 +38,7 @@ function otherCores (): { list: string, mask: string } {
   const count = cpus().length
   if (count < 2) throw new Error('--split-cores needs at least 2 cores')
   const mask = ((1n << BigInt(count)) - 1n) & ~(1n << BigInt(RELAY_CORE))
-  return { list: `${RELAY_CORE + 1}-${count - 1}`, mask: mask.toString(16) }
+  return { list: `${RELAY_CORE + 1}-${count - 1}`, mask: sysfsMask(mask) }
 }
 
 /**
@@ -33,6 +50,7 @@ export function splitCores (): void {
   const before = readFileSync(LOOPBACK_RPS, 'utf8').trim()
   writeFileSync(LOOPBACK_RPS, others.mask)
   process.once('exit', () => { writeFileSync(LOOPBACK_RPS, before) })
+  process.once('SIGTERM', () => process.exit(143))
   pin(process.pid, others.list)
 }
 

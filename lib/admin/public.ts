@@ -16,7 +16,7 @@ const NO_CACHE = 'no-cache, no-store'
 /** The host and port a request asked for; none when its Host header names none, or nothing a URL can hold. */
 function askedHost (request: FastifyRequest): URL | undefined {
   try {
-    return new URL(`http://${request.host}`)
+    return new URL(`${request.protocol}://${request.host}`)
   } catch {
     return undefined
   }
@@ -30,7 +30,7 @@ function askedHost (request: FastifyRequest): URL | undefined {
 export function statsContext (request: FastifyRequest, init: StatsPluginOptions): StatsContext {
   const { hostname } = init.server
   const port = request.socket.localPort
-  const asked = askedHost(request) ?? new URL(`http://localhost${port === undefined ? '' : `:${port}`}`)
+  const asked = askedHost(request) ?? new URL(`${request.protocol}://localhost${port === undefined ? '' : `:${port}`}`)
   const authority = hostname === undefined ? asked.host : `${hostname.includes(':') ? `[${hostname}]` : hostname}:${port}`
   return {
     server: init.server,

@@ -55,7 +55,8 @@ export class FormatDetector implements FormatReader {
     if ('format' in detected) {
       this.#held = Buffer.alloc(0)
       // MPEG has no codec headers to wait for: saying so marks the bytes passed on before the format
-      // showed, which may be the tail of a frame, as no place for a new listener to start
+      // showed, which may be the tail of a frame, as no place for a burst to start (a listener who was
+      // waiting for a place to start got them as they came, as from Icecast)
       if (detected.format === 'mpeg') this.#sink.headers([])
       this.#reader = detected.format === 'ogg' ? new OggReader(this.#sink) : new MpegReader(this.#sink)
       this.#reader.push(buf)

@@ -61,7 +61,8 @@ export function releaseHttpState (socket: Socket): boolean {
   socket.on = Socket.prototype.on
   socket.addListener = Socket.prototype.addListener
   socket.prependListener = Socket.prototype.prependListener
-  socket.setTimeout(0)
+  // the server's idle timeout is not a listener's; one that already ended keeps the timeout of its end
+  if (!socket.writableEnded) socket.setTimeout(0)
   socket.on('data', discard)
   return true
 }

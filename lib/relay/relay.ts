@@ -84,6 +84,18 @@ const GRACE_RETRY_MS = 1000
 /** Corrupt-stream log lines are summed up over this long, so a broken upstream cannot flood the log. */
 const CORRUPT_LOG_MS = 10000
 
+/** The containers of the media types stations send, so that a label compares with what the stream showed. */
+const CONTAINER_OF_TYPE = new Map([
+  ['audio/mpeg', 'mpeg'],
+  ['audio/mp3', 'mpeg'],
+  ['audio/mpeg3', 'mpeg'],
+  ['audio/x-mpeg', 'mpeg'],
+  ['audio/aac', 'aac'],
+  ['audio/aacp', 'aac'],
+  ['audio/x-aac', 'aac'],
+  ['application/ogg', 'ogg']
+])
+
 export function toRelayError (error: unknown): RelayError {
   const err = error as { code?: unknown, message?: unknown }
   return {
@@ -153,7 +165,7 @@ export class Relay {
     const codec = this.#audio?.codec
     if (codec !== undefined) return codec === 'aac' ? 'aac' : codec.startsWith('mp') ? 'mpeg' : 'ogg'
     const type = this.head?.headers['content-type']?.split(';')[0]!.trim().toLowerCase()
-    return type?.endsWith('/ogg') === true ? 'ogg' : type
+    return type === undefined ? undefined : CONTAINER_OF_TYPE.get(type) ?? (type.endsWith('/ogg') ? 'ogg' : type)
   }
 
   start (): void {
@@ -387,8 +399,9 @@ export class Relay {
   }
 
   /**
-   * Notes damage in the upstream's data (a corrupt page, a malformed ICY block): logged at once the first
-   * time, then as a count per CORRUPT_LOG_MS, so that a broken upstream cannot flood the log.
+   * Notes damage in the upstream's data (a corrupt page, a malformed ICY block), so that a broken upstream
+   * cannot flood the log: a line at the first, then at most one per CORRUPT_LOG_MS, written when damage
+   * comes again after that time and counting what came since the last line.
    */
   damaged (reason: string): void {
     this.#corruptCount++

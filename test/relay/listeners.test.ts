@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import { get, type IncomingMessage } from 'node:http'
 import { test } from 'node:test'
 import { relayApp, scriptedRelay, waitForState, waitUntil } from '../helpers/app.js'
@@ -106,9 +107,18 @@ test('moveListeners refuses the same mount, unknown mounts, another format and a
   await assert.rejects(app.relay.moveListeners('/mp3', '/mp3'), /from \/mp3 to \/mp3: they are the same mount/)
   await assert.rejects(app.relay.moveListeners('/mp3', '/nope'), { code: 'FST_ICECAST_RELAY_UNKNOWN_MOUNT' })
   await assert.rejects(app.relay.moveListeners('/nope', '/mp3'), { code: 'FST_ICECAST_RELAY_UNKNOWN_MOUNT' })
-  await assert.rejects(app.relay.moveListeners('/mp3', '/opus'), /audio\/mpeg and ogg differ/)
+  await assert.rejects(app.relay.moveListeners('/mp3', '/opus'), /mpeg and ogg differ/)
   await assert.rejects(app.relay.moveListeners('/mp3', '/down'), { code: 'FST_ICECAST_RELAY_MOVE_REFUSED', message: /\/down is not available/ })
   assert.equal(await app.relay.moveListeners('/opus', '/vorbis'), 0, 'Ogg to Ogg is one format')
+
+  // a relay whose frames showed MP3 and one labelled audio/mpeg that sent nothing yet carry one format
+  const frames = await scriptedUpstream()
+  t.after(async () => { await frames.close() })
+  app.relay.add({ url: frames.url(), localMount: '/frames' })
+  await waitForState(app, '/frames', 'live')
+  frames.push(readFileSync(new URL('../demo/sample.mp3', import.meta.url)).subarray(0, 20000))
+  await waitUntil(() => app.relay.get('/frames')!.audio?.codec === 'mp3')
+  assert.equal(await app.relay.moveListeners('/frames', '/mp3'), 0)
 })
 
 test('moveListeners connects an on-demand destination first', async (t) => {

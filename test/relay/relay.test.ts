@@ -211,7 +211,7 @@ test('an ended listener that does not read is cut off after 3-6 s; one that read
   while (await connections() > 0 && Date.now() - start < 10000) await new Promise((resolve) => setTimeout(resolve, 100))
   const elapsed = Date.now() - start
   assert.equal(await connections(), 0, 'the stalled one was cut off')
-  assert.ok(elapsed >= 2900 && elapsed < 7000, `cut off after ${elapsed} ms`)
+  assert.ok(elapsed >= 2900 && elapsed < 8000, `cut off after ${elapsed} ms`)
   await Promise.all([reader.close(), stalled.close()])
 })
 
@@ -375,11 +375,12 @@ test('the grace period runs from the last audio: an upstream that answers and ha
   const hangUps = setInterval(() => { upstream.drop() }, 10)
   t.after(() => { clearInterval(hangUps) })
   upstream.drop()
-  await listener.ended
+  const ended = await Promise.race([listener.ended.then(() => true), new Promise<false>((resolve) => setTimeout(resolve, 6000, false))])
   const elapsed = Date.now() - start
   clearInterval(hangUps)
+  assert.ok(ended, 'the listener was ended')
   assert.ok(app.relay.get('/hang')!.reconnects >= 1, 'the upstream answered again within the grace period')
-  assert.ok(elapsed >= 1400 && elapsed < 2500, `ended ${elapsed} ms after the last audio`)
+  assert.ok(elapsed >= 1400 && elapsed < 3500, `ended ${elapsed} ms after the last audio`)
 })
 
 test('upstream errors become the relay\'s state and last error, never an exception', async (t) => {
