@@ -84,7 +84,7 @@ const GRACE_RETRY_MS = 1000
 /** Corrupt-stream log lines are summed up over this long, so a broken upstream cannot flood the log. */
 const CORRUPT_LOG_MS = 10000
 
-/** The containers of the media types stations send, so that a label compares with what the stream showed. */
+/** The containers of the MPEG and AAC media types stations send (any `…/ogg` is Ogg), so that a label compares with what the stream showed. */
 const CONTAINER_OF_TYPE = new Map([
   ['audio/mpeg', 'mpeg'],
   ['audio/mp3', 'mpeg'],
@@ -92,8 +92,7 @@ const CONTAINER_OF_TYPE = new Map([
   ['audio/x-mpeg', 'mpeg'],
   ['audio/aac', 'aac'],
   ['audio/aacp', 'aac'],
-  ['audio/x-aac', 'aac'],
-  ['application/ogg', 'ogg']
+  ['audio/x-aac', 'aac']
 ])
 
 export function toRelayError (error: unknown): RelayError {

@@ -33,7 +33,7 @@ export interface ScriptedRelayOptions {
 
 /**
  * The setup of most relay tests: a scripted upstream relayed at `localMount` by an app of its own, both
- * closed when the test ends; resolves once the relay is live.
+ * closed when the test ends; resolves once the relay is live (an on-demand relay: at once, idle).
  */
 export async function scriptedRelay (
   t: TestContext, localMount: string, options: ScriptedRelayOptions = {}
@@ -41,7 +41,7 @@ export async function scriptedRelay (
   const upstream = await scriptedUpstream(options.upstream)
   const relay = await relayApp({ ...options.plugin, relays: [{ ...options.relay, url: upstream.url(), localMount }] })
   t.after(async () => { await relay.app.close(); await upstream.close() })
-  await waitForState(relay.app, localMount, 'live')
+  await waitForState(relay.app, localMount, options.relay?.onDemand === true ? 'idle' : 'live')
   return { ...relay, upstream }
 }
 

@@ -305,12 +305,7 @@ test('a relay that never connected answers 503 at once; retries back off exponen
 })
 
 test('on demand: no upstream until the first listener, who waits for it; let go after the last leaves', async (t) => {
-  const upstream = await scriptedUpstream()
-  const { app, url } = await relayApp({
-    relays: [{ url: upstream.url(), localMount: '/od', onDemand: true }],
-    limits: { onDemandLinger: 0.3 }
-  })
-  t.after(async () => { await app.close(); await upstream.close() })
+  const { app, url, upstream } = await scriptedRelay(t, '/od', { relay: { onDemand: true }, plugin: { limits: { onDemandLinger: 0.3 } } })
   await new Promise((resolve) => setTimeout(resolve, 200))
   assert.equal(app.relay.get('/od')!.state, 'idle')
   assert.equal(upstream.requests.length, 0)
@@ -327,12 +322,7 @@ test('on demand: no upstream until the first listener, who waits for it; let go 
 })
 
 test('on demand: a HEAD request, which waits for the upstream but does not stay, lets it go after the linger', async (t) => {
-  const upstream = await scriptedUpstream()
-  const { app, url } = await relayApp({
-    relays: [{ url: upstream.url(), localMount: '/odh', onDemand: true }],
-    limits: { onDemandLinger: 0.3 }
-  })
-  t.after(async () => { await app.close(); await upstream.close() })
+  const { app, url, upstream } = await scriptedRelay(t, '/odh', { relay: { onDemand: true }, plugin: { limits: { onDemandLinger: 0.3 } } })
   const head = openListener(url('/odh'), { method: 'HEAD' })
   assert.equal((await head.head).status, 200)
   await head.ended
@@ -342,12 +332,9 @@ test('on demand: a HEAD request, which waits for the upstream but does not stay,
 })
 
 test('on demand: an upstream that ends while the relay lingers is connected again for the next listener', async (t) => {
-  const upstream = await scriptedUpstream()
-  const { app, url } = await relayApp({
-    relays: [{ url: upstream.url(), localMount: '/odg', onDemand: true }],
-    limits: { onDemandLinger: 30, gracePeriod: 30, burstSize: 0 }
+  const { app, url, upstream } = await scriptedRelay(t, '/odg', {
+    relay: { onDemand: true }, plugin: { limits: { onDemandLinger: 30, gracePeriod: 30, burstSize: 0 } }
   })
-  t.after(async () => { await app.close(); await upstream.close() })
   const first = openListener(url('/odg'))
   await first.head
   await first.close()
