@@ -3,6 +3,7 @@
 import cluster from 'node:cluster'
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
+import closeWithGrace from 'close-with-grace'
 import Fastify from 'fastify'
 import { readIcecastConfig, type IcecastConfig } from './config/icecast.js'
 import { fastifyIcecastRelay } from './plugin.js'
@@ -21,6 +22,8 @@ Options:
                       stats and admin answers; one that dies is replaced (default 1)
       --check         validate the config, print the options it gives (passwords hidden), and exit
   -h, --help          this text
+
+SIGTERM or SIGINT ends every listener and exits; a close that takes over 10 s exits anyway (status 1).
 
 Read from the config:
   <listen-socket> <port>, <bind-address> (the first socket; also <port>, <bind-address> outside it)
@@ -89,20 +92,34 @@ function hidePasswords (value: unknown): unknown {
  */
 const LISTEN_BACKLOG = 4096
 
+/**
+ * How long a graceful close may take before the process exits anyway: listeners are ended at once on close,
+ * so this bounds what no close can speed up (an upstream socket's teardown, a hook of the host's).
+ */
+const CLOSE_DEADLINE_MS = 10000
+
 async function serve ({ options, listen }: IcecastConfig): Promise<void> {
-  const app = Fastify({ logger: true })
+  // Fastify's default closes idle connections only: one that never finishes its request head would keep
+  // the server, and so the process, alive after SIGTERM for as long as the client stays.
+  const app = Fastify({ logger: true, forceCloseConnections: true })
   await app.register(fastifyIcecastRelay, options)
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => { app.close().then(() => process.exit(0), () => process.exit(1)) })
-  }
+  closeWithGrace({ delay: CLOSE_DEADLINE_MS, logger: app.log }, async ({ signal, err }) => {
+    if (err !== undefined) app.log.error({ err }, 'closing after an error')
+    else app.log.info(`${signal ?? 'close'} received: closing`)
+    await app.close()
+  })
   await app.listen({ ...listen, backlog: LISTEN_BACKLOG })
 }
 
 const RESTART_DELAY_MS = 1000
 
+/** close-with-grace's messages (a close past its deadline) in the CLI's own words. */
+const STDERR_LOGGER = { error: (message: string): void => { process.stderr.write(`icecast-relay: ${message}\n`) } }
+
 /**
  * The primary of `--workers N`: starts N processes that run this command without it, replaces one that
- * dies once they all listen, and passes SIGINT/SIGTERM on. Resolves with the exit status once all ended.
+ * dies once they all listen, and passes SIGINT/SIGTERM on; a worker that has not ended by the close
+ * deadline ends with the primary (its channel to it closes). Resolves with the exit status once all ended.
  */
 async function superviseWorkers (workers: number): Promise<number> {
   let stopping = false
@@ -113,10 +130,9 @@ async function superviseWorkers (workers: number): Promise<number> {
     status = Math.max(status, code)
     for (const worker of Object.values(cluster.workers ?? {})) worker?.kill('SIGTERM')
   }
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop(0))
   cluster.on('listening', () => { listening++ })
   for (let i = 0; i < workers; i++) cluster.fork()
-  return await new Promise((resolve) => {
+  const ended = new Promise<number>((resolve) => {
     cluster.on('exit', (worker, code, signal) => {
       const left = Object.keys(cluster.workers ?? {}).length
       if (!stopping && listening >= workers) {
@@ -133,6 +149,14 @@ async function superviseWorkers (workers: number): Promise<number> {
       if (left === 0) resolve(status)
     })
   })
+  const grace = closeWithGrace({ delay: CLOSE_DEADLINE_MS, logger: STDERR_LOGGER }, async () => {
+    stop(0)
+    await ended
+  })
+  const code = await ended
+  // its `beforeExit` handler would otherwise close again, with status 0, once nothing is left to run
+  grace.uninstall()
+  return code
 }
 
 async function main (argv: string[]): Promise<number> {

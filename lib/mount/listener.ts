@@ -18,6 +18,11 @@ export interface ListenerInit {
   queueSize: number
   framer?: Framer | undefined
   onEnd: (listener: Listener, reason: EndReason) => void
+  /**
+   * Where an ended listener waits while it is flushed, until its socket closes: shared by every listener
+   * of an app, so that closing the app can cut them off at once.
+   */
+  ending: Set<Listener>
 }
 
 /** The listener of each socket, for the socket's event handlers, which are shared by every listener. */
@@ -25,6 +30,13 @@ const listenerOfSocket = new WeakMap<Socket, Listener>()
 
 function onSocketGone (this: Socket): void {
   listenerOfSocket.get(this)?.end('client')
+}
+
+function onSocketClosed (this: Socket): void {
+  const listener = listenerOfSocket.get(this)
+  if (listener === undefined) return
+  listener.end('client')
+  listener.ending.delete(listener)
 }
 
 function onSocketError (this: Socket): void {
@@ -63,6 +75,7 @@ export class Listener {
   readonly #queueSize: number
   readonly #framer: Framer | undefined
   readonly #onEnd: ListenerInit['onEnd']
+  readonly ending: Set<Listener>
 
   constructor (init: ListenerInit) {
     this.id = init.id
@@ -72,8 +85,9 @@ export class Listener {
     this.#queueSize = init.queueSize
     this.#framer = init.framer
     this.#onEnd = init.onEnd
+    this.ending = init.ending
     listenerOfSocket.set(init.socket, this)
-    init.socket.on('close', onSocketGone)
+    init.socket.on('close', onSocketClosed)
     init.socket.on('end', onSocketGone)
     init.socket.on('error', onSocketError)
   }
@@ -124,8 +138,15 @@ export class Listener {
     if (reason === 'slow' || reason === 'error' || reason === 'closing' || reason === 'kicked') {
       socket.destroy()
     } else {
+      this.ending.add(this)
       socket.setTimeout(END_IDLE_TIMEOUT_MS, onEndedSocketIdle)
-      socket.end()
+      // closed once flushed: Node would otherwise wait for the client to end its half of the connection
+      socket.destroySoon()
     }
+  }
+
+  /** Cuts off an ended listener that is still being flushed. */
+  destroy (): void {
+    this.#socket.destroy()
   }
 }

@@ -79,7 +79,10 @@ export function listenerRoute (app: FastifyInstance, registry: RelayRegistry, op
     })
     reply.hijack()
     if (request.method === 'HEAD') {
-      socket.end(head)
+      // the end of any `Connection: close` answer: Node's server keeps a socket open until the client ends
+      // its half too, and a client that never does would hold it for good
+      socket.write(head)
+      socket.destroySoon()
       return undefined
     }
     // the head, the codec headers and the burst leave in one writev instead of a write each
@@ -92,7 +95,8 @@ export function listenerRoute (app: FastifyInstance, registry: RelayRegistry, op
       userAgent: request.headers['user-agent'] ?? '',
       queueSize: registry.limits.queueSize,
       framer: framing?.framer,
-      onEnd: registry.endListener
+      onEnd: registry.endListener,
+      ending: registry.ending
     })
     registry.admitListener(place, listener)
     socket.uncork()
@@ -101,9 +105,29 @@ export function listenerRoute (app: FastifyInstance, registry: RelayRegistry, op
     return undefined
   }
 
+  /**
+   * Other methods on a mount are answered in `onRequest`, before Fastify reads a body: a source client
+   * pushing its stream at the relay by mistake gets its 405 at once, and the connection is closed.
+   */
+  async function refuseMethod (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const localMount = mountOfUrl(request.raw.url ?? '/', options.prefix)
+    if (localMount === undefined || registry.find(localMount) === undefined) {
+      reply.callNotFound()
+      return reply
+    }
+    return reply.code(405).header('allow', 'GET, HEAD').header('connection', 'close')
+      .type('text/plain; charset=utf-8').send(`${request.method} is not allowed on a mount: use GET or HEAD`)
+  }
+
   app.route({
     method: ['GET', 'HEAD'],
     url: `${options.prefix}/*`,
     handler: serve
+  })
+  app.route({
+    method: ['POST', 'PUT', 'DELETE', 'PATCH'],
+    url: `${options.prefix}/*`,
+    onRequest: refuseMethod,
+    handler: refuseMethod
   })
 }

@@ -81,6 +81,8 @@ export class RelayRegistry extends EventEmitter<{ [E in keyof RelayEvents]: [Rel
   #listenerCount = 0
   #lastListenerId = 0
   readonly #places = new WeakMap<Listener, ListenerPlace>()
+  /** @internal Ended listeners still being flushed, whichever relay they were on (it may be gone). */
+  readonly ending = new Set<Listener>()
 
   constructor (init: RegistryInit) {
     super()
@@ -257,5 +259,6 @@ export class RelayRegistry extends EventEmitter<{ [E in keyof RelayEvents]: [Rel
   stopAll (): void {
     this.#closing = true
     for (const relay of this.#relays.values()) relay.stop('closing')
+    for (const listener of this.ending) listener.destroy()
   }
 }

@@ -1,6 +1,7 @@
 // The `icecast-relay` bin as users run it: the built dist/cli.js (npm test builds first).
 import assert from 'node:assert/strict'
 import { readFileSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { openListener } from '../helpers/listen.js'
@@ -190,3 +191,31 @@ test('--workers: a worker that cannot listen stops them all with status 1', asyn
   assert.equal(result.code, 1)
   assert.match(result.stderr, /before listening/)
 })
+
+/** A client that sends half a request head and then nothing, keeping its connection open. */
+async function halfHead (port: number): Promise<net.Socket> {
+  const socket = net.connect({ port, host: '127.0.0.1' })
+  socket.on('error', () => {})
+  await new Promise((resolve) => socket.once('connect', resolve))
+  socket.write('GET /status-json.xsl HTTP/1.1\r\nHost: 127.0.0.1\r\n')
+  return socket
+}
+
+for (const workers of [1, 2]) {
+  test(`SIGTERM ends the CLI at once while a client has not finished its request head (--workers ${workers})`, { timeout: 20000 }, async (t) => {
+    const port = await freePort()
+    const file = configFile(`<icecast><listen-socket><port>${port}</port><bind-address>127.0.0.1</bind-address></listen-socket></icecast>`)
+    const proc = spawnTracked(process.execPath, [CLI, '--config', file, '--workers', String(workers)])
+    const clients: net.Socket[] = []
+    t.after(async () => { for (const client of clients) client.destroy(); await proc.stop() })
+    await waitFor(async () => (await httpGet(`http://127.0.0.1:${port}/status-json.xsl`).catch(() => undefined))?.status === 200,
+      { timeoutMs: 10000, message: () => `the CLI to listen\n${proc.output()}` })
+    // one per worker, whichever the kernel gives it to
+    for (let i = 0; i < 4 * workers; i++) clients.push(await halfHead(port))
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const start = Date.now()
+    proc.child.kill('SIGTERM')
+    assert.deepEqual(await proc.exited, { code: 0, signal: null }, proc.output())
+    assert.ok(Date.now() - start < 3000, `exited after ${Date.now() - start} ms`)
+  })
+}

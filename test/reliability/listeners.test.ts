@@ -127,3 +127,76 @@ test('a flood of connections with unfinished headers does not stop a listener; t
   assert.equal(app.relay.get('/f')!.listeners, 1)
   await listener.close()
 })
+
+/** Sends a HEAD for `path` and keeps its own half of the connection open, as some clients do. */
+async function halfOpenHead (port: number, path: string): Promise<{ head: Promise<string>, ended: Promise<void>, socket: net.Socket }> {
+  const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true })
+  socket.on('error', () => {})
+  let received = ''
+  const head = new Promise<string>((resolve) => socket.on('data', (data: Buffer) => {
+    received += data.toString('latin1')
+    if (received.includes('\r\n\r\n')) resolve(received)
+  }))
+  const ended = new Promise<void>((resolve) => socket.once('end', () => resolve()))
+  await new Promise((resolve) => socket.once('connect', resolve))
+  socket.write(`HEAD ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)
+  return { head, ended, socket }
+}
+
+test('HEAD ends its connection like any answer, even when the client keeps its half open; close is not held up', { timeout: 30000 }, async (t) => {
+  const { app, base } = await scriptedRelay(t, '/h', { plugin: { limits: { clients: 1000 } } })
+  const port = Number(new URL(base).port)
+  const fds = openFds()
+  const clients = await Promise.all(Array.from({ length: 200 }, async () => await halfOpenHead(port, '/h')))
+  t.after(() => { for (const client of clients) client.socket.destroy() })
+  for (const client of clients) assert.match(await client.head, /^HTTP\/1\.0 200 OK\r\n/)
+  // the relay's end of the connection: the client's own half stays open
+  await Promise.all(clients.map(async (client) => await client.ended))
+  await waitUntil(() => openFds() <= fds + 200 + 5, 5000, `the relay's sockets to close (${openFds() - fds - 200} left)`)
+  const start = Date.now()
+  await app.close()
+  assert.ok(Date.now() - start < 1000, `app.close() took ${Date.now() - start} ms`)
+})
+
+test('app.close() cuts off at once the ended listeners of a removed relay that do not read', { timeout: 30000 }, async (t) => {
+  const { app, url, upstream } = await scriptedRelay(t, '/gone', { plugin: { limits: { queueSize: 64 * 1024 * 1024, burstSize: 0 } } })
+  const stalled = openListener(url('/gone'))
+  await stalled.head
+  stalled.socket.pause()
+  await waitUntil(() => app.relay.get('/gone')!.listeners === 1)
+  // more than loopback's buffers take, so that the end waits for a client that never reads
+  for (let i = 0; i < 256; i++) upstream.push(noise(16384))
+  await waitUntil(() => upstream.sent().length === 256 * 16384)
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  assert.ok(app.relay.remove('/gone'))
+  const start = Date.now()
+  await app.close()
+  assert.ok(Date.now() - start < 1000, `app.close() took ${Date.now() - start} ms`)
+  stalled.socket.destroy()
+})
+
+test('other methods on a mount get 405 with Allow: GET, HEAD, before any body is read; elsewhere the host app answers', async (t) => {
+  const { base } = await scriptedRelay(t, '/m')
+  const port = Number(new URL(base).port)
+  for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
+    // a source client that pushes its stream at the relay by mistake: a body that never ends
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.write(`${method} /m HTTP/1.1\r\nHost: x\r\nContent-Type: audio/mpeg\r\nTransfer-Encoding: chunked\r\n\r\n1000\r\n`)
+        socket.write(noise(4096))
+      })
+      let received = ''
+      socket.on('data', (data: Buffer) => { received += data.toString('latin1') })
+      socket.on('close', () => resolve(received))
+      socket.on('error', reject)
+      setTimeout(() => { socket.destroy(); reject(new Error(`${method}: the connection stayed open: ${received}`)) }, 5000).unref()
+    })
+    assert.match(answer, /^HTTP\/1\.1 405 Method Not Allowed\r\n/, method)
+    assert.match(answer, /\r\nallow: GET, HEAD\r\n/i, method)
+  }
+  const elsewhere = await new Promise<number>((resolve) => {
+    const request = http.request({ port, host: '127.0.0.1', method: 'POST', path: '/not-a-mount' }, (res) => { res.resume(); resolve(res.statusCode!) })
+    request.end('{}')
+  })
+  assert.equal(elsewhere, 404)
+})

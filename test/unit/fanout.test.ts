@@ -25,6 +25,7 @@ function recordingListener (id: number, mount: Mount, framer?: Framer): { listen
     cork () { corked = [] },
     uncork () { if (corked !== undefined) writes.push(Buffer.concat(corked)); corked = undefined },
     end () {},
+    destroySoon () {},
     destroy () {}
   })
   const listener = new Listener({
@@ -34,7 +35,8 @@ function recordingListener (id: number, mount: Mount, framer?: Framer): { listen
     userAgent: '',
     queueSize: 1 << 20,
     framer,
-    onEnd: (ended, reason) => mount.detach(ended, reason)
+    onEnd: (ended, reason) => mount.detach(ended, reason),
+    ending: new Set()
   })
   return { listener, writes }
 }
