@@ -132,6 +132,8 @@ export class Relay {
   #corruptSince = 0
   #corruptCount = 0
   #gapSince: number | undefined
+  /** the current upstream connection has sent body bytes: only then is its end a gap worth riding */
+  #hadData = false
   #connection: UpstreamConnection | undefined
   #abort: AbortController | undefined
   #retryTimer: NodeJS.Timeout | undefined
@@ -332,6 +334,7 @@ export class Relay {
     this.head = connection.head
     this.#connectedSince = new Date()
     this.#everLive = true
+    this.#hadData = false
     this.mount.resetStream()
     this.#audio = undefined
     this.#setState('live')
@@ -341,6 +344,7 @@ export class Relay {
         // the gap ends with audio, not with an answer: an upstream that answers and hangs up at once
         // must not restart the grace period of listeners who have been getting nothing all along
         if (this.#gapSince !== undefined) this.#endGap()
+        this.#hadData = true
         this.#bytesIn += chunk.length
         pipeline.push(chunk)
         this.#flushSoon()
@@ -416,7 +420,12 @@ export class Relay {
     this.#connection = undefined
     this.#connectedSince = undefined
     if (liveFor >= STABLE_MS) this.#attempt = 0
-    if (this.#gapSince === undefined) this.#startGap()
+    if (this.#gapSince === undefined) {
+      // A connection that ended before any audio is no stream that paused: newcomers get 503 until one
+      // comes, and those who joined it in that instant are ended, not kept waiting for the grace period.
+      if (this.#hadData) this.#startGap()
+      else this.mount.endAll('gap')
+    }
     this.#failed(error ?? new Error('upstream ended'))
   }
 

@@ -7,15 +7,17 @@ import type { ListenerPlace } from '../relay/registry.js'
 import type { ResponseHead } from '../upstream/head.js'
 import { IcyDemuxer } from './demux.js'
 import { EMPTY_TITLE_BLOCK, buildMetadataBlock, parseMetadata, toListenerBlock } from './metadata.js'
-import { DEFAULT_METAINT, assertMetaint } from './metaint.js'
+import { BadMetaintError } from '../errors.js'
+import { listenerMetaint } from './metaint.js'
 import { IcyMuxer, SharedFrames } from './mux.js'
 
 /** The upstream's `icy-metaint`, or undefined when it sent none. Throws on a value that is no interval. */
 export function upstreamMetaint (head: ResponseHead | undefined): number | undefined {
   const value = head?.headers['icy-metaint']
   if (value === undefined) return undefined
-  const metaint = /^\d+$/.test(value) ? Number(value) : Number.NaN
-  assertMetaint(metaint)
+  const metaint = Number(value)
+  // the error shows the header as sent: `-16000`, not NaN; 9007199254740993, not the nearest double
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(metaint) || metaint < 1) throw new BadMetaintError(JSON.stringify(value))
   return metaint
 }
 
@@ -62,7 +64,8 @@ class IcyListenerFramer implements Framer {
 /**
  * The shoutcast sub-plugin: asks upstreams for ICY metadata, strips it from the audio (always: a
  * server may send it unasked), keeps the current title on the relay, and interleaves it for the
- * listeners that ask, at the upstream's interval (or the relay's `metaint`, else 16000).
+ * listeners that ask, at the relay's `metaint`, else the upstream's when it is a sane one, else 16000:
+ * the upstream's blocks are framed anew at the listener's interval, never passed on at the upstream's.
  */
 export async function shoutcastPlugin (fastify: FastifyInstance): Promise<void> {
   const registry = fastify.relay
@@ -115,7 +118,7 @@ export async function shoutcastPlugin (fastify: FastifyInstance): Promise<void> 
     const { relay } = place
     // Ogg carries its titles in its comment headers, and ICY blocks would break its pages (Icecast does not frame Ogg either)
     if (!wantsMetadata(headers) || relay.container === 'ogg') return undefined
-    const metaint = relay.def.metaint ?? upstreamMetaint(relay.head) ?? DEFAULT_METAINT
+    const metaint = listenerMetaint(relay.def.metaint, upstreamMetaint(relay.head))
     return {
       headers: { 'icy-metaint': String(metaint) },
       framer: new IcyListenerFramer(metaint, place, sharedFrames(metaint), currentBlock)

@@ -268,6 +268,9 @@ test('past the grace period listeners are ended cleanly and newcomers get 503 wi
   const listener = openListener(url('/p'))
   await listener.head
   await waitUntil(() => app.relay.get('/p')!.listeners === 1)
+  // a gap is what follows audio: a connection that never sent any ends its listeners at once
+  upstream.push(noise(100))
+  await listener.waitForBytes(100)
   const start = Date.now()
   await upstream.close()
   await listener.ended
@@ -455,6 +458,8 @@ test('while listeners ride a gap, retries come at least every second, however lo
   const listener = openListener(url('/b'))
   await listener.head
   await waitUntil(() => app.relay.get('/b')!.listeners === 1)
+  upstream.push(noise(100))
+  await listener.waitForBytes(100)
   const connecting: number[] = []
   app.relay.on('state', (e) => { if (e.state === 'connecting') connecting.push(Date.now()) })
   await upstream.close()

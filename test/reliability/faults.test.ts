@@ -5,7 +5,7 @@ import { test } from 'node:test'
 import Fastify from 'fastify'
 import fastifyIcecastRelay from '../../lib/index.js'
 import { waitForState, waitUntil } from '../helpers/app.js'
-import { openListener } from '../helpers/listen.js'
+import { listen, openListener } from '../helpers/listen.js'
 import { noise, scriptedUpstream } from '../helpers/scripted.js'
 
 type Behaviour = (socket: net.Socket, path: string) => void
@@ -142,4 +142,31 @@ test('odd requests get 4xx, never a crash', async (t) => {
     assert.equal(head.headers['icy-metaint'] !== undefined, Number.parseInt(value, 10) > 0, `Icy-MetaData: ${value}`)
   }
   assert.equal(app.relay.get('/ok.mp3')!.state, 'live')
+})
+
+test('an upstream that answers a head and hangs up at once gives newcomers 503, not a 200 with no audio', { timeout: 30000 }, async (t) => {
+  const hangUp = net.createServer((socket) => {
+    socket.on('error', () => {})
+    socket.once('data', () => socket.end('HTTP/1.0 200 OK\r\nContent-Type: audio/mpeg\r\n\r\n'))
+  })
+  await new Promise<void>((resolve) => hangUp.listen(0, '127.0.0.1', resolve))
+  const { port } = hangUp.address() as net.AddressInfo
+  const app = Fastify()
+  await app.register(fastifyIcecastRelay, { relays: [{ server: '127.0.0.1', port, mount: '/x', localMount: '/x' }], limits: { maxBackoff: 0.2 } })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.after(async () => { await app.close(); await new Promise((resolve) => hangUp.close(resolve)) })
+  const base = `http://127.0.0.1:${(app.server.address() as net.AddressInfo).port}`
+  await waitUntil(() => app.relay.get('/x')!.reconnects >= 2, 5000, 'the relay to reconnect')
+
+  const outcomes = await Promise.all(Array.from({ length: 25 }, async (_, i) => {
+    await new Promise((resolve) => setTimeout(resolve, i * 80))
+    const { status, ended, body, elapsedMs } = await listen(`${base}/x`, { ms: 3000 })
+    return { status, ended, bytes: body.length, elapsedMs }
+  }))
+  const admitted = outcomes.filter((outcome) => outcome.status === 200)
+  assert.ok(outcomes.every((outcome) => outcome.status === 200 || outcome.status === 503), JSON.stringify(outcomes))
+  for (const outcome of admitted) {
+    assert.ok(outcome.ended && outcome.elapsedMs < 1000, `a 200 with no audio was kept open: ${JSON.stringify(outcome)}`)
+  }
+  assert.ok(admitted.length <= 5, `${admitted.length} of 25 admitted to a relay that never sent audio`)
 })

@@ -5,6 +5,7 @@ import { test } from 'node:test'
 import { relayApp, scriptedRelay, waitForState, waitUntil } from '../helpers/app.js'
 import { demuxIcy, openListener } from '../helpers/listen.js'
 import { noise, scriptedUpstream } from '../helpers/scripted.js'
+import { upstreamMetaint } from '../../lib/shoutcast/plugin.js'
 import { CONFORMANCE_DIR, conformancePresent } from './helpers.js'
 
 /** ICY framing of `audio` at `metaint`, with `blocks[i]` (length byte included) at boundary i, else 0x00. */
@@ -263,4 +264,30 @@ test('a relay charset decodes titles for display; listeners get the upstream\'s 
   const { icy } = await listener.close()
   assert.ok(icy!.blocks[0]!.raw.equals(raw.subarray(1)), 'the block is passed on byte for byte')
   assert.throws(() => app.relay.add({ url: upstream.url(), localMount: '/bad', charset: 'utf-16le' }), /charset/)
+})
+
+test('an upstream interval out of the sane range is framed anew at 16000 for listeners; a bad one is named as sent', async (t) => {
+  for (const upstreamMetaint of [1, 2147483648]) {
+    const { app, url, upstream } = await scriptedRelay(t, `/m${upstreamMetaint}`, {
+      upstream: { headers: { 'icy-metaint': String(upstreamMetaint) } }, plugin: { limits: { burstSize: 0 } }
+    })
+    const listener = openListener(url(`/m${upstreamMetaint}`), { icy: true })
+    assert.equal((await listener.head).headers['icy-metaint'], '16000', `upstream ${upstreamMetaint}`)
+    await waitUntil(() => app.relay.get(`/m${upstreamMetaint}`)!.listeners === 1)
+    const audio = noise(40000)
+    // metaint 1: a length byte after every audio byte, the title in one of them
+    const body = upstreamMetaint === 1 ? icyBody(audio, 1, { 5: block("StreamTitle='Reframed';") }) : audio
+    upstream.push(body)
+    upstream.push(audio.subarray(0, 1))
+    await waitUntil(() => listener.received().length >= 40001 + 2, 5000, 'the reframed audio')
+    const { icy, body: received } = await listener.close()
+    assert.ok(received.length < 40001 + 200, `${received.length} bytes: the upstream's interval is not passed on`)
+    assert.ok(icy!.audio.equals(Buffer.concat([audio, audio.subarray(0, 1)]).subarray(0, icy!.audio.length)))
+    assert.ok(icy!.audio.length >= 40000)
+    assert.deepEqual(icy!.titles, upstreamMetaint === 1 ? ['Reframed'] : [''])
+  }
+  for (const value of ['-16000', '9007199254740993', '0', '16k']) {
+    assert.throws(() => upstreamMetaint({ protocol: 'ICY', status: 200, reason: 'OK', headers: { 'icy-metaint': value } }),
+      { code: 'FST_ICECAST_RELAY_BAD_METAINT', message: `icy-metaint must be a positive integer, got "${value}"` })
+  }
 })
