@@ -1,4 +1,4 @@
-// Which external tools are installed. Missing tools skip a test locally and fail it loudly in CI.
+// Which external tools are installed. A test that needs a missing one fails loudly, naming the packages.
 import { accessSync, constants } from 'node:fs'
 import { delimiter, join } from 'node:path'
 
@@ -34,5 +34,5 @@ export const hasTool = (name: string): boolean => whichTool(name) !== null
 export function assertTools (...names: string[]): void {
   const missing = names.filter((n) => !hasTool(n))
   if (missing.length === 0) return
-  throw new Error(`missing tool(s): ${missing.join(', ')} (apt-get install icecast2 ezstream mpg123 vorbis-tools lame sox opus-tools chromium iproute2)`)
+  throw new Error(`missing tool(s): ${missing.join(', ')} (apt-get install icecast2 ezstream mpg123 vorbis-tools lame sox opus-tools chromium iproute2 vlc-bin vlc-plugin-base ffmpeg)`)
 }
