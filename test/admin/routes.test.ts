@@ -204,13 +204,15 @@ test('killsource restarts the relay: a new upstream request, and its listeners s
   const listener = openListener(url('/a'))
   await listener.head
   await waitUntil(() => app.relay.get('/a')!.listeners === 1)
+  upstream.push(Buffer.from('before'))
+  assert.equal((await listener.waitForBytes(6)).toString(), 'before')
   const res = xml.parse((await adminGet(url('/admin/killsource?mount=/a'))).text).iceresponse
   assert.equal(res.return, '1')
   await waitUntil(() => upstream.requests.length === 2 && app.relay.get('/a')!.state === 'live', 5000, 'a second upstream connection')
   assert.equal(app.relay.get('/a')!.listeners, 1)
   await upstream.waitForClients(1)
   upstream.push(Buffer.from('after restart'))
-  assert.equal((await listener.waitForBytes(13)).toString(), 'after restart')
+  assert.equal((await listener.waitForBytes(19)).toString(), 'beforeafter restart')
   assert.equal((await adminGet(url('/admin/killsource?mount=/nope'))).status, 404)
   await listener.close()
 })

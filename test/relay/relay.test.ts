@@ -172,7 +172,8 @@ test('a listener that stops reading is dropped at queueSize; the others keep eve
   while (app.relay.get('/q')!.slowDrops === 0 && pushed < 256 * 1024 * 1024) {
     for (let i = 0; i < 64; i++) upstream.push(block)
     pushed += 64 * block.length
-    await new Promise((resolve) => setTimeout(resolve, 5))
+    // paced by what the relay took, so that a busy machine does not leave it hundreds of MB behind
+    await waitUntil(() => app.relay.get('/q')!.bytesIn >= pushed || app.relay.get('/q')!.slowDrops > 0, 10000, 'the relay to read')
   }
   await waitUntil(() => app.relay.get('/q')!.slowDrops === 1, 10000, 'slow drop')
   const body = await reader.waitForBytes(pushed, 30000)

@@ -249,7 +249,7 @@ test('Icecast 1.x x-audiocast-* headers become icy-* for listeners and the statu
 })
 
 test('a relay charset decodes titles for display; listeners get the upstream\'s bytes unchanged', async (t) => {
-  const { app, url, upstream } = await scriptedRelay(t, '/pl', { upstream: { headers: { 'icy-metaint': '400' } }, relay: { charset: 'iso-8859-2' }, plugin: { limits: { burstSize: 0 } } })
+  const { app, url, upstream } = await scriptedRelay(t, '/pl', { upstream: { headers: { 'icy-metaint': '400' } }, relay: { charset: 'iso-8859-2', metaint: 400 }, plugin: { limits: { burstSize: 0 } } })
   const listener = openListener(url('/pl'), { icy: true })
   await listener.head
   await waitUntil(() => app.relay.get('/pl')!.listeners === 1)
