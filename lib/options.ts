@@ -46,7 +46,11 @@ export const LimitsSchema = Type.Object({
    * once). The default gathers the pieces an upstream sends in a row (Icecast sends 1400-byte blocks)
    * into one write per listener.
    */
-  writeInterval: Type.Number({ minimum: 0, maximum: 10, default: 0.005 })
+  writeInterval: Type.Number({ minimum: 0, maximum: 10, default: 0.005 }),
+  /** wrong Basic credentials a client address may send to the admin routes or the stream list within `authWindow` */
+  authFailures: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10 }),
+  /** seconds over which `authFailures` are counted; an address past them gets 429 until its window ends */
+  authWindow: Type.Number({ exclusiveMinimum: 0, maximum: 86400, default: 60 })
 }, { additionalProperties: false, default: {} })
 export type Limits = Static<typeof LimitsSchema>
 

@@ -21,7 +21,7 @@ export interface MasterPluginOptions {
 export async function masterPlugin (fastify: FastifyInstance, options: MasterPluginOptions): Promise<void> {
   const registry = fastify.relay
   if (options.relayAuth !== undefined) {
-    streamlistRoute(fastify, registry, { auth: options.relayAuth, mountPrefix: options.mountPrefix })
+    await streamlistRoute(fastify, registry, { auth: options.relayAuth, mountPrefix: options.mountPrefix })
   }
   if (options.masters.length === 0) return
 

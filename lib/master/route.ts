@@ -1,6 +1,5 @@
-import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
-import { hasBasicCredentials, sendUnauthorized, type BasicCredentials } from '../auth.js'
+import { basicAuthGuard, type BasicCredentials } from '../auth.js'
 import type { RelayRegistry } from '../relay/registry.js'
 import type { Relay } from '../relay/relay.js'
 import { STREAMLIST_PATH } from './fetch.js'
@@ -11,8 +10,6 @@ export interface StreamlistRouteOptions {
   /** the listener routes' prefix: slaves ask for the paths listed, so they carry it */
   mountPrefix: string
 }
-
-const Headers = Type.Object({ authorization: Type.Optional(Type.String()) })
 
 /**
  * Whether a slave that asks for this relay now gets a stream, as Icecast lists its running sources: a live
@@ -29,11 +26,14 @@ export function isRelayable (relay: Relay, now: number, retryAfterMs: number): b
 
 /**
  * The master side: `GET /admin/streamlist.txt` lists the mounts a slave can relay now (`isRelayable`), one
- * path a line, to a slave that gives the relay credentials (Icecast's `<relay-user>`/`<relay-password>`).
+ * path a line, to a slave that gives the relay credentials (Icecast's `<relay-user>`/`<relay-password>`);
+ * failed credentials are rate-limited per address, as on the admin routes.
  */
-export function streamlistRoute (app: FastifyInstance, registry: RelayRegistry, options: StreamlistRouteOptions): void {
-  app.get(STREAMLIST_PATH, { schema: { headers: Headers } }, async (request, reply) => {
-    if (!hasBasicCredentials(request.headers.authorization, options.auth)) return sendUnauthorized(reply)
+export async function streamlistRoute (
+  app: FastifyInstance, registry: RelayRegistry, options: StreamlistRouteOptions
+): Promise<void> {
+  const onRequest = await basicAuthGuard(app, options.auth, registry.limits)
+  app.get(STREAMLIST_PATH, { onRequest }, async (_request, reply) => {
     const now = Date.now()
     // an on-demand relay that just failed is offered again after the longest wait between a relay's retries
     const retryAfterMs = registry.limits.maxBackoff * 1000
