@@ -1,5 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
-import type { FastifyReply } from 'fastify'
+import rateLimit from '@fastify/rate-limit'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { AuthRateLimitedError } from './errors.js'
+import type { Limits } from './options.js'
 
 export interface BasicCredentials {
   username: string
@@ -34,4 +37,30 @@ export function sendUnauthorized (reply: FastifyReply): FastifyReply {
     .header('www-authenticate', `Basic realm="${REALM}"`)
     .type('text/plain; charset=utf-8')
     .send('You need to authenticate\r\n')
+}
+
+export type CredentialsCheck = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+
+/**
+ * An `onRequest` hook that lets only requests with these Basic credentials through (others get Icecast's
+ * 401) and slows password guessing down: once an address has sent more than `limits.authFailures` wrong
+ * credentials within `limits.authWindow` seconds, each of its requests answers 429 with Retry-After until
+ * the window ends. The right credentials never count, but they wait too: a 200 among the 429s would tell a
+ * guesser which guess was right. @fastify/rate-limit is registered in `fastify`, an encapsulated
+ * sub-plugin, so no route of the host app is limited.
+ */
+export async function basicAuthGuard (
+  fastify: FastifyInstance, expected: BasicCredentials, limits: Pick<Limits, 'authFailures' | 'authWindow'>
+): Promise<CredentialsCheck> {
+  await fastify.register(rateLimit, { global: false })
+  const failures = fastify.createRateLimit({ max: limits.authFailures, timeWindow: limits.authWindow * 1000 })
+  return async function checkCredentials (request, reply) {
+    const granted = hasBasicCredentials(request.headers.authorization, expected)
+    const counted = await failures(request, { increment: !granted })
+    if (!counted.isAllowed && counted.isExceeded) {
+      reply.header('retry-after', counted.ttlInSeconds)
+      throw new AuthRateLimitedError(counted.ttlInSeconds)
+    }
+    if (!granted) await sendUnauthorized(reply)
+  }
 }

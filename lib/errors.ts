@@ -12,6 +12,8 @@ export const BadRequestError = createError(
   'FST_ICECAST_RELAY_BAD_REQUEST', 'fastify-icecast-relay: %s', 400)
 export const MoveRefusedError = createError(
   'FST_ICECAST_RELAY_MOVE_REFUSED', 'fastify-icecast-relay: cannot move listeners from %s to %s: %s', 409)
+export const AuthRateLimitedError = createError(
+  'FST_ICECAST_RELAY_AUTH_RATE_LIMITED', 'fastify-icecast-relay: too many failed logins from this address, retry in %d s', 429)
 
 export const ConnectError = createError(
   'FST_ICECAST_RELAY_CONNECT_FAILED', 'upstream %s: connection failed: %s', 502)

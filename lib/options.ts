@@ -46,7 +46,11 @@ export const LimitsSchema = Type.Object({
    * once). The default gathers the pieces an upstream sends in a row (Icecast sends 1400-byte blocks)
    * into one write per listener.
    */
-  writeInterval: Type.Number({ minimum: 0, maximum: 10, default: 0.005 })
+  writeInterval: Type.Number({ minimum: 0, maximum: 10, default: 0.005 }),
+  /** wrong Basic credentials a client address may send to the admin routes or the stream list within `authWindow` */
+  authFailures: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10 }),
+  /** seconds over which `authFailures` are counted; an address past them gets 429 until its window ends */
+  authWindow: Type.Number({ exclusiveMinimum: 0, maximum: 86400, default: 60 })
 }, { additionalProperties: false, default: {} })
 export type Limits = Static<typeof LimitsSchema>
 
@@ -62,7 +66,9 @@ export const MasterDefinitionSchema = Type.Object({
   username: Type.Optional(UserName),
   password: Password,
   onDemand: Type.Optional(Type.Boolean()),
-  tls: Type.Optional(Type.Boolean())
+  tls: Type.Optional(Type.Boolean()),
+  /** the most relays this master's list may bring: a longer list is cut, so that no master can exhaust the app */
+  maxRelays: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 }))
 }, { additionalProperties: false })
 export type MasterDefinition = Static<typeof MasterDefinitionSchema>
 
@@ -145,6 +151,8 @@ export interface ResolvedMaster {
   username: string
   password: string
   onDemand: boolean
+  /** the most relays its stream list may bring; later mounts of a longer list are not relayed */
+  maxRelays: number
   /** the `origin` of the relays this master brings: `master:server:port` */
   origin: string
 }
@@ -316,6 +324,8 @@ export function resolveOptions (input: unknown): ResolvedOptions {
 }
 
 const DEFAULT_RELAY_USER = 'relay'
+/** Far more mounts than a real master has, far fewer relays than it takes to run the app out of sockets. */
+const DEFAULT_MAX_RELAYS = 1000
 
 /** A clearer word than the schema's for the one field users leave out because Icecast has defaults elsewhere. */
 function assertPassword (def: unknown, at: string): void {
@@ -336,6 +346,7 @@ function resolveMaster (def: unknown, at: string): ResolvedMaster {
     username: master.username ?? DEFAULT_RELAY_USER,
     password: master.password,
     onDemand: master.onDemand ?? false,
+    maxRelays: master.maxRelays ?? DEFAULT_MAX_RELAYS,
     origin: `master:${name}`
   }
 }

@@ -30,6 +30,7 @@ expectError(app.register(icecastRelay, { limits: { clients: 'many' } }))
 expectError(app.register(icecastRelay, { relays: [{ server: 'h', port: 1, unknownKey: true }] }))
 expectAssignable<RelayPluginOptions>({})
 expectAssignable<RelayPluginOptions>({ master: { server: 'm', port: 8000, password: 'p' }, relayAuth: { password: 'p' } })
+expectAssignable<RelayPluginOptions>({ master: { server: 'm', port: 8000, password: 'p', maxRelays: 50 }, limits: { authFailures: 5, authWindow: 30 } })
 expectAssignable<RelayPluginOptions>({
   master: [
     { server: 'm', port: 8000, password: 'p', username: 'relay', updateInterval: 30, onDemand: true, tls: true },
@@ -70,6 +71,8 @@ expectType<string | undefined>(master.lastError?.message)
 expectType<string[]>(master.mounts)
 expectType<string[]>(master.relays)
 expectType<string[]>(master.shadowed)
+expectType<number>(master.listed)
+expectType<boolean>(master.truncated)
 expectType<number>(master.ignoredLines)
 expectType<ListenerInfo[] | undefined>(app.relay.listenersOf('/a'))
 expectType<number>(app.relay.listenersOf('/a')![0]!.connectedSeconds)

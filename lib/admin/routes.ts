@@ -1,10 +1,10 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyReply, FastifySchemaCompiler } from 'fastify'
+import { basicAuthGuard } from '../auth.js'
 import { BadRequestError, InvalidOptionError, UnknownMountError } from '../errors.js'
 import { firstSchemaError, type Credentials } from '../options.js'
 import type { RelayStatus } from '../relay/relay.js'
 import { prefersJson } from './accept.js'
-import { requireCredentials } from './auth.js'
 import { icestats, icestatsJson, isListed } from './icestats.js'
 import { relayMetrics } from './metrics.js'
 import { statsContext, type StatsPluginOptions } from './public.js'
@@ -49,7 +49,7 @@ const Xml = { 200: { content: { 'text/xml': { schema: Type.String() } } } }
 export async function adminPlugin (fastify: FastifyInstance, init: AdminPluginOptions): Promise<void> {
   const registry = fastify.relay
   const metrics = relayMetrics(registry)
-  fastify.addHook('onRequest', requireCredentials(init.credentials))
+  fastify.addHook('onRequest', await basicAuthGuard(fastify, init.credentials, registry.limits))
 
   function statusOf (localMount: string): RelayStatus {
     const status = registry.get(localMount)

@@ -2,8 +2,9 @@ import type { FastifyInstance } from 'fastify'
 import type { ResolvedMaster, ResolvedOptions } from '../options.js'
 import type { RelayEvents } from '../relay/relay.js'
 import { MasterPoller } from './poller.js'
-import { masterRelayDefinition, planReconcile } from './reconcile.js'
+import { masterRelayDefinition, planReconcile, type DesiredRelay } from './reconcile.js'
 import { streamlistRoute } from './route.js'
+import { StaggeredStarts } from './stagger.js'
 
 export interface MasterPluginOptions {
   masters: ResolvedMaster[]
@@ -21,7 +22,7 @@ export interface MasterPluginOptions {
 export async function masterPlugin (fastify: FastifyInstance, options: MasterPluginOptions): Promise<void> {
   const registry = fastify.relay
   if (options.relayAuth !== undefined) {
-    streamlistRoute(fastify, registry, { auth: options.relayAuth, mountPrefix: options.mountPrefix })
+    await streamlistRoute(fastify, registry, { auth: options.relayAuth, mountPrefix: options.mountPrefix })
   }
   if (options.masters.length === 0) return
 
@@ -35,8 +36,20 @@ export async function masterPlugin (fastify: FastifyInstance, options: MasterPlu
   const pollerOf = (origin: string | undefined): MasterPoller | undefined =>
     pollers.find((poller) => poller.master.origin === origin)
 
-  function reconcile (): void {
+  function start (wanted: DesiredRelay): void {
     // Relays are being stopped for good: starting one now would outlive the app.
+    if (registry.closing) return
+    const poller = pollerOf(wanted.origin)!
+    try {
+      registry.add(masterRelayDefinition(poller.master, wanted), { origin: wanted.origin })
+      poller.log.info({ relay: wanted.localMount }, 'new mount on the master: relay started')
+    } catch (error) {
+      poller.log.warn({ relay: wanted.localMount, err: error }, 'cannot relay a listed mount')
+    }
+  }
+  const starts = new StaggeredStarts(start)
+
+  function reconcile (): void {
     if (registry.closing) return
     const plan = planReconcile(registry.list(), pollers.map((poller) => ({
       origin: poller.master.origin, entries: poller.entries
@@ -46,15 +59,8 @@ export async function masterPlugin (fastify: FastifyInstance, options: MasterPlu
       pollerOf(registry.get(localMount)?.origin)?.log.info({ relay: localMount }, 'mount no longer listed by this master: relay stopped')
       registry.remove(localMount)
     }
-    for (const wanted of plan.start) {
-      const poller = pollerOf(wanted.origin)!
-      try {
-        registry.add(masterRelayDefinition(poller.master, wanted), { origin: wanted.origin })
-        poller.log.info({ relay: wanted.localMount }, 'new mount on the master: relay started')
-      } catch (error) {
-        poller.log.warn({ relay: wanted.localMount, err: error }, 'cannot relay a listed mount')
-      }
-    }
+    // the relays not started yet are in this plan again, if still wanted
+    starts.plan(plan.start)
   }
 
   // A relay of a master that loses its stream may be a source gone from the master: ask now, not in minutes.
@@ -75,6 +81,7 @@ export async function masterPlugin (fastify: FastifyInstance, options: MasterPlu
 
   fastify.addHook('onReady', async () => { for (const poller of pollers) poller.start() })
   fastify.addHook('onClose', async () => {
+    starts.cancel()
     registry.off('state', onState)
     for (const poller of pollers) poller.close()
   })

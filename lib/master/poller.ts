@@ -29,6 +29,8 @@ export class MasterPoller {
   entries: StreamlistEntry[] | undefined
   readonly #ctx: PollerContext
   #ignored = 0
+  /** mounts past `maxRelays` in the last list */
+  #unread = 0
   #polls = 0
   #failures = 0
   #lastPollAt: Date | undefined
@@ -79,6 +81,8 @@ export class MasterPoller {
       lastError: this.#lastError ?? null,
       nextPollAt: this.#nextPollAt === undefined ? null : new Date(this.#nextPollAt).toISOString(),
       mounts: this.entries?.map((entry) => entry.localMount) ?? [],
+      listed: (this.entries?.length ?? 0) + this.#unread,
+      truncated: this.#unread > 0,
       ignoredLines: this.#ignored,
       relays,
       shadowed
@@ -107,7 +111,7 @@ export class MasterPoller {
     const abort = new AbortController()
     this.#abort = abort
     fetchStreamlist({ master: this.master, userAgent: this.#ctx.userAgent, timeout: this.#ctx.timeout, signal: abort.signal })
-      .then((text) => { if (!this.#closed) this.#answered(parseStreamlist(text, this.master.url)) })
+      .then((text) => { if (!this.#closed) this.#answered(parseStreamlist(text, this.master.url, this.master.maxRelays)) })
       .catch((error: unknown) => { if (!this.#closed) this.#failed(error) })
       .finally(() => {
         this.#abort = undefined
@@ -124,12 +128,19 @@ export class MasterPoller {
     if (list.ignored > 0 && list.ignored !== this.#ignored) {
       this.log.warn({ ignored: list.ignored }, 'stream list lines that name no mount were ignored')
     }
+    // One line when a list starts being cut, not one per poll of a master that keeps listing too much.
+    if (list.unread > 0 && this.#unread === 0) {
+      const listed = list.entries.length + list.unread
+      const { maxRelays } = this.master
+      this.log.warn({ listed, maxRelays }, `stream list names ${listed} mounts: only the first ${maxRelays} (maxRelays) are relayed`)
+    }
     this.#polls++
     this.#lastPollAt = new Date()
     this.#lastSuccessAt = this.#lastPollAt
     this.#lastError = undefined
     this.entries = list.entries
     this.#ignored = list.ignored
+    this.#unread = list.unread
     this.#ctx.onList(this)
   }
 

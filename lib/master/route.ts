@@ -1,7 +1,7 @@
-import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
-import { hasBasicCredentials, sendUnauthorized, type BasicCredentials } from '../auth.js'
+import { basicAuthGuard, type BasicCredentials } from '../auth.js'
 import type { RelayRegistry } from '../relay/registry.js'
+import type { Relay } from '../relay/relay.js'
 import { STREAMLIST_PATH } from './fetch.js'
 import { formatStreamlist } from './streamlist.js'
 
@@ -11,16 +11,35 @@ export interface StreamlistRouteOptions {
   mountPrefix: string
 }
 
-const Headers = Type.Object({ authorization: Type.Optional(Type.String()) })
+/**
+ * Whether a slave that asks for this relay now gets a stream, as Icecast lists its running sources: a live
+ * relay, one whose listeners ride an upstream gap (the slave's listeners ride it too), and an on-demand one,
+ * which connects when asked, unless its last attempt failed less than `retryAfterMs` ago. A relay still
+ * connecting, or failing (a wrong password, an upstream down), is left out: a slave would only log errors.
+ */
+export function isRelayable (relay: Relay, now: number, retryAfterMs: number): boolean {
+  const admission = relay.admission()
+  if (admission === 'join') return true
+  const failedAt = relay.failedAt
+  return relay.def.onDemand && admission === 'wait' && (failedAt === undefined || now - failedAt >= retryAfterMs)
+}
 
 /**
- * The master side: `GET /admin/streamlist.txt` lists every mount this app serves, one path a line, to a
- * slave that gives the relay credentials (Icecast's `<relay-user>`/`<relay-password>`).
+ * The master side: `GET /admin/streamlist.txt` lists the mounts a slave can relay now (`isRelayable`), one
+ * path a line, to a slave that gives the relay credentials (Icecast's `<relay-user>`/`<relay-password>`);
+ * failed credentials are rate-limited per address, as on the admin routes.
  */
-export function streamlistRoute (app: FastifyInstance, registry: RelayRegistry, options: StreamlistRouteOptions): void {
-  app.get(STREAMLIST_PATH, { schema: { headers: Headers } }, async (request, reply) => {
-    if (!hasBasicCredentials(request.headers.authorization, options.auth)) return sendUnauthorized(reply)
-    const paths = registry.list().map((status) => options.mountPrefix + status.localMount)
+export async function streamlistRoute (
+  app: FastifyInstance, registry: RelayRegistry, options: StreamlistRouteOptions
+): Promise<void> {
+  const onRequest = await basicAuthGuard(app, options.auth, registry.limits)
+  app.get(STREAMLIST_PATH, { onRequest }, async (_request, reply) => {
+    const now = Date.now()
+    // an on-demand relay that just failed is offered again after the longest wait between a relay's retries
+    const retryAfterMs = registry.limits.maxBackoff * 1000
+    const paths = registry.list()
+      .filter((status) => isRelayable(registry.find(status.localMount)!, now, retryAfterMs))
+      .map((status) => options.mountPrefix + status.localMount)
     return reply
       .type('text/plain; charset=utf-8')
       .header('cache-control', 'no-cache, no-store')

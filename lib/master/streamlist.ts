@@ -13,6 +13,8 @@ export interface Streamlist {
   entries: StreamlistEntry[]
   /** lines that are neither blank nor a new mount: garbage, unusable names, repeats */
   ignored: number
+  /** non-blank lines after the `maxEntries`-th mount, counted but not read */
+  unread: number
 }
 
 /** Longer lines are no mount of any real server (Icecast reads 256 bytes a line). */
@@ -72,15 +74,21 @@ function entryOf (line: string, master: URL): StreamlistEntry | undefined {
 
 /**
  * Parses the answer to `GET /admin/streamlist.txt`: one mount or absolute URL a line, `\r\n` or `\n`,
- * blank lines skipped. `master` is the master's base URL, which mount lines are relative to.
+ * blank lines skipped. `master` is the master's base URL, which mount lines are relative to. Lines after
+ * the `maxEntries`-th mount are only counted: a list a thousand times too long costs no more to read.
  */
-export function parseStreamlist (text: string, master: URL): Streamlist {
+export function parseStreamlist (text: string, master: URL, maxEntries = Number.POSITIVE_INFINITY): Streamlist {
   const entries: StreamlistEntry[] = []
   const seen = new Set<string>()
   let ignored = 0
+  let unread = 0
   for (const raw of text.split('\n')) {
     const line = raw.replace(/\r$/, '').trim()
     if (line === '') continue
+    if (entries.length >= maxEntries) {
+      unread++
+      continue
+    }
     const entry = entryOf(line, master)
     if (entry === undefined || seen.has(entry.localMount)) {
       ignored++
@@ -89,7 +97,7 @@ export function parseStreamlist (text: string, master: URL): Streamlist {
     seen.add(entry.localMount)
     entries.push(entry)
   }
-  return { entries, ignored }
+  return { entries, ignored, unread }
 }
 
 /** The path of a mount as a list line: percent-encoded so that any name (`%`, non-ASCII) reads back the same. */

@@ -41,8 +41,12 @@ export interface MasterStatus {
   /** why the last poll failed; null when it succeeded */
   lastError: RelayError | null
   nextPollAt: string | null
-  /** the mounts of the last stream list it answered, in its order */
+  /** the mounts of the last stream list it answered, in its order, up to `maxRelays` */
   mounts: string[]
+  /** how many mounts that list named, `maxRelays` or not (lines past `maxRelays` are counted, not read) */
+  listed: number
+  /** whether that list named more than `maxRelays` mounts, and the rest were left out */
+  truncated: boolean
   /** lines of that list that named no mount */
   ignoredLines: number
   /** local mounts served from this master now */

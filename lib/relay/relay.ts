@@ -124,6 +124,7 @@ export class Relay {
   #stateSince = new Date()
   #connectedSince: Date | undefined
   #lastError: RelayError | undefined
+  #failedAt: number | undefined
   #bytesIn = 0
   #reconnects = 0
   #attempt = 0
@@ -196,6 +197,11 @@ export class Relay {
       this.#abort?.abort()
       this.#connect()
     }
+  }
+
+  /** @internal When the last connection (or attempt) failed; undefined while none has failed since the last success. */
+  get failedAt (): number | undefined {
+    return this.#failedAt
   }
 
   admission (): Admission {
@@ -333,6 +339,7 @@ export class Relay {
     this.#connection = connection
     this.head = connection.head
     this.#connectedSince = new Date()
+    this.#failedAt = undefined
     this.#everLive = true
     this.#hadData = false
     this.mount.resetStream()
@@ -447,6 +454,7 @@ export class Relay {
     this.#abort = undefined
     if (this.state === 'stopped') return
     this.#lastError = toRelayError(error)
+    this.#failedAt = Date.now()
     this.log.warn({ code: this.#lastError.code }, this.#lastError.message)
     if (this.def.onDemand && this.#demand() === 0) {
       // nobody rides the gap, and the next listener must wait for a new connection, not join a dead one

@@ -206,13 +206,16 @@ export async function waitFor<T> (fn: () => T | Promise<T>, { timeoutMs = 5000, 
 
 export interface HttpResult { status: number, headers: Record<string, string | string[] | undefined>, body: Buffer }
 
-/** A one-shot HTTP GET without keep-alive (no pooled sockets left behind). Reads the whole body. */
-export async function httpGet (url: string, { headers = {}, timeoutMs = 3000, auth }:
-{ headers?: Record<string, string>, timeoutMs?: number, auth?: { user: string, password: string } } = {}): Promise<HttpResult> {
+/**
+ * A one-shot HTTP GET without keep-alive (no pooled sockets left behind). Reads the whole body.
+ * `localAddress` makes the request come from another loopback address (127.0.0.2, …): another client host.
+ */
+export async function httpGet (url: string, { headers = {}, timeoutMs = 3000, auth, localAddress }:
+{ headers?: Record<string, string>, timeoutMs?: number, auth?: { user: string, password: string }, localAddress?: string } = {}): Promise<HttpResult> {
   return await new Promise((resolve, reject) => {
     const h: Record<string, string> = { connection: 'close', ...headers }
     if (auth) h.authorization = 'Basic ' + Buffer.from(`${auth.user}:${auth.password}`).toString('base64')
-    const req = request(url, { agent: false, headers: h, timeout: timeoutMs }, (res) => {
+    const req = request(url, { agent: false, headers: h, timeout: timeoutMs, ...(localAddress !== undefined && { localAddress }) }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (d: Buffer) => chunks.push(d))
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }))

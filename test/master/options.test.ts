@@ -15,17 +15,18 @@ test('master: Icecast\'s defaults (interval 120, user relay, not on demand, http
     username: 'relay',
     password: 'hackme',
     onDemand: false,
+    maxRelays: 1000,
     origin: 'master:192.168.1.11:8001'
   })
   const list = resolveOptions({
     master: [
-      { server: '::1', port: 8443, tls: true, password: 'a', username: 'slave', updateInterval: 5, onDemand: true },
+      { server: '::1', port: 8443, tls: true, password: 'a', username: 'slave', updateInterval: 5, onDemand: true, maxRelays: 20 },
       { server: 'm2', port: 80, password: 'b' }
     ]
   }).masters
-  assert.deepEqual(list.map((m) => [m.url.href, m.origin, m.username, m.updateInterval, m.onDemand]), [
-    ['https://[::1]:8443/', 'master:[::1]:8443', 'slave', 5, true],
-    ['http://m2/', 'master:m2:80', 'relay', 120, false]
+  assert.deepEqual(list.map((m) => [m.url.href, m.origin, m.username, m.updateInterval, m.onDemand, m.maxRelays]), [
+    ['https://[::1]:8443/', 'master:[::1]:8443', 'slave', 5, true, 20],
+    ['http://m2/', 'master:m2:80', 'relay', 120, false, 1000]
   ])
   assert.deepEqual(resolveOptions({}).masters, [])
   assert.equal(resolveOptions({}).relayAuth, undefined)
@@ -38,6 +39,7 @@ test('master and relayAuth errors name the field; there is no default password',
     [{ master: [{ server: 'm', port: 1, password: 'p' }, { server: 'm', port: 2 }] }, /master\[1\]\.password: required/],
     [{ master: { server: 'm', password: 'p' } }, /master\.port/],
     [{ master: { server: 'm', port: 8000, password: 'p', updateInterval: 0 } }, /master\.updateInterval/],
+    [{ master: { server: 'm', port: 8000, password: 'p', maxRelays: 0 } }, /master\.maxRelays: Expected integer to be greater or equal to 1/],
     [{ master: { server: 'm', port: 8000, password: 'p', username: 'a:b' } }, /master\.username/],
     [{ master: { server: 'm', port: 8000, password: '' } }, /master\.password/],
     [{ master: { server: 'm', port: 8000, password: 'p', bogus: 1 } }, /master/],

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import net from 'node:net'
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import { relayApp, waitForState } from '../helpers/app.js'
 import { httpGet } from '../helpers/procs.js'
 import { openListener } from '../helpers/listen.js'
@@ -15,6 +15,8 @@ test('/admin/streamlist.txt lists every mount, prefixed, to a slave with the rel
     prefix: '/radio'
   })
   t.after(async () => { await app.close(); await upstream.close() })
+  await waitForState(app, '/live.mp3', 'live')
+  await waitForState(app, '/café-100%', 'live')
 
   for (const headers of [{}, { authorization: basic('relay', 'wrong') }, { authorization: basic('admin', 'hackme') },
     { authorization: 'Bearer hackme' }, { authorization: 'Basic !!!' }] as Array<Record<string, string>>) {
@@ -48,6 +50,7 @@ test('an Icecast slave\'s request (HTTP/1.0, no Host) is answered; without relay
   })
   const { app: plain, url: plainUrl } = await relayApp({})
   t.after(async () => { await app.close(); await plain.close(); await upstream.close() })
+  await waitForState(app, '/a.mp3', 'live')
   const answer = await icecastSlaveRequest(Number(new URL(base).port), basic('slave', 'x'))
   assert.match(answer, /^HTTP\/1\.[01] 200 /)
   assert.ok(answer.endsWith('\r\n\r\n/a.mp3\r\n'), answer)
@@ -73,4 +76,53 @@ test('plugin to plugin: a slave app mirrors a master app\'s mounts, prefix and o
   upstream.push(Buffer.from('abcdef'))
   assert.equal((await listener.waitForBytes(6)).toString(), 'abcdef')
   await listener.close()
+})
+
+/** A TCP server that accepts connections and never answers, as a host behind a black hole would. */
+async function blackHole (t: TestContext): Promise<number> {
+  const accepted = new Set<net.Socket>()
+  const server = net.createServer((socket) => { socket.on('error', () => {}); accepted.add(socket) })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.after(async () => {
+    for (const socket of accepted) socket.destroy()
+    await new Promise((resolve) => server.close(resolve))
+  })
+  return (server.address() as net.AddressInfo).port
+}
+
+const relayCredentials = { auth: { user: 'relay', password: 'pw' } }
+
+test('/admin/streamlist.txt lists what a slave can relay now: live, riding a gap, on demand unless it just failed', async (t) => {
+  const good = await scriptedUpstream()
+  const refusing = await scriptedUpstream({ head: 'HTTP/1.0 401 Unauthorized\r\nWWW-Authenticate: Basic realm="x"\r\n\r\n' })
+  const hole = await blackHole(t)
+  const { app, url } = await relayApp({
+    relays: [
+      { url: good.url('/live'), localMount: '/live' },
+      { url: refusing.url('/s'), localMount: '/wrong-password', password: 'nope' },
+      { server: '127.0.0.1', port: hole, localMount: '/connecting' },
+      { url: good.url('/od'), localMount: '/on-demand', onDemand: true },
+      { url: refusing.url('/od'), localMount: '/on-demand-failing', onDemand: true }
+    ],
+    relayAuth: { password: 'pw' },
+    limits: { gracePeriod: 1, maxBackoff: 1, connectTimeout: 1 }
+  })
+  t.after(async () => { await app.close(); await good.close(); await refusing.close() })
+  await waitForState(app, '/live', 'live')
+  await waitForState(app, '/wrong-password', 'retrying')
+  const listed = async (): Promise<string> => (await httpGet(url('/admin/streamlist.txt'), relayCredentials)).body.toString()
+  assert.equal(await listed(), '/live\r\n/on-demand\r\n/on-demand-failing\r\n', 'on-demand relays connect when asked')
+  assert.equal(app.relay.get('/connecting')!.connectedSince, null, 'the black hole never answered')
+
+  assert.equal((await httpGet(url('/on-demand-failing'))).status, 503)
+  await waitForState(app, '/on-demand-failing', 'idle')
+  assert.equal(await listed(), '/live\r\n/on-demand\r\n', 'an on-demand relay whose last attempt failed is left out')
+
+  good.drop()
+  await good.close()
+  await waitForState(app, '/live', 'retrying')
+  assert.equal(await listed(), '/live\r\n/on-demand\r\n', 'listed while its gap is within the grace period')
+  await new Promise((resolve) => setTimeout(resolve, 1100))
+  assert.equal(await listed(), '/on-demand\r\n/on-demand-failing\r\n',
+    'past the grace period the relay is left out; the failed on-demand relay is offered again after maxBackoff')
 })

@@ -62,3 +62,11 @@ test('property: every parsed mount is a valid local mount, and entries + ignored
     for (const entry of entries) assert.ok(isLocalMount(entry.localMount), entry.localMount)
   }))
 })
+
+test('past maxEntries mounts the lines are only counted, whatever they hold', () => {
+  const { entries, ignored, unread } = parseStreamlist('/a\r\ngarbage\r\n/a\r\n/b\r\n/c\r\n\r\nmore garbage\r\n/d\r\n', MASTER, 2)
+  assert.deepEqual(entries.map((e) => e.localMount), ['/a', '/b'])
+  assert.equal(ignored, 2)
+  assert.equal(unread, 3)
+  assert.equal(parseStreamlist('/a\n/b\n', MASTER, 2).unread, 0)
+})
