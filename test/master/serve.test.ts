@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import { test, type TestContext } from 'node:test'
-import { relayApp, waitForState } from '../helpers/app.js'
+import { relayApp, waitForState, waitUntil } from '../helpers/app.js'
 import { httpGet } from '../helpers/procs.js'
 import { openListener } from '../helpers/listen.js'
 import { scriptedUpstream } from '../helpers/scripted.js'
@@ -118,6 +118,9 @@ test('/admin/streamlist.txt lists what a slave can relay now: live, riding a gap
   await waitForState(app, '/on-demand-failing', 'idle')
   assert.equal(await listed(), '/live\r\n/on-demand\r\n', 'an on-demand relay whose last attempt failed is left out')
 
+  // a gap follows audio: a connection that sent none starts no grace period
+  good.push(Buffer.alloc(100, 0x20))
+  await waitUntil(() => app.relay.get('/live')!.bytesIn === 100)
   good.drop()
   await good.close()
   await waitForState(app, '/live', 'retrying')
