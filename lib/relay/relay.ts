@@ -133,6 +133,8 @@ export class Relay {
   #corruptCount = 0
   #gapSince: number | undefined
   #connection: UpstreamConnection | undefined
+  /** the format reader of the current (or last) upstream connection */
+  #formats: FormatDetector | undefined
   #abort: AbortController | undefined
   #retryTimer: NodeJS.Timeout | undefined
   #graceTimer: NodeJS.Timeout | undefined
@@ -358,13 +360,15 @@ export class Relay {
    * `icy-metaint` that is no number).
    */
   #pipeline (head: ResponseHead): Stage {
-    let next: Stage = new FormatDetector({
+    // the previous connection's reader hands on the Ogg chain its listeners are in, to be ended or carried on
+    this.#formats = new FormatDetector({
       chunk: (bytes, sync) => this.mount.push(bytes, sync),
       headers: (pages) => this.mount.setHeaders(pages),
       info: (info) => { this.#audio = info },
       tags: (codec, fields) => this.#tagsRead(codec, fields),
       corrupt: (reason) => this.damaged(reason)
-    })
+    }, this.#formats?.end())
+    let next: Stage = this.#formats
     for (const ext of [...this.#ctx.extensions].reverse()) {
       next = ext.upstreamStage?.(this, head, next) ?? next
     }

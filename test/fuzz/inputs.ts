@@ -147,7 +147,7 @@ export const CODEC_HEADERS: Record<string, Buffer[]> = {
 }
 
 /** A logical stream: BOS page with the first header, the other headers, then `dataPages` pages of data. */
-function logicalStream (codec: string, serial: number, dataPages: number): Buffer[] {
+export function logicalStream (codec: string, serial: number, dataPages: number): Buffer[] {
   const [first, ...rest] = CODEC_HEADERS[codec]!
   const pages = [oggPage(serial, 0, BOS, [first!])]
   if (rest.length > 0) pages.push(oggPage(serial, 1, 0, rest))
