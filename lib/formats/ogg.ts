@@ -7,10 +7,12 @@ const CONTINUED = 0x01
 const BOS = 0x02
 const EOS = 0x04
 /**
- * Pages of a logical stream whose sequence numbers and CRCs are remembered, so that a reconnect's burst
- * (Icecast sends up to its burst-size of pages already sent) can be told from a stream played anew.
+ * How much of a logical stream's last pages is remembered (sequence numbers and CRCs), so that a
+ * reconnect's burst can be matched with what listeners got: four times Icecast's default burst. A source
+ * played anew from its start (the same file, the same serial, the same pages) cannot be told from a burst
+ * when its stream was shorter than this: listeners then wait for what they have not heard yet.
  */
-const REMEMBERED_PAGES = 256
+const REMEMBERED_BYTES = 256 * 1024
 /**
  * The most codec header bytes a chain may cache for new listeners. Comment headers may carry cover art, but
  * headers that never end (a Speex header announcing 2^32 extra packets, a header packet that never closes)
@@ -87,8 +89,10 @@ export interface SentStream {
   /** granule position of the last page handed on that had one */
   granule: bigint
   eos: boolean
-  /** CRCs of the last pages handed on, by sequence number */
-  recent: Map<number, number>
+  /** CRCs and lengths of the last pages handed on, by sequence number */
+  recent: Map<number, { crc: number, length: number }>
+  /** bytes of the pages in `recent` */
+  recentBytes: number
 }
 
 /**
@@ -215,8 +219,13 @@ export class OggReader implements FormatReader {
     const granule = page.bytes.readBigInt64LE(6)
     if (granule !== -1n) sent.granule = granule
     if ((page.flags & EOS) !== 0) sent.eos = true
-    sent.recent.set(sent.seq, crcOf(page))
-    if (sent.recent.size > REMEMBERED_PAGES) sent.recent.delete(sent.recent.keys().next().value!)
+    sent.recent.set(sent.seq, { crc: crcOf(page), length: page.bytes.length })
+    sent.recentBytes += page.bytes.length
+    for (const [seq, { length }] of sent.recent) {
+      if (sent.recentBytes <= REMEMBERED_BYTES) break
+      sent.recent.delete(seq)
+      sent.recentBytes -= length
+    }
   }
 
   #repeatsHeaders (previous: OpenChain, page: Page): boolean {
@@ -224,16 +233,13 @@ export class OggReader implements FormatReader {
   }
 
   /**
-   * Whether, after the previous chain's header pages again, the page is one the listeners got, from the
-   * middle of the stream: a server's burst on reconnecting to a source that kept running. A stream that
-   * begins again right after its headers is the same source played anew (the same file, the same serial).
+   * Whether, after the previous chain's header pages again, the page is one the listeners got: a server's
+   * burst on reconnecting to a source that kept running.
    */
   #carriesOn (previous: OpenChain, page: Page): boolean {
     if (previous.headerPages.length === 0 || this.#held.length < previous.headerPages.length) return false
     const sent = previous.streams.find((stream) => stream.serial === page.serial)
-    if (sent === undefined || sent.eos || sent.recent.get(seqOf(page)) !== crcOf(page)) return false
-    const lastHeader = this.#held.findLast((held) => held.serial === page.serial)
-    return lastHeader === undefined || seqOf(page) !== seqOf(lastHeader) + 1
+    return sent !== undefined && !sent.eos && sent.recent.get(seqOf(page))?.crc === crcOf(page)
   }
 
   #resume (previous: OpenChain): void {
@@ -289,7 +295,7 @@ export class OggReader implements FormatReader {
     }
     const first = firstPacket(page)
     const header = identifyCodec(first)
-    const sent: SentStream = { serial: page.serial, seq: -1, granule: 0n, eos: false, recent: new Map() }
+    const sent: SentStream = { serial: page.serial, seq: -1, granule: 0n, eos: false, recent: new Map(), recentBytes: 0 }
     const stream: LogicalStream = { header, sent, resumed: false, headersDone: 0, headersComplete: false, partial: [] }
     this.#streams.set(page.serial, stream)
     this.#headersPublished = false

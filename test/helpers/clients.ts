@@ -190,10 +190,15 @@ export interface FfmpegResult {
   errors: string[]
 }
 
-/** Decodes a file or Buffer with ffmpeg to nothing (`-f null`), at `-v error`. */
+/**
+ * Decodes a file or Buffer with ffmpeg to nothing (`-f null`), at `-v error`, reading it as a player reads
+ * a live stream: from a pipe. (Given a seekable file of chained Ogg streams, ffmpeg 5.1 probes its end for
+ * the duration and reports "failed to create or replace stream" when the last 64 KB hold no BOS page:
+ * Icecast's own output alike.)
+ */
 export async function runFfmpegDecode (input: string | Buffer): Promise<FfmpegResult> {
   const file = Buffer.isBuffer(input) ? writeTemp(input, 'ogg') : input
-  const r = await run('ffmpeg', ['-nostdin', '-hide_banner', '-v', 'error', '-i', file, '-f', 'null', '-'], { env: ENV, timeoutMs: 60000 })
+  const r = await run('sh', ['-c', 'exec ffmpeg -nostdin -hide_banner -v error -i pipe:0 -f null - < "$0"', file], { env: ENV, timeoutMs: 60000 })
   return { exitCode: r.code, errors: r.stderr.split('\n').map((line) => line.trim()).filter((line) => line !== '') }
 }
 
