@@ -366,13 +366,13 @@ test('format detection by the bytes: Ogg, MPEG, ADTS, and unknown bytes passed o
     const ring = new BurstRing(65536)
     const detector = new FormatDetector({
       chunk: (bytes, sync) => { ring.push(bytes, sync) },
-      headers: () => { ring.markHeadersChanged() },
+      headers: (pages) => { ring.setHeaders(pages) },
       info: () => {},
       tags: () => {},
       corrupt: () => {}
     })
     for (const piece of cut(mp3, points)) detector.push(piece)
-    const first = ring.recent()![0]!
+    const first = ring.recent()!.chunks[0]!
     assert.ok(frameHeader(first, 0) !== undefined, `the burst starts with ${first.subarray(0, 4).toString('hex')}`)
   }), { numRuns: 50, examples: [[[3, 50, 400]]] })
   fc.assert(fc.property(fc.integer({ min: 0, max: 100000 }), cuts, (length, points) => {
