@@ -11,7 +11,7 @@ import { makeFixtures, type Fixtures } from '../helpers/icecast.js'
 import { noise } from '../helpers/scripted.js'
 import { cut } from '../upstream/chunking.js'
 import { adtsFixture, syntheticAdts } from '../helpers/adts.js'
-import { CODEC_HEADERS, logicalStream, oggPage } from '../fuzz/inputs.js'
+import { CODEC_HEADERS, logicalStream, oggPage, reconnectingReaders } from '../fuzz/inputs.js'
 
 interface Read {
   out: Buffer
@@ -209,14 +209,11 @@ function pagesOf (ogg: Buffer): Buffer[] {
  * Two upstream connections, each with its own reader as the relay has them: the second one gets what the
  * first one's end() returned. The output is what a listener riding the gap gets.
  */
-function readAcross (first: Buffer[], second: Buffer[]): { out: Buffer, chain: OpenChain | undefined, r: Read } {
-  let chain: OpenChain | undefined
-  const a = read((sink) => {
-    const reader = new OggReader(sink)
-    return { push: (chunk) => { reader.push(chunk); chain = reader.end() } }
-  }, first)
-  const b = read((sink) => new OggReader(sink, chain), second)
-  return { out: Buffer.concat([a.out, b.out]), chain, r: b }
+function readAcross (first: Buffer[], second: Buffer[]): { out: Buffer, chain: OpenChain | undefined } {
+  const readers = reconnectingReaders()
+  const a = read(readers.first, first)
+  const b = read(readers.second, second)
+  return { out: Buffer.concat([a.out, b.out]), chain: readers.chain() }
 }
 
 /** The page with its last lacing value 255: its last packet goes on in the next page. */
