@@ -1,6 +1,6 @@
 import { findFrameRun } from './mpeg.js'
 import { MpegReader } from './mpeg.js'
-import { OggReader, pageLength, partialCaptureAtEnd } from './ogg.js'
+import { OggReader, pageLength, partialCaptureAtEnd, type OpenChain } from './ogg.js'
 import { SYNC_ANYWHERE, type FormatReader, type FormatSink } from './sink.js'
 
 const CAPTURE = Buffer.from('OggS')
@@ -37,11 +37,20 @@ const GIVE_UP_BYTES = 65536
 export class FormatDetector implements FormatReader {
   readonly #sink: FormatSink
   #reader: FormatReader | undefined
+  #ogg: OggReader | undefined
   #held: Buffer = Buffer.alloc(0)
   #seen = 0
+  readonly #previous: OpenChain | undefined
 
-  constructor (sink: FormatSink) {
+  /** `previous`: what `end()` of the detector of the upstream's previous connection returned. */
+  constructor (sink: FormatSink, previous?: OpenChain) {
     this.#sink = sink
+    this.#previous = previous
+  }
+
+  /** The Ogg chain listeners are in, for the detector of the next connection (see OggReader). */
+  end (): OpenChain | undefined {
+    return this.#reader === undefined ? this.#previous : this.#ogg?.end()
   }
 
   push (chunk: Buffer): void {
@@ -58,7 +67,8 @@ export class FormatDetector implements FormatReader {
       // showed, which may be the tail of a frame, as no place for a burst to start (a listener who was
       // waiting for a place to start got them as they came, as from Icecast)
       if (detected.format === 'mpeg') this.#sink.headers([])
-      this.#reader = detected.format === 'ogg' ? new OggReader(this.#sink) : new MpegReader(this.#sink)
+      if (detected.format === 'ogg') this.#ogg = new OggReader(this.#sink, this.#previous)
+      this.#reader = this.#ogg ?? new MpegReader(this.#sink)
       this.#reader.push(buf)
       return
     }

@@ -5,6 +5,14 @@ const CAPTURE = Buffer.from('OggS')
 const HEADER_BYTES = 27
 const CONTINUED = 0x01
 const BOS = 0x02
+const EOS = 0x04
+/**
+ * How much of a logical stream's last pages is remembered (sequence numbers and CRCs), so that a
+ * reconnect's burst can be matched with what listeners got: four times Icecast's default burst. A source
+ * played anew from its start (the same file, the same serial, the same pages) cannot be told from a burst
+ * when its stream was shorter than this: listeners then wait for what they have not heard yet.
+ */
+const REMEMBERED_BYTES = 256 * 1024
 /**
  * The most codec header bytes a chain may cache for new listeners. Comment headers may carry cover art, but
  * headers that never end (a Speex header announcing 2^32 extra packets, a header packet that never closes)
@@ -59,6 +67,9 @@ export function pageLength (b: Buffer, at: number): number | false | undefined {
   return pageCrc(b.subarray(at, at + length)) === b.readUInt32LE(at + 22) ? length : false
 }
 
+const seqOf = (page: Page): number => page.bytes.readUInt32LE(18)
+const crcOf = (page: Page): number => page.bytes.readUInt32LE(22)
+
 function toPage (bytes: Buffer): Page {
   const count = bytes[26]!
   return {
@@ -70,8 +81,34 @@ function toPage (bytes: Buffer): Page {
   }
 }
 
+/** What listeners got of a logical stream: enough to end it, or to carry on with it after a reconnect. */
+export interface SentStream {
+  serial: number
+  /** sequence number of the last page handed on */
+  seq: number
+  /** granule position of the last page handed on that had one */
+  granule: bigint
+  eos: boolean
+  /** CRCs and lengths of the last pages handed on, by sequence number */
+  recent: Map<number, { crc: number, length: number }>
+  /** bytes of the pages in `recent` */
+  recentBytes: number
+}
+
+/**
+ * The chain listeners were in when an upstream connection ended. The next connection's reader ends its
+ * logical streams before a new chain, or carries on with them when the connection carries on with them.
+ */
+export interface OpenChain {
+  streams: SentStream[]
+  headerPages: Buffer[]
+}
+
 interface LogicalStream {
   header: CodecHeader
+  sent: SentStream
+  /** carried on from the previous connection: pages it sent again are not handed on twice */
+  resumed: boolean
   /** header packets completed so far */
   headersDone: number
   headersComplete: boolean
@@ -84,6 +121,11 @@ interface LogicalStream {
  * reason), keeps the codec header pages of the current chain for new listeners, and marks data pages
  * of a chain whose headers are known as places to start. A BOS page after data starts a new chain,
  * whose headers replace the old ones. Multiplexed logical streams are followed one by one.
+ *
+ * Across an upstream reconnect, listeners riding the gap must get a stream players follow: the reader of
+ * the new connection gets the chain the old one left open (`end()`). A new chain ends it first with EOS
+ * pages; a connection that carries on with it (the same source, reconnected, sending its headers and
+ * burst again) is followed from the first page the listeners did not get, as one logical stream.
  */
 export class OggReader implements FormatReader {
   readonly #sink: FormatSink
@@ -93,16 +135,20 @@ export class OggReader implements FormatReader {
   #headerBytes = 0
   #chainHasData = false
   #headersPublished = false
+  /** the previous connection's chain, until this connection's pages end it or carry on with it */
+  #previous: OpenChain | undefined
+  /** this connection's first pages, the same as the previous chain's header pages: not handed on yet */
+  #held: Page[] = []
 
-  constructor (sink: FormatSink) {
+  /** `previous`: what `end()` of the reader of the upstream's previous connection returned. */
+  constructor (sink: FormatSink, previous?: OpenChain) {
     this.#sink = sink
+    this.#previous = previous
   }
 
   push (chunk: Buffer): void {
     const buf = this.#carry.length === 0 ? chunk : Buffer.concat([this.#carry, chunk])
-    let out: Buffer[] = []
-    let outBytes = 0
-    let firstSync = NO_SYNC
+    let batch = new Batch()
     let at = 0
     while (at < buf.length) {
       const length = pageLength(buf, at)
@@ -112,25 +158,103 @@ export class OggReader implements FormatReader {
         continue
       }
       const page = toPage(buf.subarray(at, at + length))
-      if (this.#beginsChain(page) && out.length > 0) {
+      if (this.#beginsChain(page) && batch.pages.length > 0) {
         // The old chain's pages go on before the new chain's headers are published: a listener who
         // gets those headers must not start in the old chain's data.
-        this.#handOn(out, outBytes, firstSync)
-        out = []
-        outBytes = 0
-        firstSync = NO_SYNC
+        this.#handOn(batch)
+        batch = new Batch()
       }
-      if (this.#readPage(page) && firstSync === NO_SYNC) firstSync = outBytes
-      out.push(page.bytes)
-      outBytes += length
+      this.#take(page, this.#readPage(page), batch)
       at += length
     }
     this.#carry = buf.subarray(at)
-    if (out.length > 0) this.#handOn(out, outBytes, firstSync)
+    if (batch.pages.length > 0) this.#handOn(batch)
   }
 
-  #handOn (pages: Buffer[], bytes: number, firstSync: number): void {
-    this.#sink.chunk(pages.length === 1 ? pages[0]! : Buffer.concat(pages, bytes), firstSync)
+  /**
+   * The chain listeners are in, for the reader of the upstream's next connection: an unfinished page
+   * at the end was never handed on, so it is not part of it.
+   */
+  end (): OpenChain | undefined {
+    if (this.#previous !== undefined) return this.#previous
+    if (this.#streams.size === 0) return undefined
+    return { streams: [...this.#streams.values()].map((stream) => stream.sent), headerPages: [...this.#headerPages] }
+  }
+
+  #handOn (batch: Batch): void {
+    const { pages, bytes, sync } = batch
+    this.#sink.chunk(pages.length === 1 ? pages[0]! : Buffer.concat(pages, bytes), sync)
+  }
+
+  /**
+   * Hands the page on, unless it belongs to the previous connection's chain carried on: the same header
+   * pages again (held until the next page shows whether the chain carries on), or pages sent already.
+   */
+  #take (page: Page, start: boolean, batch: Batch): void {
+    const previous = this.#previous
+    if (previous !== undefined) {
+      if (this.#repeatsHeaders(previous, page)) {
+        this.#held.push(page)
+        return
+      }
+      this.#previous = undefined
+      if (this.#carriesOn(previous, page)) {
+        this.#resume(previous)
+        return
+      }
+      for (const eos of endPages(previous)) batch.add(eos, false)
+      for (const held of this.#held) this.#send(held, false, batch)
+      this.#held = []
+    } else if (this.#sentAlready(page)) {
+      return
+    }
+    this.#send(page, start, batch)
+  }
+
+  #send (page: Page, start: boolean, batch: Batch): void {
+    batch.add(page.bytes, start)
+    const sent = this.#streams.get(page.serial)?.sent
+    if (sent === undefined) return
+    sent.seq = seqOf(page)
+    const granule = page.bytes.readBigInt64LE(6)
+    if (granule !== -1n) sent.granule = granule
+    if ((page.flags & EOS) !== 0) sent.eos = true
+    sent.recent.set(sent.seq, { crc: crcOf(page), length: page.bytes.length })
+    sent.recentBytes += page.bytes.length
+    for (const [seq, { length }] of sent.recent) {
+      if (sent.recentBytes <= REMEMBERED_BYTES) break
+      sent.recent.delete(seq)
+      sent.recentBytes -= length
+    }
+  }
+
+  #repeatsHeaders (previous: OpenChain, page: Page): boolean {
+    return previous.headerPages[this.#held.length]?.equals(page.bytes) === true
+  }
+
+  /**
+   * Whether, after the previous chain's header pages again, the page is one the listeners got: a server's
+   * burst on reconnecting to a source that kept running.
+   */
+  #carriesOn (previous: OpenChain, page: Page): boolean {
+    if (previous.headerPages.length === 0 || this.#held.length < previous.headerPages.length) return false
+    const sent = previous.streams.find((stream) => stream.serial === page.serial)
+    return sent !== undefined && !sent.eos && sent.recent.get(seqOf(page))?.crc === crcOf(page)
+  }
+
+  #resume (previous: OpenChain): void {
+    for (const stream of this.#streams.values()) {
+      const sent = previous.streams.find((s) => s.serial === stream.sent.serial)
+      if (sent === undefined) continue
+      stream.sent = sent
+      stream.resumed = true
+    }
+    this.#held = []
+  }
+
+  #sentAlready (page: Page): boolean {
+    const stream = this.#streams.get(page.serial)
+    return stream?.resumed === true && seqOf(page) <= stream.sent.seq
   }
 
   #beginsChain (page: Page): boolean {
@@ -171,7 +295,8 @@ export class OggReader implements FormatReader {
     }
     const first = firstPacket(page)
     const header = identifyCodec(first)
-    const stream: LogicalStream = { header, headersDone: 0, headersComplete: false, partial: [] }
+    const sent: SentStream = { serial: page.serial, seq: -1, granule: 0n, eos: false, recent: new Map(), recentBytes: 0 }
+    const stream: LogicalStream = { header, sent, resumed: false, headersDone: 0, headersComplete: false, partial: [] }
     this.#streams.set(page.serial, stream)
     this.#headersPublished = false
     if (header.info !== undefined) this.#sink.info(header.info)
@@ -236,6 +361,37 @@ export class OggReader implements FormatReader {
     this.#headersPublished = true
     this.#sink.headers([...this.#headerPages])
   }
+}
+
+/** Pages handed on together as one chunk, with the offset of the first place to start among them. */
+class Batch {
+  readonly pages: Buffer[] = []
+  bytes = 0
+  sync = NO_SYNC
+
+  add (page: Buffer, start: boolean): void {
+    if (start && this.sync === NO_SYNC) this.sync = this.bytes
+    this.pages.push(page)
+    this.bytes += page.length
+  }
+}
+
+/**
+ * An EOS page for each logical stream of the chain that has not had one: the only bytes the relay writes
+ * itself. Players (VLC) take a new chain's headers only after the old chain's streams ended. No segments,
+ * so no packet is invented, and not continued, even when the last page ended inside a packet.
+ */
+function endPages (chain: OpenChain): Buffer[] {
+  return chain.streams.filter((stream) => !stream.eos).map((stream) => {
+    const page = Buffer.alloc(HEADER_BYTES)
+    CAPTURE.copy(page)
+    page[5] = EOS
+    page.writeBigInt64LE(stream.granule, 6)
+    page.writeUInt32LE(stream.serial, 14)
+    page.writeUInt32LE((stream.seq + 1) >>> 0, 18)
+    page.writeUInt32LE(pageCrc(page), 22)
+    return page
+  })
 }
 
 /** How many bytes at the end of `buf` could be the start of a capture pattern cut by the chunking. */

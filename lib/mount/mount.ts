@@ -9,8 +9,9 @@ export interface MountInit {
 
 /**
  * A mountpoint's fan-out: the same chunk objects go to every listener. A new listener starts at a
- * place the format allows: codec headers first (Ogg), then a burst of recent bytes from a frame or page
- * start; when the burst holds no such place it waits for the next one in the live stream.
+ * place the format allows: codec headers first (Ogg: those of the chain the burst starts in), then a burst
+ * of recent bytes from a frame or page start; when the burst holds no such place it waits for the next one
+ * in the live stream.
  *
  * Chunks pushed since the last `flush()` reach each listener as one write: the relay flushes after an
  * upstream read (whose pieces the ICY demuxer cuts at each metadata block) or once per
@@ -63,10 +64,13 @@ export class Mount {
     for (const listener of this.#streaming) listener.send(chunk)
   }
 
-  /** The codec headers every new listener gets first; they replace the previous ones. */
+  /**
+   * The codec headers a listener gets before the bytes pushed from now on; a listener whose burst starts
+   * in an earlier chain gets that chain's headers.
+   */
   setHeaders (pages: Buffer[]): void {
     this.#headers = pages
-    this.burst.markHeadersChanged()
+    this.burst.setHeaders(pages)
   }
 
   attach (listener: Listener): void {
@@ -79,16 +83,16 @@ export class Mount {
       this.#waiting.add(listener)
       return
     }
-    this.#start(listener, burst)
+    this.#start(listener, burst.headers, burst.chunks)
   }
 
   #startWaiting (from: Buffer): void {
-    for (const listener of this.#waiting) this.#start(listener, [from])
+    for (const listener of this.#waiting) this.#start(listener, this.#headers, [from])
     this.#waiting.clear()
   }
 
-  #start (listener: Listener, chunks: Buffer[]): void {
-    listener.start([...this.#headers, ...chunks])
+  #start (listener: Listener, headers: Buffer[], chunks: Buffer[]): void {
+    listener.start([...headers, ...chunks])
     if (!listener.ended) this.#streaming.add(listener)
   }
 

@@ -136,6 +136,8 @@ export class Relay {
   /** the current upstream connection has sent body bytes: only then is its end a gap worth riding */
   #hadData = false
   #connection: UpstreamConnection | undefined
+  /** the format reader of the current (or last) upstream connection */
+  #formats: FormatDetector | undefined
   #abort: AbortController | undefined
   #retryTimer: NodeJS.Timeout | undefined
   #graceTimer: NodeJS.Timeout | undefined
@@ -369,13 +371,15 @@ export class Relay {
    * `icy-metaint` that is no number).
    */
   #pipeline (head: ResponseHead): Stage {
-    let next: Stage = new FormatDetector({
+    // the previous connection's reader hands on the Ogg chain its listeners are in, to be ended or carried on
+    this.#formats = new FormatDetector({
       chunk: (bytes, sync) => this.mount.push(bytes, sync),
       headers: (pages) => this.mount.setHeaders(pages),
       info: (info) => { this.#audio = info },
       tags: (codec, fields) => this.#tagsRead(codec, fields),
       corrupt: (reason) => this.damaged(reason)
-    })
+    }, this.#formats?.end())
+    let next: Stage = this.#formats
     for (const ext of [...this.#ctx.extensions].reverse()) {
       next = ext.upstreamStage?.(this, head, next) ?? next
     }

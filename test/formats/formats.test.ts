@@ -4,14 +4,14 @@ import { before, test } from 'node:test'
 import fc from 'fast-check'
 import { FormatDetector } from '../../lib/formats/detect.js'
 import { MpegReader, frameHeader } from '../../lib/formats/mpeg.js'
-import { MAX_HEADER_CACHE, OggReader, pageCrc, pageLength } from '../../lib/formats/ogg.js'
+import { MAX_HEADER_CACHE, OggReader, pageCrc, pageLength, type OpenChain } from '../../lib/formats/ogg.js'
 import { NO_SYNC, SYNC_ANYWHERE, type AudioInfo, type FormatReader, type FormatSink } from '../../lib/formats/sink.js'
 import { BurstRing } from '../../lib/mount/burst.js'
 import { makeFixtures, type Fixtures } from '../helpers/icecast.js'
 import { noise } from '../helpers/scripted.js'
 import { cut } from '../upstream/chunking.js'
 import { adtsFixture, syntheticAdts } from '../helpers/adts.js'
-import { CODEC_HEADERS, oggPage } from '../fuzz/inputs.js'
+import { CODEC_HEADERS, logicalStream, oggPage, reconnectingReaders } from '../fuzz/inputs.js'
 
 interface Read {
   out: Buffer
@@ -194,6 +194,123 @@ test('Ogg chained stream: a BOS page after data starts a new chain whose headers
   }), { numRuns: 100, examples: [[[]], [[first.length - 20000, secondData + 100]]] })
 })
 
+/** The pages of an Ogg file, in order. */
+function pagesOf (ogg: Buffer): Buffer[] {
+  const pages: Buffer[] = []
+  for (let at = 0; at < ogg.length;) {
+    const length = pageLength(ogg, at) as number
+    pages.push(ogg.subarray(at, at + length))
+    at += length
+  }
+  return pages
+}
+
+/**
+ * Two upstream connections, each with its own reader as the relay has them: the second one gets what the
+ * first one's end() returned. The output is what a listener riding the gap gets.
+ */
+function readAcross (first: Buffer[], second: Buffer[]): { out: Buffer, chain: OpenChain | undefined } {
+  const readers = reconnectingReaders()
+  const a = read(readers.first, first)
+  const b = read(readers.second, second)
+  return { out: Buffer.concat([a.out, b.out]), chain: readers.chain() }
+}
+
+/** The page with its last lacing value 255: its last packet goes on in the next page. */
+function unfinishedPacket (page: Buffer): Buffer {
+  const count = page[26]!
+  const body = page.subarray(27 + count)
+  const lacing = [...page.subarray(27, 27 + count)]
+  const whole = lacing.slice(0, -1).reduce((sum, n) => sum + n, 0)
+  const open = Buffer.concat([page.subarray(0, 26), Buffer.from([count]), Buffer.from([...lacing.slice(0, -1), 255]), body.subarray(0, whole), Buffer.alloc(255, 7)])
+  open.writeBigInt64LE(-1n, 6)
+  open.writeUInt32LE(pageCrc(open), 22)
+  return open
+}
+
+const flagsOf = (page: Buffer): number => page[5]!
+const seqOfPage = (page: Buffer): number => page.readUInt32LE(18)
+
+test('Ogg across a reconnect: a new chain comes after an EOS page for each open stream of the old one, whatever the chunking', () => {
+  const file = pagesOf(readFileSync(fixtures.vorbis.long.file))
+  // a page whose last packet goes on in the next page (which never comes): the EOS page after it must
+  // not claim to continue it
+  const unfinished = 12
+  const pages = [...file.slice(0, unfinished), unfinishedPacket(file[unfinished]!), ...file.slice(unfinished + 1)]
+  const next = readFileSync(fixtures.opus.tracks[0]!.file)
+  fc.assert(fc.property(fc.integer({ min: 3, max: pages.length - 2 }), fc.nat(4000), cuts, cuts, (count, tail, pointsA, pointsB) => {
+    const whole = Buffer.concat(pages.slice(0, count))
+    // the first connection may end inside a page: that page was never handed on
+    const sent = Buffer.concat([whole, pages[count]!.subarray(0, tail % pages[count]!.length)])
+    const { out } = readAcross(cut(sent, pointsA), cut(next, pointsB))
+    const last = pages[count - 1]!
+    const granules = pages.slice(0, count).map((page) => page.readBigInt64LE(6)).filter((g) => g !== -1n)
+    const eos = out.subarray(whole.length, whole.length + 27)
+    assert.ok(out.subarray(0, whole.length).equals(whole), 'the old chain\'s whole pages, untouched')
+    assert.equal(pageLength(eos, 0), 27, 'a sound page (CRC) with no segments: no packet invented')
+    assert.equal(flagsOf(eos), 0x04, 'EOS, neither BOS nor continued')
+    assert.equal(eos.readUInt32LE(14), last.readUInt32LE(14), 'the old stream\'s serial')
+    assert.equal(seqOfPage(eos), seqOfPage(last) + 1, 'the next page sequence number')
+    assert.equal(eos.readBigInt64LE(6), granules.at(-1), 'the last granule position')
+    assert.ok(out.subarray(whole.length + 27).equals(next), 'then the new chain as it came')
+  }), { numRuns: 60, examples: [[unfinished + 1, 0, [], []], [unfinished + 1, 100, [5000], [1]]] })
+})
+
+test('Ogg across a reconnect: a stream that had its EOS gets none; a connection that sent nothing hands the open chain on', () => {
+  const track = readFileSync(fixtures.vorbis.tracks[0]!.file)
+  const next = readFileSync(fixtures.opus.tracks[0]!.file)
+  assert.ok(readAcross([track], [next]).out.equals(Buffer.concat([track, next])), 'no second EOS')
+  const pages = pagesOf(readFileSync(fixtures.vorbis.long.file))
+  const open = Buffer.concat(pages.slice(0, 10))
+  const { chain } = readAcross([open], [])
+  const empty = new OggReader({ chunk: () => assert.fail('nothing to hand on'), headers: () => {}, info: () => {}, tags: () => {}, corrupt: () => {} }, chain)
+  assert.equal(empty.end(), chain, 'an answer without pages leaves the chain open')
+  assert.deepEqual(empty.end(), chain, 'end() twice')
+  const r = read((sink) => new OggReader(sink, empty.end()), [next])
+  assert.equal(r.out.length, next.length + 27)
+  assert.equal(flagsOf(r.out), 0x04)
+})
+
+test('Ogg across a reconnect: every logical stream of a multiplexed chain gets its EOS page', () => {
+  const video = logicalStream('theora', 7, 3).slice(0, -1)
+  const audio = logicalStream('vorbis', 8, 3).slice(0, -1)
+  const chain = Buffer.concat([video[0]!, audio[0]!, ...video.slice(1), ...audio.slice(1)])
+  const next = Buffer.concat(logicalStream('opus', 9, 2))
+  fc.assert(fc.property(cuts, cuts, (a, b) => {
+    const { out } = readAcross(cut(chain, a), cut(next, b))
+    const eos = pagesOf(out.subarray(chain.length, out.length - next.length))
+    assert.deepEqual(eos.map((page) => [page.readUInt32LE(14), seqOfPage(page), flagsOf(page)]), [[7, 4, 0x04], [8, 4, 0x04]])
+  }), { numRuns: 30 })
+})
+
+test('Ogg across a reconnect to a source that kept running: the same headers and a burst of pages already sent carry the stream on, nothing twice', () => {
+  for (const ogg of [readFileSync(fixtures.vorbis.long.file), readFileSync(fixtures.opus.long.file)]) {
+    const pages = pagesOf(ogg)
+    const headers = read((sink) => new OggReader(sink), [ogg]).headers[0]!
+    fc.assert(fc.property(fc.integer({ min: 8, max: pages.length - 10 }), fc.integer({ min: 1, max: 6 }), fc.nat(8), cuts, cuts,
+      (count, overlap, more, a, b) => {
+        // what a server sends a client that joins: the chain's header pages, then its burst
+        const burst = Buffer.concat([...headers, ...pages.slice(Math.max(headers.length, count - overlap), count + more)])
+        const { out } = readAcross(cut(Buffer.concat(pages.slice(0, count)), a), cut(burst, b))
+        assert.ok(out.equals(Buffer.concat(pages.slice(0, count + more))), 'the file itself: nothing twice, nothing invented')
+      }), { numRuns: 40 })
+    // the same headers, then a page listeners never got (other bytes under a sequence number they got): another
+    // stream with the same serial
+    const changed = Buffer.from(pages[10]!)
+    changed[changed.length - 1] ^= 0xff
+    changed.writeUInt32LE(pageCrc(changed), 22)
+    const other = Buffer.concat([...headers, changed, ...pages.slice(11, 30)])
+    const again = read((sink) => new OggReader(sink, readAcross([Buffer.concat(pages.slice(0, 20))], []).chain), [other])
+    assert.equal(flagsOf(again.out), 0x04)
+    assert.ok(again.out.subarray(27).equals(other))
+    // a burst that starts after the last page sent: pages were lost, and players take a new chain better than a hole
+    const gap = Buffer.concat([...headers, ...pages.slice(24)])
+    const lost = read((sink) => new OggReader(sink, readAcross([Buffer.concat(pages.slice(0, 20))], []).chain), [gap])
+    assert.equal(flagsOf(lost.out), 0x04)
+    assert.ok(lost.out.subarray(27).equals(gap))
+  }
+})
+
 test('Ogg headers that never end are given up past MAX_HEADER_CACHE: the cache stays bounded, data pages become places to start', () => {
   // a Speex header announcing 2^32 - 1 extra header packets: every later page would be a header page
   const speex = Buffer.from(CODEC_HEADERS['speex']![0]!)
@@ -246,13 +363,13 @@ test('format detection by the bytes: Ogg, MPEG, ADTS, and unknown bytes passed o
     const ring = new BurstRing(65536)
     const detector = new FormatDetector({
       chunk: (bytes, sync) => { ring.push(bytes, sync) },
-      headers: () => { ring.markHeadersChanged() },
+      headers: (pages) => { ring.setHeaders(pages) },
       info: () => {},
       tags: () => {},
       corrupt: () => {}
     })
     for (const piece of cut(mp3, points)) detector.push(piece)
-    const first = ring.recent()![0]!
+    const first = ring.recent()!.chunks[0]!
     assert.ok(frameHeader(first, 0) !== undefined, `the burst starts with ${first.subarray(0, 4).toString('hex')}`)
   }), { numRuns: 50, examples: [[[3, 50, 400]]] })
   fc.assert(fc.property(fc.integer({ min: 0, max: 100000 }), cuts, (length, points) => {

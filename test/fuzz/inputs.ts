@@ -2,7 +2,8 @@
 // checks, real inputs with mutations, and Ogg streams of every codec the reader knows, built here with valid
 // CRCs so that mutations reach the codec headers instead of stopping at the page check.
 import fc from 'fast-check'
-import { pageCrc } from '../../lib/formats/ogg.js'
+import { OggReader, pageCrc, type OpenChain } from '../../lib/formats/ogg.js'
+import type { FormatReader, FormatSink } from '../../lib/formats/sink.js'
 
 /** Text made of the format's own tokens and a little of anything, so that parsers get past their first line. */
 export function soup (tokens: readonly string[], maxParts = 40): fc.Arbitrary<string> {
@@ -147,7 +148,7 @@ export const CODEC_HEADERS: Record<string, Buffer[]> = {
 }
 
 /** A logical stream: BOS page with the first header, the other headers, then `dataPages` pages of data. */
-function logicalStream (codec: string, serial: number, dataPages: number): Buffer[] {
+export function logicalStream (codec: string, serial: number, dataPages: number): Buffer[] {
   const [first, ...rest] = CODEC_HEADERS[codec]!
   const pages = [oggPage(serial, 0, BOS, [first!])]
   if (rest.length > 0) pages.push(oggPage(serial, 1, 0, rest))
@@ -200,4 +201,24 @@ function dropLastLacing (page: Buffer): Buffer {
   const out = Buffer.concat([page.subarray(0, 27 + count - 1), page.subarray(27 + count)])
   out[26] = count - 1
   return out
+}
+
+/**
+ * The Ogg readers of two upstream connections, as the relay has them: the second gets the chain the first
+ * left open (`end()` after each of the first one's pushes, as the relay may end it at any moment).
+ */
+export function reconnectingReaders (): {
+  first: (sink: FormatSink) => FormatReader
+  second: (sink: FormatSink) => FormatReader
+  chain: () => OpenChain | undefined
+} {
+  let chain: OpenChain | undefined
+  return {
+    first: (sink) => {
+      const reader = new OggReader(sink)
+      return { push: (chunk) => { reader.push(chunk); chain = reader.end() } }
+    },
+    second: (sink) => new OggReader(sink, chain),
+    chain: () => chain
+  }
 }

@@ -7,7 +7,7 @@ import fc from 'fast-check'
 import { readIcecastConfig } from '../../lib/config/icecast.js'
 import { FormatDetector } from '../../lib/formats/detect.js'
 import { MpegReader } from '../../lib/formats/mpeg.js'
-import { OggReader } from '../../lib/formats/ogg.js'
+import { OggReader, pageLength } from '../../lib/formats/ogg.js'
 import { NO_SYNC, SYNC_ANYWHERE, type FormatReader, type FormatSink } from '../../lib/formats/sink.js'
 import { formatStreamlist, parseStreamlist } from '../../lib/master/streamlist.js'
 import { IcyDemuxer } from '../../lib/shoutcast/demux.js'
@@ -18,7 +18,7 @@ import { HeadParser } from '../../lib/upstream/head.js'
 import { MASTER_SNIPPET, RELAY_SNIPPET } from '../config/seed.js'
 import { syntheticAdts } from '../helpers/adts.js'
 import { cut, offsets } from '../upstream/chunking.js'
-import { filler, mutated, OGG_STREAMS, oggPageSoup, soup, windows, withPageCrcs } from './inputs.js'
+import { filler, mutated, OGG_STREAMS, oggPageSoup, reconnectingReaders, soup, windows, withPageCrcs } from './inputs.js'
 
 /** Far above any run (a few ms) and far below a hang; generous because other work may share the machine. */
 const TIME_BOUND_MS = 1000
@@ -247,6 +247,22 @@ const ogg = target('ogg', [], chunked(oggInput), (pieces) => {
   if (out.length > sent) throw new Error(`handed on ${out.length} bytes of ${sent}`)
 })
 
+/** Two upstream connections, as the relay reads them: the second reader gets the chain the first left open. */
+const oggReconnect = target('ogg-reconnect', [], fc.tuple(chunked(oggInput), chunked(oggInput)), ([first, second]) => {
+  const readers = reconnectingReaders()
+  const before = readAll(readers.first, first)
+  const after = readAll(readers.second, second)
+  // the second connection hands on its own pages, or fewer (pages sent already), and an EOS page per open stream
+  const sent = second.reduce((sum, piece) => sum + piece.length, 0)
+  if (after.length > sent + 27 * (readers.chain()?.streams.length ?? 0)) throw new Error(`handed on ${after.length} bytes of ${sent}`)
+  const both = Buffer.concat([before, after])
+  for (let at = 0; at < both.length;) {
+    const length = pageLength(both, at)
+    if (typeof length !== 'number') throw new Error(`no whole page at ${at}`)
+    at += length
+  }
+})
+
 const detect = target('detect', [],
   chunked(fc.oneof(oggInput, mpegInput, fc.tuple(anyBytes, oggInput, mpegInput).map((parts) => Buffer.concat(parts)))),
   (pieces) => {
@@ -319,4 +335,4 @@ const config = target('config', ['FST_ICECAST_RELAY_INVALID_CONFIG'],
   (text) => { readIcecastConfig(text) })
 
 /** Every target, one per parser. */
-export const TARGETS: readonly FuzzTarget[] = [head, chunkedBody, icy, icyText, streamlist, mpeg, ogg, detect, config]
+export const TARGETS: readonly FuzzTarget[] = [head, chunkedBody, icy, icyText, streamlist, mpeg, ogg, oggReconnect, detect, config]

@@ -1,5 +1,5 @@
 // Real clients as judges: mpg123 decodes MP3 (and prints ICY titles), ogginfo checks Ogg.
-import { writeFileSync } from 'node:fs'
+import { chmodSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeTempDir, run, spawnTracked } from './procs.js'
 import { parseStreamTitle } from './listen.js'
@@ -172,4 +172,64 @@ export async function runOgginfo (input: string | Buffer, { allowTruncatedEnd = 
     return true
   })
   return { ok: streams.length > 0 && errors.length === 0 && bad.length === 0, exitCode: r.code, output, warnings, errors, streams }
+}
+
+/** Writes a Buffer where user nobody can read it (VLC refuses to run as root), and returns its path. */
+function writeReadable (data: Buffer, ext: string): string {
+  const dir = makeTempDir('readable')
+  chmodSync(dir, 0o755)
+  const file = join(dir, `capture.${ext}`)
+  writeFileSync(file, data, { mode: 0o644 })
+  chmodSync(file, 0o644)
+  return file
+}
+
+export interface FfmpegResult {
+  exitCode: number | null
+  /** what `ffmpeg -v error` printed, line by line */
+  errors: string[]
+}
+
+/**
+ * Decodes a file or Buffer with ffmpeg to nothing (`-f null`), at `-v error`, reading it as a player reads
+ * a live stream: from a pipe. (Given a seekable file of chained Ogg streams, ffmpeg 5.1 probes its end for
+ * the duration and reports "failed to create or replace stream" when the last 64 KB hold no BOS page:
+ * Icecast's own output alike.)
+ */
+export async function runFfmpegDecode (input: string | Buffer): Promise<FfmpegResult> {
+  const file = Buffer.isBuffer(input) ? writeTemp(input, 'ogg') : input
+  const r = await run('sh', ['-c', 'exec ffmpeg -nostdin -hide_banner -v error -i pipe:0 -f null - < "$0"', file], { env: ENV, timeoutMs: 60000 })
+  return { exitCode: r.code, errors: r.stderr.split('\n').map((line) => line.trim()).filter((line) => line !== '') }
+}
+
+export interface VlcResult {
+  /** exited by itself at the end of the file, having found a codec header, with no problem logged */
+  ok: boolean
+  exitCode: number | null
+  /** error and warning lines of VLC's demuxer, decoders and audio output (`Broken Ogg stream (serialno) mismatch`, `buffer too late`...) */
+  problems: string[]
+  /** codec headers VLC's Ogg demuxer found (`found vorbis header`...), one per logical stream it started */
+  headers: number
+  log: string
+}
+
+/** VLC lines that say nothing about the stream: no desktop session, no home directory for user nobody. */
+const VLC_ENVIRONMENT = /^(main (interface|libvlc|playlist)|dbus interface|[\w ]*(interface|lua)) (error|warning):/
+/** the demuxer's advice on its own read-ahead, and the end of the file */
+const VLC_BENIGN = /Consider increasing access caching|couldn't find any ogg logical stream/
+
+/**
+ * Plays a file or Buffer with VLC (`cvlc`, dummy audio output, in real time) as user nobody: VLC refuses
+ * to run as root. The file is played to its end (`--play-and-exit`), or stopped after `timeoutMs`.
+ */
+export async function runVlc (input: string | Buffer, { timeoutMs = 60000 } = {}): Promise<VlcResult> {
+  const file = Buffer.isBuffer(input) ? writeReadable(input, 'ogg') : input
+  const vlc = ['timeout', String(Math.ceil(timeoutMs / 1000)), 'cvlc', '-vv', '--play-and-exit', '--aout=dummy', '--no-dbus', file]
+  const argv = process.getuid?.() === 0 ? ['runuser', '-u', 'nobody', '--', 'env', 'HOME=/tmp', ...vlc] : vlc
+  const r = await run(argv[0]!, argv.slice(1), { env: ENV, timeoutMs: timeoutMs + 5000 })
+  const log = r.stdout.toString('utf8') + r.stderr
+  const lines = log.split('\n').map((line) => line.replace(/^\[[0-9a-f]+\] /, '').trim())
+  const problems = lines.filter((line) => / (error|warning):/.test(line) && !VLC_ENVIRONMENT.test(line) && !VLC_BENIGN.test(line))
+  const headers = lines.filter((line) => /^ogg demux debug: found \w+ header/.test(line)).length
+  return { ok: r.code === 0 && headers > 0 && problems.length === 0, exitCode: r.code, problems, headers, log }
 }

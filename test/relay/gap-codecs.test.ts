@@ -61,14 +61,11 @@ test('Ogg: a listener who rides an upstream gap gets the new stream\'s headers a
   const first = readFileSync(fixtures.vorbis.long.file)
   const second = readFileSync(fixtures.opus.tracks[0]!.file)
   const body = await rideTheGap('application/ogg', first, second, t)
-  // A crashed upstream never sent EOS for its stream: ogginfo notes that the next chain began without
-  // it. The relay invents no bytes to hide that; every page of both streams is whole and in order.
-  const info = await runOgginfo(body, {
-    allowMidStreamJoin: true,
-    allow: [/EOS not set on stream 1/, /illegally placed page\(s\) for logical stream 2/, /new stream before EOS/]
-  })
+  // A crashed upstream never sent EOS for its stream: the relay ends it with an EOS page of its own
+  // before the next chain, which players need to take the next chain's headers.
+  const info = await runOgginfo(body, { allowMidStreamJoin: true })
+  // ok: no warning but the mid-stream join of the first stream and the open end of the last
   assert.ok(info.ok, info.output)
-  assert.deepEqual(info.errors, [])
   assert.deepEqual(info.streams.map((s) => s.type.toLowerCase()), ['vorbis', 'opus'])
 })
 

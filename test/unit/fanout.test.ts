@@ -4,6 +4,9 @@ import fc from 'fast-check'
 import { backoffDelay } from '../../lib/relay/backoff.js'
 import { BurstRing } from '../../lib/mount/burst.js'
 import { SYNC_ANYWHERE } from '../../lib/formats/sink.js'
+import { OggReader } from '../../lib/formats/ogg.js'
+import { logicalStream } from '../fuzz/inputs.js'
+import { cut } from '../upstream/chunking.js'
 import { noise } from '../helpers/scripted.js'
 import { listenerHead, streamHeaders, streamInfo } from '../../lib/mount/headers.js'
 import { mountOfUrl } from '../../lib/mount/route.js'
@@ -63,17 +66,17 @@ test('burst ring: with no frames known it keeps exactly the last `size` bytes, a
     const recent = ring.recent()
     const expected = all.subarray(Math.max(0, all.length - size))
     if (expected.length === 0) return recent === undefined
-    return recent !== undefined && Buffer.concat(recent).equals(expected)
+    return recent !== undefined && Buffer.concat(recent.chunks).equals(expected) && recent.headers.length === 0
   }))
   const chunk = Buffer.from('abcdef')
   const ring = new BurstRing(4)
   ring.push(chunk, SYNC_ANYWHERE)
-  const [slice] = ring.recent()!
+  const [slice] = ring.recent()!.chunks
   assert.equal(slice!.toString(), 'cdef')
   assert.equal(slice!.buffer, chunk.buffer)
 })
 
-test('burst ring: starts at the earliest place to start inside the window, never before new headers', () => {
+test('burst ring: starts at the earliest place to start inside the window, never before the first headers; in an earlier chain, with that chain\'s headers', () => {
   fc.assert(fc.property(
     fc.integer({ min: 1, max: 3000 }),
     fc.array(fc.record({ length: fc.integer({ min: 1, max: 500 }), sync: fc.integer({ min: -1, max: 600 }), headers: fc.boolean() }), { maxLength: 30 }),
@@ -81,25 +84,28 @@ test('burst ring: starts at the earliest place to start inside the window, never
       const ring = new BurstRing(size)
       let end = 0
       let notBefore = 0
-      const starts: number[] = []
+      let current: Buffer[] | undefined
+      const starts: Array<{ at: number, headers: Buffer[] | undefined }> = []
       const chunks: Buffer[] = []
-      for (const spec of specs) {
+      for (const [i, spec] of specs.entries()) {
         if (spec.headers) {
-          ring.markHeadersChanged()
-          notBefore = end
+          if (current === undefined) notBefore = end
+          current = [Buffer.from(`headers ${i}`)]
+          ring.setHeaders(current)
         }
         const chunk = noise(spec.length)
         const sync = spec.sync >= spec.length ? -1 : spec.sync
         ring.push(chunk, sync)
-        if (sync >= 0) starts.push(end + sync)
+        if (sync >= 0) starts.push({ at: end + sync, headers: current })
         chunks.push(chunk)
         end += spec.length
       }
       const all = Buffer.concat(chunks)
-      const from = starts.find((start) => start >= end - size && start >= notBefore)
+      const from = starts.find((start) => start.at >= end - size && start.at >= notBefore)
       const recent = ring.recent()
       if (from === undefined) return recent === undefined
-      return recent !== undefined && Buffer.concat(recent).equals(all.subarray(from))
+      return recent !== undefined && Buffer.concat(recent.chunks).equals(all.subarray(from.at)) &&
+        (from.headers === undefined ? recent.headers.length === 0 : recent.headers === from.headers)
     }))
 })
 
@@ -214,4 +220,37 @@ test('mount: a listener starts with its burst in one write, framed as the live c
       return burstWrites === (joinAt === 0 ? 0 : 1) && Buffer.concat(late.writes).equals(expected) &&
         late.listener.bytesSent === Buffer.concat(chunks).length
     }))
+})
+
+test('mount: right after an Ogg chain change, a new listener gets burstSize: the previous chain\'s headers and tail, then the new chain as it came', () => {
+  const BURST = 8000
+  const previous = logicalStream('vorbis', 1, 20).slice(0, -1)
+  const next = logicalStream('opus', 2, 3)
+  const stream = Buffer.concat([...previous, ...next.slice(0, 3)])
+  // upstream reads of up to a page or so, as a live stream comes: a chunk's first page start is its place to start
+  const reads = fc.array(fc.integer({ min: 100, max: 1200 }), { minLength: 1, maxLength: 40 })
+  fc.assert(fc.property(reads, (sizes) => {
+    const points: number[] = []
+    for (let at = 0, i = 0; at < stream.length; i++) points.push(at += sizes[i % sizes.length]!)
+    const mount = new Mount({ burstSize: BURST, onLeave: () => {} })
+    const reader = new OggReader({
+      chunk: (bytes, sync) => mount.push(bytes, sync),
+      headers: (pages) => mount.setHeaders(pages),
+      info: () => {},
+      tags: () => {},
+      corrupt: () => {}
+    })
+    for (const piece of cut(stream, points)) reader.push(piece)
+    mount.flush()
+    const late = recordingListener(1, mount)
+    mount.attach(late.listener)
+    const got = Buffer.concat(late.writes)
+    const headers = Buffer.concat(previous.slice(0, 2))
+    assert.ok(got.subarray(0, headers.length).equals(headers), 'the previous chain\'s header pages first')
+    const burst = got.subarray(headers.length)
+    assert.ok(stream.subarray(stream.length - burst.length).equals(burst), 'then the stream\'s last bytes, as they came')
+    const dataPageStarts = new Set(previous.slice(2).map((_, i) => Buffer.concat(previous.slice(0, i + 2)).length))
+    assert.ok(dataPageStarts.has(stream.length - burst.length), 'from a data page of the previous chain')
+    assert.ok(burst.length <= BURST && burst.length > BURST - 2500, `${burst.length} bytes of burst`)
+  }), { numRuns: 50 })
 })
