@@ -24,6 +24,12 @@ const NOT_PASSED_ON = new Set(['icy-metaint'])
 
 export const DEFAULT_CONTENT_TYPE = 'audio/mpeg'
 
+/** The type a listener is told: the upstream's, or MPEG audio from an old ICY server that names none. */
+export function listenerContentType (upstream: Record<string, string> | undefined): string {
+  const type = upstream?.['content-type']
+  return type === undefined || type.trim() === '' ? DEFAULT_CONTENT_TYPE : type
+}
+
 function bitrateOfAudioInfo (audioInfo: string): string | undefined {
   return /(?:^|;)\s*(?:ice-)?bitrate=(\d+)/i.exec(audioInfo)?.[1]
 }
@@ -100,6 +106,8 @@ export interface ListenerHeadInit {
 /**
  * A listener's response head, in Icecast 2.4.4's order: HTTP/1.0, no chunking, close at the end. Encoded
  * as Latin-1, the way the upstream's header values were read: their bytes pass on as they came.
+ * The mount is on the host app's origin: the browser is told never to guess another type than the one
+ * named (`nosniff`) and to run nothing of what it got (`sandbox`: no script, an opaque origin).
  */
 export function listenerHead (init: ListenerHeadInit): Buffer {
   const lines = [
@@ -110,7 +118,9 @@ export function listenerHead (init: ListenerHeadInit): Buffer {
     `Content-Type: ${init.contentType}`,
     'Cache-Control: no-cache, no-store',
     'Expires: Mon, 26 Jul 1997 05:00:00 GMT',
-    'Pragma: no-cache'
+    'Pragma: no-cache',
+    'X-Content-Type-Options: nosniff',
+    'Content-Security-Policy: sandbox'
   ]
   for (const [name, value] of Object.entries(init.stream)) lines.push(`${name}: ${value}`)
   for (const [name, value] of Object.entries(init.extra)) lines.push(`${name}: ${value}`)
