@@ -200,7 +200,7 @@ function accepted (
   const { status, reason, headers } = connection.head
   let error: Error | undefined
   if (status < 200 || status > 299) {
-    const note = status === 401 && withheld ? ' (the credentials were not forwarded to this other server)' : ''
+    const note = status === 401 && withheld ? ' (the credentials were not forwarded past a redirect to another server)' : ''
     error = new UpstreamStatusError(label, status, reason + note)
   } else {
     error = typeError(headers['content-type'], label)

@@ -102,6 +102,21 @@ test('redirects to an internal service are refused by default and under public, 
   assert.equal(internal.exchanges.length, 0, 'the internal service was never asked')
 })
 
+test('a relay\'s 401 after a redirect to another server names it and says the credentials stayed behind', async (t) => {
+  const other = await server(t, ({ socket }) => socket.end('HTTP/1.0 401 Unauthorized\r\n\r\n'))
+  const upstream = await server(t, ({ socket }) => socket.end(redirect(`http://127.0.0.1:${other.port}/stream`)))
+  const { app } = await loggedApp(t, {
+    relays: [{ url: `${upstream.origin}/live`, localMount: '/live', username: 'source', password: 'Upstream-S3cret', redirects: 'any' }]
+  })
+  await waitUntil(() => app.relay.get('/live')!.lastError !== null, 5000, 'the 401')
+  assert.deepEqual({ ...app.relay.get('/live')!.lastError, at: undefined }, {
+    code: 'FST_ICECAST_RELAY_UPSTREAM_STATUS',
+    message: `upstream ${upstream.origin}/live (redirected to ${other.origin}/stream): answered 401 Unauthorized (the credentials were not forwarded past a redirect to another server)`,
+    at: undefined
+  })
+  assert.doesNotMatch(other.exchanges[0]!.request, /Authorization/)
+})
+
 test('the master\'s stream list follows its redirects option', async (t) => {
   const lists = await server(t, ({ socket }) => socket.end('HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n/a\r\n'))
   const master = await server(t, (exchange) => exchange.socket.end(pathOf(exchange) === '/admin/streamlist.txt'

@@ -190,7 +190,7 @@ test('a 401 after a redirect to another server names that server and says the cr
   const first = await server(({ socket }) => socket.end(`HTTP/1.0 302 Found\r\nLocation: ${target.origin}/stream\r\n\r\n`))
   await assert.rejects(open(`http://u:p@127.0.0.1:${first.port}/live`, { redirects: 'any' }), {
     code: 'FST_ICECAST_RELAY_UPSTREAM_STATUS',
-    message: `upstream ${first.origin}/live (redirected to ${target.origin}/stream): answered 401 Unauthorized (the credentials were not forwarded to this other server)`
+    message: `upstream ${first.origin}/live (redirected to ${target.origin}/stream): answered 401 Unauthorized (the credentials were not forwarded past a redirect to another server)`
   })
   // without credentials to forward, or on the same server, there is nothing to say about them
   await assert.rejects(open(`${first.origin}/live`, { redirects: 'any' }), {
