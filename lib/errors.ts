@@ -28,11 +28,13 @@ export const HeadTooLargeError = createError(
 export const UpstreamStatusError = createError(
   'FST_ICECAST_RELAY_UPSTREAM_STATUS', 'upstream %s: answered %d %s', 502)
 export const NotAudioError = createError(
-  'FST_ICECAST_RELAY_NOT_AUDIO', 'upstream %s: answered %s, not a stream', 502)
+  'FST_ICECAST_RELAY_NOT_AUDIO', 'upstream %s: answered Content-Type %s, %s', 502)
 export const TooManyRedirectsError = createError(
   'FST_ICECAST_RELAY_TOO_MANY_REDIRECTS', 'upstream %s: more than %d redirects', 502)
 export const BadRedirectError = createError(
   'FST_ICECAST_RELAY_BAD_REDIRECT', 'upstream %s: unusable redirect Location: %s', 502)
+export const RedirectRefusedError = createError(
+  'FST_ICECAST_RELAY_REDIRECT_REFUSED', 'upstream %s: redirect to %s refused: %s', 502)
 export const BadChunkError = createError(
   'FST_ICECAST_RELAY_BAD_CHUNK', 'upstream %s: malformed chunked encoding: %s', 502)
 export const SourceTimeoutError = createError(

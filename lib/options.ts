@@ -1,3 +1,5 @@
+import { X509Certificate } from 'node:crypto'
+import net from 'node:net'
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { InvalidOptionError } from './errors.js'
@@ -15,6 +17,20 @@ const Secret = Type.String({ maxLength: 1024 })
 /** Upstream paths may carry a query string (`/;`, `/stream?type=http`). */
 const UpstreamPath = Type.String({ pattern: '^/[^\\x00-\\x20\\x7f#]*$', maxLength: 2048 })
 
+/** Which redirects an upstream may send the relay to: see lib/upstream/redirects.ts. */
+const Redirects = Type.Unsafe<'same-server' | 'public' | 'any'>(Type.String({ pattern: '^(same-server|public|any)$' }))
+export type RedirectPolicy = Static<typeof Redirects>
+
+/** The upstream's redirect policy and TLS settings, the same for a relay and a master. */
+const UpstreamTrustFields = {
+  redirects: Type.Optional(Redirects),
+  /** PEM certificate(s) of a private CA trusted for the upstream */
+  ca: Type.Optional(Type.Union([Type.String({ maxLength: 1_048_576 }), Type.Array(Type.String({ maxLength: 1_048_576 }), { minItems: 1, maxItems: 100 })])),
+  /** the name the upstream's certificate is checked against when it differs from `server` (an IP address) */
+  servername: Type.Optional(Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$' })),
+  rejectUnauthorized: Type.Optional(Type.Boolean())
+}
+
 export const RelayDefinitionSchema = Type.Object({
   url: Type.Optional(Type.String({ pattern: '^https?://', maxLength: 2048 })),
   server: Type.Optional(Host),
@@ -26,6 +42,7 @@ export const RelayDefinitionSchema = Type.Object({
   relayShoutcastMetadata: Type.Optional(Type.Boolean()),
   onDemand: Type.Optional(Type.Boolean()),
   tls: Type.Optional(Type.Boolean()),
+  ...UpstreamTrustFields,
   maxListeners: Type.Optional(Type.Integer({ minimum: 0 })),
   metaint: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_048_576 })),
   charset: Type.Optional(Type.String({ minLength: 1, maxLength: 64 }))
@@ -62,6 +79,7 @@ const Password = Type.String({ minLength: 1, maxLength: 1024, pattern: '^[^\\x00
 export const MasterDefinitionSchema = Type.Object({
   server: Host,
   port: Port,
+  ...UpstreamTrustFields,
   updateInterval: Type.Optional(Type.Number({ minimum: 0.1, maximum: 86400 })),
   username: Type.Optional(UserName),
   password: Password,
@@ -155,7 +173,12 @@ export interface ResolvedMaster {
   maxRelays: number
   /** the `origin` of the relays this master brings: `master:server:port` */
   origin: string
+  redirects: RedirectPolicy
+  tlsOptions?: UpstreamTls
 }
+
+/** The TLS settings given for an upstream with a certificate of its own CA. */
+export type UpstreamTls = Pick<RelayDefinition, 'ca' | 'servername' | 'rejectUnauthorized'>
 
 /** A relay definition with every default applied and the upstream as one URL. */
 export interface ResolvedRelay {
@@ -167,6 +190,8 @@ export interface ResolvedRelay {
   password?: string
   relayShoutcastMetadata: boolean
   onDemand: boolean
+  redirects: RedirectPolicy
+  tlsOptions?: UpstreamTls
   maxListeners?: number
   metaint?: number
   charset?: string
@@ -263,6 +288,40 @@ function credentials (def: RelayDefinition, url: URL, at: string): Pick<Resolved
   }
 }
 
+function isCertificate (pem: string): boolean {
+  try {
+    return new X509Certificate(pem).raw.length > 0
+  } catch {
+    return false
+  }
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]*-----END CERTIFICATE-----/g
+
+/** Node would ignore text that is no certificate and fail later with an unhelpful verify error: say so now. */
+function assertCertificates (ca: string | string[], field: string): void {
+  for (const [i, pem] of (Array.isArray(ca) ? ca : [ca]).entries()) {
+    const at = Array.isArray(ca) ? `${field}[${i}]` : field
+    const blocks = pem.match(PEM_CERTIFICATE) ?? []
+    if (blocks.length === 0) throw new InvalidOptionError(`${at}: no PEM certificate (-----BEGIN CERTIFICATE-----) in it`)
+    if (!blocks.every(isCertificate)) throw new InvalidOptionError(`${at}: a PEM certificate in it does not parse`)
+  }
+}
+
+/** The redirect policy (default `same-server`) and the TLS settings of a relay or master definition. */
+function upstreamTrust (def: Pick<RelayDefinition, 'redirects' | keyof UpstreamTls>, at: string): Pick<ResolvedRelay, 'redirects' | 'tlsOptions'> {
+  if (def.ca !== undefined) assertCertificates(def.ca, `${at}.ca`)
+  if (def.servername !== undefined && net.isIP(def.servername) !== 0) {
+    throw new InvalidOptionError(`${at}.servername: must be a DNS name, not an IP address (TLS sends names only)`)
+  }
+  const tlsOptions = {
+    ...(def.ca !== undefined && { ca: def.ca }),
+    ...(def.servername !== undefined && { servername: def.servername }),
+    ...(def.rejectUnauthorized !== undefined && { rejectUnauthorized: def.rejectUnauthorized })
+  }
+  return { redirects: def.redirects ?? 'same-server', ...(Object.keys(tlsOptions).length > 0 && { tlsOptions }) }
+}
+
 /**
  * Validates one relay definition and applies Icecast's defaults: mount `/`, local mount = the upstream
  * path, shoutcast metadata relayed. `at` names the definition in error messages (`relays[2]`).
@@ -284,6 +343,7 @@ export function resolveRelay (def: unknown, at = 'relay', origin = 'api'): Resol
     ...credentials(relay, url, at),
     relayShoutcastMetadata: relay.relayShoutcastMetadata ?? true,
     onDemand: relay.onDemand ?? false,
+    ...upstreamTrust(relay, at),
     ...(relay.maxListeners !== undefined && { maxListeners: relay.maxListeners }),
     ...(relay.metaint !== undefined && { metaint: relay.metaint }),
     ...(relay.charset !== undefined && { charset: relay.charset })
@@ -347,7 +407,8 @@ function resolveMaster (def: unknown, at: string): ResolvedMaster {
     password: master.password,
     onDemand: master.onDemand ?? false,
     maxRelays: master.maxRelays ?? DEFAULT_MAX_RELAYS,
-    origin: `master:${name}`
+    origin: `master:${name}`,
+    ...upstreamTrust(master, at)
   }
 }
 

@@ -28,6 +28,11 @@ app.register(fastifyIcecastRelay)
 expectError(app.register(icecastRelay, { relays: [{ server: 'h', port: '8000' }] }))
 expectError(app.register(icecastRelay, { limits: { clients: 'many' } }))
 expectError(app.register(icecastRelay, { relays: [{ server: 'h', port: 1, unknownKey: true }] }))
+expectAssignable<RelayPluginOptions>({
+  relays: [{ server: '127.0.0.1', port: 8443, tls: true, redirects: 'public', ca: ['-----BEGIN CERTIFICATE-----'], servername: 'radio.test', rejectUnauthorized: true }],
+  master: { server: 'm', port: 8000, password: 'p', redirects: 'any', ca: '-----BEGIN CERTIFICATE-----' }
+})
+expectError(app.register(icecastRelay, { relays: [{ server: 'h', port: 1, redirects: 'everywhere' }] }))
 expectAssignable<RelayPluginOptions>({})
 expectAssignable<RelayPluginOptions>({ master: { server: 'm', port: 8000, password: 'p' }, relayAuth: { password: 'p' } })
 expectAssignable<RelayPluginOptions>({ master: { server: 'm', port: 8000, password: 'p', maxRelays: 50 }, limits: { authFailures: 5, authWindow: 30 } })

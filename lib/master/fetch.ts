@@ -30,16 +30,14 @@ export async function fetchStreamlist (request: StreamlistRequest): Promise<stri
     username: master.username,
     password: master.password,
     userAgent: request.userAgent,
+    redirects: master.redirects,
+    ...(master.tlsOptions !== undefined && { tlsOptions: master.tlsOptions }),
     connectTimeout: timeout,
     sourceTimeout: timeout,
     signal,
-    label: url.href
+    label: url.href,
+    typeError: (contentType) => isStreamlistType(contentType) ? undefined : new NotStreamlistError(label, contentType)
   })
-  const contentType = connection.head.headers['content-type']
-  if (contentType !== undefined && !/^\s*text\//i.test(contentType)) {
-    connection.close()
-    throw new NotStreamlistError(label, contentType)
-  }
   const body = await readBody(connection, {
     length: contentLength(connection),
     signal,
@@ -48,6 +46,11 @@ export async function fetchStreamlist (request: StreamlistRequest): Promise<stri
     tooLarge: new StreamlistTooLargeError(label, MAX_STREAMLIST_BYTES)
   })
   return body.toString('utf8')
+}
+
+/** A stream list is plain text; an HTML page is a login or error page, never a list. */
+function isStreamlistType (contentType: string | undefined): boolean {
+  return contentType === undefined || (/^\s*text\//i.test(contentType) && !/^\s*text\/html\s*(;|$)/i.test(contentType))
 }
 
 function contentLength (connection: UpstreamConnection): number | undefined {

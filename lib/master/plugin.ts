@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { ResolvedMaster, ResolvedOptions } from '../options.js'
 import type { RelayEvents } from '../relay/relay.js'
+import { UNCHECKED_TLS_WARNING } from '../upstream/client.js'
 import { MasterPoller } from './poller.js'
 import { masterRelayDefinition, planReconcile, type DesiredRelay } from './reconcile.js'
 import { streamlistRoute } from './route.js'
@@ -33,6 +34,9 @@ export async function masterPlugin (fastify: FastifyInstance, options: MasterPlu
     log: fastify.log.child({ master: master.name }),
     onList: reconcile
   }))
+  for (const poller of pollers) {
+    if (poller.master.tlsOptions?.rejectUnauthorized === false) poller.log.warn({ upstream: poller.master.url.href }, UNCHECKED_TLS_WARNING)
+  }
   const pollerOf = (origin: string | undefined): MasterPoller | undefined =>
     pollers.find((poller) => poller.master.origin === origin)
 

@@ -68,17 +68,23 @@ function isServing (relay: RunningRelay, want: DesiredRelay | undefined): boolea
 }
 
 /**
- * The relay a master's list entry becomes: ICY metadata relayed, on demand as the master says, and the
- * master's credentials sent with the stream request (Icecast 2.4.4 sends none) — but only to the master
- * itself, never to another server a listed URL points at.
+ * The relay a master's list entry becomes: ICY metadata relayed, on demand as the master says, the
+ * master's redirect policy and CA, and the master's credentials sent with the stream request (Icecast
+ * 2.4.4 sends none) — but those, like the master's TLS name and checks, only to the master itself,
+ * never to another server a listed URL points at.
  */
 export function masterRelayDefinition (master: ResolvedMaster, entry: StreamlistEntry): RelayDefinition {
   const sameServer = entry.upstream.origin === master.url.origin
+  const { ca, servername, rejectUnauthorized } = master.tlsOptions ?? {}
   return {
     url: entry.upstream.href,
     localMount: entry.localMount,
     relayShoutcastMetadata: true,
     onDemand: master.onDemand,
-    ...(sameServer && { username: master.username, password: master.password })
+    redirects: master.redirects,
+    ...(ca !== undefined && { ca }),
+    ...(sameServer && { username: master.username, password: master.password }),
+    ...(sameServer && servername !== undefined && { servername }),
+    ...(sameServer && rejectUnauthorized !== undefined && { rejectUnauthorized })
   }
 }

@@ -24,6 +24,12 @@ const NOT_PASSED_ON = new Set(['icy-metaint'])
 
 export const DEFAULT_CONTENT_TYPE = 'audio/mpeg'
 
+/** The type a listener is told: the upstream's, or MPEG audio from an old ICY server that names none. */
+export function listenerContentType (upstream: Record<string, string> | undefined): string {
+  const type = upstream?.['content-type']
+  return type === undefined || type.trim() === '' ? DEFAULT_CONTENT_TYPE : type
+}
+
 function bitrateOfAudioInfo (audioInfo: string): string | undefined {
   return /(?:^|;)\s*(?:ice-)?bitrate=(\d+)/i.exec(audioInfo)?.[1]
 }
@@ -98,8 +104,21 @@ export interface ListenerHeadInit {
 }
 
 /**
- * A listener's response head, in Icecast 2.4.4's order: HTTP/1.0, no chunking, close at the end. Encoded
- * as Latin-1, the way the upstream's header values were read: their bytes pass on as they came.
+ * What keeps a listener's answer from running as a page of the host app's origin, whatever it holds: the
+ * browser may not guess another type than the one named, and the document it opens may load nothing but
+ * media of its own URL: no script (inline or not), style, frame, object or form target. Not `sandbox`:
+ * Chromium's player page for a media URL then loads the stream again from an opaque origin, which CORS
+ * refuses, so a stream opened in a browser tab would not play.
+ */
+export const LISTENER_SAFETY_HEADERS: ReadonlyArray<readonly [string, string]> = [
+  ['X-Content-Type-Options', 'nosniff'],
+  ['Content-Security-Policy', "default-src 'none'; media-src 'self'; form-action 'none'"]
+]
+
+/**
+ * A listener's response head, in Icecast 2.4.4's order: HTTP/1.0, no chunking, close at the end, then the
+ * safety headers. Encoded as Latin-1, the way the upstream's header values were read: their bytes pass on
+ * as they came.
  */
 export function listenerHead (init: ListenerHeadInit): Buffer {
   const lines = [
@@ -110,7 +129,8 @@ export function listenerHead (init: ListenerHeadInit): Buffer {
     `Content-Type: ${init.contentType}`,
     'Cache-Control: no-cache, no-store',
     'Expires: Mon, 26 Jul 1997 05:00:00 GMT',
-    'Pragma: no-cache'
+    'Pragma: no-cache',
+    ...LISTENER_SAFETY_HEADERS.map(([name, value]) => `${name}: ${value}`)
   ]
   for (const [name, value] of Object.entries(init.stream)) lines.push(`${name}: ${value}`)
   for (const [name, value] of Object.entries(init.extra)) lines.push(`${name}: ${value}`)

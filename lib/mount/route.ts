@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Relay } from '../relay/relay.js'
 import type { ListenerPlace, RelayRegistry } from '../relay/registry.js'
-import { DEFAULT_CONTENT_TYPE, listenerHead, streamHeaders } from './headers.js'
+import { listenerContentType, listenerHead, streamHeaders } from './headers.js'
 import { Listener } from './listener.js'
 import { releaseHttpState } from './release.js'
 
@@ -73,7 +73,7 @@ export function listenerRoute (app: FastifyInstance, registry: RelayRegistry, op
     const framing = request.method === 'GET' ? registry.listenerFraming(place, request.headers) : undefined
     const head = listenerHead({
       server: options.server,
-      contentType: relay.head?.headers['content-type'] ?? DEFAULT_CONTENT_TYPE,
+      contentType: listenerContentType(relay.head?.headers),
       stream: streamHeaders(relay.head?.headers ?? {}),
       extra: framing?.headers ?? {}
     })

@@ -4,6 +4,7 @@ import { DuplicateMountError, MoveRefusedError, UnknownMountError } from '../err
 import type { EndReason, Listener } from '../mount/listener.js'
 import { resolveRelay, type Limits, type RelayDefinition, type ResolvedRelay } from '../options.js'
 import type { IncomingHttpHeaders } from 'node:http'
+import { UNCHECKED_TLS_WARNING } from '../upstream/client.js'
 import type { ListenerFraming, RelayExtension } from './extension.js'
 import { Relay, type RelayError, type RelayEvents, type RelayMetadata, type RelayStatus } from './relay.js'
 
@@ -103,11 +104,16 @@ export class RelayRegistry extends EventEmitter<{ [E in keyof RelayEvents]: [Rel
 
   #insert (def: ResolvedRelay): Relay {
     if (this.#relays.has(def.localMount)) throw new DuplicateMountError(def.localMount)
+    const log = this.#log.child({ relay: def.localMount })
+    // a master's relays share its setting, told once when the master is registered
+    if (def.tlsOptions?.rejectUnauthorized === false && !def.origin.startsWith('master:')) {
+      log.warn({ upstream: def.url.href }, UNCHECKED_TLS_WARNING)
+    }
     const relay = new Relay(def, {
       limits: this.limits,
       userAgent: this.#userAgent,
       extensions: this.#extensions,
-      log: this.#log.child({ relay: def.localMount }),
+      log,
       emit: (event, payload) => { this.emit(event, ...[payload] as never) },
       onListenerLeave: () => { this.#listenerCount-- }
     })

@@ -314,6 +314,8 @@ export class Relay {
       ...(this.def.password !== undefined && { password: this.def.password }),
       headers,
       userAgent,
+      redirects: this.def.redirects,
+      ...(this.def.tlsOptions !== undefined && { tlsOptions: this.def.tlsOptions }),
       connectTimeout: limits.connectTimeout * 1000,
       sourceTimeout: limits.sourceTimeout * 1000,
       signal: abort.signal,

@@ -6,6 +6,7 @@ import {
   ConnectTimeoutError,
   InvalidOptionError,
   NotAudioError,
+  RedirectRefusedError,
   SourceTimeoutError,
   TooManyRedirectsError,
   UpstreamClosedError,
@@ -13,7 +14,23 @@ import {
 } from '../errors.js'
 import { ChunkedDecoder } from './chunked.js'
 import { HeadParser, type ResponseHead } from './head.js'
+import { streamTypeRefusal } from './media.js'
+import { isPublicAddress, isSameServer, publicOnlyLookup, type RedirectPolicy } from './redirects.js'
 import { buildRequest, type UpstreamTarget } from './request.js'
+
+/** The TLS settings an operator may give for an upstream with its own certificate authority. */
+export interface UpstreamTlsOptions {
+  /** PEM certificates trusted besides the system's, on every https request of the opening */
+  ca?: string | string[]
+  /** the name the configured server's certificate is checked against (and sent as SNI) */
+  servername?: string
+  /** false: the configured server's certificate is not checked at all */
+  rejectUnauthorized?: boolean
+}
+
+/** Logged where `rejectUnauthorized: false` is configured: it turns off what https is for. */
+export const UNCHECKED_TLS_WARNING =
+  'TLS certificate checks are OFF for this upstream (rejectUnauthorized: false): anyone on the network path can read and change what it sends'
 
 export interface UpstreamOptions {
   /** `http:` or `https:`; credentials in it (`http://user:pass@host/`) are used unless given below. */
@@ -29,14 +46,24 @@ export interface UpstreamOptions {
   headLimit?: number
   /** Redirects followed before giving up (default 10). */
   maxRedirects?: number
+  /** Which redirects are followed (default `same-server`): see RedirectPolicy. */
+  redirects?: RedirectPolicy
   /** Milliseconds without data after which a started stream ends; 0 disables the check. */
   sourceTimeout: number
   /** Aborts the opening (not a stream already opened: call `close()` for that). */
   signal?: AbortSignal
   /** Names the upstream in error messages; by default its URL without credentials. */
   label?: string
-  /** Passed on to `tls.connect` for https, e.g. `{ ca }` or `{ rejectUnauthorized: false }`. */
-  tlsOptions?: tls.ConnectionOptions
+  /**
+   * For https: `ca` on every request; `servername` and `rejectUnauthorized` only towards the server of
+   * `url` (and its same-server redirects), never towards another server a redirect names.
+   */
+  tlsOptions?: UpstreamTlsOptions
+  /**
+   * Why a 2xx answer of this `Content-Type` is refused (the error to reject with), or undefined to take
+   * it. By default only media types are taken, with NotAudioError.
+   */
+  typeError?: (contentType: string | undefined, label: string) => Error | undefined
 }
 
 export interface UpstreamSink {
@@ -64,6 +91,13 @@ interface Credentials {
   password?: string
 }
 
+/** How one request's socket connects. */
+interface ConnectOptions {
+  tls: tls.ConnectionOptions
+  /** A checking resolver, for a host that must resolve to public addresses only. */
+  lookup?: net.LookupFunction
+}
+
 /** What one request needs. */
 interface Attempt {
   target: UpstreamTarget
@@ -72,7 +106,7 @@ interface Attempt {
   label: string
   headLimit: number | undefined
   sourceTimeout: number
-  tlsOptions: tls.ConnectionOptions | undefined
+  connect: ConnectOptions
   signal: AbortSignal
 }
 
@@ -80,18 +114,24 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308])
 const EMPTY = Buffer.alloc(0)
 
 /**
- * Connects to an upstream stream server, sends the request, follows redirects and reads the
- * response head (HTTP/1.x or ICY). Resolves once a 2xx head that is not an HTML page has arrived;
- * rejects with an error from lib/errors.ts (or the signal's reason), every socket destroyed.
+ * Connects to an upstream stream server, sends the request, follows the redirects `redirects` allows
+ * and reads the response head (HTTP/1.x or ICY). Resolves once a 2xx head of an accepted media type has
+ * arrived; rejects with an error from lib/errors.ts (or the signal's reason), every socket destroyed.
  */
 export async function openUpstream (options: UpstreamOptions): Promise<UpstreamConnection> {
-  let url = checkedUrl(options.url)
+  const first = checkedUrl(options.url)
+  let url = first
   let credentials: Credentials = {
     username: options.username ?? urlCredentials(url).username,
     password: options.password ?? urlCredentials(url).password
   }
+  /** Credentials that a redirect to another server left behind. */
+  let withheld = false
   const maxRedirects = options.maxRedirects ?? 10
-  const labelOf = (at: URL): string => options.label ?? withoutCredentials(at).href
+  const policy = options.redirects ?? 'same-server'
+  const name = options.label ?? withoutCredentials(first).href
+  // Errors after a redirect name where it led: a 401 from there is not the configured server's.
+  const labelOf = (at: URL): string => at === first ? name : `${name} (redirected to ${withoutCredentials(at).href})`
   const opening = openingSignal(options, () => new ConnectTimeoutError(labelOf(url), options.connectTimeout))
   try {
     for (let redirects = 0; ; redirects++) {
@@ -103,14 +143,19 @@ export async function openUpstream (options: UpstreamOptions): Promise<UpstreamC
         label: labelOf(url),
         headLimit: options.headLimit,
         sourceTimeout: options.sourceTimeout,
-        tlsOptions: options.tlsOptions,
+        connect: connectOptions(first, url, policy, options.tlsOptions, name),
         signal: opening.signal
       })
-      if (!REDIRECTS.has(connection.head.status)) return accepted(connection, labelOf(url))
+      if (!REDIRECTS.has(connection.head.status)) {
+        return accepted(connection, labelOf(url), withheld, options.typeError ?? notAudio)
+      }
       connection.close()
-      if (redirects === maxRedirects) throw new TooManyRedirectsError(labelOf(options.url), maxRedirects)
+      if (redirects === maxRedirects) throw new TooManyRedirectsError(name, maxRedirects)
       const next = redirectTarget(connection.head, url, labelOf(url))
-      credentials = credentialsFor(next, url, credentials)
+      assertFollowed(policy, first, next, name)
+      const nextCredentials = credentialsFor(next, url, credentials)
+      withheld ||= hasCredentials(credentials) && !hasCredentials(nextCredentials)
+      credentials = nextCredentials
       url = next
     }
   } finally {
@@ -146,19 +191,57 @@ function openingSignal (
 }
 
 /** Rejects what is not a stream; hands on what is. */
-function accepted (connection: Connection, label: string): Connection {
+function accepted (
+  connection: Connection,
+  label: string,
+  withheld: boolean,
+  typeError: NonNullable<UpstreamOptions['typeError']>
+): Connection {
   const { status, reason, headers } = connection.head
   let error: Error | undefined
-  if (status < 200 || status > 299) error = new UpstreamStatusError(label, status, reason)
-  else if (isHtml(headers['content-type'])) error = new NotAudioError(label, headers['content-type'])
+  if (status < 200 || status > 299) {
+    const note = status === 401 && withheld ? ' (the credentials were not forwarded past a redirect to another server)' : ''
+    error = new UpstreamStatusError(label, status, reason + note)
+  } else {
+    error = typeError(headers['content-type'], label)
+  }
   if (error === undefined) return connection
   connection.close()
   throw error
 }
 
-/** SHOUTcast v1 answers what looks like a browser with its status page instead of the stream. */
-function isHtml (contentType: string | undefined): boolean {
-  return contentType?.split(';')[0]?.trim().toLowerCase() === 'text/html'
+function notAudio (contentType: string | undefined, label: string): Error | undefined {
+  const refusal = streamTypeRefusal(contentType)
+  return refusal === undefined ? undefined : new NotAudioError(label, contentType, refusal)
+}
+
+/** Throws unless the policy follows a redirect from the configured server `first` to `next`. */
+function assertFollowed (policy: RedirectPolicy, first: URL, next: URL, name: string): void {
+  if (policy !== 'same-server' || isSameServer(first, next)) return
+  throw new RedirectRefusedError(name, withoutCredentials(next).href,
+    `another server than ${first.host} (the option redirects: 'public' or 'any' allows it)`)
+}
+
+/**
+ * How to connect to `url`: the operator's TLS settings for its own server, and under the `public`
+ * policy a resolver that lets another server be reached on public addresses only.
+ */
+function connectOptions (
+  first: URL, url: URL, policy: RedirectPolicy, tlsOptions: UpstreamTlsOptions | undefined, name: string
+): ConnectOptions {
+  const { ca, servername, rejectUnauthorized } = tlsOptions ?? {}
+  const ownServer = isSameServer(first, url)
+  const tls = {
+    ...(ca !== undefined && { ca }),
+    ...(ownServer && servername !== undefined && { servername }),
+    ...(ownServer && rejectUnauthorized !== undefined && { rejectUnauthorized })
+  }
+  if (ownServer || policy !== 'public') return { tls }
+  const refusal = (host: string, address: string): Error => new RedirectRefusedError(name, withoutCredentials(url).href,
+    `${host === address ? address : `${host} resolves to ${address}, which`} is not a public address (redirects: 'public')`)
+  const host = bareHost(url)
+  if (net.isIP(host) !== 0 && !isPublicAddress(host)) throw refusal(host, host)
+  return { tls, lookup: publicOnlyLookup(refusal) }
 }
 
 function redirectTarget (head: ResponseHead, from: URL, label: string): URL {
@@ -175,13 +258,17 @@ function redirectTarget (head: ResponseHead, from: URL, label: string): URL {
 }
 
 /**
- * Credentials written in the Location win; otherwise ours follow only to the same origin (scheme,
- * host and port), so a redirect cannot make us hand them to another server.
+ * Credentials written in the Location win; otherwise ours follow only to the same server, so a redirect
+ * cannot make us hand them to another one.
  */
 function credentialsFor (next: URL, from: URL, current: Credentials): Credentials {
   const own = urlCredentials(next)
-  if (own.username !== undefined || own.password !== undefined) return own
-  return next.origin === from.origin ? current : {}
+  if (hasCredentials(own)) return own
+  return isSameServer(from, next) ? current : {}
+}
+
+function hasCredentials (credentials: Credentials): boolean {
+  return credentials.username !== undefined || credentials.password !== undefined
 }
 
 /** The URL's user and password, percent-decoded; undefined when empty. */
@@ -205,25 +292,29 @@ function withoutCredentials (url: URL): URL {
   return copy
 }
 
+/** URL keeps IPv6 literals in brackets; sockets want them bare. */
+function bareHost (url: URL): string {
+  return url.hostname.replace(/^\[(.*)\]$/, '$1')
+}
+
 function targetOf (url: URL, credentials: Credentials): UpstreamTarget {
   const tls = url.protocol === 'https:'
   return {
     tls,
-    // URL keeps IPv6 literals in brackets; sockets want them bare.
-    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    host: bareHost(url),
     port: url.port === '' ? (tls ? 443 : 80) : Number(url.port),
     path: url.pathname + url.search,
     ...credentials
   }
 }
 
-function connect (target: UpstreamTarget, tlsOptions: tls.ConnectionOptions | undefined): net.Socket {
+function connect (target: UpstreamTarget, options: ConnectOptions): net.Socket {
   // No TCP keep-alive: the source timeout notices a dead upstream sooner than keep-alive probes.
-  const where = { host: target.host, port: target.port, keepAlive: false }
+  const where = { host: target.host, port: target.port, keepAlive: false, ...(options.lookup && { lookup: options.lookup }) }
   if (!target.tls) return net.connect(where)
   // tls.connect sends no SNI unless told; RFC 6066 forbids an IP address there.
   const servername = net.isIP(target.host) === 0 ? { servername: target.host } : {}
-  return tls.connect({ ...servername, ...tlsOptions, ...where })
+  return tls.connect({ ...servername, ...options.tls, ...where })
 }
 
 /** One request and its response head, on a fresh socket. */
@@ -234,7 +325,7 @@ function exchange (attempt: Attempt): Promise<Connection> {
       reject(signal.reason)
       return
     }
-    const socket = connect(attempt.target, attempt.tlsOptions)
+    const socket = connect(attempt.target, attempt.connect)
     const parser = new HeadParser(label, attempt.headLimit)
     const detach = (): void => {
       socket.off('data', onData)
@@ -261,7 +352,7 @@ function exchange (attempt: Attempt): Promise<Connection> {
       resolve(new Connection(socket, parsed.head, parsed.rest, attempt))
     }
     function onError (error: Error): void {
-      fail(new ConnectError(label, error.message, { cause: error }))
+      fail(error instanceof RedirectRefusedError ? error : new ConnectError(label, error.message, { cause: error }))
     }
     function onClose (): void {
       fail(new ConnectError(label, 'closed before the end of the response head'))

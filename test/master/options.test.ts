@@ -16,7 +16,8 @@ test('master: Icecast\'s defaults (interval 120, user relay, not on demand, http
     password: 'hackme',
     onDemand: false,
     maxRelays: 1000,
-    origin: 'master:192.168.1.11:8001'
+    origin: 'master:192.168.1.11:8001',
+    redirects: 'same-server'
   })
   const list = resolveOptions({
     master: [

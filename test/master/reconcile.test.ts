@@ -4,6 +4,7 @@ import fc from 'fast-check'
 import { masterRelayDefinition, planReconcile, type MasterList, type RunningRelay } from '../../lib/master/reconcile.js'
 import type { StreamlistEntry } from '../../lib/master/streamlist.js'
 import { resolveOptions } from '../../lib/options.js'
+import { privateCa } from '../upstream/servers.js'
 
 const ORIGINS = ['master:a:1', 'master:b:2']
 const entry = (localMount: string, host = 'a:1'): StreamlistEntry => ({ localMount, upstream: new URL(`http://${host}${localMount}`) })
@@ -92,9 +93,20 @@ test('property: every listed mount is served, by the first master listing it unl
 test('a master relay: ICY metadata, the master\'s on-demand, its credentials for the master only', () => {
   const [master] = resolveOptions({ master: { server: 'm', port: 8000, password: 'pw', onDemand: true } }).masters
   assert.deepEqual(masterRelayDefinition(master!, entry('/a', 'm:8000')), {
-    url: 'http://m:8000/a', localMount: '/a', relayShoutcastMetadata: true, onDemand: true, username: 'relay', password: 'pw'
+    url: 'http://m:8000/a', localMount: '/a', relayShoutcastMetadata: true, onDemand: true, redirects: 'same-server', username: 'relay', password: 'pw'
   })
   assert.deepEqual(masterRelayDefinition(master!, entry('/b', 'other:8000')), {
-    url: 'http://other:8000/b', localMount: '/b', relayShoutcastMetadata: true, onDemand: true
+    url: 'http://other:8000/b', localMount: '/b', relayShoutcastMetadata: true, onDemand: true, redirects: 'same-server'
   })
+})
+
+test('a master relay: the master\'s redirect policy and CA everywhere, its TLS name and checks for the master only', () => {
+  const ca = privateCa().cert
+  const [master] = resolveOptions({
+    master: { server: 'm', port: 8000, password: 'pw', redirects: 'public', ca, servername: 'radio.test', rejectUnauthorized: false }
+  }).masters
+  const own = masterRelayDefinition(master!, entry('/a', 'm:8000'))
+  assert.deepEqual([own.redirects, own.ca, own.servername, own.rejectUnauthorized], ['public', ca, 'radio.test', false])
+  const other = masterRelayDefinition(master!, entry('/b', 'other:8000'))
+  assert.deepEqual([other.redirects, other.ca, other.servername, other.rejectUnauthorized], ['public', ca, undefined, undefined])
 })

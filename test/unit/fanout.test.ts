@@ -140,7 +140,9 @@ test('listener head follows Icecast 2.4.4', () => {
   assert.equal(head.toString('latin1'), [
     'HTTP/1.0 200 OK', 'Server: x', 'Connection: Close', 'Date: Thu, 01 Jan 1970 00:00:00 GMT',
     'Content-Type: audio/ogg', 'Cache-Control: no-cache, no-store', 'Expires: Mon, 26 Jul 1997 05:00:00 GMT',
-    'Pragma: no-cache', 'icy-name: n', 'icy-metaint: 16000', '', ''
+    'Pragma: no-cache', 'X-Content-Type-Options: nosniff',
+    "Content-Security-Policy: default-src 'none'; media-src 'self'; form-action 'none'",
+    'icy-name: n', 'icy-metaint: 16000', '', ''
   ].join('\r\n'))
 })
 

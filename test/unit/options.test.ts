@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { resolveOptions, resolveRelay } from '../../lib/options.js'
+import { privateCa } from '../upstream/servers.js'
 
 test('applies Icecast defaults to a relay definition', () => {
   const relay = resolveRelay({ server: '192.168.1.11', port: 8001 })
@@ -80,4 +81,44 @@ test('limits default to Icecast\'s', () => {
   assert.equal(options.limits.queueSize, 524288)
   assert.equal(options.limits.sourceTimeout, 10)
   assert.equal(resolveOptions({ limits: { clients: 5 } }).limits.burstSize, 65535)
+})
+
+test('redirects default to the same server; ca, servername and rejectUnauthorized pass on, for relays and masters', () => {
+  const ca = privateCa().cert
+  const relay = resolveRelay({ server: '127.0.0.1', port: 8443, tls: true })
+  assert.equal(relay.redirects, 'same-server')
+  assert.equal(relay.tlsOptions, undefined)
+  const trusting = resolveRelay({ server: '127.0.0.1', port: 8443, tls: true, redirects: 'any', ca: [ca, ca + ca], servername: 'radio.test', rejectUnauthorized: true })
+  assert.equal(trusting.redirects, 'any')
+  assert.deepEqual(trusting.tlsOptions, { ca: [ca, ca + ca], servername: 'radio.test', rejectUnauthorized: true })
+  const [master] = resolveOptions({ master: { server: 'm', port: 8443, tls: true, password: 'p', redirects: 'public', ca } }).masters
+  assert.equal(master!.redirects, 'public')
+  assert.deepEqual(master!.tlsOptions, { ca })
+})
+
+test('redirect and TLS option errors name the field', () => {
+  const ca = privateCa().cert
+  const relay = { server: 'h', port: 8000 }
+  const master = { server: 'm', port: 8000, password: 'p' }
+  const cases: Array<[unknown, RegExp]> = [
+    [{ relays: [{ ...relay, redirects: 'nowhere' }] }, /^.*relays\[0\]\.redirects: Expected string to match '\^\(same-server\|public\|any\)\$'$/],
+    [{ relays: [{ ...relay, redirects: true }] }, /relays\[0\]\.redirects: Expected string/],
+    [{ relays: [{ ...relay, ca: 'not a certificate' }] }, /relays\[0\]\.ca: no PEM certificate \(-----BEGIN CERTIFICATE-----\) in it$/],
+    [{ relays: [{ ...relay, ca: [ca, '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'] }] }, /relays\[0\]\.ca\[1\]: a PEM certificate in it does not parse$/],
+    [{ relays: [{ ...relay, ca: [] }] }, /relays\[0\]\.ca: /],
+    [{ relays: [{ ...relay, ca: 42 }] }, /relays\[0\]\.ca: /],
+    [{ relays: [{ ...relay, servername: '127.0.0.1' }] }, /relays\[0\]\.servername: must be a DNS name, not an IP address/],
+    [{ relays: [{ ...relay, servername: 'radio test' }] }, /relays\[0\]\.servername: Expected string to match/],
+    [{ relays: [{ ...relay, rejectUnauthorized: 'no' }] }, /relays\[0\]\.rejectUnauthorized: Expected boolean$/],
+    [{ master: { ...master, redirects: 'everywhere' } }, /^.*master\.redirects: Expected string to match/],
+    [{ master: [master, { ...master, port: 1, ca: 'x' }] }, /master\[1\]\.ca: no PEM certificate/],
+    [{ master: { ...master, servername: '127.0.0.2' } }, /master\.servername: must be a DNS name/],
+    [{ master: { ...master, servername: '::1' } }, /master\.servername: Expected string to match/],
+    [{ master: { ...master, rejectUnauthorized: 0 } }, /master\.rejectUnauthorized: Expected boolean/]
+  ]
+  for (const [options, pattern] of cases) {
+    assert.throws(() => resolveOptions(options),
+      (err: Error) => pattern.test(err.message) && (err as Error & { code: string }).code === 'FST_ICECAST_RELAY_INVALID_OPTION',
+      JSON.stringify(options))
+  }
 })

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { existsSync, readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { openUpstream, type UpstreamConnection, type UpstreamOptions } from '../../lib/upstream/client.js'
-import { closedPort, selfSignedCertificate, serve, type Exchange, type TestServer } from './servers.js'
+import { closedPort, privateCa, selfSignedCertificate, serve, type Exchange, type TestServer } from './servers.js'
 
 const servers: TestServer[] = []
 after(() => Promise.all(servers.map((server) => server.close())))
@@ -143,15 +143,63 @@ test('Transfer-Encoding: chunked on HTTP/1.0 is not decoded', async () => {
   assert.equal(body.toString(), '3\r\nabc')
 })
 
-test('absolute redirect to another port: followed, credentials not sent there', async () => {
+test('a redirect to another port is refused by default, naming where it led; the other server is never asked', async () => {
+  const target = await server(({ socket }) => socket.end(audioHead))
+  const first = await server(({ socket }) => socket.end(`HTTP/1.0 302 Found\r\nLocation: http://u:p@127.0.0.1:${target.port}/secret\r\n\r\n`))
+  await assert.rejects(open(`${first.origin}/live`), {
+    code: 'FST_ICECAST_RELAY_REDIRECT_REFUSED',
+    message: `upstream ${first.origin}/live: redirect to ${target.origin}/secret refused: another server than 127.0.0.1:${first.port} (the option redirects: 'public' or 'any' allows it)`
+  })
+  await assert.rejects(open(`${first.origin}/live`, { redirects: 'same-server' }), { code: 'FST_ICECAST_RELAY_REDIRECT_REFUSED' })
+  assert.equal(target.exchanges.length, 0)
+})
+
+test('redirects: public refuses an address that is not public, and a name that resolves to one, before connecting', async () => {
+  const target = await server(({ socket }) => socket.end(audioHead))
+  for (const [host, why] of [
+    ['127.0.0.1', /refused: 127\.0\.0\.1 is not a public address \(redirects: 'public'\)$/],
+    ['127.0.0.2', /refused: 127\.0\.0\.2 is not a public address/],
+    ['localhost', /refused: localhost resolves to (127\.0\.0\.1|::1), which is not a public address \(redirects: 'public'\)$/]
+  ] as const) {
+    const first = await server(({ socket }) => socket.end(`HTTP/1.0 302 Found\r\nLocation: http://${host}:${target.port}/secret\r\n\r\n`))
+    await assert.rejects(open(`${first.origin}/live`, { redirects: 'public' }), {
+      code: 'FST_ICECAST_RELAY_REDIRECT_REFUSED', message: why
+    }, host)
+  }
+  assert.equal(target.exchanges.length, 0)
+  // the configured server's own redirects are followed whatever its address
+  const own = await server(({ request, socket }) => socket.end(request.startsWith('GET /live ') ? 'HTTP/1.0 302 Found\r\nLocation: /mp3\r\n\r\n' : audioHead))
+  const connection = await open(`${own.origin}/live`, { redirects: 'public' })
+  connection.close()
+  assert.equal(connection.url.href, `${own.origin}/mp3`)
+})
+
+test('redirects: any follows a redirect to another port, credentials not sent there', async () => {
   const target = await server(({ socket }) => socket.end(audioHead))
   const first = await server(({ socket }) => socket.end(`HTTP/1.0 302 Found\r\nLocation: ${target.origin}/stream\r\n\r\n`))
-  const connection = await open(`http://u:p@127.0.0.1:${first.port}/`)
+  const connection = await open(`http://u:p@127.0.0.1:${first.port}/`, { redirects: 'any' })
   connection.close()
   assert.equal(connection.url.href, `${target.origin}/stream`)
   assert.match(first.exchanges[0]!.request, /Authorization: Basic/)
   assert.doesNotMatch(target.exchanges[0]!.request, /Authorization/)
   assert.match(target.exchanges[0]!.request, new RegExp(`^GET /stream HTTP/1.0\r\nHost: 127.0.0.1:${target.port}\r\n`))
+})
+
+test('a 401 after a redirect to another server names that server and says the credentials were not forwarded', async () => {
+  const target = await server(({ socket }) => socket.end('HTTP/1.0 401 Unauthorized\r\n\r\n'))
+  const first = await server(({ socket }) => socket.end(`HTTP/1.0 302 Found\r\nLocation: ${target.origin}/stream\r\n\r\n`))
+  await assert.rejects(open(`http://u:p@127.0.0.1:${first.port}/live`, { redirects: 'any' }), {
+    code: 'FST_ICECAST_RELAY_UPSTREAM_STATUS',
+    message: `upstream ${first.origin}/live (redirected to ${target.origin}/stream): answered 401 Unauthorized (the credentials were not forwarded past a redirect to another server)`
+  })
+  // without credentials to forward, or on the same server, there is nothing to say about them
+  await assert.rejects(open(`${first.origin}/live`, { redirects: 'any' }), {
+    message: `upstream ${first.origin}/live (redirected to ${target.origin}/stream): answered 401 Unauthorized`
+  })
+  const own = await server(({ request, socket }) => socket.end(request.startsWith('GET /live ') ? 'HTTP/1.0 302 Found\r\nLocation: /a\r\n\r\n' : 'HTTP/1.0 401 Unauthorized\r\n\r\n'))
+  await assert.rejects(open(`http://u:p@127.0.0.1:${own.port}/live`, { label: 'the relay' }), {
+    message: `upstream the relay (redirected to ${own.origin}/a): answered 401 Unauthorized`
+  })
 })
 
 test('relative redirects with every redirect status: followed on the same server, credentials kept', async () => {
@@ -190,7 +238,7 @@ test('https: a redirect from http, the certificate checked with the given ca, SN
   const certificate = selfSignedCertificate()
   const secure = await server(({ socket }) => socket.write('ICY 200 OK\r\ncontent-type:audio/aacp\r\n\r\naac'), certificate)
   const plain = await server(({ socket }) => socket.end(`HTTP/1.0 302 Found\r\nLocation: ${secure.origin}/aac\r\n\r\n`))
-  const connection = await open(`${plain.origin}/`, { tlsOptions: { ca: certificate.cert } })
+  const connection = await open(`${plain.origin}/`, { redirects: 'any', tlsOptions: { ca: certificate.cert.toString() } })
   assert.equal(connection.url.href, `${secure.origin}/aac`)
   assert.equal(connection.head.headers['content-type'], 'audio/aacp')
   const received: Buffer[] = []
@@ -198,7 +246,7 @@ test('https: a redirect from http, the certificate checked with the given ca, SN
   connection.close()
   assert.equal(Buffer.concat(received).toString(), 'aac')
 
-  const byName = await open(`https://localhost:${secure.port}/`, { tlsOptions: { ca: certificate.cert } })
+  const byName = await open(`https://localhost:${secure.port}/`, { tlsOptions: { ca: certificate.cert.toString() } })
   byName.close()
   assert.equal((secure.exchanges[1]!.socket as import('node:tls').TLSSocket).servername, 'localhost')
   assert.match(secure.exchanges[1]!.request, new RegExp(`Host: localhost:${secure.port}\r\n`))
@@ -206,6 +254,22 @@ test('https: a redirect from http, the certificate checked with the given ca, SN
   await assert.rejects(open(`${secure.origin}/`), { code: 'FST_ICECAST_RELAY_CONNECT_FAILED', message: /self-signed/ })
   const trusting = await open(`${secure.origin}/`, { tlsOptions: { rejectUnauthorized: false } })
   trusting.close()
+})
+
+test('servername and rejectUnauthorized hold for the configured server only; ca for every server of the opening', async () => {
+  const ca = privateCa()
+  const secure = await server(({ socket }) => socket.end(audioHead), ca.issue('DNS:radio.test'))
+  const own = await open(`${secure.origin}/`, { tlsOptions: { ca: ca.cert, servername: 'radio.test' } })
+  own.close()
+  assert.equal((secure.exchanges[0]!.socket as import('node:tls').TLSSocket).servername, 'radio.test')
+
+  const plain = await server(({ socket }) => socket.end(`HTTP/1.0 302 Found\r\nLocation: ${secure.origin}/\r\n\r\n`))
+  await assert.rejects(open(`${plain.origin}/`, { redirects: 'any', tlsOptions: { ca: ca.cert, servername: 'radio.test' } }), {
+    code: 'FST_ICECAST_RELAY_CONNECT_FAILED', message: /redirected to .*IP: 127\.0\.0\.1 is not in the cert's list/
+  })
+  await assert.rejects(open(`${plain.origin}/`, { redirects: 'any', tlsOptions: { rejectUnauthorized: false } }), {
+    code: 'FST_ICECAST_RELAY_CONNECT_FAILED', message: /unable to verify the first certificate/
+  })
 })
 
 test('401, 404 and 500 reject with UpstreamStatusError and close the socket', async () => {
@@ -218,12 +282,22 @@ test('401, 404 and 500 reject with UpstreamStatusError and close the socket', as
   }
 })
 
-test('a 200 text/html page (SHOUTcast v1 answering a browser) rejects with NotAudioError', async () => {
-  for (const type of ['text/html', 'Text/HTML; charset=utf-8']) {
+test('a 200 of a type that is no stream (SHOUTcast v1\'s page for browsers, SVG, XHTML, a playlist) rejects with NotAudioError', async () => {
+  for (const type of ['text/html', 'Text/HTML; charset=utf-8', 'image/svg+xml', 'application/xhtml+xml', 'audio/x-scpls']) {
     const upstream = await server(({ socket }) => socket.write(`HTTP/1.0 200 OK\r\ncontent-type:${type}\r\n\r\n<html>`))
-    await assert.rejects(open(`${upstream.origin}/`), { code: 'FST_ICECAST_RELAY_NOT_AUDIO', message: new RegExp(`answered ${type}`) })
+    await assert.rejects(open(`${upstream.origin}/`), {
+      code: 'FST_ICECAST_RELAY_NOT_AUDIO', message: new RegExp(`^upstream ${upstream.origin}/: answered Content-Type ${type.replace('+', '\\+')}, (not an audio or video stream|a playlist)`)
+    })
     await upstream.exchanges[0]!.closed
   }
+  const twoTypes = await server(({ socket }) => socket.write('HTTP/1.0 200 OK\r\nContent-Type: audio/mpeg\r\nContent-Type: image/svg+xml\r\n\r\n<svg>'))
+  await assert.rejects(open(`${twoTypes.origin}/`), { message: /answered Content-Type audio\/mpeg, image\/svg\+xml, more than one media type$/ })
+})
+
+test('an answer with no Content-Type (old ICY servers) is taken', async () => {
+  const upstream = await server(({ socket }) => socket.end('ICY 200 OK\r\nicy-name:old\r\n\r\nmp3'))
+  const { body } = await collect(await open(`${upstream.origin}/`))
+  assert.equal(body.toString(), 'mp3')
 })
 
 test('a garbage status line rejects with BadStatusLineError at once', async () => {

@@ -1,7 +1,7 @@
 import net from 'node:net'
 import tls from 'node:tls'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { once } from 'node:events'
@@ -80,19 +80,61 @@ export async function closedPort (): Promise<number> {
   return port
 }
 
-/** A self-signed certificate for localhost and 127.0.0.1, made by openssl in a temporary folder. */
-export function selfSignedCertificate (): { key: Buffer, cert: Buffer } {
+/** Runs `work` in a temporary folder, removed afterwards. */
+function inTempFolder<T> (work: (folder: string) => T): T {
   const folder = mkdtempSync(join(tmpdir(), 'upstream-tls-'))
   try {
-    const key = join(folder, 'key.pem')
-    const cert = join(folder, 'cert.pem')
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'
-    ], { stdio: 'ignore' })
-    return { key: readFileSync(key), cert: readFileSync(cert) }
+    return work(folder)
   } finally {
     rmSync(folder, { recursive: true, force: true })
+  }
+}
+
+function openssl (folder: string, args: string[]): void {
+  execFileSync('openssl', args, { cwd: folder, stdio: 'ignore' })
+}
+
+const NEW_EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
+
+/** A self-signed certificate for localhost and 127.0.0.1, made by openssl in a temporary folder. */
+export function selfSignedCertificate (): { key: Buffer, cert: Buffer } {
+  return inTempFolder((folder) => {
+    openssl(folder, [
+      'req', '-x509', ...NEW_EC_KEY, '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '1', '-subj', '/CN=localhost',
+      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'
+    ])
+    return { key: readFileSync(join(folder, 'key.pem')), cert: readFileSync(join(folder, 'cert.pem')) }
+  })
+}
+
+export interface PrivateCa {
+  /** the CA's certificate, PEM: what a relay's `ca` option takes */
+  cert: string
+  /** a server certificate signed by the CA, e.g. for `DNS:radio.test` */
+  issue: (subjectAltName: string) => { key: Buffer, cert: Buffer }
+}
+
+/** A certificate authority of the test's own, made by openssl, as an operator's private CA would be. */
+export function privateCa (): PrivateCa {
+  const ca = inTempFolder((folder) => {
+    openssl(folder, [
+      'req', '-x509', ...NEW_EC_KEY, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=Test Private CA',
+      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'
+    ])
+    return { key: readFileSync(join(folder, 'ca.key')), cert: readFileSync(join(folder, 'ca.pem'), 'utf8') }
+  })
+  return {
+    cert: ca.cert,
+    issue: (subjectAltName) => inTempFolder((folder) => {
+      writeFileSync(join(folder, 'ca.key'), ca.key)
+      writeFileSync(join(folder, 'ca.pem'), ca.cert)
+      writeFileSync(join(folder, 'ext.cnf'), `subjectAltName=${subjectAltName}\n`)
+      openssl(folder, ['req', '-new', ...NEW_EC_KEY, '-keyout', 'key.pem', '-out', 'req.csr', '-subj', '/CN=upstream'])
+      openssl(folder, [
+        'x509', '-req', '-in', 'req.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', '1', '-days', '1',
+        '-extfile', 'ext.cnf', '-out', 'cert.pem'
+      ])
+      return { key: readFileSync(join(folder, 'key.pem')), cert: readFileSync(join(folder, 'cert.pem')) }
+    })
   }
 }
