@@ -35,6 +35,8 @@ export const BadRedirectError = createError(
   'FST_ICECAST_RELAY_BAD_REDIRECT', 'upstream %s: unusable redirect Location: %s', 502)
 export const RedirectRefusedError = createError(
   'FST_ICECAST_RELAY_REDIRECT_REFUSED', 'upstream %s: redirect to %s refused: %s', 502)
+export const NotPublicError = createError(
+  'FST_ICECAST_RELAY_NOT_PUBLIC', 'upstream %s: %s (publicOnly)', 502)
 export const BadChunkError = createError(
   'FST_ICECAST_RELAY_BAD_CHUNK', 'upstream %s: malformed chunked encoding: %s', 502)
 export const SourceTimeoutError = createError(

@@ -45,7 +45,9 @@ export const RelayDefinitionSchema = Type.Object({
   ...UpstreamTrustFields,
   maxListeners: Type.Optional(Type.Integer({ minimum: 0 })),
   metaint: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_048_576 })),
-  charset: Type.Optional(Type.String({ minLength: 1, maxLength: 64 }))
+  charset: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  /** every connection of the relay, to its server and wherever it redirects, goes to public addresses only */
+  publicOnly: Type.Optional(Type.Boolean())
 }, { additionalProperties: false })
 export type RelayDefinition = Static<typeof RelayDefinitionSchema>
 
@@ -67,7 +69,7 @@ export const LimitsSchema = Type.Object({
   /** wrong Basic credentials a client address may send to the admin routes or the stream list within `authWindow` */
   authFailures: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10 }),
   /** seconds over which `authFailures` are counted; an address past them gets 429 until its window ends */
-  authWindow: Type.Number({ exclusiveMinimum: 0, maximum: 86400, default: 60 })
+  authWindow: Type.Number({ minimum: 1, maximum: 86400, default: 60 })
 }, { additionalProperties: false, default: {} })
 export type Limits = Static<typeof LimitsSchema>
 
@@ -192,6 +194,8 @@ export interface ResolvedRelay {
   onDemand: boolean
   redirects: RedirectPolicy
   tlsOptions?: UpstreamTls
+  /** its server too must be on public addresses: a URL someone else chose (a master's list, a user) */
+  publicOnly?: true
   maxListeners?: number
   metaint?: number
   charset?: string
@@ -344,6 +348,7 @@ export function resolveRelay (def: unknown, at = 'relay', origin = 'api'): Resol
     relayShoutcastMetadata: relay.relayShoutcastMetadata ?? true,
     onDemand: relay.onDemand ?? false,
     ...upstreamTrust(relay, at),
+    ...(relay.publicOnly === true && { publicOnly: true }),
     ...(relay.maxListeners !== undefined && { maxListeners: relay.maxListeners }),
     ...(relay.metaint !== undefined && { metaint: relay.metaint }),
     ...(relay.charset !== undefined && { charset: relay.charset })

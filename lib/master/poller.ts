@@ -4,6 +4,7 @@ import type { ResolvedMaster } from '../options.js'
 import type { MasterStatus } from '../relay/registry.js'
 import { toRelayError, type RelayError } from '../relay/relay.js'
 import { fetchStreamlist } from './fetch.js'
+import { isListedServerAllowed } from './reconcile.js'
 import { parseStreamlist, type Streamlist, type StreamlistEntry } from './streamlist.js'
 
 export interface PollerContext {
@@ -29,6 +30,8 @@ export class MasterPoller {
   entries: StreamlistEntry[] | undefined
   readonly #ctx: PollerContext
   #ignored = 0
+  /** listed URLs on other servers that the master's `redirects` option refused */
+  #refused = 0
   /** mounts past `maxRelays` in the last list */
   #unread = 0
   #polls = 0
@@ -83,7 +86,7 @@ export class MasterPoller {
       mounts: this.entries?.map((entry) => entry.localMount) ?? [],
       listed: (this.entries?.length ?? 0) + this.#unread,
       truncated: this.#unread > 0,
-      ignoredLines: this.#ignored,
+      ignoredLines: this.#ignored + this.#refused,
       relays,
       shadowed
     }
@@ -128,6 +131,11 @@ export class MasterPoller {
     if (list.ignored > 0 && list.ignored !== this.#ignored) {
       this.log.warn({ ignored: list.ignored }, 'stream list lines that name no mount were ignored')
     }
+    const entries = list.entries.filter((entry) => isListedServerAllowed(this.master, entry))
+    const refused = list.entries.length - entries.length
+    if (refused > 0 && refused !== this.#refused) {
+      this.log.warn({ refused }, "listed URLs on other servers than the master were not relayed: its redirects option is 'same-server'")
+    }
     // One line when a list starts being cut, not one per poll of a master that keeps listing too much.
     if (list.unread > 0 && this.#unread === 0) {
       const listed = list.entries.length + list.unread
@@ -138,8 +146,9 @@ export class MasterPoller {
     this.#lastPollAt = new Date()
     this.#lastSuccessAt = this.#lastPollAt
     this.#lastError = undefined
-    this.entries = list.entries
+    this.entries = entries
     this.#ignored = list.ignored
+    this.#refused = refused
     this.#unread = list.unread
     this.#ctx.onList(this)
   }

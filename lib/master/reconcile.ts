@@ -1,3 +1,4 @@
+import { isSameServer } from '../upstream/redirects.js'
 import type { RelayDefinition, ResolvedMaster } from '../options.js'
 import type { StreamlistEntry } from './streamlist.js'
 
@@ -68,13 +69,23 @@ function isServing (relay: RunningRelay, want: DesiredRelay | undefined): boolea
 }
 
 /**
+ * Whether a listed URL may be relayed: a URL on another server than the master is the master sending the
+ * slave elsewhere, as a redirect does, so the master's `redirects` option judges it. Under `same-server`
+ * only the master's own mounts are relayed; under `public` another server must be on public addresses
+ * (checked as the relay connects, `publicOnly`); under `any`, anywhere.
+ */
+export function isListedServerAllowed (master: ResolvedMaster, entry: StreamlistEntry): boolean {
+  return master.redirects !== 'same-server' || isSameServer(master.url, entry.upstream)
+}
+
+/**
  * The relay a master's list entry becomes: ICY metadata relayed, on demand as the master says, the
  * master's redirect policy and CA, and the master's credentials sent with the stream request (Icecast
  * 2.4.4 sends none) — but those, like the master's TLS name and checks, only to the master itself,
- * never to another server a listed URL points at.
+ * never to another server a listed URL points at, whose addresses must be public unless `redirects` is `any`.
  */
 export function masterRelayDefinition (master: ResolvedMaster, entry: StreamlistEntry): RelayDefinition {
-  const sameServer = entry.upstream.origin === master.url.origin
+  const sameServer = isSameServer(master.url, entry.upstream)
   const { ca, servername, rejectUnauthorized } = master.tlsOptions ?? {}
   return {
     url: entry.upstream.href,
@@ -85,6 +96,7 @@ export function masterRelayDefinition (master: ResolvedMaster, entry: Streamlist
     ...(ca !== undefined && { ca }),
     ...(sameServer && { username: master.username, password: master.password }),
     ...(sameServer && servername !== undefined && { servername }),
-    ...(sameServer && rejectUnauthorized !== undefined && { rejectUnauthorized })
+    ...(sameServer && rejectUnauthorized !== undefined && { rejectUnauthorized }),
+    ...(!sameServer && master.redirects === 'public' && { publicOnly: true })
   }
 }

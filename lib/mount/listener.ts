@@ -52,8 +52,18 @@ function onSocketError (this: Socket): void {
  */
 const END_IDLE_TIMEOUT_MS = 3000
 
-function onEndedSocketIdle (this: Socket): void {
+function destroySocket (this: Socket): void {
   this.destroy()
+}
+
+/**
+ * Ends a socket and closes it once what it was sent is written: Node's server sockets allow half-open
+ * connections, so `end()` alone keeps one open until the client ends its half too, which some never do.
+ */
+export function endAndClose (socket: Socket, last?: Buffer): void {
+  socket.once('finish', destroySocket)
+  if (last === undefined) socket.end()
+  else socket.end(last)
 }
 
 /**
@@ -139,9 +149,8 @@ export class Listener {
       socket.destroy()
     } else {
       this.ending.add(this)
-      socket.setTimeout(END_IDLE_TIMEOUT_MS, onEndedSocketIdle)
-      // closed once flushed: Node would otherwise wait for the client to end its half of the connection
-      socket.destroySoon()
+      socket.setTimeout(END_IDLE_TIMEOUT_MS, destroySocket)
+      endAndClose(socket)
     }
   }
 

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Relay } from '../relay/relay.js'
 import type { ListenerPlace, RelayRegistry } from '../relay/registry.js'
 import { listenerContentType, listenerHead, streamHeaders } from './headers.js'
-import { Listener } from './listener.js'
+import { Listener, endAndClose } from './listener.js'
 import { releaseHttpState } from './release.js'
 
 export interface ListenerRouteOptions {
@@ -79,10 +79,7 @@ export function listenerRoute (app: FastifyInstance, registry: RelayRegistry, op
     })
     reply.hijack()
     if (request.method === 'HEAD') {
-      // the end of any `Connection: close` answer: Node's server keeps a socket open until the client ends
-      // its half too, and a client that never does would hold it for good
-      socket.write(head)
-      socket.destroySoon()
+      endAndClose(socket, head)
       return undefined
     }
     // the head, the codec headers and the burst leave in one writev instead of a write each

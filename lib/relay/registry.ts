@@ -48,7 +48,7 @@ export interface MasterStatus {
   listed: number
   /** whether that list named more than `maxRelays` mounts, and the rest were left out */
   truncated: boolean
-  /** lines of that list that named no mount */
+  /** lines of that list that named no mount, or a server its `redirects` option refuses */
   ignoredLines: number
   /** local mounts served from this master now */
   relays: string[]

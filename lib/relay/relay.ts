@@ -208,14 +208,18 @@ export class Relay {
 
   admission (): Admission {
     if (this.state === 'stopped') return 'unavailable'
-    if (this.state === 'live' || this.#inGrace()) return 'join'
-    if (this.def.onDemand) return 'wait'
+    if (this.#streaming() || this.#inGrace()) return 'join'
+    // a reconnect has answered but sent no audio yet: it may hang up at once, as a broken upstream does
+    if (this.state === 'live' || this.def.onDemand) return 'wait'
     return this.state === 'connecting' && !this.#everLive && this.#attempt === 0 ? 'wait' : 'unavailable'
   }
 
-  /** Resolves true as soon as the upstream is live, false after `ms` or when the relay stops. */
+  /**
+   * Resolves true as soon as the upstream is live (a reconnect: once it sent data), false after `ms`, when
+   * the relay stops, or when a reconnect ends without data.
+   */
   waitLive (ms: number): Promise<boolean> {
-    if (this.state === 'live') return Promise.resolve(true)
+    if (this.#streaming()) return Promise.resolve(true)
     return new Promise((resolve) => {
       const done = (live: boolean): void => {
         clearTimeout(timer)
@@ -279,6 +283,14 @@ export class Relay {
     }
   }
 
+  /**
+   * The upstream is live and trusted to send audio: a first connection at once (a live stream sends at
+   * once, and a listener may be there before it does), a reconnect once it has sent data.
+   */
+  #streaming (): boolean {
+    return this.state === 'live' && (this.#hadData || this.#attempt === 0)
+  }
+
   #demand (): number {
     return this.mount.listeners.size + this.#waiters.size
   }
@@ -315,6 +327,7 @@ export class Relay {
       headers,
       userAgent,
       redirects: this.def.redirects,
+      publicOnly: this.def.publicOnly === true,
       ...(this.def.tlsOptions !== undefined && { tlsOptions: this.def.tlsOptions }),
       connectTimeout: limits.connectTimeout * 1000,
       sourceTimeout: limits.sourceTimeout * 1000,
@@ -349,13 +362,16 @@ export class Relay {
     this.mount.resetStream()
     this.#audio = undefined
     this.#setState('live')
-    this.#wakeWaiters(true)
+    if (this.#streaming()) this.#wakeWaiters(true)
     connection.start({
       data: (chunk) => {
         // the gap ends with audio, not with an answer: an upstream that answers and hangs up at once
         // must not restart the grace period of listeners who have been getting nothing all along
         if (this.#gapSince !== undefined) this.#endGap()
-        this.#hadData = true
+        if (!this.#hadData) {
+          this.#hadData = true
+          this.#wakeWaiters(true)
+        }
         this.#bytesIn += chunk.length
         pipeline.push(chunk)
         this.#flushSoon()
@@ -439,6 +455,7 @@ export class Relay {
       if (this.#hadData) this.#startGap()
       else this.mount.endAll('gap')
     }
+    if (!this.#hadData) this.#wakeWaiters(false)
     this.#failed(error ?? new Error('upstream ended'))
   }
 

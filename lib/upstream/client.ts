@@ -1,11 +1,12 @@
 import net from 'node:net'
-import tls from 'node:tls'
+import tls, { rootCertificates } from 'node:tls'
 import {
   BadRedirectError,
   ConnectError,
   ConnectTimeoutError,
   InvalidOptionError,
   NotAudioError,
+  NotPublicError,
   RedirectRefusedError,
   SourceTimeoutError,
   TooManyRedirectsError,
@@ -48,6 +49,8 @@ export interface UpstreamOptions {
   maxRedirects?: number
   /** Which redirects are followed (default `same-server`): see RedirectPolicy. */
   redirects?: RedirectPolicy
+  /** Every connection, to `url`'s server too, must go to public addresses: `url` came from someone else. */
+  publicOnly?: boolean
   /** Milliseconds without data after which a started stream ends; 0 disables the check. */
   sourceTimeout: number
   /** Aborts the opening (not a stream already opened: call `close()` for that). */
@@ -143,7 +146,7 @@ export async function openUpstream (options: UpstreamOptions): Promise<UpstreamC
         label: labelOf(url),
         headLimit: options.headLimit,
         sourceTimeout: options.sourceTimeout,
-        connect: connectOptions(first, url, policy, options.tlsOptions, name),
+        connect: connectOptions({ first, url, policy, publicOnly: options.publicOnly === true }, options.tlsOptions, name),
         signal: opening.signal
       })
       if (!REDIRECTS.has(connection.head.status)) {
@@ -222,23 +225,39 @@ function assertFollowed (policy: RedirectPolicy, first: URL, next: URL, name: st
     `another server than ${first.host} (the option redirects: 'public' or 'any' allows it)`)
 }
 
+/** A private CA's certificates beside the system's roots: Node's `ca` option replaces the roots. */
+export function withSystemRoots (ca: string | string[]): string[] {
+  return [...rootCertificates, ...[ca].flat()]
+}
+
+interface ConnectTarget {
+  /** the configured server */
+  first: URL
+  url: URL
+  policy: RedirectPolicy
+  publicOnly: boolean
+}
+
 /**
- * How to connect to `url`: the operator's TLS settings for its own server, and under the `public`
- * policy a resolver that lets another server be reached on public addresses only.
+ * How to connect to `url`: the operator's TLS settings for its own server, and a resolver that lets only
+ * public addresses be reached where they must be: another server under the `public` policy, or any
+ * server of a `publicOnly` opening.
  */
 function connectOptions (
-  first: URL, url: URL, policy: RedirectPolicy, tlsOptions: UpstreamTlsOptions | undefined, name: string
+  { first, url, policy, publicOnly }: ConnectTarget, tlsOptions: UpstreamTlsOptions | undefined, name: string
 ): ConnectOptions {
   const { ca, servername, rejectUnauthorized } = tlsOptions ?? {}
   const ownServer = isSameServer(first, url)
   const tls = {
-    ...(ca !== undefined && { ca }),
+    ...(ca !== undefined && { ca: withSystemRoots(ca) }),
     ...(ownServer && servername !== undefined && { servername }),
     ...(ownServer && rejectUnauthorized !== undefined && { rejectUnauthorized })
   }
-  if (ownServer || policy !== 'public') return { tls }
-  const refusal = (host: string, address: string): Error => new RedirectRefusedError(name, withoutCredentials(url).href,
-    `${host === address ? address : `${host} resolves to ${address}, which`} is not a public address (redirects: 'public')`)
+  if (!publicOnly && (ownServer || policy !== 'public')) return { tls }
+  const refusal = (host: string, address: string): Error => {
+    const why = `${host === address ? address : `${host} resolves to ${address}, which`} is not a public address`
+    return url === first ? new NotPublicError(name, why) : new RedirectRefusedError(name, withoutCredentials(url).href, `${why} (${publicOnly ? 'publicOnly' : "redirects: 'public'"})`)
+  }
   const host = bareHost(url)
   if (net.isIP(host) !== 0 && !isPublicAddress(host)) throw refusal(host, host)
   return { tls, lookup: publicOnlyLookup(refusal) }
@@ -352,7 +371,9 @@ function exchange (attempt: Attempt): Promise<Connection> {
       resolve(new Connection(socket, parsed.head, parsed.rest, attempt))
     }
     function onError (error: Error): void {
-      fail(error instanceof RedirectRefusedError ? error : new ConnectError(label, error.message, { cause: error }))
+      // the checking lookup's own refusals say more than a connect failure would
+      const refused = error instanceof RedirectRefusedError || error instanceof NotPublicError
+      fail(refused ? error : new ConnectError(label, error.message, { cause: error }))
     }
     function onClose (): void {
       fail(new ConnectError(label, 'closed before the end of the response head'))

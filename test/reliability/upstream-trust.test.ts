@@ -135,6 +135,47 @@ test('the master\'s stream list follows its redirects option', async (t) => {
   assert.equal(following.relay.get('/a')!.upstream, `http://127.0.0.1:${master.port}/a`)
 })
 
+test('a master listing URLs on other servers: not relayed by default, only to public addresses under public, anywhere under any', async (t) => {
+  const internal = await server(t, ({ socket }) => socket.end('HTTP/1.0 200 OK\r\n\r\n{"secret":"internal"}'))
+  const master = await server(t, (exchange) => exchange.socket.end(pathOf(exchange) === '/admin/streamlist.txt'
+    ? `HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n/own\r\nhttp://127.0.0.1:${internal.port}/secret\r\nhttp://localhost:${internal.port}/named\r\n`
+    : `${AUDIO_HEAD}mp3`))
+  const definition = { server: '127.0.0.1', port: master.port, password: 'p', updateInterval: 60 }
+
+  const { app: strict, logs } = await loggedApp(t, { master: definition })
+  await waitForState(strict, '/own', 'live')
+  assert.deepEqual(strict.relay.list().map((status) => status.localMount), ['/own'])
+  assert.deepEqual(strict.relay.masters()[0]!.mounts, ['/own'])
+  assert.equal(strict.relay.masters()[0]!.ignoredLines, 2)
+  assert.ok(logs.some((line) => line.includes('listed URLs on other servers than the master were not relayed')))
+
+  const { app: publicOnly } = await loggedApp(t, { master: { ...definition, redirects: 'public' } })
+  for (const mount of ['/secret', '/named']) {
+    await waitUntil(() => publicOnly.relay.get(mount)?.lastError !== null && publicOnly.relay.get(mount) !== undefined, 5000, `${mount} refused`)
+    assert.equal(publicOnly.relay.get(mount)!.lastError!.code, 'FST_ICECAST_RELAY_NOT_PUBLIC', mount)
+  }
+  assert.match(publicOnly.relay.get('/named')!.lastError!.message, /localhost resolves to (127\.0\.0\.1|::1), which is not a public address/)
+  assert.equal(internal.exchanges.length, 0, 'the internal service was never contacted')
+
+  const { app: anywhere } = await loggedApp(t, { master: { ...definition, redirects: 'any' } })
+  await waitUntil(() => internal.exchanges.length > 0, 5000, 'the listed server to be asked')
+  assert.equal(anywhere.relay.get('/secret')!.upstream, `http://127.0.0.1:${internal.port}/secret`)
+})
+
+test('publicOnly: a relay whose URL someone else chose reaches no loopback or private address, by IP or by name', async (t) => {
+  const internal = await server(t, ({ socket }) => socket.end(`${AUDIO_HEAD}internal`))
+  const { app } = await loggedApp(t, {})
+  app.relay.add({ url: `http://127.0.0.1:${internal.port}/a`, localMount: '/by-ip', publicOnly: true })
+  app.relay.add({ url: `http://localhost:${internal.port}/b`, localMount: '/by-name', publicOnly: true })
+  for (const mount of ['/by-ip', '/by-name']) {
+    await waitUntil(() => app.relay.get(mount)!.lastError !== null, 5000, `${mount} refused`)
+    assert.equal(app.relay.get(mount)!.lastError!.code, 'FST_ICECAST_RELAY_NOT_PUBLIC', mount)
+  }
+  assert.equal(internal.exchanges.length, 0)
+  app.relay.add({ url: `http://127.0.0.1:${internal.port}/c`, localMount: '/trusted' })
+  await waitForState(app, '/trusted', 'live')
+})
+
 test('TLS upstreams of a private CA: refused without ca, relayed with ca and servername, or unchecked with a warning', async (t) => {
   const ca = privateCa()
   const stream = noise(2000)

@@ -28,7 +28,7 @@ function recordingListener (id: number, mount: Mount, framer?: Framer): { listen
     cork () { corked = [] },
     uncork () { if (corked !== undefined) writes.push(Buffer.concat(corked)); corked = undefined },
     end () {},
-    destroySoon () {},
+    once () {},
     destroy () {}
   })
   const listener = new Listener({

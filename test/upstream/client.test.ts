@@ -2,7 +2,8 @@ import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync, readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { openUpstream, type UpstreamConnection, type UpstreamOptions } from '../../lib/upstream/client.js'
+import { rootCertificates } from 'node:tls'
+import { openUpstream, withSystemRoots, type UpstreamConnection, type UpstreamOptions } from '../../lib/upstream/client.js'
 import { closedPort, privateCa, selfSignedCertificate, serve, type Exchange, type TestServer } from './servers.js'
 
 const servers: TestServer[] = []
@@ -422,4 +423,12 @@ test('bad options reject: a non-http URL, a header value with a line break', asy
   const upstream = await server(() => {})
   await assert.rejects(open(`${upstream.origin}/`, { headers: { 'X-A': 'a\r\nX-B: b' } }), TypeError)
   assert.equal(upstream.exchanges.length, 0)
+})
+
+test('a private ca is trusted beside the system\'s roots, not instead of them (Node\'s ca replaces them)', () => {
+  const ca = privateCa().cert
+  const trusted = withSystemRoots(ca)
+  assert.ok(rootCertificates.length > 50)
+  assert.deepEqual(trusted, [...rootCertificates, ca])
+  assert.deepEqual(withSystemRoots([ca, ca]).slice(-2), [ca, ca])
 })
