@@ -6,6 +6,7 @@ import { Mount } from '../mount/mount.js'
 import type { EndReason, Listener } from '../mount/listener.js'
 import type { Limits, ResolvedRelay } from '../options.js'
 import { openUpstream, type UpstreamConnection } from '../upstream/client.js'
+import { mediaTypeEssence } from '../upstream/media.js'
 import type { ResponseHead } from '../upstream/head.js'
 import { backoffDelay } from './backoff.js'
 import type { RelayExtension, Stage } from './extension.js'
@@ -168,7 +169,8 @@ export class Relay {
   get container (): string | undefined {
     const codec = this.#audio?.codec
     if (codec !== undefined) return codec === 'aac' ? 'aac' : codec.startsWith('mp') ? 'mpeg' : 'ogg'
-    const type = this.head?.headers['content-type']?.split(';')[0]!.trim().toLowerCase()
+    const header = this.head?.headers['content-type']
+    const type = header === undefined ? undefined : mediaTypeEssence(header)
     return type === undefined ? undefined : CONTAINER_OF_TYPE.get(type) ?? (type.endsWith('/ogg') ? 'ogg' : type)
   }
 

@@ -13,6 +13,11 @@ const PLAYLIST_TYPES = new Set(['audio/x-scpls', 'audio/scpls', 'audio/x-mpegurl
 /** RFC 9110 `type/subtype`, both tokens. */
 const ESSENCE = /^[!#$%&'*+.^_`|~0-9a-z-]+\/[!#$%&'*+.^_`|~0-9a-z-]+$/
 
+/** A `Content-Type`'s `type/subtype`, lower-cased, without its parameters. */
+export function mediaTypeEssence (contentType: string): string {
+  return contentType.split(';')[0]!.trim().toLowerCase()
+}
+
 /**
  * Why an upstream answer of this `Content-Type` is not relayed, or undefined when it is. An answer with
  * none (old SHOUTcast and ICY servers send none) is relayed, as `audio/mpeg`.
@@ -21,7 +26,7 @@ export function streamTypeRefusal (contentType: string | undefined): string | un
   if (contentType === undefined || contentType.trim() === '') return undefined
   // Browsers read `a, b` (or two Content-Type lines, which the head joins so) as the last type listed.
   if (hasListSeparator(contentType)) return 'more than one media type'
-  const essence = contentType.split(';')[0]!.trim().toLowerCase()
+  const essence = mediaTypeEssence(contentType)
   if (PLAYLIST_TYPES.has(essence)) return 'a playlist, not a stream: relay one of the stream URLs it lists'
   if (!ESSENCE.test(essence) || !isStreamEssence(essence)) {
     return 'not an audio or video stream (relayed: audio/*, video/*, application/ogg, application/octet-stream)'
