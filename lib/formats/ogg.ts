@@ -170,7 +170,8 @@ interface LogicalStream {
  * Across an upstream reconnect, listeners riding the gap must get a stream players follow: the reader of
  * the new connection gets the chain the old one left open (`end()`). A new chain ends it first with EOS
  * pages; a connection that carries on with it (the same source, reconnected, sending its headers and
- * burst again) is followed from the first page the listeners did not get, as one logical stream.
+ * burst again, or pages after those the listeners got) is followed from the first page the listeners did
+ * not get, as one logical stream.
  */
 export class OggReader implements FormatReader {
   readonly #sink: FormatSink
@@ -247,15 +248,13 @@ export class OggReader implements FormatReader {
       this.#previous = undefined
       if (this.#carriesOn(previous, page)) {
         this.#resume(previous)
-        return
+      } else {
+        for (const eos of endPages(previous)) batch.add(eos, false)
+        for (const held of this.#held) this.#send(held, false, batch)
       }
-      for (const eos of endPages(previous)) batch.add(eos, false)
-      for (const held of this.#held) this.#send(held, false, batch)
       this.#held = []
-    } else if (this.#sentAlready(page)) {
-      return
     }
-    this.#send(page, start, batch)
+    if (!this.#sentAlready(page)) this.#send(page, start, batch)
   }
 
   #send (page: Page, start: boolean, batch: Batch): void {
@@ -274,13 +273,18 @@ export class OggReader implements FormatReader {
   }
 
   /**
-   * Whether, after the previous chain's header pages again, the page is one the listeners got: a server's
-   * burst on reconnecting to a source that kept running.
+   * Whether, after the previous chain's header pages again, the page goes on with a stream the listeners
+   * are in: one they got (a server's burst on reconnecting to a source that kept running), or one after
+   * the last they got (a gap longer than the burst: pages were lost, which decoders take as a hole). A new
+   * stream under the same serial after an EOS page would break RFC 3533 (serials are unique within a
+   * physical stream), and ffmpeg and VLC fail on it.
    */
   #carriesOn (previous: OpenChain, page: Page): boolean {
     if (previous.headerPages.length === 0 || this.#held.length < previous.headerPages.length) return false
     const sent = previous.streams.find((stream) => stream.serial === page.serial)
-    return sent !== undefined && !sent.eos && previous.sent.crcOf(page.serial, seqOf(page)) === crcOf(page)
+    if (sent === undefined || sent.eos) return false
+    const seq = seqOf(page)
+    return seq > sent.seq || previous.sent.crcOf(page.serial, seq) === crcOf(page)
   }
 
   #resume (previous: OpenChain): void {
@@ -291,7 +295,6 @@ export class OggReader implements FormatReader {
       stream.sent = sent
       stream.resumed = true
     }
-    this.#held = []
   }
 
   #sentAlready (page: Page): boolean {
