@@ -432,7 +432,7 @@ class Batch {
  * itself. Players (VLC) take a new chain's headers only after the old chain's streams ended. No segments,
  * so no packet is invented, and not continued, even when the last page ended inside a packet.
  */
-function endPages (chain: OpenChain): Buffer[] {
+export function endPages (chain: OpenChain): Buffer[] {
   return chain.streams.filter((stream) => !stream.eos).map((stream) => {
     const page = Buffer.alloc(HEADER_BYTES)
     CAPTURE.copy(page)

@@ -11,7 +11,7 @@ import { makeFixtures, type Fixtures } from '../helpers/icecast.js'
 import { noise } from '../helpers/scripted.js'
 import { cut } from '../upstream/chunking.js'
 import { adtsFixture, syntheticAdts } from '../helpers/adts.js'
-import { CODEC_HEADERS, logicalStream, oggPage, reconnectingReaders } from '../fuzz/inputs.js'
+import { CODEC_HEADERS, logicalStream, oggPage, pagesOf, reconnectingReaders } from '../fuzz/inputs.js'
 
 interface Read {
   out: Buffer
@@ -193,17 +193,6 @@ test('Ogg chained stream: a BOS page after data starts a new chain whose headers
     })
   }), { numRuns: 100, examples: [[[]], [[first.length - 20000, secondData + 100]]] })
 })
-
-/** The pages of an Ogg file, in order. */
-function pagesOf (ogg: Buffer): Buffer[] {
-  const pages: Buffer[] = []
-  for (let at = 0; at < ogg.length;) {
-    const length = pageLength(ogg, at) as number
-    pages.push(ogg.subarray(at, at + length))
-    at += length
-  }
-  return pages
-}
 
 /**
  * Two upstream connections, each with its own reader as the relay has them: the second one gets what the
