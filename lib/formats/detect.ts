@@ -1,7 +1,7 @@
 import { findFrameRun } from './mpeg.js'
 import { MpegReader } from './mpeg.js'
-import { OggReader, pageLength, partialCaptureAtEnd, type OpenChain } from './ogg.js'
-import { SYNC_ANYWHERE, type FormatReader, type FormatSink } from './sink.js'
+import { OggReader, endPages, pageLength, partialCaptureAtEnd, type OpenChain } from './ogg.js'
+import { NO_SYNC, SYNC_ANYWHERE, type FormatReader, type FormatSink } from './sink.js'
 
 const CAPTURE = Buffer.from('OggS')
 
@@ -33,6 +33,10 @@ const GIVE_UP_BYTES = 65536
  * `application/ogg` alike are Ogg; an MP3 labelled `audio/aacp` is MP3). Until a format shows, bytes
  * that cannot begin one are passed on at once and may be started anywhere, as Icecast does; a stream
  * whose format never shows is passed on untouched.
+ *
+ * Listeners riding an upstream gap in an open Ogg chain get nothing of the new connection before that
+ * chain is carried on (an Ogg connection, see OggReader) or ended: a connection in another format, or in
+ * none, comes after an EOS page for each of the chain's open streams.
  */
 export class FormatDetector implements FormatReader {
   readonly #sink: FormatSink
@@ -40,7 +44,8 @@ export class FormatDetector implements FormatReader {
   #ogg: OggReader | undefined
   #held: Buffer = Buffer.alloc(0)
   #seen = 0
-  readonly #previous: OpenChain | undefined
+  /** the chain listeners are in, until it is handed to this connection's reader or ended */
+  #previous: OpenChain | undefined
 
   /** `previous`: what `end()` of the detector of the upstream's previous connection returned. */
   constructor (sink: FormatSink, previous?: OpenChain) {
@@ -63,19 +68,34 @@ export class FormatDetector implements FormatReader {
     const detected = detectFormat(buf)
     if ('format' in detected) {
       this.#held = Buffer.alloc(0)
+      if (detected.format === 'ogg') this.#ogg = new OggReader(this.#sink, this.#previous)
+      else this.#endPrevious()
+      this.#previous = undefined
       // MPEG has no codec headers to wait for: saying so marks the bytes passed on before the format
       // showed, which may be the tail of a frame, as no place for a burst to start (a listener who was
       // waiting for a place to start got them as they came, as from Icecast)
       if (detected.format === 'mpeg') this.#sink.headers([])
-      if (detected.format === 'ogg') this.#ogg = new OggReader(this.#sink, this.#previous)
       this.#reader = this.#ogg ?? new MpegReader(this.#sink)
       this.#reader.push(buf)
       return
     }
     const givingUp = this.#seen > GIVE_UP_BYTES
+    if (givingUp) this.#endPrevious()
+    if (this.#previous !== undefined) {
+      this.#held = buf
+      return
+    }
     const passOn = 'undecidedFrom' in detected && !givingUp ? detected.undecidedFrom : buf.length
     if (passOn > 0) this.#sink.chunk(buf.subarray(0, passOn), SYNC_ANYWHERE)
     this.#held = buf.subarray(passOn)
     if (givingUp) this.#reader = { push: (bytes) => this.#sink.chunk(bytes, SYNC_ANYWHERE) }
+  }
+
+  /** Ends the previous connection's open Ogg chain: this connection does not carry it on. */
+  #endPrevious (): void {
+    if (this.#previous === undefined) return
+    const pages = endPages(this.#previous)
+    this.#previous = undefined
+    if (pages.length > 0) this.#sink.chunk(Buffer.concat(pages), NO_SYNC)
   }
 }

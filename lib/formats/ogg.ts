@@ -7,12 +7,23 @@ const CONTINUED = 0x01
 const BOS = 0x02
 const EOS = 0x04
 /**
- * How much of a logical stream's last pages is remembered (sequence numbers and CRCs), so that a
+ * How much of a chain's last pages is remembered (serials, sequence numbers and CRCs), so that a
  * reconnect's burst can be matched with what listeners got: four times Icecast's default burst. A source
  * played anew from its start (the same file, the same serial, the same pages) cannot be told from a burst
  * when its stream was shorter than this: listeners then wait for what they have not heard yet.
  */
-const REMEMBERED_BYTES = 256 * 1024
+export const REMEMBERED_BYTES = 256 * 1024
+/**
+ * What a remembered or cached page counts at least, whatever its length: about what its entry costs in
+ * memory, so that a flood of 27-byte pages cannot hold a hundred times its budget.
+ */
+export const ENTRY_COST = 128
+/**
+ * The most logical streams followed in one chain (Theora with a few audio tracks needs a handful). The pages
+ * of further streams are passed on unfollowed: a hostile upstream announcing thousands of serials would
+ * otherwise be followed stream by stream, and each would get an EOS page at every reconnect.
+ */
+export const MAX_STREAMS = 32
 /**
  * The most codec header bytes a chain may cache for new listeners. Comment headers may carry cover art, but
  * headers that never end (a Speex header announcing 2^32 extra packets, a header packet that never closes)
@@ -89,10 +100,43 @@ export interface SentStream {
   /** granule position of the last page handed on that had one */
   granule: bigint
   eos: boolean
-  /** CRCs and lengths of the last pages handed on, by sequence number */
-  recent: Map<number, { crc: number, length: number }>
-  /** bytes of the pages in `recent` */
-  recentBytes: number
+}
+
+/**
+ * The CRCs of a chain's last pages handed on, by serial and sequence number, within one budget for the
+ * whole chain (REMEMBERED_BYTES, each page counting at least ENTRY_COST): the oldest are forgotten first.
+ */
+export class SentPages {
+  readonly #pages = new Map<string, { crc: number, cost: number }>()
+  #bytes = 0
+
+  /** how many pages are remembered */
+  get size (): number {
+    return this.#pages.size
+  }
+
+  add (serial: number, seq: number, crc: number, length: number): void {
+    const key = `${serial}:${seq}`
+    this.#forget(key)
+    const cost = Math.max(length, ENTRY_COST)
+    this.#pages.set(key, { crc, cost })
+    this.#bytes += cost
+    for (const oldest of this.#pages.keys()) {
+      if (this.#bytes <= REMEMBERED_BYTES) break
+      this.#forget(oldest)
+    }
+  }
+
+  crcOf (serial: number, seq: number): number | undefined {
+    return this.#pages.get(`${serial}:${seq}`)?.crc
+  }
+
+  #forget (key: string): void {
+    const page = this.#pages.get(key)
+    if (page === undefined) return
+    this.#pages.delete(key)
+    this.#bytes -= page.cost
+  }
 }
 
 /**
@@ -101,6 +145,7 @@ export interface SentStream {
  */
 export interface OpenChain {
   streams: SentStream[]
+  sent: SentPages
   headerPages: Buffer[]
 }
 
@@ -125,12 +170,15 @@ interface LogicalStream {
  * Across an upstream reconnect, listeners riding the gap must get a stream players follow: the reader of
  * the new connection gets the chain the old one left open (`end()`). A new chain ends it first with EOS
  * pages; a connection that carries on with it (the same source, reconnected, sending its headers and
- * burst again) is followed from the first page the listeners did not get, as one logical stream.
+ * burst again, or pages after those the listeners got) is followed from the first page the listeners did
+ * not get, as one logical stream.
  */
 export class OggReader implements FormatReader {
   readonly #sink: FormatSink
   #carry: Buffer = Buffer.alloc(0)
   #streams = new Map<number, LogicalStream>()
+  /** the current chain's last pages handed on */
+  #sent = new SentPages()
   #headerPages: Buffer[] = []
   #headerBytes = 0
   #chainHasData = false
@@ -178,7 +226,7 @@ export class OggReader implements FormatReader {
   end (): OpenChain | undefined {
     if (this.#previous !== undefined) return this.#previous
     if (this.#streams.size === 0) return undefined
-    return { streams: [...this.#streams.values()].map((stream) => stream.sent), headerPages: [...this.#headerPages] }
+    return { streams: [...this.#streams.values()].map((stream) => stream.sent), sent: this.#sent, headerPages: [...this.#headerPages] }
   }
 
   #handOn (batch: Batch): void {
@@ -200,15 +248,13 @@ export class OggReader implements FormatReader {
       this.#previous = undefined
       if (this.#carriesOn(previous, page)) {
         this.#resume(previous)
-        return
+      } else {
+        for (const eos of endPages(previous)) batch.add(eos, false)
+        for (const held of this.#held) this.#send(held, false, batch)
       }
-      for (const eos of endPages(previous)) batch.add(eos, false)
-      for (const held of this.#held) this.#send(held, false, batch)
       this.#held = []
-    } else if (this.#sentAlready(page)) {
-      return
     }
-    this.#send(page, start, batch)
+    if (!this.#sentAlready(page)) this.#send(page, start, batch)
   }
 
   #send (page: Page, start: boolean, batch: Batch): void {
@@ -219,13 +265,7 @@ export class OggReader implements FormatReader {
     const granule = page.bytes.readBigInt64LE(6)
     if (granule !== -1n) sent.granule = granule
     if ((page.flags & EOS) !== 0) sent.eos = true
-    sent.recent.set(sent.seq, { crc: crcOf(page), length: page.bytes.length })
-    sent.recentBytes += page.bytes.length
-    for (const [seq, { length }] of sent.recent) {
-      if (sent.recentBytes <= REMEMBERED_BYTES) break
-      sent.recent.delete(seq)
-      sent.recentBytes -= length
-    }
+    this.#sent.add(page.serial, sent.seq, crcOf(page), page.bytes.length)
   }
 
   #repeatsHeaders (previous: OpenChain, page: Page): boolean {
@@ -233,23 +273,28 @@ export class OggReader implements FormatReader {
   }
 
   /**
-   * Whether, after the previous chain's header pages again, the page is one the listeners got: a server's
-   * burst on reconnecting to a source that kept running.
+   * Whether, after the previous chain's header pages again, the page goes on with a stream the listeners
+   * are in: one they got (a server's burst on reconnecting to a source that kept running), or one after
+   * the last they got (a gap longer than the burst: pages were lost, which decoders take as a hole). A new
+   * stream under the same serial after an EOS page would break RFC 3533 (serials are unique within a
+   * physical stream), and ffmpeg and VLC fail on it.
    */
   #carriesOn (previous: OpenChain, page: Page): boolean {
     if (previous.headerPages.length === 0 || this.#held.length < previous.headerPages.length) return false
     const sent = previous.streams.find((stream) => stream.serial === page.serial)
-    return sent !== undefined && !sent.eos && sent.recent.get(seqOf(page))?.crc === crcOf(page)
+    if (sent === undefined || sent.eos) return false
+    const seq = seqOf(page)
+    return seq > sent.seq || previous.sent.crcOf(page.serial, seq) === crcOf(page)
   }
 
   #resume (previous: OpenChain): void {
+    this.#sent = previous.sent
     for (const stream of this.#streams.values()) {
       const sent = previous.streams.find((s) => s.serial === stream.sent.serial)
       if (sent === undefined) continue
       stream.sent = sent
       stream.resumed = true
     }
-    this.#held = []
   }
 
   #sentAlready (page: Page): boolean {
@@ -288,14 +333,19 @@ export class OggReader implements FormatReader {
   #beginStream (page: Page): boolean {
     if (this.#beginsChain(page)) {
       this.#streams = new Map()
+      this.#sent = new SentPages()
       this.#headerPages = []
       this.#headerBytes = 0
       this.#chainHasData = false
       this.#headersPublished = false
     }
+    if (this.#streams.size >= MAX_STREAMS && !this.#streams.has(page.serial)) {
+      this.#sink.corrupt(`Ogg logical stream ${page.serial} is past ${MAX_STREAMS} in one chain: passed on, not followed`)
+      return false
+    }
     const first = firstPacket(page)
     const header = identifyCodec(first)
-    const sent: SentStream = { serial: page.serial, seq: -1, granule: 0n, eos: false, recent: new Map(), recentBytes: 0 }
+    const sent: SentStream = { serial: page.serial, seq: -1, granule: 0n, eos: false }
     const stream: LogicalStream = { header, sent, resumed: false, headersDone: 0, headersComplete: false, partial: [] }
     this.#streams.set(page.serial, stream)
     this.#headersPublished = false
@@ -335,8 +385,9 @@ export class OggReader implements FormatReader {
 
   /** Caches a header page; false when that took the cache past MAX_HEADER_CACHE and the headers were given up. */
   #cacheHeaderPage (page: Page): boolean {
-    this.#headerPages.push(page.bytes)
-    this.#headerBytes += page.bytes.length
+    // a copy: the page must not keep the whole upstream read it came in alive
+    this.#headerPages.push(Buffer.from(page.bytes))
+    this.#headerBytes += Math.max(page.bytes.length, ENTRY_COST)
     if (this.#headerBytes <= MAX_HEADER_CACHE) return true
     this.#giveUpHeaders()
     return false
@@ -381,7 +432,7 @@ class Batch {
  * itself. Players (VLC) take a new chain's headers only after the old chain's streams ended. No segments,
  * so no packet is invented, and not continued, even when the last page ended inside a packet.
  */
-function endPages (chain: OpenChain): Buffer[] {
+export function endPages (chain: OpenChain): Buffer[] {
   return chain.streams.filter((stream) => !stream.eos).map((stream) => {
     const page = Buffer.alloc(HEADER_BYTES)
     CAPTURE.copy(page)

@@ -123,7 +123,11 @@ export class Mount {
     for (const listener of this.listeners) listener.end(reason)
   }
 
-  /** A new upstream connection: its bytes are another stream, so old starts and headers are void. */
+  /**
+   * A new upstream connection: called before its bytes show whether they carry the stream on (an Ogg chain
+   * resumed after a reconnect) or are another stream, so old starts and headers are void; a resumed chain's
+   * reader publishes its headers anew.
+   */
   resetStream (): void {
     this.flush()
     this.burst.clear()

@@ -391,19 +391,37 @@ export class Relay {
    * `icy-metaint` that is no number).
    */
   #pipeline (head: ResponseHead): Stage {
-    // the previous connection's reader hands on the Ogg chain its listeners are in, to be ended or carried on
+    // Listeners riding the gap are in the previous connection's stream: its open Ogg chain is handed on,
+    // to be ended or carried on. Nobody else is: a stream joined anew keeps its whole burst.
+    const riders = this.#inGrace() ? [...this.mount.listeners] : []
+    const container = riders.length > 0 ? this.container : undefined
     this.#formats = new FormatDetector({
       chunk: (bytes, sync) => this.mount.push(bytes, sync),
       headers: (pages) => this.mount.setHeaders(pages),
-      info: (info) => { this.#audio = info },
+      info: (info) => {
+        this.#audio = info
+        if (container !== undefined && riders.length > 0) this.#containerShown(container, riders.splice(0))
+      },
       tags: (codec, fields) => this.#tagsRead(codec, fields),
       corrupt: (reason) => this.damaged(reason)
-    }, this.#formats?.end())
+    }, riders.length > 0 ? this.#formats?.end() : undefined)
     let next: Stage = this.#formats
     for (const ext of [...this.#ctx.extensions].reverse()) {
       next = ext.upstreamStage?.(this, head, next) ?? next
     }
     return next
+  }
+
+  /**
+   * Listeners who rode the gap decode the container they were sent (their answer's `Content-Type`): when
+   * the new connection shows another, what they got so far (an Ogg chain ends with its EOS pages) is sent,
+   * and they are ended, to come back for the new one, as Icecast moves listeners only between mounts of
+   * one format.
+   */
+  #containerShown (container: string, riders: Listener[]): void {
+    if (this.container === container) return
+    this.mount.flush()
+    for (const listener of riders) if (this.mount.listeners.has(listener)) listener.end('gap')
   }
 
   /**

@@ -4,14 +4,14 @@ import { before, test } from 'node:test'
 import fc from 'fast-check'
 import { FormatDetector } from '../../lib/formats/detect.js'
 import { MpegReader, frameHeader } from '../../lib/formats/mpeg.js'
-import { MAX_HEADER_CACHE, OggReader, pageCrc, pageLength, type OpenChain } from '../../lib/formats/ogg.js'
+import { ENTRY_COST, MAX_HEADER_CACHE, MAX_STREAMS, OggReader, REMEMBERED_BYTES, pageCrc, pageLength, type OpenChain } from '../../lib/formats/ogg.js'
 import { NO_SYNC, SYNC_ANYWHERE, type AudioInfo, type FormatReader, type FormatSink } from '../../lib/formats/sink.js'
 import { BurstRing } from '../../lib/mount/burst.js'
 import { makeFixtures, type Fixtures } from '../helpers/icecast.js'
 import { noise } from '../helpers/scripted.js'
 import { cut } from '../upstream/chunking.js'
 import { adtsFixture, syntheticAdts } from '../helpers/adts.js'
-import { CODEC_HEADERS, logicalStream, oggPage, reconnectingReaders } from '../fuzz/inputs.js'
+import { CODEC_HEADERS, logicalStream, oggPage, pagesOf, reconnectingReaders } from '../fuzz/inputs.js'
 
 interface Read {
   out: Buffer
@@ -194,17 +194,6 @@ test('Ogg chained stream: a BOS page after data starts a new chain whose headers
   }), { numRuns: 100, examples: [[[]], [[first.length - 20000, secondData + 100]]] })
 })
 
-/** The pages of an Ogg file, in order. */
-function pagesOf (ogg: Buffer): Buffer[] {
-  const pages: Buffer[] = []
-  for (let at = 0; at < ogg.length;) {
-    const length = pageLength(ogg, at) as number
-    pages.push(ogg.subarray(at, at + length))
-    at += length
-  }
-  return pages
-}
-
 /**
  * Two upstream connections, each with its own reader as the relay has them: the second one gets what the
  * first one's end() returned. The output is what a listener riding the gap gets.
@@ -303,12 +292,35 @@ test('Ogg across a reconnect to a source that kept running: the same headers and
     const again = read((sink) => new OggReader(sink, readAcross([Buffer.concat(pages.slice(0, 20))], []).chain), [other])
     assert.equal(flagsOf(again.out), 0x04)
     assert.ok(again.out.subarray(27).equals(other))
-    // a burst that starts after the last page sent: pages were lost, and players take a new chain better than a hole
+    // a burst that starts after the last page sent (a gap longer than the burst): pages were lost, and the
+    // stream carries on across the hole, never ended and begun again under the same serial
     const gap = Buffer.concat([...headers, ...pages.slice(24)])
     const lost = read((sink) => new OggReader(sink, readAcross([Buffer.concat(pages.slice(0, 20))], []).chain), [gap])
-    assert.equal(flagsOf(lost.out), 0x04)
-    assert.ok(lost.out.subarray(27).equals(gap))
+    assert.ok(lost.out.equals(Buffer.concat(pages.slice(24))), 'no EOS page, no header pages again: the pages after the hole')
   }
+})
+
+test('Ogg from a hostile upstream (thousands of serials, floods of tiny pages): the streams followed and the pages remembered stay bounded, nothing is lost', () => {
+  const serials = 4000
+  const bos = Array.from({ length: serials }, (_, serial) => oggPage(serial, 0, 0x02, [CODEC_HEADERS['opus']![0]!]))
+  const tags = Array.from({ length: serials }, (_, serial) => oggPage(serial, 1, 0, [CODEC_HEADERS['opus']![1]!]))
+  // 27-byte pages: no segments, no packet
+  const tiny = Array.from({ length: 40000 }, (_, i) => oggPage(i % MAX_STREAMS, 2 + Math.floor(i / MAX_STREAMS), 0, []))
+  const input = Buffer.concat([...bos, ...tags, ...tiny])
+  let reader: OggReader | undefined
+  const r = read((sink) => (reader = new OggReader(sink)), cut(input, [5000, 100000, 300000]))
+  assert.ok(r.out.equals(input), 'every page handed on, followed or not')
+  assert.equal(r.corrupt.length, serials - MAX_STREAMS, 'each stream past the limit is reported')
+  assert.match(r.corrupt[0]!, new RegExp(`Ogg logical stream ${MAX_STREAMS} is past ${MAX_STREAMS} in one chain: passed on, not followed`))
+  assert.equal(r.headers.length, 1, 'the followed streams\' headers are published')
+  const chain = reader!.end()!
+  assert.equal(chain.streams.length, MAX_STREAMS)
+  assert.ok(chain.sent.size <= REMEMBERED_BYTES / ENTRY_COST, `${chain.sent.size} pages remembered`)
+  assert.equal(chain.sent.size, REMEMBERED_BYTES / ENTRY_COST, 'the budget is full: every page counted ENTRY_COST')
+  // a reconnect with a new chain ends only the streams followed
+  const next = Buffer.concat(logicalStream('opus', 9, 2))
+  const after = read((sink) => new OggReader(sink, chain), [next])
+  assert.equal(after.out.length, MAX_STREAMS * 27 + next.length)
 })
 
 test('Ogg headers that never end are given up past MAX_HEADER_CACHE: the cache stays bounded, data pages become places to start', () => {

@@ -2,7 +2,7 @@
 // checks, real inputs with mutations, and Ogg streams of every codec the reader knows, built here with valid
 // CRCs so that mutations reach the codec headers instead of stopping at the page check.
 import fc from 'fast-check'
-import { OggReader, pageCrc, type OpenChain } from '../../lib/formats/ogg.js'
+import { OggReader, pageCrc, pageLength, type OpenChain } from '../../lib/formats/ogg.js'
 import type { FormatReader, FormatSink } from '../../lib/formats/sink.js'
 
 /** Text made of the format's own tokens and a little of anything, so that parsers get past their first line. */
@@ -221,4 +221,15 @@ export function reconnectingReaders (): {
     second: (sink) => new OggReader(sink, chain),
     chain: () => chain
   }
+}
+
+/** The pages of an Ogg file, in order. */
+export function pagesOf (ogg: Buffer): Buffer[] {
+  const pages: Buffer[] = []
+  for (let at = 0; at < ogg.length;) {
+    const length = pageLength(ogg, at) as number
+    pages.push(ogg.subarray(at, at + length))
+    at += length
+  }
+  return pages
 }
