@@ -39,6 +39,10 @@ export function sendUnauthorized (reply: FastifyReply): FastifyReply {
     .send('You need to authenticate\r\n')
 }
 
+function clientAddress (request: FastifyRequest): string {
+  return request.ip
+}
+
 export type CredentialsCheck = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
 
 /**
@@ -53,7 +57,14 @@ export async function basicAuthGuard (
   fastify: FastifyInstance, expected: BasicCredentials, limits: Pick<Limits, 'authFailures' | 'authWindow'>
 ): Promise<CredentialsCheck> {
   await fastify.register(rateLimit, { global: false })
-  const failures = fastify.createRateLimit({ max: limits.authFailures, timeWindow: limits.authWindow * 1000 })
+  // The key and allow-list are given, not inherited: a host app that registered the library first has its own
+  // (a header the client chooses, say), and the library then hands out the host's `createRateLimit`.
+  const failures = fastify.createRateLimit({
+    max: limits.authFailures,
+    timeWindow: limits.authWindow * 1000,
+    keyGenerator: clientAddress,
+    allowList: []
+  })
   return async function checkCredentials (request, reply) {
     const granted = hasBasicCredentials(request.headers.authorization, expected)
     const counted = await failures(request, { increment: !granted })

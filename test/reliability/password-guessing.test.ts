@@ -1,6 +1,10 @@
 // Password guessing on the routes behind Basic auth: failed attempts are rate-limited per client address.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import type { AddressInfo } from 'node:net'
+import rateLimit from '@fastify/rate-limit'
+import Fastify from 'fastify'
+import fastifyIcecastRelay from '../../lib/index.js'
 import { relayApp } from '../helpers/app.js'
 import { httpGet, sleep } from '../helpers/procs.js'
 
@@ -50,17 +54,33 @@ test('by default 10 failures a minute; the right credentials never count; the ad
 })
 
 test('an address may try again once its window has passed', async (t) => {
-  const { app, url } = await guardedApp({ authFailures: 2, authWindow: 0.5 })
+  const { app, url } = await guardedApp({ authFailures: 2, authWindow: 1 })
   t.after(() => app.close())
   const wrong = { ...ADMIN, password: 'guess' }
   for (let i = 0; i < 3; i++) await httpGet(url('/admin/stats'), { auth: wrong })
   assert.equal((await httpGet(url('/admin/stats'), { auth: ADMIN })).status, 429)
-  await sleep(600)
+  await sleep(1100)
   assert.equal((await httpGet(url('/admin/stats'), { auth: ADMIN })).status, 200)
   assert.equal((await httpGet(url('/admin/stats'), { auth: wrong })).status, 401)
 })
 
 test('limits.authFailures and limits.authWindow are validated', async () => {
   await assert.rejects(relayApp({ limits: { authFailures: 0 } }), /limits\.authFailures: Expected integer to be greater or equal to 1/)
-  await assert.rejects(relayApp({ limits: { authWindow: 0 } }), /limits\.authWindow: Expected number to be greater than 0/)
+  // under a second the library's window would round to 0 ms, which turns the limit off
+  await assert.rejects(relayApp({ limits: { authWindow: 0.5 } }), /limits\.authWindow: Expected number to be greater or equal to 1/)
+})
+
+test('a host app\'s own @fastify/rate-limit settings do not change how failures are counted: per client address', async (t) => {
+  const app = Fastify()
+  // registered before the plugin, keyed on a header the client chooses: the plugin must not count by it
+  await app.register(rateLimit, { global: false, keyGenerator: (request) => String(request.headers['x-api-key']) })
+  await app.register(fastifyIcecastRelay, { admin: { username: ADMIN.user, password: ADMIN.password } })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.after(() => app.close())
+  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/admin/stats`
+  const statuses: number[] = []
+  for (let i = 0; i < 15; i++) {
+    statuses.push((await httpGet(url, { auth: { ...ADMIN, password: 'guess' }, headers: { 'x-api-key': `key ${i}` } })).status)
+  }
+  assert.deepEqual(statuses, [...Array(10).fill(401), ...Array(5).fill(429)])
 })
