@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Relay } from '../relay/relay.js'
 import type { ListenerPlace, RelayRegistry } from '../relay/registry.js'
-import { listenerContentType, listenerHead, streamHeaders } from './headers.js'
+import { LISTENER_SAFETY_HEADERS, listenerContentType, listenerHead, streamHeaders } from './headers.js'
 import { Listener, endAndClose } from './listener.js'
 import { releaseHttpState } from './release.js'
 
@@ -22,8 +22,10 @@ export function mountOfUrl (url: string, prefix: string): string | undefined {
   }
 }
 
-function refuse (reply: FastifyReply, code: 403 | 503, message: string, retryAfter?: number): FastifyReply {
+/** The relay's own answer on a mount, with the safety headers of any answer there (see LISTENER_SAFETY_HEADERS). */
+function refuse (reply: FastifyReply, code: 403 | 405 | 503, message: string, retryAfter?: number): FastifyReply {
   if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter))
+  for (const [name, value] of LISTENER_SAFETY_HEADERS) reply.header(name, value)
   return reply.code(code).type('text/plain; charset=utf-8').send(message)
 }
 
@@ -112,8 +114,8 @@ export function listenerRoute (app: FastifyInstance, registry: RelayRegistry, op
       reply.callNotFound()
       return reply
     }
-    return reply.code(405).header('allow', 'GET, HEAD').header('connection', 'close')
-      .type('text/plain; charset=utf-8').send(`${request.method} is not allowed on a mount: use GET or HEAD`)
+    reply.header('allow', 'GET, HEAD').header('connection', 'close')
+    return refuse(reply, 405, `${request.method} is not allowed on a mount: use GET or HEAD`)
   }
 
   app.route({

@@ -80,6 +80,11 @@ export type Admission = 'join' | 'wait' | 'unavailable'
 
 /** A connection that stayed up this long was a success: the next failure starts the backoff anew. */
 const STABLE_MS = 5000
+/**
+ * Bytes a connection must send before it counts as a stream (a quarter second at 128 kbit/s; one frame of
+ * MP3 at 320 kbit/s is a quarter of it), for the grace period and for newcomers after a reconnect.
+ */
+const STREAM_PROOF_BYTES = 4096
 /** The longest wait between retries while listeners ride an upstream gap. */
 const GRACE_RETRY_MS = 1000
 /** Corrupt-stream log lines are summed up over this long, so a broken upstream cannot flood the log. */
@@ -134,8 +139,8 @@ export class Relay {
   #corruptSince = 0
   #corruptCount = 0
   #gapSince: number | undefined
-  /** the current upstream connection has sent body bytes: only then is its end a gap worth riding */
-  #hadData = false
+  /** body bytes of the current upstream connection, counted up to STREAM_PROOF_BYTES */
+  #connectionBytes = 0
   #connection: UpstreamConnection | undefined
   /** the format reader of the current (or last) upstream connection */
   #formats: FormatDetector | undefined
@@ -290,7 +295,24 @@ export class Relay {
    * once, and a listener may be there before it does), a reconnect once it has sent data.
    */
   #streaming (): boolean {
-    return this.state === 'live' && (this.#hadData || this.#attempt === 0)
+    return this.state === 'live' && (this.#hadData() || this.#attempt === 0)
+  }
+
+  /** The current connection has sent enough to be a stream: only then is its end a gap worth riding. */
+  #hadData (): boolean {
+    return this.#connectionBytes >= STREAM_PROOF_BYTES
+  }
+
+  /**
+   * Counts a connection's first bytes. The gap ends with a stream, not with an answer or a byte: an
+   * upstream that answers (and sends a byte) and hangs up, again and again, must not restart the grace
+   * period of listeners who have been getting nothing all along.
+   */
+  #proving (bytes: number): void {
+    this.#connectionBytes += bytes
+    if (!this.#hadData()) return
+    if (this.#gapSince !== undefined) this.#endGap()
+    this.#wakeWaiters(true)
   }
 
   #demand (): number {
@@ -360,20 +382,14 @@ export class Relay {
     this.#connectedSince = new Date()
     this.#failedAt = undefined
     this.#everLive = true
-    this.#hadData = false
+    this.#connectionBytes = 0
     this.mount.resetStream()
     this.#audio = undefined
     this.#setState('live')
     if (this.#streaming()) this.#wakeWaiters(true)
     connection.start({
       data: (chunk) => {
-        // the gap ends with audio, not with an answer: an upstream that answers and hangs up at once
-        // must not restart the grace period of listeners who have been getting nothing all along
-        if (this.#gapSince !== undefined) this.#endGap()
-        if (!this.#hadData) {
-          this.#hadData = true
-          this.#wakeWaiters(true)
-        }
+        if (this.#connectionBytes < STREAM_PROOF_BYTES) this.#proving(chunk.length)
         this.#bytesIn += chunk.length
         pipeline.push(chunk)
         this.#flushSoon()
@@ -472,10 +488,10 @@ export class Relay {
     if (this.#gapSince === undefined) {
       // A connection that ended before any audio is no stream that paused: newcomers get 503 until one
       // comes, and those who joined it in that instant are ended, not kept waiting for the grace period.
-      if (this.#hadData) this.#startGap()
+      if (this.#hadData()) this.#startGap()
       else this.mount.endAll('gap')
     }
-    if (!this.#hadData) this.#wakeWaiters(false)
+    if (!this.#hadData()) this.#wakeWaiters(false)
     this.#failed(error ?? new Error('upstream ended'))
   }
 

@@ -118,9 +118,9 @@ test('/admin/streamlist.txt lists what a slave can relay now: live, riding a gap
   await waitForState(app, '/on-demand-failing', 'idle')
   assert.equal(await listed(), '/live\r\n/on-demand\r\n', 'an on-demand relay whose last attempt failed is left out')
 
-  // a gap follows audio: a connection that sent none starts no grace period
-  good.push(Buffer.alloc(100, 0x20))
-  await waitUntil(() => app.relay.get('/live')!.bytesIn === 100)
+  // a gap follows a stream: a connection that sent under 4 KiB starts no grace period
+  good.push(Buffer.alloc(5000, 0x20))
+  await waitUntil(() => app.relay.get('/live')!.bytesIn === 5000)
   good.drop()
   await good.close()
   await waitForState(app, '/live', 'retrying')

@@ -244,8 +244,10 @@ test('an upstream gap shorter than the grace period keeps listeners; they get th
   const listener = openListener(url('/g'))
   await listener.head
   await waitUntil(() => app.relay.get('/g')!.listeners === 1)
-  upstream.push(Buffer.from('before-'))
-  await listener.waitForBytes(7)
+  // a stream, not a few bytes: only a connection that sent 4 KiB is one whose end is a gap
+  const before = noise(5000)
+  upstream.push(before)
+  await listener.waitForBytes(5000)
 
   upstream.drop()
   await waitForState(app, '/g', 'retrying')
@@ -255,7 +257,7 @@ test('an upstream gap shorter than the grace period keeps listeners; they get th
   await waitForState(app, '/g', 'live', 3000)
   await upstream.waitForClients(1)
   upstream.push(Buffer.from('after'))
-  assert.equal((await listener.waitForBytes(12)).toString(), 'before-after')
+  assert.ok((await listener.waitForBytes(5005)).equals(Buffer.concat([before, Buffer.from('after')])))
   assert.equal(app.relay.get('/g')!.listeners, 2)
   assert.equal(app.relay.get('/g')!.reconnects, 1)
   await Promise.all([listener.close(), joiner.close()])
@@ -269,9 +271,9 @@ test('past the grace period listeners are ended cleanly and newcomers get 503 wi
   const listener = openListener(url('/p'))
   await listener.head
   await waitUntil(() => app.relay.get('/p')!.listeners === 1)
-  // a gap is what follows audio: a connection that never sent any ends its listeners at once
-  upstream.push(noise(100))
-  await listener.waitForBytes(100)
+  // a gap is what follows a stream: a connection that never sent 4 KiB ends its listeners at once
+  upstream.push(noise(5000))
+  await listener.waitForBytes(5000)
   const start = Date.now()
   await upstream.close()
   await listener.ended
@@ -360,8 +362,8 @@ test('the grace period runs from the last audio: an upstream that answers and ha
   const listener = openListener(url('/hang'))
   await listener.head
   await waitUntil(() => app.relay.get('/hang')!.listeners === 1)
-  upstream.push(Buffer.from('audio'))
-  await listener.waitForBytes(5)
+  upstream.push(noise(5000))
+  await listener.waitForBytes(5000)
   const start = Date.now()
   const hangUps = setInterval(() => { upstream.drop() }, 10)
   t.after(() => { clearInterval(hangUps) })
@@ -459,8 +461,8 @@ test('while listeners ride a gap, retries come at least every second, however lo
   const listener = openListener(url('/b'))
   await listener.head
   await waitUntil(() => app.relay.get('/b')!.listeners === 1)
-  upstream.push(noise(100))
-  await listener.waitForBytes(100)
+  upstream.push(noise(5000))
+  await listener.waitForBytes(5000)
   const connecting: number[] = []
   app.relay.on('state', (e) => { if (e.state === 'connecting') connecting.push(Date.now()) })
   await upstream.close()

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import { Writable } from 'node:stream'
-import { test } from 'node:test'
-import Fastify from 'fastify'
-import fastifyIcecastRelay from '../../lib/index.js'
+import { test, type TestContext } from 'node:test'
+import Fastify, { type FastifyInstance } from 'fastify'
+import fastifyIcecastRelay, { type Limits } from '../../lib/index.js'
 import { waitForState, waitUntil } from '../helpers/app.js'
 import { listen, openListener } from '../helpers/listen.js'
 import { noise, scriptedUpstream } from '../helpers/scripted.js'
@@ -144,18 +144,23 @@ test('odd requests get 4xx, never a crash', async (t) => {
   assert.equal(app.relay.get('/ok.mp3')!.state, 'live')
 })
 
-test('an upstream that answers a head and hangs up at once gives newcomers 503, not a 200 with no audio', { timeout: 30000 }, async (t) => {
-  const hangUp = net.createServer((socket) => {
+/** An upstream that answers every request with `answer`, relayed at /x by an app of its own; both closed after the test. */
+async function relayOfUpstream (t: TestContext, answer: (socket: net.Socket) => void, limits: Partial<Limits>): Promise<{ app: FastifyInstance, base: string }> {
+  const upstream = net.createServer((socket) => {
     socket.on('error', () => {})
-    socket.once('data', () => socket.end('HTTP/1.0 200 OK\r\nContent-Type: audio/mpeg\r\n\r\n'))
+    socket.once('data', () => answer(socket))
   })
-  await new Promise<void>((resolve) => hangUp.listen(0, '127.0.0.1', resolve))
-  const { port } = hangUp.address() as net.AddressInfo
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
+  const { port } = upstream.address() as net.AddressInfo
   const app = Fastify()
-  await app.register(fastifyIcecastRelay, { relays: [{ server: '127.0.0.1', port, mount: '/x', localMount: '/x' }], limits: { maxBackoff: 0.2 } })
+  await app.register(fastifyIcecastRelay, { relays: [{ server: '127.0.0.1', port, mount: '/x', localMount: '/x' }], limits })
   await app.listen({ port: 0, host: '127.0.0.1' })
-  t.after(async () => { await app.close(); await new Promise((resolve) => hangUp.close(resolve)) })
-  const base = `http://127.0.0.1:${(app.server.address() as net.AddressInfo).port}`
+  t.after(async () => { await app.close(); await new Promise((resolve) => upstream.close(resolve)) })
+  return { app, base: `http://127.0.0.1:${(app.server.address() as net.AddressInfo).port}` }
+}
+
+test('an upstream that answers a head and hangs up at once gives newcomers 503, not a 200 with no audio', { timeout: 30000 }, async (t) => {
+  const { app, base } = await relayOfUpstream(t, (socket) => socket.end('HTTP/1.0 200 OK\r\nContent-Type: audio/mpeg\r\n\r\n'), { maxBackoff: 0.2 })
   await waitUntil(() => app.relay.get('/x')!.reconnects >= 2, 5000, 'the relay to reconnect')
 
   const outcomes = await Promise.all(Array.from({ length: 25 }, async (_, i) => {
@@ -168,4 +173,25 @@ test('an upstream that answers a head and hangs up at once gives newcomers 503, 
   for (const outcome of outcomes) {
     assert.ok(outcome.status === 503 && outcome.ended && outcome.ms < 1000, JSON.stringify(outcome))
   }
+})
+
+test('an upstream that turns to sending a byte and hanging up does not keep listeners past the grace period', { timeout: 30000 }, async (t) => {
+  let healthy = true
+  const { app, base } = await relayOfUpstream(t, (socket) => {
+    socket.write('HTTP/1.0 200 OK\r\nContent-Type: audio/mpeg\r\n\r\n')
+    if (healthy) socket.write(noise(20000))
+    else socket.end(noise(1))
+  }, { gracePeriod: 2 })
+  await waitForState(app, '/x', 'live')
+  const rider = openListener(`${base}/x`)
+  await rider.waitForBytes(1)
+  healthy = false
+  const start = Date.now()
+  app.relay.restart('/x')
+  await rider.ended
+  const elapsed = Date.now() - start
+  assert.ok(elapsed >= 1800 && elapsed < 4000, `ended after ${elapsed} ms: the grace period ran from the last stream`)
+  assert.ok(app.relay.get('/x')!.reconnects >= 2, 'the byte-and-hang-up connections came meanwhile')
+  const late = await listen(`${base}/x`, { ms: 2000 })
+  assert.equal(late.status, 503)
 })

@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyIcecastRelay, { type RelayPluginOptions } from '../../lib/index.js'
 import { LISTENER_SAFETY_HEADERS } from '../../lib/mount/headers.js'
 import { scriptedRelay, waitForState, waitUntil } from '../helpers/app.js'
-import { listen } from '../helpers/listen.js'
+import { listen, openListener } from '../helpers/listen.js'
 import { httpGet } from '../helpers/procs.js'
 import { noise, scriptedUpstream } from '../helpers/scripted.js'
 import { privateCa, serve, type Exchange, type TestServer } from '../upstream/servers.js'
@@ -35,12 +35,25 @@ const pathOf = (exchange: Exchange): string => exchange.request.split(' ')[1]!
 const redirect = (location: string): string => `HTTP/1.0 302 Found\r\nLocation: ${location}\r\n\r\n`
 const AUDIO_HEAD = 'HTTP/1.0 200 OK\r\nContent-Type: audio/mpeg\r\n\r\n'
 
-test('every listener answer, GET and HEAD, carries nosniff and a CSP that runs nothing', async (t) => {
-  const { url } = await scriptedRelay(t, '/live')
-  for (const method of ['GET', 'HEAD']) {
-    const answer = await listen(url('/live'), { method, ms: 200 })
-    assert.equal(answer.status, 200, method)
-    for (const [name, value] of LISTENER_SAFETY_HEADERS) assert.equal(answer.headers[name.toLowerCase()], value, `${method} ${name}`)
+test('every answer on a mount, GET and HEAD, the relay\'s own 403, 405 and 503 too, carries nosniff and a CSP that runs nothing', async (t) => {
+  const { app, url } = await scriptedRelay(t, '/live', { plugin: { limits: { clients: 1 } } })
+  app.relay.add({ server: '127.0.0.1', port: 1, localMount: '/down' })
+  await waitUntil(() => app.relay.get('/down')!.lastError !== null, 5000, 'the down relay to fail')
+  const first = await listen(url('/live'), { ms: 200 })
+  assert.equal(first.status, 200)
+  const answers = [
+    first,
+    await listen(url('/live'), { method: 'HEAD', ms: 200 }),
+    await listen(url('/live'), { method: 'POST', ms: 200 }),
+    await listen(url('/down'), { ms: 200 })
+  ]
+  const holder = openListener(url('/live'))
+  await waitUntil(() => app.relay.get('/live')!.listeners === 1)
+  answers.push(await listen(url('/live'), { ms: 200 }))
+  await holder.close()
+  assert.deepEqual(answers.map((answer) => answer.status), [200, 200, 405, 503, 403])
+  for (const answer of answers) {
+    for (const [name, value] of LISTENER_SAFETY_HEADERS) assert.equal(answer.headers[name.toLowerCase()], value, `${answer.status} ${name}`)
   }
   assert.deepEqual(LISTENER_SAFETY_HEADERS, [
     ['X-Content-Type-Options', 'nosniff'],
