@@ -216,14 +216,14 @@ export class Relay {
   admission (): Admission {
     if (this.state === 'stopped') return 'unavailable'
     if (this.#streaming() || this.#inGrace()) return 'join'
-    // a reconnect has answered but sent no audio yet: it may hang up at once, as a broken upstream does
+    // a reconnect has answered but is no stream yet: it may hang up at once, as a broken upstream does
     if (this.state === 'live' || this.def.onDemand) return 'wait'
     return this.state === 'connecting' && !this.#everLive && this.#attempt === 0 ? 'wait' : 'unavailable'
   }
 
   /**
-   * Resolves true as soon as the upstream is live (a reconnect: once it sent data), false after `ms`, when
-   * the relay stops, or when a reconnect ends without data.
+   * Resolves true as soon as the upstream is live (a reconnect: once it sent STREAM_PROOF_BYTES), false
+   * after `ms`, when the relay stops, or when a reconnect ends before that.
    */
   waitLive (ms: number): Promise<boolean> {
     if (this.#streaming()) return Promise.resolve(true)
@@ -292,7 +292,7 @@ export class Relay {
 
   /**
    * The upstream is live and trusted to send audio: a first connection at once (a live stream sends at
-   * once, and a listener may be there before it does), a reconnect once it has sent data.
+   * once, and a listener may be there before it does), a reconnect once it has sent STREAM_PROOF_BYTES.
    */
   #streaming (): boolean {
     return this.state === 'live' && (this.#hadData() || this.#attempt === 0)
@@ -486,8 +486,8 @@ export class Relay {
     this.#connectedSince = undefined
     if (liveFor >= STABLE_MS) this.#attempt = 0
     if (this.#gapSince === undefined) {
-      // A connection that ended before any audio is no stream that paused: newcomers get 503 until one
-      // comes, and those who joined it in that instant are ended, not kept waiting for the grace period.
+      // A connection that ended before it was a stream (STREAM_PROOF_BYTES) is no stream that paused:
+      // newcomers get 503 until one comes, and those who joined it are ended, not kept for a grace period.
       if (this.#hadData()) this.#startGap()
       else this.mount.endAll('gap')
     }
