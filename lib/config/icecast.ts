@@ -157,7 +157,7 @@ const MASTER_FIELDS: Record<string, [key: string, read: (child: XmlChild) => unk
   'master-password': ['password', text]
 }
 
-/** The master-slave settings as the issue-4-master branch's `master` option; undefined without `<master-server>`. */
+/** The master-slave settings as the `master` option takes them; undefined without `<master-server>`. */
 function masterOf (reader: Reader, fields: XmlChild[], onDemand: boolean | undefined): Record<string, unknown> | undefined {
   const master: Record<string, unknown> = {}
   for (const child of fields) {
