@@ -22,7 +22,7 @@ const RENAMED = new Map([
 /** Set per listener (ICY framing) or meaningless past the relay: never passed on from the upstream. */
 const NOT_PASSED_ON = new Set(['icy-metaint'])
 
-export const DEFAULT_CONTENT_TYPE = 'audio/mpeg'
+const DEFAULT_CONTENT_TYPE = 'audio/mpeg'
 
 /** The type a listener is told: the upstream's, or MPEG audio from an old ICY server that names none. */
 export function listenerContentType (upstream: Record<string, string> | undefined): string {
