@@ -5,7 +5,7 @@
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
 import { parseArgs } from 'node:util'
 import fc from 'fast-check'
-import { propertyOf, TARGETS } from '../test/fuzz/targets.js'
+import { propertyOf, TARGETS } from '../test/unit/fuzz/targets.js'
 
 interface Job {
   name: string

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { noise, scriptedUpstream } from '../test/helpers/scripted.js'
 import fastifyIcecastRelay from '../lib/index.js'
-import { releaseHttpState } from '../lib/mount/release.js'
+import { releaseHttpState } from '../lib/listen/release.js'
 import { startLoad } from './servers.js'
 
 const { values } = parseArgs({ options: { n: { type: 'string', default: '2000' } } })

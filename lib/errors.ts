@@ -59,3 +59,19 @@ export const StreamlistTooLargeError = createError(
   'FST_ICECAST_RELAY_STREAMLIST_TOO_LARGE', 'master %s: stream list exceeds %d bytes', 502)
 export const StreamlistTimeoutError = createError(
   'FST_ICECAST_RELAY_STREAMLIST_TIMEOUT', 'master %s: no complete stream list within %d ms', 504)
+
+/** An error as a relay's or master's status shows it: any thrown value, its code kept when it has one. */
+export interface RelayError {
+  code: string
+  message: string
+  at: string
+}
+
+export function toRelayError (error: unknown): RelayError {
+  const err = error as { code?: unknown, message?: unknown }
+  return {
+    code: typeof err.code === 'string' ? err.code : 'ERR_UNKNOWN',
+    message: typeof err.message === 'string' ? err.message : String(error),
+    at: new Date().toISOString()
+  }
+}

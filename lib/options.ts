@@ -3,7 +3,8 @@ import net from 'node:net'
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { InvalidOptionError } from './errors.js'
-import { isSupportedCharset } from './shoutcast/metadata.js'
+import { isSupportedCharset } from './charset.js'
+import { bracketedHost, percentDecoded, SERVER_NAME } from './http.js'
 
 /** A local mount name: an absolute path, no control characters, no query, no dot segments. */
 export const MOUNT_PATTERN = '^/[^\\x00-\\x20\\x7f?#]*$'
@@ -118,7 +119,7 @@ export const PluginOptionsSchema = Type.Object({
   hostname: Type.Optional(Host),
   location: Type.String({ ...Text, default: 'Earth' }),
   adminEmail: Type.String({ ...Text, default: 'icemaster@localhost' }),
-  serverId: Type.String({ ...Text, minLength: 1, default: 'fastify-icecast-relay' })
+  serverId: Type.String({ ...Text, minLength: 1, default: SERVER_NAME })
 }, { additionalProperties: true }) // Fastify's own register options (logLevel, …) arrive here too
 
 /** What a user passes: every key with a default may be left out. */
@@ -269,16 +270,14 @@ function serverUrl (server: string, port: number, tls: boolean, path: string, at
 }
 
 function hostPort (server: string, port: number): string {
-  return `${server.includes(':') ? `[${server}]` : server}:${port}`
+  return `${bracketedHost(server)}:${port}`
 }
 
 /** A percent-encoded part of an upstream URL, decoded; bad encoding is an invalid option (the part is not shown: it may be a password). */
 function decodedPart (part: string, field: string): string {
-  try {
-    return decodeURIComponent(part)
-  } catch {
-    throw new InvalidOptionError(`${field}: bad percent-encoding`)
-  }
+  const decoded = percentDecoded(part)
+  if (decoded === undefined) throw new InvalidOptionError(`${field}: bad percent-encoding`)
+  return decoded
 }
 
 function credentials (def: RelayDefinition, url: URL, at: string): Pick<ResolvedRelay, 'username' | 'password'> {
@@ -355,8 +354,6 @@ export function resolveRelay (def: unknown, at = 'relay', origin = 'api'): Resol
   }
 }
 
-const DEFAULT_USER_AGENT = 'fastify-icecast-relay'
-
 /** Validates the plugin's options once, at register time; errors name the offending field. */
 export function resolveOptions (input: unknown): ResolvedOptions {
   const withDefaults = Value.Default(PluginOptionsSchema, Value.Clone(input ?? {}))
@@ -374,7 +371,7 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     relays,
     limits: options.limits,
     prefix: options.prefix,
-    userAgent: options.userAgent ?? DEFAULT_USER_AGENT,
+    userAgent: options.userAgent ?? SERVER_NAME,
     masters: resolveMasters((withDefaults as RelayPluginOptions).master),
     relayAuth: resolveRelayAuth((withDefaults as RelayPluginOptions).relayAuth),
     admin: options.admin,

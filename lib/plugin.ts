@@ -1,20 +1,19 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { statsPlugin } from './admin/public.js'
+import { statsPlugin } from './stats/plugin.js'
 import { adminPlugin } from './admin/routes.js'
 import { masterPlugin } from './master/plugin.js'
-import { listenerRoute } from './mount/route.js'
+import { listenerRoute } from './listen/route.js'
 import { resolveOptions, type RelayPluginOptions } from './options.js'
 import { RelayRegistry } from './relay/registry.js'
 import { shoutcastPlugin } from './shoutcast/plugin.js'
+import { SERVER_NAME } from './http.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     relay: RelayRegistry
   }
 }
-
-export const SERVER_NAME = 'fastify-icecast-relay'
 
 async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOptions): Promise<void> {
   const options = resolveOptions(rawOptions)
@@ -45,5 +44,5 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
 
 export const fastifyIcecastRelay = fp(icecastRelay, {
   fastify: '5.x',
-  name: 'fastify-icecast-relay'
+  name: SERVER_NAME
 })

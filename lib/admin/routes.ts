@@ -5,21 +5,23 @@ import { BadRequestError, InvalidOptionError, UnknownMountError } from '../error
 import { firstSchemaError, type Credentials } from '../options.js'
 import type { RelayStatus } from '../relay/relay.js'
 import { prefersJson } from './accept.js'
-import { icestats, icestatsJson, isListed } from './icestats.js'
+import { icestats, icestatsJson, isListed } from '../stats/icestats.js'
 import { relayMetrics } from './metrics.js'
-import { statsContext, type StatsPluginOptions } from './public.js'
+import { statsContext, type StatsPluginOptions } from '../stats/plugin.js'
+import { IcestatsJsonSchema } from '../stats/schema.js'
 import {
-  IcestatsJsonSchema, KillClientQuery, MetadataQuery, MountQuery, MoveClientsQuery, OptionalMountQuery, RelayBody,
+  KillClientQuery, MetadataQuery, MountQuery, MoveClientsQuery, OptionalMountQuery, RelayBody,
   RelayStatusSchema
 } from './schemas.js'
 import { icestatsXml, iceresponseXml, listclientsXml, listmountsXml } from './xml.js'
+import { NO_CACHE } from '../http.js'
 
 export interface AdminPluginOptions extends StatsPluginOptions {
   credentials: Credentials
 }
 
 function sendXml (reply: FastifyReply, body: string): FastifyReply {
-  return reply.header('cache-control', 'no-cache, no-store').type('text/xml; charset=utf-8').send(body)
+  return reply.header('cache-control', NO_CACHE).type('text/xml; charset=utf-8').send(body)
 }
 
 /**
@@ -64,7 +66,7 @@ export async function adminPlugin (fastify: FastifyInstance, init: AdminPluginOp
     const statuses = mount === undefined ? registry.list() : [statusOf(mount)]
     const stats = icestats(statuses, statsContext(request, init), { admin: true })
     if (!prefersJson(request.headers.accept)) return sendXml(reply, icestatsXml(stats))
-    return reply.header('cache-control', 'no-cache, no-store').type('application/json; charset=utf-8').send(icestatsJson(stats))
+    return reply.header('cache-control', NO_CACHE).type('application/json; charset=utf-8').send(icestatsJson(stats))
   })
 
   fastify.get('/admin/listmounts', { schema: { response: Xml } }, async (_request, reply) => {

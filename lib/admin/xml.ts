@@ -1,7 +1,7 @@
 import { XMLBuilder } from 'fast-xml-parser'
 import type { ListenerInfo } from '../relay/registry.js'
 import type { RelayStatus } from '../relay/relay.js'
-import type { Icestats, StatValue } from './icestats.js'
+import type { Icestats, StatValue } from '../stats/icestats.js'
 
 const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@', processEntities: true })
 

@@ -4,6 +4,7 @@ import type { RelayRegistry } from '../relay/registry.js'
 import type { Relay } from '../relay/relay.js'
 import { STREAMLIST_PATH } from './fetch.js'
 import { formatStreamlist } from './streamlist.js'
+import { NO_CACHE } from '../http.js'
 
 export interface StreamlistRouteOptions {
   auth: BasicCredentials
@@ -42,7 +43,7 @@ export async function streamlistRoute (
       .map((status) => options.mountPrefix + status.localMount)
     return reply
       .type('text/plain; charset=utf-8')
-      .header('cache-control', 'no-cache, no-store')
+      .header('cache-control', NO_CACHE)
       .send(formatStreamlist(paths))
   })
 }

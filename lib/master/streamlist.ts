@@ -1,4 +1,5 @@
 import { isLocalMount } from '../options.js'
+import { percentDecoded } from '../http.js'
 
 /** One mount a master lists. */
 export interface StreamlistEntry {
@@ -48,21 +49,13 @@ function writtenPath (line: string): string {
   return end === -1 ? path : path.slice(0, end)
 }
 
-function decodedPath (path: string): string | undefined {
-  try {
-    return decodeURIComponent(path)
-  } catch {
-    return undefined
-  }
-}
-
 function entryOf (line: string, master: URL): StreamlistEntry | undefined {
   const url = lineUrl(line, master)
   if (url === undefined) return undefined
   // Listeners' request paths are percent-decoded the same way. URL parsing also resolves `.` and `..`
   // segments (`%2e` too): a line must name the mount it says, or it names none.
-  const localMount = decodedPath(url.pathname)
-  if (localMount === undefined || !isLocalMount(localMount) || decodedPath(writtenPath(line)) !== localMount) {
+  const localMount = percentDecoded(url.pathname)
+  if (localMount === undefined || !isLocalMount(localMount) || percentDecoded(writtenPath(line)) !== localMount) {
     return undefined
   }
   // Icecast's slave ignores credentials written in a listed URL, and so do we: they are the master's to give.

@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer'
+import { NO_CACHE } from '../http.js'
 
 /**
  * Icecast 1.x and Icecast 2 source headers, renamed to the `icy-*` names that players read. A Map, as
@@ -127,7 +128,7 @@ export function listenerHead (init: ListenerHeadInit): Buffer {
     'Connection: Close',
     `Date: ${(init.date ?? new Date()).toUTCString()}`,
     `Content-Type: ${init.contentType}`,
-    'Cache-Control: no-cache, no-store',
+    `Cache-Control: ${NO_CACHE}`,
     'Expires: Mon, 26 Jul 1997 05:00:00 GMT',
     'Pragma: no-cache',
     ...LISTENER_SAFETY_HEADERS.map(([name, value]) => `${name}: ${value}`)

@@ -6,7 +6,8 @@ import { resolveRelay, type Limits, type RelayDefinition, type ResolvedRelay } f
 import type { IncomingHttpHeaders } from 'node:http'
 import { UNCHECKED_TLS_WARNING } from '../upstream/client.js'
 import type { ListenerFraming, RelayExtension } from './extension.js'
-import { Relay, type RelayError, type RelayEvents, type RelayMetadata, type RelayStatus } from './relay.js'
+import type { RelayError } from '../errors.js'
+import { Relay, type RelayEvents, type RelayMetadata, type RelayStatus } from './relay.js'
 
 export interface RegistryInit {
   relays: readonly ResolvedRelay[]

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
+import { toRelayError, type RelayError } from '../errors.js'
 import { FormatDetector } from '../formats/detect.js'
 import type { AudioInfo, OggCodec } from '../formats/sink.js'
 import { streamInfo, type StreamInfo } from '../mount/headers.js'
@@ -12,12 +13,6 @@ import { backoffDelay } from './backoff.js'
 import type { RelayExtension, Stage } from './extension.js'
 
 export type RelayState = 'idle' | 'connecting' | 'live' | 'retrying' | 'stopped'
-
-export interface RelayError {
-  code: string
-  message: string
-  at: string
-}
 
 export interface RelayMetadata {
   title?: string
@@ -100,15 +95,6 @@ const CONTAINER_OF_TYPE = new Map([
   ['audio/aacp', 'aac'],
   ['audio/x-aac', 'aac']
 ])
-
-export function toRelayError (error: unknown): RelayError {
-  const err = error as { code?: unknown, message?: unknown }
-  return {
-    code: typeof err.code === 'string' ? err.code : 'ERR_UNKNOWN',
-    message: typeof err.message === 'string' ? err.message : String(error),
-    at: new Date().toISOString()
-  }
-}
 
 function publicMetadata (metadata: RelayMetadata): Omit<RelayMetadata, 'raw'> {
   const { raw: _raw, ...rest } = metadata

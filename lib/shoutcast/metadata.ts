@@ -26,8 +26,8 @@
  * would take as the end) is written as `’` (U+2019), which looks the same. The text is capped at 4080
  * bytes: values are cut on a UTF-8 character boundary and a field that no longer fits is left out.
  */
-import { isUtf8 } from 'node:buffer'
-import { BadMetadataKeyError, UnsupportedCharsetError } from '../errors.js'
+import { textDecoder } from '../charset.js'
+import { BadMetadataKeyError } from '../errors.js'
 
 /** The most text a block can carry: the length byte counts 16-byte units, up to 255. */
 export const MAX_TEXT_BYTES = 255 * 16
@@ -54,10 +54,6 @@ const SEMICOLON = 0x3b
 const EQUALS = 0x3d
 const SPACE = 0x20
 const DEL = 0x7f
-
-// Encodings in which a `'`, `;` or `=` byte may be part of another character: scanning their bytes
-// for delimiters would cut characters apart.
-const NOT_ASCII_COMPATIBLE = new Set(['utf-16le', 'utf-16be', 'iso-2022-jp'])
 
 function isLetter (c: number): boolean {
   return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)
@@ -142,38 +138,12 @@ function scanFields (text: string, padded: boolean): FieldSpan[] {
 }
 
 /**
- * Whether `name` is a charset the parser can decode titles with: a label TextDecoder knows for an
- * ASCII-compatible encoding (`iso-8859-2`, `windows-1251`, `shift_jis`, ...). Check it when options are
- * validated, since `parseMetadata` throws on an unsupported one.
- */
-export function isSupportedCharset (name: string): boolean {
-  let encoding: string
-  try {
-    encoding = new TextDecoder(name).encoding
-  } catch {
-    return false
-  }
-  return !NOT_ASCII_COMPATIBLE.has(encoding)
-}
-
-function valueDecoder (text: Buffer, charset: string | undefined): (bytes: Buffer) => string {
-  if (charset !== undefined) {
-    if (!isSupportedCharset(charset)) throw new UnsupportedCharsetError(charset)
-    const decoder = new TextDecoder(charset)
-    return (bytes) => decoder.decode(bytes)
-  }
-  // One choice for the whole block: a server encodes all its text in one charset.
-  const encoding = isUtf8(text) ? 'utf8' : 'latin1'
-  return (bytes) => bytes.toString(encoding)
-}
-
-/**
  * Reads the fields of a metadata block (the L*16 bytes after the length byte), by the rule at the top
- * of this file. Throws when `charset` is not supported (see `isSupportedCharset`).
+ * of this file. Throws when `charset` is not supported (see `isSupportedCharset` in lib/charset.ts).
  */
 export function parseMetadata (block: Buffer, charset?: string): ParsedMetadata {
   const length = textLength(block)
-  const decode = valueDecoder(block.subarray(0, length), charset)
+  const decode = textDecoder(block.subarray(0, length), charset)
   const fields: Record<string, string> = {}
   // Keys start with a letter, so `__proto__` can never be one: a plain object is safe.
   for (const { key, start, end } of scanFields(block.toString('latin1', 0, length), length < block.length)) {

@@ -18,6 +18,7 @@ import { HeadParser, type ResponseHead } from './head.js'
 import { streamTypeRefusal } from './media.js'
 import { isPublicAddress, isSameServer, publicOnlyLookup, type RedirectPolicy } from './redirects.js'
 import { buildRequest, type UpstreamTarget } from './request.js'
+import { percentDecoded } from '../http.js'
 
 /** The TLS settings an operator may give for an upstream with its own certificate authority. */
 export interface UpstreamTlsOptions {
@@ -295,13 +296,9 @@ function urlCredentials (url: URL): Credentials {
   return { username: decoded(url.username), password: decoded(url.password) }
 }
 
+/** A URL's own user or password part, percent-decoded; a badly encoded one is taken as written. */
 function decoded (component: string): string | undefined {
-  if (component === '') return undefined
-  try {
-    return decodeURIComponent(component)
-  } catch {
-    return component
-  }
+  return component === '' ? undefined : percentDecoded(component) ?? component
 }
 
 function withoutCredentials (url: URL): URL {

@@ -1,3 +1,5 @@
+import { bracketedHost } from '../http.js'
+
 /** Where one upstream request goes. `host` is bare (IPv6 without brackets), `path` includes the query. */
 export interface UpstreamTarget {
   tls: boolean
@@ -48,7 +50,7 @@ export function buildRequest (target: UpstreamTarget, opts: RequestOptions): Buf
 
 /** `host[:port]`, the port left out when it is the scheme's default; IPv6 literals in brackets. */
 function hostHeader (target: Pick<UpstreamTarget, 'tls' | 'host' | 'port'>): string {
-  const host = target.host.includes(':') ? `[${target.host}]` : target.host
+  const host = bracketedHost(target.host)
   const defaultPort = target.tls ? 443 : 80
   return target.port === defaultPort ? host : `${host}:${target.port}`
 }

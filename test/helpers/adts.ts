@@ -1,6 +1,6 @@
 // ADTS (AAC) test input: a real capture when the shared conformance folder is there, else our own frames.
 import { existsSync, readFileSync } from 'node:fs'
-import { CONFORMANCE_DIR } from '../shoutcast/helpers.js'
+import { CONFORMANCE_DIR } from './icy.js'
 import { noise } from './scripted.js'
 
 /** A real ADTS capture when the conformance folder is there, else frames of our own making. */

@@ -1,0 +1,21 @@
+// The few HTTP words every room says the same way.
+
+/** The name the library gives itself: the listeners' `Server`, the upstreams' `User-Agent`, the stats' `server_id`. */
+export const SERVER_NAME = 'fastify-icecast-relay'
+
+/** Live answers (streams, stats, stream lists) must never come from a cache. */
+export const NO_CACHE = 'no-cache, no-store'
+
+/** A host as it stands in a URL or a Host header: an IPv6 literal in brackets. */
+export function bracketedHost (host: string): string {
+  return host.includes(':') ? `[${host}]` : host
+}
+
+/** `text` percent-decoded, or undefined when its encoding is bad (`%E0%A4%A`). */
+export function percentDecoded (text: string): string | undefined {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return undefined
+  }
+}

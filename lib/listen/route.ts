@@ -1,0 +1,129 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Relay } from '../relay/relay.js'
+import type { ListenerPlace, RelayRegistry } from '../relay/registry.js'
+import { LISTENER_SAFETY_HEADERS, listenerContentType, listenerHead, streamHeaders } from '../mount/headers.js'
+import { Listener, endAndClose } from '../mount/listener.js'
+import { releaseHttpState } from './release.js'
+import { percentDecoded } from '../http.js'
+
+export interface ListenerRouteOptions {
+  prefix: string
+  server: string
+}
+
+/** The local mount a request path names, or undefined when the path is outside the prefix or undecodable. */
+export function mountOfUrl (url: string, prefix: string): string | undefined {
+  const queryAt = url.indexOf('?')
+  const path = queryAt === -1 ? url : url.slice(0, queryAt)
+  if (!path.startsWith(prefix + '/')) return undefined
+  return percentDecoded(path.slice(prefix.length))
+}
+
+/** The relay's own answer on a mount, with the safety headers of any answer there (see LISTENER_SAFETY_HEADERS). */
+function refuse (reply: FastifyReply, code: 403 | 405 | 503, message: string, retryAfter?: number): FastifyReply {
+  if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter))
+  for (const [name, value] of LISTENER_SAFETY_HEADERS) reply.header(name, value)
+  return reply.code(code).type('text/plain; charset=utf-8').send(message)
+}
+
+/** Why a listener may not join now (Icecast answers 403 when full), or undefined when it may. */
+function overLimit (registry: RelayRegistry, relay: Relay): string | undefined {
+  if (registry.totalListeners >= registry.limits.clients) return 'Too many listeners on this server'
+  const max = relay.def.maxListeners
+  if (max !== undefined && relay.mount.listeners.size >= max) return `Too many listeners on ${relay.localMount}`
+  return undefined
+}
+
+/**
+ * One wildcard route serves every mount, present and future; unknown paths go to the host app's own
+ * not-found handler. A listener's response is written straight to its socket after `hijack()`:
+ * Icecast's HTTP/1.0 head, then the shared chunks, with no chunked framing. Then Node's HTTP server
+ * lets go of the connection, as for an upgrade, so that a listener costs little more than its socket.
+ */
+export function listenerRoute (app: FastifyInstance, registry: RelayRegistry, options: ListenerRouteOptions): void {
+  async function serve (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+    const localMount = mountOfUrl(request.raw.url ?? '/', options.prefix)
+    const relay = localMount === undefined ? undefined : registry.find(localMount)
+    if (relay === undefined) {
+      reply.callNotFound()
+      return reply
+    }
+    if (registry.closing) return refuse(reply, 503, 'Server is shutting down', 5)
+
+    const full = overLimit(registry, relay)
+    if (full !== undefined) return refuse(reply, 403, full)
+    let admission = relay.admission()
+    if (admission === 'wait') {
+      const live = await relay.waitLive(registry.limits.connectTimeout * 1000)
+      admission = live ? 'join' : 'unavailable'
+    }
+    if (admission === 'unavailable') {
+      return refuse(reply, 503, `${relay.localMount} is not available: its upstream is down`, 5)
+    }
+    const fullNow = overLimit(registry, relay)
+    if (fullNow !== undefined) return refuse(reply, 403, fullNow)
+
+    const socket = request.raw.socket
+    if (socket.destroyed) {
+      reply.hijack()
+      return undefined
+    }
+    const place: ListenerPlace = { relay }
+    const framing = request.method === 'GET' ? registry.listenerFraming(place, request.headers) : undefined
+    const head = listenerHead({
+      server: options.server,
+      contentType: listenerContentType(relay.head?.headers),
+      stream: streamHeaders(relay.head?.headers ?? {}),
+      extra: framing?.headers ?? {}
+    })
+    reply.hijack()
+    if (request.method === 'HEAD') {
+      endAndClose(socket, head)
+      return undefined
+    }
+    // the head, the codec headers and the burst leave in one writev instead of a write each
+    socket.cork()
+    socket.write(head)
+    const listener = new Listener({
+      id: registry.nextListenerId(),
+      socket,
+      ip: request.ip,
+      userAgent: request.headers['user-agent'] ?? '',
+      queueSize: registry.limits.queueSize,
+      framer: framing?.framer,
+      onEnd: registry.endListener,
+      ending: registry.ending
+    })
+    registry.admitListener(place, listener)
+    socket.uncork()
+    // once the parser that called this route has returned
+    setImmediate(releaseHttpState, socket)
+    return undefined
+  }
+
+  /**
+   * Other methods on a mount are answered in `onRequest`, before Fastify reads a body: a source client
+   * pushing its stream at the relay by mistake gets its 405 at once, and the connection is closed.
+   */
+  async function refuseMethod (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const localMount = mountOfUrl(request.raw.url ?? '/', options.prefix)
+    if (localMount === undefined || registry.find(localMount) === undefined) {
+      reply.callNotFound()
+      return reply
+    }
+    reply.header('allow', 'GET, HEAD').header('connection', 'close')
+    return refuse(reply, 405, `${request.method} is not allowed on a mount: use GET or HEAD`)
+  }
+
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: `${options.prefix}/*`,
+    handler: serve
+  })
+  app.route({
+    method: ['POST', 'PUT', 'DELETE', 'PATCH'],
+    url: `${options.prefix}/*`,
+    onRequest: refuseMethod,
+    handler: refuseMethod
+  })
+}

@@ -1,0 +1,221 @@
+// The `icecast-relay` bin as users run it: the built dist/cli.js (npm test builds first).
+import assert from 'node:assert/strict'
+import { readFileSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { openListener } from '../../helpers/listen.js'
+import { freePort, httpGet, makeTempDir, run, runOk, spawnTracked, waitFor } from '../../helpers/procs.js'
+import { scriptedUpstream } from '../../helpers/scripted.js'
+import { assertTools } from '../../helpers/tools.js'
+import { MASTER_SNIPPET, RELAY_SNIPPET } from '../../unit/config/seed.js'
+
+const ROOT = new URL('../../..', import.meta.url).pathname
+const CLI = join(ROOT, 'dist/cli.js')
+const dir = makeTempDir('cli')
+let files = 0
+
+function configFile (xml: string): string {
+  const file = join(dir, `config-${++files}.xml`)
+  writeFileSync(file, xml)
+  return file
+}
+
+async function cli (...args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  const result = await run(process.execPath, [CLI, ...args], { timeoutMs: 15000 })
+  return { code: result.code, stdout: result.stdout.toString('utf8'), stderr: result.stderr }
+}
+
+test('the package\'s bin is dist/cli.js, a node script; --help documents it', async () => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
+  assert.deepEqual(pkg.bin, { 'icecast-relay': './dist/cli.js' })
+  assert.match(readFileSync(CLI, 'utf8'), /^#!\/usr\/bin\/env node\n/)
+  const help = await cli('--help')
+  assert.equal(help.code, 0)
+  assert.match(help.stdout, /^Usage: icecast-relay --config icecast\.xml \[--port N\]/)
+  for (const word of ['--config', '--port', '--check', '<relay>', '<master-server>', '<limits>', '<authentication>', '<listen-socket>', '<hostname>']) {
+    assert.ok(help.stdout.includes(word), word)
+  }
+})
+
+test('usage errors exit 2 and say what is wrong', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [[], /--config is required/],
+    [['--config'], /argument missing|--config/],
+    [['--config', 'x.xml', '--colour'], /Unknown option '--colour'/],
+    [['--config', 'x.xml', '--port', 'http'], /--port http: not a port number/],
+    [['--config', 'x.xml', '--workers', '0'], /--workers 0: not a number of processes/]
+  ]
+  for (const [args, message] of cases) {
+    const result = await cli(...args)
+    assert.equal(result.code, 2, args.join(' '))
+    assert.match(result.stderr, message)
+    assert.match(result.stderr, /Try icecast-relay --help/)
+  }
+})
+
+test('a broken config exits 1 with a message naming the element; so does a missing file', async () => {
+  const broken = configFile('<icecast>\n  <relay>\n    <server>127.0.0.1</server>\n    <port>eight thousand</port>\n  </relay>\n</icecast>\n')
+  const result = await cli('--config', broken)
+  assert.equal(result.code, 1)
+  assert.equal(result.stderr, `icecast-relay: ${broken}: <relay> <port>: "eight thousand" is not an integer from 1 to 65535\n`)
+  const malformed = configFile('<icecast>\n  <limits>\n    <clients>5</client>\n  </limits>\n</icecast>\n')
+  assert.match((await cli('-c', malformed)).stderr, /: line 3, column \d+: Expected closing tag 'clients'/)
+  const missing = await cli('-c', join(dir, 'nope.xml'))
+  assert.equal(missing.code, 1)
+  assert.match(missing.stderr, /nope\.xml: ENOENT/)
+})
+
+test('--check reads each seed snippet verbatim and prints the options, passwords hidden', async () => {
+  const master = await cli('--check', '--config', configFile(MASTER_SNIPPET))
+  assert.equal(master.code, 0, master.stderr)
+  assert.equal(master.stderr, '')
+  assert.deepEqual(JSON.parse(master.stdout), {
+    listen: { port: 8000, host: '0.0.0.0' },
+    options: { relays: [], master: { server: '192.168.1.11', port: 8001, updateInterval: 120, password: '(hidden)' } }
+  })
+  const relay = await cli('--check', '--config', configFile(RELAY_SNIPPET), '--port', '8123', '--host', '127.0.0.1')
+  assert.equal(relay.code, 0, relay.stderr)
+  assert.deepEqual(JSON.parse(relay.stdout), {
+    listen: { port: 8123, host: '127.0.0.1' },
+    options: { relays: [{ server: '192.168.1.11', port: 8001, mount: '/example.ogg', localMount: '/different.ogg', relayShoutcastMetadata: false }] }
+  })
+})
+
+test('--check reads the icecast.xml Debian ships, without a warning', async () => {
+  assertTools('icecast2')
+  const result = await cli('--check', '--config', '/etc/icecast2/icecast.xml')
+  assert.equal(result.code, 0, result.stderr)
+  assert.equal(result.stderr, '')
+  const { listen, options } = JSON.parse(result.stdout)
+  assert.deepEqual(listen, { port: 8000, host: '0.0.0.0' })
+  assert.deepEqual(options.admin, { username: 'admin', password: '(hidden)' })
+  assert.equal(options.hostname, 'localhost')
+  assert.equal(options.limits.clients, 100)
+})
+
+test('a running CLI: the config\'s listen socket, relays, admin credentials and server info; SIGTERM ends it', async (t) => {
+  const upstream = await scriptedUpstream({ headers: { 'icy-name': 'Upstream' } })
+  const port = await freePort()
+  // the seed's relay, pointed at our upstream instead of a LAN address
+  const relay = RELAY_SNIPPET.replace('192.168.1.11', '127.0.0.1').replace('8001', String(upstream.port))
+  const file = configFile(`<icecast>
+  <location>CLI test</location>
+  <hostname>127.0.0.1</hostname>
+  <listen-socket><port>${port}</port><bind-address>127.0.0.1</bind-address></listen-socket>
+  <authentication><admin-user>boss</admin-user><admin-password>s3cret</admin-password></authentication>
+  <limits><burst-size>0</burst-size></limits>
+  ${relay}
+  <unknown-thing/>
+</icecast>`)
+  const proc = spawnTracked(process.execPath, [CLI, '--config', file])
+  t.after(async () => { await proc.stop(); await upstream.close() })
+  const base = `http://127.0.0.1:${port}`
+  const stats = await waitFor(async () => {
+    const res = await httpGet(`${base}/status-json.xsl`)
+    const { icestats } = JSON.parse(res.body.toString())
+    return icestats.source.length === 1 ? icestats : undefined
+  }, { timeoutMs: 10000, message: () => `the CLI to serve the relay\n${proc.output()}` })
+  assert.equal(stats.location, 'CLI test')
+  const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'))
+  assert.equal(await listenBacklog(port), Math.min(4096, somaxconn), 'a backlog for flash crowds')
+  assert.equal(stats.source[0].listenurl, `${base}/different.ogg`)
+  assert.match(proc.output(), /warning: .*<unknown-thing> ignored/)
+  assert.match(upstream.requests[0]!, /^GET \/example\.ogg HTTP\/1\.0\r\n/)
+  assert.doesNotMatch(upstream.requests[0]!, /Icy-MetaData/i, 'relay-shoutcast-metadata 0')
+
+  const listener = openListener(`${base}/different.ogg`)
+  assert.equal((await listener.head).headers['icy-name'], 'Upstream')
+  await waitFor(async () => JSON.parse((await httpGet(`${base}/status-json.xsl`)).body.toString()).icestats.source[0].listeners === 1)
+  upstream.push(Buffer.from('through the CLI'))
+  assert.equal((await listener.waitForBytes(15)).toString(), 'through the CLI')
+  await listener.close()
+
+  assert.equal((await httpGet(`${base}/admin/relays`)).status, 401)
+  const relays = await httpGet(`${base}/admin/relays`, { auth: { user: 'boss', password: 's3cret' } })
+  assert.equal(JSON.parse(relays.body.toString())[0].localMount, '/different.ogg')
+
+  proc.child.kill('SIGTERM')
+  const exit = await proc.exited
+  assert.deepEqual(exit, { code: 0, signal: null })
+})
+
+/** The accept backlog of the socket listening on `port`: `ss` shows it as the Send-Q of a LISTEN socket. */
+async function listenBacklog (port: number): Promise<number> {
+  assertTools('ss')
+  const out = await runOk('ss', ['-Hltn', `sport = :${port}`])
+  return Number(out.toString().trim().split(/\s+/)[2])
+}
+
+/** The worker processes of a cluster primary. */
+function childrenOf (pid: number): number[] {
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter((c) => c !== '').map(Number)
+}
+
+test('--workers 2: two processes share the port, each relays the stream and serves listeners; one that dies is replaced; SIGTERM ends all', async (t) => {
+  const upstream = await scriptedUpstream()
+  const port = await freePort()
+  const file = configFile(`<icecast><listen-socket><port>${port}</port><bind-address>127.0.0.1</bind-address></listen-socket>
+  <limits><burst-size>0</burst-size></limits>
+  <relay><server>127.0.0.1</server><port>${upstream.port}</port><mount>/live</mount></relay></icecast>`)
+  const proc = spawnTracked(process.execPath, [CLI, '--config', file, '--workers', '2'])
+  t.after(async () => { await proc.stop(); await upstream.close() })
+  await upstream.waitForClients(2, 10000)
+  await waitFor(async () => (await httpGet(`http://127.0.0.1:${port}/status-json.xsl`).catch(() => undefined))?.status === 200,
+    { timeoutMs: 10000, message: () => `the workers to listen\n${proc.output()}` })
+  const workers = childrenOf(proc.pid)
+  assert.equal(workers.length, 2)
+  const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'))
+  assert.equal(await listenBacklog(port), Math.min(4096, somaxconn), 'the primary listens with the workers\' backlog')
+
+  const listeners = Array.from({ length: 8 }, () => openListener(`http://127.0.0.1:${port}/live`))
+  await Promise.all(listeners.map(async (listener) => assert.equal((await listener.head).status, 200)))
+  upstream.push(Buffer.from('to every worker'))
+  for (const listener of listeners) assert.equal((await listener.waitForBytes(15)).toString(), 'to every worker')
+  await Promise.all(listeners.map(async (listener) => await listener.close()))
+
+  process.kill(workers[0]!, 'SIGKILL')
+  await waitFor(() => upstream.requests.length === 3, { timeoutMs: 10000, message: () => `a new worker to connect upstream\n${proc.output()}` })
+  assert.match(proc.output(), new RegExp(`worker ${workers[0]} ended \\(SIGKILL\\); starting another`))
+  await waitFor(() => childrenOf(proc.pid).length === 2 && !childrenOf(proc.pid).includes(workers[0]!))
+
+  proc.child.kill('SIGTERM')
+  assert.deepEqual(await proc.exited, { code: 0, signal: null })
+})
+
+test('--workers: a worker that cannot listen stops them all with status 1', async (t) => {
+  const blocker = await scriptedUpstream()
+  t.after(async () => { await blocker.close() })
+  const file = configFile(`<icecast><listen-socket><port>${blocker.port}</port><bind-address>127.0.0.1</bind-address></listen-socket></icecast>`)
+  const result = await cli('--config', file, '--workers', '2')
+  assert.equal(result.code, 1)
+  assert.match(result.stderr, /before listening/)
+})
+
+/** A client that sends half a request head and then nothing, keeping its connection open. */
+async function halfHead (port: number): Promise<net.Socket> {
+  const socket = net.connect({ port, host: '127.0.0.1' })
+  socket.on('error', () => {})
+  await new Promise((resolve) => socket.once('connect', resolve))
+  socket.write('GET /status-json.xsl HTTP/1.1\r\nHost: 127.0.0.1\r\n')
+  return socket
+}
+
+for (const workers of [1, 2]) {
+  test(`SIGTERM ends the CLI at once while a client has not finished its request head (--workers ${workers})`, { timeout: 20000 }, async (t) => {
+    const port = await freePort()
+    const file = configFile(`<icecast><listen-socket><port>${port}</port><bind-address>127.0.0.1</bind-address></listen-socket></icecast>`)
+    const proc = spawnTracked(process.execPath, [CLI, '--config', file, '--workers', String(workers)])
+    const clients: net.Socket[] = []
+    t.after(async () => { for (const client of clients) client.destroy(); await proc.stop() })
+    await waitFor(async () => (await httpGet(`http://127.0.0.1:${port}/status-json.xsl`).catch(() => undefined))?.status === 200,
+      { timeoutMs: 10000, message: () => `the CLI to listen\n${proc.output()}` })
+    // one per worker, whichever the kernel gives it to
+    for (let i = 0; i < 4 * workers; i++) clients.push(await halfHead(port))
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const start = Date.now()
+    proc.child.kill('SIGTERM')
+    assert.deepEqual(await proc.exited, { code: 0, signal: null }, proc.output())
+    assert.ok(Date.now() - start < 3000, `exited after ${Date.now() - start} ms`)
+  })
+}

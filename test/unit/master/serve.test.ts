@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict'
+import net from 'node:net'
+import { test, type TestContext } from 'node:test'
+import { relayApp, waitForState, waitUntil } from '../../helpers/app.js'
+import { httpGet } from '../../helpers/procs.js'
+import { openListener } from '../../helpers/listen.js'
+import { scriptedUpstream } from '../../helpers/scripted.js'
+import { basic } from '../../helpers/fake-master.js'
+
+test('/admin/streamlist.txt lists every mount, prefixed, to a slave with the relay credentials; 401 otherwise', async (t) => {
+  const upstream = await scriptedUpstream()
+  const { app, url } = await relayApp({
+    relays: [{ url: upstream.url('/a'), localMount: '/live.mp3' }, { url: upstream.url('/b'), localMount: '/café-100%' }],
+    relayAuth: { password: 'hackme' },
+    prefix: '/radio'
+  })
+  t.after(async () => { await app.close(); await upstream.close() })
+  await waitForState(app, '/live.mp3', 'live')
+  await waitForState(app, '/café-100%', 'live')
+
+  for (const headers of [{}, { authorization: basic('relay', 'wrong') }, { authorization: basic('admin', 'hackme') },
+    { authorization: 'Bearer hackme' }, { authorization: 'Basic !!!' }] as Array<Record<string, string>>) {
+    const refused = await httpGet(url('/admin/streamlist.txt'), { headers })
+    assert.equal(refused.status, 401, JSON.stringify(headers))
+    assert.equal(refused.headers['www-authenticate'], 'Basic realm="Icecast2 Server"')
+  }
+  const listed = await httpGet(url('/admin/streamlist.txt'), { headers: { authorization: basic('relay', 'hackme') } })
+  assert.equal(listed.status, 200)
+  assert.equal(listed.headers['content-type'], 'text/plain; charset=utf-8')
+  assert.equal(listed.body.toString(), '/radio/live.mp3\r\n/radio/caf%C3%A9-100%25\r\n')
+
+  app.relay.remove('/live.mp3')
+  const after = await httpGet(url('/admin/streamlist.txt'), { auth: { user: 'relay', password: 'hackme' } })
+  assert.equal(after.body.toString(), '/radio/caf%C3%A9-100%25\r\n')
+})
+
+/** Exactly what Icecast 2.4.4's slave sends: HTTP/1.0, no Host, no User-Agent. */
+async function icecastSlaveRequest (port: number, authorization: string): Promise<string> {
+  const socket = net.connect({ host: '127.0.0.1', port })
+  socket.write(`GET /admin/streamlist.txt HTTP/1.0\r\nAuthorization: ${authorization}\r\n\r\n`)
+  const chunks: Buffer[] = []
+  for await (const chunk of socket) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks).toString('latin1')
+}
+
+test('an Icecast slave\'s request (HTTP/1.0, no Host) is answered; without relayAuth there is no stream list', async (t) => {
+  const upstream = await scriptedUpstream()
+  const { app, base } = await relayApp({
+    relays: [{ url: upstream.url('/a'), localMount: '/a.mp3' }], relayAuth: { username: 'slave', password: 'x' }
+  })
+  const { app: plain, url: plainUrl } = await relayApp({})
+  t.after(async () => { await app.close(); await plain.close(); await upstream.close() })
+  await waitForState(app, '/a.mp3', 'live')
+  const answer = await icecastSlaveRequest(Number(new URL(base).port), basic('slave', 'x'))
+  assert.match(answer, /^HTTP\/1\.[01] 200 /)
+  assert.ok(answer.endsWith('\r\n\r\n/a.mp3\r\n'), answer)
+  assert.equal((await httpGet(plainUrl('/admin/streamlist.txt'), { auth: { user: 'relay', password: 'x' } })).status, 404)
+})
+
+test('plugin to plugin: a slave app mirrors a master app\'s mounts, prefix and odd names included', async (t) => {
+  const upstream = await scriptedUpstream({ headers: { 'icy-name': 'Top' } })
+  const top = await relayApp({
+    relays: [{ url: upstream.url('/s'), localMount: '/one.mp3' }, { url: upstream.url('/s'), localMount: '/café-100%' }],
+    relayAuth: { password: 'pw' },
+    prefix: '/radio'
+  })
+  const topPort = Number(new URL(top.base).port)
+  const slave = await relayApp({ master: { server: '127.0.0.1', port: topPort, password: 'pw', updateInterval: 1 } })
+  t.after(async () => { await slave.app.close(); await top.app.close(); await upstream.close() })
+  await waitForState(slave.app, '/radio/one.mp3', 'live')
+  await waitForState(slave.app, '/radio/café-100%', 'live')
+  assert.equal(slave.app.relay.get('/radio/one.mp3')!.stream.name, 'Top')
+
+  const listener = openListener(slave.url('/radio/caf%C3%A9-100%25'))
+  assert.equal((await listener.head).status, 200)
+  upstream.push(Buffer.from('abcdef'))
+  assert.equal((await listener.waitForBytes(6)).toString(), 'abcdef')
+  await listener.close()
+})
+
+/** A TCP server that accepts connections and never answers, as a host behind a black hole would. */
+async function blackHole (t: TestContext): Promise<number> {
+  const accepted = new Set<net.Socket>()
+  const server = net.createServer((socket) => { socket.on('error', () => {}); accepted.add(socket) })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.after(async () => {
+    for (const socket of accepted) socket.destroy()
+    await new Promise((resolve) => server.close(resolve))
+  })
+  return (server.address() as net.AddressInfo).port
+}
+
+const relayCredentials = { auth: { user: 'relay', password: 'pw' } }
+
+test('/admin/streamlist.txt lists what a slave can relay now: live, riding a gap, on demand unless it just failed', async (t) => {
+  const good = await scriptedUpstream()
+  const refusing = await scriptedUpstream({ head: 'HTTP/1.0 401 Unauthorized\r\nWWW-Authenticate: Basic realm="x"\r\n\r\n' })
+  const hole = await blackHole(t)
+  const { app, url } = await relayApp({
+    relays: [
+      { url: good.url('/live'), localMount: '/live' },
+      { url: refusing.url('/s'), localMount: '/wrong-password', password: 'nope' },
+      { server: '127.0.0.1', port: hole, localMount: '/connecting' },
+      { url: good.url('/od'), localMount: '/on-demand', onDemand: true },
+      { url: refusing.url('/od'), localMount: '/on-demand-failing', onDemand: true }
+    ],
+    relayAuth: { password: 'pw' },
+    limits: { gracePeriod: 1, maxBackoff: 1, connectTimeout: 1 }
+  })
+  t.after(async () => { await app.close(); await good.close(); await refusing.close() })
+  await waitForState(app, '/live', 'live')
+  await waitForState(app, '/wrong-password', 'retrying')
+  const listed = async (): Promise<string> => (await httpGet(url('/admin/streamlist.txt'), relayCredentials)).body.toString()
+  assert.equal(await listed(), '/live\r\n/on-demand\r\n/on-demand-failing\r\n', 'on-demand relays connect when asked')
+  assert.equal(app.relay.get('/connecting')!.connectedSince, null, 'the black hole never answered')
+
+  assert.equal((await httpGet(url('/on-demand-failing'))).status, 503)
+  await waitForState(app, '/on-demand-failing', 'idle')
+  assert.equal(await listed(), '/live\r\n/on-demand\r\n', 'an on-demand relay whose last attempt failed is left out')
+
+  // a gap follows a stream: a connection that sent under 4 KiB starts no grace period
+  good.push(Buffer.alloc(5000, 0x20))
+  await waitUntil(() => app.relay.get('/live')!.bytesIn === 5000)
+  good.drop()
+  await good.close()
+  await waitForState(app, '/live', 'retrying')
+  assert.equal(await listed(), '/live\r\n/on-demand\r\n', 'listed while its gap is within the grace period')
+  await new Promise((resolve) => setTimeout(resolve, 1100))
+  assert.equal(await listed(), '/on-demand\r\n/on-demand-failing\r\n',
+    'past the grace period the relay is left out; the failed on-demand relay is offered again after maxBackoff')
+})
