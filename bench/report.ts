@@ -1,4 +1,4 @@
-// The bench's tables (Markdown, so that the README can show them as printed) from its results.
+// The bench's tables (Markdown, so that docs/performance.md can show them as printed) from its results.
 import type { Measured, ProcessFigures } from './measure.js'
 
 export type Mode = 'plain' | 'icy'

@@ -1,5 +1,5 @@
 // node --import tsx bench/table.ts bench/results/FILE.json
-// Prints the tables of a bench run again from its JSON, e.g. to compare two runs or to update the README.
+// Prints the tables of a bench run again from its JSON, e.g. to compare two runs or to update docs/performance.md.
 import { readFileSync } from 'node:fs'
 import { tables, type FanoutRun, type TreeRun } from './report.js'
 
