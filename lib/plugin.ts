@@ -5,8 +5,9 @@ import { adminPlugin } from './admin/routes.js'
 import { masterPlugin } from './master/plugin.js'
 import { listenerRoute } from './listen/route.js'
 import { resolveOptions, type RelayPluginOptions } from './options.js'
-import { RelayRegistry } from './relay/registry.js'
-import { shoutcastPlugin } from './shoutcast/plugin.js'
+import { RelayDecorator, type RelayRegistry } from './relay/decorator.js'
+import { RegistryCore } from './relay/registry.js'
+import { shoutcastExtension } from './shoutcast/extension.js'
 import { SERVER_NAME } from './http.js'
 
 declare module 'fastify' {
@@ -17,24 +18,27 @@ declare module 'fastify' {
 
 async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOptions): Promise<void> {
   const options = resolveOptions(rawOptions)
-  const registry = new RelayRegistry({
+  const registry = new RegistryCore({
     relays: options.relays,
     limits: options.limits,
     userAgent: options.userAgent,
     log: fastify.log.child({ plugin: SERVER_NAME })
   })
-  fastify.decorate('relay', registry)
+  // Always installed: ICY blocks must be stripped from any upstream that sends them, asked or not.
+  registry.extend(shoutcastExtension())
+  // the public methods only: the registry itself goes to the parts of the library that need more
+  fastify.decorate('relay', new RelayDecorator(registry))
 
-  // Always registered: ICY blocks must be stripped from any upstream that sends them, asked or not.
-  await fastify.register(shoutcastPlugin)
   listenerRoute(fastify, registry, { prefix: options.prefix, server: SERVER_NAME })
   if (options.masters.length > 0 || options.relayAuth !== undefined) {
     await fastify.register(masterPlugin, {
-      masters: options.masters, relayAuth: options.relayAuth, mountPrefix: options.prefix, userAgent: options.userAgent
+      registry, masters: options.masters, relayAuth: options.relayAuth, mountPrefix: options.prefix, userAgent: options.userAgent
     })
   }
   // Fastify puts the sub-plugins' routes under `prefix`, next to the mounts
-  const stats = { prefix: options.prefix, mountPrefix: options.prefix, server: options.server, startedAt: new Date() }
+  const stats = {
+    prefix: options.prefix, mountPrefix: options.prefix, server: options.server, limits: options.limits, startedAt: new Date()
+  }
   if (options.stats) await fastify.register(statsPlugin, stats)
   if (options.admin !== undefined) await fastify.register(adminPlugin, { ...stats, credentials: options.admin })
 

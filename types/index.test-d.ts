@@ -5,6 +5,7 @@ import icecastRelay, {
   type MasterStatus,
   type ListenerInfo,
   type RelayEvents,
+  type RelayMetadata,
   type RelayPluginOptions,
   type RelayRegistry,
   type RelayState,
@@ -104,3 +105,32 @@ app.relay.on('listener', (event) => {
 app.relay.on('metadata', (event) => {
   expectType<string | undefined>(event.metadata.title)
 })
+app.relay.on('metadata', (event) => {
+  expectType<RelayMetadata>(event.metadata)
+})
+
+// on, once and off take the events' own payloads and chain
+const onState = (event: RelayEvents['state']): void => { expectType<RelayState>(event.previous) }
+expectType<RelayRegistry>(app.relay.on('state', onState).once('listener', (event) => {
+  expectType<number>(event.id)
+}))
+expectType<RelayRegistry>(app.relay.off('state', onState))
+expectError(app.relay.on('nothing', () => {}))
+expectError(app.relay.on('listener', onState))
+expectError(app.relay.off('metadata', onState))
+expectError(app.relay.emit('state', { localMount: '/a', state: 'live', previous: 'idle' }))
+
+// the registry's internals are not in the decorator's type
+expectError(app.relay.extend({}))
+expectError(app.relay.listenerFraming)
+expectError(app.relay.find('/a'))
+expectError(app.relay.admitListener)
+expectError(app.relay.endListener)
+expectError(app.relay.nextListenerId())
+expectError(app.relay.totalListeners)
+expectError(app.relay.closing)
+expectError(app.relay.startAll())
+expectError(app.relay.stopAll())
+expectError(app.relay.reportMasters(() => []))
+expectError(app.relay.limits)
+expectError(app.relay.ending)

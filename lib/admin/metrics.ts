@@ -1,6 +1,7 @@
 import { Counter, Gauge, Registry } from 'prom-client'
-import type { RelayRegistry } from '../relay/registry.js'
-import type { RelayState, RelayStatus } from '../relay/relay.js'
+import type { RelayRegistry } from '../relay/decorator.js'
+import type { RelayState } from '../relay/extension.js'
+import type { RelayStatus } from '../relay/relay.js'
 
 const STATES: readonly RelayState[] = ['idle', 'connecting', 'live', 'retrying', 'stopped']
 

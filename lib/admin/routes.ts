@@ -51,7 +51,7 @@ const Xml = { 200: { content: { 'text/xml': { schema: Type.String() } } } }
 export async function adminPlugin (fastify: FastifyInstance, init: AdminPluginOptions): Promise<void> {
   const registry = fastify.relay
   const metrics = relayMetrics(registry)
-  fastify.addHook('onRequest', await basicAuthGuard(fastify, init.credentials, registry.limits))
+  fastify.addHook('onRequest', await basicAuthGuard(fastify, init.credentials, init.limits))
 
   function statusOf (localMount: string): RelayStatus {
     const status = registry.get(localMount)

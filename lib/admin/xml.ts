@@ -1,5 +1,5 @@
 import { XMLBuilder } from 'fast-xml-parser'
-import type { ListenerInfo } from '../relay/registry.js'
+import type { ListenerInfo } from '../relay/decorator.js'
 import type { RelayStatus } from '../relay/relay.js'
 import type { Icestats, StatValue } from '../stats/icestats.js'
 

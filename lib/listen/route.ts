@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { ListenerPlace } from '../relay/extension.js'
 import type { Relay } from '../relay/relay.js'
-import type { ListenerPlace, RelayRegistry } from '../relay/registry.js'
+import type { RegistryCore } from '../relay/registry.js'
 import { LISTENER_SAFETY_HEADERS, listenerContentType, listenerHead, streamHeaders } from '../mount/headers.js'
 import { Listener, endAndClose } from '../mount/listener.js'
 import { releaseHttpState } from './release.js'
@@ -27,7 +28,7 @@ function refuse (reply: FastifyReply, code: 403 | 405 | 503, message: string, re
 }
 
 /** Why a listener may not join now (Icecast answers 403 when full), or undefined when it may. */
-function overLimit (registry: RelayRegistry, relay: Relay): string | undefined {
+function overLimit (registry: RegistryCore, relay: Relay): string | undefined {
   if (registry.totalListeners >= registry.limits.clients) return 'Too many listeners on this server'
   const max = relay.def.maxListeners
   if (max !== undefined && relay.mount.listeners.size >= max) return `Too many listeners on ${relay.localMount}`
@@ -40,7 +41,7 @@ function overLimit (registry: RelayRegistry, relay: Relay): string | undefined {
  * Icecast's HTTP/1.0 head, then the shared chunks, with no chunked framing. Then Node's HTTP server
  * lets go of the connection, as for an upgrade, so that a listener costs little more than its socket.
  */
-export function listenerRoute (app: FastifyInstance, registry: RelayRegistry, options: ListenerRouteOptions): void {
+export function listenerRoute (app: FastifyInstance, registry: RegistryCore, options: ListenerRouteOptions): void {
   async function serve (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     const localMount = mountOfUrl(request.raw.url ?? '/', options.prefix)
     const relay = localMount === undefined ? undefined : registry.find(localMount)
@@ -68,7 +69,7 @@ export function listenerRoute (app: FastifyInstance, registry: RelayRegistry, op
       reply.hijack()
       return undefined
     }
-    const place: ListenerPlace = { relay }
+    const place: ListenerPlace<Relay> = { relay }
     const framing = request.method === 'GET' ? registry.listenerFraming(place, request.headers) : undefined
     const head = listenerHead({
       server: options.server,

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { ResolvedMaster, ResolvedOptions } from '../options.js'
+import type { RegistryCore } from '../relay/registry.js'
 import type { RelayEvents } from '../relay/relay.js'
 import { UNCHECKED_TLS_WARNING } from '../upstream/client.js'
 import { MasterPoller } from './poller.js'
@@ -8,6 +9,8 @@ import { streamlistRoute } from './route.js'
 import { StaggeredStarts } from './stagger.js'
 
 export interface MasterPluginOptions {
+  /** the app's registry, whole: its relays to reconcile, the limits, where `masters()` reads from */
+  registry: RegistryCore
   masters: ResolvedMaster[]
   relayAuth: ResolvedOptions['relayAuth']
   /** the listener routes' prefix (not `prefix`: Fastify would put this plugin's routes under it) */
@@ -21,7 +24,7 @@ export interface MasterPluginOptions {
  * As a master (`relayAuth`) it serves `/admin/streamlist.txt` to slaves, Icecast ones included.
  */
 export async function masterPlugin (fastify: FastifyInstance, options: MasterPluginOptions): Promise<void> {
-  const registry = fastify.relay
+  const { registry } = options
   if (options.relayAuth !== undefined) {
     await streamlistRoute(fastify, registry, { auth: options.relayAuth, mountPrefix: options.mountPrefix })
   }

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { NotStreamlistError } from '../errors.js'
 import type { ResolvedMaster } from '../options.js'
-import type { MasterStatus } from '../relay/registry.js'
+import type { MasterStatus } from '../relay/decorator.js'
 import { toRelayError, type RelayError } from '../errors.js'
 import { fetchStreamlist } from './fetch.js'
 import { isListedServerAllowed } from './reconcile.js'

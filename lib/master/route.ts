@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { basicAuthGuard, type BasicCredentials } from '../auth.js'
-import type { RelayRegistry } from '../relay/registry.js'
-import type { Relay } from '../relay/relay.js'
+import type { RelayView } from '../relay/extension.js'
+import type { RegistryCore } from '../relay/registry.js'
 import { STREAMLIST_PATH } from './fetch.js'
 import { formatStreamlist } from './streamlist.js'
 import { NO_CACHE } from '../http.js'
@@ -18,7 +18,7 @@ export interface StreamlistRouteOptions {
  * which connects when asked, unless its last attempt failed less than `retryAfterMs` ago. A relay still
  * connecting, or failing (a wrong password, an upstream down), is left out: a slave would only log errors.
  */
-export function isRelayable (relay: Relay, now: number, retryAfterMs: number): boolean {
+export function isRelayable (relay: RelayView, now: number, retryAfterMs: number): boolean {
   const admission = relay.admission()
   if (admission === 'join') return true
   const failedAt = relay.failedAt
@@ -31,7 +31,7 @@ export function isRelayable (relay: Relay, now: number, retryAfterMs: number): b
  * failed credentials are rate-limited per address, as on the admin routes.
  */
 export async function streamlistRoute (
-  app: FastifyInstance, registry: RelayRegistry, options: StreamlistRouteOptions
+  app: FastifyInstance, registry: RegistryCore, options: StreamlistRouteOptions
 ): Promise<void> {
   const onRequest = await basicAuthGuard(app, options.auth, registry.limits)
   app.get(STREAMLIST_PATH, { onRequest }, async (_request, reply) => {

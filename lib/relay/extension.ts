@@ -1,8 +1,55 @@
 import type { IncomingHttpHeaders } from 'node:http'
+import type { OggCodec } from '../formats/sink.js'
 import type { Framer } from '../mount/listener.js'
+import type { ResolvedRelay } from '../options.js'
 import type { ResponseHead } from '../upstream/head.js'
-import type { ListenerPlace } from './registry.js'
-import type { Relay } from './relay.js'
+
+export type RelayState = 'idle' | 'connecting' | 'live' | 'retrying' | 'stopped'
+
+/** Whether a new listener may join now, must wait for the upstream, or is turned away. */
+export type Admission = 'join' | 'wait' | 'unavailable'
+
+export interface RelayMetadata {
+  title?: string
+  /** from Vorbis comments / OpusTags (`ARTIST`); ICY titles carry the artist inside the title */
+  artist?: string
+  url?: string
+  fields: Record<string, string>
+  /** `icy`, `manual`, or the Ogg codec whose comments it came from */
+  source: 'icy' | 'manual' | OggCodec
+  updatedAt: string
+}
+
+/**
+ * What an extension (and the master's stream list) may see and do of a relay: read its definition,
+ * state, upstream head and title, set its title, report damaged upstream data. Its mount, listeners and
+ * upstream connection are not in it: those are the relay room's own.
+ */
+export interface RelayView {
+  readonly localMount: string
+  readonly def: Readonly<ResolvedRelay>
+  readonly state: RelayState
+  /** the response head of the current (or last) upstream connection */
+  readonly head: ResponseHead | undefined
+  readonly metadata: RelayMetadata | undefined
+  /** the container a listener's player decodes (`mpeg`, `aac`, `ogg`, or the media type), when known */
+  readonly container: string | undefined
+  /** when the last connection (or attempt) failed; undefined while none has failed since the last success */
+  readonly failedAt: number | undefined
+  admission (): Admission
+  /**
+   * Makes `metadata` the relay's title, kept as given: its identity is what tells it from the previous
+   * one, so an extension may key what it derives from it (e.g. the ICY block) by the object.
+   */
+  setMetadata (metadata: RelayMetadata): void
+  /** Notes damage in the upstream's data; the relay logs it, a line at most every few seconds. */
+  damaged (reason: string): void
+}
+
+/** Where a listener is now: its relay changes when an admin moves it (moveclients). */
+export interface ListenerPlace<R extends RelayView = RelayView> {
+  relay: R
+}
 
 /** One stage of a relay's byte path: it hands chunks on to the next stage. */
 export interface Stage {
@@ -16,13 +63,15 @@ export interface ListenerFraming {
 }
 
 /**
- * What a sub-plugin can add to every relay through the registry (`app.relay.extend`): headers for the
- * upstream request, a stage in the upstream byte path, and per-listener framing. This is how the
- * shoutcast sub-plugin adds ICY metadata without the relay room knowing about ICY.
+ * What the library can add to every relay through the registry's `extend`: headers for the upstream
+ * request, a stage in the upstream byte path, per-listener framing, and the fields a title set by hand
+ * carries. This is how the shoutcast extension adds ICY metadata without the relay room knowing about ICY.
  */
 export interface RelayExtension {
-  requestHeaders? (relay: Relay): Record<string, string>
-  upstreamStage? (relay: Relay, head: ResponseHead, next: Stage): Stage | undefined
+  requestHeaders? (relay: RelayView): Record<string, string>
+  upstreamStage? (relay: RelayView, head: ResponseHead, next: Stage): Stage | undefined
   /** `place.relay` is the listener's relay at each chunk: it changes when the listener is moved. */
-  listenerFraming? (place: ListenerPlace, requestHeaders: IncomingHttpHeaders): ListenerFraming | undefined
+  listenerFraming? (place: Readonly<ListenerPlace>, requestHeaders: IncomingHttpHeaders): ListenerFraming | undefined
+  /** The `fields` of a title set by hand (`app.relay.setMetadata`), named as this extension's format names them. */
+  manualFields? (metadata: Pick<RelayMetadata, 'title' | 'url'>): Record<string, string>
 }

@@ -10,22 +10,7 @@ import { openUpstream, type UpstreamConnection } from '../upstream/client.js'
 import { mediaTypeEssence } from '../upstream/media.js'
 import type { ResponseHead } from '../upstream/head.js'
 import { backoffDelay } from './backoff.js'
-import type { RelayExtension, Stage } from './extension.js'
-
-export type RelayState = 'idle' | 'connecting' | 'live' | 'retrying' | 'stopped'
-
-export interface RelayMetadata {
-  title?: string
-  /** from Vorbis comments / OpusTags (`ARTIST`); ICY titles carry the artist inside the title */
-  artist?: string
-  url?: string
-  fields: Record<string, string>
-  /** The block as the upstream sent it (ICY length byte included), passed on byte-exact. */
-  raw?: Buffer
-  /** `icy`, `manual`, or the Ogg codec whose comments it came from */
-  source: 'icy' | 'manual' | OggCodec
-  updatedAt: string
-}
+import type { Admission, RelayExtension, RelayMetadata, RelayState, RelayView, Stage } from './extension.js'
 
 export interface RelayStatus {
   localMount: string
@@ -52,13 +37,13 @@ export interface RelayStatus {
   stream: StreamInfo
   /** codec, bitrate, sample rate and channels read from the stream itself */
   audio: AudioInfo | null
-  metadata: Omit<RelayMetadata, 'raw'> | null
+  metadata: RelayMetadata | null
 }
 
 export interface RelayEvents {
   state: { localMount: string, state: RelayState, previous: RelayState, error?: RelayError }
   listener: { localMount: string, action: 'join' | 'leave', id: number, ip: string, reason?: EndReason | 'moved' }
-  metadata: { localMount: string, metadata: Omit<RelayMetadata, 'raw'> }
+  metadata: { localMount: string, metadata: RelayMetadata }
 }
 
 export interface RelayContext {
@@ -69,9 +54,6 @@ export interface RelayContext {
   emit: <E extends keyof RelayEvents>(event: E, payload: RelayEvents[E]) => void
   onListenerLeave: (listener: Listener) => void
 }
-
-/** Whether a new listener may join now, must wait for the upstream, or is turned away. */
-export type Admission = 'join' | 'wait' | 'unavailable'
 
 /** A connection that stayed up this long was a success: the next failure starts the backoff anew. */
 const STABLE_MS = 5000
@@ -96,23 +78,18 @@ const CONTAINER_OF_TYPE = new Map([
   ['audio/x-aac', 'aac']
 ])
 
-function publicMetadata (metadata: RelayMetadata): Omit<RelayMetadata, 'raw'> {
-  const { raw: _raw, ...rest } = metadata
-  return rest
-}
-
 /**
  * One relay's life: idle → connecting → live → retrying → … → stopped. It owns the upstream connection
  * and the mount, reconnects with backoff, keeps listeners through a short gap (the grace period) and, on
  * demand, connects only while someone listens.
  */
-export class Relay {
+export class Relay implements RelayView {
   readonly def: ResolvedRelay
   readonly mount: Mount
   readonly log: FastifyBaseLogger
-  state: RelayState = 'idle'
-  head: ResponseHead | undefined
-  metadata: RelayMetadata | undefined
+  #state: RelayState = 'idle'
+  #head: ResponseHead | undefined
+  #metadata: RelayMetadata | undefined
   #stateSince = new Date()
   #connectedSince: Date | undefined
   #lastError: RelayError | undefined
@@ -152,6 +129,18 @@ export class Relay {
     return this.def.localMount
   }
 
+  get state (): RelayState {
+    return this.#state
+  }
+
+  get head (): ResponseHead | undefined {
+    return this.#head
+  }
+
+  get metadata (): RelayMetadata | undefined {
+    return this.#metadata
+  }
+
   /**
    * The container a listener's player decodes: read from the stream when known (a label may lie), else
    * from the media type. Ogg is one format whatever the codec inside, since a moved listener gets the
@@ -160,18 +149,18 @@ export class Relay {
   get container (): string | undefined {
     const codec = this.#audio?.codec
     if (codec !== undefined) return codec === 'aac' ? 'aac' : codec.startsWith('mp') ? 'mpeg' : 'ogg'
-    const header = this.head?.headers['content-type']
+    const header = this.#head?.headers['content-type']
     const type = header === undefined ? undefined : mediaTypeEssence(header)
     return type === undefined ? undefined : CONTAINER_OF_TYPE.get(type) ?? (type.endsWith('/ogg') ? 'ogg' : type)
   }
 
   start (): void {
-    if (this.state !== 'idle') return
+    if (this.#state !== 'idle') return
     if (!this.def.onDemand) this.#connect()
   }
 
   stop (reason: EndReason = 'stopped'): void {
-    if (this.state === 'stopped') return
+    if (this.#state === 'stopped') return
     this.#clearTimers()
     this.#disconnect()
     this.#setState('stopped')
@@ -188,23 +177,22 @@ export class Relay {
     if (this.#connection !== undefined) {
       this.#connection.close()
       this.#upstreamEnded(new Error('restarted by request'))
-    } else if (this.state === 'retrying' || this.state === 'connecting') {
+    } else if (this.#state === 'retrying' || this.#state === 'connecting') {
       this.#abort?.abort()
       this.#connect()
     }
   }
 
-  /** @internal When the last connection (or attempt) failed; undefined while none has failed since the last success. */
   get failedAt (): number | undefined {
     return this.#failedAt
   }
 
   admission (): Admission {
-    if (this.state === 'stopped') return 'unavailable'
+    if (this.#state === 'stopped') return 'unavailable'
     if (this.#streaming() || this.#inGrace()) return 'join'
     // a reconnect has answered but is no stream yet: it may hang up at once, as a broken upstream does
-    if (this.state === 'live' || this.def.onDemand) return 'wait'
-    return this.state === 'connecting' && !this.#everLive && this.#attempt === 0 ? 'wait' : 'unavailable'
+    if (this.#state === 'live' || this.def.onDemand) return 'wait'
+    return this.#state === 'connecting' && !this.#everLive && this.#attempt === 0 ? 'wait' : 'unavailable'
   }
 
   /**
@@ -243,11 +231,11 @@ export class Relay {
     this.#maybeLinger()
   }
 
-  setMetadata (metadata: Omit<RelayMetadata, 'updatedAt'>): void {
+  setMetadata (metadata: RelayMetadata): void {
     // the audio pushed before the new title goes out with the title that was current
     this.mount.flush()
-    this.metadata = { ...metadata, updatedAt: new Date().toISOString() }
-    this.#ctx.emit('metadata', { localMount: this.localMount, metadata: publicMetadata(this.metadata) })
+    this.#metadata = metadata
+    this.#ctx.emit('metadata', { localMount: this.localMount, metadata: { ...metadata } })
   }
 
   status (): RelayStatus {
@@ -255,7 +243,7 @@ export class Relay {
       localMount: this.localMount,
       origin: this.def.origin,
       upstream: this.def.url.href,
-      state: this.state,
+      state: this.#state,
       stateSince: this.#stateSince.toISOString(),
       connectedSince: this.#connectedSince?.toISOString() ?? null,
       lastError: this.#lastError ?? null,
@@ -268,11 +256,11 @@ export class Relay {
       bytesOut: this.mount.bytesOut,
       reconnects: this.#reconnects,
       slowDrops: this.mount.slowDrops,
-      contentType: this.head?.headers['content-type'] ?? null,
-      headers: { ...this.head?.headers },
-      stream: streamInfo(this.head?.headers ?? {}),
+      contentType: this.#head?.headers['content-type'] ?? null,
+      headers: { ...this.#head?.headers },
+      stream: streamInfo(this.#head?.headers ?? {}),
       audio: this.#audio ?? null,
-      metadata: this.metadata === undefined ? null : publicMetadata(this.metadata)
+      metadata: this.#metadata === undefined ? null : { ...this.#metadata }
     }
   }
 
@@ -281,7 +269,7 @@ export class Relay {
    * once, and a listener may be there before it does), a reconnect once it has sent STREAM_PROOF_BYTES.
    */
   #streaming (): boolean {
-    return this.state === 'live' && (this.#hadData() || this.#attempt === 0)
+    return this.#state === 'live' && (this.#hadData() || this.#attempt === 0)
   }
 
   /** The current connection has sent enough to be a stream: only then is its end a gap worth riding. */
@@ -311,13 +299,13 @@ export class Relay {
 
   #wantUpstream (): void {
     clearTimeout(this.#lingerTimer)
-    if (this.state === 'idle') this.#connect()
+    if (this.#state === 'idle') this.#connect()
   }
 
   #setState (state: RelayState, error?: RelayError): void {
-    const previous = this.state
+    const previous = this.#state
     if (previous === state) return
-    this.state = state
+    this.#state = state
     this.#stateSince = new Date()
     this.log.info({ state, previous, ...(error && { err: error.message }) }, `relay ${state}`)
     this.#ctx.emit('state', { localMount: this.localMount, state, previous, ...(error && { error }) })
@@ -364,7 +352,7 @@ export class Relay {
     }
     this.#abort = undefined
     this.#connection = connection
-    this.head = connection.head
+    this.#head = connection.head
     this.#connectedSince = new Date()
     this.#failedAt = undefined
     this.#everLive = true
@@ -448,7 +436,8 @@ export class Relay {
       fields,
       ...(title !== undefined && { title }),
       ...(artist !== undefined && { artist }),
-      source: codec
+      source: codec,
+      updatedAt: new Date().toISOString()
     })
   }
 
@@ -497,7 +486,7 @@ export class Relay {
 
   #failed (error: unknown): void {
     this.#abort = undefined
-    if (this.state === 'stopped') return
+    if (this.#state === 'stopped') return
     this.#lastError = toRelayError(error)
     this.#failedAt = Date.now()
     this.log.warn({ code: this.#lastError.code }, this.#lastError.message)
@@ -528,10 +517,10 @@ export class Relay {
 
   /** On demand, the upstream is let go a little after the last listener left. */
   #maybeLinger (): void {
-    if (!this.def.onDemand || this.#demand() > 0 || this.state === 'stopped' || this.state === 'idle') return
+    if (!this.def.onDemand || this.#demand() > 0 || this.#state === 'stopped' || this.#state === 'idle') return
     clearTimeout(this.#lingerTimer)
     this.#lingerTimer = setTimeout(() => {
-      if (this.#demand() > 0 || this.state === 'stopped') return
+      if (this.#demand() > 0 || this.#state === 'stopped') return
       this.#clearTimers()
       this.#disconnect()
       this.#endGap()

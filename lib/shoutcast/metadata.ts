@@ -202,6 +202,14 @@ function cutUtf8 (bytes: Buffer, room: number): Buffer {
   return bytes.subarray(0, end)
 }
 
+/** The ICY fields of a title and URL, those given: `StreamTitle` and `StreamUrl`. */
+export function titleFields (fields: TitleAndUrl): Record<string, string> {
+  return {
+    ...(fields.title !== undefined && { StreamTitle: fields.title }),
+    ...(fields.url !== undefined && { StreamUrl: fields.url })
+  }
+}
+
 function toPairs (fields: TitleAndUrl): MetadataPairs {
   const pairs: Array<[string, string]> = [['StreamTitle', fields.title ?? '']]
   if (fields.url !== undefined) pairs.push(['StreamUrl', fields.url])

@@ -1,6 +1,7 @@
 import type { AudioInfo } from '../formats/sink.js'
 import type { ServerInfo } from '../options.js'
-import type { RelayMetadata, RelayStatus } from '../relay/relay.js'
+import type { RelayMetadata } from '../relay/extension.js'
+import type { RelayStatus } from '../relay/relay.js'
 import { percentDecoded } from '../http.js'
 
 export type StatValue = string | number

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { ServerInfo } from '../options.js'
+import type { Limits, ServerInfo } from '../options.js'
 import { icestats, icestatsJson, type StatsContext } from './icestats.js'
 import { shoutcastSevenHtml, statusPage } from './page.js'
 import { IcestatsJsonSchema } from './schema.js'
@@ -8,6 +8,7 @@ import { bracketedHost, NO_CACHE } from '../http.js'
 export interface StatsPluginOptions {
   server: ServerInfo
   startedAt: Date
+  limits: Limits
   /** the main plugin's prefix, where mounts are served */
   mountPrefix: string
 }
@@ -58,6 +59,6 @@ export async function statsPlugin (fastify: FastifyInstance, init: StatsPluginOp
     const [status] = registry.list()
     const ips = new Set(registry.listenersOf(status?.localMount ?? '')?.map((listener) => listener.ip))
     reply.header('cache-control', NO_CACHE).header('access-control-allow-origin', '*').type('text/html; charset=utf-8')
-    return shoutcastSevenHtml({ status, maxListeners: status?.maxListeners ?? registry.limits.clients, uniqueListeners: ips.size })
+    return shoutcastSevenHtml({ status, maxListeners: status?.maxListeners ?? init.limits.clients, uniqueListeners: ips.size })
   })
 }

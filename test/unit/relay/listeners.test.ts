@@ -4,7 +4,7 @@ import { get, type IncomingMessage } from 'node:http'
 import { test } from 'node:test'
 import { relayApp, scriptedRelay, waitForState, waitUntil } from '../../helpers/app.js'
 import { openListener } from '../../helpers/listen.js'
-import { freePort } from '../../helpers/procs.js'
+import { freePort, httpGet } from '../../helpers/procs.js'
 import { noise, scriptedUpstream } from '../../helpers/scripted.js'
 
 test('listenersOf lists id, address, user agent and seconds connected; kick ends one listener only', async (t) => {
@@ -47,7 +47,7 @@ test('moveListeners: listeners keep their connection; an ICY listener keeps its 
   const b = await scriptedUpstream()
   const { app, url } = await relayApp({
     relays: [{ url: a.url(), localMount: '/a', metaint: 100 }, { url: b.url(), localMount: '/b', metaint: 300 }],
-    limits: { burstSize: 0 }
+    limits: { burstSize: 0, clients: 2 }
   })
   t.after(async () => { await app.close(); await a.close(); await b.close() })
   await Promise.all([waitForState(app, '/a', 'live'), waitForState(app, '/b', 'live')])
@@ -69,7 +69,9 @@ test('moveListeners: listeners keep their connection; an ICY listener keeps its 
   assert.equal(await app.relay.moveListeners('/a', '/b'), 2)
   assert.equal(app.relay.get('/a')!.listeners, 0)
   assert.equal(app.relay.get('/b')!.listeners, 2)
-  assert.equal(app.relay.totalListeners, 2)
+  const third = await httpGet(url('/a'))
+  assert.equal(third.status, 403, 'moved listeners still count against the server\'s limit')
+  assert.match(third.body.toString(), /Too many listeners on this server/)
   assert.deepEqual(events, ['/a leave moved', '/b join', '/a leave moved', '/b join'])
 
   const fromB = noise(400)

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import net from 'node:net'
+import Fastify from 'fastify'
+import net, { type AddressInfo } from 'node:net'
 import { test } from 'node:test'
 import { relayApp, scriptedRelay, waitForState, waitUntil } from '../../helpers/app.js'
 import { demuxIcy, openListener } from '../../helpers/listen.js'
 import { noise, scriptedUpstream } from '../../helpers/scripted.js'
-import { upstreamMetaint } from '../../../lib/shoutcast/plugin.js'
+import fastifyIcecastRelay from '../../../lib/index.js'
+import { upstreamMetaint } from '../../../lib/shoutcast/extension.js'
 import { CONFORMANCE_DIR, conformancePresent } from '../../helpers/icy.js'
 
 /** ICY framing of `audio` at `metaint`, with `blocks[i]` (length byte included) at boundary i, else 0x00. */
@@ -146,12 +148,17 @@ test('titles: events, status, byte-exact blocks for ICY listeners; unchanged tit
 test('malformed blocks are dropped and logged, once per 10 s; the audio goes on untouched', async (t) => {
   const upstream = await scriptedUpstream({ headers: { 'icy-metaint': '500' } })
   const logs: string[] = []
-  const { app, url } = await relayApp({ relays: [{ url: upstream.url(), localMount: '/m' }], limits: { burstSize: 0 } })
+  const app = Fastify({
+    logger: {
+      level: 'warn',
+      stream: { write: (line: string) => { const { msg, reason } = JSON.parse(line); logs.push(`${msg}: ${reason}`) } }
+    }
+  })
+  await app.register(fastifyIcecastRelay, { relays: [{ url: upstream.url(), localMount: '/m' }], limits: { burstSize: 0 } })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const url = (path: string): string => `http://127.0.0.1:${(app.server.address() as AddressInfo).port}${path}`
   t.after(async () => { await app.close(); await upstream.close() })
   await waitForState(app, '/m', 'live')
-  const relayObject = app.relay.find('/m')!
-  const warn = relayObject.log.warn.bind(relayObject.log)
-  relayObject.log.warn = ((obj: { reason?: string }, msg?: string) => { logs.push(`${msg}: ${obj.reason}`); warn(obj, msg) }) as typeof relayObject.log.warn
   const listener = openListener(url('/m'))
   await listener.head
   await waitUntil(() => app.relay.get('/m')!.listeners === 1)

@@ -1,12 +1,11 @@
-import type { FastifyInstance } from 'fastify'
 import type { IncomingHttpHeaders } from 'node:http'
-import type { Relay, RelayMetadata } from '../relay/relay.js'
 import type { Framer } from '../mount/listener.js'
-import type { ListenerFraming, Stage } from '../relay/extension.js'
-import type { ListenerPlace } from '../relay/registry.js'
+import type {
+  ListenerFraming, ListenerPlace, RelayExtension, RelayMetadata, RelayView, Stage
+} from '../relay/extension.js'
 import type { ResponseHead } from '../upstream/head.js'
 import { IcyDemuxer } from './demux.js'
-import { EMPTY_TITLE_BLOCK, buildMetadataBlock, parseMetadata, toListenerBlock } from './metadata.js'
+import { EMPTY_TITLE_BLOCK, buildMetadataBlock, parseMetadata, titleFields, toListenerBlock } from './metadata.js'
 import { BadMetaintError } from '../errors.js'
 import { listenerMetaint } from './metaint.js'
 import { IcyMuxer, SharedFrames } from './mux.js'
@@ -27,25 +26,17 @@ export function wantsMetadata (headers: IncomingHttpHeaders): boolean {
   return typeof value === 'string' && Number.parseInt(value, 10) > 0
 }
 
-/** The block listeners get: the upstream's own bytes when it sent them, else one built from the fields. */
-function blockOf (metadata: RelayMetadata): Buffer {
-  return metadata.raw ?? buildMetadataBlock({
-    ...(metadata.title !== undefined && { title: metadata.title }),
-    ...(metadata.url !== undefined && { url: metadata.url })
-  })
-}
-
 /**
  * An ICY listener's framing: the interval and its place in it are the listener's for good; the titles
  * are those of the relay it is on now. An object rather than a closure, as thousands are alive at once.
  */
 class IcyListenerFramer implements Framer {
   readonly #muxer: IcyMuxer
-  readonly #place: ListenerPlace
+  readonly #place: Readonly<ListenerPlace>
   readonly #shared: SharedFrames
-  readonly #currentBlock: (relay: Relay) => Buffer
+  readonly #currentBlock: (relay: RelayView) => Buffer
 
-  constructor (metaint: number, place: ListenerPlace, shared: SharedFrames, currentBlock: (relay: Relay) => Buffer) {
+  constructor (metaint: number, place: Readonly<ListenerPlace>, shared: SharedFrames, currentBlock: (relay: RelayView) => Buffer) {
     this.#muxer = new IcyMuxer(metaint)
     this.#place = place
     this.#shared = shared
@@ -62,28 +53,30 @@ class IcyListenerFramer implements Framer {
 }
 
 /**
- * The shoutcast sub-plugin: asks upstreams for ICY metadata, strips it from the audio (always: a
- * server may send it unasked), keeps the current title on the relay, and interleaves it for the
- * listeners that ask, at the relay's `metaint`, else the upstream's when it is a sane one, else 16000:
- * the upstream's blocks are framed anew at the listener's interval, never passed on at the upstream's.
+ * The shoutcast extension of every relay of an app: asks upstreams for ICY metadata, strips it from the
+ * audio (always: a server may send it unasked), keeps the current title on the relay, and interleaves it
+ * for the listeners that ask, at the relay's `metaint`, else the upstream's when it is a sane one, else
+ * 16000: the upstream's blocks are framed anew at the listener's interval, never passed on at the
+ * upstream's. It adds no route, hook or decorator to the app, so it is no Fastify plugin: the main plugin
+ * installs it on the registry it builds.
  */
-export async function shoutcastPlugin (fastify: FastifyInstance): Promise<void> {
-  const registry = fastify.relay
-  // One built block per metadata object: its identity is what tells a listener's muxer it changed.
+export function shoutcastExtension (): RelayExtension {
+  // One block per metadata object: its identity is what tells a listener's muxer it changed. A title
+  // from the upstream keeps the upstream's own bytes; any other is built from its title and URL.
   const blocks = new WeakMap<RelayMetadata, Buffer>()
 
-  function currentBlock (relay: Relay): Buffer {
+  function currentBlock (relay: RelayView): Buffer {
     const metadata = relay.metadata
     if (metadata === undefined) return EMPTY_TITLE_BLOCK
     let block = blocks.get(metadata)
     if (block === undefined) {
-      block = blockOf(metadata)
+      block = buildMetadataBlock(metadata)
       blocks.set(metadata, block)
     }
     return block
   }
 
-  function demuxer (relay: Relay, metaint: number, next: Stage): Stage {
+  function demuxer (relay: RelayView, metaint: number, next: Stage): Stage {
     let last: Buffer | undefined
     return new IcyDemuxer(metaint, {
       audio: (chunk) => next.push(chunk),
@@ -91,13 +84,16 @@ export async function shoutcastPlugin (fastify: FastifyInstance): Promise<void> 
         if (!relay.def.relayShoutcastMetadata || last?.equals(block) === true) return
         last = block
         const { fields, title, url } = parseMetadata(block, relay.def.charset)
-        relay.setMetadata({
+        const metadata: RelayMetadata = {
           fields,
           ...(title !== undefined && { title }),
           ...(url !== undefined && { url }),
-          raw: toListenerBlock(block, relay.def.charset),
-          source: 'icy'
-        })
+          source: 'icy',
+          updatedAt: new Date().toISOString()
+        }
+        // set before the relay has it: a listener framed from then on gets the upstream's bytes
+        blocks.set(metadata, toListenerBlock(block, relay.def.charset))
+        relay.setMetadata(metadata)
       },
       malformed: (reason) => { relay.damaged(`malformed ICY metadata block dropped: ${reason}`) }
     })
@@ -114,7 +110,7 @@ export async function shoutcastPlugin (fastify: FastifyInstance): Promise<void> 
     return shared
   }
 
-  function framing (place: ListenerPlace, headers: IncomingHttpHeaders): ListenerFraming | undefined {
+  function framing (place: Readonly<ListenerPlace>, headers: IncomingHttpHeaders): ListenerFraming | undefined {
     const { relay } = place
     // Ogg carries its titles in its comment headers, and ICY blocks would break its pages (Icecast does not frame Ogg either)
     if (!wantsMetadata(headers) || relay.container === 'ogg') return undefined
@@ -125,12 +121,13 @@ export async function shoutcastPlugin (fastify: FastifyInstance): Promise<void> 
     }
   }
 
-  registry.extend({
+  return {
     requestHeaders: (relay): Record<string, string> => (relay.def.relayShoutcastMetadata ? { 'Icy-MetaData': '1' } : {}),
     upstreamStage: (relay, head, next) => {
       const metaint = upstreamMetaint(head)
       return metaint === undefined ? undefined : demuxer(relay, metaint, next)
     },
-    listenerFraming: framing
-  })
+    listenerFraming: framing,
+    manualFields: titleFields
+  }
 }

@@ -1,0 +1,155 @@
+import type { RelayError } from '../errors.js'
+import type { RelayDefinition } from '../options.js'
+import type { RelayEvents, RelayStatus } from './relay.js'
+
+export interface ManualMetadata {
+  title?: string
+  url?: string
+}
+
+export interface AddOptions {
+  /** who adds the relay, shown in its status (default `api`) */
+  origin?: string
+}
+
+/** One master this app mirrors (the `master` option) and how its stream list polls go. */
+export interface MasterStatus {
+  /** `http(s)://server:port/`, no credentials */
+  url: string
+  /** the `origin` of the relays it brings */
+  origin: string
+  /** seconds between polls */
+  updateInterval: number
+  onDemand: boolean
+  polls: number
+  failures: number
+  /** when the last poll ended, whether it succeeded or not */
+  lastPollAt: string | null
+  lastSuccessAt: string | null
+  /** why the last poll failed; null when it succeeded */
+  lastError: RelayError | null
+  nextPollAt: string | null
+  /** the mounts of the last stream list it answered, in its order, up to `maxRelays` */
+  mounts: string[]
+  /** how many mounts that list named, `maxRelays` or not (lines past `maxRelays` are counted, not read) */
+  listed: number
+  /** whether that list named more than `maxRelays` mounts, and the rest were left out */
+  truncated: boolean
+  /** lines of that list that named no mount, or a server its `redirects` option refuses */
+  ignoredLines: number
+  /** local mounts served from this master now */
+  relays: string[]
+  /** mounts it lists that another relay serves: one of the options, or an earlier master */
+  shadowed: string[]
+}
+
+/** One listener of a mount, as Icecast's `/admin/listclients` shows it. */
+export interface ListenerInfo {
+  id: number
+  ip: string
+  userAgent: string
+  connectedSeconds: number
+}
+
+export type RelayEventListener<E extends keyof RelayEvents> = (payload: RelayEvents[E]) => void
+
+/**
+ * The `relay` decorator: add, remove, inspect and watch the app's relays at run time. Relays added before
+ * the app is ready start when it is (so that every extension is in place).
+ */
+export interface RelayRegistry {
+  /** Adds a relay; it starts at once when the app is ready. Throws on an invalid definition or a taken mount. */
+  add (definition: RelayDefinition, options?: AddOptions): RelayStatus
+  /** Stops a relay and ends its listeners; false when no relay serves that mount. */
+  remove (localMount: string): boolean
+  get (localMount: string): RelayStatus | undefined
+  list (): RelayStatus[]
+  /** Sets the title listeners get, as Icecast's `/admin/metadata?mode=updinfo` does. */
+  setMetadata (localMount: string, metadata: ManualMetadata): void
+  /** The masters whose mounts this app mirrors, with how their polls went; empty without `master`. */
+  masters (): MasterStatus[]
+  /** The listeners of a mount, or undefined when no relay serves it. */
+  listenersOf (localMount: string): ListenerInfo[] | undefined
+  /** Ends one listener of a mount (Icecast's killclient); false when the mount has no listener `id`. */
+  kick (localMount: string, id: number): boolean
+  /**
+   * Moves every listener of `from` to `to` (Icecast's moveclients) and resolves with how many moved. Each
+   * keeps its connection and framing (an ICY listener keeps its interval and gets `to`'s titles) and gets
+   * `to`'s burst as a new listener would. An on-demand `to` is connected first. Both must carry the same
+   * format, as Icecast requires; `to`'s listener limit is not applied (nor is it by Icecast).
+   */
+  moveListeners (from: string, to: string): Promise<number>
+  /** Drops a relay's upstream connection and connects anew (Icecast's killsource); false if unknown. */
+  restart (localMount: string): boolean
+  on<E extends keyof RelayEvents> (event: E, listener: RelayEventListener<E>): this
+  once<E extends keyof RelayEvents> (event: E, listener: RelayEventListener<E>): this
+  off<E extends keyof RelayEvents> (event: E, listener: RelayEventListener<E>): this
+}
+
+/**
+ * What `app.relay` is at run time: the public methods and nothing else, each handed to the registry. The
+ * registry's internals (extensions, listener admission, limits) stay out of reach of `in`, `Object.keys`
+ * or a call: the library hands them to the parts that need them, never through the decorator.
+ */
+export class RelayDecorator implements RelayRegistry {
+  readonly #registry: RelayRegistry
+
+  constructor (registry: RelayRegistry) {
+    this.#registry = registry
+  }
+
+  add (definition: RelayDefinition, options?: AddOptions): RelayStatus {
+    return this.#registry.add(definition, options)
+  }
+
+  remove (localMount: string): boolean {
+    return this.#registry.remove(localMount)
+  }
+
+  get (localMount: string): RelayStatus | undefined {
+    return this.#registry.get(localMount)
+  }
+
+  list (): RelayStatus[] {
+    return this.#registry.list()
+  }
+
+  setMetadata (localMount: string, metadata: ManualMetadata): void {
+    this.#registry.setMetadata(localMount, metadata)
+  }
+
+  masters (): MasterStatus[] {
+    return this.#registry.masters()
+  }
+
+  listenersOf (localMount: string): ListenerInfo[] | undefined {
+    return this.#registry.listenersOf(localMount)
+  }
+
+  kick (localMount: string, id: number): boolean {
+    return this.#registry.kick(localMount, id)
+  }
+
+  moveListeners (from: string, to: string): Promise<number> {
+    return this.#registry.moveListeners(from, to)
+  }
+
+  restart (localMount: string): boolean {
+    return this.#registry.restart(localMount)
+  }
+
+  on<E extends keyof RelayEvents> (event: E, listener: RelayEventListener<E>): this {
+    this.#registry.on(event, listener)
+    return this
+  }
+
+  once<E extends keyof RelayEvents> (event: E, listener: RelayEventListener<E>): this {
+    this.#registry.once(event, listener)
+    return this
+  }
+
+  off<E extends keyof RelayEvents> (event: E, listener: RelayEventListener<E>): this {
+    this.#registry.off(event, listener)
+    return this
+  }
+}
