@@ -1,7 +1,23 @@
 import createError from '@fastify/error'
 
-export const InvalidOptionError = createError(
-  'FST_ICECAST_RELAY_INVALID_OPTION', 'fastify-icecast-relay: invalid option %s', 500, TypeError)
+const InvalidOption = createError(
+  'FST_ICECAST_RELAY_INVALID_OPTION', 'fastify-icecast-relay: invalid option %s: %s', 500, TypeError)
+
+/**
+ * An option (or a relay definition given at run time) that cannot be used: `field` names it as the user
+ * wrote it (`relays[2].port`), `reason` says what is wrong with it, so that callers need not parse the message.
+ */
+export class InvalidOptionError extends InvalidOption {
+  readonly field: string
+  readonly reason: string
+
+  constructor (field: string, reason: string, options?: { cause: unknown }) {
+    super(field, reason, ...(options === undefined ? [] : [options]))
+    this.field = field
+    this.reason = reason
+  }
+}
+
 export const InvalidConfigError = createError(
   'FST_ICECAST_RELAY_INVALID_CONFIG', '%s', 500, TypeError)
 export const DuplicateMountError = createError(

@@ -169,7 +169,7 @@ export async function openUpstream (options: UpstreamOptions): Promise<UpstreamC
 
 function checkedUrl (url: URL): URL {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new InvalidOptionError(`url (${url.protocol} is neither http: nor https:)`)
+    throw new InvalidOptionError('url', `${url.protocol} is neither http: nor https:`)
   }
   return url
 }
