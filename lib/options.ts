@@ -270,7 +270,7 @@ function reasonOf (error: ValueError): string {
 }
 
 /** The first way `value` fails `schema`, the field named from `at` (`at.field`), or undefined when it fits. */
-export function schemaError (schema: TSchema, value: unknown, at: string): InstanceType<typeof InvalidOptionError> | undefined {
+export function schemaError (schema: TSchema, value: unknown, at: string): InvalidOptionError | undefined {
   const first = Value.Errors(schema, value).First()
   if (first === undefined) return undefined
   const error = innermost(first)

@@ -14,7 +14,7 @@ const relay = { server: '127.0.0.1', port: 8000 }
 const master = { server: '127.0.0.1', port: 8000, password: 'p' }
 
 /** The error `register` fails with, once the app boots. */
-async function registerError (options: object): Promise<InstanceType<typeof InvalidOptionError>> {
+async function registerError (options: object): Promise<InvalidOptionError> {
   const app = Fastify()
   try {
     const error = await app.register(fastifyIcecastRelay, options as never).then(() => undefined, (e: unknown) => e)
