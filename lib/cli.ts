@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util'
 import closeWithGrace from 'close-with-grace'
 import Fastify from 'fastify'
 import { readIcecastConfig, type IcecastConfig } from './config/icecast.js'
+import { UsageError } from './errors.js'
 import { fastifyIcecastRelay } from './plugin.js'
 
 const HELP = `Usage: icecast-relay --config icecast.xml [--port N] [--host ADDRESS] [--workers N] [--check]
@@ -51,8 +52,6 @@ interface CliArgs {
   workers: number
   check: boolean
 }
-
-class UsageError extends Error {}
 
 function parseCli (argv: string[]): CliArgs | 'help' {
   const { values } = parseArgs({

@@ -1,7 +1,23 @@
 import createError from '@fastify/error'
 
-export const InvalidOptionError = createError(
-  'FST_ICECAST_RELAY_INVALID_OPTION', 'fastify-icecast-relay: invalid option %s', 500, TypeError)
+const InvalidOption = createError(
+  'FST_ICECAST_RELAY_INVALID_OPTION', 'fastify-icecast-relay: invalid option %s: %s', 500, TypeError)
+
+/**
+ * An option (or a relay definition given at run time) that cannot be used: `field` names it as the user
+ * wrote it (`relays[2].port`), `reason` says what is wrong with it, so that callers need not parse the message.
+ */
+export class InvalidOptionError extends InvalidOption {
+  readonly field: string
+  readonly reason: string
+
+  constructor (field: string, reason: string, options?: { cause: unknown }) {
+    super(field, reason, ...(options === undefined ? [] : [options]))
+    this.field = field
+    this.reason = reason
+  }
+}
+
 export const InvalidConfigError = createError(
   'FST_ICECAST_RELAY_INVALID_CONFIG', '%s', 500, TypeError)
 export const DuplicateMountError = createError(
@@ -14,6 +30,7 @@ export const MoveRefusedError = createError(
   'FST_ICECAST_RELAY_MOVE_REFUSED', 'fastify-icecast-relay: cannot move listeners from %s to %s: %s', 409)
 export const AuthRateLimitedError = createError(
   'FST_ICECAST_RELAY_AUTH_RATE_LIMITED', 'fastify-icecast-relay: too many failed logins from this address, retry in %d s', 429)
+export const UsageError = createError('FST_ICECAST_RELAY_USAGE', '%s')
 
 export const ConnectError = createError(
   'FST_ICECAST_RELAY_CONNECT_FAILED', 'upstream %s: connection failed: %s', 502)
@@ -43,6 +60,13 @@ export const SourceTimeoutError = createError(
   'FST_ICECAST_RELAY_SOURCE_TIMEOUT', 'upstream %s: no data for %d ms', 504)
 export const UpstreamClosedError = createError(
   'FST_ICECAST_RELAY_UPSTREAM_CLOSED', 'upstream %s: stream ended', 502)
+export const RestartedError = createError('FST_ICECAST_RELAY_RESTARTED', 'restarted by request')
+export const BadUpstreamRequestError = createError('FST_ICECAST_RELAY_BAD_UPSTREAM_REQUEST', '%s', 500, TypeError)
+/** Misuse of the upstream parsers and connections by the library itself: a bug if it ever shows. */
+export const HeadCompleteError = createError(
+  'FST_ICECAST_RELAY_HEAD_COMPLETE', 'HeadParser: the head is already complete')
+export const AlreadyStartedError = createError(
+  'FST_ICECAST_RELAY_ALREADY_STARTED', 'upstream connection already started')
 
 export const BadMetaintError = createError(
   'FST_ICECAST_RELAY_BAD_METAINT', 'icy-metaint must be a positive integer, got %s', 502, RangeError)
@@ -59,6 +83,8 @@ export const StreamlistTooLargeError = createError(
   'FST_ICECAST_RELAY_STREAMLIST_TOO_LARGE', 'master %s: stream list exceeds %d bytes', 502)
 export const StreamlistTimeoutError = createError(
   'FST_ICECAST_RELAY_STREAMLIST_TIMEOUT', 'master %s: no complete stream list within %d ms', 504)
+/** Why a stream list fetch in flight is given up: the app closes. */
+export const ClosingError = createError('FST_ICECAST_RELAY_CLOSING', 'closing')
 
 /** An error as a relay's or master's status shows it: any thrown value, its code kept when it has one. */
 export interface RelayError {

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto'
 import net from 'node:net'
-import { Type, type Static, type TSchema } from '@sinclair/typebox'
-import { Value } from '@sinclair/typebox/value'
+import { Type, type Static, type TObject, type TOptional, type TProperties, type TSchema } from '@sinclair/typebox'
+import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value'
 import { InvalidOptionError } from './errors.js'
 import { isSupportedCharset } from './charset.js'
 import { bracketedHost, percentDecoded, SERVER_NAME } from './http.js'
@@ -52,31 +52,61 @@ export const RelayDefinitionSchema = Type.Object({
 }, { additionalProperties: false })
 export type RelayDefinition = Static<typeof RelayDefinitionSchema>
 
+/**
+ * A key users may leave out, then `value`: the schema carries it (`default`, which `Value.Default` applies)
+ * and so does its type, so that `WithDefaults` knows the key is there once defaults are in.
+ */
+type TDefaulted<T extends TSchema> = TOptional<T> & { default: Static<T> }
+
+function defaulted<T extends TSchema> (schema: T, value: Static<T>): TDefaulted<T> {
+  // Type.Optional's return type is conditional on T; for a T that is not optional yet it is TOptional<T>
+  return Object.assign(Type.Optional(schema) as TOptional<T>, { default: value })
+}
+
+type DefaultedKeys<P extends TProperties> = { [K in keyof P]: P[K] extends { default: unknown } ? K : never }[keyof P]
+
+/** What an object schema's values are once `Value.Default` has run: its keys with a default are there. */
+type WithDefaults<S extends TObject> = Static<S> & Required<Pick<Static<S>, DefaultedKeys<S['properties']> & keyof Static<S>>>
+
 export const LimitsSchema = Type.Object({
-  clients: Type.Integer({ minimum: 0, default: 100 }),
-  burstSize: Type.Integer({ minimum: 0, maximum: 16_777_216, default: 65535 }),
-  queueSize: Type.Integer({ minimum: 4096, maximum: 268_435_456, default: 524288 }),
-  sourceTimeout: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 10 }),
-  connectTimeout: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 10 }),
-  gracePeriod: Type.Number({ minimum: 0, maximum: 3600, default: 10 }),
-  onDemandLinger: Type.Number({ minimum: 0, maximum: 3600, default: 5 }),
-  maxBackoff: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 30 }),
+  /** listeners over all mounts; above it a listener gets 403 */
+  clients: defaulted(Type.Integer({ minimum: 0 }), 100),
+  /** bytes of recent stream a new listener gets at once */
+  burstSize: defaulted(Type.Integer({ minimum: 0, maximum: 16_777_216 }), 65535),
+  /** a listener whose unsent backlog passes this many bytes is dropped (counted as slow) */
+  queueSize: defaulted(Type.Integer({ minimum: 4096, maximum: 268_435_456 }), 524288),
+  /** seconds without upstream data before the connection counts as dead */
+  sourceTimeout: defaulted(Type.Number({ exclusiveMinimum: 0, maximum: 3600 }), 10),
+  /** seconds for connect and response head, redirects included */
+  connectTimeout: defaulted(Type.Number({ exclusiveMinimum: 0, maximum: 3600 }), 10),
+  /** seconds listeners stay connected through an upstream gap */
+  gracePeriod: defaulted(Type.Number({ minimum: 0, maximum: 3600 }), 10),
+  /** seconds an on-demand relay keeps its upstream after the last listener */
+  onDemandLinger: defaulted(Type.Number({ minimum: 0, maximum: 3600 }), 5),
+  /** cap of the reconnect delay, in seconds */
+  maxBackoff: defaulted(Type.Number({ exclusiveMinimum: 0, maximum: 3600 }), 30),
   /**
    * seconds the bytes of upstream reads are gathered before a write to the listeners (0: each read at
    * once). The default gathers the pieces an upstream sends in a row (Icecast sends 1400-byte blocks)
    * into one write per listener.
    */
-  writeInterval: Type.Number({ minimum: 0, maximum: 10, default: 0.005 }),
+  writeInterval: defaulted(Type.Number({ minimum: 0, maximum: 10 }), 0.005),
   /** wrong Basic credentials a client address may send to the admin routes or the stream list within `authWindow` */
-  authFailures: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10 }),
+  authFailures: defaulted(Type.Integer({ minimum: 1, maximum: 1_000_000 }), 10),
   /** seconds over which `authFailures` are counted; an address past them gets 429 until its window ends */
-  authWindow: Type.Number({ minimum: 1, maximum: 86400, default: 60 })
-}, { additionalProperties: false, default: {} })
-export type Limits = Static<typeof LimitsSchema>
+  authWindow: defaulted(Type.Number({ minimum: 1, maximum: 86400 }), 60)
+}, { additionalProperties: false })
+/** Every limit, as the relays use them: each has a default. */
+export type Limits = WithDefaults<typeof LimitsSchema>
 
 /** Basic-auth user names cannot hold a colon: it separates the user from the password. */
 const UserName = Type.String({ maxLength: 1024, pattern: '^[^:\\x00-\\x1f\\x7f]*$' })
 const Password = Type.String({ minLength: 1, maxLength: 1024, pattern: '^[^\\x00-\\x1f\\x7f]*$' })
+/**
+ * A relay password: Icecast has a default one (`hackme`), this plugin has none, so its absence is
+ * worth a clearer word than the schema's (see `missingReason` in `schemaError`).
+ */
+const RelayPassword = Type.String({ ...Password, missingReason: 'required (there is no default relay password)' })
 
 /** Icecast's `<master-server>` and friends: a server whose every mount this app mirrors. */
 export const MasterDefinitionSchema = Type.Object({
@@ -85,7 +115,7 @@ export const MasterDefinitionSchema = Type.Object({
   ...UpstreamTrustFields,
   updateInterval: Type.Optional(Type.Number({ minimum: 0.1, maximum: 86400 })),
   username: Type.Optional(UserName),
-  password: Password,
+  password: RelayPassword,
   onDemand: Type.Optional(Type.Boolean()),
   tls: Type.Optional(Type.Boolean()),
   /** the most relays this master's list may bring: a longer list is cut, so that no master can exhaust the app */
@@ -96,7 +126,7 @@ export type MasterDefinition = Static<typeof MasterDefinitionSchema>
 /** Icecast's `<relay-user>`/`<relay-password>`: who may read `/admin/streamlist.txt`. No default password. */
 export const RelayAuthSchema = Type.Object({
   username: Type.Optional(UserName),
-  password: Password
+  password: RelayPassword
 }, { additionalProperties: false })
 export type RelayAuth = Static<typeof RelayAuthSchema>
 
@@ -109,39 +139,52 @@ export type Credentials = Static<typeof CredentialsSchema>
 
 const Text = Type.String({ maxLength: 256, pattern: '^[^\\x00-\\x1f\\x7f]*$' })
 
-export const PluginOptionsSchema = Type.Object({
-  relays: Type.Array(RelayDefinitionSchema, { default: [] }),
-  limits: LimitsSchema,
-  prefix: Type.String({ pattern: '^(/[^\\x00-\\x20\\x7f?#]*[^/\\x00-\\x20\\x7f?#])?$', default: '' }),
+/** What a user passes to `register`: every option may be left out; no other key is one (but Fastify's). */
+export const RelayPluginOptionsSchema = Type.Object({
+  /** the relays served from the start; more come and go at run time (`app.relay.add`, the admin routes) */
+  relays: defaulted(Type.Array(RelayDefinitionSchema), []),
+  /** Icecast's `<limits>` and the relay's own; each has a default */
+  limits: defaulted(LimitsSchema, {}),
+  /** the path the mounts and the plugin's routes are served under (`/radio`: `/radio/live.mp3`); default none */
+  prefix: defaulted(Type.String({ pattern: '^(/[^\\x00-\\x20\\x7f?#]*[^/\\x00-\\x20\\x7f?#])?$' }), ''),
+  /** the User-Agent of the requests to upstreams and masters (default: the plugin's name) */
   userAgent: Type.Optional(Type.String({ minLength: 1, maxLength: 256, pattern: '^[^\\r\\n]*$' })),
-  admin: Type.Optional(CredentialsSchema),
-  stats: Type.Boolean({ default: true }),
-  hostname: Type.Optional(Host),
-  location: Type.String({ ...Text, default: 'Earth' }),
-  adminEmail: Type.String({ ...Text, default: 'icemaster@localhost' }),
-  serverId: Type.String({ ...Text, minLength: 1, default: SERVER_NAME })
-}, { additionalProperties: true }) // Fastify's own register options (logLevel, …) arrive here too
-
-/** What a user passes: every key with a default may be left out. */
-export interface RelayPluginOptions {
-  relays?: RelayDefinition[]
-  limits?: Partial<Limits>
-  prefix?: string
-  userAgent?: string
   /** mirror every mount of these servers (Icecast's master-slave relay) */
-  master?: MasterDefinition | MasterDefinition[]
+  master: Type.Optional(Type.Union([MasterDefinitionSchema, Type.Array(MasterDefinitionSchema)])),
   /** serve `/admin/streamlist.txt` to slaves that give these credentials */
-  relayAuth?: RelayAuth
+  relayAuth: Type.Optional(RelayAuthSchema),
   /** enables the `/admin/*` routes, behind Basic auth with these credentials (there is no default) */
-  admin?: Credentials
+  admin: Type.Optional(CredentialsSchema),
   /** false: no public `/status-json.xsl`, `/status.xsl` and `/7.html` (default true) */
-  stats?: boolean
+  stats: defaulted(Type.Boolean(), true),
   /** the host name in the stats and listen URLs (default: the Host each request names) */
-  hostname?: string
-  location?: string
-  adminEmail?: string
-  serverId?: string
+  hostname: Type.Optional(Host),
+  /** Icecast's `<location>` in the stats */
+  location: defaulted(Text, 'Earth'),
+  /** Icecast's `<admin>` in the stats */
+  adminEmail: defaulted(Text, 'icemaster@localhost'),
+  /** the `server_id` of the stats (default: the plugin's name) */
+  serverId: defaulted(Type.String({ ...Text, minLength: 1 }), SERVER_NAME)
+}, { additionalProperties: false })
+export type RelayPluginOptions = Static<typeof RelayPluginOptionsSchema>
+
+/** The options once every default is in: what `resolveOptions` reads. */
+type DefaultedOptions = WithDefaults<typeof RelayPluginOptionsSchema> & { limits: Limits }
+
+/**
+ * Fastify's own options of `register` (its `RegisterOptions`): they reach the plugin along with its own.
+ * Fastify applies them to encapsulated plugins only, and this one is not (fastify-plugin), so they do nothing
+ * here; `prefix`, a key of both, is the plugin's mount prefix. avvio's `name` is none of them: it names a
+ * plugin that has no name, and this one has one.
+ */
+const FastifyRegisterFields = {
+  logLevel: Type.Optional(Type.String()),
+  logSerializers: Type.Optional(Type.Record(Type.String(), Type.Function([Type.Unknown()], Type.String())))
 }
+
+/** What the plugin function receives: its options and Fastify's, and nothing else. */
+const RegisterOptionsSchema = Type.Object(
+  { ...RelayPluginOptionsSchema.properties, ...FastifyRegisterFields }, { additionalProperties: false })
 
 /** What the stats say about this server (Icecast's `<hostname>`, `<location>`, `<admin>`, `server_id`). */
 export interface ServerInfo {
@@ -206,17 +249,38 @@ function describePath (path: string): string {
   return path.replace(/^\//, '').replace(/\//g, '.').replace(/\.(\d+)(?=\.|$)/g, '[$1]') || '(root)'
 }
 
-/** The first way `value` fails `schema`, naming the field (`at.field: message`), or undefined when it fits. */
-export function firstSchemaError (schema: TSchema, value: unknown, at: string): string | undefined {
-  const error = Value.Errors(schema, value).First()
-  if (error === undefined) return undefined
+/**
+ * A union's first error as told by the variant the value went furthest into (`master.port` rather than
+ * `master: Expected union value`); the union's own when no variant went further than every other.
+ */
+function innermost (error: ValueError): ValueError {
+  if (error.type !== ValueErrorType.Union) return error
+  const depth = (e: ValueError): number => e.path.split('/').length
+  const [best, next] = error.errors
+    .map((variant) => variant.First())
+    .filter((e) => e !== undefined)
+    .sort((a, b) => depth(b) - depth(a))
+  return best !== undefined && (next === undefined || depth(best) > depth(next)) ? innermost(best) : error
+}
+
+/** Why a value fails: the schema's words, or for a missing field its own (`missingReason`) where it has them. */
+function reasonOf (error: ValueError): string {
+  const missing: unknown = error.schema['missingReason']
+  return error.type === ValueErrorType.ObjectRequiredProperty && typeof missing === 'string' ? missing : error.message
+}
+
+/** The first way `value` fails `schema`, the field named from `at` (`at.field`), or undefined when it fits. */
+export function schemaError (schema: TSchema, value: unknown, at: string): InvalidOptionError | undefined {
+  const first = Value.Errors(schema, value).First()
+  if (first === undefined) return undefined
+  const error = innermost(first)
   const field = [at, describePath(error.path)].filter((s) => s !== '' && s !== '(root)').join('.')
-  return `${field || at || '(root)'}: ${error.message}`
+  return new InvalidOptionError(field || at || '(root)', reasonOf(error))
 }
 
 function assertSchema (schema: TSchema, value: unknown, at: string): void {
-  const message = firstSchemaError(schema, value, at)
-  if (message !== undefined) throw new InvalidOptionError(message)
+  const error = schemaError(schema, value, at)
+  if (error !== undefined) throw error
 }
 
 function hasDotSegment (path: string): boolean {
@@ -230,29 +294,29 @@ export function isLocalMount (path: string): boolean {
 
 function assertNoDotSegments (path: string | undefined, field: string): void {
   if (path !== undefined && hasDotSegment(path)) {
-    throw new InvalidOptionError(`${field}: must not contain "." or ".." segments`)
+    throw new InvalidOptionError(field, 'must not contain "." or ".." segments')
   }
 }
 
 function upstreamUrl (def: RelayDefinition, at: string): URL {
   if (def.url !== undefined) {
     if (def.server !== undefined || def.port !== undefined || def.mount !== undefined) {
-      throw new InvalidOptionError(`${at}.url: give either url or server/port/mount, not both`)
+      throw new InvalidOptionError(`${at}.url`, 'give either url or server/port/mount, not both')
     }
     let url: URL
     try {
       url = new URL(def.url)
     } catch {
-      throw new InvalidOptionError(`${at}.url: not a valid URL`)
+      throw new InvalidOptionError(`${at}.url`, 'not a valid URL')
     }
-    if (url.hash !== '') throw new InvalidOptionError(`${at}.url: must not carry a #fragment`)
+    if (url.hash !== '') throw new InvalidOptionError(`${at}.url`, 'must not carry a #fragment')
     return url
   }
   if (def.server === undefined) {
-    throw new InvalidOptionError(`${at}.server: required (the upstream host name or address)`)
+    throw new InvalidOptionError(`${at}.server`, 'required (the upstream host name or address)')
   }
   if (def.port === undefined) {
-    throw new InvalidOptionError(`${at}.port: required (Icecast has no default port for a relay either)`)
+    throw new InvalidOptionError(`${at}.port`, 'required (Icecast has no default port for a relay either)')
   }
   return serverUrl(def.server, def.port, def.tls === true, def.mount ?? '/', at)
 }
@@ -265,7 +329,7 @@ function serverUrl (server: string, port: number, tls: boolean, path: string, at
   try {
     return new URL(`${tls ? 'https' : 'http'}://${hostPort(server, port)}${path}`)
   } catch {
-    throw new InvalidOptionError(`${at}.server: ${JSON.stringify(server)} is not a host name or address`)
+    throw new InvalidOptionError(`${at}.server`, `${JSON.stringify(server)} is not a host name or address`)
   }
 }
 
@@ -276,7 +340,7 @@ function hostPort (server: string, port: number): string {
 /** A percent-encoded part of an upstream URL, decoded; bad encoding is an invalid option (the part is not shown: it may be a password). */
 function decodedPart (part: string, field: string): string {
   const decoded = percentDecoded(part)
-  if (decoded === undefined) throw new InvalidOptionError(`${field}: bad percent-encoding`)
+  if (decoded === undefined) throw new InvalidOptionError(field, 'bad percent-encoding')
   return decoded
 }
 
@@ -306,8 +370,8 @@ function assertCertificates (ca: string | string[], field: string): void {
   for (const [i, pem] of (Array.isArray(ca) ? ca : [ca]).entries()) {
     const at = Array.isArray(ca) ? `${field}[${i}]` : field
     const blocks = pem.match(PEM_CERTIFICATE) ?? []
-    if (blocks.length === 0) throw new InvalidOptionError(`${at}: no PEM certificate (-----BEGIN CERTIFICATE-----) in it`)
-    if (!blocks.every(isCertificate)) throw new InvalidOptionError(`${at}: a PEM certificate in it does not parse`)
+    if (blocks.length === 0) throw new InvalidOptionError(at, 'no PEM certificate (-----BEGIN CERTIFICATE-----) in it')
+    if (!blocks.every(isCertificate)) throw new InvalidOptionError(at, 'a PEM certificate in it does not parse')
   }
 }
 
@@ -315,7 +379,7 @@ function assertCertificates (ca: string | string[], field: string): void {
 function upstreamTrust (def: Pick<RelayDefinition, 'redirects' | keyof UpstreamTls>, at: string): Pick<ResolvedRelay, 'redirects' | 'tlsOptions'> {
   if (def.ca !== undefined) assertCertificates(def.ca, `${at}.ca`)
   if (def.servername !== undefined && net.isIP(def.servername) !== 0) {
-    throw new InvalidOptionError(`${at}.servername: must be a DNS name, not an IP address (TLS sends names only)`)
+    throw new InvalidOptionError(`${at}.servername`, 'must be a DNS name, not an IP address (TLS sends names only)')
   }
   const tlsOptions = {
     ...(def.ca !== undefined && { ca: def.ca }),
@@ -337,7 +401,7 @@ export function resolveRelay (def: unknown, at = 'relay', origin = 'api'): Resol
   assertSchema(Mount, localMount, `${at}.localMount`)
   assertNoDotSegments(localMount, `${at}.localMount`)
   if (relay.charset !== undefined && !isSupportedCharset(relay.charset)) {
-    throw new InvalidOptionError(`${at}.charset: ${relay.charset} is not an ASCII-compatible encoding TextDecoder knows`)
+    throw new InvalidOptionError(`${at}.charset`, `${relay.charset} is not an ASCII-compatible encoding TextDecoder knows`)
   }
   return {
     localMount,
@@ -354,16 +418,24 @@ export function resolveRelay (def: unknown, at = 'relay', origin = 'api'): Resol
   }
 }
 
-/** Validates the plugin's options once, at register time; errors name the offending field. */
+/** The options of the plugin in what `register` hands it, without Fastify's (which may hold functions). */
+function pluginOptionsOf (input: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(input).filter(([key]) => !(key in FastifyRegisterFields)))
+}
+
+/**
+ * Validates the plugin's options once, at register time, then applies the defaults the schema gives;
+ * errors name the offending field, an unknown key included.
+ */
 export function resolveOptions (input: unknown): ResolvedOptions {
-  const withDefaults = Value.Default(PluginOptionsSchema, Value.Clone(input ?? {}))
-  assertSchema(PluginOptionsSchema, withDefaults, '')
-  const options = withDefaults as Static<typeof PluginOptionsSchema>
+  const given = input ?? {}
+  assertSchema(RegisterOptionsSchema, given, '')
+  const options = Value.Default(RelayPluginOptionsSchema, Value.Clone(pluginOptionsOf(given as Record<string, unknown>))) as DefaultedOptions
   const relays = options.relays.map((def, i) => resolveRelay(def, `relays[${i}]`, 'options'))
   const seen = new Set<string>()
   for (const [i, relay] of relays.entries()) {
     if (seen.has(relay.localMount)) {
-      throw new InvalidOptionError(`relays[${i}].localMount: ${relay.localMount} is already used by another relay`)
+      throw new InvalidOptionError(`relays[${i}].localMount`, `${relay.localMount} is already used by another relay`)
     }
     seen.add(relay.localMount)
   }
@@ -372,8 +444,8 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     limits: options.limits,
     prefix: options.prefix,
     userAgent: options.userAgent ?? SERVER_NAME,
-    masters: resolveMasters((withDefaults as RelayPluginOptions).master),
-    relayAuth: resolveRelayAuth((withDefaults as RelayPluginOptions).relayAuth),
+    masters: resolveMasters(options.master),
+    relayAuth: resolveRelayAuth(options.relayAuth),
     admin: options.admin,
     stats: options.stats,
     server: {
@@ -389,17 +461,7 @@ const DEFAULT_RELAY_USER = 'relay'
 /** Far more mounts than a real master has, far fewer relays than it takes to run the app out of sockets. */
 const DEFAULT_MAX_RELAYS = 1000
 
-/** A clearer word than the schema's for the one field users leave out because Icecast has defaults elsewhere. */
-function assertPassword (def: unknown, at: string): void {
-  if (typeof def === 'object' && def !== null && !('password' in def)) {
-    throw new InvalidOptionError(`${at}.password: required (there is no default relay password)`)
-  }
-}
-
-function resolveMaster (def: unknown, at: string): ResolvedMaster {
-  assertPassword(def, at)
-  assertSchema(MasterDefinitionSchema, def, at)
-  const master = def as MasterDefinition
+function resolveMaster (master: MasterDefinition, at: string): ResolvedMaster {
   const name = hostPort(master.server, master.port)
   return {
     name,
@@ -415,22 +477,18 @@ function resolveMaster (def: unknown, at: string): ResolvedMaster {
 }
 
 /** One master or a list of them; in a list the first one that lists a mount serves it. */
-function resolveMasters (input: unknown): ResolvedMaster[] {
+function resolveMasters (input: MasterDefinition | MasterDefinition[] | undefined): ResolvedMaster[] {
   if (input === undefined) return []
   const list = Array.isArray(input) ? input : [input]
   const masters = list.map((def, i) => resolveMaster(def, Array.isArray(input) ? `master[${i}]` : 'master'))
   for (const [i, master] of masters.entries()) {
     if (masters.findIndex((other) => other.origin === master.origin) !== i) {
-      throw new InvalidOptionError(`master[${i}]: ${master.name} is already listed`)
+      throw new InvalidOptionError(`master[${i}]`, `${master.name} is already listed`)
     }
   }
   return masters
 }
 
-function resolveRelayAuth (input: unknown): Required<RelayAuth> | undefined {
-  if (input === undefined) return undefined
-  assertPassword(input, 'relayAuth')
-  assertSchema(RelayAuthSchema, input, 'relayAuth')
-  const auth = input as RelayAuth
-  return { username: auth.username ?? DEFAULT_RELAY_USER, password: auth.password }
+function resolveRelayAuth (auth: RelayAuth | undefined): Required<RelayAuth> | undefined {
+  return auth === undefined ? undefined : { username: auth.username ?? DEFAULT_RELAY_USER, password: auth.password }
 }

@@ -11,6 +11,7 @@ import icecastRelay, {
   type RelayState,
   type RelayStatus
 } from './index.js'
+import type { Limits } from './index.js'
 
 const app = fastify()
 
@@ -57,6 +58,30 @@ expectAssignable<RelayPluginOptions>({
 expectError(app.register(icecastRelay, { admin: { username: 'admin' } }))
 expectError(app.register(icecastRelay, { admin: { password: 'x' } }))
 expectError(app.register(icecastRelay, { stats: 'no' }))
+
+// RelayPluginOptions is the options schema's type: a key it does not know is refused, every key it knows taken
+expectError<RelayPluginOptions>({ relys: [] })
+expectError<RelayPluginOptions>({ limits: { client: 5 } })
+expectError(app.register(icecastRelay, { relys: [{ server: 'h', port: 1 }] }))
+expectError(app.register(icecastRelay, { admn: { username: 'admin', password: 'x' } }))
+expectAssignable<RelayPluginOptions>({
+  relays: [{ url: 'http://h:8000/a', localMount: '/a', onDemand: true, maxListeners: 5, metaint: 8192, charset: 'latin1', publicOnly: true }],
+  limits: { clients: 1, burstSize: 0, queueSize: 4096, sourceTimeout: 1, connectTimeout: 1, gracePeriod: 0, onDemandLinger: 0, maxBackoff: 1, writeInterval: 0, authFailures: 1, authWindow: 1 },
+  prefix: '/radio',
+  userAgent: 'me',
+  master: { server: 'm', port: 8000, password: 'p' },
+  relayAuth: { username: 'relay', password: 'p' },
+  admin: { username: 'admin', password: 'p' },
+  stats: false,
+  hostname: 'radio.example',
+  location: 'Earth',
+  adminEmail: 'ops@radio.example',
+  serverId: 'Icecast 2.4.4'
+})
+// Fastify's own register options go with the plugin's
+app.register(icecastRelay, { prefix: '/radio', logLevel: 'warn', logSerializers: { relay: (value: unknown) => String(value) } })
+// every limit has a default, so the limits the relays use are all there
+expectType<number>(({} as Limits).clients)
 
 expectType<RelayRegistry>(app.relay)
 expectType<RelayStatus>(app.relay.add({ server: 'h', port: 8000, mount: '/a' }))

@@ -1,8 +1,8 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyReply, FastifySchemaCompiler } from 'fastify'
 import { basicAuthGuard } from '../auth.js'
-import { BadRequestError, InvalidOptionError, UnknownMountError } from '../errors.js'
-import { firstSchemaError, type Credentials } from '../options.js'
+import { BadRequestError, UnknownMountError } from '../errors.js'
+import { schemaError, type Credentials } from '../options.js'
 import type { RelayStatus } from '../relay/relay.js'
 import { prefersJson } from './accept.js'
 import { icestats, icestatsJson, isListed } from '../stats/icestats.js'
@@ -13,6 +13,7 @@ import {
   KillClientQuery, MetadataQuery, MountQuery, MoveClientsQuery, OptionalMountQuery, RelayBody,
   RelayStatusSchema
 } from './schemas.js'
+import { answerError } from './errors.js'
 import { icestatsXml, iceresponseXml, listclientsXml, listmountsXml } from './xml.js'
 import { NO_CACHE } from '../http.js'
 
@@ -29,14 +30,8 @@ function sendXml (reply: FastifyReply, body: string): FastifyReply {
  * and nothing is quietly coerced or dropped (Fastify's Ajv removes unknown keys).
  */
 const namedFieldValidator: FastifySchemaCompiler<unknown> = ({ schema }) => (data: unknown) => {
-  const message = firstSchemaError(schema as TSchema, data, 'relay')
-  return message === undefined ? { value: data } : { error: new Error(message) }
-}
-
-/** A definition that fails the plugin's own checks is the client's mistake: 400, not 500. */
-function asClientError (error: unknown): unknown {
-  if (!(error instanceof InvalidOptionError)) return error
-  return new BadRequestError(error.message.replace(/^fastify-icecast-relay: /, ''), { cause: error })
+  const error = schemaError(schema as TSchema, data, 'relay')
+  return error === undefined ? { value: data } : { error }
 }
 
 const XmlOrJson = (json: TSchema): Record<string, unknown> => ({
@@ -51,6 +46,7 @@ const Xml = { 200: { content: { 'text/xml': { schema: Type.String() } } } }
 export async function adminPlugin (fastify: FastifyInstance, init: AdminPluginOptions): Promise<void> {
   const registry = fastify.relay
   const metrics = relayMetrics(registry)
+  fastify.setErrorHandler(answerError)
   fastify.addHook('onRequest', await basicAuthGuard(fastify, init.credentials, init.limits))
 
   function statusOf (localMount: string): RelayStatus {
@@ -127,11 +123,7 @@ export async function adminPlugin (fastify: FastifyInstance, init: AdminPluginOp
     schema: { body: RelayBody, response: { 201: RelayStatusSchema } },
     validatorCompiler: namedFieldValidator
   }, async (request, reply) => {
-    try {
-      return reply.code(201).send(registry.add(request.body))
-    } catch (error) {
-      throw asClientError(error)
-    }
+    return reply.code(201).send(registry.add(request.body))
   })
 
   fastify.delete<{ Querystring: Static<typeof MountQuery> }>('/admin/relays', {

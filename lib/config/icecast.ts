@@ -220,8 +220,7 @@ export function readIcecastConfig (xml: string): IcecastConfig {
     resolveOptions(options)
   } catch (error) {
     if (!(error instanceof InvalidOptionError)) throw error
-    const [, field = '', why = error.message] = /invalid option (\S+): (.*)$/s.exec(error.message) ?? []
-    throw new InvalidConfigError(`${reader.elementOf(field)}: ${why}`, { cause: error })
+    throw new InvalidConfigError(`${reader.elementOf(error.field)}: ${error.reason}`, { cause: error })
   }
   return { options: options as RelayPluginOptions, listen, warnings: reader.warnings }
 }

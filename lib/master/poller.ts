@@ -1,8 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { NotStreamlistError } from '../errors.js'
+import { ClosingError, NotStreamlistError, toRelayError, type RelayError } from '../errors.js'
 import type { ResolvedMaster } from '../options.js'
 import type { MasterStatus } from '../relay/decorator.js'
-import { toRelayError, type RelayError } from '../errors.js'
 import { fetchStreamlist } from './fetch.js'
 import { isListedServerAllowed } from './reconcile.js'
 import { parseStreamlist, type Streamlist, type StreamlistEntry } from './streamlist.js'
@@ -68,7 +67,7 @@ export class MasterPoller {
     this.#closed = true
     clearTimeout(this.#timer)
     this.#nextPollAt = undefined
-    this.#abort?.abort(new Error('closing'))
+    this.#abort?.abort(new ClosingError())
   }
 
   status (relays: string[], shadowed: string[]): MasterStatus {

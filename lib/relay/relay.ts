@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { toRelayError, type RelayError } from '../errors.js'
+import { RestartedError, toRelayError, type RelayError } from '../errors.js'
 import { FormatDetector } from '../formats/detect.js'
 import type { AudioInfo, OggCodec } from '../formats/sink.js'
 import { streamInfo, type StreamInfo } from '../mount/headers.js'
@@ -176,7 +176,7 @@ export class Relay implements RelayView {
   restart (): void {
     if (this.#connection !== undefined) {
       this.#connection.close()
-      this.#upstreamEnded(new Error('restarted by request'))
+      this.#upstreamEnded(new RestartedError())
     } else if (this.#state === 'retrying' || this.#state === 'connecting') {
       this.#abort?.abort()
       this.#connect()
@@ -455,7 +455,7 @@ export class Relay implements RelayView {
     this.#corruptCount = 0
   }
 
-  #upstreamEnded (error: Error | undefined): void {
+  #upstreamEnded (error: Error): void {
     const liveFor = Date.now() - (this.#connectedSince?.getTime() ?? 0)
     this.#connection = undefined
     this.#connectedSince = undefined
@@ -467,7 +467,7 @@ export class Relay implements RelayView {
       else this.mount.endAll('gap')
     }
     if (!this.#hadData()) this.#wakeWaiters(false)
-    this.#failed(error ?? new Error('upstream ended'))
+    this.#failed(error)
   }
 
   /** Listeners stay through an upstream gap for the grace period; ended if no audio came by then. */

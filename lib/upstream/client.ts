@@ -1,6 +1,7 @@
 import net from 'node:net'
 import tls, { rootCertificates } from 'node:tls'
 import {
+  AlreadyStartedError,
   BadRedirectError,
   ConnectError,
   ConnectTimeoutError,
@@ -169,7 +170,7 @@ export async function openUpstream (options: UpstreamOptions): Promise<UpstreamC
 
 function checkedUrl (url: URL): URL {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new InvalidOptionError(`url (${url.protocol} is neither http: nor https:)`)
+    throw new InvalidOptionError('url', `${url.protocol} is neither http: nor https:`)
   }
   return url
 }
@@ -415,7 +416,7 @@ class Connection implements UpstreamConnection {
   }
 
   start (sink: UpstreamSink): void {
-    if (this.#sink !== undefined) throw new Error('upstream connection already started')
+    if (this.#sink !== undefined) throw new AlreadyStartedError()
     this.#sink = sink
     if (this.#over) return
     const rest = this.#rest

@@ -1,4 +1,4 @@
-import { BadHeaderError, BadStatusLineError, HeadTooLargeError } from '../errors.js'
+import { BadHeaderError, BadStatusLineError, HeadCompleteError, HeadTooLargeError } from '../errors.js'
 
 export type ResponseProtocol = 'HTTP/1.0' | 'HTTP/1.1' | 'ICY'
 
@@ -58,7 +58,7 @@ export class HeadParser {
 
   /** Returns undefined until the blank line that ends the head has arrived. */
   push (chunk: Buffer): ParsedHead | undefined {
-    if (this.#complete) throw new Error('HeadParser: the head is already complete')
+    if (this.#complete) throw new HeadCompleteError()
     let start = 0
     while (start < chunk.length) {
       // Search only as far as the head may still grow, so a huge chunk is refused without a full scan.

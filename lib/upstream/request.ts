@@ -1,3 +1,4 @@
+import { BadUpstreamRequestError } from '../errors.js'
 import { bracketedHost } from '../http.js'
 
 /** Where one upstream request goes. `host` is bare (IPv6 without brackets), `path` includes the query. */
@@ -27,7 +28,7 @@ const REQUEST_TARGET = /^\/[^\s\0-\x1f\x7f]*$/ // eslint-disable-line no-control
 /** The bytes of `GET <path> HTTP/1.0` with Host, User-Agent, extra headers and Basic auth. */
 export function buildRequest (target: UpstreamTarget, opts: RequestOptions): Buffer {
   if (!REQUEST_TARGET.test(target.path)) {
-    throw new TypeError(`upstream path must start with / and hold no whitespace: ${JSON.stringify(target.path)}`)
+    throw new BadUpstreamRequestError(`upstream path must start with / and hold no whitespace: ${JSON.stringify(target.path)}`)
   }
   const fields: Array<[string, string]> = [
     ['Host', hostHeader(target)],
@@ -58,7 +59,7 @@ function hostHeader (target: Pick<UpstreamTarget, 'tls' | 'host' | 'port'>): str
 /** `Basic base64(user:pass)`, UTF-8 as RFC 7617 recommends. */
 function basicAuthorization (username: string, password: string): string {
   // The first colon separates the user from the password, so a user name cannot hold one.
-  if (username.includes(':')) throw new TypeError('upstream username must not contain ":"')
+  if (username.includes(':')) throw new BadUpstreamRequestError('upstream username must not contain ":"')
   checkedValue('username', username)
   checkedValue('password', password)
   return 'Basic ' + Buffer.from(`${username}:${password}`, 'utf8').toString('base64')
@@ -72,13 +73,13 @@ function replaceField (fields: Array<[string, string]>, name: string, value: str
 }
 
 function checkedName (name: string): string {
-  if (!TOKEN.test(name)) throw new TypeError(`invalid upstream request header name: ${JSON.stringify(name)}`)
+  if (!TOKEN.test(name)) throw new BadUpstreamRequestError(`invalid upstream request header name: ${JSON.stringify(name)}`)
   return name
 }
 
 function checkedValue (name: string, value: string): string {
   if (LINE_BREAKING.test(value)) {
-    throw new TypeError(`upstream request ${name} must not contain CR, LF or NUL`)
+    throw new BadUpstreamRequestError(`upstream request ${name} must not contain CR, LF or NUL`)
   }
   return value
 }

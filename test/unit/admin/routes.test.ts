@@ -212,6 +212,7 @@ test('killsource restarts the relay: a new upstream request, and its listeners s
   assert.equal(res.return, '1')
   await waitUntil(() => upstream.requests.length === 2 && app.relay.get('/a')!.state === 'live', 5000, 'a second upstream connection')
   assert.equal(app.relay.get('/a')!.listeners, 1)
+  assert.equal(app.relay.get('/a')!.lastError?.code, 'FST_ICECAST_RELAY_RESTARTED')
   await upstream.waitForClients(1)
   upstream.push(Buffer.from('after restart'))
   assert.equal((await listener.waitForBytes(5013)).subarray(5000).toString(), 'after restart')

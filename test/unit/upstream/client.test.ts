@@ -405,7 +405,7 @@ test('close() ends silently and closes the socket, before or after start', async
   await upstream.exchanges[1]!.closed
   await sleep(20)
   assert.equal(ends, 0)
-  assert.throws(() => parked.start({ data () {}, end () {} }), /already started/)
+  assert.throws(() => parked.start({ data () {}, end () {} }), { code: 'FST_ICECAST_RELAY_ALREADY_STARTED', message: /already started/ })
 })
 
 test('the abort signal rejects with its reason and closes the socket', async () => {
@@ -422,6 +422,7 @@ test('bad options reject: a non-http URL, a header value with a line break', asy
   await assert.rejects(open('ftp://127.0.0.1/'), { code: 'FST_ICECAST_RELAY_INVALID_OPTION', message: /ftp:/ })
   const upstream = await server(() => {})
   await assert.rejects(open(`${upstream.origin}/`, { headers: { 'X-A': 'a\r\nX-B: b' } }), TypeError)
+  await assert.rejects(open(`${upstream.origin}/`, { headers: { 'X-A': 'a\r\nX-B: b' } }), { code: 'FST_ICECAST_RELAY_BAD_UPSTREAM_REQUEST' })
   assert.equal(upstream.exchanges.length, 0)
 })
 

@@ -75,6 +75,19 @@ test('a path must start with / and hold no whitespace; a username no colon', () 
   assert.throws(() => buildRequest(target, { ...opts, headers: { 'Bad Name': '1' } }), TypeError)
 })
 
+test('each refusal is a TypeError with the code FST_ICECAST_RELAY_BAD_UPSTREAM_REQUEST', () => {
+  const refused = { name: 'FastifyError', code: 'FST_ICECAST_RELAY_BAD_UPSTREAM_REQUEST' }
+  for (const [build, message] of [
+    [() => buildRequest({ ...target, path: 'live' }, opts), 'upstream path must start with / and hold no whitespace: "live"'],
+    [() => buildRequest({ ...target, username: 'a:b' }, opts), 'upstream username must not contain ":"'],
+    [() => buildRequest(target, { ...opts, headers: { 'Bad Name': '1' } }), 'invalid upstream request header name: "Bad Name"'],
+    [() => buildRequest(target, { userAgent: 'a\nb' }), 'upstream request User-Agent must not contain CR, LF or NUL']
+  ] as const) {
+    assert.throws(build, (error) => error instanceof TypeError)
+    assert.throws(build, { ...refused, message })
+  }
+})
+
 test('property: whatever the values, the request is one line per field or a TypeError', () => {
   fc.assert(fc.property(tricky, tricky, tricky, tricky, (path, agent, value, password) => {
     let request: Buffer
