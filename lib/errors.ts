@@ -60,6 +60,12 @@ export const SourceTimeoutError = createError(
   'FST_ICECAST_RELAY_SOURCE_TIMEOUT', 'upstream %s: no data for %d ms', 504)
 export const UpstreamClosedError = createError(
   'FST_ICECAST_RELAY_UPSTREAM_CLOSED', 'upstream %s: stream ended', 502)
+/** A local file played as an upstream (`{ file }`): why it cannot be. */
+export const FileUnreadableError = createError(
+  'FST_ICECAST_RELAY_FILE_UNREADABLE', 'file %s: cannot be read: %s', 500)
+export const FileEmptyError = createError('FST_ICECAST_RELAY_FILE_EMPTY', 'file %s: is empty', 500)
+export const FileNotAudioError = createError(
+  'FST_ICECAST_RELAY_FILE_NOT_AUDIO', 'file %s: %s', 500)
 export const RestartedError = createError('FST_ICECAST_RELAY_RESTARTED', 'restarted by request')
 export const BadUpstreamRequestError = createError('FST_ICECAST_RELAY_BAD_UPSTREAM_REQUEST', '%s', 500, TypeError)
 /** Misuse of the upstream parsers and connections by the library itself: a bug if it ever shows. */
