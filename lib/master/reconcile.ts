@@ -6,8 +6,8 @@ import type { StreamlistEntry } from './streamlist.js'
 export interface RunningRelay {
   localMount: string
   origin: string
-  /** its upstream URL, without credentials */
-  upstream: string
+  /** its upstreams in priority order, URLs without credentials (the first is the one the master listed) */
+  upstreams: ReadonlyArray<{ url: string }>
 }
 
 /** The last stream list of one master; `entries` is undefined until it first answers. */
@@ -61,11 +61,11 @@ export function planReconcile (running: readonly RunningRelay[], masters: readon
 function keptAsTheyAre (running: readonly RunningRelay[], origin: string): StreamlistEntry[] {
   return running
     .filter((relay) => relay.origin === origin)
-    .map((relay) => ({ localMount: relay.localMount, upstream: new URL(relay.upstream) }))
+    .map((relay) => ({ localMount: relay.localMount, upstream: new URL(relay.upstreams[0]!.url) }))
 }
 
 function isServing (relay: RunningRelay, want: DesiredRelay | undefined): boolean {
-  return want !== undefined && want.origin === relay.origin && want.upstream.href === relay.upstream
+  return want !== undefined && want.origin === relay.origin && want.upstream.href === relay.upstreams[0]?.url
 }
 
 /**
