@@ -58,10 +58,13 @@ export function listenerRoute (app: FastifyInstance, registry: RegistryCore, opt
       const live = await relay.waitLive(registry.limits.connectTimeout * 1000)
       admission = live ? 'join' : 'unavailable'
     }
-    if (admission === 'unavailable') {
+    // a mount that is down is served from its fallback, under its own URL, as Icecast does
+    const fallback = admission === 'unavailable' ? await registry.fallbackFor(relay) : undefined
+    if (admission === 'unavailable' && fallback === undefined) {
       return refuse(reply, 503, `${relay.localMount} is not available: its upstream is down`, 5)
     }
-    const fullNow = overLimit(registry, relay)
+    const served = fallback ?? relay
+    const fullNow = overLimit(registry, served)
     if (fullNow !== undefined) return refuse(reply, 403, fullNow)
 
     const socket = request.raw.socket
@@ -69,12 +72,12 @@ export function listenerRoute (app: FastifyInstance, registry: RegistryCore, opt
       reply.hijack()
       return undefined
     }
-    const place: ListenerPlace<Relay> = { relay }
+    const place: ListenerPlace<Relay> = { relay: served }
     const framing = request.method === 'GET' ? registry.listenerFraming(place, request.headers) : undefined
     const head = listenerHead({
       server: options.server,
-      contentType: listenerContentType(relay.head?.headers),
-      stream: streamHeaders(relay.head?.headers ?? {}),
+      contentType: listenerContentType(served.head?.headers),
+      stream: streamHeaders(served.head?.headers ?? {}),
       extra: framing?.headers ?? {}
     })
     reply.hijack()
@@ -95,7 +98,7 @@ export function listenerRoute (app: FastifyInstance, registry: RegistryCore, opt
       onEnd: registry.endListener,
       ending: registry.ending
     })
-    registry.admitListener(place, listener)
+    registry.admitListener(place, listener, fallback === undefined ? undefined : relay)
     socket.uncork()
     // once the parser that called this route has returned
     setImmediate(releaseHttpState, socket)

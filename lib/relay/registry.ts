@@ -9,7 +9,8 @@ import type {
   AddOptions, ListenerInfo, ManualMetadata, MasterStatus, RelayEventListener, RelayRegistry
 } from './decorator.js'
 import type { ListenerFraming, ListenerPlace, RelayExtension } from './extension.js'
-import { Relay, type RelayEvents, type RelayStatus } from './relay.js'
+import { Relay, type MoveReason, type RelayEvents, type RelayStatus } from './relay.js'
+import { Fallbacks, assertNoFallbackLoop } from './fallback.js'
 
 export interface RegistryInit {
   relays: readonly ResolvedRelay[]
@@ -38,20 +39,41 @@ export class RegistryCore implements RelayRegistry {
   readonly #places = new WeakMap<Listener, ListenerPlace<Relay>>()
   /** Ended listeners still being flushed, whichever relay they were on (it may be gone). */
   readonly ending = new Set<Listener>()
+  readonly #fallbacks: Fallbacks
 
   constructor (init: RegistryInit) {
     this.limits = init.limits
     this.#userAgent = init.userAgent
     this.#log = init.log
-    for (const def of init.relays) this.#insert(def)
+    this.#fallbacks = new Fallbacks({
+      find: (mount) => this.#relays.get(mount),
+      relayOf: (listener) => this.#places.get(listener)?.relay,
+      move: (source, dest, reason, which) => this.#move(source, dest, reason, which),
+      isClosing: () => this.#closing,
+      waitMs: init.limits.connectTimeout * 1000
+    })
+    for (const [i, def] of init.relays.entries()) this.#insert(def, `relays[${i}].fallbackMount`)
+    for (const relay of this.#relays.values()) this.#checkFallback(relay)
   }
 
   add (definition: RelayDefinition, options: AddOptions = {}): RelayStatus {
-    return this.#insert(resolveRelay(definition, 'relay', options.origin ?? 'api')).status()
+    const relay = this.#insert(resolveRelay(definition, 'relay', options.origin ?? 'api'), 'fallbackMount')
+    this.#checkFallback(relay)
+    return relay.status()
   }
 
-  #insert (def: ResolvedRelay): Relay {
+  /** A fallback mount may be added later: one that names no relay yet is only told. */
+  #checkFallback (relay: Relay): void {
+    const mount = relay.def.fallbackMount
+    if (mount !== undefined && !this.#relays.has(mount)) {
+      relay.log.warn({ fallbackMount: mount }, 'the fallback mount is served by no relay (yet)')
+    }
+  }
+
+  /** `fallbackField`: how the definition's `fallbackMount` is named in a loop's error. */
+  #insert (def: ResolvedRelay, fallbackField: string): Relay {
     if (this.#relays.has(def.localMount)) throw new DuplicateMountError(def.localMount)
+    assertNoFallbackLoop(def.localMount, (mount) => (mount === def.localMount ? def : this.#relays.get(mount)?.def)?.fallbackMount, fallbackField)
     const log = this.#log.child({ relay: def.localMount })
     // a master's relays share its setting, told once when the master is registered
     if (!def.origin.startsWith('master:')) {
@@ -65,7 +87,12 @@ export class RegistryCore implements RelayRegistry {
       extensions: this.#extensions,
       log,
       emit: (event, payload) => { this.#events.emit(event, ...[payload] as never) },
-      onListenerLeave: () => { this.#listenerCount-- }
+      onListenerLeave: (listener) => {
+        this.#listenerCount--
+        this.#fallbacks.left(listener)
+      },
+      orphaned: (relay, reason) => this.#fallbacks.orphaned(relay, reason),
+      streaming: (relay) => this.#fallbacks.streaming(relay)
     })
     this.#relays.set(def.localMount, relay)
     if (this.#started) relay.start()
@@ -76,6 +103,7 @@ export class RegistryCore implements RelayRegistry {
     const relay = this.#relays.get(localMount)
     if (relay === undefined) return false
     this.#relays.delete(localMount)
+    this.#fallbacks.forget(relay)
     relay.stop('removed')
     return true
   }
@@ -142,11 +170,15 @@ export class RegistryCore implements RelayRegistry {
     this.#places.get(listener)?.relay.mount.detach(listener, reason)
   }
 
-  /** Counts a listener against `limits.clients` before it is attached to the relay of its place. */
-  admitListener (place: ListenerPlace<Relay>, listener: Listener): void {
+  /**
+   * Counts a listener against `limits.clients` before it is attached to the relay of its place. `home`:
+   * the relay of the mount it asked for, when its place is that one's fallback.
+   */
+  admitListener (place: ListenerPlace<Relay>, listener: Listener, home?: Relay): void {
     this.#listenerCount++
     this.#places.set(listener, place)
-    place.relay.attach(listener)
+    this.#fallbacks.settled(listener, place.relay, home)
+    place.relay.attach(listener, home === undefined ? undefined : 'fallback')
   }
 
   listenersOf (localMount: string): ListenerInfo[] | undefined {
@@ -174,18 +206,37 @@ export class RegistryCore implements RelayRegistry {
     const dest = this.#relays.get(to)
     if (dest === undefined) throw new UnknownMountError(to)
     if (source === dest) throw new MoveRefusedError(from, to, 'they are the same mount')
-    const [a, b] = [source.container, dest.container]
-    if (a !== undefined && b !== undefined && a !== b) throw new MoveRefusedError(from, to, `${a} and ${b} differ`)
+    return await this.#move(source, dest, 'moved')
+  }
+
+  /**
+   * Moves the listeners `which` names (once `dest` can take them) from `source` to `dest`, each keeping
+   * its connection and framing. Both must carry the same container (checked again once an on-demand
+   * `dest` has connected and shown its own), as Icecast requires.
+   */
+  async #move (source: Relay, dest: Relay, reason: MoveReason, which = (): Iterable<Listener> => source.mount.listeners): Promise<number> {
+    assertSameContainer(source, dest)
     const admission = dest.admission()
     const ready = admission === 'join' || (admission === 'wait' && await dest.waitLive(this.limits.connectTimeout * 1000))
-    if (!ready) throw new MoveRefusedError(from, to, `${to} is not available`)
-    const moving = [...source.mount.listeners]
+    if (!ready) throw new MoveRefusedError(source.localMount, dest.localMount, `${dest.localMount} is not available`)
+    assertSameContainer(source, dest)
+    const moving = [...which()]
     for (const listener of moving) {
-      source.release(listener)
+      const home = reason === 'moved' ? undefined : this.#fallbacks.homeOf(listener, source)
+      source.release(listener, reason)
       this.#places.get(listener)!.relay = dest
-      dest.attach(listener)
+      this.#fallbacks.settled(listener, dest, home)
+      dest.attach(listener, reason)
     }
     return moving.length
+  }
+
+  /**
+   * The fallback a newcomer to `relay`'s mount, which is down, is served from (under `relay`'s URL), once
+   * that one can take it; undefined when there is none.
+   */
+  async fallbackFor (relay: Relay): Promise<Relay | undefined> {
+    return await this.#fallbacks.readyFallback(relay)
   }
 
   restart (localMount: string): boolean {
@@ -217,6 +268,12 @@ export class RegistryCore implements RelayRegistry {
   stopAll (): void {
     this.#closing = true
     for (const relay of this.#relays.values()) relay.stop('closing')
+    this.#fallbacks.close()
     for (const listener of this.ending) listener.destroy()
   }
+}
+
+function assertSameContainer (source: Relay, dest: Relay): void {
+  const [a, b] = [source.container, dest.container]
+  if (a !== undefined && b !== undefined && a !== b) throw new MoveRefusedError(source.localMount, dest.localMount, `${a} and ${b} differ`)
 }

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { FileUpstreamUnavailableError, RestartedError, toRelayError, type RelayError } from '../errors.js'
+import { RestartedError, toRelayError, type RelayError } from '../errors.js'
 import { FormatDetector } from '../formats/detect.js'
 import type { AudioInfo, OggCodec } from '../formats/sink.js'
 import { streamInfo, type StreamInfo } from '../mount/headers.js'
@@ -7,6 +7,7 @@ import { Mount } from '../mount/mount.js'
 import type { EndReason, Listener } from '../mount/listener.js'
 import { upstreamName, type Limits, type ResolvedRelay, type ResolvedUpstream } from '../options.js'
 import { openUpstream, type UpstreamConnection } from '../upstream/client.js'
+import { openFileUpstream } from '../upstream/file.js'
 import { mediaTypeEssence } from '../upstream/media.js'
 import type { ResponseHead } from '../upstream/head.js'
 import { backoffDelay } from './backoff.js'
@@ -44,6 +45,12 @@ export interface RelayStatus {
   /** codec, bitrate, sample rate and channels read from the stream itself */
   audio: AudioInfo | null
   metadata: RelayMetadata | null
+  /** where listeners go while this relay has no live upstream (Icecast's `<fallback-mount>`), or null */
+  fallbackMount: string | null
+  /** whether they come back once it is live again (`<fallback-override>`) */
+  fallbackOverride: boolean
+  /** listeners of this mount served by a fallback now (moved there, or sent there as they came) */
+  fallbackListeners: number
 }
 
 /** How one upstream of a relay fares. */
@@ -62,11 +69,19 @@ export type UpstreamState = 'idle' | 'active' | 'probing' | 'standby' | 'failed'
 
 export interface RelayEvents {
   state: { localMount: string, state: RelayState, previous: RelayState, error?: RelayError }
-  listener: { localMount: string, action: 'join' | 'leave', id: number, ip: string, reason?: EndReason | 'moved' }
+  /**
+   * A listener joins or leaves a mount. Moves say why: `moved` (moveclients), `fallback` (to the fallback of
+   * a mount that went down: the join names the mount it is moved to, the leave the one it leaves) and
+   * `override` (back to its own mount, live again).
+   */
+  listener: { localMount: string, action: 'join' | 'leave', id: number, ip: string, reason?: EndReason | MoveReason }
   metadata: { localMount: string, metadata: RelayMetadata }
   /** the relay plays another of its upstreams (indexes into `upstreams`); `reason` is why it left `from` */
   failover: { localMount: string, from: number, to: number, reason: string }
 }
+
+/** Why a listener changes mounts without being ended. */
+export type MoveReason = 'moved' | 'fallback' | 'override'
 
 export interface RelayContext {
   limits: Limits
@@ -75,6 +90,13 @@ export interface RelayContext {
   log: FastifyBaseLogger
   emit: <E extends keyof RelayEvents>(event: E, payload: RelayEvents[E]) => void
   onListenerLeave: (listener: Listener) => void
+  /**
+   * The relay's listeners have lost their stream (`gap`: no live upstream after the grace period) or the
+   * relay stops: the registry moves them to a fallback, or ends them with `reason`.
+   */
+  orphaned: (relay: Relay, reason: EndReason) => void
+  /** An upstream connection has proven to be a stream (STREAM_PROOF_BYTES): the relay is live again. */
+  streaming: (relay: Relay) => void
 }
 
 /** A connection that stayed up this long was a success: the next failure starts the backoff anew. */
@@ -109,6 +131,8 @@ export class Relay implements RelayView {
   readonly def: ResolvedRelay
   readonly mount: Mount
   readonly log: FastifyBaseLogger
+  /** listeners of this mount served by a fallback now: moved there, or sent there as they came */
+  readonly away = new Set<Listener>()
   #state: RelayState = 'idle'
   #head: ResponseHead | undefined
   #metadata: RelayMetadata | undefined
@@ -192,7 +216,7 @@ export class Relay implements RelayView {
     this.#disconnect()
     this.#setState('stopped')
     this.#wakeWaiters(false)
-    this.mount.endAll(reason)
+    this.#ctx.orphaned(this, reason)
   }
 
   /**
@@ -243,18 +267,19 @@ export class Relay implements RelayView {
     })
   }
 
-  attach (listener: Listener): void {
+  /** `reason`: why a listener of another mount comes (moved, or served as that mount's fallback). */
+  attach (listener: Listener, reason?: MoveReason): void {
     clearTimeout(this.#lingerTimer)
     this.mount.attach(listener)
-    this.#ctx.emit('listener', { localMount: this.localMount, action: 'join', id: listener.id, ip: listener.ip })
+    this.#ctx.emit('listener', {
+      localMount: this.localMount, action: 'join', id: listener.id, ip: listener.ip, ...(reason && { reason })
+    })
   }
 
-  /** Lets a listener go to another relay (moveclients): it leaves this one without being ended. */
-  release (listener: Listener): void {
+  /** Lets a listener go to another relay: it leaves this one without being ended. */
+  release (listener: Listener, reason: MoveReason): void {
     if (!this.mount.release(listener)) return
-    this.#ctx.emit('listener', {
-      localMount: this.localMount, action: 'leave', id: listener.id, ip: listener.ip, reason: 'moved'
-    })
+    this.#ctx.emit('listener', { localMount: this.localMount, action: 'leave', id: listener.id, ip: listener.ip, reason })
     this.#maybeLinger()
   }
 
@@ -294,7 +319,10 @@ export class Relay implements RelayView {
       headers: { ...this.#head?.headers },
       stream: streamInfo(this.#head?.headers ?? {}),
       audio: this.#audio ?? null,
-      metadata: this.#metadata === undefined ? null : { ...this.#metadata }
+      metadata: this.#metadata === undefined ? null : { ...this.#metadata },
+      fallbackMount: this.def.fallbackMount ?? null,
+      fallbackOverride: this.def.fallbackOverride,
+      fallbackListeners: this.away.size
     }
   }
 
@@ -321,10 +349,12 @@ export class Relay implements RelayView {
     if (!this.#hadData()) return
     if (this.#gapSince !== undefined) this.#endGap()
     this.#wakeWaiters(true)
+    this.#ctx.streaming(this)
   }
 
+  /** Who wants the upstream: an on-demand relay keeps trying while listeners wait on a fallback to come back. */
   #demand (): number {
-    return this.mount.listeners.size + this.#waiters.size
+    return this.mount.listeners.size + this.#waiters.size + (this.def.fallbackOverride ? this.away.size : 0)
   }
 
   #inGrace (): boolean {
@@ -358,7 +388,7 @@ export class Relay implements RelayView {
 
   /** Opens one upstream: its response head is in, its body waits for `start`. */
   async #open (upstream: ResolvedUpstream, signal: AbortSignal): Promise<UpstreamConnection> {
-    if (upstream.kind === 'file') throw new FileUpstreamUnavailableError(upstreamName(upstream))
+    if (upstream.kind === 'file') return await openFileUpstream({ path: upstream.path, signal })
     const { limits, userAgent, extensions } = this.#ctx
     const headers = Object.assign({}, ...extensions.map((ext) => ext.requestHeaders?.(this, upstream)))
     return await openUpstream({
@@ -504,7 +534,7 @@ export class Relay implements RelayView {
       // A connection that ended before it was a stream (STREAM_PROOF_BYTES) is no stream that paused:
       // newcomers get 503 until one comes, and those who joined it are ended, not kept for a grace period.
       if (this.#hadData()) this.#startGap()
-      else this.mount.endAll('gap')
+      else this.#ctx.orphaned(this, 'gap')
     }
     if (!this.#hadData()) this.#wakeWaiters(false)
     this.#failed(error)
@@ -515,7 +545,7 @@ export class Relay implements RelayView {
     this.#gapSince = Date.now()
     this.#graceTimer = setTimeout(() => {
       this.#gapSince = undefined
-      this.mount.endAll('gap')
+      this.#ctx.orphaned(this, 'gap')
     }, this.#ctx.limits.gracePeriod * 1000).unref()
   }
 

@@ -28,6 +28,9 @@ export function statusFixture (overrides: Partial<RelayStatus> = {}): RelayStatu
     stream: { name: 'Master MP3', genre: 'Test', description: 'Desc', url: 'http://example.org/', bitrate: 128, public: false },
     audio: { codec: 'mp3', bitrate: 128, sampleRate: 44100, channels: 2 },
     metadata: { title: 'Artist B - Track Two', fields: { StreamTitle: 'Artist B - Track Two' }, source: 'icy', updatedAt: '2026-01-02T03:04:06.000Z' },
+    fallbackMount: null,
+    fallbackOverride: false,
+    fallbackListeners: 0,
     ...overrides
   }
 }

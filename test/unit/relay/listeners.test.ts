@@ -72,7 +72,7 @@ test('moveListeners: listeners keep their connection; an ICY listener keeps its 
   const third = await httpGet(url('/a'))
   assert.equal(third.status, 403, 'moved listeners still count against the server\'s limit')
   assert.match(third.body.toString(), /Too many listeners on this server/)
-  assert.deepEqual(events, ['/a leave moved', '/b join', '/a leave moved', '/b join'])
+  assert.deepEqual(events, ['/a leave moved', '/b join moved', '/a leave moved', '/b join moved'], 'a move says so as it joins too')
 
   const fromB = noise(400)
   b.push(fromB)

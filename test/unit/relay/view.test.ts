@@ -12,7 +12,9 @@ test('a relay\'s state, head and title are read-only from outside: an assignment
     extensions: [],
     log: Fastify().log,
     emit: () => {},
-    onListenerLeave: () => {}
+    onListenerLeave: () => {},
+    orphaned: () => {},
+    streaming: () => {}
   })
   const writable = relay as unknown as Record<string, unknown>
   assert.throws(() => { writable['state'] = 'live' }, TypeError)
