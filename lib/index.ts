@@ -7,7 +7,7 @@ export type {
   RelayRegistry, RelayEventListener, ManualMetadata, AddOptions, MasterStatus, ListenerInfo
 } from './relay/decorator.js'
 export type { RelayState, RelayMetadata } from './relay/extension.js'
-export type { RelayStatus, RelayEvents, UpstreamStatus, UpstreamState } from './relay/relay.js'
+export type { RelayStatus, RelayEvents, MoveReason, UpstreamStatus, UpstreamState } from './relay/relay.js'
 export type { RelayError } from './errors.js'
 export type { StreamInfo } from './mount/headers.js'
 export * as errors from './errors.js'

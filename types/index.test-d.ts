@@ -3,6 +3,7 @@ import { expectAssignable, expectError, expectType } from 'tsd'
 import icecastRelay, {
   fastifyIcecastRelay,
   type MasterStatus,
+  type MoveReason,
   type ListenerInfo,
   type RelayError,
   type RelayEvents,
@@ -147,6 +148,9 @@ expectType<string>(status.upstreams[0]!.url)
 expectType<UpstreamState>(status.upstreams[0]!.state)
 expectType<RelayError | null>(status.upstreams[0]!.lastError)
 expectType<string | undefined>(status.metadata?.title)
+expectType<string | null>(status.fallbackMount)
+expectType<boolean>(status.fallbackOverride)
+expectType<number>(status.fallbackListeners)
 
 app.relay.on('state', (event) => {
   expectType<RelayEvents['state']>(event)
@@ -154,6 +158,7 @@ app.relay.on('state', (event) => {
 })
 app.relay.on('listener', (event) => {
   expectType<'join' | 'leave'>(event.action)
+  if (event.reason === 'fallback' || event.reason === 'override' || event.reason === 'moved') expectType<MoveReason>(event.reason)
 })
 app.relay.on('metadata', (event) => {
   expectType<string | undefined>(event.metadata.title)
