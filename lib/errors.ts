@@ -60,6 +60,10 @@ export const SourceTimeoutError = createError(
   'FST_ICECAST_RELAY_SOURCE_TIMEOUT', 'upstream %s: no data for %d ms', 504)
 export const UpstreamClosedError = createError(
   'FST_ICECAST_RELAY_UPSTREAM_CLOSED', 'upstream %s: stream ended', 502)
+export const UpstreamStalledError = createError(
+  'FST_ICECAST_RELAY_UPSTREAM_STALLED', 'upstream %s: no data for %d ms (stallTimeout), a backup takes over', 504)
+export const FileUpstreamUnavailableError = createError(
+  'FST_ICECAST_RELAY_FILE_UPSTREAM_UNAVAILABLE', 'upstream %s: file upstreams are not served yet', 501)
 export const RestartedError = createError('FST_ICECAST_RELAY_RESTARTED', 'restarted by request')
 export const BadUpstreamRequestError = createError('FST_ICECAST_RELAY_BAD_UPSTREAM_REQUEST', '%s', 500, TypeError)
 /** Misuse of the upstream parsers and connections by the library itself: a bug if it ever shows. */

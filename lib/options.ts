@@ -32,23 +32,56 @@ const UpstreamTrustFields = {
   rejectUnauthorized: Type.Optional(Type.Boolean())
 }
 
-export const RelayDefinitionSchema = Type.Object({
+/** Everything that names one network upstream: a relay's single-upstream shorthand, or one entry of `upstreams`. */
+const NetworkUpstreamFields = {
   url: Type.Optional(Type.String({ pattern: '^https?://', maxLength: 2048 })),
   server: Type.Optional(Host),
   port: Type.Optional(Port),
   mount: Type.Optional(UpstreamPath),
-  localMount: Type.Optional(Mount),
   username: Type.Optional(Secret),
   password: Type.Optional(Secret),
   relayShoutcastMetadata: Type.Optional(Type.Boolean()),
-  onDemand: Type.Optional(Type.Boolean()),
   tls: Type.Optional(Type.Boolean()),
   ...UpstreamTrustFields,
+  /** every connection of the relay, to its server and wherever it redirects, goes to public addresses only */
+  publicOnly: Type.Optional(Type.Boolean())
+}
+const SHORTHAND_FIELDS = Object.keys(NetworkUpstreamFields)
+
+export const NetworkUpstreamSchema = Type.Object(NetworkUpstreamFields, { additionalProperties: false })
+export type NetworkUpstreamDefinition = Static<typeof NetworkUpstreamSchema>
+
+/** A local MP3/AAC/Ogg file, played in a loop at its real bit rate. */
+export const FileUpstreamSchema = Type.Object({
+  file: Type.String({ pattern: '^/[^\\x00-\\x1f\\x7f]*$', maxLength: 4096 })
+}, { additionalProperties: false })
+export type FileUpstreamDefinition = Static<typeof FileUpstreamSchema>
+
+export const UpstreamDefinitionSchema = Type.Union([NetworkUpstreamSchema, FileUpstreamSchema])
+export type UpstreamDefinition = Static<typeof UpstreamDefinitionSchema>
+
+/** Most upstreams one relay may name: far more than anyone has backups, few enough to probe them all. */
+export const MAX_UPSTREAMS = 16
+
+export const RelayDefinitionSchema = Type.Object({
+  ...NetworkUpstreamFields,
+  /** the upstreams in priority order, instead of the single-upstream fields */
+  upstreams: Type.Optional(Type.Array(UpstreamDefinitionSchema, { minItems: 1, maxItems: MAX_UPSTREAMS })),
+  localMount: Type.Optional(Mount),
+  onDemand: Type.Optional(Type.Boolean()),
   maxListeners: Type.Optional(Type.Integer({ minimum: 0 })),
   metaint: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_048_576 })),
   charset: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-  /** every connection of the relay, to its server and wherever it redirects, goes to public addresses only */
-  publicOnly: Type.Optional(Type.Boolean())
+  /** back to a higher upstream as soon as it answers with audio again (default true) */
+  failback: Type.Optional(Type.Boolean()),
+  /** seconds without a byte after which the active upstream of a relay with several counts as failed (default 2) */
+  stallTimeout: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 3600 })),
+  /** the next upstream is kept connected and read, so that a switch costs no connect time (default false) */
+  standby: Type.Optional(Type.Boolean()),
+  /** the local mount listeners are moved to when this relay has no live upstream */
+  fallbackMount: Type.Optional(Mount),
+  /** listeners moved to the fallback come back once this relay is live again (default false) */
+  fallbackOverride: Type.Optional(Type.Boolean())
 }, { additionalProperties: false })
 export type RelayDefinition = Static<typeof RelayDefinitionSchema>
 
@@ -224,25 +257,51 @@ export interface ResolvedMaster {
 }
 
 /** The TLS settings given for an upstream with a certificate of its own CA. */
-export type UpstreamTls = Pick<RelayDefinition, 'ca' | 'servername' | 'rejectUnauthorized'>
+export type UpstreamTls = Pick<NetworkUpstreamDefinition, 'ca' | 'servername' | 'rejectUnauthorized'>
 
-/** A relay definition with every default applied and the upstream as one URL. */
-export interface ResolvedRelay {
-  localMount: string
-  /** who added the relay: `options`, `api` (app.relay.add), or the master it mirrors (`master:host:port`) */
-  origin: string
+/** A network upstream with every default applied, as one URL without credentials. */
+export interface ResolvedHttpUpstream {
+  kind: 'http'
   url: URL
   username?: string
   password?: string
   relayShoutcastMetadata: boolean
-  onDemand: boolean
   redirects: RedirectPolicy
   tlsOptions?: UpstreamTls
   /** its server too must be on public addresses: a URL someone else chose (a master's list, a user) */
   publicOnly?: true
+}
+
+/** A local file played in a loop. */
+export interface ResolvedFileUpstream {
+  kind: 'file'
+  path: string
+}
+
+export type ResolvedUpstream = ResolvedHttpUpstream | ResolvedFileUpstream
+
+/** A relay definition with every default applied and its upstreams in priority order. */
+export interface ResolvedRelay {
+  localMount: string
+  /** who added the relay: `options`, `api` (app.relay.add), or the master it mirrors (`master:host:port`) */
+  origin: string
+  /** one or more, highest priority first */
+  upstreams: ResolvedUpstream[]
+  onDemand: boolean
+  failback: boolean
+  /** seconds; used only by a relay with more than one upstream */
+  stallTimeout: number
+  standby: boolean
+  fallbackMount?: string
+  fallbackOverride: boolean
   maxListeners?: number
   metaint?: number
   charset?: string
+}
+
+/** How an upstream is shown in statuses and logs: its URL without credentials, or `file:` and its path. */
+export function upstreamName (upstream: ResolvedUpstream): string {
+  return upstream.kind === 'file' ? `file:${upstream.path}` : upstream.url.href
 }
 
 function describePath (path: string): string {
@@ -298,7 +357,7 @@ function assertNoDotSegments (path: string | undefined, field: string): void {
   }
 }
 
-function upstreamUrl (def: RelayDefinition, at: string): URL {
+function upstreamUrl (def: NetworkUpstreamDefinition, at: string): URL {
   if (def.url !== undefined) {
     if (def.server !== undefined || def.port !== undefined || def.mount !== undefined) {
       throw new InvalidOptionError(`${at}.url`, 'give either url or server/port/mount, not both')
@@ -344,7 +403,7 @@ function decodedPart (part: string, field: string): string {
   return decoded
 }
 
-function credentials (def: RelayDefinition, url: URL, at: string): Pick<ResolvedRelay, 'username' | 'password'> {
+function credentials (def: NetworkUpstreamDefinition, url: URL, at: string): Pick<ResolvedHttpUpstream, 'username' | 'password'> {
   const username = def.username ?? (url.username !== '' ? decodedPart(url.username, `${at}.url`) : undefined)
   const password = def.password ?? (url.password !== '' ? decodedPart(url.password, `${at}.url`) : undefined)
   url.username = ''
@@ -376,7 +435,7 @@ function assertCertificates (ca: string | string[], field: string): void {
 }
 
 /** The redirect policy (default `same-server`) and the TLS settings of a relay or master definition. */
-function upstreamTrust (def: Pick<RelayDefinition, 'redirects' | keyof UpstreamTls>, at: string): Pick<ResolvedRelay, 'redirects' | 'tlsOptions'> {
+function upstreamTrust (def: Pick<NetworkUpstreamDefinition, 'redirects' | keyof UpstreamTls>, at: string): Pick<ResolvedHttpUpstream, 'redirects' | 'tlsOptions'> {
   if (def.ca !== undefined) assertCertificates(def.ca, `${at}.ca`)
   if (def.servername !== undefined && net.isIP(def.servername) !== 0) {
     throw new InvalidOptionError(`${at}.servername`, 'must be a DNS name, not an IP address (TLS sends names only)')
@@ -389,29 +448,88 @@ function upstreamTrust (def: Pick<RelayDefinition, 'redirects' | keyof UpstreamT
   return { redirects: def.redirects ?? 'same-server', ...(Object.keys(tlsOptions).length > 0 && { tlsOptions }) }
 }
 
+function isFileUpstream (def: UpstreamDefinition): def is FileUpstreamDefinition {
+  return 'file' in def
+}
+
+/** One network upstream, resolved; `at` names it in errors (`relays[2]`, `relays[2].upstreams[1]`). */
+function resolveHttpUpstream (def: NetworkUpstreamDefinition, at: string): ResolvedHttpUpstream {
+  const url = upstreamUrl(def, at)
+  return {
+    kind: 'http',
+    url,
+    ...credentials(def, url, at),
+    relayShoutcastMetadata: def.relayShoutcastMetadata ?? true,
+    ...upstreamTrust(def, at),
+    ...(def.publicOnly === true && { publicOnly: true })
+  }
+}
+
+function resolveUpstream (def: UpstreamDefinition, at: string): ResolvedUpstream {
+  if (!isFileUpstream(def)) return resolveHttpUpstream(def, at)
+  assertNoDotSegments(def.file, `${at}.file`)
+  return { kind: 'file', path: def.file }
+}
+
 /**
- * Validates one relay definition and applies Icecast's defaults: mount `/`, local mount = the upstream
- * path, shoutcast metadata relayed. `at` names the definition in error messages (`relays[2]`).
+ * The upstreams of a relay definition: its `upstreams` list, each checked against its own variant's schema
+ * so that an error names the field (a union's own words would not), or its single-upstream fields.
+ */
+function relayUpstreams (relay: RelayDefinition, at: string): ResolvedUpstream[] {
+  if (relay.upstreams === undefined) return [resolveHttpUpstream(relay, at)]
+  const shorthand = SHORTHAND_FIELDS.filter((key) => key in relay)
+  if (shorthand.length > 0) {
+    throw new InvalidOptionError(`${at}.${shorthand[0]!}`, 'give either upstreams or the single-upstream fields, not both')
+  }
+  return relay.upstreams.map((def, i) => resolveUpstream(def, `${at}.upstreams[${i}]`))
+}
+
+/** The local mount an upstream stands for by default: its decoded path (a file has none). */
+function defaultLocalMount (relay: RelayDefinition, upstream: ResolvedUpstream, at: string): string {
+  if (upstream.kind === 'file') throw new InvalidOptionError(`${at}.localMount`, 'required when the first upstream is a file')
+  const [first, field] = relay.upstreams === undefined ? [relay, at] : [relay.upstreams[0] as NetworkUpstreamDefinition, `${at}.upstreams[0]`]
+  return decodedPart(upstream.url.pathname, `${field}.${first.url === undefined ? 'mount' : 'url'}`)
+}
+
+/**
+ * Checks each entry of a definition's `upstreams` against the variant it means (a file upstream names
+ * `file`), so that an error names its field: the union's own words would only say that neither fits.
+ */
+function assertUpstreamVariants (def: unknown, at: string): void {
+  const upstreams: unknown = typeof def === 'object' && def !== null ? (def as Record<string, unknown>)['upstreams'] : undefined
+  if (!Array.isArray(upstreams)) return
+  for (const [i, upstream] of upstreams.entries()) {
+    const variant = typeof upstream === 'object' && upstream !== null && 'file' in upstream ? FileUpstreamSchema : NetworkUpstreamSchema
+    assertSchema(variant, upstream, `${at}.upstreams[${i}]`)
+  }
+}
+
+/**
+ * Validates one relay definition and applies Icecast's defaults: mount `/`, local mount = the first
+ * upstream's path, shoutcast metadata relayed. `at` names the definition in error messages (`relays[2]`).
  */
 export function resolveRelay (def: unknown, at = 'relay', origin = 'api'): ResolvedRelay {
+  assertUpstreamVariants(def, at)
   assertSchema(RelayDefinitionSchema, def, at)
   const relay = def as RelayDefinition
-  const url = upstreamUrl(relay, at)
-  const localMount = relay.localMount ?? decodedPart(url.pathname, `${at}.${relay.url === undefined ? 'mount' : 'url'}`)
+  const upstreams = relayUpstreams(relay, at)
+  const localMount = relay.localMount ?? defaultLocalMount(relay, upstreams[0]!, at)
   assertSchema(Mount, localMount, `${at}.localMount`)
   assertNoDotSegments(localMount, `${at}.localMount`)
+  assertNoDotSegments(relay.fallbackMount, `${at}.fallbackMount`)
   if (relay.charset !== undefined && !isSupportedCharset(relay.charset)) {
     throw new InvalidOptionError(`${at}.charset`, `${relay.charset} is not an ASCII-compatible encoding TextDecoder knows`)
   }
   return {
     localMount,
     origin,
-    url,
-    ...credentials(relay, url, at),
-    relayShoutcastMetadata: relay.relayShoutcastMetadata ?? true,
+    upstreams,
     onDemand: relay.onDemand ?? false,
-    ...upstreamTrust(relay, at),
-    ...(relay.publicOnly === true && { publicOnly: true }),
+    failback: relay.failback ?? true,
+    stallTimeout: relay.stallTimeout ?? 2,
+    standby: relay.standby ?? false,
+    ...(relay.fallbackMount !== undefined && { fallbackMount: relay.fallbackMount }),
+    fallbackOverride: relay.fallbackOverride ?? false,
     ...(relay.maxListeners !== undefined && { maxListeners: relay.maxListeners }),
     ...(relay.metaint !== undefined && { metaint: relay.metaint }),
     ...(relay.charset !== undefined && { charset: relay.charset })
@@ -429,6 +547,8 @@ function pluginOptionsOf (input: Record<string, unknown>): Record<string, unknow
  */
 export function resolveOptions (input: unknown): ResolvedOptions {
   const given = input ?? {}
+  const definitions: unknown = typeof given === 'object' ? (given as Record<string, unknown>)['relays'] : undefined
+  if (Array.isArray(definitions)) definitions.forEach((def, i) => assertUpstreamVariants(def, `relays[${i}]`))
   assertSchema(RegisterOptionsSchema, given, '')
   const options = Value.Default(RelayPluginOptionsSchema, Value.Clone(pluginOptionsOf(given as Record<string, unknown>))) as DefaultedOptions
   const relays = options.relays.map((def, i) => resolveRelay(def, `relays[${i}]`, 'options'))

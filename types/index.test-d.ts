@@ -4,12 +4,15 @@ import icecastRelay, {
   fastifyIcecastRelay,
   type MasterStatus,
   type ListenerInfo,
+  type RelayError,
   type RelayEvents,
   type RelayMetadata,
   type RelayPluginOptions,
   type RelayRegistry,
   type RelayState,
-  type RelayStatus
+  type RelayStatus,
+  type UpstreamDefinition,
+  type UpstreamState
 } from './index.js'
 import type { Limits } from './index.js'
 
@@ -26,6 +29,26 @@ app.register(icecastRelay, {
   prefix: '/radio'
 })
 app.register(fastifyIcecastRelay)
+
+// several upstreams in priority order, a file among them, and the failover options
+app.register(icecastRelay, {
+  relays: [{
+    upstreams: [
+      { server: '127.0.0.2', port: 8000, mount: '/live.mp3', username: 'u', password: 'p' },
+      { url: 'https://127.0.0.3:8443/live.mp3', rejectUnauthorized: false },
+      { file: '/srv/loop.mp3' }
+    ],
+    localMount: '/live.mp3',
+    failback: false,
+    stallTimeout: 1.5,
+    standby: true,
+    fallbackMount: '/other.mp3',
+    fallbackOverride: true
+  }]
+})
+expectAssignable<UpstreamDefinition>({ file: '/srv/loop.mp3' })
+expectError(app.register(icecastRelay, { relays: [{ upstreams: [{ server: 'h', port: '8000' }] }] }))
+expectError(app.register(icecastRelay, { relays: [{ url: 'http://h/a', failback: 'no' }] }))
 
 expectError(app.register(icecastRelay, { relays: [{ server: 'h', port: '8000' }] }))
 expectError(app.register(icecastRelay, { limits: { clients: 'many' } }))
@@ -118,6 +141,11 @@ expectType<number>(status.bytesIn)
 expectType<number>(status.bytesOut)
 expectType<string | null>(status.connectedSince)
 expectType<string>(status.origin)
+expectType<number>(status.activeUpstream)
+expectType<number>(status.switches)
+expectType<string>(status.upstreams[0]!.url)
+expectType<UpstreamState>(status.upstreams[0]!.state)
+expectType<RelayError | null>(status.upstreams[0]!.lastError)
 expectType<string | undefined>(status.metadata?.title)
 
 app.relay.on('state', (event) => {
@@ -132,6 +160,12 @@ app.relay.on('metadata', (event) => {
 })
 app.relay.on('metadata', (event) => {
   expectType<RelayMetadata>(event.metadata)
+})
+app.relay.on('failover', (event) => {
+  expectType<RelayEvents['failover']>(event)
+  expectType<number>(event.from)
+  expectType<number>(event.to)
+  expectType<string>(event.reason)
 })
 
 // on, once and off take the events' own payloads and chain

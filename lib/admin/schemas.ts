@@ -20,6 +20,9 @@ export const RelayBody = RelayDefinitionSchema
 export const RelayStatusSchema = Type.Object({
   localMount: Type.String(),
   upstream: Type.String(),
+  activeUpstream: Type.Integer(),
+  upstreams: Type.Array(Type.Object({ url: Type.String(), state: Type.String() }, { additionalProperties: true })),
+  switches: Type.Integer(),
   state: Type.String(),
   listeners: Type.Integer(),
   peakListeners: Type.Integer(),

@@ -6,8 +6,8 @@ import type { StreamlistEntry } from './streamlist.js'
 export interface RunningRelay {
   localMount: string
   origin: string
-  /** its upstreams' URLs, without credentials, in their order */
-  upstreams: readonly string[]
+  /** its upstreams in priority order, URLs without credentials */
+  upstreams: ReadonlyArray<{ url: string }>
 }
 
 /** The last stream list of one master; `entries` is undefined until it first answers. */
@@ -83,12 +83,12 @@ export function planReconcile (running: readonly RunningRelay[], masters: readon
 function keptAsTheyAre (running: readonly RunningRelay[], origin: string): StreamlistEntry[] {
   return running
     .filter((relay) => relay.origin === origin)
-    .flatMap((relay) => relay.upstreams.map((upstream) => ({ localMount: relay.localMount, upstream: new URL(upstream) })))
+    .flatMap((relay) => relay.upstreams.map(({ url }) => ({ localMount: relay.localMount, upstream: new URL(url) })))
 }
 
 function isServing (relay: RunningRelay, want: DesiredRelay): boolean {
   return want.origin === relay.origin && want.sources.length === relay.upstreams.length &&
-    want.sources.every((source, i) => source.upstream.href === relay.upstreams[i])
+    want.sources.every((source, i) => source.upstream.href === relay.upstreams[i]!.url)
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { OggCodec } from '../formats/sink.js'
 import type { Framer } from '../mount/listener.js'
-import type { ResolvedRelay } from '../options.js'
+import type { ResolvedHttpUpstream, ResolvedRelay, ResolvedUpstream } from '../options.js'
 import type { ResponseHead } from '../upstream/head.js'
 
 export type RelayState = 'idle' | 'connecting' | 'live' | 'retrying' | 'stopped'
@@ -28,6 +28,8 @@ export interface RelayMetadata {
 export interface RelayView {
   readonly localMount: string
   readonly def: Readonly<ResolvedRelay>
+  /** the upstream the relay plays, or tries now: one of `def.upstreams` */
+  readonly upstream: ResolvedUpstream
   readonly state: RelayState
   /** the response head of the current (or last) upstream connection */
   readonly head: ResponseHead | undefined
@@ -68,8 +70,10 @@ export interface ListenerFraming {
  * carries. This is how the shoutcast extension adds ICY metadata without the relay room knowing about ICY.
  */
 export interface RelayExtension {
-  requestHeaders? (relay: RelayView): Record<string, string>
-  upstreamStage? (relay: RelayView, head: ResponseHead, next: Stage): Stage | undefined
+  /** Headers of the request to `upstream`: the active one, or one tried in the background. */
+  requestHeaders? (relay: RelayView, upstream: ResolvedHttpUpstream): Record<string, string>
+  /** A stage for the body of `upstream`, which answered with `head`. */
+  upstreamStage? (relay: RelayView, head: ResponseHead, next: Stage, upstream: ResolvedUpstream): Stage | undefined
   /** `place.relay` is the listener's relay at each chunk: it changes when the listener is moved. */
   listenerFraming? (place: Readonly<ListenerPlace>, requestHeaders: IncomingHttpHeaders): ListenerFraming | undefined
   /** The `fields` of a title set by hand (`app.relay.setMetadata`), named as this extension's format names them. */

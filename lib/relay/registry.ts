@@ -54,8 +54,10 @@ export class RegistryCore implements RelayRegistry {
     if (this.#relays.has(def.localMount)) throw new DuplicateMountError(def.localMount)
     const log = this.#log.child({ relay: def.localMount })
     // a master's relays share its setting, told once when the master is registered
-    if (def.tlsOptions?.rejectUnauthorized === false && !def.origin.startsWith('master:')) {
-      log.warn({ upstream: def.url.href }, UNCHECKED_TLS_WARNING)
+    if (!def.origin.startsWith('master:')) {
+      for (const upstream of def.upstreams) {
+        if (upstream.kind === 'http' && upstream.tlsOptions?.rejectUnauthorized === false) log.warn({ upstream: upstream.url.href }, UNCHECKED_TLS_WARNING)
+      }
     }
     const relay = new Relay(def, {
       limits: this.limits,

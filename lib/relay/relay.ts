@@ -1,11 +1,11 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { RestartedError, toRelayError, type RelayError } from '../errors.js'
+import { FileUpstreamUnavailableError, RestartedError, toRelayError, type RelayError } from '../errors.js'
 import { FormatDetector } from '../formats/detect.js'
 import type { AudioInfo, OggCodec } from '../formats/sink.js'
 import { streamInfo, type StreamInfo } from '../mount/headers.js'
 import { Mount } from '../mount/mount.js'
 import type { EndReason, Listener } from '../mount/listener.js'
-import type { Limits, ResolvedRelay } from '../options.js'
+import { upstreamName, type Limits, type ResolvedRelay, type ResolvedUpstream } from '../options.js'
 import { openUpstream, type UpstreamConnection } from '../upstream/client.js'
 import { mediaTypeEssence } from '../upstream/media.js'
 import type { ResponseHead } from '../upstream/head.js'
@@ -16,7 +16,13 @@ export interface RelayStatus {
   localMount: string
   /** who added it: `options`, `api`, or the master it mirrors (`master:host:port`) */
   origin: string
+  /** the active upstream (the one playing, or the one tried last): its URL without credentials, or `file:` and its path */
   upstream: string
+  /** the index of that upstream in `upstreams` */
+  activeUpstream: number
+  upstreams: UpstreamStatus[]
+  /** switches from one upstream to another, failover and failback */
+  switches: number
   state: RelayState
   stateSince: string
   connectedSince: string | null
@@ -40,10 +46,26 @@ export interface RelayStatus {
   metadata: RelayMetadata | null
 }
 
+/** How one upstream of a relay fares. */
+export interface UpstreamStatus {
+  /** its URL without credentials, or `file:` and its path */
+  url: string
+  state: UpstreamState
+  lastError: RelayError | null
+}
+
+/**
+ * `active`: the one the relay plays or tries now; `probing`: tried in the background for a failback;
+ * `standby`: connected and read, ready for a switch; `failed`: its last try failed; `idle`: none of these.
+ */
+export type UpstreamState = 'idle' | 'active' | 'probing' | 'standby' | 'failed'
+
 export interface RelayEvents {
   state: { localMount: string, state: RelayState, previous: RelayState, error?: RelayError }
   listener: { localMount: string, action: 'join' | 'leave', id: number, ip: string, reason?: EndReason | 'moved' }
   metadata: { localMount: string, metadata: RelayMetadata }
+  /** the relay plays another of its upstreams (indexes into `upstreams`); `reason` is why it left `from` */
+  failover: { localMount: string, from: number, to: number, reason: string }
 }
 
 export interface RelayContext {
@@ -131,6 +153,11 @@ export class Relay implements RelayView {
 
   get state (): RelayState {
     return this.#state
+  }
+
+  /** The upstream the relay plays, or tries now. */
+  get upstream (): ResolvedUpstream {
+    return this.def.upstreams[0]!
   }
 
   get head (): ResponseHead | undefined {
@@ -242,13 +269,20 @@ export class Relay implements RelayView {
     return {
       localMount: this.localMount,
       origin: this.def.origin,
-      upstream: this.def.url.href,
+      upstream: upstreamName(this.upstream),
+      activeUpstream: 0,
+      upstreams: this.def.upstreams.map((upstream, i) => ({
+        url: upstreamName(upstream),
+        state: i === 0 ? 'active' : 'idle',
+        lastError: i === 0 ? this.#lastError ?? null : null
+      })),
+      switches: 0,
       state: this.#state,
       stateSince: this.#stateSince.toISOString(),
       connectedSince: this.#connectedSince?.toISOString() ?? null,
       lastError: this.#lastError ?? null,
       onDemand: this.def.onDemand,
-      relayShoutcastMetadata: this.def.relayShoutcastMetadata,
+      relayShoutcastMetadata: this.upstream.kind === 'http' && this.upstream.relayShoutcastMetadata,
       listeners: this.mount.listeners.size,
       peakListeners: this.mount.peakListeners,
       maxListeners: this.def.maxListeners ?? null,
@@ -316,25 +350,31 @@ export class Relay implements RelayView {
     this.#setState('connecting')
     const abort = new AbortController()
     this.#abort = abort
-    const { limits, userAgent, extensions } = this.#ctx
-    const headers = Object.assign({}, ...extensions.map((ext) => ext.requestHeaders?.(this)))
-    openUpstream({
-      url: this.def.url,
-      ...(this.def.username !== undefined && { username: this.def.username }),
-      ...(this.def.password !== undefined && { password: this.def.password }),
-      headers,
-      userAgent,
-      redirects: this.def.redirects,
-      publicOnly: this.def.publicOnly === true,
-      ...(this.def.tlsOptions !== undefined && { tlsOptions: this.def.tlsOptions }),
-      connectTimeout: limits.connectTimeout * 1000,
-      sourceTimeout: limits.sourceTimeout * 1000,
-      signal: abort.signal,
-      label: this.def.url.href
-    }).then(
+    this.#open(this.upstream, abort.signal).then(
       (connection) => this.#connected(connection, abort),
       (error: unknown) => { if (this.#abort === abort) this.#failed(error) }
     )
+  }
+
+  /** Opens one upstream: its response head is in, its body waits for `start`. */
+  async #open (upstream: ResolvedUpstream, signal: AbortSignal): Promise<UpstreamConnection> {
+    if (upstream.kind === 'file') throw new FileUpstreamUnavailableError(upstreamName(upstream))
+    const { limits, userAgent, extensions } = this.#ctx
+    const headers = Object.assign({}, ...extensions.map((ext) => ext.requestHeaders?.(this, upstream)))
+    return await openUpstream({
+      url: upstream.url,
+      ...(upstream.username !== undefined && { username: upstream.username }),
+      ...(upstream.password !== undefined && { password: upstream.password }),
+      headers,
+      userAgent,
+      redirects: upstream.redirects,
+      publicOnly: upstream.publicOnly === true,
+      ...(upstream.tlsOptions !== undefined && { tlsOptions: upstream.tlsOptions }),
+      connectTimeout: limits.connectTimeout * 1000,
+      sourceTimeout: limits.sourceTimeout * 1000,
+      signal,
+      label: upstream.url.href
+    })
   }
 
   #connected (connection: UpstreamConnection, abort: AbortController): void {
@@ -344,7 +384,7 @@ export class Relay implements RelayView {
     }
     let pipeline: Stage
     try {
-      pipeline = this.#pipeline(connection.head)
+      pipeline = this.#pipeline(connection.head, this.upstream)
     } catch (error) {
       connection.close()
       this.#failed(error)
@@ -380,7 +420,7 @@ export class Relay implements RelayView {
    * headers, tags and audio info. Throws when an extension finds the head unusable (e.g. an
    * `icy-metaint` that is no number).
    */
-  #pipeline (head: ResponseHead): Stage {
+  #pipeline (head: ResponseHead, upstream: ResolvedUpstream): Stage {
     // Listeners riding the gap are in the previous connection's stream: its open Ogg chain is handed on,
     // to be ended or carried on. Nobody else is: a stream joined anew keeps its whole burst.
     const riders = this.#inGrace() ? [...this.mount.listeners] : []
@@ -397,7 +437,7 @@ export class Relay implements RelayView {
     }, riders.length > 0 ? this.#formats?.end() : undefined)
     let next: Stage = this.#formats
     for (const ext of [...this.#ctx.extensions].reverse()) {
-      next = ext.upstreamStage?.(this, head, next) ?? next
+      next = ext.upstreamStage?.(this, head, next, upstream) ?? next
     }
     return next
   }

@@ -76,12 +76,13 @@ export function shoutcastExtension (): RelayExtension {
     return block
   }
 
-  function demuxer (relay: RelayView, metaint: number, next: Stage): Stage {
+  /** `titles`: whether the upstream's titles are the relay's (its `relayShoutcastMetadata`), else its blocks are dropped. */
+  function demuxer (relay: RelayView, metaint: number, next: Stage, titles: boolean): Stage {
     let last: Buffer | undefined
     return new IcyDemuxer(metaint, {
       audio: (chunk) => next.push(chunk),
       metadata: (block) => {
-        if (!relay.def.relayShoutcastMetadata || last?.equals(block) === true) return
+        if (!titles || last?.equals(block) === true) return
         last = block
         const { fields, title, url } = parseMetadata(block, relay.def.charset)
         const metadata: RelayMetadata = {
@@ -122,10 +123,10 @@ export function shoutcastExtension (): RelayExtension {
   }
 
   return {
-    requestHeaders: (relay): Record<string, string> => (relay.def.relayShoutcastMetadata ? { 'Icy-MetaData': '1' } : {}),
-    upstreamStage: (relay, head, next) => {
+    requestHeaders: (_relay, upstream): Record<string, string> => (upstream.relayShoutcastMetadata ? { 'Icy-MetaData': '1' } : {}),
+    upstreamStage: (relay, head, next, upstream) => {
       const metaint = upstreamMetaint(head)
-      return metaint === undefined ? undefined : demuxer(relay, metaint, next)
+      return metaint === undefined ? undefined : demuxer(relay, metaint, next, upstream.kind === 'http' && upstream.relayShoutcastMetadata)
     },
     listenerFraming: framing,
     manualFields: titleFields

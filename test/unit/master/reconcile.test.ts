@@ -9,7 +9,7 @@ import { privateCa } from '../../helpers/servers.js'
 const ORIGINS = ['master:a:1', 'master:b:2']
 const entry = (localMount: string, host = 'a:1'): StreamlistEntry => ({ localMount, upstream: new URL(`http://${host}${localMount}`) })
 const running = (localMount: string, origin: string, host = 'a:1'): RunningRelay =>
-  ({ localMount, origin, upstream: `http://${host}${localMount}` })
+  ({ localMount, origin, upstreams: [{ url: `http://${host}${localMount}` }] })
 
 test('new mounts start, vanished ones stop, unchanged ones stay; relays of no master are never touched', () => {
   const plan = planReconcile(
@@ -57,7 +57,7 @@ function apply (relays: RunningRelay[], lists: MasterList[]): RunningRelay[] {
   const stopped = new Set(plan.stop)
   return [
     ...relays.filter((r) => !stopped.has(r.localMount)),
-    ...plan.start.map((s) => ({ localMount: s.localMount, origin: s.origin, upstream: s.upstream.href }))
+    ...plan.start.map((s) => ({ localMount: s.localMount, origin: s.origin, upstreams: [{ url: s.upstream.href }] }))
   ]
 }
 

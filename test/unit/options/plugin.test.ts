@@ -1,41 +1,49 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { resolveOptions, resolveRelay } from '../../../lib/options.js'
+import { resolveOptions, resolveRelay, type ResolvedHttpUpstream } from '../../../lib/options.js'
 import { privateCa } from '../../helpers/servers.js'
+
+/** The one network upstream of a relay given in the single-upstream form. */
+function onlyUpstream (def: unknown): ResolvedHttpUpstream {
+  const { upstreams } = resolveRelay(def)
+  assert.equal(upstreams.length, 1)
+  assert.equal(upstreams[0]!.kind, 'http')
+  return upstreams[0] as ResolvedHttpUpstream
+}
 
 test('applies Icecast defaults to a relay definition', () => {
   const relay = resolveRelay({ server: '192.168.1.11', port: 8001 })
-  assert.equal(relay.url.href, 'http://192.168.1.11:8001/')
+  const upstream = onlyUpstream({ server: '192.168.1.11', port: 8001 })
+  assert.equal(upstream.url.href, 'http://192.168.1.11:8001/')
   assert.equal(relay.localMount, '/')
-  assert.equal(relay.relayShoutcastMetadata, true)
+  assert.equal(upstream.relayShoutcastMetadata, true)
   assert.equal(relay.onDemand, false)
 })
 
 test('the seed snippet: mount, local mount and metadata off', () => {
-  const relay = resolveRelay({
-    server: '192.168.1.11', port: 8001, mount: '/example.ogg', localMount: '/different.ogg', relayShoutcastMetadata: false
-  })
-  assert.equal(relay.url.href, 'http://192.168.1.11:8001/example.ogg')
-  assert.equal(relay.localMount, '/different.ogg')
-  assert.equal(relay.relayShoutcastMetadata, false)
+  const def = { server: '192.168.1.11', port: 8001, mount: '/example.ogg', localMount: '/different.ogg', relayShoutcastMetadata: false }
+  assert.equal(onlyUpstream(def).url.href, 'http://192.168.1.11:8001/example.ogg')
+  assert.equal(resolveRelay(def).localMount, '/different.ogg')
+  assert.equal(onlyUpstream(def).relayShoutcastMetadata, false)
 })
 
 test('a mount with a query string keeps it upstream; the local mount is its path', () => {
-  const relay = resolveRelay({ server: 'h', port: 80, mount: '/stream?type=http' })
-  assert.equal(relay.url.pathname + relay.url.search, '/stream?type=http')
-  assert.equal(relay.localMount, '/stream')
+  const def = { server: 'h', port: 80, mount: '/stream?type=http' }
+  const { url } = onlyUpstream(def)
+  assert.equal(url.pathname + url.search, '/stream?type=http')
+  assert.equal(resolveRelay(def).localMount, '/stream')
   assert.equal(resolveRelay({ server: 'h', port: 8000, mount: '/;' }).localMount, '/;')
 })
 
 test('the url form, with credentials taken out of the URL', () => {
-  const relay = resolveRelay({ url: 'https://u%40x:p%3Aw@radio.example:8443/live?x=1', localMount: '/live' })
+  const relay = onlyUpstream({ url: 'https://u%40x:p%3Aw@radio.example:8443/live?x=1', localMount: '/live' })
   assert.equal(relay.url.href, 'https://radio.example:8443/live?x=1')
   assert.equal(relay.username, 'u@x')
   assert.equal(relay.password, 'p:w')
 })
 
 test('tls uses https; IPv6 servers are bracketed', () => {
-  assert.equal(resolveRelay({ server: '::1', port: 8443, tls: true, mount: '/a' }).url.href, 'https://[::1]:8443/a')
+  assert.equal(onlyUpstream({ server: '::1', port: 8443, tls: true, mount: '/a' }).url.href, 'https://[::1]:8443/a')
 })
 
 test('a missing port says that Icecast has no default either', () => {
@@ -85,10 +93,10 @@ test('limits default to Icecast\'s', () => {
 
 test('redirects default to the same server; ca, servername and rejectUnauthorized pass on, for relays and masters', () => {
   const ca = privateCa().cert
-  const relay = resolveRelay({ server: '127.0.0.1', port: 8443, tls: true })
+  const relay = onlyUpstream({ server: '127.0.0.1', port: 8443, tls: true })
   assert.equal(relay.redirects, 'same-server')
   assert.equal(relay.tlsOptions, undefined)
-  const trusting = resolveRelay({ server: '127.0.0.1', port: 8443, tls: true, redirects: 'any', ca: [ca, ca + ca], servername: 'radio.test', rejectUnauthorized: true })
+  const trusting = onlyUpstream({ server: '127.0.0.1', port: 8443, tls: true, redirects: 'any', ca: [ca, ca + ca], servername: 'radio.test', rejectUnauthorized: true })
   assert.equal(trusting.redirects, 'any')
   assert.deepEqual(trusting.tlsOptions, { ca: [ca, ca + ca], servername: 'radio.test', rejectUnauthorized: true })
   const [master] = resolveOptions({ master: { server: 'm', port: 8443, tls: true, password: 'p', redirects: 'public', ca } }).masters
