@@ -36,7 +36,8 @@ export function readMountRelays (reader: Reader, mount: MountElement, first: num
 
 /** The local mount a relay definition read from a config serves, as the options will default it. */
 function localMountOf (def: RelayDefinition): string {
-  return def.localMount ?? def.upstreams?.find((upstream) => 'mount' in upstream)?.mount ?? def.mount ?? '/'
+  const first = def.upstreams?.[0] ?? def
+  return def.localMount ?? ('mount' in first ? first.mount : undefined) ?? '/'
 }
 
 /** `<fallback-mount>`'s mount: its text, or kh's `<fallback-mount><mount>` (its `<rate>` is not applied). */

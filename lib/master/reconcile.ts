@@ -38,8 +38,10 @@ export interface ReconcilePlan {
   start: DesiredRelay[]
   /** master-derived relays whose upstreams (or origin) change: a master started or stopped listing the mount, or moved it */
   update: DesiredRelay[]
-  /** per master origin: mounts it lists that a relay no master brought serves (one of the options, or of the API) */
+  /** per master origin: mounts it lists that a relay no master brought serves (one of the options, or of the API; or of a master not answered yet) */
   shadowed: Map<string, string[]>
+  /** per master origin: mounts whose relay has an upstream of it, once the plan is applied */
+  sourceOf: Map<string, string[]>
 }
 
 /**
@@ -49,13 +51,14 @@ export interface ReconcilePlan {
  * a relay already serving what is wanted stays as it is, and one whose masters changed keeps its listeners.
  */
 export function planReconcile (running: readonly RunningRelay[], masters: readonly MasterList[]): ReconcilePlan {
-  const masterOrigins = new Set(masters.map((master) => master.origin))
+  // a master that has not answered yet stands for the relays it brought: they are left as they are
+  const masterOrigins = new Set(masters.filter((master) => master.entries !== undefined).map((master) => master.origin))
   const byMount = new Map(running.map((relay) => [relay.localMount, relay]))
   const wanted = new Map<string, DesiredRelay>()
   const shadowed = new Map<string, string[]>()
   for (const { origin, entries } of masters) {
     const hidden: string[] = []
-    for (const entry of entries ?? keptAsTheyAre(running, origin)) {
+    for (const entry of entries ?? []) {
       const holder = byMount.get(entry.localMount)
       if (holder !== undefined && !masterOrigins.has(holder.origin)) {
         hidden.push(entry.localMount)
@@ -68,6 +71,8 @@ export function planReconcile (running: readonly RunningRelay[], masters: readon
     shadowed.set(origin, hidden)
   }
   const ours = running.filter((relay) => masterOrigins.has(relay.origin))
+  const sourceOf = new Map(masters.map(({ origin }) => [origin, [...wanted.values()]
+    .filter((want) => want.sources.some((source) => source.origin === origin)).map((want) => want.localMount)]))
   return {
     stop: ours.filter((relay) => !wanted.has(relay.localMount)).map((relay) => relay.localMount),
     start: [...wanted.values()].filter((want) => !byMount.has(want.localMount)),
@@ -75,15 +80,9 @@ export function planReconcile (running: readonly RunningRelay[], masters: readon
       const want = wanted.get(relay.localMount)
       return want === undefined || isServing(relay, want) ? [] : [want]
     }),
-    shadowed
+    shadowed,
+    sourceOf
   }
-}
-
-/** What a master that has not answered yet stands for: the relays it brought, with the upstreams they have. */
-function keptAsTheyAre (running: readonly RunningRelay[], origin: string): StreamlistEntry[] {
-  return running
-    .filter((relay) => relay.origin === origin)
-    .flatMap((relay) => relay.upstreams.map(({ url }) => ({ localMount: relay.localMount, upstream: new URL(url) })))
 }
 
 function isServing (relay: RunningRelay, want: DesiredRelay): boolean {

@@ -106,7 +106,7 @@ const CONTAINER_OF_TYPE = new Map([
  * demand, connects only while someone listens.
  */
 export class Relay implements RelayView {
-  readonly def: ResolvedRelay
+  #def: ResolvedRelay
   readonly mount: Mount
   readonly log: FastifyBaseLogger
   #state: RelayState = 'idle'
@@ -138,13 +138,17 @@ export class Relay implements RelayView {
   readonly #ctx: RelayContext
 
   constructor (def: ResolvedRelay, ctx: RelayContext) {
-    this.def = def
+    this.#def = def
     this.#ctx = ctx
     this.log = ctx.log
     this.mount = new Mount({
       burstSize: ctx.limits.burstSize,
       onLeave: (listener, reason) => this.#listenerLeft(listener, reason)
     })
+  }
+
+  get def (): ResolvedRelay {
+    return this.#def
   }
 
   get localMount (): string {
@@ -208,6 +212,17 @@ export class Relay implements RelayView {
       this.#abort?.abort()
       this.#connect()
     }
+  }
+
+  /**
+   * A new list of upstreams, and who brought it (a master started or stopped listing the mount): the upstream
+   * playing goes on if it is still the one to play; else the relay goes on from the new list as after an
+   * upstream end, its listeners riding the gap.
+   */
+  setUpstreams (upstreams: ResolvedUpstream[], origin: string): void {
+    const playing = upstreamName(this.upstream)
+    this.#def = { ...this.#def, upstreams, origin }
+    if (upstreamName(this.upstream) !== playing) this.restart()
   }
 
   get failedAt (): number | undefined {

@@ -90,10 +90,10 @@ export const KH_HOST = `<relay>
  * given one, and priorities may be given to the hosts (the doc's has none).
  */
 export function khShortened (port = 8000, hosts = ['127.0.0.2', '127.0.0.3', '127.0.0.4'], priorities: Array<number | undefined> = []): string {
+  const priority = (i: number): string => priorities[i] === undefined ? '' : `\n         <priority>${priorities[i]}</priority>`
   const host = (server: string, i: number): string => `
       <host>
-         <server>${server}</server>${priorities[i] === undefined ? '' : `
-         <priority>${priorities[i]}</priority>`}
+         <server>${server}</server>${priority(i)}
       </host>`
   return `<relay>
       <local-mount>/stream</local-mount>

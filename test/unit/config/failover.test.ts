@@ -98,7 +98,8 @@ test('icecast-kh: the shortened listing; priority 1 first, then 3, then the host
 test('kh\'s host order: before the first host of a greater priority; one without goes last, as the last plus one', () => {
   const order = (priorities: number[]): number[] => khOrder(priorities.map((priority, i) => ({ priority, i }))).map((host) => host.i)
   assert.deepEqual(order([2, 1]), [1, 0])
-  assert.deepEqual(order([0, 0, 1]), [2, 0, 1])
+  // the first two get priorities 1 and 2: a later 1 goes between them
+  assert.deepEqual(order([0, 0, 1]), [0, 2, 1])
   assert.deepEqual(order([1, 1, 1]), [0, 1, 2])
   // the second gets priority 6 (5 + 1): a later 5 goes before it
   assert.deepEqual(order([5, 0, 5]), [0, 2, 1])
