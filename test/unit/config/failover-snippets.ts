@@ -29,6 +29,18 @@ export function icecast25Upstreams (ports = { default: 8000, third: 8080 }, host
 `
 }
 
+/** The relay `icecast25Upstreams()` is, with its default hosts and ports: each upstream's missing fields the default's. */
+export const ICECAST_25_UPSTREAMS_RELAY = {
+  localMount: '/different.ogg',
+  onDemand: false,
+  upstreams: [
+    { server: '127.0.0.2', port: 8000, mount: '/example.ogg' },
+    { server: '127.0.0.3', port: 8000, mount: '/example.ogg' },
+    { server: '127.0.0.4', port: 8080, mount: '/example.ogg' }
+  ],
+  failback: false
+}
+
 /** Icecast 2.5 (conf/icecast.xml.in): "Basic relay with one upstream server", as it is but for the comment markers. */
 export const ICECAST_25_URI = `<relay>
     <local-mount>/different.ogg</local-mount>
