@@ -6,6 +6,7 @@
 // - icecast-kh (src/cfgfile.c `_parse_relay`, `_relay_host`): `<host>` (or `<master>`) elements ordered by
 //   `<priority>`, whose missing `<server>`, `<port>` and `<mount>` are the relay's own.
 import { InvalidConfigError } from '../errors.js'
+import { percentDecoded } from '../http.js'
 import type { RelayDefinition } from '../options.js'
 import { Reader, text, port, MAX_INT } from './reader.js'
 import { attributeOf, childrenOf, flagOf, integerOf, type XmlChild } from './xml.js'
@@ -54,16 +55,18 @@ function uriFields (child: XmlChild): Array<[string, unknown]> {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new InvalidConfigError(`${child.path}: "${uri}" is not an http:// or https:// URI`)
   }
+  const fields: Array<[string, unknown]> = [['server', url.hostname.replace(/^\[(.*)\]$/, '$1')], ['mount', url.pathname + url.search]]
   // an explicit default port (:80) is still a port given: the URL parser would drop it
   const explicit = /^[a-z]+:\/\/(?:[^@/?#]*@)?(?:\[[^\]]*\]|[^:/?#]*):(\d+)/i.exec(uri)?.[1]
-  return [
-    ['server', url.hostname.replace(/^\[(.*)\]$/, '$1')],
-    ['mount', url.pathname + url.search],
-    ...(explicit !== undefined ? [['port', Number(explicit)] as [string, unknown]] : []),
-    ...(url.username !== '' ? [['username', decodeURIComponent(url.username)] as [string, unknown]] : []),
-    ...(url.password !== '' ? [['password', decodeURIComponent(url.password)] as [string, unknown]] : []),
-    ...(url.protocol === 'https:' ? [['tls', true] as [string, unknown]] : [])
-  ]
+  if (explicit !== undefined) fields.push(['port', Number(explicit)])
+  for (const key of ['username', 'password'] as const) {
+    if (url[key] === '') continue
+    const decoded = percentDecoded(url[key])
+    if (decoded === undefined) throw new InvalidConfigError(`${child.path}: bad percent-encoding in its ${key}`)
+    fields.push([key, decoded])
+  }
+  if (url.protocol === 'https:') fields.push(['tls', true])
+  return fields
 }
 
 /** Reads an upstream field into `fields` if the element gives one; false if it is no upstream element. */

@@ -172,6 +172,7 @@ test('what cannot be read fails naming the element', () => {
       /^<relay> <host> #1 <port>: required/],
     ['<relay><upstream><uri>ftp://127.0.0.2/a</uri></upstream></relay>', /^<relay> <upstream> <uri>: "ftp:\/\/127\.0\.0\.2\/a" is not an http:\/\/ or https:\/\/ URI$/],
     ['<relay><upstream><uri>nothing</uri></upstream></relay>', /^<relay> <upstream> <uri>: "nothing" is not a URI$/],
+    ['<relay><upstream><uri>http://u:%E0%A4%A@h/</uri></upstream></relay>', /^<relay> <upstream> <uri>: bad percent-encoding in its password$/],
     ['<relay><upstream><port>0</port></upstream></relay>', /^<relay> <upstream> <port>: "0" is not an integer/],
     ['<relay><host><port>1</port><priority>first</priority></host></relay>', /^<relay> <host> <priority>: "first" is not an integer/],
     ['<relay><upstream type="normal"><mount>nolead</mount></upstream><upstream><mount>/x</mount></upstream></relay>',

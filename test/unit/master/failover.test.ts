@@ -49,7 +49,11 @@ async function twoMasters (t: TestContext): Promise<TwoMasters> {
     limits: { gracePeriod: 10, maxBackoff: 1, connectTimeout: 2 }
   })
   t.after(async () => { await slave.app.close(); await Promise.all([first.close(), second.close()]) })
-  await waitUntil(() => slave.app.relay.get('/x')?.state === 'live', 5000, '/x to be live')
+  // the masters answer their first polls in any order: the relay has both upstreams once both did
+  await waitUntil(() => {
+    const status = slave.app.relay.get('/x')
+    return status?.state === 'live' && status.upstreams.length === 2 && status.upstream === first.url('/x')
+  }, 5000, '/x to be live from the first master')
   assert.deepEqual(slave.app.relay.get('/x')!.upstreams.map((upstream) => upstream.url), [first.url('/x'), second.url('/x')])
   const listener = openListener(slave.url('/x'))
   t.after(async () => { await listener.close() })
