@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict'
 import { test, type TestContext } from 'node:test'
 import type { RelayDefinition, RelayEvents, RelayPluginOptions } from '../../../lib/index.js'
+import { ADMIN, adminGet } from '../../helpers/admin.js'
 import { syntheticAdts } from '../../helpers/adts.js'
 import { relayApp, waitForState, waitUntil, type RelayApp } from '../../helpers/app.js'
 import { openListener, type OpenListener } from '../../helpers/listen.js'
 import { noise, scriptedUpstream, type ScriptedOptions, type ScriptedUpstream } from '../../helpers/scripted.js'
+
+const SECRET = 'pa55-w0rd-never-shown'
 
 /** MPEG-1 Layer III, 128 kbit/s, 44.1 kHz, no padding: 417 bytes a frame. */
 const FRAME = 417
@@ -238,4 +241,54 @@ test('a change of codec across a switch: listeners of the old one are ended, new
   const fresh = await newcomer.waitForBytes(more.length)
   assert.ok(b!.sent().includes(fresh.subarray(0, 1000)), 'the newcomer gets the AAC stream')
   await newcomer.close()
+})
+
+test('after a failover the status, the metrics and the admin stats tell the active upstream and the switches, never a credential', async (t) => {
+  const [a, b] = await Promise.all([scriptedUpstream(), scriptedUpstream()])
+  const relay = await relayApp({
+    admin: ADMIN,
+    relays: [{ localMount: '/f', upstreams: [{ url: `http://user:${SECRET}@127.0.0.1:${a.port}/s` }, { url: b.url('/s'), username: 'u', password: SECRET }] }]
+  })
+  t.after(async () => { await relay.app.close(); await a.close(); await b.close() })
+  await waitForState(relay.app, '/f', 'live')
+  a.push(mp3Frames(12))
+  await a.close()
+  await b.waitForClients(1)
+  await waitUntil(() => relay.app.relay.get('/f')!.switches === 1)
+
+  const status = relay.app.relay.get('/f')!
+  assert.equal(status.activeUpstream, 1)
+  assert.equal(status.upstream, b.url('/s'))
+  assert.deepEqual(status.upstreams.map((u) => u.url), [a.url('/s'), b.url('/s')])
+  const metrics = await adminGet(relay.url('/admin/metrics'))
+  assert.match(metrics.text, /^icecast_relay_upstream_switches_total\{mount="\/f"\} 1$/m)
+  assert.match(metrics.text, /^icecast_relay_active_upstream\{mount="\/f"\} 1$/m)
+  const stats = await adminGet(relay.url('/admin/stats'))
+  assert.match(stats.text, new RegExp(`<relay_upstream>${b.url('/s')}</relay_upstream>`))
+  assert.match(stats.text, /<relay_switches>1<\/relay_switches>/)
+  const everything = [JSON.stringify(relay.app.relay.list()), metrics.text, stats.text, (await adminGet(relay.url('/admin/relays'))).text].join('\n')
+  assert.ok(!everything.includes(SECRET), 'no credential anywhere')
+  assert.ok(!(await adminGet(relay.url('/status-json.xsl'))).text.includes('relay_upstream'), 'the public stats do not tell the upstream')
+})
+
+test('on demand: the higher upstreams are probed only while the relay is live; the next listener starts from the first', async (t) => {
+  const setup = await failoverRelay(t, [{}, {}], { onDemand: true }, { limits: { onDemandLinger: 0.1, maxBackoff: 0.3 } })
+  const { app, url, upstreams: [a, b] } = setup
+  await a!.close()
+  const listener = openListener(url('/f'))
+  await b!.waitForClients(1)
+  b!.push(mp3Frames(12))
+  assert.equal((await listener.head).status, 200)
+  await listener.close()
+  await waitForState(app, '/f', 'idle')
+  await a!.reopen()
+  await new Promise((resolve) => setTimeout(resolve, 800))
+  assert.equal(a!.requests.length, 0, 'no probe while idle')
+
+  const next = openListener(url('/f'))
+  await a!.waitForClients(1)
+  a!.push(mp3Frames(12))
+  assert.equal((await next.head).status, 200)
+  assert.equal(app.relay.get('/f')!.activeUpstream, 0)
+  await next.close()
 })
