@@ -130,7 +130,7 @@ export class Relay implements RelayView {
   #failedAt: number | undefined
   #bytesIn = 0
   #reconnects = 0
-  readonly #upstreams: UpstreamSet
+  #upstreams: UpstreamSet
   /** the upstream whose audio listeners got last; undefined while none has played since the relay was idle */
   #playing: number | undefined
   /** why listeners left the upstream they played (an error code, or `failback`) */
@@ -242,9 +242,29 @@ export class Relay implements RelayView {
    * upstream end, its listeners riding the gap.
    */
   setUpstreams (upstreams: ResolvedUpstream[], origin: string): void {
-    const playing = upstreamName(this.upstream)
+    const names = this.def.upstreams.map(upstreamName)
+    const from = upstreams.map((upstream) => names.indexOf(upstreamName(upstream)))
+    const active = from.indexOf(this.#upstreams.active)
+    const playing = this.#playing === undefined ? -1 : from.indexOf(this.#playing)
+    // a probe's index is one of the old list
+    this.#dropProbe()
     this.#def = { ...this.#def, upstreams, origin }
-    if (upstreamName(this.upstream) !== playing) this.restart()
+    this.#upstreams = this.#upstreams.renumbered(from, Math.max(active, 0))
+    this.#playing = playing < 0 ? undefined : playing
+    if (active >= 0) {
+      // a higher upstream may have come: it is probed for a failback
+      this.#scheduleProbe()
+      return
+    }
+    if (this.#state === 'idle' || this.#state === 'stopped') return
+    // the upstream it played or tried is gone: on at once with the first of the new list, listeners riding the gap
+    if (this.#connection !== undefined) {
+      this.#connection.close()
+      this.#letGo()
+    }
+    this.#abort?.abort()
+    this.#reconnects++
+    this.#connect()
   }
 
   get failedAt (): number | undefined {
@@ -661,6 +681,14 @@ export class Relay implements RelayView {
   }
 
   #upstreamEnded (error: Error): void {
+    this.#failed(error, this.#letGo())
+  }
+
+  /**
+   * The active connection is gone: listeners ride the gap if it was a stream. Returns whether it played long
+   * enough to count as a success.
+   */
+  #letGo (): boolean {
     const liveFor = Date.now() - (this.#connectedSince?.getTime() ?? 0)
     this.#connection = undefined
     this.#connectedSince = undefined
@@ -673,7 +701,7 @@ export class Relay implements RelayView {
       else this.mount.endAll('gap')
     }
     if (!this.#hadData()) this.#wakeWaiters(false)
-    this.#failed(error, liveFor >= STABLE_MS)
+    return liveFor >= STABLE_MS
   }
 
   /** Listeners stay through an upstream gap for the grace period; ended if no audio came by then. */

@@ -113,6 +113,23 @@ export class UpstreamSet {
     if (index !== this.#active && this.#states[index] !== 'failed') this.#states[index] = 'idle'
   }
 
+  /**
+   * The same decisions over a new list of upstreams (a master started or stopped listing a mount): `from[i]` is
+   * the index upstream `i` had, or -1 for a new one; `active` is the one the relay plays or tries in the new
+   * list. Each upstream keeps its state and last error, and the switches and failures in a row go on.
+   */
+  renumbered (from: readonly number[], active: number): UpstreamSet {
+    const next = new UpstreamSet(from.length)
+    next.#row = this.#row
+    next.#switches = this.#switches
+    from.forEach((old, i) => {
+      next.#states[i] = old < 0 ? 'idle' : this.#states[old]!
+      next.#errors[i] = old < 0 ? undefined : this.#errors[old]
+    })
+    next.activate(active)
+    return next
+  }
+
   #mark (index: number, state: UpstreamState, error?: RelayError): void {
     this.#states[index] = state
     if (error !== undefined) this.#errors[index] = error

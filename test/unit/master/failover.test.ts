@@ -35,12 +35,23 @@ interface TwoMasters extends RelayApp {
   listener: OpenListener
 }
 
-/** Two masters both listing /x, a slave of both in that order, a listener of /x that got a run of the first's frames. */
+/** How often each master sends a frame: 8 KB/s, as a live source sends all the time (a silent one stalls). */
+const FRAME_EVERY_MS = 50
+
+/**
+ * Two masters both listing /x and streaming it (the first A's frames, the second B's), a slave of both in that
+ * order, a listener of /x that got a run of the first's frames.
+ */
 async function twoMasters (t: TestContext): Promise<TwoMasters> {
   const first = await fakeMaster({ body: '/x\r\n' })
   const second = await fakeMaster({ body: '/x\r\n' })
   first.mounts.add('/x')
   second.mounts.add('/x')
+  const feed = setInterval(() => {
+    first.push(frames('A', 1))
+    second.push(frames('B', 1))
+  }, FRAME_EVERY_MS)
+  t.after(() => { clearInterval(feed) })
   const slave = await relayApp({
     master: [
       { server: '127.0.0.1', port: first.port, password: 'one', updateInterval: 0.2 },
@@ -58,19 +69,17 @@ async function twoMasters (t: TestContext): Promise<TwoMasters> {
   const listener = openListener(slave.url('/x'))
   t.after(async () => { await listener.close() })
   assert.equal((await listener.head).status, 200)
-  first.push(frames('A', 12))
   await listener.waitForBytes(12 * FRAME_LENGTH)
   return { ...slave, first, second, listener }
 }
 
-/** The relay plays the second master's /x; then the second master sends a run of its frames. */
+/** The relay plays the second master's /x, and the listener gets a run of its frames. */
 async function secondPlays ({ app, second, listener }: TwoMasters): Promise<void> {
   await waitUntil(() => {
     const status = app.relay.get('/x')
     return status?.state === 'live' && status.upstream === second.url('/x')
   }, 10_000, 'the relay to play the second master')
-  second.push(frames('B', 12))
-  await listener.waitForBytes(24 * FRAME_LENGTH)
+  await listener.waitForBytes(listener.received().length + 12 * FRAME_LENGTH)
 }
 
 test('two masters list a mount: one relay with both as upstreams, the first master\'s first; both report it', async (t) => {
@@ -93,10 +102,13 @@ test('the first master stops listing the mount: the relay goes on from the secon
   const [one, two] = slave.app.relay.masters()
   assert.deepEqual([one!.relays, two!.relays], [[], ['/x']])
 
-  // it lists the mount again: its upstream comes back first in the list
+  // it lists the mount again: its upstream comes back first in the list, and the relay fails back to it
   slave.first.answer = { body: '/x\r\n' }
   await waitUntil(() => slave.app.relay.get('/x')!.upstreams.length === 2, 5000, 'the first master\'s upstream to come back')
   assert.equal(slave.app.relay.get('/x')!.origin, `master:127.0.0.1:${slave.first.port}`)
+  await waitUntil(() => slave.app.relay.get('/x')!.upstream === slave.first.url('/x'), 10_000, 'the relay to fail back to the first master')
+  await slave.listener.waitForBytes(slave.listener.received().length + 12 * FRAME_LENGTH)
+  assert.equal(runs(slave.listener.received()), 'ABA')
 })
 
 test('the first master dies: it keeps its relays (its polls fail), and the relay fails over to the second', async (t) => {
