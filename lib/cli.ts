@@ -30,6 +30,14 @@ Read from the config:
   <listen-socket> <port>, <bind-address> (the first socket; also <port>, <bind-address> outside it)
   <relay>             server (default 127.0.0.1), port (required), mount (default /), local-mount,
                       username, password, relay-shoutcast-metadata (default 1), on-demand
+                      Several upstreams, tried in order, the relay's own elements their defaults:
+                      Icecast 2.5's <upstream type="normal"> (server, port (default 80), mount, uri,
+                      username, password, relay-shoutcast-metadata; <upstream type="default"> gives the
+                      defaults), staying on one that works; icecast-kh's <host> (server or ip, port,
+                      mount, tls, priority: 1 first), going back to a higher one when it answers
+  <mount>             of a relay's local mount (or with a 2.5 <relay> in it): fallback-mount (a relay's
+                      local mount; else, with <paths> <webroot>, the file of that name in it, played by a
+                      relay of its own; else a mount a master may bring) and fallback-override
   <relays-on-demand>  the default of on-demand for every relay, and for the master's relays
   <master-server>, <master-server-port>, <master-update-interval>, <master-username>, <master-password>
   <limits>            clients, queue-size, burst-size, burst-on-connect, source-timeout
@@ -37,8 +45,9 @@ Read from the config:
                       password; relay-user (default relay) and relay-password: what slaves use
   <hostname>, <location>, <admin>, <server-id>: what the stats say about the server
 
-Elements of Icecast with no meaning for a relay (<paths>, <logging>, <security>, ...) are ignored;
-others (<mount>, unknown ones) are ignored with a warning. An invalid config exits with status 1 and a
+Elements of Icecast with no meaning for a relay (<logging>, <security>, ...) are ignored; others (the
+<mount> of no relay, a relay's other <mount> elements, kh's <timeout> and <retry-delay>, unknown ones)
+are ignored with a warning. An invalid config exits with status 1 and a
 message naming the element.
 
 For thousands of listeners, run it with V8's --optimize-for-size (Node takes it on its command line

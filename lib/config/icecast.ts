@@ -1,6 +1,9 @@
 import { InvalidConfigError, InvalidOptionError } from '../errors.js'
 import { resolveOptions, type Credentials, type RelayDefinition, type RelayPluginOptions } from '../options.js'
-import { childrenOf, flagOf, integerOf, parseXml, textOf, type XmlChild, type XmlNode } from './xml.js'
+import { applyMount, mountElement, readMountRelays, readWebroot, type MountElement } from './mount.js'
+import { count, MAX_INT, port, Reader, text } from './reader.js'
+import { readRelay } from './relay.js'
+import { childrenOf, flagOf, integerOf, parseXml, type XmlChild, type XmlNode } from './xml.js'
 
 export interface Listen {
   port: number
@@ -13,92 +16,6 @@ export interface IcecastConfig {
   listen: Listen
   /** elements that were ignored, and why */
   warnings: string[]
-}
-
-const MAX_INT = 2_147_483_647
-
-/** Icecast elements with no meaning for a relay (files, logs, sources, users): read without a word. */
-const UNUSED = new Set([
-  'paths', 'logging', 'security', 'fileserve', 'directory', 'http-headers', 'shoutcast-mount', 'icelogin', 'mime-types',
-  'source-password', 'sources', 'threadpool', 'client-timeout', 'header-timeout', 'shoutcast-compat', 'so-sndbuf'
-])
-
-/** Icecast elements this relay does not do: ignored with a warning that says so. */
-const UNSUPPORTED: Record<string, string> = {
-  mount: 'per-mount settings are not applied to relays',
-  bind: 'upstream connections are not bound to a local address',
-  ssl: 'the CLI serves plain HTTP: put a TLS proxy in front, or register the plugin in an HTTPS Fastify app'
-}
-
-/** Option names as the config's elements name them, for errors found once the options are put together. */
-const ELEMENT_OF: Record<string, string> = {
-  localMount: 'local-mount',
-  relayShoutcastMetadata: 'relay-shoutcast-metadata',
-  onDemand: 'on-demand',
-  queueSize: 'queue-size',
-  burstSize: 'burst-size',
-  sourceTimeout: 'source-timeout',
-  adminEmail: 'admin',
-  serverId: 'server-id',
-  updateInterval: 'master-update-interval'
-}
-
-/** Reads one config; remembers which element set each option, so that any error names the element. */
-class Reader {
-  readonly warnings: string[] = []
-  /** an option (`relays[0].port`) and the element it came from (`<relay> #1 <port>`) */
-  readonly origins = new Map<string, string>()
-
-  set<T> (target: Record<string, unknown>, key: string, field: string, child: XmlChild, value: T): void {
-    target[key] = value
-    this.origins.set(field, child.path)
-  }
-
-  skip (child: XmlChild): void {
-    if (UNUSED.has(child.name)) return
-    const why = UNSUPPORTED[child.name]
-    this.warnings.push(`${child.path} ignored: ${why ?? 'not an element this relay knows'}`)
-  }
-
-  /** `relays[0].port` as the config names it: `<relay> #1 <port>`, from the nearest option it knows. */
-  elementOf (field: string): string {
-    for (let prefix = field; prefix !== ''; prefix = prefix.replace(/\.?[^.]*$/, '')) {
-      const origin = this.origins.get(prefix)
-      if (origin === undefined) continue
-      const rest = field.slice(prefix.length + 1)
-      return rest === '' ? origin : `${origin} <${rest.split('.').map((name) => ELEMENT_OF[name] ?? name).join('> <')}>`
-    }
-    return field
-  }
-}
-
-const text = textOf
-const port = (child: XmlChild): number => integerOf(child, 1, 65535)
-const count = (child: XmlChild): number => integerOf(child, 0, MAX_INT)
-
-function readRelay (reader: Reader, relay: XmlChild, index: number): RelayDefinition {
-  const at = `relays[${index}]`
-  reader.origins.set(at, relay.path)
-  // Icecast's defaults: an upstream on this host, at /
-  const def: Record<string, unknown> = { server: '127.0.0.1' }
-  for (const child of childrenOf(relay.node, `${relay.path} `)) {
-    const set = (key: string, value: unknown): void => reader.set(def, key, `${at}.${key}`, child, value)
-    switch (child.name) {
-      case 'server': set('server', text(child)); break
-      case 'port': set('port', port(child)); break
-      case 'mount': set('mount', text(child)); break
-      case 'local-mount': set('localMount', text(child)); break
-      case 'username': set('username', text(child)); break
-      case 'password': set('password', text(child)); break
-      case 'relay-shoutcast-metadata': set('relayShoutcastMetadata', flagOf(child)); break
-      case 'on-demand': set('onDemand', flagOf(child)); break
-      default: reader.skip(child)
-    }
-  }
-  if (def['port'] === undefined) {
-    throw new InvalidConfigError(`${relay.path} <port>: required (Icecast has no default port for a relay either)`)
-  }
-  return def as RelayDefinition
 }
 
 function readLimits (reader: Reader, limits: XmlChild, options: Record<string, unknown>): void {
@@ -178,8 +95,10 @@ function readIcecast (reader: Reader, root: XmlNode): { options: Record<string, 
   const listen: Partial<Listen> = {}
   const sockets: Array<Partial<Listen>> = []
   const relays: RelayDefinition[] = []
+  const mounts: MountElement[] = []
   const masterFields: XmlChild[] = []
   let onDemand: boolean | undefined
+  let webroot: string | undefined
   for (const child of childrenOf(root, '')) {
     const set = (key: string, value: unknown): void => reader.set(options, key, key, child, value)
     switch (child.name) {
@@ -190,7 +109,13 @@ function readIcecast (reader: Reader, root: XmlNode): { options: Record<string, 
       case 'port': listen.port = port(child); break
       case 'bind-address': listen.host = text(child); break
       case 'relays-on-demand': onDemand = flagOf(child); break
-      case 'relay': relays.push(readRelay(reader, child, relays.length)); break
+      case 'relay': {
+        const relay = readRelay(reader, child, relays.length)
+        if (relay !== undefined) relays.push(relay)
+        break
+      }
+      case 'mount': mounts.push(mountElement(child)); break
+      case 'paths': webroot = readWebroot(reader, child); break
       case 'limits': readLimits(reader, child, options); break
       case 'authentication': readAuthentication(reader, child, options); break
       case 'listen-socket': sockets.push({}); readListenSocket(reader, child, sockets.at(-1)!); break
@@ -199,6 +124,8 @@ function readIcecast (reader: Reader, root: XmlNode): { options: Record<string, 
         else reader.skip(child)
     }
   }
+  for (const mount of mounts) relays.push(...readMountRelays(reader, mount, relays.length))
+  for (const mount of mounts) applyMount(reader, mount, { relays, webroot })
   if (sockets.length > 1) reader.warnings.push(`<listen-socket> #2 and later ignored: the relay listens on the first one only (${sockets.length} given)`)
   // as Icecast, relays without their own <on-demand> follow <relays-on-demand> (wherever it stands)
   options['relays'] = relays.map((relay) => ({ ...(onDemand !== undefined && { onDemand }), ...relay }))

@@ -1,7 +1,7 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser'
 import { InvalidConfigError } from '../errors.js'
 
-/** An element: its text, or its child elements by name (each name may repeat). */
+/** An element: its text, or its child elements by name (each name may repeat) and its attributes under `@`. */
 export type XmlNode = string | { [name: string]: XmlNode[] }
 
 /** A child element and how messages name it: `<relay> #2 <port>`. */
@@ -12,15 +12,20 @@ export interface XmlChild {
 }
 
 const TEXT = '#text'
+/** Where an element's attributes are: no element can have this name. */
+const ATTRIBUTES = '@'
 
 const parser = new XMLParser({
-  ignoreAttributes: true,
+  ignoreAttributes: false,
+  attributesGroupName: ATTRIBUTES,
+  attributeNamePrefix: '',
+  parseAttributeValue: false,
   parseTagValue: false,
   trimValues: true,
   processEntities: true,
   ignoreDeclaration: true,
   ignorePiTags: true,
-  isArray: () => true
+  isArray: (_name, _path, _leaf, isAttribute) => !isAttribute
 })
 
 const WRAP_OPEN = '<icecast>\n'
@@ -80,13 +85,22 @@ export function parseXml (text: string): XmlNode {
 /** The child elements, each named by its path; a name that repeats gets its number (`#2`). */
 export function childrenOf (node: XmlNode, path: string): XmlChild[] {
   if (typeof node === 'string') return []
-  return Object.entries(node).filter(([name]) => name !== TEXT).flatMap(([name, nodes]) =>
+  return Object.entries(node).filter(([name]) => name !== TEXT && name !== ATTRIBUTES).flatMap(([name, nodes]) =>
     nodes.map((child, i) => ({ name, node: child, path: `${path}<${name}>${nodes.length > 1 ? ` #${i + 1}` : ''}` })))
 }
 
+/** An element's text; one with attributes and text only (`<port type="x">8000</port>`) has its text too. */
 export function textOf ({ node, path }: XmlChild): string {
   if (typeof node === 'string') return node
+  if (childrenOf(node, '').length === 0) return String(node[TEXT] ?? '')
   throw new InvalidConfigError(`${path}: expected text, found elements`)
+}
+
+/** An attribute of an element (`<upstream type="default">`), or undefined when it has none of that name. */
+export function attributeOf ({ node }: XmlChild, name: string): string | undefined {
+  if (typeof node === 'string') return undefined
+  const attributes = node[ATTRIBUTES] as unknown as Record<string, string> | undefined
+  return attributes !== undefined && Object.hasOwn(attributes, name) ? attributes[name] : undefined
 }
 
 export function integerOf (child: XmlChild, min: number, max: number): number {
@@ -98,7 +112,10 @@ export function integerOf (child: XmlChild, min: number, max: number): number {
   return value
 }
 
-/** Icecast's switches are integers: 0 is off, any other is on. */
+/** The words Icecast 2.5 and icecast-kh take for a switch, besides integers. */
+const FLAG_WORDS = new Map([['true', true], ['yes', true], ['on', true], ['false', false], ['no', false], ['off', false]])
+
+/** Icecast's switches: an integer (0 is off, any other is on), or a word of 2.5 and kh (`true`, `no`, ...). */
 export function flagOf (child: XmlChild): boolean {
-  return integerOf(child, -2147483648, 2147483647) !== 0
+  return FLAG_WORDS.get(textOf(child).toLowerCase()) ?? integerOf(child, -2147483648, 2147483647) !== 0
 }

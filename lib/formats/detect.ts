@@ -25,6 +25,12 @@ export function detectFormat (b: Buffer): { format: Detected } | { undecidedFrom
   return undecidedFrom < b.length ? { undecidedFrom } : { none: true }
 }
 
+/** The bytes from the first run of MPEG frames on: what comes before is no frame a decoder can follow. */
+function fromFirstFrame (b: Buffer): Buffer {
+  const frames = findFrameRun(b, 0)
+  return 'found' in frames ? b.subarray(frames.found) : b
+}
+
 /** Gives up waiting for a format after this many bytes: the stream is passed on as it comes. */
 const GIVE_UP_BYTES = 65536
 
@@ -47,10 +53,24 @@ export class FormatDetector implements FormatReader {
   /** the chain listeners are in, until it is handed to this connection's reader or ended */
   #previous: OpenChain | undefined
 
-  /** `previous`: what `end()` of the detector of the upstream's previous connection returned. */
-  constructor (sink: FormatSink, previous?: OpenChain) {
+  /** listeners ride over from an MPEG connection: they get nothing of this one before a frame starts */
+  readonly #afterFrames: boolean
+
+  /**
+   * `previous`: what `end()` of the detector of the upstream's previous connection returned.
+   * `afterFrames`: listeners who got whole MPEG frames of the previous connection get this one's bytes
+   * too, so those before its first frame (the tail of a frame whose head they never got) are dropped, and
+   * none are passed on before a format shows.
+   */
+  constructor (sink: FormatSink, previous?: OpenChain, afterFrames = false) {
     this.#sink = sink
     this.#previous = previous
+    this.#afterFrames = afterFrames
+  }
+
+  /** The format the stream showed, once it did. */
+  get format (): Detected | undefined {
+    return this.#reader === undefined ? undefined : this.#ogg !== undefined ? 'ogg' : this.#reader instanceof MpegReader ? 'mpeg' : undefined
   }
 
   /** The Ogg chain listeners are in, for the detector of the next connection (see OggReader). */
@@ -76,12 +96,12 @@ export class FormatDetector implements FormatReader {
       // waiting for a place to start got them as they came, as from Icecast)
       if (detected.format === 'mpeg') this.#sink.headers([])
       this.#reader = this.#ogg ?? new MpegReader(this.#sink)
-      this.#reader.push(buf)
+      this.#reader.push(this.#afterFrames && detected.format === 'mpeg' ? fromFirstFrame(buf) : buf)
       return
     }
     const givingUp = this.#seen > GIVE_UP_BYTES
     if (givingUp) this.#endPrevious()
-    if (this.#previous !== undefined) {
+    if ((this.#previous !== undefined || this.#afterFrames) && !givingUp) {
       this.#held = buf
       return
     }

@@ -31,6 +31,7 @@ export async function masterPlugin (fastify: FastifyInstance, options: MasterPlu
   if (options.masters.length === 0) return
 
   let shadowed = new Map<string, string[]>()
+  let sourceOf = new Map<string, string[]>()
   const pollers = options.masters.map((master) => new MasterPoller(master, {
     userAgent: options.userAgent,
     timeout: registry.limits.connectTimeout * 1000,
@@ -43,13 +44,26 @@ export async function masterPlugin (fastify: FastifyInstance, options: MasterPlu
   const pollerOf = (origin: string | undefined): MasterPoller | undefined =>
     pollers.find((poller) => poller.master.origin === origin)
 
+  const masterOf = (origin: string): ResolvedMaster => pollerOf(origin)!.master
+
   function start (wanted: DesiredRelay): void {
     // Relays are being stopped for good: starting one now would outlive the app.
     if (registry.closing) return
     const poller = pollerOf(wanted.origin)!
     try {
-      registry.add(masterRelayDefinition(poller.master, wanted), { origin: wanted.origin })
-      poller.log.info({ relay: wanted.localMount }, 'new mount on the master: relay started')
+      registry.add(masterRelayDefinition(masterOf, wanted), { origin: wanted.origin })
+      poller.log.info({ relay: wanted.localMount, upstreams: wanted.sources.length }, 'new mount on the master: relay started')
+    } catch (error) {
+      poller.log.warn({ relay: wanted.localMount, err: error }, 'cannot relay a listed mount')
+    }
+  }
+
+  /** The masters listing a mount changed: its relay's upstreams follow, and its listeners stay. */
+  function update (wanted: DesiredRelay): void {
+    const poller = pollerOf(wanted.origin)!
+    try {
+      registry.setUpstreams(masterRelayDefinition(masterOf, wanted), wanted.origin)
+      poller.log.info({ relay: wanted.localMount, upstreams: wanted.sources.map((source) => source.upstream.href) }, 'masters listing the mount changed: relay upstreams updated')
     } catch (error) {
       poller.log.warn({ relay: wanted.localMount, err: error }, 'cannot relay a listed mount')
     }
@@ -62,34 +76,41 @@ export async function masterPlugin (fastify: FastifyInstance, options: MasterPlu
       origin: poller.master.origin, entries: poller.entries
     })))
     shadowed = plan.shadowed
+    sourceOf = plan.sourceOf
     for (const localMount of plan.stop) {
-      pollerOf(registry.get(localMount)?.origin)?.log.info({ relay: localMount }, 'mount no longer listed by this master: relay stopped')
+      pollerOf(registry.get(localMount)?.origin)?.log.info({ relay: localMount }, 'mount no longer listed by any master: relay stopped')
       registry.remove(localMount)
     }
+    for (const wanted of plan.update) update(wanted)
     // the relays not started yet are in this plan again, if still wanted
     starts.plan(plan.start)
   }
 
-  // A relay of a master that loses its stream may be a source gone from the master: ask now, not in minutes.
+  // A relay of masters that loses its stream, or leaves an upstream, may have a source gone from a master:
+  // its masters are asked now, not in minutes.
+  const pollSourcesOf = (localMount: string): void => {
+    for (const poller of pollers) if (sourceOf.get(poller.master.origin)?.includes(localMount) === true) poller.pollSoon()
+  }
   function onState (event: RelayEvents['state']): void {
-    if (event.previous === 'live' && event.state === 'retrying') {
-      pollerOf(registry.get(event.localMount)?.origin)?.pollSoon()
-    }
+    if (event.previous === 'live' && event.state === 'retrying') pollSourcesOf(event.localMount)
+  }
+  function onFailover (event: RelayEvents['failover']): void {
+    pollSourcesOf(event.localMount)
   }
   registry.on('state', onState)
+  registry.on('failover', onFailover)
 
-  registry.reportMasters(() => {
-    const relays = registry.list()
-    return pollers.map((poller) => poller.status(
-      relays.filter((relay) => relay.origin === poller.master.origin).map((relay) => relay.localMount),
-      shadowed.get(poller.master.origin) ?? []
-    ))
-  })
+  const isMasterRelay = (localMount: string): boolean => pollerOf(registry.find(localMount)?.def.origin) !== undefined
+  registry.reportMasters(() => pollers.map((poller) => poller.status(
+    (sourceOf.get(poller.master.origin) ?? []).filter(isMasterRelay),
+    shadowed.get(poller.master.origin) ?? []
+  )))
 
   fastify.addHook('onReady', async () => { for (const poller of pollers) poller.start() })
   fastify.addHook('onClose', async () => {
     starts.cancel()
     registry.off('state', onState)
+    registry.off('failover', onFailover)
     for (const poller of pollers) poller.close()
   })
 }

@@ -1,12 +1,12 @@
 import { isSameServer } from '../upstream/redirects.js'
-import type { RelayDefinition, ResolvedMaster } from '../options.js'
+import type { RelayDefinition, ResolvedMaster, UpstreamDefinition } from '../options.js'
 import type { StreamlistEntry } from './streamlist.js'
 
 /** A relay the registry runs, as far as reconciling goes. */
 export interface RunningRelay {
   localMount: string
   origin: string
-  /** its upstreams in priority order, URLs without credentials (the first is the one the master listed) */
+  /** its upstreams in priority order, URLs without credentials */
   upstreams: ReadonlyArray<{ url: string }>
 }
 
@@ -16,56 +16,78 @@ export interface MasterList {
   entries: readonly StreamlistEntry[] | undefined
 }
 
-export interface DesiredRelay extends StreamlistEntry {
+/** One master listing a mount, and where it says the stream is. */
+export interface MountSource {
   origin: string
+  upstream: URL
+}
+
+/** A mount the masters list: its relay has an upstream per master listing it, in the masters' order. */
+export interface DesiredRelay {
+  localMount: string
+  /** the first master listing it: the relay's origin */
+  origin: string
+  /** each listed URL once, the first master listing it giving it */
+  sources: MountSource[]
 }
 
 export interface ReconcilePlan {
-  /** local mounts of master-derived relays to stop: vanished, or now another master's or another URL */
+  /** local mounts of master-derived relays to stop: no master lists them any more */
   stop: string[]
   /** relays to start, in the masters' order */
   start: DesiredRelay[]
-  /** per master origin: mounts it lists that another relay serves (a static one, or an earlier master's) */
+  /** master-derived relays whose upstreams (or origin) change: a master started or stopped listing the mount, or moved it */
+  update: DesiredRelay[]
+  /** per master origin: mounts it lists that a relay no master brought serves (one of the options, or of the API; or of a master not answered yet) */
   shadowed: Map<string, string[]>
+  /** per master origin: mounts whose relay has an upstream of it, once the plan is applied */
+  sourceOf: Map<string, string[]>
 }
 
 /**
- * Which master-derived relays to start and stop so that the app serves every mount its masters list.
+ * Which master-derived relays to start, update and stop so that the app serves every mount its masters list,
+ * each from all the masters listing it, in their order (the first is played, the others are its backups).
  * A relay that no master added (from the options or `app.relay.add`) wins its mount and is never touched;
- * among masters the first one listing a mount wins; a relay already serving what is wanted stays as it is.
+ * a relay already serving what is wanted stays as it is, and one whose masters changed keeps its listeners.
  */
 export function planReconcile (running: readonly RunningRelay[], masters: readonly MasterList[]): ReconcilePlan {
-  const masterOrigins = new Set(masters.map((master) => master.origin))
+  // a master that has not answered yet stands for the relays it brought: they are left as they are
+  const masterOrigins = new Set(masters.filter((master) => master.entries !== undefined).map((master) => master.origin))
   const byMount = new Map(running.map((relay) => [relay.localMount, relay]))
   const wanted = new Map<string, DesiredRelay>()
   const shadowed = new Map<string, string[]>()
   for (const { origin, entries } of masters) {
     const hidden: string[] = []
-    for (const entry of entries ?? keptAsTheyAre(running, origin)) {
+    for (const entry of entries ?? []) {
       const holder = byMount.get(entry.localMount)
-      const ownedElsewhere = holder !== undefined && !masterOrigins.has(holder.origin)
-      if (wanted.has(entry.localMount) || ownedElsewhere) hidden.push(entry.localMount)
-      else wanted.set(entry.localMount, { ...entry, origin })
+      if (holder !== undefined && !masterOrigins.has(holder.origin)) {
+        hidden.push(entry.localMount)
+        continue
+      }
+      const want = wanted.get(entry.localMount)
+      if (want === undefined) wanted.set(entry.localMount, { localMount: entry.localMount, origin, sources: [{ origin, upstream: entry.upstream }] })
+      else if (!want.sources.some((source) => source.upstream.href === entry.upstream.href)) want.sources.push({ origin, upstream: entry.upstream })
     }
     shadowed.set(origin, hidden)
   }
-  const stop = running
-    .filter((relay) => masterOrigins.has(relay.origin) && !isServing(relay, wanted.get(relay.localMount)))
-    .map((relay) => relay.localMount)
-  const stopping = new Set(stop)
-  const start = [...wanted.values()].filter((want) => !byMount.has(want.localMount) || stopping.has(want.localMount))
-  return { stop, start, shadowed }
+  const ours = running.filter((relay) => masterOrigins.has(relay.origin))
+  const sourceOf = new Map(masters.map(({ origin }) => [origin, [...wanted.values()]
+    .filter((want) => want.sources.some((source) => source.origin === origin)).map((want) => want.localMount)]))
+  return {
+    stop: ours.filter((relay) => !wanted.has(relay.localMount)).map((relay) => relay.localMount),
+    start: [...wanted.values()].filter((want) => !byMount.has(want.localMount)),
+    update: ours.flatMap((relay) => {
+      const want = wanted.get(relay.localMount)
+      return want === undefined || isServing(relay, want) ? [] : [want]
+    }),
+    shadowed,
+    sourceOf
+  }
 }
 
-/** What a master that has not answered yet stands for: the relays it already has, unchanged. */
-function keptAsTheyAre (running: readonly RunningRelay[], origin: string): StreamlistEntry[] {
-  return running
-    .filter((relay) => relay.origin === origin)
-    .map((relay) => ({ localMount: relay.localMount, upstream: new URL(relay.upstreams[0]!.url) }))
-}
-
-function isServing (relay: RunningRelay, want: DesiredRelay | undefined): boolean {
-  return want !== undefined && want.origin === relay.origin && want.upstream.href === relay.upstreams[0]?.url
+function isServing (relay: RunningRelay, want: DesiredRelay): boolean {
+  return want.origin === relay.origin && want.sources.length === relay.upstreams.length &&
+    want.sources.every((source, i) => source.upstream.href === relay.upstreams[i]!.url)
 }
 
 /**
@@ -79,24 +101,31 @@ export function isListedServerAllowed (master: ResolvedMaster, entry: Streamlist
 }
 
 /**
- * The relay a master's list entry becomes: ICY metadata relayed, on demand as the master says, the
- * master's redirect policy and CA, and the master's credentials sent with the stream request (Icecast
- * 2.4.4 sends none) — but those, like the master's TLS name and checks, only to the master itself,
- * never to another server a listed URL points at, whose addresses must be public unless `redirects` is `any`.
+ * The upstream a master's list entry becomes: ICY metadata relayed, the master's redirect policy and CA, and
+ * the master's credentials sent with the stream request (Icecast 2.4.4 sends none) — but those, like the
+ * master's TLS name and checks, only to the master itself, never to another server a listed URL points at,
+ * whose addresses must be public unless `redirects` is `any`.
  */
-export function masterRelayDefinition (master: ResolvedMaster, entry: StreamlistEntry): RelayDefinition {
-  const sameServer = isSameServer(master.url, entry.upstream)
+export function masterUpstream (master: ResolvedMaster, upstream: URL): UpstreamDefinition {
+  const sameServer = isSameServer(master.url, upstream)
   const { ca, servername, rejectUnauthorized } = master.tlsOptions ?? {}
   return {
-    url: entry.upstream.href,
-    localMount: entry.localMount,
+    url: upstream.href,
     relayShoutcastMetadata: true,
-    onDemand: master.onDemand,
     redirects: master.redirects,
     ...(ca !== undefined && { ca }),
     ...(sameServer && { username: master.username, password: master.password }),
     ...(sameServer && servername !== undefined && { servername }),
     ...(sameServer && rejectUnauthorized !== undefined && { rejectUnauthorized }),
     ...(!sameServer && master.redirects === 'public' && { publicOnly: true })
+  }
+}
+
+/** The relay of a mount the masters list: an upstream per master listing it, on demand as the first one says. */
+export function masterRelayDefinition (mastersOf: (origin: string) => ResolvedMaster, want: DesiredRelay): RelayDefinition {
+  return {
+    localMount: want.localMount,
+    onDemand: mastersOf(want.origin).onDemand,
+    upstreams: want.sources.map((source) => masterUpstream(mastersOf(source.origin), source.upstream))
   }
 }

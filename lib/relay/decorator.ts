@@ -37,9 +37,12 @@ export interface MasterStatus {
   truncated: boolean
   /** lines of that list that named no mount, or a server its `redirects` option refuses */
   ignoredLines: number
-  /** local mounts served from this master now */
+  /**
+   * local mounts whose relay has an upstream of this master: the one played, or a backup of an earlier
+   * master's (the relay's `upstreams` and `activeUpstream` tell which)
+   */
   relays: string[]
-  /** mounts it lists that another relay serves: one of the options, or an earlier master */
+  /** mounts it lists that a relay no master brought serves (one of the options, or of the API) */
   shadowed: string[]
 }
 

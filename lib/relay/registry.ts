@@ -108,6 +108,17 @@ export class RegistryCore implements RelayRegistry {
     return true
   }
 
+  /**
+   * For the master sub-plugin: the upstreams and origin of a relay become a definition's (its other fields are
+   * not read); the relay keeps its listeners, and its connection when its upstream is still the one to play.
+   */
+  setUpstreams (definition: RelayDefinition, origin: string): void {
+    const def = resolveRelay(definition, 'relay', origin)
+    const relay = this.#relays.get(def.localMount)
+    if (relay === undefined) throw new UnknownMountError(def.localMount)
+    relay.setUpstreams(def.upstreams, origin)
+  }
+
   get (localMount: string): RelayStatus | undefined {
     return this.#relays.get(localMount)?.status()
   }

@@ -1,17 +1,18 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { RestartedError, toRelayError, type RelayError } from '../errors.js'
+import { RestartedError, toRelayError, UpstreamStalledError, type RelayError } from '../errors.js'
 import { FormatDetector } from '../formats/detect.js'
 import type { AudioInfo, OggCodec } from '../formats/sink.js'
 import { streamInfo, type StreamInfo } from '../mount/headers.js'
 import { Mount } from '../mount/mount.js'
 import type { EndReason, Listener } from '../mount/listener.js'
 import { upstreamName, type Limits, type ResolvedRelay, type ResolvedUpstream } from '../options.js'
-import { openUpstream, type UpstreamConnection } from '../upstream/client.js'
+import { openUpstream, type UpstreamConnection, type UpstreamSink } from '../upstream/client.js'
 import { openFileUpstream } from '../upstream/file.js'
 import { mediaTypeEssence } from '../upstream/media.js'
 import type { ResponseHead } from '../upstream/head.js'
 import { backoffDelay } from './backoff.js'
 import type { Admission, RelayExtension, RelayMetadata, RelayState, RelayView, Stage } from './extension.js'
+import { UpstreamSet, type UpstreamState } from './upstreams.js'
 
 export interface RelayStatus {
   localMount: string
@@ -61,11 +62,7 @@ export interface UpstreamStatus {
   lastError: RelayError | null
 }
 
-/**
- * `active`: the one the relay plays or tries now; `probing`: tried in the background for a failback;
- * `standby`: connected and read, ready for a switch; `failed`: its last try failed; `idle`: none of these.
- */
-export type UpstreamState = 'idle' | 'active' | 'probing' | 'standby' | 'failed'
+export type { UpstreamState }
 
 export interface RelayEvents {
   state: { localMount: string, state: RelayState, previous: RelayState, error?: RelayError }
@@ -108,6 +105,8 @@ const STABLE_MS = 5000
 const STREAM_PROOF_BYTES = 4096
 /** The longest wait between retries while listeners ride an upstream gap. */
 const GRACE_RETRY_MS = 1000
+/** Why listeners left an upstream that still worked: a higher one answered again. */
+const FAILBACK = 'failback'
 /** Corrupt-stream log lines are summed up over this long, so a broken upstream cannot flood the log. */
 const CORRUPT_LOG_MS = 10000
 
@@ -122,13 +121,26 @@ const CONTAINER_OF_TYPE = new Map([
   ['audio/x-aac', 'aac']
 ])
 
+/** A connection to a higher upstream, opened in the background to see whether it is back (failback). */
+interface Probe {
+  index: number
+  abort: AbortController
+  connection?: UpstreamConnection
+  /** its bytes until it proves a stream: they go to the listeners if it becomes the active connection */
+  kept: Buffer[]
+  bytes: number
+  /** where its bytes go once it is the active connection */
+  sink?: UpstreamSink
+}
+
 /**
  * One relay's life: idle → connecting → live → retrying → … → stopped. It owns the upstream connection
- * and the mount, reconnects with backoff, keeps listeners through a short gap (the grace period) and, on
- * demand, connects only while someone listens.
+ * and the mount, moves on to the next upstream at once when one fails, backs off when all have failed in
+ * a row, returns to a higher upstream when it answers again (failback), keeps listeners through a short
+ * gap (the grace period) and, on demand, connects only while someone listens.
  */
 export class Relay implements RelayView {
-  readonly def: ResolvedRelay
+  #def: ResolvedRelay
   readonly mount: Mount
   readonly log: FastifyBaseLogger
   /** listeners of this mount served by a fallback now: moved there, or sent there as they came */
@@ -142,7 +154,16 @@ export class Relay implements RelayView {
   #failedAt: number | undefined
   #bytesIn = 0
   #reconnects = 0
-  #attempt = 0
+  #upstreams: UpstreamSet
+  /** the upstream whose audio listeners got last; undefined while none has played since the relay was idle */
+  #playing: number | undefined
+  /** why listeners left the upstream they played (an error code, or `failback`) */
+  #leftBecause = ''
+  #probe: Probe | undefined
+  #probeTimer: NodeJS.Timeout | undefined
+  #probeAttempt = 0
+  #stallTimer: NodeJS.Timeout | undefined
+  #lastDataAt = 0
   #everLive = false
   #audio: AudioInfo | undefined
   #corruptSince = 0
@@ -162,13 +183,18 @@ export class Relay implements RelayView {
   readonly #ctx: RelayContext
 
   constructor (def: ResolvedRelay, ctx: RelayContext) {
-    this.def = def
+    this.#def = def
     this.#ctx = ctx
+    this.#upstreams = new UpstreamSet(def.upstreams.length)
     this.log = ctx.log
     this.mount = new Mount({
       burstSize: ctx.limits.burstSize,
       onLeave: (listener, reason) => this.#listenerLeft(listener, reason)
     })
+  }
+
+  get def (): ResolvedRelay {
+    return this.#def
   }
 
   get localMount (): string {
@@ -181,7 +207,7 @@ export class Relay implements RelayView {
 
   /** The upstream the relay plays, or tries now. */
   get upstream (): ResolvedUpstream {
-    return this.def.upstreams[0]!
+    return this.def.upstreams[this.#upstreams.active]!
   }
 
   get head (): ResponseHead | undefined {
@@ -234,6 +260,37 @@ export class Relay implements RelayView {
     }
   }
 
+  /**
+   * A new list of upstreams, and who brought it (a master started or stopped listing the mount): the upstream
+   * playing goes on if it is still the one to play; else the relay goes on from the new list as after an
+   * upstream end, its listeners riding the gap.
+   */
+  setUpstreams (upstreams: ResolvedUpstream[], origin: string): void {
+    const names = this.def.upstreams.map(upstreamName)
+    const from = upstreams.map((upstream) => names.indexOf(upstreamName(upstream)))
+    const active = from.indexOf(this.#upstreams.active)
+    const playing = this.#playing === undefined ? -1 : from.indexOf(this.#playing)
+    // a probe's index is one of the old list
+    this.#dropProbe()
+    this.#def = { ...this.#def, upstreams, origin }
+    this.#upstreams = this.#upstreams.renumbered(from, Math.max(active, 0))
+    this.#playing = playing < 0 ? undefined : playing
+    if (active >= 0) {
+      // a higher upstream may have come: it is probed for a failback
+      this.#scheduleProbe()
+      return
+    }
+    if (this.#state === 'idle' || this.#state === 'stopped') return
+    // the upstream it played or tried is gone: on at once with the first of the new list, listeners riding the gap
+    if (this.#connection !== undefined) {
+      this.#connection.close()
+      this.#letGo()
+    }
+    this.#abort?.abort()
+    this.#reconnects++
+    this.#connect()
+  }
+
   get failedAt (): number | undefined {
     return this.#failedAt
   }
@@ -243,7 +300,8 @@ export class Relay implements RelayView {
     if (this.#streaming() || this.#inGrace()) return 'join'
     // a reconnect has answered but is no stream yet: it may hang up at once, as a broken upstream does
     if (this.#state === 'live' || this.def.onDemand) return 'wait'
-    return this.#state === 'connecting' && !this.#everLive && this.#attempt === 0 ? 'wait' : 'unavailable'
+    // a relay that never played waits while any of its upstreams is still untried
+    return this.#state === 'connecting' && !this.#everLive && this.#upstreams.row < this.#upstreams.count ? 'wait' : 'unavailable'
   }
 
   /**
@@ -295,13 +353,13 @@ export class Relay implements RelayView {
       localMount: this.localMount,
       origin: this.def.origin,
       upstream: upstreamName(this.upstream),
-      activeUpstream: 0,
+      activeUpstream: this.#upstreams.active,
       upstreams: this.def.upstreams.map((upstream, i) => ({
         url: upstreamName(upstream),
-        state: i === 0 ? 'active' : 'idle',
-        lastError: i === 0 ? this.#lastError ?? null : null
+        state: this.#upstreams.state(i),
+        lastError: this.#upstreams.lastError(i) ?? null
       })),
-      switches: 0,
+      switches: this.#upstreams.switches,
       state: this.#state,
       stateSince: this.#stateSince.toISOString(),
       connectedSince: this.#connectedSince?.toISOString() ?? null,
@@ -331,7 +389,7 @@ export class Relay implements RelayView {
    * once, and a listener may be there before it does), a reconnect once it has sent STREAM_PROOF_BYTES.
    */
   #streaming (): boolean {
-    return this.#state === 'live' && (this.#hadData() || this.#attempt === 0)
+    return this.#state === 'live' && (this.#hadData() || this.#upstreams.row === 0)
   }
 
   /** The current connection has sent enough to be a stream: only then is its end a gap worth riding. */
@@ -375,14 +433,15 @@ export class Relay implements RelayView {
     this.#ctx.emit('state', { localMount: this.localMount, state, previous, ...(error && { error }) })
   }
 
-  #connect (): void {
+  /** Connects to the active upstream; `error`: why the one before it failed, when this is a switch. */
+  #connect (error?: RelayError): void {
     clearTimeout(this.#retryTimer)
-    this.#setState('connecting')
+    this.#setState('connecting', error)
     const abort = new AbortController()
     this.#abort = abort
     this.#open(this.upstream, abort.signal).then(
       (connection) => this.#connected(connection, abort),
-      (error: unknown) => { if (this.#abort === abort) this.#failed(error) }
+      (failure: unknown) => { if (this.#abort === abort) this.#failed(failure, false) }
     )
   }
 
@@ -412,15 +471,26 @@ export class Relay implements RelayView {
       connection.close()
       return
     }
+    this.#abort = undefined
+    const sink = this.#adopt(connection, this.#inGrace())
+    if (sink !== undefined) connection.start(sink)
+  }
+
+  /**
+   * Makes `connection` (of the active upstream) the one listeners get: its bytes go through a pipeline
+   * built for its head. `riding`: the listeners there are carried over from the previous connection (a
+   * gap, a switch), so the splice is made where their decoders can follow. Returns where its bytes go, or
+   * undefined when its head is unusable (then it is closed and counted as a failure).
+   */
+  #adopt (connection: UpstreamConnection, riding: boolean): UpstreamSink | undefined {
     let pipeline: Stage
     try {
-      pipeline = this.#pipeline(connection.head, this.upstream)
+      pipeline = this.#pipeline(connection.head, this.upstream, riding)
     } catch (error) {
       connection.close()
-      this.#failed(error)
-      return
+      this.#failed(error, false)
+      return undefined
     }
-    this.#abort = undefined
     this.#connection = connection
     this.#head = connection.head
     this.#connectedSince = new Date()
@@ -430,9 +500,13 @@ export class Relay implements RelayView {
     this.mount.resetStream()
     this.#audio = undefined
     this.#setState('live')
+    this.#played()
     if (this.#streaming()) this.#wakeWaiters(true)
-    connection.start({
+    this.#watchStall(connection)
+    this.#scheduleProbe()
+    return {
       data: (chunk) => {
+        this.#lastDataAt = Date.now()
         if (this.#connectionBytes < STREAM_PROOF_BYTES) this.#proving(chunk.length)
         this.#bytesIn += chunk.length
         pipeline.push(chunk)
@@ -441,7 +515,116 @@ export class Relay implements RelayView {
       end: (error) => {
         if (this.#connection === connection) this.#upstreamEnded(error)
       }
-    })
+    }
+  }
+
+  /** Listeners get the active upstream's audio now: a switch when they got another one's before. */
+  #played (): void {
+    const to = this.#upstreams.active
+    const from = this.#playing
+    this.#playing = to
+    if (from === undefined || from === to) return
+    this.#upstreams.switched()
+    this.log.info({ from, to, reason: this.#leftBecause, upstream: upstreamName(this.upstream) }, 'relay switched upstream')
+    this.#ctx.emit('failover', { localMount: this.localMount, from, to, reason: this.#leftBecause })
+  }
+
+  /**
+   * A relay with a backup does not wait `sourceTimeout` for a silent upstream: no byte for `stallTimeout`
+   * ends the connection, and the next upstream takes over.
+   */
+  #watchStall (connection: UpstreamConnection): void {
+    if (this.def.upstreams.length < 2) return
+    const ms = this.def.stallTimeout * 1000
+    this.#lastDataAt = Date.now()
+    const check = (): void => {
+      if (this.#connection !== connection) return
+      const quiet = Date.now() - this.#lastDataAt
+      if (quiet < ms) {
+        this.#stallTimer = setTimeout(check, ms - quiet).unref()
+        return
+      }
+      connection.close()
+      this.#upstreamEnded(new UpstreamStalledError(upstreamName(this.upstream), ms))
+    }
+    this.#stallTimer = setTimeout(check, ms).unref()
+  }
+
+  /** While a lower upstream plays, the higher ones are tried in the background, a round per backoff delay. */
+  #scheduleProbe (): void {
+    if (!this.def.failback || this.#upstreams.active === 0 || this.#probe !== undefined || this.#probeTimer !== undefined) return
+    const delay = backoffDelay(this.#probeAttempt++, this.#ctx.limits.maxBackoff * 1000)
+    this.#probeTimer = setTimeout(() => {
+      this.#probeTimer = undefined
+      this.#probeRound(this.#upstreams.higher())
+    }, delay).unref()
+  }
+
+  /** Tries `candidates` (best first) one after the other until one proves a stream; the next round waits. */
+  #probeRound (candidates: number[]): void {
+    const [index, ...rest] = candidates
+    if (this.#state !== 'live') return
+    if (index === undefined) {
+      this.#scheduleProbe()
+      return
+    }
+    const probe: Probe = { index, abort: new AbortController(), kept: [], bytes: 0 }
+    this.#probe = probe
+    this.#upstreams.probing(index)
+    this.#open(this.def.upstreams[index]!, probe.abort.signal).then((connection) => {
+      if (this.#probe !== probe) {
+        connection.close()
+        return
+      }
+      probe.connection = connection
+      connection.start({
+        data: (chunk) => { if (probe.sink !== undefined) probe.sink.data(chunk); else this.#probed(probe, chunk) },
+        end: (error) => { if (probe.sink !== undefined) probe.sink.end(error); else this.#probeFailed(probe, error, rest) }
+      })
+    }, (error: unknown) => { if (this.#probe === probe) this.#probeFailed(probe, error, rest) })
+  }
+
+  #probed (probe: Probe, chunk: Buffer): void {
+    probe.kept.push(chunk)
+    probe.bytes += chunk.length
+    if (probe.bytes >= STREAM_PROOF_BYTES) this.#failBack(probe)
+  }
+
+  #probeFailed (probe: Probe, error: unknown, rest: number[]): void {
+    this.#probe = undefined
+    this.#upstreams.probeFailed(probe.index, toRelayError(error))
+    this.#probeRound(rest)
+  }
+
+  /**
+   * A higher upstream proved a stream: its connection becomes the active one, the lower one is closed.
+   * Listeners get the lower one's audio up to its last whole frame (or page), then the higher one's from
+   * its first, its bytes so far included.
+   */
+  #failBack (probe: Probe): void {
+    this.#probe = undefined
+    clearTimeout(this.#stallTimer)
+    this.#connection?.close()
+    this.#connection = undefined
+    this.#leftBecause = FAILBACK
+    this.#probeAttempt = 0
+    this.#upstreams.failBack(probe.index)
+    const sink = this.#adopt(probe.connection!, true)
+    if (sink === undefined) return
+    probe.sink = sink
+    for (const chunk of probe.kept) sink.data(chunk)
+  }
+
+  /** Lets a probe go (its connection, or its opening). */
+  #dropProbe (): void {
+    clearTimeout(this.#probeTimer)
+    this.#probeTimer = undefined
+    const probe = this.#probe
+    if (probe === undefined) return
+    this.#probe = undefined
+    probe.abort.abort()
+    probe.connection?.close()
+    this.#upstreams.released(probe.index)
   }
 
   /**
@@ -450,11 +633,13 @@ export class Relay implements RelayView {
    * headers, tags and audio info. Throws when an extension finds the head unusable (e.g. an
    * `icy-metaint` that is no number).
    */
-  #pipeline (head: ResponseHead, upstream: ResolvedUpstream): Stage {
+  #pipeline (head: ResponseHead, upstream: ResolvedUpstream, riding: boolean): Stage {
     // Listeners riding the gap are in the previous connection's stream: its open Ogg chain is handed on,
-    // to be ended or carried on. Nobody else is: a stream joined anew keeps its whole burst.
-    const riders = this.#inGrace() ? [...this.mount.listeners] : []
+    // to be ended or carried on, and after MPEG frames they get this connection's from its first frame.
+    // Nobody else is: a stream joined anew keeps its whole burst.
+    const riders = riding ? [...this.mount.listeners] : []
     const container = riders.length > 0 ? this.container : undefined
+    const previous = riders.length > 0 ? this.#formats : undefined
     this.#formats = new FormatDetector({
       chunk: (bytes, sync) => this.mount.push(bytes, sync),
       headers: (pages) => this.mount.setHeaders(pages),
@@ -464,7 +649,7 @@ export class Relay implements RelayView {
       },
       tags: (codec, fields) => this.#tagsRead(codec, fields),
       corrupt: (reason) => this.damaged(reason)
-    }, riders.length > 0 ? this.#formats?.end() : undefined)
+    }, previous?.end(), previous?.format === 'mpeg')
     let next: Stage = this.#formats
     for (const ext of [...this.#ctx.extensions].reverse()) {
       next = ext.upstreamStage?.(this, head, next, upstream) ?? next
@@ -526,10 +711,19 @@ export class Relay implements RelayView {
   }
 
   #upstreamEnded (error: Error): void {
+    this.#failed(error, this.#letGo())
+  }
+
+  /**
+   * The active connection is gone: listeners ride the gap if it was a stream. Returns whether it played long
+   * enough to count as a success.
+   */
+  #letGo (): boolean {
     const liveFor = Date.now() - (this.#connectedSince?.getTime() ?? 0)
     this.#connection = undefined
     this.#connectedSince = undefined
-    if (liveFor >= STABLE_MS) this.#attempt = 0
+    clearTimeout(this.#stallTimer)
+    this.#dropProbe()
     if (this.#gapSince === undefined) {
       // A connection that ended before it was a stream (STREAM_PROOF_BYTES) is no stream that paused:
       // newcomers get 503 until one comes, and those who joined it are ended, not kept for a grace period.
@@ -537,7 +731,7 @@ export class Relay implements RelayView {
       else this.#ctx.orphaned(this, 'gap')
     }
     if (!this.#hadData()) this.#wakeWaiters(false)
-    this.#failed(error)
+    return liveFor >= STABLE_MS
   }
 
   /** Listeners stay through an upstream gap for the grace period; ended if no audio came by then. */
@@ -554,19 +748,31 @@ export class Relay implements RelayView {
     clearTimeout(this.#graceTimer)
   }
 
-  #failed (error: unknown): void {
+  /**
+   * The active upstream failed (to connect, or as it played; `stable`: after long enough to count as a
+   * success): the next one is tried at once, or after a backoff when every upstream has failed in a row.
+   */
+  #failed (error: unknown, stable: boolean): void {
     this.#abort = undefined
     if (this.#state === 'stopped') return
     this.#lastError = toRelayError(error)
     this.#failedAt = Date.now()
-    this.log.warn({ code: this.#lastError.code }, this.#lastError.message)
+    this.log.warn({ code: this.#lastError.code, upstream: upstreamName(this.upstream) }, this.#lastError.message)
     if (this.def.onDemand && this.#demand() === 0) {
       // nobody rides the gap, and the next listener must wait for a new connection, not join a dead one
       this.#endGap()
-      this.#setState('idle', this.#lastError)
+      this.#goIdle(this.#lastError)
       return
     }
-    const backoff = backoffDelay(this.#attempt++, this.#ctx.limits.maxBackoff * 1000)
+    if (this.#upstreams.active === this.#playing) this.#leftBecause = this.#lastError.code
+    const next = this.#upstreams.failed(this.#lastError, stable)
+    this.#upstreams.activate(next.next)
+    if (next.now) {
+      this.#reconnects++
+      this.#connect(this.#lastError)
+      return
+    }
+    const backoff = backoffDelay(next.attempt, this.#ctx.limits.maxBackoff * 1000)
     // Listeners riding a gap are worth a retry every second: a backoff grown in an earlier outage
     // must not outlast their grace period.
     const delay = this.#inGrace() && this.mount.listeners.size > 0 ? Math.min(backoff, GRACE_RETRY_MS) : backoff
@@ -575,6 +781,13 @@ export class Relay implements RelayView {
       this.#reconnects++
       this.#connect()
     }, delay).unref()
+  }
+
+  /** Nobody listens to an on-demand relay: it lets its upstreams go, and starts from the first one next time. */
+  #goIdle (error?: RelayError): void {
+    this.#upstreams.rest(error)
+    this.#playing = undefined
+    this.#setState('idle', error)
   }
 
   #listenerLeft (listener: Listener, reason: EndReason): void {
@@ -594,11 +807,12 @@ export class Relay implements RelayView {
       this.#clearTimers()
       this.#disconnect()
       this.#endGap()
-      this.#setState('idle')
+      this.#goIdle()
     }, this.#ctx.limits.onDemandLinger * 1000).unref()
   }
 
   #disconnect (): void {
+    this.#dropProbe()
     this.#abort?.abort()
     this.#abort = undefined
     this.#connection?.close()
@@ -616,5 +830,6 @@ export class Relay implements RelayView {
     clearTimeout(this.#retryTimer)
     clearTimeout(this.#graceTimer)
     clearTimeout(this.#lingerTimer)
+    clearTimeout(this.#stallTimer)
   }
 }

@@ -8,6 +8,7 @@ import { openListener } from '../../helpers/listen.js'
 import { freePort, httpGet, makeTempDir, run, runOk, spawnTracked, waitFor } from '../../helpers/procs.js'
 import { scriptedUpstream } from '../../helpers/scripted.js'
 import { assertTools } from '../../helpers/tools.js'
+import { ICECAST_25_UPSTREAMS_RELAY, icecast25Upstreams, KH_HOST, khShortened } from '../../unit/config/failover-snippets.js'
 import { MASTER_SNIPPET, RELAY_SNIPPET } from '../../unit/config/seed.js'
 
 const ROOT = new URL('../../..', import.meta.url).pathname
@@ -80,6 +81,29 @@ test('--check reads each seed snippet verbatim and prints the options, passwords
     listen: { port: 8123, host: '127.0.0.1' },
     options: { relays: [{ server: '192.168.1.11', port: 8001, mount: '/example.ogg', localMount: '/different.ogg', relayShoutcastMetadata: false }] }
   })
+})
+
+test('--check of a kh relay with two <host>s and a 2.5 relay with <upstream>s: their upstreams in order; kh\'s <retry-delay> and <timeout> warned', async () => {
+  const kh = KH_HOST.replace('<server>127.0.0.3</server>', '<server>127.0.0.3</server><timeout>9</timeout>')
+  const result = await cli('--check', '--config', configFile(`<icecast>${kh}${khShortened()}</icecast>`))
+  assert.equal(result.code, 0, result.stderr)
+  assert.deepEqual(result.stderr.split('\n').filter((line) => line !== '').map((line) => line.replace(/^icecast-relay: warning: [^:]+: /, '')), [
+    '<relay> #1 <http-headers> ignored: no extra request headers are sent to upstreams',
+    '<relay> #1 <host> #2 <timeout> ignored: one connect timeout (limits.connectTimeout, 10 s by default) serves every upstream',
+    '<relay> #2 <retry-delay> ignored: a relay retries (and probes the upstreams before the one it plays) with its backoff, capped by limits.maxBackoff'
+  ])
+  const { options } = JSON.parse(result.stdout)
+  assert.deepEqual(options.relays[0].upstreams, [
+    { server: '127.0.0.2', port: 8000, mount: '/joe', tls: true, username: 'joe', password: '(hidden)', relayShoutcastMetadata: false },
+    { server: '127.0.0.3', port: 8001, mount: '/example.ogg', username: 'joe', password: '(hidden)', relayShoutcastMetadata: false }
+  ])
+  assert.equal(options.relays[0].failback, true)
+  assert.deepEqual(options.relays[1].upstreams.map((u: { server: string }) => u.server), ['127.0.0.2', '127.0.0.3', '127.0.0.4'])
+
+  const upstreams = await cli('--check', '--config', configFile(icecast25Upstreams()))
+  assert.equal(upstreams.code, 0, upstreams.stderr)
+  assert.equal(upstreams.stderr, '')
+  assert.deepEqual(JSON.parse(upstreams.stdout).options.relays, [ICECAST_25_UPSTREAMS_RELAY])
 })
 
 test('--check reads the icecast.xml Debian ships, without a warning', async () => {

@@ -126,10 +126,11 @@ test('unknown elements and Icecast features a relay does not do are ignored with
   assert.deepEqual(warnings, [
     '<relay> <bind> ignored: upstream connections are not bound to a local address',
     '<relay> <colour> ignored: not an element this relay knows',
-    '<mount> ignored: per-mount settings are not applied to relays',
     '<limits> <turbo> ignored: not an element this relay knows',
     '<authentication> <root> ignored: not an element this relay knows',
     '<yp> ignored: not an element this relay knows',
+    // read once every relay is known: a <mount> is ignored unless a relay serves it
+    '<mount> ignored: per-mount settings are not applied to relays',
     '<master-password> ignored: there is no <master-server>'
   ])
   assert.deepEqual(options.relays, [{ server: '127.0.0.1', port: 1 }])
@@ -151,7 +152,7 @@ test('an invalid config fails with a message that names the element', () => {
     ['<relay><port>1</port><local-mount>nolead</local-mount></relay>', /^<relay> <local-mount>: Expected string to match/],
     ['<relay><port>1</port><local-mount>/a/../b</local-mount></relay>', /^<relay> <local-mount>: must not contain "\." or "\.\." segments$/],
     ['<relay><port>1</port><mount>/a</mount></relay><relay><port>2</port><mount>/a</mount></relay>', /^<relay> #2 <local-mount>: \/a is already used/],
-    ['<relay><port>1</port><on-demand>yes</on-demand></relay>', /^<relay> <on-demand>: "yes" is not an integer/],
+    ['<relay><port>1</port><on-demand>yes</on-demand></relay><relay><port>1</port><on-demand>maybe</on-demand></relay>', /^<relay> #2 <on-demand>: "maybe" is not an integer/],
     ['<relay><port>1</port><server>bad host</server></relay>', /^<relay> <server>: /],
     ['<relay><port><x/></port></relay>', /^<relay> <port>: expected text, found elements$/],
     ['<limits><queue-size>10</queue-size></limits>', /^<limits> <queue-size>: Expected integer to be greater or equal to 4096$/],

@@ -130,7 +130,7 @@ test('a relay of the master that loses its stream makes an early poll, at most o
   assert.equal(app.relay.get('/b')!.origin, `master:127.0.0.1:${master.port}`)
 })
 
-test('a relay from the options wins its mount; among masters the first one listing a mount wins', async (t) => {
+test('a relay from the options wins its mount; a mount several masters list is relayed from the first, the others its backups', async (t) => {
   const first = await fakeMaster({ body: '/x\r\n/y\r\n' })
   const second = await fakeMaster()
   const elsewhere = await fakeMaster()
@@ -152,13 +152,14 @@ test('a relay from the options wins its mount; among masters the first one listi
   const secondOrigin = `master:127.0.0.1:${second.port}`
   assert.equal(app.relay.get('/x')!.origin, 'options')
   assert.equal(app.relay.get('/y')!.origin, firstOrigin)
+  assert.deepEqual(app.relay.get('/y')!.upstreams.map((upstream) => upstream.url), [first.url('/y'), second.url('/y')])
   assert.equal(app.relay.get('/z')!.origin, secondOrigin)
   assert.equal(app.relay.get('/far.mp3')!.upstream, elsewhere.url('/far.mp3'))
   const [one, two] = app.relay.masters()
   assert.deepEqual(one!.shadowed, ['/x'])
   assert.deepEqual(one!.relays, ['/y'])
-  assert.deepEqual(two!.shadowed, ['/y'])
-  assert.deepEqual(two!.relays.sort(), ['/far.mp3', '/z'])
+  assert.deepEqual(two!.shadowed, [])
+  assert.deepEqual(two!.relays.sort(), ['/far.mp3', '/y', '/z'])
   const farRequest = elsewhere.requests.find((r) => r.path === '/far.mp3')!
   assert.equal(farRequest.headers.authorization, undefined, 'a master\'s credentials go to the master only')
 
