@@ -187,11 +187,16 @@ export class OggReader implements FormatReader {
   #previous: OpenChain | undefined
   /** this connection's first pages, the same as the previous chain's header pages: not handed on yet */
   #held: Page[] = []
+  /** serials of the previous chain, which a new stream of this connection's first chain must not take */
+  #taken: Set<number>
+  /** upstream serial → the serial listeners get, for streams renamed away from the previous chain's */
+  readonly #renamed = new Map<number, number>()
 
   /** `previous`: what `end()` of the reader of the upstream's previous connection returned. */
   constructor (sink: FormatSink, previous?: OpenChain) {
     this.#sink = sink
     this.#previous = previous
+    this.#taken = new Set(previous?.streams.map((stream) => stream.serial))
   }
 
   push (chunk: Buffer): void {
@@ -205,7 +210,7 @@ export class OggReader implements FormatReader {
         at = this.#skipGarbage(buf, at)
         continue
       }
-      const page = toPage(buf.subarray(at, at + length))
+      const page = this.#named(toPage(buf.subarray(at, at + length)))
       if (this.#beginsChain(page) && batch.pages.length > 0) {
         // The old chain's pages go on before the new chain's headers are published: a listener who
         // gets those headers must not start in the old chain's data.
@@ -250,7 +255,9 @@ export class OggReader implements FormatReader {
         this.#resume(previous)
       } else {
         for (const eos of endPages(previous)) batch.add(eos, false)
-        for (const held of this.#held) this.#send(held, false, batch)
+        for (const read of [...this.#held, page]) if (this.#taken.has(read.serial)) this.#rename(read.serial)
+        for (const held of this.#held) this.#send(this.#named(held), false, batch)
+        page = this.#named(page)
       }
       this.#held = []
     }
@@ -266,6 +273,39 @@ export class OggReader implements FormatReader {
     if (granule !== -1n) sent.granule = granule
     if ((page.flags & EOS) !== 0) sent.eos = true
     this.#sent.add(page.serial, sent.seq, crcOf(page), page.bytes.length)
+  }
+
+  /**
+   * The page as listeners get it. Another upstream (a failover) may start its stream under a serial of
+   * the chain listeners were in (encoders that draw serials from an unseeded rand(), as libshout's users
+   * do, all start alike); after that chain's EOS the same serial again would break RFC 3533 (ffmpeg and
+   * VLC fail on it), so such a stream gets a serial of its own, its pages rewritten (their CRC too).
+   */
+  #named (page: Page): Page {
+    if (this.#beginsChain(page)) {
+      // a later chain of this connection follows one of its own: the previous chain's serials are free again
+      this.#taken.clear()
+      this.#renamed.clear()
+    }
+    // while the previous chain may still be carried on, its serials are this connection's too (see #take)
+    if ((page.flags & BOS) !== 0 && this.#previous === undefined && this.#taken.has(page.serial)) this.#rename(page.serial)
+    const serial = this.#renamed.get(page.serial)
+    return serial === undefined ? page : toPage(withSerial(page.bytes, serial))
+  }
+
+  /** Gives the stream of upstream serial `serial` a serial of its own, in what was read of it so far too. */
+  #rename (serial: number): void {
+    if (this.#renamed.has(serial)) return
+    const free = freeSerial(serial, this.#taken)
+    this.#renamed.set(serial, free)
+    this.#taken.add(free)
+    const stream = this.#streams.get(serial)
+    if (stream !== undefined) {
+      this.#streams.delete(serial)
+      stream.sent.serial = free
+      this.#streams.set(free, stream)
+    }
+    this.#headerPages = this.#headerPages.map((bytes) => (bytes.readUInt32LE(14) === serial ? withSerial(bytes, free) : bytes))
   }
 
   #repeatsHeaders (previous: OpenChain, page: Page): boolean {
@@ -412,6 +452,21 @@ export class OggReader implements FormatReader {
     this.#headersPublished = true
     this.#sink.headers([...this.#headerPages])
   }
+}
+
+/** A copy of a page under another serial, its CRC made anew. */
+function withSerial (page: Buffer, serial: number): Buffer {
+  const bytes = Buffer.from(page)
+  bytes.writeUInt32LE(serial, 14)
+  bytes.writeUInt32LE(pageCrc(bytes), 22)
+  return bytes
+}
+
+/** The first serial from `serial` on that none of `taken` has. */
+function freeSerial (serial: number, taken: ReadonlySet<number>): number {
+  let free = (serial + 1) >>> 0
+  while (taken.has(free)) free = (free + 1) >>> 0
+  return free
 }
 
 /** Pages handed on together as one chunk, with the offset of the first place to start among them. */
