@@ -12,6 +12,7 @@ import { mediaTypeEssence } from '../upstream/media.js'
 import type { ResponseHead } from '../upstream/head.js'
 import { backoffDelay } from './backoff.js'
 import type { Admission, RelayExtension, RelayMetadata, RelayState, RelayView, Stage } from './extension.js'
+import { Standby } from './standby.js'
 import { UpstreamSet, type UpstreamState } from './upstreams.js'
 
 export interface RelayStatus {
@@ -105,6 +106,11 @@ const STABLE_MS = 5000
 const STREAM_PROOF_BYTES = 4096
 /** The longest wait between retries while listeners ride an upstream gap. */
 const GRACE_RETRY_MS = 1000
+/**
+ * The least a hot standby keeps of its upstream's latest bytes (4 s at 128 kbit/s, more than the default
+ * stallTimeout), or the burst size if larger: what came of it after the active upstream's last byte.
+ */
+const STANDBY_RING_BYTES = 64 * 1024
 /** Why listeners left an upstream that still worked: a higher one answered again. */
 const FAILBACK = 'failback'
 /** Corrupt-stream log lines are summed up over this long, so a broken upstream cannot flood the log. */
@@ -162,6 +168,7 @@ export class Relay implements RelayView {
   #probe: Probe | undefined
   #probeTimer: NodeJS.Timeout | undefined
   #probeAttempt = 0
+  #standby: Standby | undefined
   #stallTimer: NodeJS.Timeout | undefined
   #lastDataAt = 0
   #everLive = false
@@ -270,14 +277,16 @@ export class Relay implements RelayView {
     const from = upstreams.map((upstream) => names.indexOf(upstreamName(upstream)))
     const active = from.indexOf(this.#upstreams.active)
     const playing = this.#playing === undefined ? -1 : from.indexOf(this.#playing)
-    // a probe's index is one of the old list
+    // a probe's or a standby's index is one of the old list
     this.#dropProbe()
+    this.#dropStandby()
     this.#def = { ...this.#def, upstreams, origin }
     this.#upstreams = this.#upstreams.renumbered(from, Math.max(active, 0))
     this.#playing = playing < 0 ? undefined : playing
     if (active >= 0) {
-      // a higher upstream may have come: it is probed for a failback
+      // a higher upstream may have come: it is probed for a failback; the next one may be another
       this.#scheduleProbe()
+      if (this.#state === 'live') this.#keepStandby()
       return
     }
     if (this.#state === 'idle' || this.#state === 'stopped') return
@@ -504,9 +513,11 @@ export class Relay implements RelayView {
     if (this.#streaming()) this.#wakeWaiters(true)
     this.#watchStall(connection)
     this.#scheduleProbe()
+    this.#keepStandby()
     return {
       data: (chunk) => {
         this.#lastDataAt = Date.now()
+        this.#standby?.mark()
         if (this.#connectionBytes < STREAM_PROOF_BYTES) this.#proving(chunk.length)
         this.#bytesIn += chunk.length
         pipeline.push(chunk)
@@ -613,6 +624,47 @@ export class Relay implements RelayView {
     if (sink === undefined) return
     probe.sink = sink
     for (const chunk of probe.kept) sink.data(chunk)
+  }
+
+  /** With `standby`, the upstream after the active one is kept connected and read while the relay is live. */
+  #keepStandby (): void {
+    const index = this.#upstreams.active + 1
+    if (this.#standby?.index === index) return
+    this.#dropStandby()
+    if (!this.def.standby || index >= this.def.upstreams.length) return
+    this.#standby = new Standby({
+      index,
+      open: async (signal) => await this.#open(this.def.upstreams[index]!, signal),
+      ringBytes: Math.max(STANDBY_RING_BYTES, this.#ctx.limits.burstSize),
+      maxBackoffMs: this.#ctx.limits.maxBackoff * 1000,
+      state: (state, error) => {
+        if (state === 'standby') this.#upstreams.standingBy(index)
+        else this.#upstreams.probeFailed(index, error!)
+      }
+    })
+  }
+
+  #dropStandby (): void {
+    const standby = this.#standby
+    if (standby === undefined) return
+    this.#standby = undefined
+    standby.drop()
+    this.#upstreams.released(standby.index)
+  }
+
+  /**
+   * The standby of upstream `index` becomes the active connection at once, listeners riding over to it
+   * from where the upstream before it stopped. False when there is none (or it is not connected).
+   */
+  #takeOver (index: number): boolean {
+    const standby = this.#standby
+    if (standby?.index !== index) return false
+    this.#standby = undefined
+    const handover = standby.takeOver()
+    if (handover === undefined) return false
+    this.#reconnects++
+    handover.attach(this.#adopt(handover.connection, this.#inGrace()))
+    return true
   }
 
   /** Lets a probe go (its connection, or its opening). */
@@ -767,6 +819,9 @@ export class Relay implements RelayView {
     if (this.#upstreams.active === this.#playing) this.#leftBecause = this.#lastError.code
     const next = this.#upstreams.failed(this.#lastError, stable)
     this.#upstreams.activate(next.next)
+    if (next.now && this.#takeOver(next.next)) return
+    // the standby is for the upstream after the one that plays next
+    this.#dropStandby()
     if (next.now) {
       this.#reconnects++
       this.#connect(this.#lastError)
@@ -785,6 +840,7 @@ export class Relay implements RelayView {
 
   /** Nobody listens to an on-demand relay: it lets its upstreams go, and starts from the first one next time. */
   #goIdle (error?: RelayError): void {
+    this.#dropStandby()
     this.#upstreams.rest(error)
     this.#playing = undefined
     this.#setState('idle', error)
@@ -813,6 +869,7 @@ export class Relay implements RelayView {
 
   #disconnect (): void {
     this.#dropProbe()
+    this.#dropStandby()
     this.#abort?.abort()
     this.#abort = undefined
     this.#connection?.close()

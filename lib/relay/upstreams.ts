@@ -104,6 +104,12 @@ export class UpstreamSet {
     this.#mark(index, 'probing')
   }
 
+  /** Connected and read, ready to take over at a switch. */
+  standingBy (index: number): void {
+    this.#mark(index, 'standby')
+  }
+
+  /** A background connection (a probe, a standby) failed. */
   probeFailed (index: number, error: RelayError): void {
     this.#mark(index, 'failed', error)
   }

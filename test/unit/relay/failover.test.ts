@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
-import { test, type TestContext } from 'node:test'
-import type { RelayDefinition, RelayEvents, RelayPluginOptions } from '../../../lib/index.js'
+import { test } from 'node:test'
 import { ADMIN, adminGet } from '../../helpers/admin.js'
 import { syntheticAdts } from '../../helpers/adts.js'
-import { relayApp, waitForState, waitUntil, type RelayApp } from '../../helpers/app.js'
-import { openListener, type OpenListener } from '../../helpers/listen.js'
-import { noise, scriptedUpstream, type ScriptedOptions, type ScriptedUpstream } from '../../helpers/scripted.js'
+import { relayApp, waitForState, waitUntil } from '../../helpers/app.js'
+import { failoverRelay, listenerOnFirst } from '../../helpers/failover.js'
+import { openListener } from '../../helpers/listen.js'
+import { noise, scriptedUpstream } from '../../helpers/scripted.js'
 
 const SECRET = 'pa55-w0rd-never-shown'
 
@@ -15,44 +15,6 @@ const FRAME = 417
 /** `count` MP3 frames with random payloads (no 0xFF in them, so a frame sync is only at a frame start). */
 function mp3Frames (count: number): Buffer {
   return Buffer.concat(Array.from({ length: count }, () => Buffer.concat([Buffer.from([0xff, 0xfb, 0x90, 0x00]), noise(FRAME - 4)])))
-}
-
-interface FailoverSetup extends RelayApp {
-  upstreams: ScriptedUpstream[]
-  events: Array<RelayEvents['failover']>
-}
-
-/** A relay at `/f` with one scripted upstream per `answers` entry, in that order. */
-async function failoverRelay (
-  t: TestContext,
-  answers: ScriptedOptions[],
-  relay: Omit<RelayDefinition, 'upstreams' | 'localMount'> = {},
-  plugin: Omit<RelayPluginOptions, 'relays'> = {}
-): Promise<FailoverSetup> {
-  const upstreams = await Promise.all(answers.map(async (answer) => await scriptedUpstream(answer)))
-  const app = await relayApp({
-    limits: { burstSize: 0, gracePeriod: 10, ...plugin.limits },
-    ...plugin,
-    relays: [{ ...relay, localMount: '/f', upstreams: upstreams.map((u) => ({ url: u.url('/s') })) }]
-  })
-  const events: Array<RelayEvents['failover']> = []
-  app.app.relay.on('failover', (event) => events.push(event))
-  t.after(async () => {
-    await app.app.close()
-    await Promise.all(upstreams.map(async (u) => await u.close()))
-  })
-  return { ...app, upstreams, events }
-}
-
-/** Once the relay is live on its first upstream: a listener that got 12 frames of it. */
-async function listenerOnFirst ({ app, url, upstreams: [first] }: FailoverSetup): Promise<OpenListener> {
-  await waitForState(app, '/f', 'live')
-  const listener = openListener(url('/f'))
-  await listener.head
-  await waitUntil(() => app.relay.get('/f')!.listeners === 1)
-  first!.push(mp3Frames(12))
-  await listener.waitForBytes(12 * FRAME)
-  return listener
 }
 
 interface Run { source: number, start: number, length: number }
