@@ -149,3 +149,23 @@ export function stripIcy (body: Buffer, metaint: number): StrippedIcy {
   }
   return { audio: Buffer.concat(audio), blocks, boundaries }
 }
+
+/** ICY framing of `audio` at `metaint`, with `blocks[i]` (length byte included) at boundary i, else 0x00. */
+export function icyBody (audio: Buffer, metaint: number, blocks: Record<number, Buffer> = {}): Buffer {
+  const parts: Buffer[] = []
+  for (let i = 0, n = 0; i < audio.length; i += metaint, n++) {
+    parts.push(audio.subarray(i, i + metaint))
+    if (i + metaint <= audio.length) parts.push(blocks[n] ?? Buffer.from([0]))
+  }
+  return Buffer.concat(parts)
+}
+
+/** A metadata block (its length byte first) carrying `text`. */
+export function icyBlock (text: string, encoding: BufferEncoding = 'utf8'): Buffer {
+  const bytes = Buffer.from(text, encoding)
+  const units = Math.ceil(bytes.length / 16)
+  const out = Buffer.alloc(1 + units * 16)
+  out[0] = units
+  bytes.copy(out, 1)
+  return out
+}

@@ -5,7 +5,8 @@ import type { RelayDefinition } from '../../../lib/index.js'
 import { waitForState, waitUntil } from '../../helpers/app.js'
 import { failoverRelay, listenerOnFirst, type FailoverSetup } from '../../helpers/failover.js'
 import { MP3_FRAME_BYTES as FRAME, mp3Frames, vorbisStream } from '../../helpers/frames.js'
-import { openListener } from '../../helpers/listen.js'
+import { icyBlock, icyBody } from '../../helpers/icy.js'
+import { demuxIcy, openListener } from '../../helpers/listen.js'
 import type { ScriptedOptions } from '../../helpers/scripted.js'
 
 const pause = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
@@ -160,5 +161,36 @@ test('Ogg: the standby takes over as a new chain, its header pages first, then i
   assert.ok(got.slice(0, firstOfB).every((page) => page.readUInt32LE(14) === 1), 'a run of A first')
   assert.deepEqual(got.slice(firstOfB), [bPages[0], bPages[1], ...bPages.slice(20, 40)], 'B\'s headers, then every page of B after A\'s last')
   assert.equal(b!.requests.length, 1)
+  await listener.close()
+})
+
+test('ICY: the standby takes over where an audio run of its stream starts, no metadata byte in the audio, none of it twice', async (t) => {
+  const icy = { head: 'HTTP/1.0 200 OK\r\nContent-Type: audio/mpeg\r\nicy-metaint: 2000\r\n\r\n' }
+  const setup = await standbyRelay(t, [{}, icy])
+  const { app, upstreams: [a, b] } = setup
+  const listener = await listenerOnFirst(setup)
+  const bAudio = mp3Frames(60)
+  const bBody = icyBody(bAudio, 2000, { 1: icyBlock("StreamTitle='B one';"), 3: icyBlock("StreamTitle='B two';") })
+  await b!.waitForClients(1)
+  // B's connection is in the middle of an audio run when A sends its last bytes
+  const mark = 7000
+  b!.push(bBody.subarray(0, mark))
+  await pause(100)
+  a!.push(mp3Frames(2))
+  await listener.waitForBytes(14 * FRAME)
+  await pause(50)
+  b!.push(bBody.subarray(mark))
+  a!.drop()
+  await waitUntil(() => listener.received().subarray(-FRAME).equals(bAudio.subarray(-FRAME)), 3000, 'B\'s last frame')
+
+  const bRun = listener.received().subarray(14 * FRAME)
+  assert.ok(listener.received().subarray(0, 14 * FRAME).equals(a!.sent().subarray(0, 14 * FRAME)))
+  assert.equal(bRun.length % FRAME, 0, 'whole frames')
+  const from = bAudio.indexOf(bRun)
+  assert.ok(from >= 0, 'B\'s audio, contiguous, with no metadata byte in it')
+  const markAudio = demuxIcy(bBody.subarray(0, mark), 2000).audio.length
+  assert.ok(from >= markAudio && from < markAudio + 2000 + FRAME, `none of B's audio before A's last byte (${from} ≥ ${markAudio}), and little lost`)
+  assert.equal(b!.requests.length, 1)
+  assert.equal(app.relay.get('/f')!.activeUpstream, 1)
   await listener.close()
 })

@@ -8,26 +8,7 @@ import { demuxIcy, openListener } from '../../helpers/listen.js'
 import { noise, scriptedUpstream } from '../../helpers/scripted.js'
 import fastifyIcecastRelay from '../../../lib/index.js'
 import { upstreamMetaint } from '../../../lib/shoutcast/extension.js'
-import { CONFORMANCE_DIR, conformancePresent } from '../../helpers/icy.js'
-
-/** ICY framing of `audio` at `metaint`, with `blocks[i]` (length byte included) at boundary i, else 0x00. */
-function icyBody (audio: Buffer, metaint: number, blocks: Record<number, Buffer> = {}): Buffer {
-  const parts: Buffer[] = []
-  for (let i = 0, n = 0; i < audio.length; i += metaint, n++) {
-    parts.push(audio.subarray(i, i + metaint))
-    if (i + metaint <= audio.length) parts.push(blocks[n] ?? Buffer.from([0]))
-  }
-  return Buffer.concat(parts)
-}
-
-function block (text: string, encoding: BufferEncoding = 'utf8'): Buffer {
-  const bytes = Buffer.from(text, encoding)
-  const units = Math.ceil(bytes.length / 16)
-  const out = Buffer.alloc(1 + units * 16)
-  out[0] = units
-  bytes.copy(out, 1)
-  return out
-}
+import { CONFORMANCE_DIR, conformancePresent, icyBlock as block, icyBody } from '../../helpers/icy.js'
 
 /** A one-mount server that answers with a recorded response head, then sends the body when told to. */
 async function replayServer (head: Buffer, path: string): Promise<{ port: number, send: (body: Buffer) => void, close: () => Promise<void> }> {
