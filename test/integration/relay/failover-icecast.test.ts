@@ -33,10 +33,10 @@ async function source (icecast: Icecast, mount: string, format: 'mp3' | 'ogg', f
   return started
 }
 
-/** A relay of `mount` on the main server with the backup's `mount` behind it, quick to fail back. */
-async function failoverRelay (mount: string): Promise<RelayApp> {
+/** A relay of `mount` on the main server with the backup's `mount` behind it (kept connected with `standby`), quick to fail back. */
+async function failoverRelay (mount: string, standby = false): Promise<RelayApp> {
   const relay = await relayApp({
-    relays: [{ localMount: mount, upstreams: [{ url: main.url(mount) }, { url: backup.url(mount) }] }],
+    relays: [{ localMount: mount, upstreams: [{ url: main.url(mount) }, { url: backup.url(mount) }], standby }],
     limits: { gracePeriod: 10, maxBackoff: 1, burstSize: 16384 }
   })
   await waitForState(relay.app, mount, 'live')
@@ -168,6 +168,38 @@ test('the main server killed outright: the backup takes over, and the relay fail
     const decoded = await runMpg123(got.body, { icy: false })
     assert.ok(decoded.ok, decoded.problems.join('\n') + decoded.stderr)
     assert.ok(decoded.seconds > 4, `decoded ${decoded.seconds} s`)
+  } finally {
+    await relay.app.close()
+  }
+})
+
+test('standby: the backup, connected while the main plays, takes over with no new connection; runs of A then B, decodable', async () => {
+  const mount = '/standby.mp3'
+  const mainSource = await source(main, mount, 'mp3', [fixtures.mp3.long.file])
+  await source(backup, mount, 'mp3', fixtures.mp3.tracks.map((track) => track.file))
+  const recordings = [openListener(main.url(mount)), openListener(backup.url(mount))]
+  await Promise.all(recordings.map(async (listener) => await listener.head))
+  const relay = await failoverRelay(mount, true)
+  // the backup's clients on the mount, by Icecast's connection ids
+  const backupClients = async (): Promise<string[]> =>
+    [...(await backup.admin(`/admin/listclients?mount=${mount}`)).body.toString().matchAll(/<ID>(\d+)<\/ID>/g)].map((m) => m[1]!)
+  try {
+    await waitUntil(() => relay.app.relay.get(mount)!.upstreams[1]!.state === 'standby', 10000, 'the standby')
+    const before = await backupClients()
+    assert.equal(before.length, 2, 'the backup serves its recording and the relay\'s standby')
+    const listener = openListener(relay.url(mount))
+    await listener.head
+    await more(listener, 2, 16000)
+    await mainSource.stop()
+    await switchedTo(relay, mount, 1, 1)
+    await more(listener, 2, 16000)
+    assert.deepEqual(await backupClients(), before, 'no new connection to the backup: its standby took over')
+    const got = await listener.close()
+    assert.equal(got.ended, false, 'the listener was never disconnected')
+    const sent = await Promise.all(recordings.map(async (recording) => (await recording.close()).body))
+    assert.deepEqual(runsOf(got.body, sent).map((run) => run.source), [0, 1], 'a run of A, then a run of B')
+    const decoded = await runMpg123(got.body, { icy: false })
+    assert.ok(decoded.ok, decoded.problems.join('\n') + decoded.stderr)
   } finally {
     await relay.app.close()
   }
