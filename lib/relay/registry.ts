@@ -57,7 +57,7 @@ export class RegistryCore implements RelayRegistry {
   }
 
   add (definition: RelayDefinition, options: AddOptions = {}): RelayStatus {
-    const relay = this.#insert(resolveRelay(definition, 'relay', options.origin ?? 'api'), 'fallbackMount')
+    const relay = this.#insert(resolveRelay(definition, 'relay', options.origin ?? 'api'), 'relay.fallbackMount')
     this.#checkFallback(relay)
     return relay.status()
   }

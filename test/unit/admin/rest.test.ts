@@ -120,3 +120,34 @@ test('Prometheus metrics per mount: listeners, bytes in and out, state, reconnec
   assert.equal(sample('icecast_relay_listeners', 'mount="/demand"'), 0)
   await Promise.all([reader.close(), stalled.close()])
 })
+
+test('REST: a relay with several upstreams and a fallback takes the options\' shape; a mixed form or a fallback loop is a 400 naming the field', async (t) => {
+  const main = await scriptedUpstream()
+  const backup = await scriptedUpstream()
+  const { app } = await relayApp({ admin: ADMIN, relays: [{ url: main.url('/b'), localMount: '/b' }] })
+  t.after(async () => { await app.close(); await main.close(); await backup.close() })
+  const post = async (payload: object): Promise<{ statusCode: number, json: () => any }> =>
+    await app.inject({ method: 'POST', url: '/admin/relays', headers: { authorization }, payload })
+
+  const added = await post({
+    localMount: '/a',
+    upstreams: [{ url: main.url('/a'), username: 'u', password: 'secret' }, { server: '127.0.0.1', port: backup.port, mount: '/a' }],
+    failback: false,
+    stallTimeout: 1,
+    fallbackMount: '/b'
+  })
+  assert.equal(added.statusCode, 201)
+  const status = added.json()
+  assert.deepEqual(status.upstreams.map((upstream: { url: string }) => upstream.url), [main.url('/a'), `http://127.0.0.1:${backup.port}/a`])
+  assert.equal(status.fallbackMount, '/b')
+  assert.doesNotMatch(JSON.stringify(status), /secret/)
+
+  const mixed = await post({ localMount: '/m', url: main.url('/m'), upstreams: [{ url: main.url('/m') }] })
+  assert.equal(mixed.statusCode, 400)
+  assert.match(mixed.json().message, /^relay\.(url|upstreams)/)
+  const loop = await post({ url: main.url('/c'), localMount: '/c', fallbackMount: '/c' })
+  assert.equal(loop.statusCode, 400)
+  assert.match(loop.json().message, /^relay\.fallbackMount: .*\/c/)
+  assert.equal(app.relay.get('/m'), undefined)
+  assert.equal(app.relay.get('/c'), undefined)
+})

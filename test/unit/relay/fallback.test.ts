@@ -192,7 +192,7 @@ test('a loop of fallbacks is refused at register and by app.relay.add, naming th
   const { app } = await relayApp({ relays: [{ url, localMount: '/a', fallbackMount: '/b', onDemand: true }] })
   t.after(() => app.close())
   assert.throws(() => app.relay.add({ url, localMount: '/b', fallbackMount: '/a' }), (error: Error & { field?: string }) => {
-    assert.equal(error.field, 'fallbackMount')
+    assert.equal(error.field, 'relay.fallbackMount')
     assert.match(error.message, /\/b → \/a → \/b/)
     return true
   })
