@@ -1,6 +1,7 @@
 // The file source: a local MP3/AAC/Ogg file played as an upstream, in a loop, at the rate its own frames
 // and pages play. Pure parts (timeline, pacing) by property; the source itself with real files and timers.
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -202,4 +203,26 @@ test('a file larger than the in-memory limit is streamed from disk, block after 
   assert.ok(all.length > frames.length * 2, `more than two loops at once: ${all.length}`)
   assert.ok(all.subarray(0, frames.length).equals(frames))
   assert.ok(all.subarray(frames.length, 2 * frames.length).equals(frames))
+})
+
+test('a FIFO is refused at once, not waited on for a writer that never comes', async () => {
+  const fifo = join(dir, 'fifo.mp3')
+  execFileSync('mkfifo', [fifo])
+  const opened = openFileUpstream({ path: fifo })
+  const outcome = await Promise.race([
+    opened.then(() => 'opened', (error) => codeOf(error)),
+    new Promise((resolve) => setTimeout(resolve, 1000, 'still opening after 1 s')).then(String)
+  ])
+  assert.equal(outcome, 'FST_ICECAST_RELAY_FILE_UNREADABLE')
+})
+
+test('an Ogg file whose granules claim far less time than its bytes take is refused, not sent in a flood', async () => {
+  const path = write('fast.ogg', vorbisStream(7, 30, 1)) // 16 KB that say they play 0.7 ms
+  await assert.rejects(openFileUpstream({ path }), (error) => {
+    assert.equal(codeOf(error), 'FST_ICECAST_RELAY_FILE_NOT_AUDIO')
+    assert.match((error as Error).message, /bytes a second/)
+    return true
+  })
+  const streamed = write('fast-large.ogg', vorbisStream(7, 3000, 1))
+  await assert.rejects(openFileUpstream({ path: streamed, inMemoryBytes: 1024 }), (error) => codeOf(error) === 'FST_ICECAST_RELAY_FILE_NOT_AUDIO')
 })
