@@ -607,7 +607,6 @@ export class Relay implements RelayView {
     this.#connection?.close()
     this.#connection = undefined
     this.#leftBecause = FAILBACK
-    this.#probeAttempt = 0
     this.#upstreams.failBack(probe.index)
     const sink = this.#adopt(probe.connection!, true)
     if (sink === undefined) return
@@ -765,6 +764,9 @@ export class Relay implements RelayView {
       return
     }
     if (this.#upstreams.active === this.#playing) this.#leftBecause = this.#lastError.code
+    // Failback probes slow down until a connection holds: one that proves a stream and dies at once
+    // (a flapping main) would otherwise win a failback every half second, forever.
+    if (stable) this.#probeAttempt = 0
     const next = this.#upstreams.failed(this.#lastError, stable)
     this.#upstreams.activate(next.next)
     if (next.now) {

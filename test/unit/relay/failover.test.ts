@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict'
+import net from 'node:net'
 import { test, type TestContext } from 'node:test'
 import type { RelayDefinition, RelayEvents, RelayPluginOptions } from '../../../lib/index.js'
 import { ADMIN, adminGet } from '../../helpers/admin.js'
 import { syntheticAdts } from '../../helpers/adts.js'
 import { relayApp, waitForState, waitUntil, type RelayApp } from '../../helpers/app.js'
 import { openListener, type OpenListener } from '../../helpers/listen.js'
-import { noise, scriptedUpstream, type ScriptedOptions, type ScriptedUpstream } from '../../helpers/scripted.js'
+import { noise, onRequestHead, scriptedUpstream, type ScriptedOptions, type ScriptedUpstream } from '../../helpers/scripted.js'
 
 const SECRET = 'pa55-w0rd-never-shown'
 
@@ -291,4 +292,30 @@ test('on demand: the higher upstreams are probed only while the relay is live; t
   assert.equal((await next.head).status, 200)
   assert.equal(app.relay.get('/f')!.activeUpstream, 0)
   await next.close()
+})
+
+test('a main that proves a stream and dies at once does not win a failback every half second: its probes back off', async (t) => {
+  // A answers every connection with 11 frames (past the stream proof), then hangs up
+  const connectedAt: number[] = []
+  const flapping = net.createServer((socket) => onRequestHead(socket, () => {
+    connectedAt.push(Date.now())
+    socket.write('HTTP/1.0 200 OK\r\nContent-Type: audio/mpeg\r\n\r\n')
+    socket.write(mp3Frames(11))
+    setTimeout(() => socket.destroy(), 30)
+  }))
+  await new Promise<void>((resolve) => flapping.listen(0, '127.0.0.1', resolve))
+  const b = await scriptedUpstream()
+  const a = `http://127.0.0.1:${(flapping.address() as net.AddressInfo).port}/s`
+  const { app } = await relayApp({ limits: { burstSize: 0, gracePeriod: 10, maxBackoff: 30 }, relays: [{ localMount: '/f', upstreams: [{ url: a }, { url: b.url('/s') }] }] })
+  const feed = setInterval(() => b.push(mp3Frames(3)), 50)
+  t.after(async () => {
+    clearInterval(feed)
+    await app.close()
+    await b.close()
+    await new Promise((resolve) => flapping.close(resolve))
+  })
+  await waitUntil(() => connectedAt.length >= 4, 6000, 'three failback probes of A')
+  const gaps = connectedAt.slice(1).map((at, i) => at - connectedAt[i]!)
+  assert.ok(gaps[1]! >= 500 && gaps[2]! >= 1000, `the probes of A back off, 0.5 s then 1 s at least: ${gaps.join(', ')} ms apart`)
+  assert.ok(app.relay.get('/f')!.switches <= 7, `switches: ${app.relay.get('/f')!.switches}`)
 })
