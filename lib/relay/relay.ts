@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { RestartedError, toRelayError, UpstreamStalledError, type RelayError } from '../errors.js'
+import { ProbeUnprovenError, RestartedError, toRelayError, UpstreamStalledError, type RelayError } from '../errors.js'
 import { FormatDetector } from '../formats/detect.js'
 import type { AudioInfo, OggCodec } from '../formats/sink.js'
 import { streamInfo, type StreamInfo } from '../mount/headers.js'
@@ -131,6 +131,8 @@ interface Probe {
   bytes: number
   /** where its bytes go once it is the active connection */
   sink?: UpstreamSink
+  /** it is let go unless it proves a stream by then */
+  deadline?: NodeJS.Timeout
 }
 
 /**
@@ -577,11 +579,28 @@ export class Relay implements RelayView {
         return
       }
       probe.connection = connection
+      probe.deadline = this.#probeDeadline(probe, rest)
       connection.start({
         data: (chunk) => { if (probe.sink !== undefined) probe.sink.data(chunk); else this.#probed(probe, chunk) },
-        end: (error) => { if (probe.sink !== undefined) probe.sink.end(error); else this.#probeFailed(probe, error, rest) }
+        end: (error) => {
+          if (probe.sink !== undefined) probe.sink.end(error)
+          else if (this.#probe === probe) this.#probeFailed(probe, error, rest)
+        }
       })
     }, (error: unknown) => { if (this.#probe === probe) this.#probeFailed(probe, error, rest) })
+  }
+
+  /**
+   * A probe must prove a stream within sourceTimeout: one that trickles a byte now and then never ends on
+   * its own, and would hold the only probe slot, so that no failback ever happens again.
+   */
+  #probeDeadline (probe: Probe, rest: number[]): NodeJS.Timeout {
+    const ms = this.#ctx.limits.sourceTimeout * 1000
+    return setTimeout(() => {
+      if (this.#probe !== probe || probe.sink !== undefined) return
+      probe.connection!.close()
+      this.#probeFailed(probe, new ProbeUnprovenError(upstreamName(this.def.upstreams[probe.index]!), ms), rest)
+    }, ms).unref()
   }
 
   #probed (probe: Probe, chunk: Buffer): void {
@@ -592,6 +611,7 @@ export class Relay implements RelayView {
 
   #probeFailed (probe: Probe, error: unknown, rest: number[]): void {
     this.#probe = undefined
+    clearTimeout(probe.deadline)
     this.#upstreams.probeFailed(probe.index, toRelayError(error))
     this.#probeRound(rest)
   }
@@ -603,6 +623,7 @@ export class Relay implements RelayView {
    */
   #failBack (probe: Probe): void {
     this.#probe = undefined
+    clearTimeout(probe.deadline)
     clearTimeout(this.#stallTimer)
     this.#connection?.close()
     this.#connection = undefined
@@ -621,6 +642,7 @@ export class Relay implements RelayView {
     const probe = this.#probe
     if (probe === undefined) return
     this.#probe = undefined
+    clearTimeout(probe.deadline)
     probe.abort.abort()
     probe.connection?.close()
     this.#upstreams.released(probe.index)

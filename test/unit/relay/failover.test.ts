@@ -319,3 +319,35 @@ test('a main that proves a stream and dies at once does not win a failback every
   assert.ok(gaps[1]! >= 500 && gaps[2]! >= 1000, `the probes of A back off, 0.5 s then 1 s at least: ${gaps.join(', ')} ms apart`)
   assert.ok(app.relay.get('/f')!.switches <= 7, `switches: ${app.relay.get('/f')!.switches}`)
 })
+
+test('a failback probe that trickles a byte now and then is let go after sourceTimeout: it holds no failback off for good', async (t) => {
+  // A's first connection plays and ends; its second (the first probe) trickles; its third is a stream again
+  const timers = new Set<NodeJS.Timeout>()
+  const sockets = new Set<net.Socket>()
+  let connections = 0
+  const main = net.createServer((socket) => onRequestHead(socket, () => {
+    sockets.add(socket)
+    const nth = ++connections
+    socket.write('HTTP/1.0 200 OK\r\nContent-Type: audio/mpeg\r\n\r\n')
+    const every = (ms: number, send: () => Buffer): void => { timers.add(setInterval(() => { if (!socket.destroyed) socket.write(send()) }, ms)) }
+    if (nth === 1) socket.end(mp3Frames(11))
+    else if (nth === 2) every(200, () => Buffer.from([0x20]))
+    else { socket.write(mp3Frames(11)); every(50, () => mp3Frames(2)) }
+  }))
+  await new Promise<void>((resolve) => main.listen(0, '127.0.0.1', resolve))
+  const b = await scriptedUpstream()
+  const a = `http://127.0.0.1:${(main.address() as net.AddressInfo).port}/s`
+  const { app } = await relayApp({ limits: { burstSize: 0, gracePeriod: 10, sourceTimeout: 1, maxBackoff: 1 }, relays: [{ localMount: '/f', upstreams: [{ url: a }, { url: b.url('/s') }] }] })
+  const feed = setInterval(() => b.push(mp3Frames(3)), 50)
+  t.after(async () => {
+    clearInterval(feed)
+    for (const timer of timers) clearInterval(timer)
+    await app.close()
+    await b.close()
+    for (const socket of sockets) socket.destroy()
+    await new Promise((resolve) => main.close(resolve))
+  })
+  await waitUntil(() => connections >= 2, 4000, 'the trickling probe')
+  await waitUntil(() => app.relay.get('/f')!.upstreams[0]!.lastError?.code === 'FST_ICECAST_RELAY_PROBE_UNPROVEN', 3000, 'the probe let go')
+  await waitUntil(() => app.relay.get('/f')!.activeUpstream === 0, 4000, 'the failback to A, a stream again')
+})
