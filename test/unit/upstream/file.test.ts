@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import fc from 'fast-check'
+import { pageCrc } from '../../../lib/formats/ogg.js'
 import { TimelineScanner, type Timed } from '../../../lib/formats/timeline.js'
 import { openFileUpstream } from '../../../lib/upstream/file.js'
 import { Pacer, contiguousRuns, dueUnits } from '../../../lib/upstream/pacing.js'
@@ -225,4 +226,23 @@ test('an Ogg file whose granules claim far less time than its bytes take is refu
   })
   const streamed = write('fast-large.ogg', vorbisStream(7, 3000, 1))
   await assert.rejects(openFileUpstream({ path: streamed, inMemoryBytes: 1024 }), (error) => codeOf(error) === 'FST_ICECAST_RELAY_FILE_NOT_AUDIO')
+})
+
+test('an Ogg page whose granule jumps by years plays as no time: the pages after it are not held back forever', () => {
+  const stream = vorbisStream(7, 10, 4410)
+  const pages: Buffer[] = []
+  for (let at = 0; at < stream.length;) {
+    let length = 27 + stream[at + 26]!
+    for (let i = 0; i < stream[at + 26]!; i++) length += stream[at + 27 + i]!
+    pages.push(Buffer.from(stream.subarray(at, at + length)))
+    at += length
+  }
+  const page = pages[5]!
+  page.writeBigInt64LE(2n ** 50n, 6)
+  page.writeUInt32LE(0, 22)
+  page.writeUInt32LE(pageCrc(page), 22)
+  const { seconds } = units(new TimelineScanner('ogg'), [Buffer.concat(pages)])
+  assert.equal(seconds[5], 0, 'the jump plays no time')
+  // the page after it goes back in granules: no time either; from the next on, each plays its own
+  assert.ok(seconds.slice(7).every((s) => close(s, 0.1)), `the pages after it: ${seconds.join(', ')}`)
 })
