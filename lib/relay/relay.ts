@@ -579,6 +579,12 @@ export class Relay implements RelayView {
         return
       }
       probe.connection = connection
+      const refusal = this.#headRefusal(connection.head, this.def.upstreams[index]!)
+      if (refusal !== undefined) {
+        connection.close()
+        this.#probeFailed(probe, refusal, rest)
+        return
+      }
       probe.deadline = this.#probeDeadline(probe, rest)
       connection.start({
         data: (chunk) => { if (probe.sink !== undefined) probe.sink.data(chunk); else this.#probed(probe, chunk) },
@@ -671,11 +677,30 @@ export class Relay implements RelayView {
       tags: (codec, fields) => this.#tagsRead(codec, fields),
       corrupt: (reason) => this.damaged(reason)
     }, previous?.end(), previous?.format === 'mpeg')
-    let next: Stage = this.#formats
+    return this.#extensionStages(head, upstream, this.#formats)
+  }
+
+  /** The extensions' stages an upstream's bytes go through before `next`; throws on a head they refuse. */
+  #extensionStages (head: ResponseHead, upstream: ResolvedUpstream, next: Stage): Stage {
+    let stage = next
     for (const ext of [...this.#ctx.extensions].reverse()) {
-      next = ext.upstreamStage?.(this, head, next, upstream) ?? next
+      stage = ext.upstreamStage?.(this, head, stage, upstream) ?? stage
     }
-    return next
+    return stage
+  }
+
+  /**
+   * Why a probe's head could not be played (a bad `icy-metaint`), or undefined: found before the failback,
+   * which would otherwise close the working connection for one that fails at once. Building stages has no
+   * effect until bytes come, so these are let go.
+   */
+  #headRefusal (head: ResponseHead, upstream: ResolvedUpstream): unknown {
+    try {
+      this.#extensionStages(head, upstream, { push: () => {} })
+      return undefined
+    } catch (error) {
+      return error
+    }
   }
 
   /**
