@@ -68,6 +68,8 @@ export const FileNotAudioError = createError(
   'FST_ICECAST_RELAY_FILE_NOT_AUDIO', 'file %s: %s', 500)
 export const UpstreamStalledError = createError(
   'FST_ICECAST_RELAY_UPSTREAM_STALLED', 'upstream %s: no data for %d ms (stallTimeout), a backup takes over', 504)
+export const ProbeUnprovenError = createError(
+  'FST_ICECAST_RELAY_PROBE_UNPROVEN', 'upstream %s: no stream proven within %d ms (sourceTimeout) of a failback probe', 504)
 export const RestartedError = createError('FST_ICECAST_RELAY_RESTARTED', 'restarted by request')
 export const BadUpstreamRequestError = createError('FST_ICECAST_RELAY_BAD_UPSTREAM_REQUEST', '%s', 500, TypeError)
 /** Misuse of the upstream parsers and connections by the library itself: a bug if it ever shows. */

@@ -34,6 +34,12 @@ interface OggClock {
 }
 
 const BOS = 0x02
+/**
+ * No Ogg page of audio plays longer (255 packets of Vorbis's longest block at 8 kHz play about two minutes): a
+ * page whose granule jumps further is a discontinuity (a cut, a bad muxer, a hostile file), played as no
+ * time, or a file source would wait that long, silent, before its next page.
+ */
+export const MAX_PAGE_SECONDS = 300
 const NO_GRANULE = -1n
 const CAPTURE = Buffer.from('OggS')
 
@@ -141,7 +147,8 @@ export class TimelineScanner {
     if (clock === undefined || clock.serial !== serial || granule === NO_GRANULE) return 0
     const advance = granule - clock.last
     clock.last = granule
-    return advance > 0n ? Number(advance) / clock.rate : 0
+    const seconds = advance > 0n ? Number(advance) / clock.rate : 0
+    return seconds <= MAX_PAGE_SECONDS ? seconds : 0
   }
 }
 

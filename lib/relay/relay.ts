@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { RestartedError, toRelayError, UpstreamStalledError, type RelayError } from '../errors.js'
+import { ProbeUnprovenError, RestartedError, toRelayError, UpstreamStalledError, type RelayError } from '../errors.js'
 import { FormatDetector } from '../formats/detect.js'
 import type { AudioInfo, OggCodec } from '../formats/sink.js'
 import { streamInfo, type StreamInfo } from '../mount/headers.js'
@@ -137,6 +137,8 @@ interface Probe {
   bytes: number
   /** where its bytes go once it is the active connection */
   sink?: UpstreamSink
+  /** it is let go unless it proves a stream by then */
+  deadline?: NodeJS.Timeout
 }
 
 /**
@@ -588,11 +590,34 @@ export class Relay implements RelayView {
         return
       }
       probe.connection = connection
+      const refusal = this.#headRefusal(connection.head, this.def.upstreams[index]!)
+      if (refusal !== undefined) {
+        connection.close()
+        this.#probeFailed(probe, refusal, rest)
+        return
+      }
+      probe.deadline = this.#probeDeadline(probe, rest)
       connection.start({
         data: (chunk) => { if (probe.sink !== undefined) probe.sink.data(chunk); else this.#probed(probe, chunk) },
-        end: (error) => { if (probe.sink !== undefined) probe.sink.end(error); else this.#probeFailed(probe, error, rest) }
+        end: (error) => {
+          if (probe.sink !== undefined) probe.sink.end(error)
+          else if (this.#probe === probe) this.#probeFailed(probe, error, rest)
+        }
       })
     }, (error: unknown) => { if (this.#probe === probe) this.#probeFailed(probe, error, rest) })
+  }
+
+  /**
+   * A probe must prove a stream within sourceTimeout: one that trickles a byte now and then never ends on
+   * its own, and would hold the only probe slot, so that no failback ever happens again.
+   */
+  #probeDeadline (probe: Probe, rest: number[]): NodeJS.Timeout {
+    const ms = this.#ctx.limits.sourceTimeout * 1000
+    return setTimeout(() => {
+      if (this.#probe !== probe || probe.sink !== undefined) return
+      probe.connection!.close()
+      this.#probeFailed(probe, new ProbeUnprovenError(upstreamName(this.def.upstreams[probe.index]!), ms), rest)
+    }, ms).unref()
   }
 
   #probed (probe: Probe, chunk: Buffer): void {
@@ -603,6 +628,7 @@ export class Relay implements RelayView {
 
   #probeFailed (probe: Probe, error: unknown, rest: number[]): void {
     this.#probe = undefined
+    clearTimeout(probe.deadline)
     this.#upstreams.probeFailed(probe.index, toRelayError(error))
     this.#probeRound(rest)
   }
@@ -614,11 +640,11 @@ export class Relay implements RelayView {
    */
   #failBack (probe: Probe): void {
     this.#probe = undefined
+    clearTimeout(probe.deadline)
     clearTimeout(this.#stallTimer)
     this.#connection?.close()
     this.#connection = undefined
     this.#leftBecause = FAILBACK
-    this.#probeAttempt = 0
     this.#upstreams.failBack(probe.index)
     const sink = this.#adopt(probe.connection!, true)
     if (sink === undefined) return
@@ -674,6 +700,7 @@ export class Relay implements RelayView {
     const probe = this.#probe
     if (probe === undefined) return
     this.#probe = undefined
+    clearTimeout(probe.deadline)
     probe.abort.abort()
     probe.connection?.close()
     this.#upstreams.released(probe.index)
@@ -702,11 +729,30 @@ export class Relay implements RelayView {
       tags: (codec, fields) => this.#tagsRead(codec, fields),
       corrupt: (reason) => this.damaged(reason)
     }, previous?.end(), previous?.format === 'mpeg')
-    let next: Stage = this.#formats
+    return this.#extensionStages(head, upstream, this.#formats)
+  }
+
+  /** The extensions' stages an upstream's bytes go through before `next`; throws on a head they refuse. */
+  #extensionStages (head: ResponseHead, upstream: ResolvedUpstream, next: Stage): Stage {
+    let stage = next
     for (const ext of [...this.#ctx.extensions].reverse()) {
-      next = ext.upstreamStage?.(this, head, next, upstream) ?? next
+      stage = ext.upstreamStage?.(this, head, stage, upstream) ?? stage
     }
-    return next
+    return stage
+  }
+
+  /**
+   * Why a probe's head could not be played (a bad `icy-metaint`), or undefined: found before the failback,
+   * which would otherwise close the working connection for one that fails at once. Building stages has no
+   * effect until bytes come, so these are let go.
+   */
+  #headRefusal (head: ResponseHead, upstream: ResolvedUpstream): unknown {
+    try {
+      this.#extensionStages(head, upstream, { push: () => {} })
+      return undefined
+    } catch (error) {
+      return error
+    }
   }
 
   /**
@@ -817,6 +863,9 @@ export class Relay implements RelayView {
       return
     }
     if (this.#upstreams.active === this.#playing) this.#leftBecause = this.#lastError.code
+    // Failback probes slow down until a connection holds: one that proves a stream and dies at once
+    // (a flapping main) would otherwise win a failback every half second, forever.
+    if (stable) this.#probeAttempt = 0
     const next = this.#upstreams.failed(this.#lastError, stable)
     this.#upstreams.activate(next.next)
     if (next.now && this.#takeOver(next.next)) return

@@ -1,3 +1,4 @@
+import { constants } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
@@ -34,6 +35,17 @@ const BLOCK_BYTES = 256 * 1024
 const PROBE_BYTES = 4 * 1024 * 1024
 /** Sends are batched at least this far apart: with the lead, no listener hears the difference. */
 const MIN_WAIT_MS = 50
+/**
+ * More than any audio a relay carries plays in a second (hi-res Ogg FLAC is about 600 KB/s): a file whose
+ * timing claims more is lying (an Ogg granule that advances by a sample a page) and would be sent, looped,
+ * many times a second at once to every listener.
+ */
+export const MAX_BYTES_PER_SECOND = 1024 * 1024
+/**
+ * Not blocking on open: a FIFO with no writer would otherwise hold the open (and one of libuv's few pool
+ * threads) forever, where the regular-file check below refuses it at once. No effect on a regular file.
+ */
+const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0)
 
 /** Where a file's timed audio comes from, segment after segment, the file looping. */
 interface SegmentSource {
@@ -52,7 +64,7 @@ export async function openFileUpstream (options: FileUpstreamOptions): Promise<U
   const { path } = options
   let handle: FileHandle
   try {
-    handle = await open(path, 'r')
+    handle = await open(path, OPEN_FLAGS)
   } catch (error) {
     throw new FileUnreadableError(path, (error as Error).message, { cause: error })
   }
@@ -87,6 +99,7 @@ async function memorySource (handle: FileHandle, path: string): Promise<SegmentS
   await handle.close()
   const timed = new TimelineScanner(formatOf(bytes, path)).push(bytes, true)
   if (timed.timeline.duration === 0) throw new FileNotAudioError(path, 'holds no MPEG, AAC or Ogg audio that plays')
+  assertPlayableRate(timed, path)
   return { first: timed, next: () => timed, close: () => {} }
 }
 
@@ -109,6 +122,7 @@ class StreamedFile implements SegmentSource {
     const scanner = new TimelineScanner(formatOf(bytes, path))
     const first = scanner.push(bytes)
     if (first.timeline.duration === 0) throw new FileNotAudioError(path, `holds no audio that plays in its first ${PROBE_BYTES} bytes`)
+    assertPlayableRate(first, path)
     const { size } = await readFailing(path, () => handle.stat())
     return new StreamedFile(handle, path, scanner, first, bytesRead, size)
   }
@@ -146,6 +160,13 @@ class StreamedFile implements SegmentSource {
     if (this.#silentBlocks > this.#maxSilentBlocks) throw new FileNotAudioError(this.#path, 'holds no audio that plays any more')
     return timed
   }
+}
+
+/** Refuses audio whose units' bytes would play faster than MAX_BYTES_PER_SECOND. */
+function assertPlayableRate ({ timeline }: Timed, path: string): void {
+  const bytes = timeline.ends.reduce((sum, end, i) => sum + end - timeline.starts[i]!, 0)
+  const rate = bytes / timeline.duration
+  if (rate > MAX_BYTES_PER_SECOND) throw new FileNotAudioError(path, `would play ${Math.round(rate)} bytes a second, more than ${MAX_BYTES_PER_SECOND} (its timing is broken or its tags outweigh its audio)`)
 }
 
 function formatOf (bytes: Buffer, path: string): TimedFormat {

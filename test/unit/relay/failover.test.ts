@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import net from 'node:net'
+import { test, type TestContext } from 'node:test'
+import type { RelayPluginOptions } from '../../../lib/index.js'
 import { ADMIN, adminGet } from '../../helpers/admin.js'
 import { syntheticAdts } from '../../helpers/adts.js'
-import { relayApp, waitForState, waitUntil } from '../../helpers/app.js'
+import { relayApp, waitForState, waitUntil, type RelayApp } from '../../helpers/app.js'
 import { failoverRelay, listenerOnFirst } from '../../helpers/failover.js'
 import { openListener } from '../../helpers/listen.js'
-import { noise, scriptedUpstream } from '../../helpers/scripted.js'
+import { noise, onRequestHead, scriptedUpstream, type ScriptedUpstream } from '../../helpers/scripted.js'
 
 const SECRET = 'pa55-w0rd-never-shown'
 
@@ -253,4 +255,91 @@ test('on demand: the higher upstreams are probed only while the relay is live; t
   assert.equal((await next.head).status, 200)
   assert.equal(app.relay.get('/f')!.activeUpstream, 0)
   await next.close()
+})
+
+interface ScriptedMain {
+  /** when each connection's request came */
+  connectedAt: number[]
+  /** a relay at `/f` with this main (its answers scripted by connection) and a scripted backup fed all along */
+  app: RelayApp['app']
+  backup: ScriptedUpstream
+}
+
+/**
+ * A main upstream that answers its `nth` connection (from 1) as `answer` says, the backup a steady stream,
+ * and the relay of the two at `/f`; everything is closed after the test.
+ */
+async function scriptedMain (t: TestContext, limits: RelayPluginOptions['limits'], answer: (socket: net.Socket, nth: number, every: (ms: number, send: () => Buffer) => void) => void): Promise<ScriptedMain> {
+  const sockets = new Set<net.Socket>()
+  const timers = new Set<NodeJS.Timeout>()
+  const connectedAt: number[] = []
+  const main = net.createServer((socket) => onRequestHead(socket, () => {
+    sockets.add(socket)
+    connectedAt.push(Date.now())
+    const every = (ms: number, send: () => Buffer): void => { timers.add(setInterval(() => { if (!socket.destroyed) socket.write(send()) }, ms)) }
+    answer(socket, connectedAt.length, every)
+  }))
+  await new Promise<void>((resolve) => main.listen(0, '127.0.0.1', resolve))
+  const backup = await scriptedUpstream()
+  const url = `http://127.0.0.1:${(main.address() as net.AddressInfo).port}/s`
+  const { app } = await relayApp({ limits: { burstSize: 0, gracePeriod: 10, ...limits }, relays: [{ localMount: '/f', upstreams: [{ url }, { url: backup.url('/s') }] }] })
+  const feed = setInterval(() => backup.push(mp3Frames(3)), 50)
+  t.after(async () => {
+    clearInterval(feed)
+    for (const timer of timers) clearInterval(timer)
+    await app.close()
+    await backup.close()
+    for (const socket of sockets) socket.destroy()
+    await new Promise((resolve) => main.close(resolve))
+  })
+  return { connectedAt, app, backup }
+}
+
+const MPEG_HEAD = 'HTTP/1.0 200 OK\r\nContent-Type: audio/mpeg\r\n\r\n'
+
+test('a main that proves a stream and dies at once does not win a failback every half second: its probes back off', async (t) => {
+  // every connection of the main gets 11 frames (past the stream proof), then it hangs up
+  const { connectedAt, app } = await scriptedMain(t, { maxBackoff: 30 }, (socket) => {
+    socket.write(MPEG_HEAD)
+    socket.write(mp3Frames(11))
+    setTimeout(() => socket.destroy(), 30)
+  })
+  await waitUntil(() => connectedAt.length >= 4, 6000, 'three failback probes of A')
+  const gaps = connectedAt.slice(1).map((at, i) => at - connectedAt[i]!)
+  assert.ok(gaps[1]! >= 500 && gaps[2]! >= 1000, `the probes of A back off, 0.5 s then 1 s at least: ${gaps.join(', ')} ms apart`)
+  assert.ok(app.relay.get('/f')!.switches <= 7, `switches: ${app.relay.get('/f')!.switches}`)
+})
+
+test('a failback probe that trickles a byte now and then is let go after sourceTimeout: it holds no failback off for good', async (t) => {
+  // the main's first connection plays and ends; its second (the first probe) trickles; its third is a stream again
+  const { connectedAt, app } = await scriptedMain(t, { sourceTimeout: 1, maxBackoff: 1 }, (socket, nth, every) => {
+    socket.write(MPEG_HEAD)
+    if (nth === 1) socket.end(mp3Frames(11))
+    else if (nth === 2) every(200, () => Buffer.from([0x20]))
+    else {
+      socket.write(mp3Frames(11))
+      every(50, () => mp3Frames(2))
+    }
+  })
+  await waitUntil(() => connectedAt.length >= 2, 4000, 'the trickling probe')
+  await waitUntil(() => app.relay.get('/f')!.upstreams[0]!.lastError?.code === 'FST_ICECAST_RELAY_PROBE_UNPROVEN', 3000, 'the probe let go')
+  await waitUntil(() => app.relay.get('/f')!.activeUpstream === 0, 4000, 'the failback to A, a stream again')
+})
+
+test('a failback probe whose head cannot be played (a bad icy-metaint) fails as a probe: the working backup is not dropped for it', async (t) => {
+  // the main's first connection plays and ends; every later one answers with audio under a head the relay refuses
+  const { connectedAt, app, backup } = await scriptedMain(t, { maxBackoff: 0.5 }, (socket, nth) => {
+    if (nth === 1) {
+      socket.write(MPEG_HEAD)
+      socket.end(mp3Frames(11))
+      return
+    }
+    socket.write('HTTP/1.0 200 OK\r\nContent-Type: audio/mpeg\r\nicy-metaint: nope\r\n\r\n')
+    socket.write(mp3Frames(11))
+  })
+  await waitUntil(() => connectedAt.length >= 4, 5000, 'three probes of A')
+  const status = app.relay.get('/f')!
+  assert.equal(status.upstreams[0]!.lastError?.code, 'FST_ICECAST_RELAY_BAD_METAINT')
+  assert.equal(backup.requests.length, 1, 'the backup\'s connection plays on')
+  assert.equal(status.switches, 1)
 })

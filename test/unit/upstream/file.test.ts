@@ -1,10 +1,12 @@
 // The file source: a local MP3/AAC/Ogg file played as an upstream, in a loop, at the rate its own frames
 // and pages play. Pure parts (timeline, pacing) by property; the source itself with real files and timers.
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import fc from 'fast-check'
+import { pageCrc } from '../../../lib/formats/ogg.js'
 import { TimelineScanner, type Timed } from '../../../lib/formats/timeline.js'
 import { openFileUpstream } from '../../../lib/upstream/file.js'
 import { Pacer, contiguousRuns, dueUnits } from '../../../lib/upstream/pacing.js'
@@ -202,4 +204,45 @@ test('a file larger than the in-memory limit is streamed from disk, block after 
   assert.ok(all.length > frames.length * 2, `more than two loops at once: ${all.length}`)
   assert.ok(all.subarray(0, frames.length).equals(frames))
   assert.ok(all.subarray(frames.length, 2 * frames.length).equals(frames))
+})
+
+test('a FIFO is refused at once, not waited on for a writer that never comes', async () => {
+  const fifo = join(dir, 'fifo.mp3')
+  execFileSync('mkfifo', [fifo])
+  const opened = openFileUpstream({ path: fifo })
+  const outcome = await Promise.race([
+    opened.then(() => 'opened', (error) => codeOf(error)),
+    new Promise((resolve) => setTimeout(resolve, 1000, 'still opening after 1 s')).then(String)
+  ])
+  assert.equal(outcome, 'FST_ICECAST_RELAY_FILE_UNREADABLE')
+})
+
+test('an Ogg file whose granules claim far less time than its bytes take is refused, not sent in a flood', async () => {
+  const path = write('fast.ogg', vorbisStream(7, 30, 1)) // 16 KB that say they play 0.7 ms
+  await assert.rejects(openFileUpstream({ path }), (error) => {
+    assert.equal(codeOf(error), 'FST_ICECAST_RELAY_FILE_NOT_AUDIO')
+    assert.match((error as Error).message, /bytes a second/)
+    return true
+  })
+  const streamed = write('fast-large.ogg', vorbisStream(7, 3000, 1))
+  await assert.rejects(openFileUpstream({ path: streamed, inMemoryBytes: 1024 }), (error) => codeOf(error) === 'FST_ICECAST_RELAY_FILE_NOT_AUDIO')
+})
+
+test('an Ogg page whose granule jumps by years plays as no time: the pages after it are not held back forever', () => {
+  const stream = vorbisStream(7, 10, 4410)
+  const pages: Buffer[] = []
+  for (let at = 0; at < stream.length;) {
+    let length = 27 + stream[at + 26]!
+    for (let i = 0; i < stream[at + 26]!; i++) length += stream[at + 27 + i]!
+    pages.push(Buffer.from(stream.subarray(at, at + length)))
+    at += length
+  }
+  const page = pages[5]!
+  page.writeBigInt64LE(2n ** 50n, 6)
+  page.writeUInt32LE(0, 22)
+  page.writeUInt32LE(pageCrc(page), 22)
+  const { seconds } = units(new TimelineScanner('ogg'), [Buffer.concat(pages)])
+  assert.equal(seconds[5], 0, 'the jump plays no time')
+  // the page after it goes back in granules: no time either; from the next on, each plays its own
+  assert.ok(seconds.slice(7).every((s) => close(s, 0.1)), `the pages after it: ${seconds.join(', ')}`)
 })
