@@ -125,8 +125,11 @@ export class Fallbacks {
 
   /** The listener is ended, or moved by hand: it has no home to go back to. */
   left (listener: Listener): void {
-    this.#homes.get(listener)?.away.delete(listener)
+    const home = this.#homes.get(listener)
+    home?.away.delete(listener)
     this.#homes.delete(listener)
+    // an on-demand home kept its upstream for this listener: it may let it go now
+    home?.demandChanged()
   }
 
   /** A relay live again takes back its listeners served by fallbacks, when it overrides them. */

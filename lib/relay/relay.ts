@@ -286,6 +286,9 @@ export class Relay implements RelayView {
     this.#upstreams = this.#upstreams.renumbered(from, Math.max(active, 0))
     this.#playing = playing < 0 ? undefined : playing
     if (active >= 0) {
+      // the stall watch is for relays with a backup: the list may have gained or lost one
+      clearTimeout(this.#stallTimer)
+      if (this.#connection !== undefined) this.#watchStall(this.#connection)
       // a higher upstream may have come: it is probed for a failback; the next one may be another
       this.#scheduleProbe()
       if (this.#state === 'live') this.#keepStandby()
@@ -900,6 +903,11 @@ export class Relay implements RelayView {
     this.#ctx.emit('listener', {
       localMount: this.localMount, action: 'leave', id: listener.id, ip: listener.ip, reason
     })
+    this.#maybeLinger()
+  }
+
+  /** Someone who counted as demand for this relay elsewhere (a listener away on a fallback) is gone. */
+  demandChanged (): void {
     this.#maybeLinger()
   }
 

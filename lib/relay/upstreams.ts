@@ -122,11 +122,11 @@ export class UpstreamSet {
   /**
    * The same decisions over a new list of upstreams (a master started or stopped listing a mount): `from[i]` is
    * the index upstream `i` had, or -1 for a new one; `active` is the one the relay plays or tries in the new
-   * list. Each upstream keeps its state and last error, and the switches and failures in a row go on.
+   * list. Each upstream keeps its state and last error, and the switches go on; the failures in a row start
+   * anew, since they counted places in the old order (a round of the new list must try every upstream).
    */
   renumbered (from: readonly number[], active: number): UpstreamSet {
     const next = new UpstreamSet(from.length)
-    next.#row = this.#row
     next.#switches = this.#switches
     from.forEach((old, i) => {
       next.#states[i] = old < 0 ? 'idle' : this.#states[old]!

@@ -158,6 +158,8 @@ class StreamedFile implements SegmentSource {
     const timed = this.#scanner.push(block.subarray(0, bytesRead), final)
     this.#silentBlocks = timed.timeline.duration > 0 ? 0 : this.#silentBlocks + 1
     if (this.#silentBlocks > this.#maxSilentBlocks) throw new FileNotAudioError(this.#path, 'holds no audio that plays any more')
+    // the probe saw the file's start only: a later block's timing may be broken too
+    if (timed.timeline.duration > 0) assertPlayableRate(timed, this.#path)
     return timed
   }
 }

@@ -227,3 +227,36 @@ test('fallback to a file: the listener gets the file\'s frames, at the rate they
   assert.ok(fromFile.equals(looped.subarray(offset, offset + fromFile.length)), 'the file, in a loop')
   assert.equal((await listener.close()).ended, false)
 })
+
+test('on demand with fallbackOverride: once its last listener away on the fallback leaves, the relay lets its upstream go', async (t) => {
+  const a = await scriptedUpstream()
+  const b = await scriptedUpstream()
+  const { app, url } = await relayApp({
+    relays: [
+      { url: a.url(), localMount: '/a', onDemand: true, fallbackMount: '/b', fallbackOverride: true },
+      { url: b.url(), localMount: '/b' }
+    ],
+    limits: { gracePeriod: 0.3, burstSize: 0, maxBackoff: 0.3, connectTimeout: 2, onDemandLinger: 0.3 }
+  })
+  const feeds: NodeJS.Timeout[] = []
+  const feed = (upstream: typeof a): void => { feeds.push(setInterval(() => upstream.push(noise(2000)), 50)) }
+  t.after(async () => { for (const timer of feeds) clearInterval(timer); await app.close(); await a.close(); await b.close() })
+  await waitForState(app, '/b', 'live')
+  feed(a)
+  feed(b)
+  const listener = openListener(url('/a'))
+  await listener.head
+  await waitUntil(() => app.relay.get('/a')!.listeners === 1, 3000, 'the listener on /a')
+  clearInterval(feeds.shift())
+  await a.close()
+  await waitUntil(() => app.relay.get('/b')!.listeners === 1, 5000, 'the listener moved to /b')
+  // longer than onDemandLinger: the relay, down, is kept for its listener away on /b, not by a linger
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  await a.reopen()
+  feed(a)
+  await waitForState(app, '/a', 'live')
+  await listener.close()
+  await waitUntil(() => app.relay.get('/b')!.listeners === 0, 3000, 'the listener gone')
+  await waitForState(app, '/a', 'idle')
+  await waitUntil(() => a.clients.size === 0, 3000, 'no upstream connection kept for nobody')
+})

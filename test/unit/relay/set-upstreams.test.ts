@@ -59,3 +59,22 @@ test('an upstream list without the active upstream: the relay goes on at once fr
   assert.deepEqual(registry.get('/r')!.upstreams.map((upstream) => upstream.url), [b!.url('/s')])
   assert.throws(() => { registry.setUpstreams({ ...definition(b!.url('/s')), localMount: '/none' }, 'options') }, /no relay serves \/none/)
 })
+
+test('a relay that gains a backup watches its playing upstream for stalls; one that loses its backup waits sourceTimeout again', async (t) => {
+  const [a, b] = await Promise.all([scriptedUpstream(), scriptedUpstream()])
+  let feedA = true
+  const feed = setInterval(() => { if (feedA) a.push(Buffer.alloc(1000, 0x20)); b.push(Buffer.alloc(1000, 0x20)) }, 50)
+  t.after(async () => { clearInterval(feed); a.drop(); b.drop(); await a.close(); await b.close() })
+  const registry = registryOf(t, { ...definition(a.url('/s')), stallTimeout: 0.5 })
+  await waitUntil(() => registry.get('/r')?.state === 'live', 5000, 'the relay to be live')
+  registry.setUpstreams({ ...definition(a.url('/s'), b.url('/s')), stallTimeout: 0.5 }, 'master:x:1')
+  feedA = false
+  // sourceTimeout is 10 s: only the stall watch moves it to b this soon
+  await waitUntil(() => registry.get('/r')!.upstream === b.url('/s'), 3000, 'the switch to the backup on a stall')
+  assert.equal(registry.get('/r')!.upstreams[0]!.lastError?.code, 'FST_ICECAST_RELAY_UPSTREAM_STALLED')
+
+  registry.setUpstreams({ ...definition(b.url('/s')), stallTimeout: 0.5 }, 'master:x:1')
+  clearInterval(feed)
+  await new Promise((resolve) => setTimeout(resolve, 1500))
+  assert.equal(registry.get('/r')!.state, 'live', 'a single upstream silent for 1.5 s is not stalled')
+})

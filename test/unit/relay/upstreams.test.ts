@@ -48,3 +48,12 @@ test('failback: the higher upstreams are probed; the one that answers becomes ac
   assert.equal(set.row, 0)
   assert.deepEqual(set.failed(error('B'), false), { next: 2, now: true }, 'the one it left worked: the next failure is the first of a row')
 })
+
+test('a new order of the upstreams starts the row anew: the upstream moved down is tried at once, not skipped for a backoff', () => {
+  const set = new UpstreamSet(2)
+  set.activate(set.failed(error('main'), false).next)
+  assert.equal(set.active, 1)
+  // the masters list the backup first now: it is index 0, the main index 1
+  const reordered = set.renumbered([1, 0], 0)
+  assert.deepEqual(reordered.failed(error('backup'), false), { next: 1, now: true })
+})
