@@ -25,6 +25,11 @@ export interface FileUpstreamOptions {
 /** What a file source sends at once on start: enough for a first listener's player to begin. */
 export const LEAD_SECONDS = 1
 /**
+ * Audio a stalled process sends at once beyond the lead when it runs again: listeners' players drained for
+ * the stall and take this much back; a longer stall is skipped, not sent as a flood (see Pacer).
+ */
+const MAX_LATE_SECONDS = 2
+/**
  * Files up to this size are read once and looped from memory (a fallback jingle or loop is a few MiB);
  * larger ones are streamed from disk in BLOCK_BYTES reads, each a buffer of its own that listeners' bursts
  * may keep, read one block ahead of the one playing.
@@ -204,7 +209,7 @@ class FileConnection implements UpstreamConnection {
     this.head = { protocol: 'HTTP/1.0', status: 200, reason: 'OK', headers }
     this.url = pathToFileURL(path)
     this.#source = source
-    this.#pacer = new Pacer(lead)
+    this.#pacer = new Pacer(lead, MAX_LATE_SECONDS)
     this.#pacer.load(source.first)
   }
 

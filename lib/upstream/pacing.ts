@@ -5,17 +5,25 @@ import type { Timed } from '../formats/timeline.js'
  * before `elapsed + lead` has been handed on. The lead is what a live server's burst gives a new listener:
  * that much audio at once, then real time. Time is the audio's own (frame and granule durations), so a VBR
  * file goes at its real rate, and the clock is the caller's: pure, no timers.
+ *
+ * A caller that comes back late (the event loop blocked, the machine suspended) gets at most `maxLate` seconds
+ * of overdue audio beyond the lead; the rest of the delay moves the clock on instead, so that a long stall is not
+ * paid for with a flood that fills every listener's queue at once.
  */
 export class Pacer {
   readonly #lead: number
+  readonly #maxLate: number
+  /** seconds of the caller's clock skipped after stalls */
+  #skipped = 0
   #segment: Timed | undefined
   /** seconds of audio in the segments before the current one */
   #base = 0
   /** the next unit of the current segment to hand on */
   #next = 0
 
-  constructor (lead: number) {
+  constructor (lead: number, maxLate: number) {
     this.#lead = lead
+    this.#maxLate = maxLate
   }
 
   /** The segment played after the current one: its audio starts where the current one's ends. */
@@ -34,11 +42,18 @@ export class Pacer {
     const segment = this.#segment
     if (segment === undefined) return undefined
     const { starts, ends, times } = segment.timeline
-    const due = dueUnits(times, elapsed + this.#lead - this.#base)
+    // the caller's clock in the segment's own seconds, held back to at most maxLate behind the next unit
+    let at = elapsed - this.#skipped - this.#base
+    const next = times[this.#next] ?? segment.timeline.duration
+    if (at - next > this.#maxLate) {
+      this.#skipped += at - next - this.#maxLate
+      at = next + this.#maxLate
+    }
+    const due = dueUnits(times, at + this.#lead)
     for (const [start, end] of contiguousRuns(starts, ends, this.#next, due)) send(segment.bytes.subarray(start, end))
     this.#next = Math.max(this.#next, due)
     if (this.#next === starts.length) return undefined
-    return this.#base + times[this.#next]! - (elapsed + this.#lead)
+    return times[this.#next]! - (at + this.#lead)
   }
 }
 

@@ -104,7 +104,8 @@ test('the pacer hands on every unit once, in order, across loops, lead seconds a
     fc.array(fc.double({ min: 0, max: 2, noNaN: true }), { minLength: 1, maxLength: 30 }),
     (count, unitSeconds, lead, steps) => {
       const looped = segment(count, 3, unitSeconds)
-      const pacer = new Pacer(lead)
+      // steps never come later than maxLate: every unit is due on time
+      const pacer = new Pacer(lead, 2)
       pacer.load(looped)
       const sent: Buffer[] = []
       let elapsed = 0
@@ -128,6 +129,34 @@ test('the pacer hands on every unit once, in order, across loops, lead seconds a
         const part = all.subarray(at, at + looped.bytes.length)
         assert.ok(part.equals(looped.bytes.subarray(0, part.length)), 'the segment again, from its start')
       }
+    }), { numRuns: 200 })
+})
+
+test('after a stall the pacer sends the lead and maxLate seconds at once, then keeps time from there', () => {
+  fc.assert(fc.property(
+    fc.double({ min: 0.01, max: 0.5, noNaN: true }), fc.double({ min: 0, max: 3, noNaN: true }),
+    fc.double({ min: 0.5, max: 3, noNaN: true }), fc.double({ min: 10, max: 10_000, noNaN: true }),
+    (unitSeconds, lead, maxLate, stall) => {
+      const looped = segment(7, 3, unitSeconds)
+      const pacer = new Pacer(lead, maxLate)
+      pacer.load(looped)
+      let units = 0
+      const takeAt = (elapsed: number): void => {
+        for (;;) {
+          if (pacer.take(elapsed, (bytes) => { units += bytes.length / 3 }) !== undefined) return
+          pacer.load(looped)
+        }
+      }
+      takeAt(0)
+      const before = units
+      takeAt(stall)
+      const caughtUp = units - before
+      const most = Math.floor((lead + maxLate) / unitSeconds + 1e-9) + 1
+      assert.ok(caughtUp <= most, `${caughtUp} units sent after a ${stall}s stall, at most ${most}`)
+      // from there on the clock runs as before: maxLate seconds later, maxLate seconds of audio are sent
+      const after = units
+      takeAt(stall + maxLate)
+      assert.ok(Math.abs((units - after) - maxLate / unitSeconds) <= 1.000001, `${units - after} units in the ${maxLate}s after`)
     }), { numRuns: 200 })
 })
 
