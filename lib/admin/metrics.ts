@@ -20,6 +20,7 @@ const PER_MOUNT: readonly PerMount[] = [
   { name: 'icecast_relay_reconnects_total', help: 'Upstream reconnection attempts', kind: Counter, value: (s) => s.reconnects },
   { name: 'icecast_relay_slow_listener_drops_total', help: 'Listeners dropped for falling behind', kind: Counter, value: (s) => s.slowDrops },
   { name: 'icecast_relay_upstream_switches_total', help: 'Switches from one upstream to another (failover and failback)', kind: Counter, value: (s) => s.switches },
+  { name: 'icecast_relay_fallback_listeners', help: 'Listeners of the mount that its fallback mount serves now', kind: Gauge, value: (s) => s.fallbackListeners },
   { name: 'icecast_relay_active_upstream', help: 'The index in the relay\'s upstreams of the one it plays or tries (0: the first)', kind: Gauge, value: (s) => s.activeUpstream }
 ]
 

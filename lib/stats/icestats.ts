@@ -29,7 +29,7 @@ export interface StatsContext {
 }
 
 /** Source values Icecast's public `/status-json.xsl` hides; `/admin/stats` shows them. */
-const ADMIN_ONLY = new Set(['max_listeners', 'public', 'relay_switches', 'relay_upstream', 'slow_listeners', 'source_ip', 'total_bytes_read', 'total_bytes_sent'])
+const ADMIN_ONLY = new Set(['max_listeners', 'public', 'relay_fallback_listeners', 'relay_switches', 'relay_upstream', 'slow_listeners', 'source_ip', 'total_bytes_read', 'total_bytes_sent'])
 
 /** An `ice-audio-info` key that becomes a stat of its own, and so an XML element name. */
 const AUDIO_INFO_KEY = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/
@@ -149,9 +149,10 @@ export function sourceStats (status: RelayStatus, listenUrl: string): Stats {
       stream_start_iso8601: start?.iso8601,
       max_listeners: status.maxListeners ?? 'unlimited',
       public: stream.public === null ? null : Number(stream.public),
-      // a relay's own, beside Icecast's names: the upstream it plays and how often it switched
+      // a relay's own, beside Icecast's names: the upstream it plays, how often it switched, who its fallback serves
       relay_upstream: status.upstream,
       relay_switches: status.switches,
+      relay_fallback_listeners: status.fallbackListeners,
       slow_listeners: status.slowDrops,
       source_ip: new URL(status.upstream).hostname,
       total_bytes_read: status.bytesIn,

@@ -7,6 +7,7 @@ import { test, type TestContext } from 'node:test'
 import Fastify from 'fastify'
 import fastifyIcecastRelay, { type RelayDefinition } from '../../../lib/index.js'
 import { fallbackChain, fallbackLoop } from '../../../lib/relay/fallback.js'
+import { adminGet, ADMIN } from '../../helpers/admin.js'
 import { relayApp, waitForState, waitUntil, type RelayApp } from '../../helpers/app.js'
 import { MP3_FRAME_BYTES, MP3_FRAME_SECONDS, mp3Frames } from '../../helpers/frames.js'
 import { openListener, type OpenListener } from '../../helpers/listen.js'
@@ -25,7 +26,7 @@ async function setup (t: TestContext, relays: Array<Omit<RelayDefinition, 'url'>
   const upstreams: Record<string, ScriptedUpstream> = {}
   for (const relay of relays) upstreams[relay.localMount] = await scriptedUpstream(relay.upstream)
   const defs = relays.map(({ upstream, ...relay }) => ({ ...relay, url: upstreams[relay.localMount]!.url() }))
-  const app = await relayApp({ relays: [...defs, ...extra], limits: LIMITS })
+  const app = await relayApp({ relays: [...defs, ...extra], limits: LIMITS, admin: ADMIN })
   t.after(async () => {
     await app.app.close()
     for (const upstream of Object.values(upstreams)) await upstream.close()
@@ -71,6 +72,9 @@ test('an upstream gone past the grace period: its listeners are moved to the fal
   assert.deepEqual(s.events, ['/a leave fallback', '/b join fallback'])
   assert.equal(s.app.relay.get('/a')!.fallbackListeners, 1, '/a says its listener is on the fallback')
   assert.equal(s.app.relay.get('/a')!.listeners, 0)
+  const metrics = await adminGet(s.url('/admin/metrics'))
+  assert.match(metrics.text, /^icecast_relay_fallback_listeners\{mount="\/a"\} 1$/m)
+  assert.match(metrics.text, /^icecast_relay_fallback_listeners\{mount="\/b"\} 0$/m)
 
   const fromB = noise(3000)
   s.upstreams['/b']!.push(fromB)
@@ -130,6 +134,8 @@ test('without override, listeners stay on the fallback when the relay is back', 
   await new Promise((resolve) => setTimeout(resolve, 300))
   assert.equal(s.app.relay.get('/b')!.listeners, 1)
   assert.equal(s.app.relay.get('/a')!.listeners, 0)
+  const stats = await adminGet(s.url('/admin/stats?mount=/a'))
+  assert.match(stats.text, /<relay_fallback_listeners>1<\/relay_fallback_listeners>/, '/a, live, tells where its listener is')
   await listener.close()
 })
 

@@ -57,6 +57,7 @@ test('a source\'s stats: Icecast\'s names, alphabetical, unknown values left out
     listenurl: 'http://radio.example:8000/live.mp3',
     max_listeners: 'unlimited',
     public: 0,
+    relay_fallback_listeners: 0,
     relay_switches: 0,
     relay_upstream: 'http://master.example:8001/live.mp3',
     samplerate: 44100,
@@ -73,7 +74,7 @@ test('a source\'s stats: Icecast\'s names, alphabetical, unknown values left out
     total_bytes_sent: 2500
   })
   assert.deepEqual(Object.keys(publicStats(stats)), Object.keys(stats).filter((k) =>
-    !['max_listeners', 'public', 'relay_switches', 'relay_upstream', 'slow_listeners', 'source_ip', 'total_bytes_read', 'total_bytes_sent'].includes(k)))
+    !['max_listeners', 'public', 'relay_fallback_listeners', 'relay_switches', 'relay_upstream', 'slow_listeners', 'source_ip', 'total_bytes_read', 'total_bytes_sent'].includes(k)))
   const bare = sourceStats(statusFixture({
     state: 'idle',
     onDemand: true,
