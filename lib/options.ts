@@ -5,6 +5,7 @@ import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value'
 import { InvalidOptionError } from './errors.js'
 import { isSupportedCharset } from './charset.js'
 import { bracketedHost, percentDecoded, SERVER_NAME } from './http.js'
+import { NAME_CONVERSIONS, unknownConversion } from './archive/name.js'
 
 /** A local mount name: an absolute path, no control characters, no query, no dot segments. */
 export const MOUNT_PATTERN = '^/[^\\x00-\\x20\\x7f?#]*$'
@@ -63,6 +64,20 @@ export type UpstreamDefinition = Static<typeof UpstreamDefinitionSchema>
 /** Most upstreams one relay may name: far more than anyone has backups, few enough to probe them all. */
 export const MAX_UPSTREAMS = 16
 
+// intro and dump-file (issue 17)
+/** The least a dump file may hold before it is rotated: a file a chunk or two long is no archive. */
+export const MIN_ROTATE_BYTES = 16384
+const DumpName = FileUpstreamSchema.properties.file
+export const DumpFileSchema = Type.Object({
+  /** the file name: an absolute path, strftime's date and time conversions in it (`%Y-%m-%d_%H%M%S`) */
+  path: DumpName,
+  /** a new file once this one would pass this many bytes */
+  rotateBytes: Type.Optional(Type.Integer({ minimum: MIN_ROTATE_BYTES, maximum: Number.MAX_SAFE_INTEGER })),
+  /** a new file once this one is this many seconds old */
+  rotateSeconds: Type.Optional(Type.Number({ minimum: 1, maximum: 31_536_000 }))
+}, { additionalProperties: false })
+export type DumpFileDefinition = Static<typeof DumpFileSchema>
+
 export const RelayDefinitionSchema = Type.Object({
   ...NetworkUpstreamFields,
   /** the upstreams in priority order, instead of the single-upstream fields */
@@ -81,7 +96,12 @@ export const RelayDefinitionSchema = Type.Object({
   /** the local mount listeners are moved to when this relay has no live upstream */
   fallbackMount: Type.Optional(Mount),
   /** listeners moved to the fallback come back once this relay is live again (default false) */
-  fallbackOverride: Type.Optional(Type.Boolean())
+  fallbackOverride: Type.Optional(Type.Boolean()),
+  // intro and dump-file (issue 17)
+  /** an MP3, AAC (ADTS) or Ogg file each new listener gets before the stream (its whole frames or pages) */
+  intro: Type.Optional(FileUpstreamSchema.properties.file),
+  /** the stream as listeners get it, written to files: a name pattern, or one with rotation */
+  dumpFile: Type.Optional(Type.Union([DumpName, DumpFileSchema]))
 }, { additionalProperties: false })
 export type RelayDefinition = Static<typeof RelayDefinitionSchema>
 
@@ -297,6 +317,26 @@ export interface ResolvedRelay {
   maxListeners?: number
   metaint?: number
   charset?: string
+  // intro and dump-file (issue 17)
+  intro?: string
+  dumpFile?: ResolvedDumpFile
+}
+
+/** Where a relay's stream is written: `pattern` expanded as each file opens; rotation by size, age, both or neither. */
+export interface ResolvedDumpFile {
+  pattern: string
+  rotateBytes?: number
+  rotateSeconds?: number
+}
+
+/** A `dumpFile` definition with its name checked: only conversions the archive knows, no dot segments. */
+function resolveDumpFile (def: string | DumpFileDefinition, at: string): ResolvedDumpFile {
+  const { path: pattern, ...rotation } = typeof def === 'string' ? { path: def } : def
+  const field = typeof def === 'string' ? at : `${at}.path`
+  assertNoDotSegments(pattern, field)
+  const unknown = unknownConversion(pattern)
+  if (unknown !== undefined) throw new InvalidOptionError(field, `${unknown} is no conversion a name may hold (${NAME_CONVERSIONS})`)
+  return { pattern, ...rotation }
 }
 
 /** How an upstream is shown in statuses and logs: its URL without credentials, or `file:` and its path. */
@@ -517,6 +557,7 @@ export function resolveRelay (def: unknown, at = 'relay', origin = 'api'): Resol
   assertSchema(Mount, localMount, `${at}.localMount`)
   assertNoDotSegments(localMount, `${at}.localMount`)
   assertNoDotSegments(relay.fallbackMount, `${at}.fallbackMount`)
+  assertNoDotSegments(relay.intro, `${at}.intro`)
   if (relay.charset !== undefined && !isSupportedCharset(relay.charset)) {
     throw new InvalidOptionError(`${at}.charset`, `${relay.charset} is not an ASCII-compatible encoding TextDecoder knows`)
   }
@@ -532,7 +573,9 @@ export function resolveRelay (def: unknown, at = 'relay', origin = 'api'): Resol
     fallbackOverride: relay.fallbackOverride ?? false,
     ...(relay.maxListeners !== undefined && { maxListeners: relay.maxListeners }),
     ...(relay.metaint !== undefined && { metaint: relay.metaint }),
-    ...(relay.charset !== undefined && { charset: relay.charset })
+    ...(relay.charset !== undefined && { charset: relay.charset }),
+    ...(relay.intro !== undefined && { intro: relay.intro }),
+    ...(relay.dumpFile !== undefined && { dumpFile: resolveDumpFile(relay.dumpFile, `${at}.dumpFile`) })
   }
 }
 

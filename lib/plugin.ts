@@ -8,6 +8,8 @@ import { resolveOptions, type RelayPluginOptions } from './options.js'
 import { RelayDecorator, type RelayRegistry } from './relay/decorator.js'
 import { RegistryCore } from './relay/registry.js'
 import { shoutcastExtension } from './shoutcast/extension.js'
+import { archive } from './archive/extension.js'
+import { introExtension } from './intro/extension.js'
 import { SERVER_NAME } from './http.js'
 
 declare module 'fastify' {
@@ -26,6 +28,10 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
   })
   // Always installed: ICY blocks must be stripped from any upstream that sends them, asked or not.
   registry.extend(shoutcastExtension())
+  // intro and dump-file: each does nothing for a relay without its option
+  registry.extend(introExtension(Math.floor(options.limits.queueSize / 2)))
+  const dumps = archive()
+  registry.extend(dumps.extension)
   // the public methods only: the registry itself goes to the parts of the library that need more
   fastify.decorate('relay', new RelayDecorator(registry))
 
@@ -44,6 +50,7 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
 
   fastify.addHook('onReady', async () => { registry.startAll() })
   fastify.addHook('preClose', async () => { registry.stopAll() })
+  fastify.addHook('onClose', async () => { await dumps.settled() })
 }
 
 export const fastifyIcecastRelay = fp(icecastRelay, {

@@ -44,9 +44,14 @@ app.register(icecastRelay, {
     stallTimeout: 1.5,
     standby: true,
     fallbackMount: '/other.mp3',
-    fallbackOverride: true
+    fallbackOverride: true,
+    intro: '/srv/intro.mp3',
+    dumpFile: { path: '/srv/dump/live-%Y%m%d-%H%M%S.mp3', rotateBytes: 1048576, rotateSeconds: 3600 }
   }]
 })
+expectAssignable<RelayPluginOptions>({ relays: [{ url: 'http://h/a', dumpFile: '/srv/dump/%F.mp3' }] })
+expectError(app.register(icecastRelay, { relays: [{ url: 'http://h/a', dumpFile: { path: '/d.mp3', rotateBytes: '1M' } }] }))
+expectError(app.register(icecastRelay, { relays: [{ url: 'http://h/a', intro: 42 }] }))
 expectAssignable<UpstreamDefinition>({ file: '/srv/loop.mp3' })
 expectError(app.register(icecastRelay, { relays: [{ upstreams: [{ server: 'h', port: '8000' }] }] }))
 expectError(app.register(icecastRelay, { relays: [{ url: 'http://h/a', failback: 'no' }] }))

@@ -14,7 +14,11 @@ export const MetadataQuery = Type.Object({
   url: Type.Optional(Type.String({ maxLength: 4096 }))
 })
 
-export const RelayBody = RelayDefinitionSchema
+/**
+ * A relay added over HTTP: any field but `dumpFile`, since a file written where a request names it would
+ * give whoever holds the admin password every file the app may write (a host app's own `add` may set it).
+ */
+export const RelayBody = Type.Omit(RelayDefinitionSchema, ['dumpFile'], { additionalProperties: false })
 
 /** A relay's status; more fields may come (they are passed on as they are). */
 export const RelayStatusSchema = Type.Object({

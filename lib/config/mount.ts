@@ -4,6 +4,7 @@ import path from 'node:path'
 import type { RelayDefinition } from '../options.js'
 import { Reader, text } from './reader.js'
 import { readRelay } from './relay.js'
+import { DUMP_LIMIT_IGNORED, dumpFilePattern, introPath } from './archive.js'
 import { attributeOf, childrenOf, flagOf, type XmlChild } from './xml.js'
 
 const NOT_FOR_RELAYS = 'per-mount settings are not applied to relays'
@@ -78,6 +79,10 @@ function fallbackTarget (reader: Reader, name: XmlChild, ctx: FallbackContext): 
   return mount
 }
 
+function setDefined (reader: Reader, target: Record<string, unknown>, key: string, field: string, child: XmlChild, value: string | undefined): void {
+  if (value !== undefined) reader.set(target, key, field, child, value)
+}
+
 /** Applies a `<mount>` to the relay serving its name; warns that it is ignored if none does. */
 export function applyMount (reader: Reader, mount: MountElement, ctx: FallbackContext): void {
   const served = mount.name === undefined ? -1 : ctx.relays.findIndex((relay) => localMountOf(relay) === text(mount.name!))
@@ -96,6 +101,9 @@ export function applyMount (reader: Reader, mount: MountElement, ctx: FallbackCo
         break
       }
       case 'fallback-override': reader.set(relay, 'fallbackOverride', `${at}.fallbackOverride`, child, overrideOf(child)); break
+      case 'intro': setDefined(reader, relay, 'intro', `${at}.intro`, child, introPath(reader, child, ctx.webroot)); break
+      case 'dump-file': setDefined(reader, relay, 'dumpFile', `${at}.dumpFile`, child, dumpFilePattern(reader, child)); break
+      case 'dump-file-size-limit': case 'dump-file-time-limit': reader.ignore(child, DUMP_LIMIT_IGNORED); break
       default: reader.ignore(child, FALLBACK_ONLY)
     }
   }

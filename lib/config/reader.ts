@@ -27,7 +27,8 @@ const ELEMENT_OF: Record<string, string> = {
   sourceTimeout: 'source-timeout',
   adminEmail: 'admin',
   serverId: 'server-id',
-  updateInterval: 'master-update-interval'
+  updateInterval: 'master-update-interval',
+  dumpFile: 'dump-file'
 }
 
 /** Reads one config; remembers which element set each option, so that any error names the element. */

@@ -32,7 +32,7 @@ function fromFirstFrame (b: Buffer): Buffer {
 }
 
 /** Gives up waiting for a format after this many bytes: the stream is passed on as it comes. */
-const GIVE_UP_BYTES = 65536
+export const GIVE_UP_BYTES = 65536
 
 /**
  * Chooses the reader by the stream's bytes, not its content type (`audio/ogg; codecs=opus` and

@@ -67,6 +67,7 @@ export function listenerRoute (app: FastifyInstance, registry: RegistryCore, opt
     const fullNow = overLimit(registry, served)
     if (fullNow !== undefined) return refuse(reply, 403, fullNow)
 
+    const intro = request.method === 'GET' ? await registry.listenerPrelude(served) : undefined
     const socket = request.raw.socket
     if (socket.destroyed) {
       reply.hijack()
@@ -95,6 +96,7 @@ export function listenerRoute (app: FastifyInstance, registry: RegistryCore, opt
       userAgent: request.headers['user-agent'] ?? '',
       queueSize: registry.limits.queueSize,
       framer: framing?.framer,
+      intro,
       onEnd: registry.endListener,
       ending: registry.ending
     })

@@ -17,6 +17,8 @@ export interface ListenerInit {
   userAgent: string
   queueSize: number
   framer?: Framer | undefined
+  /** what it gets before its first start (an intro), shared by every listener; not again on another mount */
+  intro?: Buffer | undefined
   onEnd: (listener: Listener, reason: EndReason) => void
   /**
    * Where an ended listener waits while it is flushed, until its socket closes: shared by every listener
@@ -84,6 +86,7 @@ export class Listener {
   readonly #socket: Socket
   readonly #queueSize: number
   readonly #framer: Framer | undefined
+  #intro: Buffer | undefined
   readonly #onEnd: ListenerInit['onEnd']
   readonly ending: Set<Listener>
 
@@ -94,6 +97,7 @@ export class Listener {
     this.#socket = init.socket
     this.#queueSize = init.queueSize
     this.#framer = init.framer
+    this.#intro = init.intro
     this.#onEnd = init.onEnd
     this.ending = init.ending
     listenerOfSocket.set(init.socket, this)
@@ -109,7 +113,7 @@ export class Listener {
   }
 
   /**
-   * Sends what a listener starts with (codec headers, the burst) as one corked write. Its framing is
+   * Sends what a listener starts with (its intro, codec headers, the burst) as one corked write. Its framing is
    * written as slices: the chunks of a burst are old, so no other listener stands at the same place in
    * them, and joining them would make a new buffer per listener for the garbage collector.
    */
@@ -117,7 +121,10 @@ export class Listener {
     if (this.#droppedAsSlow()) return
     const framer = this.#framer
     const slices: Buffer[] = []
-    for (const chunk of chunks) {
+    const intro = this.#intro
+    this.#intro = undefined
+    // the intro is framed as audio: an ICY listener's interval counts its bytes
+    for (const chunk of intro === undefined ? chunks : [intro, ...chunks]) {
       if (framer === undefined) slices.push(chunk)
       else framer.slices(chunk, slices)
       this.bytesSent += chunk.length

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http'
+import type { FastifyBaseLogger } from 'fastify'
 import type { OggCodec } from '../formats/sink.js'
 import type { Framer } from '../mount/listener.js'
 import type { ResolvedHttpUpstream, ResolvedRelay, ResolvedUpstream } from '../options.js'
@@ -28,6 +29,8 @@ export interface RelayMetadata {
 export interface RelayView {
   readonly localMount: string
   readonly def: Readonly<ResolvedRelay>
+  /** the relay's logger: its lines name the mount */
+  readonly log: FastifyBaseLogger
   /** the upstream the relay plays, or tries now: one of `def.upstreams` */
   readonly upstream: ResolvedUpstream
   readonly state: RelayState
@@ -53,6 +56,21 @@ export interface ListenerPlace<R extends RelayView = RelayView> {
   relay: R
 }
 
+/**
+ * What a relay's listeners get, as its mount gets it from the format reader (without ICY framing), for an
+ * extension that keeps the stream (the dump file). Called on the hot path: it must only queue.
+ */
+export interface StreamTap {
+  /** A new stream: what comes next does not carry on what came before (no listener rode over to it). */
+  begin (): void
+  /** See FormatSink.chunk: `sync` is where in `bytes` a listener may start. */
+  chunk (bytes: Buffer, sync: number): void
+  /** See FormatSink.headers: the codec headers a listener starting from now on gets first. */
+  headers (pages: Buffer[]): void
+  /** The relay stops: nothing more comes. */
+  end (): void
+}
+
 /** One stage of a relay's byte path: it hands chunks on to the next stage. */
 export interface Stage {
   push (chunk: Buffer): void
@@ -66,8 +84,9 @@ export interface ListenerFraming {
 
 /**
  * What the library can add to every relay through the registry's `extend`: headers for the upstream
- * request, a stage in the upstream byte path, per-listener framing, and the fields a title set by hand
- * carries. This is how the shoutcast extension adds ICY metadata without the relay room knowing about ICY.
+ * request, a stage in the upstream byte path, a tap on the stream listeners get, per-listener framing, what
+ * a new listener gets first, and the fields a title set by hand carries. This is how the shoutcast extension
+ * adds ICY metadata without the relay room knowing about ICY, and the archive and intro extensions their files.
  */
 export interface RelayExtension {
   /** Headers of the request to `upstream`: the active one, or one tried in the background. */
@@ -76,6 +95,13 @@ export interface RelayExtension {
   upstreamStage? (relay: RelayView, head: ResponseHead, next: Stage, upstream: ResolvedUpstream): Stage | undefined
   /** `place.relay` is the listener's relay at each chunk: it changes when the listener is moved. */
   listenerFraming? (place: Readonly<ListenerPlace>, requestHeaders: IncomingHttpHeaders): ListenerFraming | undefined
+  /** A tap on the relay's stream, made once as the relay starts and ended as it stops. */
+  streamTap? (relay: RelayView): StreamTap | undefined
+  /**
+   * What a new listener of `relay` gets before anything of the stream (its intro): one buffer, shared by every
+   * listener. Not for listeners moved to the relay.
+   */
+  listenerPrelude? (relay: RelayView): Promise<Buffer | undefined>
   /** The `fields` of a title set by hand (`app.relay.setMetadata`), named as this extension's format names them. */
   manualFields? (metadata: Pick<RelayMetadata, 'title' | 'url'>): Record<string, string>
 }

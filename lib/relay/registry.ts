@@ -158,6 +158,15 @@ export class RegistryCore implements RelayRegistry {
     return undefined
   }
 
+  /** What a new listener of `relay` gets first (its intro), if an extension gives it anything. */
+  async listenerPrelude (relay: Relay): Promise<Buffer | undefined> {
+    for (const extension of this.#extensions) {
+      const prelude = await extension.listenerPrelude?.(relay)
+      if (prelude !== undefined) return prelude
+    }
+    return undefined
+  }
+
   /** The live relay object behind a mount, for the listener route and the master's stream list. */
   find (localMount: string): Relay | undefined {
     return this.#relays.get(localMount)

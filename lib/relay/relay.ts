@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { ProbeUnprovenError, RestartedError, toRelayError, UpstreamStalledError, type RelayError } from '../errors.js'
+import { containerOf } from '../formats/clip.js'
 import { FormatDetector } from '../formats/detect.js'
 import type { AudioInfo, OggCodec } from '../formats/sink.js'
 import { streamInfo, type StreamInfo } from '../mount/headers.js'
@@ -11,7 +12,7 @@ import { openFileUpstream } from '../upstream/file.js'
 import { mediaTypeEssence } from '../upstream/media.js'
 import type { ResponseHead } from '../upstream/head.js'
 import { backoffDelay } from './backoff.js'
-import type { Admission, RelayExtension, RelayMetadata, RelayState, RelayView, Stage } from './extension.js'
+import type { Admission, RelayExtension, RelayMetadata, RelayState, RelayView, Stage, StreamTap } from './extension.js'
 import { Standby } from './standby.js'
 import { UpstreamSet, type UpstreamState } from './upstreams.js'
 
@@ -190,6 +191,8 @@ export class Relay implements RelayView {
   #flushTimer: NodeJS.Timeout | undefined
   readonly #waiters = new Set<(live: boolean) => void>()
   readonly #ctx: RelayContext
+  /** the extensions' taps on the stream, made as the relay starts */
+  #taps: StreamTap[] = []
 
   constructor (def: ResolvedRelay, ctx: RelayContext) {
     this.#def = def
@@ -234,7 +237,7 @@ export class Relay implements RelayView {
    */
   get container (): string | undefined {
     const codec = this.#audio?.codec
-    if (codec !== undefined) return codec === 'aac' ? 'aac' : codec.startsWith('mp') ? 'mpeg' : 'ogg'
+    if (codec !== undefined) return containerOf(codec)
     const header = this.#head?.headers['content-type']
     const type = header === undefined ? undefined : mediaTypeEssence(header)
     return type === undefined ? undefined : CONTAINER_OF_TYPE.get(type) ?? (type.endsWith('/ogg') ? 'ogg' : type)
@@ -242,6 +245,7 @@ export class Relay implements RelayView {
 
   start (): void {
     if (this.#state !== 'idle') return
+    if (this.#taps.length === 0) this.#taps = this.#ctx.extensions.flatMap((ext) => ext.streamTap?.(this) ?? [])
     if (!this.def.onDemand) this.#connect()
   }
 
@@ -252,6 +256,7 @@ export class Relay implements RelayView {
     this.#setState('stopped')
     this.#wakeWaiters(false)
     this.#ctx.orphaned(this, reason)
+    for (const tap of this.#taps) tap.end()
   }
 
   /**
@@ -722,9 +727,19 @@ export class Relay implements RelayView {
     const riders = riding ? [...this.mount.listeners] : []
     const container = riders.length > 0 ? this.container : undefined
     const previous = riders.length > 0 ? this.#formats : undefined
+    const taps = this.#taps
+    if (previous === undefined) for (const tap of taps) tap.begin()
     this.#formats = new FormatDetector({
-      chunk: (bytes, sync) => this.mount.push(bytes, sync),
-      headers: (pages) => this.mount.setHeaders(pages),
+      chunk: taps.length === 0
+        ? (bytes, sync) => this.mount.push(bytes, sync)
+        : (bytes, sync) => {
+            this.mount.push(bytes, sync)
+            for (const tap of taps) tap.chunk(bytes, sync)
+          },
+      headers: (pages) => {
+        this.mount.setHeaders(pages)
+        for (const tap of taps) tap.headers(pages)
+      },
       info: (info) => {
         this.#audio = info
         if (container !== undefined && riders.length > 0) this.#containerShown(container, riders.splice(0))
