@@ -14,7 +14,8 @@ export const MetadataQuery = Type.Object({
   url: Type.Optional(Type.String({ maxLength: 4096 }))
 })
 
-export const RelayBody = RelayDefinitionSchema
+/** A relay as JSON gives it: `authenticate`, a function, is for relays added in code. */
+export const RelayBody = Type.Omit(RelayDefinitionSchema, ['authenticate'])
 
 /** A relay's status; more fields may come (they are passed on as they are). */
 export const RelayStatusSchema = Type.Object({

@@ -4,6 +4,7 @@ import path from 'node:path'
 import type { RelayDefinition } from '../options.js'
 import { Reader, text } from './reader.js'
 import { readRelay } from './relay.js'
+import { readListenerAuth } from './authentication.js'
 import { attributeOf, childrenOf, flagOf, type XmlChild } from './xml.js'
 
 const NOT_FOR_RELAYS = 'per-mount settings are not applied to relays'
@@ -96,6 +97,11 @@ export function applyMount (reader: Reader, mount: MountElement, ctx: FallbackCo
         break
       }
       case 'fallback-override': reader.set(relay, 'fallbackOverride', `${at}.fallbackOverride`, child, overrideOf(child)); break
+      case 'authentication': {
+        const auth = readListenerAuth(reader, child, `${at}.listenerAuth`)
+        if (auth !== undefined) relay['listenerAuth'] = auth
+        break
+      }
       default: reader.ignore(child, FALLBACK_ONLY)
     }
   }
