@@ -62,6 +62,7 @@ async function listenerGate (fastify: FastifyInstance, registry: RegistryCore, o
     prefix: options.prefix,
     failures: failures!
   })
+  gate.warnOpenCredentials(options.relays)
   return gate
 }
 

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import { basicCredentialsOf, type BasicCredentials, type FailureLimiter } from '../auth.js'
-import type { Authenticate, ResolvedListenerAuth, ResolvedUrlAuth } from '../options.js'
+import type { Authenticate, ResolvedListenerAuth, ResolvedRelay, ResolvedUrlAuth } from '../options.js'
 import type { Relay, RelayEvents } from '../relay/relay.js'
 import type { RegistryCore } from '../relay/registry.js'
 import { htpasswdAllows } from './htpasswd.js'
@@ -92,6 +92,20 @@ export class ListenerGate {
       return undefined
     }
     return admission
+  }
+
+  /**
+   * Tells, once, of each relay whose upstream needs credentials and whose listeners need none: whoever
+   * reaches the app gets for free what the upstream gives only to the relay.
+   */
+  warnOpenCredentials (relays: readonly ResolvedRelay[]): void {
+    for (const relay of relays) {
+      const guarded = (relay.authenticate ?? this.#init.authenticate ?? relay.listenerAuth ?? this.#init.listenerAuth) !== undefined
+      const needsCredentials = relay.upstreams.some((upstream) => upstream.kind === 'http' && (upstream.username !== undefined || upstream.password !== undefined))
+      if (needsCredentials && !guarded) {
+        this.#init.log.warn({ relay: relay.localMount }, 'the upstream needs credentials but listeners need none: this mount makes the stream public (set authenticate or listenerAuth)')
+      }
+    }
   }
 
   /** After the listener route: a listener admitted but not attached (a HEAD, a full mount) leaves at once. */

@@ -330,3 +330,20 @@ test('htpasswd: wrong passwords past limits.authFailures answer 429 until the wi
   assert.ok(Number(limited.headers['retry-after']) > 0)
   assert.equal((await refusal(relay.url('/m'), { authorization: basic('ann', 'pw') })).status, 429, 'the right password waits too')
 })
+
+test('a relay whose upstream needs credentials and whose listeners need none is named once at start: it makes the stream public', async (t) => {
+  const lines: Array<{ level: number, msg: string, relay?: string }> = []
+  const port = await closedPort()
+  const app = Fastify({ logger: { level: 'warn', stream: { write: (line: string) => { lines.push(JSON.parse(line) as never) } } } })
+  await app.register(fastifyIcecastRelay, {
+    relays: [
+      { url: `http://user:pw@127.0.0.1:${port}/open`, localMount: '/open' },
+      { url: `http://127.0.0.1:${port}/guarded`, username: 'u', password: 'p', localMount: '/guarded', authenticate: () => true },
+      { url: `http://127.0.0.1:${port}/plain`, localMount: '/plain' }
+    ]
+  })
+  await app.ready()
+  t.after(async () => { await app.close() })
+  const warned = lines.filter((line) => line.msg.includes('makes the stream public'))
+  assert.deepEqual(warned.map((line) => [line.level, line.relay]), [[40, '/open']])
+})
