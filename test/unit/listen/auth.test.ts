@@ -2,9 +2,14 @@
 // listenerAuth options, and `<authentication>` in a `<mount>` of an Icecast XML config.
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { test } from 'node:test'
+import type { FastifyBaseLogger } from 'fastify'
 import fc from 'fast-check'
 import { htpasswdAllows, htpasswdHash, parseHtpasswd } from '../../../lib/listen/htpasswd.js'
+import { HtpasswdFile, MAX_HTPASSWD_BYTES } from '../../../lib/listen/htpasswd-file.js'
 import { icecastEscape, listenerAddBody, listenerRemoveBody, readAuthAnswer, type ListenerFields } from '../../../lib/listen/url-auth.js'
 import { resolveOptions, resolveRelay } from '../../../lib/options.js'
 import { readIcecastConfig } from '../../../lib/config/icecast.js'
@@ -156,4 +161,25 @@ test('<authentication> in a relay\'s <mount>: htpasswd and url options as Icecas
   assert.throws(() => readIcecastConfig(`<icecast><relay><server>127.0.0.1</server><port>8001</port><mount>/a</mount></relay>
     <mount><mount-name>/a</mount-name><authentication type="url"><option name="listener_add" value="gopher://x"/></authentication></mount></icecast>`),
   /<mount> <authentication> <option>: /)
+})
+
+test('htpasswd file: a directory, a file over 16 MiB and a missing one have no users, each logged once; a change is read', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'htpasswd-'))
+  t.after(() => { rmSync(dir, { recursive: true, force: true }) })
+  const errors: string[] = []
+  const log = { error: (_obj: unknown, msg: string) => { errors.push(msg) }, warn: () => {}, info: () => {} } as unknown as FastifyBaseLogger
+  assert.equal((await new HtpasswdFile(dir, log).users()).size, 0)
+  const huge = join(dir, 'huge')
+  writeFileSync(huge, '')
+  truncateSync(huge, MAX_HTPASSWD_BYTES + 1)
+  assert.equal((await new HtpasswdFile(huge, log).users()).size, 0)
+  const path = join(dir, 'users')
+  const file = new HtpasswdFile(path, log)
+  const [missing, again] = await Promise.all([file.users(), file.users()])
+  assert.equal(missing.size + again.size, 0)
+  assert.equal((await file.users()).size, 0)
+  assert.equal(errors.length, 3, 'the same failure is logged once')
+  writeFileSync(path, `ann:${md5('a')}\n`)
+  assert.ok(htpasswdAllows(await file.users(), 'ann', 'a'))
+  assert.equal(await file.users(), await file.users(), 'an unchanged file is not read again')
 })
