@@ -18,16 +18,33 @@ function digest (text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest()
 }
 
+/** The decoded `user:pass` of a Basic `Authorization` header, or undefined when it carries none. */
+function basicToken (header: string | undefined): string | undefined {
+  const encoded = header === undefined ? undefined : BASIC.exec(header)?.[1]
+  return encoded === undefined ? undefined : Buffer.from(encoded, 'base64').toString('utf8')
+}
+
 /**
  * Whether an `Authorization` header carries exactly these Basic credentials. The comparison takes the
  * same time wherever the first difference is: both sides are hashed to equal-length digests first.
  * User names cannot hold a colon (the options refuse one), so `user:pass` names one pair only.
  */
 export function hasBasicCredentials (header: string | undefined, expected: BasicCredentials): boolean {
-  const encoded = header === undefined ? undefined : BASIC.exec(header)?.[1]
-  const given = encoded === undefined ? '' : Buffer.from(encoded, 'base64').toString('utf8')
-  const match = timingSafeEqual(digest(given), digest(`${expected.username}:${expected.password}`))
-  return encoded !== undefined && match
+  const given = basicToken(header)
+  const match = timingSafeEqual(digest(given ?? ''), digest(`${expected.username}:${expected.password}`))
+  return given !== undefined && match
+}
+
+/** The Basic credentials a request gives (a listener's `http://user:pass@host/mount`), split at the first colon. */
+export function basicCredentialsOf (header: string | undefined): BasicCredentials | undefined {
+  const token = basicToken(header)
+  const colon = token?.indexOf(':') ?? -1
+  return token === undefined || colon < 0 ? undefined : { username: token.slice(0, colon), password: token.slice(colon + 1) }
+}
+
+/** Whether two secrets are equal, in a time that does not tell where they first differ. */
+export function sameSecret (a: string, b: string): boolean {
+  return timingSafeEqual(digest(a), digest(b))
 }
 
 /** Icecast's answer to missing or wrong credentials. */
@@ -56,6 +73,24 @@ export type CredentialsCheck = (request: FastifyRequest, reply: FastifyReply) =>
 export async function basicAuthGuard (
   fastify: FastifyInstance, expected: BasicCredentials, limits: Pick<Limits, 'authFailures' | 'authWindow'>
 ): Promise<CredentialsCheck> {
+  const failures = await failureLimiter(fastify, limits)
+  return async function checkCredentials (request, reply) {
+    const granted = hasBasicCredentials(request.headers.authorization, expected)
+    await failures(request, reply, granted)
+    if (!granted) await sendUnauthorized(reply)
+  }
+}
+
+/**
+ * Counts a request's credentials, right or wrong; throws AuthRateLimitedError (429, with Retry-After) for an
+ * address past `limits.authFailures` wrong ones within `limits.authWindow` seconds.
+ */
+export type FailureLimiter = (request: FastifyRequest, reply: FastifyReply, granted: boolean) => Promise<void>
+
+/** A FailureLimiter; @fastify/rate-limit is registered in `fastify`, which should be an encapsulated sub-plugin. */
+export async function failureLimiter (
+  fastify: FastifyInstance, limits: Pick<Limits, 'authFailures' | 'authWindow'>
+): Promise<FailureLimiter> {
   await fastify.register(rateLimit, { global: false })
   // The key and allow-list are given, not inherited: a host app that registered the library first has its own
   // (a header the client chooses, say), and the library then hands out the host's `createRateLimit`.
@@ -65,13 +100,11 @@ export async function basicAuthGuard (
     keyGenerator: clientAddress,
     allowList: []
   })
-  return async function checkCredentials (request, reply) {
-    const granted = hasBasicCredentials(request.headers.authorization, expected)
+  return async function countFailure (request, reply, granted) {
     const counted = await failures(request, { increment: !granted })
     if (!counted.isAllowed && counted.isExceeded) {
       reply.header('retry-after', counted.ttlInSeconds)
       throw new AuthRateLimitedError(counted.ttlInSeconds)
     }
-    if (!granted) await sendUnauthorized(reply)
   }
 }

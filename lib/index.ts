@@ -3,6 +3,7 @@ import { fastifyIcecastRelay } from './plugin.js'
 export { fastifyIcecastRelay }
 export default fastifyIcecastRelay
 export type { RelayDefinition, UpstreamDefinition, RelayPluginOptions, Limits, MasterDefinition, RelayAuth, Credentials } from './options.js'
+export type { Authenticate, ListenerAuthDefinition, UrlAuthDefinition } from './options.js'
 export type {
   RelayRegistry, RelayEventListener, ManualMetadata, AddOptions, MasterStatus, ListenerInfo
 } from './relay/decorator.js'

@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto'
 import net from 'node:net'
 import { Type, type Static, type TObject, type TOptional, type TProperties, type TSchema } from '@sinclair/typebox'
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value'
+import type { FastifyRequest } from 'fastify'
 import { InvalidOptionError } from './errors.js'
 import { isSupportedCharset } from './charset.js'
 import { bracketedHost, percentDecoded, SERVER_NAME } from './http.js'
@@ -61,6 +62,56 @@ export type FileUpstreamDefinition = Static<typeof FileUpstreamSchema>
 export const UpstreamDefinitionSchema = Type.Union([NetworkUpstreamSchema, FileUpstreamSchema])
 export type UpstreamDefinition = Static<typeof UpstreamDefinitionSchema>
 
+/** Basic-auth user names cannot hold a colon: it separates the user from the password. */
+const UserName = Type.String({ maxLength: 1024, pattern: '^[^:\\x00-\\x1f\\x7f]*$' })
+
+// Listener authentication: the `authenticate` function, Icecast's URL and htpasswd authenticators.
+/** Whether a listener of `mount` (its local mount) may listen; false answers 401, a throw is logged and refused. */
+export type Authenticate = (request: FastifyRequest, mount: string) => boolean | Promise<boolean>
+const AuthenticateSchema = Type.Unsafe<Authenticate>(Type.Function([Type.Unknown(), Type.String()], Type.Unknown()))
+/** An HTTP token: what a header name may hold (and nothing a form body would have to escape: `&`, `=`, `%`). */
+const HeaderToken = Type.String({ minLength: 1, maxLength: 256, pattern: "^[A-Za-z0-9!#$'*+.^_`|~-]+$" })
+const HeaderLine = Type.String({ minLength: 1, maxLength: 1024, pattern: '^[^\\x00-\\x1f\\x7f]*$' })
+const AuthUrl = Type.String({ pattern: '^https?://', maxLength: 2048 })
+
+/** Icecast's `<authentication type="url">`: the listener_add/listener_remove calls to an auth server. */
+export const UrlAuthSchema = Type.Object({
+  listenerAdd: AuthUrl,
+  /** told when a listener admitted by listenerAdd leaves, with how long it listened */
+  listenerRemove: Type.Optional(AuthUrl),
+  /** Basic credentials for the auth server (or in the URLs, `http://user:pass@host/`) */
+  username: Type.Optional(UserName),
+  password: Type.Optional(Secret),
+  /** the header line that admits a listener (default `icecast-auth-user: 1`) */
+  authHeader: Type.Optional(HeaderLine),
+  /** the header that limits the listener to so many seconds (default `icecast-auth-timelimit`) */
+  timelimitHeader: Type.Optional(HeaderLine),
+  /** request headers of the listener passed on in listenerAdd's body, each as `<headerPrefix><name>=<value>` */
+  headers: Type.Optional(Type.Array(HeaderToken, { maxItems: 64 })),
+  headerPrefix: Type.Optional(Type.String({ maxLength: 64, pattern: "^[A-Za-z0-9!#$'*+.^_`|~-]*$" })),
+  /** seconds an auth server has to answer (default 5) */
+  timeout: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 60 })),
+  /** what a listener gets when the auth server cannot be asked: refused (default) or admitted */
+  onError: Type.Optional(Type.Unsafe<'refuse' | 'admit'>(Type.String({ pattern: '^(refuse|admit)$' })))
+}, { additionalProperties: false })
+export type UrlAuthDefinition = Static<typeof UrlAuthSchema>
+
+/** Icecast's `<authentication>` of a mount: one authenticator, `htpasswd` or `url`. */
+export const ListenerAuthSchema = Type.Object({
+  /** a file of `user:md5hex(password)` lines, as Icecast writes it; re-read when it changes */
+  htpasswd: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, pattern: '^[^\\x00-\\x1f\\x7f]*$' })),
+  url: Type.Optional(UrlAuthSchema),
+  /** one user name may listen to a mount more than once at a time (default false, as Icecast) */
+  allowDuplicateUsers: Type.Optional(Type.Boolean())
+}, { additionalProperties: false })
+export type ListenerAuthDefinition = Static<typeof ListenerAuthSchema>
+
+/** The listener authentication a relay or the whole app may set. */
+const ListenerAuthFields = {
+  authenticate: Type.Optional(AuthenticateSchema),
+  listenerAuth: Type.Optional(ListenerAuthSchema)
+}
+
 /** Most upstreams one relay may name: far more than anyone has backups, few enough to probe them all. */
 export const MAX_UPSTREAMS = 16
 
@@ -101,7 +152,9 @@ export const RelayDefinitionSchema = Type.Object({
   /** an MP3, AAC (ADTS) or Ogg file each new listener gets before the stream (its whole frames or pages) */
   intro: Type.Optional(FileUpstreamSchema.properties.file),
   /** the stream as listeners get it, written to files: a name pattern, or one with rotation */
-  dumpFile: Type.Optional(Type.Union([DumpName, DumpFileSchema]))
+  dumpFile: Type.Optional(Type.Union([DumpName, DumpFileSchema])),
+  // Listener authentication: each replaces the app's own for this relay
+  ...ListenerAuthFields
 }, { additionalProperties: false })
 export type RelayDefinition = Static<typeof RelayDefinitionSchema>
 
@@ -152,8 +205,6 @@ export const LimitsSchema = Type.Object({
 /** Every limit, as the relays use them: each has a default. */
 export type Limits = WithDefaults<typeof LimitsSchema>
 
-/** Basic-auth user names cannot hold a colon: it separates the user from the password. */
-const UserName = Type.String({ maxLength: 1024, pattern: '^[^:\\x00-\\x1f\\x7f]*$' })
 const Password = Type.String({ minLength: 1, maxLength: 1024, pattern: '^[^\\x00-\\x1f\\x7f]*$' })
 /**
  * A relay password: Icecast has a default one (`hackme`), this plugin has none, so its absence is
@@ -217,7 +268,9 @@ export const RelayPluginOptionsSchema = Type.Object({
   /** Icecast's `<admin>` in the stats */
   adminEmail: defaulted(Text, 'icemaster@localhost'),
   /** the `server_id` of the stats (default: the plugin's name) */
-  serverId: defaulted(Type.String({ ...Text, minLength: 1 }), SERVER_NAME)
+  serverId: defaulted(Type.String({ ...Text, minLength: 1 }), SERVER_NAME),
+  // Listener authentication: for every relay that sets none of its own
+  ...ListenerAuthFields
 }, { additionalProperties: false })
 export type RelayPluginOptions = Static<typeof RelayPluginOptionsSchema>
 
@@ -257,6 +310,9 @@ export interface ResolvedOptions {
   admin: Credentials | undefined
   stats: boolean
   server: ServerInfo
+  // Listener authentication
+  authenticate?: Authenticate
+  listenerAuth?: ResolvedListenerAuth
 }
 
 export interface ResolvedMaster {
@@ -320,6 +376,9 @@ export interface ResolvedRelay {
   // intro and dump-file (issue 17)
   intro?: string
   dumpFile?: ResolvedDumpFile
+  // Listener authentication
+  authenticate?: Authenticate
+  listenerAuth?: ResolvedListenerAuth
 }
 
 /** Where a relay's stream is written: `pattern` expanded as each file opens; rotation by size, age, both or neither. */
@@ -337,6 +396,37 @@ function resolveDumpFile (def: string | DumpFileDefinition, at: string): Resolve
   const unknown = unknownConversion(pattern)
   if (unknown !== undefined) throw new InvalidOptionError(field, `${unknown} is no conversion a name may hold (${NAME_CONVERSIONS})`)
   return { pattern, ...rotation }
+}
+
+/** A header an answer must carry, its name in lower case. */
+export interface HeaderMatch {
+  name: string
+  value: string
+}
+
+/** An auth server's URL, without credentials (fetch refuses URLs that carry them), and the Basic ones it is given. */
+export interface AuthEndpoint {
+  url: URL
+  credentials?: { username: string, password: string }
+}
+
+export interface ResolvedUrlAuth {
+  listenerAdd: AuthEndpoint
+  listenerRemove?: AuthEndpoint
+  authHeader: HeaderMatch
+  /** lower case */
+  timelimitHeader: string
+  headers: string[]
+  headerPrefix: string
+  /** seconds */
+  timeout: number
+  onError: 'refuse' | 'admit'
+}
+
+export interface ResolvedListenerAuth {
+  htpasswd?: string
+  url?: ResolvedUrlAuth
+  allowDuplicateUsers: boolean
 }
 
 /** How an upstream is shown in statuses and logs: its URL without credentials, or `file:` and its path. */
@@ -575,8 +665,91 @@ export function resolveRelay (def: unknown, at = 'relay', origin = 'api'): Resol
     ...(relay.metaint !== undefined && { metaint: relay.metaint }),
     ...(relay.charset !== undefined && { charset: relay.charset }),
     ...(relay.intro !== undefined && { intro: relay.intro }),
-    ...(relay.dumpFile !== undefined && { dumpFile: resolveDumpFile(relay.dumpFile, `${at}.dumpFile`) })
+    ...(relay.dumpFile !== undefined && { dumpFile: resolveDumpFile(relay.dumpFile, `${at}.dumpFile`) }),
+    ...listenerAuthOf(relay, at)
   }
+}
+
+const DEFAULT_AUTH_HEADER = 'icecast-auth-user: 1'
+const DEFAULT_TIMELIMIT_HEADER = 'icecast-auth-timelimit'
+/** Seconds: a player waiting for its answer gives up not much later (Icecast waits 15 s). */
+const DEFAULT_AUTH_TIMEOUT = 5
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/
+
+/** `name: value` (Icecast's `auth_header`), the name in lower case. */
+function headerMatch (line: string, field: string): HeaderMatch {
+  const colon = line.indexOf(':')
+  const name = line.slice(0, colon).trim().toLowerCase()
+  if (colon < 0 || !HEADER_NAME.test(name)) throw new InvalidOptionError(field, 'must be a header line, "name: value"')
+  return { name, value: line.slice(colon + 1).trim() }
+}
+
+/** A header name, with or without Icecast's trailing colon (`icecast-auth-timelimit:`), in lower case. */
+function headerName (text: string, field: string): string {
+  const name = text.replace(/:\s*$/, '').trim().toLowerCase()
+  if (!HEADER_NAME.test(name)) throw new InvalidOptionError(field, 'must be a header name')
+  return name
+}
+
+/** An auth server's URL; credentials in it win over the `username`/`password` fields, as in Icecast. */
+function authEndpoint (text: string, def: UrlAuthDefinition, field: string): AuthEndpoint {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    throw new InvalidOptionError(field, 'not a valid URL')
+  }
+  if (url.hash !== '') throw new InvalidOptionError(field, 'must not carry a #fragment')
+  const inUrl = url.username !== '' || url.password !== ''
+  const username = inUrl ? decodedPart(url.username, field) : def.username
+  const password = inUrl ? decodedPart(url.password, field) : def.password
+  url.username = ''
+  url.password = ''
+  return { url, ...(username !== undefined && password !== undefined && { credentials: { username, password } }) }
+}
+
+function resolveUrlAuth (def: UrlAuthDefinition, at: string): ResolvedUrlAuth {
+  if ((def.username === undefined) !== (def.password === undefined)) {
+    throw new InvalidOptionError(`${at}.${def.username === undefined ? 'username' : 'password'}`, 'give both username and password, or neither')
+  }
+  return {
+    listenerAdd: authEndpoint(def.listenerAdd, def, `${at}.listenerAdd`),
+    ...(def.listenerRemove !== undefined && { listenerRemove: authEndpoint(def.listenerRemove, def, `${at}.listenerRemove`) }),
+    authHeader: headerMatch(def.authHeader ?? DEFAULT_AUTH_HEADER, `${at}.authHeader`),
+    timelimitHeader: headerName(def.timelimitHeader ?? DEFAULT_TIMELIMIT_HEADER, `${at}.timelimitHeader`),
+    headers: (def.headers ?? []).map((name) => name.toLowerCase()),
+    headerPrefix: def.headerPrefix ?? '',
+    timeout: def.timeout ?? DEFAULT_AUTH_TIMEOUT,
+    onError: def.onError ?? 'refuse'
+  }
+}
+
+/** One authenticator per mount, as Icecast's `<authentication>`: `htpasswd` or `url`. */
+function resolveListenerAuth (def: ListenerAuthDefinition, at: string): ResolvedListenerAuth {
+  if ((def.htpasswd === undefined) === (def.url === undefined)) {
+    throw new InvalidOptionError(at, 'give one of htpasswd and url')
+  }
+  return {
+    ...(def.htpasswd !== undefined && { htpasswd: def.htpasswd }),
+    ...(def.url !== undefined && { url: resolveUrlAuth(def.url, `${at}.url`) }),
+    allowDuplicateUsers: def.allowDuplicateUsers ?? false
+  }
+}
+
+/** The listener authentication fields of a relay definition or of the options, resolved. */
+function listenerAuthOf (def: { authenticate?: Authenticate, listenerAuth?: ListenerAuthDefinition }, at: string): Pick<ResolvedRelay, 'authenticate' | 'listenerAuth'> {
+  return {
+    ...(def.authenticate !== undefined && { authenticate: def.authenticate }),
+    ...(def.listenerAuth !== undefined && { listenerAuth: resolveListenerAuth(def.listenerAuth, at === '' ? 'listenerAuth' : `${at}.listenerAuth`) })
+  }
+}
+
+/** A copy for Value.Default to fill in (Value.Clone refuses functions): functions, such as `authenticate`, are kept. */
+function copyOf (value: unknown): unknown {
+  if (typeof value === 'function') return value
+  if (Array.isArray(value)) return value.map(copyOf)
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, copyOf(item)]))
+  return value
 }
 
 /** The options of the plugin in what `register` hands it, without Fastify's (which may hold functions). */
@@ -593,7 +766,7 @@ export function resolveOptions (input: unknown): ResolvedOptions {
   const definitions: unknown = typeof given === 'object' ? (given as Record<string, unknown>)['relays'] : undefined
   if (Array.isArray(definitions)) definitions.forEach((def, i) => assertUpstreamVariants(def, `relays[${i}]`))
   assertSchema(RegisterOptionsSchema, given, '')
-  const options = Value.Default(RelayPluginOptionsSchema, Value.Clone(pluginOptionsOf(given as Record<string, unknown>))) as DefaultedOptions
+  const options = Value.Default(RelayPluginOptionsSchema, copyOf(pluginOptionsOf(given as Record<string, unknown>))) as DefaultedOptions
   const relays = options.relays.map((def, i) => resolveRelay(def, `relays[${i}]`, 'options'))
   const seen = new Set<string>()
   for (const [i, relay] of relays.entries()) {
@@ -616,7 +789,8 @@ export function resolveOptions (input: unknown): ResolvedOptions {
       location: options.location,
       adminEmail: options.adminEmail,
       serverId: options.serverId
-    }
+    },
+    ...listenerAuthOf(options, '')
   }
 }
 

@@ -4,7 +4,9 @@ import { statsPlugin } from './stats/plugin.js'
 import { adminPlugin } from './admin/routes.js'
 import { masterPlugin } from './master/plugin.js'
 import { listenerRoute } from './listen/route.js'
-import { resolveOptions, type RelayPluginOptions } from './options.js'
+import { ListenerGate } from './listen/gate.js'
+import { failureLimiter, type FailureLimiter } from './auth.js'
+import { resolveOptions, type RelayPluginOptions, type ResolvedOptions } from './options.js'
 import { RelayDecorator, type RelayRegistry } from './relay/decorator.js'
 import { RegistryCore } from './relay/registry.js'
 import { shoutcastExtension } from './shoutcast/extension.js'
@@ -35,7 +37,7 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
   // the public methods only: the registry itself goes to the parts of the library that need more
   fastify.decorate('relay', new RelayDecorator(registry))
 
-  listenerRoute(fastify, registry, { prefix: options.prefix, server: SERVER_NAME })
+  listenerRoute(fastify, registry, { prefix: options.prefix, server: SERVER_NAME, gate: await listenerGate(fastify, registry, options) })
   if (options.masters.length > 0 || options.relayAuth !== undefined) {
     await fastify.register(masterPlugin, {
       registry, masters: options.masters, relayAuth: options.relayAuth, mountPrefix: options.prefix, userAgent: options.userAgent
@@ -51,6 +53,24 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
   fastify.addHook('onReady', async () => { registry.startAll() })
   fastify.addHook('preClose', async () => { registry.stopAll() })
   fastify.addHook('onClose', async () => { await dumps.settled() })
+}
+
+/** Listener authentication; wrong htpasswd logins are counted in a sub-plugin of their own, as the admin routes'. */
+async function listenerGate (fastify: FastifyInstance, registry: RegistryCore, options: ResolvedOptions): Promise<ListenerGate> {
+  let failures: FailureLimiter | undefined
+  await fastify.register(async (limited) => { failures = await failureLimiter(limited, options.limits) })
+  const gate = new ListenerGate({
+    registry,
+    authenticate: options.authenticate,
+    listenerAuth: options.listenerAuth,
+    log: fastify.log.child({ plugin: SERVER_NAME }),
+    userAgent: options.userAgent,
+    hostname: options.server.hostname,
+    prefix: options.prefix,
+    failures: failures!
+  })
+  gate.warnOpenCredentials(options.relays)
+  return gate
 }
 
 export const fastifyIcecastRelay = fp(icecastRelay, {

@@ -15,7 +15,7 @@ import icecastRelay, {
   type UpstreamDefinition,
   type UpstreamState
 } from './index.js'
-import type { Limits } from './index.js'
+import type { Authenticate, Limits } from './index.js'
 
 const app = fastify()
 
@@ -203,3 +203,16 @@ expectError(app.relay.stopAll())
 expectError(app.relay.reportMasters(() => []))
 expectError(app.relay.limits)
 expectError(app.relay.ending)
+
+// Listener authentication: a function of the request and the mount, per relay and for the app; Icecast's authenticators
+app.register(icecastRelay, {
+  authenticate: (request, mount) => request.headers['x-token'] === 'secret' && mount.startsWith('/'),
+  listenerAuth: { url: { listenerAdd: 'http://127.0.0.1:9000/auth', listenerRemove: 'http://127.0.0.1:9000/auth', timeout: 2, onError: 'admit' } },
+  relays: [
+    { url: 'http://127.0.0.1:8000/a', authenticate: async (request) => await Promise.resolve(request.ip === '127.0.0.1') },
+    { url: 'http://127.0.0.1:8000/b', listenerAuth: { htpasswd: '/etc/icecast2/listeners', allowDuplicateUsers: true } }
+  ]
+})
+expectAssignable<Authenticate>((_request, _mount) => true)
+expectError(app.register(icecastRelay, { authenticate: 'yes' }))
+expectError(app.register(icecastRelay, { listenerAuth: { url: { listenerAdd: 'http://127.0.0.1/', onError: 'maybe' } } }))

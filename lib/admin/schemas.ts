@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox'
-import { Mount, RelayDefinitionSchema } from '../options.js'
+import { ListenerAuthSchema, MAX_UPSTREAMS, Mount, NetworkUpstreamSchema, RelayDefinitionSchema } from '../options.js'
 
 export const MountQuery = Type.Object({ mount: Mount })
 export const OptionalMountQuery = Type.Object({ mount: Type.Optional(Mount) })
@@ -15,10 +15,17 @@ export const MetadataQuery = Type.Object({
 })
 
 /**
- * A relay added over HTTP: any field but `dumpFile`, since a file written where a request names it would
- * give whoever holds the admin password every file the app may write (a host app's own `add` may set it).
+ * A relay added over HTTP names no local file and no function: no `{ file }` upstream, `intro`, `dumpFile` or
+ * htpasswd file, since whoever holds the admin password would otherwise read or write any file the app may
+ * (a host app's own `app.relay.add` may set them), and no `authenticate`, which JSON cannot carry.
  */
-export const RelayBody = Type.Omit(RelayDefinitionSchema, ['dumpFile'], { additionalProperties: false })
+export const RelayBody = Type.Composite([
+  Type.Omit(RelayDefinitionSchema, ['authenticate', 'intro', 'dumpFile', 'upstreams', 'listenerAuth']),
+  Type.Object({
+    upstreams: Type.Optional(Type.Array(NetworkUpstreamSchema, { minItems: 1, maxItems: MAX_UPSTREAMS })),
+    listenerAuth: Type.Optional(Type.Omit(ListenerAuthSchema, ['htpasswd'], { additionalProperties: false }))
+  })
+], { additionalProperties: false })
 
 /** A relay's status; more fields may come (they are passed on as they are). */
 export const RelayStatusSchema = Type.Object({

@@ -5,6 +5,7 @@ import type { RelayDefinition } from '../options.js'
 import { Reader, text } from './reader.js'
 import { readRelay } from './relay.js'
 import { DUMP_LIMIT_IGNORED, dumpFilePattern, introPath } from './archive.js'
+import { readListenerAuth } from './authentication.js'
 import { attributeOf, childrenOf, flagOf, type XmlChild } from './xml.js'
 
 const NOT_FOR_RELAYS = 'per-mount settings are not applied to relays'
@@ -104,6 +105,11 @@ export function applyMount (reader: Reader, mount: MountElement, ctx: FallbackCo
       case 'intro': setDefined(reader, relay, 'intro', `${at}.intro`, child, introPath(reader, child, ctx.webroot)); break
       case 'dump-file': setDefined(reader, relay, 'dumpFile', `${at}.dumpFile`, child, dumpFilePattern(reader, child)); break
       case 'dump-file-size-limit': case 'dump-file-time-limit': reader.ignore(child, DUMP_LIMIT_IGNORED); break
+      case 'authentication': {
+        const auth = readListenerAuth(reader, child, `${at}.listenerAuth`)
+        if (auth !== undefined) relay['listenerAuth'] = auth
+        break
+      }
       default: reader.ignore(child, FALLBACK_ONLY)
     }
   }

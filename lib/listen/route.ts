@@ -2,6 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ListenerPlace } from '../relay/extension.js'
 import type { Relay } from '../relay/relay.js'
 import type { RegistryCore } from '../relay/registry.js'
+import { sendUnauthorized } from '../auth.js'
+import type { Admission, ListenerGate } from './gate.js'
 import { LISTENER_SAFETY_HEADERS, listenerContentType, listenerHead, streamHeaders } from '../mount/headers.js'
 import { Listener, endAndClose } from '../mount/listener.js'
 import { releaseHttpState } from './release.js'
@@ -10,6 +12,8 @@ import { percentDecoded } from '../http.js'
 export interface ListenerRouteOptions {
   prefix: string
   server: string
+  /** listener authentication */
+  gate: ListenerGate
 }
 
 /** The local mount a request path names, or undefined when the path is outside the prefix or undecodable. */
@@ -20,11 +24,16 @@ export function mountOfUrl (url: string, prefix: string): string | undefined {
   return percentDecoded(path.slice(prefix.length))
 }
 
-/** The relay's own answer on a mount, with the safety headers of any answer there (see LISTENER_SAFETY_HEADERS). */
+/** The safety headers of any answer on a mount (see LISTENER_SAFETY_HEADERS). */
+function withSafetyHeaders (reply: FastifyReply): FastifyReply {
+  for (const [name, value] of LISTENER_SAFETY_HEADERS) reply.header(name, value)
+  return reply
+}
+
+/** The relay's own answer on a mount. */
 function refuse (reply: FastifyReply, code: 403 | 405 | 503, message: string, retryAfter?: number): FastifyReply {
   if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter))
-  for (const [name, value] of LISTENER_SAFETY_HEADERS) reply.header(name, value)
-  return reply.code(code).type('text/plain; charset=utf-8').send(message)
+  return withSafetyHeaders(reply).code(code).type('text/plain; charset=utf-8').send(message)
 }
 
 /** Why a listener may not join now (Icecast answers 403 when full), or undefined when it may. */
@@ -50,7 +59,18 @@ export function listenerRoute (app: FastifyInstance, registry: RegistryCore, opt
       return reply
     }
     if (registry.closing) return refuse(reply, 503, 'Server is shutting down', 5)
+    const id = registry.nextListenerId()
+    const granted = await options.gate.admit(request, reply, relay, id)
+    if (granted === undefined) return sendUnauthorized(withSafetyHeaders(reply))
+    try {
+      return await join(request, reply, relay, id, granted)
+    } finally {
+      options.gate.settle(id)
+    }
+  }
 
+  /** A listener let in: served from its mount (or that one's fallback) unless the server is full. */
+  async function join (request: FastifyRequest, reply: FastifyReply, relay: Relay, id: number, granted: Admission): Promise<FastifyReply | undefined> {
     const full = overLimit(registry, relay)
     if (full !== undefined) return refuse(reply, 403, full)
     let admission = relay.admission()
@@ -90,13 +110,14 @@ export function listenerRoute (app: FastifyInstance, registry: RegistryCore, opt
     socket.cork()
     socket.write(head)
     const listener = new Listener({
-      id: registry.nextListenerId(),
+      id,
       socket,
       ip: request.ip,
       userAgent: request.headers['user-agent'] ?? '',
       queueSize: registry.limits.queueSize,
       framer: framing?.framer,
       intro,
+      maxDuration: granted.maxDuration,
       onEnd: registry.endListener,
       ending: registry.ending
     })

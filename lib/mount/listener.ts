@@ -8,7 +8,7 @@ export interface Framer {
   slices (chunk: Buffer, out: Buffer[]): void
 }
 
-export type EndReason = 'client' | 'slow' | 'error' | 'stopped' | 'gap' | 'removed' | 'kicked' | 'closing'
+export type EndReason = 'client' | 'slow' | 'error' | 'stopped' | 'gap' | 'removed' | 'kicked' | 'closing' | 'duration'
 
 export interface ListenerInit {
   id: number
@@ -19,6 +19,8 @@ export interface ListenerInit {
   framer?: Framer | undefined
   /** what it gets before its first start (an intro), shared by every listener; not again on another mount */
   intro?: Buffer | undefined
+  /** seconds after connecting at which the listener is ended, with reason `'duration'` (Icecast's max-listener-duration) */
+  maxDuration?: number | undefined
   onEnd: (listener: Listener, reason: EndReason) => void
   /**
    * Where an ended listener waits while it is flushed, until its socket closes: shared by every listener
@@ -58,6 +60,13 @@ function destroySocket (this: Socket): void {
   this.destroy()
 }
 
+/** Node's timers take at most this many milliseconds (a longer delay fires at once): longer limits take several. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+function onDurationTimer (listener: Listener): void {
+  listener.checkDuration()
+}
+
 /**
  * Ends a socket and closes it once what it was sent is written: Node's server sockets allow half-open
  * connections, so `end()` alone keeps one open until the client ends its half too, which some never do.
@@ -88,6 +97,10 @@ export class Listener {
   readonly #framer: Framer | undefined
   #intro: Buffer | undefined
   readonly #onEnd: ListenerInit['onEnd']
+  /** when (`Date.now()`) a limited listener is ended with reason `'duration'` */
+  readonly #endsAt: number | undefined
+  /** Node keeps timers of the same delay in one list, so a timer per limited listener costs no sweep. */
+  #durationTimer: NodeJS.Timeout | undefined
   readonly ending: Set<Listener>
 
   constructor (init: ListenerInit) {
@@ -104,6 +117,24 @@ export class Listener {
     init.socket.on('close', onSocketClosed)
     init.socket.on('end', onSocketGone)
     init.socket.on('error', onSocketError)
+    // an infinite (or NaN) limit is none; the end is never called from here, before the listener is attached
+    if (init.maxDuration !== undefined && Number.isFinite(init.maxDuration)) {
+      this.#endsAt = this.connectedAt + Math.max(0, init.maxDuration * 1000)
+      this.#armDuration(this.#endsAt - this.connectedAt)
+    }
+  }
+
+  /** Ends a listener past its `maxDuration`, or waits again until it is. */
+  checkDuration (): void {
+    if (this.#endsAt === undefined || this.ended) return
+    const left = this.#endsAt - Date.now()
+    if (left <= 0) this.end('duration')
+    else this.#armDuration(left)
+  }
+
+  /** unref'd: a limited listener keeps no process alive */
+  #armDuration (ms: number): void {
+    this.#durationTimer = setTimeout(onDurationTimer, Math.min(ms, MAX_TIMER_MS), this).unref()
   }
 
   send (chunk: Buffer): void {
@@ -149,6 +180,7 @@ export class Listener {
   end (reason: EndReason): void {
     if (this.ended) return
     this.ended = true
+    clearTimeout(this.#durationTimer)
     this.#onEnd(this, reason)
     const socket = this.#socket
     if (socket.destroyed) return

@@ -151,3 +151,24 @@ test('REST: a relay with several upstreams and a fallback takes the options\' sh
   assert.equal(app.relay.get('/m'), undefined)
   assert.equal(app.relay.get('/c'), undefined)
 })
+
+test('REST: a relay added over HTTP names no local file (file upstream, intro, dumpFile, htpasswd); the same relay without them is added', async (t) => {
+  const { app } = await relayApp({ admin: ADMIN })
+  t.after(async () => { await app.close() })
+  const base = { url: 'http://127.0.0.1:9/x', localMount: '/x', onDemand: true }
+  const post = async (payload: object): Promise<{ statusCode: number, body: string }> =>
+    await app.inject({ method: 'POST', url: '/admin/relays', headers: { authorization }, payload })
+  for (const [field, payload] of [
+    ['intro', { ...base, intro: '/etc/passwd' }],
+    ['dumpFile', { ...base, dumpFile: '/tmp/x.mp3' }],
+    ['upstreams', { localMount: '/x', upstreams: [{ url: base.url }, { file: '/etc/passwd' }] }],
+    ['listenerAuth', { ...base, listenerAuth: { htpasswd: '/etc/shadow' } }]
+  ] as const) {
+    const refused = await post(payload)
+    assert.equal(refused.statusCode, 400, field)
+    assert.match(refused.body, new RegExp(field), field)
+    assert.equal(app.relay.get('/x'), undefined, field)
+  }
+  const added = await post({ ...base, upstreams: undefined, listenerAuth: { url: { listenerAdd: 'http://127.0.0.1:9/auth' } } })
+  assert.equal(added.statusCode, 201, added.body)
+})
