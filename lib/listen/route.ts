@@ -10,6 +10,8 @@ import { percentDecoded } from '../http.js'
 export interface ListenerRouteOptions {
   prefix: string
   server: string
+  /** answers a path that names no mount when it is another of the mount's resources (a playlist); true if it did */
+  other?: (request: FastifyRequest, reply: FastifyReply, path: string) => boolean
 }
 
 /** The local mount a request path names, or undefined when the path is outside the prefix or undecodable. */
@@ -46,7 +48,7 @@ export function listenerRoute (app: FastifyInstance, registry: RegistryCore, opt
     const localMount = mountOfUrl(request.raw.url ?? '/', options.prefix)
     const relay = localMount === undefined ? undefined : registry.find(localMount)
     if (relay === undefined) {
-      reply.callNotFound()
+      if (localMount === undefined || options.other?.(request, reply, localMount) !== true) reply.callNotFound()
       return reply
     }
     if (registry.closing) return refuse(reply, 503, 'Server is shutting down', 5)
