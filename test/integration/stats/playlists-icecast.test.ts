@@ -1,6 +1,7 @@
 // Playlists read by real players: a relay of a real Icecast 2 serves <mount>.m3u, .pls and .xspf; mpg123
-// plays the .m3u and the .pls, ffprobe opens the entries of the .pls and the .xspf.
+// plays the .m3u and the .pls, VLC the .xspf and the .pls, ffprobe opens the entries of the .pls and the .xspf.
 import assert from 'node:assert/strict'
+import http from 'node:http'
 import https from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { after, before, test } from 'node:test'
@@ -106,12 +107,40 @@ test('.xspf: Icecast\'s track with the listen URL, the title and what the stream
   assert.equal(await ffprobeCodec(track.location), 'mp3')
 })
 
+/** The most listeners `localMount` had while `action` ran. */
+async function peakListeners (localMount: string, action: () => Promise<unknown>): Promise<number> {
+  let peak = 0
+  const timer = setInterval(() => { peak = Math.max(peak, relay.app.relay.get(localMount)!.listeners) }, 50)
+  await action()
+  clearInterval(timer)
+  return peak
+}
+
+test('VLC reads the .xspf and the .pls and plays their entry: the mount gets it as a listener', async () => {
+  assertTools('cvlc')
+  for (const format of ['xspf', 'pls']) {
+    // VLC refuses to run as root; 6 s of playing, then it is stopped
+    const vlc = ['timeout', '6', 'cvlc', '--aout=dummy', '--no-dbus', '--play-and-exit', relay.url(`/stations/radio.${format}`)]
+    const argv = process.getuid?.() === 0 ? ['runuser', '-u', 'nobody', '--', 'env', 'HOME=/tmp', ...vlc] : vlc
+    const peak = await peakListeners('/radio', async () => await run(argv[0]!, argv.slice(1), { timeoutMs: 15000 }))
+    assert.equal(peak, 1, `VLC listened to /radio through its .${format}`)
+  }
+})
+
+/** HEAD: the status, the content type, and how many body bytes came (none, for a HEAD). */
+async function head (url: string): Promise<{ status: number, type: string | undefined, bodyBytes: number }> {
+  return await new Promise((resolve, reject) => {
+    http.request(url, { method: 'HEAD', agent: false }, (response) => {
+      let bodyBytes = 0
+      response.on('data', (chunk: Buffer) => { bodyBytes += chunk.length })
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, type: response.headers['content-type'], bodyBytes }))
+    }).on('error', reject).end()
+  })
+}
+
 test('HEAD of a playlist: its head, no body', async () => {
   for (const [format, type] of [['m3u', 'audio/x-mpegurl'], ['pls', 'audio/x-scpls; charset=utf-8'], ['xspf', 'application/xspf+xml; charset=utf-8']]) {
-    const result = await run('curl', ['-sS', '-I', relay.url(`/stations/radio.mp3.${format}`)], { timeoutMs: 5000 })
-    const head = result.stdout.toString('utf8')
-    assert.match(head, /^HTTP\/1\.1 200 /, format)
-    assert.ok(head.toLowerCase().includes(`content-type: ${type}\r\n`), head)
+    assert.deepEqual(await head(relay.url(`/stations/radio.mp3.${format}`)), { status: 200, type, bodyBytes: 0 }, format)
   }
 })
 
@@ -121,8 +150,7 @@ test('a playlist of no mount is the host app\'s 404; a mount named like a playli
     assert.equal(answer.status, 404, path)
     assert.equal(answer.text, 'the host app\'s own 404', path)
   }
-  const mount = await run('curl', ['-sS', '-I', relay.url('/stations/radio.m3u')], { timeoutMs: 5000 })
-  assert.match(mount.stdout.toString('utf8'), /content-type: audio\/mpeg\r\n/i, 'the mount /radio.m3u, not the playlist of /radio')
+  assert.equal((await head(relay.url('/stations/radio.m3u'))).type, 'audio/mpeg', 'the mount /radio.m3u, not the playlist of /radio')
   const played = await runMpg123(relay.url('/stations/radio.m3u'), { ms: 3000 })
   assert.ok(played.ok && played.seconds > 1, played.stderr)
 })
@@ -150,6 +178,10 @@ test('no credentials in a playlist: not the upstream\'s, not the ones a client s
       assert.ok(!answer.text.includes(secret), `${format} holds ${secret}`)
     }
   }
+  // a Host header is the client's word: user info in it stays out of the URL
+  const host = new URL(relay.base).host
+  const answer = await httpGet(relay.url('/stations/radio.mp3.m3u'), { headers: { host: `listener:client-secret@${host}` } })
+  assert.equal(answer.body.toString('utf8'), `http://${host}/stations/radio.mp3\r\n`)
 })
 
 /** An app of its own (HTTPS or with a `hostname`), its relays on demand so that they stay off their upstream. */
