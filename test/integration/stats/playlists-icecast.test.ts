@@ -185,18 +185,21 @@ test('no credentials in a playlist: not the upstream\'s, not the ones a client s
 })
 
 /** An app of its own (HTTPS or with a `hostname`), its relays on demand so that they stay off their upstream. */
-async function otherApp (options: { https?: { key: Buffer, cert: Buffer }, hostname?: string }): Promise<string> {
+async function otherApp (options: { https?: { key: Buffer, cert: Buffer }, hostname?: string, stats?: boolean }): Promise<string> {
   // an HTTPS server's instance has a type of its own; the plugin treats it as any other
   const app = (options.https === undefined ? Fastify() : Fastify({ https: options.https })) as FastifyInstance
   apps.push(app)
   await app.register(fastifyIcecastRelay, {
-    prefix: '/p', ...(options.hostname !== undefined && { hostname: options.hostname }), relays: [fromMaster('/radio.mp3', { onDemand: true })]
+    prefix: '/p',
+    ...(options.hostname !== undefined && { hostname: options.hostname }),
+    ...(options.stats !== undefined && { stats: options.stats }),
+    relays: [fromMaster('/radio.mp3', { onDemand: true })]
   })
   await app.listen({ port: 0, host: '127.0.0.1' })
   return `127.0.0.1:${(app.server.address() as AddressInfo).port}`
 }
 
-test('the listen URL: https when the request came over TLS; the hostname option, with the port the request came in on', async () => {
+test('the listen URL: https when the request came over TLS; the hostname option, with the port the request came in on; playlists with stats: false too', async () => {
   const tlsHost = await otherApp({ https: selfSignedCertificate() })
   const body = await new Promise<string>((resolve, reject) => {
     https.get(`https://${tlsHost}/p/radio.mp3.m3u`, { rejectUnauthorized: false }, (response) => {
@@ -206,10 +209,11 @@ test('the listen URL: https when the request came over TLS; the hostname option,
   })
   assert.equal(body, `https://${tlsHost}/p/radio.mp3\r\n`)
 
-  const named = await otherApp({ hostname: 'radio.localhost' })
+  const named = await otherApp({ hostname: 'radio.localhost', stats: false })
   const port = named.split(':')[1]
   const answer = await httpGet(`http://${named}/p/radio.mp3.m3u`, { headers: { host: 'other.localhost:1234' } })
   assert.equal(answer.body.toString('utf8'), `http://radio.localhost:${port}/p/radio.mp3\r\n`)
+  assert.equal((await httpGet(`http://${named}/p/status.xsl`)).status, 404, 'stats: false turns off the status pages, not the playlists')
   const fromHost = await httpGet(relay.url('/stations/radio.mp3.m3u'), { headers: { host: 'relay.localhost:8000' } })
   assert.equal(fromHost.body.toString('utf8'), 'http://relay.localhost:8000/stations/radio.mp3\r\n', 'without hostname: the Host the client asked for')
 })
