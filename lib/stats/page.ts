@@ -120,7 +120,7 @@ h1{margin:0 0 .25rem}h1 small{font-size:1rem;font-weight:normal;color:#555}heade
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:0 0 .75rem}dt{color:#666}dd{margin:0;word-break:break-word}
 .playlists a{font-size:.8rem;margin-left:.4rem}audio{width:100%}`
 
-/** Seconds between two reads of the stats for the titles. */
+/** Milliseconds between two reads of the stats for the titles. */
 const TITLE_POLL_MS = 5000
 
 /**
