@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { statsPlugin } from './stats/plugin.js'
+import { playlistServer, statsPlugin } from './stats/plugin.js'
 import { adminPlugin } from './admin/routes.js'
 import { masterPlugin } from './master/plugin.js'
 import { listenerRoute } from './listen/route.js'
@@ -37,7 +37,9 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
   // the public methods only: the registry itself goes to the parts of the library that need more
   fastify.decorate('relay', new RelayDecorator(registry))
 
-  listenerRoute(fastify, registry, { prefix: options.prefix, server: SERVER_NAME, gate: await listenerGate(fastify, registry, options) })
+  const startedAt = new Date()
+  const other = playlistServer({ server: options.server, startedAt, mountPrefix: options.prefix })
+  listenerRoute(fastify, registry, { prefix: options.prefix, server: SERVER_NAME, gate: await listenerGate(fastify, registry, options), other })
   if (options.masters.length > 0 || options.relayAuth !== undefined) {
     await fastify.register(masterPlugin, {
       registry, masters: options.masters, relayAuth: options.relayAuth, mountPrefix: options.prefix, userAgent: options.userAgent
@@ -45,7 +47,7 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
   }
   // Fastify puts the sub-plugins' routes under `prefix`, next to the mounts
   const stats = {
-    prefix: options.prefix, mountPrefix: options.prefix, server: options.server, limits: options.limits, startedAt: new Date()
+    prefix: options.prefix, mountPrefix: options.prefix, server: options.server, limits: options.limits, startedAt
   }
   if (options.stats) await fastify.register(statsPlugin, stats)
   if (options.admin !== undefined) await fastify.register(adminPlugin, { ...stats, credentials: options.admin })

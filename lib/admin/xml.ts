@@ -1,23 +1,10 @@
-import { XMLBuilder } from 'fast-xml-parser'
 import type { ListenerInfo } from '../relay/decorator.js'
 import type { RelayStatus } from '../relay/relay.js'
 import type { Icestats, StatValue } from '../stats/icestats.js'
-
-const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@', processEntities: true })
-
-/** Characters XML 1.0 cannot carry at all, even escaped; a title from an upstream may hold them. */
-const NOT_XML = /[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/g // eslint-disable-line no-control-regex
-
-function text (value: StatValue): string {
-  return String(value).replace(NOT_XML, '')
-}
+import { xmlDocument as document, xmlText as text } from '../xml.js'
 
 function textValues (values: Record<string, StatValue>): Record<string, string> {
   return Object.fromEntries(Object.entries(values).map(([key, value]) => [key, text(value)]))
-}
-
-function document (root: string, content: unknown): string {
-  return `<?xml version="1.0"?>\n${builder.build({ [root]: content }) as string}\n`
 }
 
 /** `/admin/stats`: `<icestats>` with the server's values, then one `<source mount="...">` per mount. */

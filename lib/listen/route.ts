@@ -14,6 +14,8 @@ export interface ListenerRouteOptions {
   server: string
   /** listener authentication */
   gate: ListenerGate
+  /** answers a path that names no mount when it is another of the mount's resources (a playlist); true if it did */
+  other?: (request: FastifyRequest, reply: FastifyReply, path: string) => boolean
 }
 
 /** The local mount a request path names, or undefined when the path is outside the prefix or undecodable. */
@@ -55,7 +57,7 @@ export function listenerRoute (app: FastifyInstance, registry: RegistryCore, opt
     const localMount = mountOfUrl(request.raw.url ?? '/', options.prefix)
     const relay = localMount === undefined ? undefined : registry.find(localMount)
     if (relay === undefined) {
-      reply.callNotFound()
+      if (localMount === undefined || options.other?.(request, reply, localMount) !== true) reply.callNotFound()
       return reply
     }
     if (registry.closing) return refuse(reply, 503, 'Server is shutting down', 5)

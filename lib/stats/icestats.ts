@@ -97,6 +97,16 @@ export function titleStats (metadata: Omit<RelayMetadata, 'raw'> | null): Stats 
   }
 }
 
+/**
+ * kbit/s as Icecast shows it: the upstream's `icy-br`, else its `ice-audio-info`; else what the relay
+ * read from the stream itself (MPEG and ADTS frames, a Vorbis header's nominal rate), which an upstream
+ * sending AAC or Ogg often leaves as the only one.
+ */
+export function bitrateOf (status: RelayStatus): number | undefined {
+  const fromInfo = audioInfoStats(status.headers['ice-audio-info'])['bitrate']
+  return status.stream.bitrate ?? (typeof fromInfo === 'number' ? fromInfo : undefined) ?? status.audio?.bitrate ?? undefined
+}
+
 /** Icecast's names for the Ogg codecs it reports as a `subtype`. */
 const SUBTYPES: Partial<Record<AudioInfo['codec'], string>> = {
   vorbis: 'Vorbis', opus: 'Opus', flac: 'FLAC', speex: 'Speex', theora: 'Theora'
@@ -144,7 +154,7 @@ export function sourceStats (status: RelayStatus, listenUrl: string): Stats {
       server_url: stream.url,
       server_type: status.contentType,
       genre: stream.genre,
-      bitrate: stream.bitrate ?? status.audio?.bitrate,
+      bitrate: bitrateOf(status),
       stream_start: start?.rfc822,
       stream_start_iso8601: start?.iso8601,
       max_listeners: status.maxListeners ?? 'unlimited',

@@ -1,7 +1,8 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Limits, ServerInfo } from '../options.js'
-import { icestats, icestatsJson, type StatsContext } from './icestats.js'
-import { shoutcastSevenHtml, statusPage } from './page.js'
+import { icestats, icestatsJson, listenUrl, type StatsContext } from './icestats.js'
+import { STATUS_PAGE_CSP, shoutcastSevenHtml, statusPage } from './page.js'
+import { PLAYLIST_TYPES, PLAYLISTS, playlistPath } from './playlists.js'
 import { IcestatsJsonSchema } from './schema.js'
 import { bracketedHost, NO_CACHE } from '../http.js'
 
@@ -27,7 +28,7 @@ function askedHost (request: FastifyRequest): URL | undefined {
  * option the stats name the host the client asked for, which is the one that works for it. An HTTP/1.0
  * request may name no host at all, and a Host header is the client's word: then it is localhost.
  */
-export function statsContext (request: FastifyRequest, init: StatsPluginOptions): StatsContext {
+export function statsContext (request: FastifyRequest, init: Pick<StatsPluginOptions, 'server' | 'startedAt' | 'mountPrefix'>): StatsContext {
   const { hostname } = init.server
   const port = request.socket.localPort
   const asked = askedHost(request) ?? new URL(`${request.protocol}://localhost${port === undefined ? '' : `:${port}`}`)
@@ -50,9 +51,10 @@ export async function statsPlugin (fastify: FastifyInstance, init: StatsPluginOp
     return icestatsJson(icestats(registry.list(), statsContext(request, init), { admin: false }))
   })
 
-  fastify.get('/status.xsl', async (_request, reply) => {
-    reply.header('cache-control', NO_CACHE).type('text/html; charset=utf-8')
-    return statusPage(registry.list(), { server: init.server, startedAt: init.startedAt, mountBase: init.mountPrefix })
+  fastify.get('/status.xsl', async (request, reply) => {
+    reply.header('cache-control', NO_CACHE).header('content-security-policy', STATUS_PAGE_CSP).type('text/html; charset=utf-8')
+    const { listenBase } = statsContext(request, init)
+    return statusPage(registry.list(), { server: init.server, startedAt: init.startedAt, mountBase: init.mountPrefix, listenBase })
   })
 
   fastify.get('/7.html', async (_request, reply) => {
@@ -61,4 +63,23 @@ export async function statsPlugin (fastify: FastifyInstance, init: StatsPluginOp
     reply.header('cache-control', NO_CACHE).header('access-control-allow-origin', '*').type('text/html; charset=utf-8')
     return shoutcastSevenHtml({ status, maxListeners: status?.maxListeners ?? init.limits.clients, uniqueListeners: ips.size })
   })
+}
+
+export type PlaylistServer = (request: FastifyRequest, reply: FastifyReply, path: string) => boolean
+
+/**
+ * `<mount>.m3u`, `.pls` and `.xspf` for every mount, served where a path names no mount (so a mount whose
+ * own name ends in `.m3u` is served as a mount). Answers and returns true when `path` is one, else false.
+ * Public whatever `stats` says, as Icecast serves them: they say what any listener of the mount learns.
+ */
+export function playlistServer (init: Pick<StatsPluginOptions, 'server' | 'startedAt' | 'mountPrefix'>): PlaylistServer {
+  return (request, reply, path) => {
+    const asked = playlistPath(path)
+    const status = asked === undefined ? undefined : request.server.relay.get(asked.mount)
+    if (asked === undefined || status === undefined) return false
+    const url = listenUrl(statsContext(request, init).listenBase, status.localMount)
+    reply.header('cache-control', NO_CACHE).type(PLAYLIST_TYPES[asked.format])
+      .send(PLAYLISTS[asked.format]({ url, serverId: init.server.serverId, status }))
+    return true
+  }
 }

@@ -259,7 +259,7 @@ test('the status page and /7.html over HTTP', async (t) => {
   assert.equal(page.headers['content-type'], 'text/html; charset=utf-8')
   assert.match(page.text, /data-mount="\/first" data-state="live"/)
   assert.match(page.text, /data-mount="\/second" data-state="live"/)
-  assert.match(page.text, /<dd>First, title<\/dd>/)
+  assert.match(page.text, /<dd class="now-playing">First, title<\/dd>/)
   const seven = await adminGet(url('/7.html'), { auth: null })
   assert.match(seven.text, /<body>2,1,2,50,1,64,First, title<\/body>/)
   await Promise.all(listeners.map((l) => l.close()))
