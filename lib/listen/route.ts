@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ListenerPlace } from '../relay/extension.js'
 import type { Relay } from '../relay/relay.js'
 import type { RegistryCore } from '../relay/registry.js'
-import { LISTENER_SAFETY_HEADERS, listenerContentType, listenerHead, streamHeaders } from '../mount/headers.js'
+import { LISTENER_SAFETY_HEADERS, listenerContentType, listenerHead } from '../mount/headers.js'
 import { Listener, endAndClose } from '../mount/listener.js'
 import { releaseHttpState } from './release.js'
 import { percentDecoded } from '../http.js'
@@ -77,7 +77,7 @@ export function listenerRoute (app: FastifyInstance, registry: RegistryCore, opt
     const head = listenerHead({
       server: options.server,
       contentType: listenerContentType(served.head?.headers),
-      stream: streamHeaders(served.head?.headers ?? {}),
+      stream: served.streamHeaders(),
       extra: framing?.headers ?? {}
     })
     reply.hijack()
@@ -95,6 +95,8 @@ export function listenerRoute (app: FastifyInstance, registry: RegistryCore, opt
       userAgent: request.headers['user-agent'] ?? '',
       queueSize: registry.limits.queueSize,
       framer: framing?.framer,
+      // the limit of the mount asked for, as Icecast sets it when the listener is admitted there
+      maxDuration: relay.def.maxListenerDuration,
       onEnd: registry.endListener,
       ending: registry.ending
     })

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Limits, ServerInfo } from '../options.js'
-import { icestats, icestatsJson, type StatsContext } from './icestats.js'
+import { icestats, icestatsJson, isPublicMount, type StatsContext } from './icestats.js'
 import { shoutcastSevenHtml, statusPage } from './page.js'
 import { IcestatsJsonSchema } from './schema.js'
 import { bracketedHost, NO_CACHE } from '../http.js'
@@ -52,11 +52,11 @@ export async function statsPlugin (fastify: FastifyInstance, init: StatsPluginOp
 
   fastify.get('/status.xsl', async (_request, reply) => {
     reply.header('cache-control', NO_CACHE).type('text/html; charset=utf-8')
-    return statusPage(registry.list(), { server: init.server, startedAt: init.startedAt, mountBase: init.mountPrefix })
+    return statusPage(registry.list().filter(isPublicMount), { server: init.server, startedAt: init.startedAt, mountBase: init.mountPrefix })
   })
 
   fastify.get('/7.html', async (_request, reply) => {
-    const [status] = registry.list()
+    const [status] = registry.list().filter(isPublicMount)
     const ips = new Set(registry.listenersOf(status?.localMount ?? '')?.map((listener) => listener.ip))
     reply.header('cache-control', NO_CACHE).header('access-control-allow-origin', '*').type('text/html; charset=utf-8')
     return shoutcastSevenHtml({ status, maxListeners: status?.maxListeners ?? init.limits.clients, uniqueListeners: ips.size })
