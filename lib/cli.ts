@@ -189,7 +189,7 @@ async function main (argv: string[]): Promise<number> {
   for (const warning of config.warnings) process.stderr.write(`icecast-relay: warning: ${args.config}: ${warning}\n`)
   const listen = { port: args.port ?? config.listen.port, host: args.host ?? config.listen.host }
   if (args.check) {
-    process.stdout.write(JSON.stringify({ listen, options: hidePasswords(config.options) }, null, 2) + '\n')
+    process.stdout.write(JSON.stringify({ listen, options: hidePasswords(config.options), ignored: config.ignored }, null, 2) + '\n')
     return 0
   }
   if (args.workers > 1 && cluster.isPrimary) return await superviseWorkers(args.workers)
