@@ -105,10 +105,7 @@ expectAssignable<RelayPluginOptions>({
   serverId: 'Icecast 2.4.4'
 })
 // per-mount settings: on a relay, by local mount, for every mount
-const settings: MountSettings = {
-  maxListeners: 5, maxListenerDuration: 3600, hidden: true, public: false, streamName: 'n', streamDescription: 'd',
-  streamUrl: 'u', genre: 'g', burstSize: 8192, metaint: 8192, charset: 'latin1'
-}
+const settings: MountSettings = { maxListeners: 5, maxListenerDuration: 3600, hidden: true, public: false, streamName: 'n', streamDescription: 'd', streamUrl: 'u', genre: 'g', burstSize: 8192, metaint: 8192, charset: 'latin1' }
 expectAssignable<RelayPluginOptions>({ relays: [{ url: 'http://h:8000/a', ...settings }], mounts: { '/a': settings }, mountDefaults: settings })
 expectError<RelayPluginOptions>({ mounts: { '/a': { hiden: true } } })
 expectError<RelayPluginOptions>({ mountDefaults: { hidden: 'yes' } })
