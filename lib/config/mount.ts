@@ -90,7 +90,8 @@ export interface MountContext extends FallbackContext {
  * that name; their fallback to the relay of this config serving their name.
  */
 export function applyMounts (reader: Reader, mounts: readonly MountElement[], ctx: MountContext): void {
-  const byMount: Record<string, Record<string, unknown>> = {}
+  // entries, not a record: a `<mount-name>` of `__proto__` must be an entry (which fails as no mount), not a prototype
+  const byMount: Array<[string, Record<string, unknown>]> = []
   const seen = new Set<string>()
   for (const mount of mounts) {
     if (mount.isDefault && mount.name !== undefined) {
@@ -114,9 +115,9 @@ export function applyMounts (reader: Reader, mounts: readonly MountElement[], ct
       reader.warnings.push(`${mount.child.path} (${name}): no relay of this config serves it; its settings wait for a relay of that name`)
     }
     if (name === undefined) ctx.options['mountDefaults'] = settings
-    else byMount[name] = settings
+    else byMount.push([name, settings])
   }
-  if (Object.keys(byMount).length > 0) ctx.options['mounts'] = byMount
+  if (byMount.length > 0) ctx.options['mounts'] = Object.fromEntries(byMount)
 }
 
 const DEFAULT_PATTERN = 'a <mount-name> in a <mount type="default"> is a pattern of names, which is not read: only a default without one, for every mount, applies'

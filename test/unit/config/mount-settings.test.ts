@@ -97,6 +97,9 @@ test('a bad setting fails naming its element', () => {
     ['<mount type="default"><max-listeners>x</max-listeners></mount>', /^<mount> <max-listeners>: "x" is not an integer/],
     ['<mount type="default"><mp3-metadata-interval>0</mp3-metadata-interval></mount>', /^<mount> <mp3-metadata-interval>: Expected integer to be greater/],
     ['<mount><mount-name>live</mount-name><hidden>1</hidden></mount>', /^<mount> <mount-name>: not a local mount/],
+    ['<mount><mount-name>__proto__</mount-name><hidden>1</hidden></mount>', /^<mount> <mount-name>: not a local mount/],
+    ['<mount><mount-name>/a</mount-name><max-listener-duration>99999999999</max-listener-duration></mount>', /^<mount> <max-listener-duration>: "99999999999" is not an integer/],
+    ['<mount><mount-name>/a</mount-name><stream-url>' + 'u'.repeat(1025) + '</stream-url></mount>', /^<mount> <stream-url>: Expected string length less or equal to 1024$/],
     ['<mount><mount-name>/a</mount-name><stream-name>two\nlines</stream-name></mount>', /^<mount> <stream-name>: Expected string to match/]
   ]
   for (const [xml, message] of cases) {

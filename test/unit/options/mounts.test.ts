@@ -41,6 +41,7 @@ test('per-mount settings: every one is a relay option and a mounts/mountDefaults
   refused({ mounts: { '/a': { colour: 'red' } } }, 'mounts["/a"].colour', /Unexpected property/)
   refused({ mounts: { '/a': { charset: 'utf-16le' } } }, 'mounts["/a"].charset', /not an ASCII-compatible encoding/)
   refused({ mounts: [] }, 'mounts', /object/)
+  refused({ mounts: JSON.parse('{"__proto__": {"hidden": true}}') }, 'mounts["__proto__"]', /not a local mount/)
   refused({ mountDefaults: { burstSize: -1 } }, 'mountDefaults.burstSize', /greater or equal to 0/)
   refused({ mountDefaults: { maxListenerDuration: 0 } }, 'mountDefaults.maxListenerDuration', /greater than 0/)
   // header values: a line break would let a setting write headers of its own into every listener's answer
