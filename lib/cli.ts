@@ -21,34 +21,18 @@ Options:
       --workers N     serve from N processes sharing the port (node:cluster), to use N cores: each one
                       relays every stream itself (N upstream connections) and has its own listeners,
                       stats and admin answers; one that dies is replaced (default 1)
-      --check         validate the config, print the options it gives (passwords hidden), and exit
+      --check         validate the config, print the options it gives (passwords hidden) and the
+                      elements it ignores, and exit
   -h, --help          this text
 
 SIGTERM or SIGINT ends every listener and exits; a close that takes over 10 s exits anyway (status 1).
 
-Read from the config:
-  <listen-socket> <port>, <bind-address> (the first socket; also <port>, <bind-address> outside it)
-  <relay>             server (default 127.0.0.1), port (required), mount (default /), local-mount,
-                      username, password, relay-shoutcast-metadata (default 1), on-demand
-                      Several upstreams, tried in order, the relay's own elements their defaults:
-                      Icecast 2.5's <upstream type="normal"> (server, port (default 80), mount, uri,
-                      username, password, relay-shoutcast-metadata; <upstream type="default"> gives the
-                      defaults), staying on one that works; icecast-kh's <host> (server or ip, port,
-                      mount, tls, priority: 1 first), going back to a higher one when it answers
-  <mount>             of a relay's local mount (or with a 2.5 <relay> in it): fallback-mount (a relay's
-                      local mount; else, with <paths> <webroot>, the file of that name in it, played by a
-                      relay of its own; else a mount a master may bring) and fallback-override
-  <relays-on-demand>  the default of on-demand for every relay, and for the master's relays
-  <master-server>, <master-server-port>, <master-update-interval>, <master-username>, <master-password>
-  <limits>            clients, queue-size, burst-size, burst-on-connect, source-timeout
-  <authentication>    admin-user (default admin) and admin-password: the /admin routes, only with a
-                      password; relay-user (default relay) and relay-password: what slaves use
-  <hostname>, <location>, <admin>, <server-id>: what the stats say about the server
-
-Elements of Icecast with no meaning for a relay (<logging>, <security>, ...) are ignored; others (the
-<mount> of no relay, a relay's other <mount> elements, kh's <timeout> and <retry-delay>, unknown ones)
-are ignored with a warning. An invalid config exits with status 1 and a
-message naming the element.
+Read from the config: <listen-socket>, <relay> (2.4, 2.5's <upstream>s, kh's <host>s), <mount> (per-mount
+settings by name; type="default" for every mount), <relays-on-demand>, <master-server> and its fellows,
+<limits>, <authentication>, <hostname>, <location>, <admin>, <server-id>. The README's CLI section has a
+table of every Icecast element and what is done with it. Elements a relay does not apply are warned on
+stderr; --check also lists, with its reason, every element ignored (the "ignored" key). An invalid config
+exits with status 1 and a message naming the element.
 
 For thousands of listeners, run it with V8's --optimize-for-size (Node takes it on its command line
 only; the workers inherit it), so that the heap stays close to what the listeners need:
@@ -189,7 +173,7 @@ async function main (argv: string[]): Promise<number> {
   for (const warning of config.warnings) process.stderr.write(`icecast-relay: warning: ${args.config}: ${warning}\n`)
   const listen = { port: args.port ?? config.listen.port, host: args.host ?? config.listen.host }
   if (args.check) {
-    process.stdout.write(JSON.stringify({ listen, options: hidePasswords(config.options) }, null, 2) + '\n')
+    process.stdout.write(JSON.stringify({ listen, options: hidePasswords(config.options), ignored: config.ignored }, null, 2) + '\n')
     return 0
   }
   if (args.workers > 1 && cluster.isPrimary) return await superviseWorkers(args.workers)

@@ -128,6 +128,32 @@ export const DumpFileSchema = Type.Object({
   rotateSeconds: Type.Optional(Type.Number({ minimum: 1, maximum: 31_536_000 }))
 }, { additionalProperties: false })
 export type DumpFileDefinition = Static<typeof DumpFileSchema>
+// Per-mount settings (Icecast's `<mount>`): a relay's own, or those of `mounts` / `mountDefaults` for its local mount
+/** What listeners and the stats are told about a stream instead of the upstream's word; no control characters (header values). */
+const StreamText = Type.String({ maxLength: 1024, pattern: '^[^\\x00-\\x1f\\x7f]*$' })
+/** Icecast reads the duration as a C int of seconds (68 years): longer is no duration anyone means. */
+const MAX_LISTENER_DURATION = 2_147_483_647
+const MountSettingsFields = {
+  maxListeners: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** seconds a listener may stay; it is then ended (Icecast's max-listener-duration) */
+  maxListenerDuration: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: MAX_LISTENER_DURATION })),
+  /** left out of the public status pages and of `/admin/streamlist.txt`; still served, still in the admin routes */
+  hidden: Type.Optional(Type.Boolean()),
+  /** the `icy-pub` listeners get and the stats' `public`, instead of the upstream's */
+  public: Type.Optional(Type.Boolean()),
+  /** `icy-name`, `icy-description`, `icy-url`, `icy-genre` and the stats' names for them, instead of the upstream's */
+  streamName: Type.Optional(StreamText),
+  streamDescription: Type.Optional(StreamText),
+  streamUrl: Type.Optional(StreamText),
+  genre: Type.Optional(StreamText),
+  /** bytes of recent stream a new listener of this mount gets at once, instead of limits.burstSize */
+  burstSize: Type.Optional(Type.Integer({ minimum: 0, maximum: 16_777_216 })),
+  metaint: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_048_576 })),
+  charset: Type.Optional(Type.String({ minLength: 1, maxLength: 64 }))
+}
+const MOUNT_SETTING_KEYS = Object.keys(MountSettingsFields) as Array<keyof MountSettings>
+export const MountSettingsSchema = Type.Object(MountSettingsFields, { additionalProperties: false })
+export type MountSettings = Static<typeof MountSettingsSchema>
 
 export const RelayDefinitionSchema = Type.Object({
   ...NetworkUpstreamFields,
@@ -135,9 +161,7 @@ export const RelayDefinitionSchema = Type.Object({
   upstreams: Type.Optional(Type.Array(UpstreamDefinitionSchema, { minItems: 1, maxItems: MAX_UPSTREAMS })),
   localMount: Type.Optional(Mount),
   onDemand: Type.Optional(Type.Boolean()),
-  maxListeners: Type.Optional(Type.Integer({ minimum: 0 })),
-  metaint: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_048_576 })),
-  charset: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  ...MountSettingsFields,
   /** back to a higher upstream as soon as it answers with audio again (default true) */
   failback: Type.Optional(Type.Boolean()),
   /** seconds without a byte after which the active upstream of a relay with several counts as failed (default 2) */
@@ -270,7 +294,12 @@ export const RelayPluginOptionsSchema = Type.Object({
   /** the `server_id` of the stats (default: the plugin's name) */
   serverId: defaulted(Type.String({ ...Text, minLength: 1 }), SERVER_NAME),
   // Listener authentication: for every relay that sets none of its own
-  ...ListenerAuthFields
+  ...ListenerAuthFields,
+  // Per-mount settings by local mount, for whichever relay serves it (options, API, master)
+  /** settings of the relay serving each local mount (its own settings win) */
+  mounts: Type.Optional(Type.Record(Type.String(), MountSettingsSchema)),
+  /** settings of every relay, below its own and its mount's (Icecast's `<mount type="default">`) */
+  mountDefaults: Type.Optional(MountSettingsSchema)
 }, { additionalProperties: false })
 export type RelayPluginOptions = Static<typeof RelayPluginOptionsSchema>
 
@@ -313,6 +342,13 @@ export interface ResolvedOptions {
   // Listener authentication
   authenticate?: Authenticate
   listenerAuth?: ResolvedListenerAuth
+  mountSettings: ResolvedMountSettings
+}
+
+/** The `mounts` and `mountDefaults` options: what a relay has of them is found by `withMountSettings`. */
+export interface ResolvedMountSettings {
+  byMount: ReadonlyMap<string, MountSettings>
+  defaults: MountSettings
 }
 
 export interface ResolvedMaster {
@@ -373,6 +409,15 @@ export interface ResolvedRelay {
   maxListeners?: number
   metaint?: number
   charset?: string
+  // Per-mount settings (see MountSettings)
+  maxListenerDuration?: number
+  hidden?: boolean
+  public?: boolean
+  streamName?: string
+  streamDescription?: string
+  streamUrl?: string
+  genre?: string
+  burstSize?: number
   // intro and dump-file (issue 17)
   intro?: string
   dumpFile?: ResolvedDumpFile
@@ -427,6 +472,15 @@ export interface ResolvedListenerAuth {
   htpasswd?: string
   url?: ResolvedUrlAuth
   allowDuplicateUsers: boolean
+  // Per-mount settings (see MountSettings)
+  maxListenerDuration?: number
+  hidden?: boolean
+  public?: boolean
+  streamName?: string
+  streamDescription?: string
+  streamUrl?: string
+  genre?: string
+  burstSize?: number
 }
 
 /** How an upstream is shown in statuses and logs: its URL without credentials, or `file:` and its path. */
@@ -666,7 +720,47 @@ export function resolveRelay (def: unknown, at = 'relay', origin = 'api'): Resol
     ...(relay.charset !== undefined && { charset: relay.charset }),
     ...(relay.intro !== undefined && { intro: relay.intro }),
     ...(relay.dumpFile !== undefined && { dumpFile: resolveDumpFile(relay.dumpFile, `${at}.dumpFile`) }),
-    ...listenerAuthOf(relay, at)
+    ...listenerAuthOf(relay, at),
+    ...mountSettingsOf(relay, at)
+  }
+}
+
+/** The per-mount settings a definition gives (those it leaves out are absent, not undefined), checked. */
+function mountSettingsOf (def: MountSettings, at: string): MountSettings {
+  if (def.charset !== undefined && !isSupportedCharset(def.charset)) {
+    throw new InvalidOptionError(`${at}.charset`, `${def.charset} is not an ASCII-compatible encoding TextDecoder knows`)
+  }
+  const settings: Record<string, unknown> = {}
+  for (const key of MOUNT_SETTING_KEYS) if (def[key] !== undefined) settings[key] = def[key]
+  return settings as MountSettings
+}
+
+/**
+ * A relay with the settings it does not give itself taken from its local mount's (`mounts`), then from
+ * `mountDefaults`, as Icecast applies a `<mount>` to whatever source has its name.
+ */
+export function withMountSettings (def: ResolvedRelay, settings: ResolvedMountSettings): ResolvedRelay {
+  return { ...settings.defaults, ...settings.byMount.get(def.localMount), ...def }
+}
+
+/**
+ * The `mounts` option, each entry checked on its own so that an error names it (`mounts["/live"].hidden`):
+ * its key must be a local mount. Called before the whole schema, whose words would name `mounts.~1live`.
+ */
+function assertMountEntries (given: unknown): void {
+  const mounts: unknown = typeof given === 'object' && given !== null ? (given as Record<string, unknown>)['mounts'] : undefined
+  if (typeof mounts !== 'object' || mounts === null || Array.isArray(mounts)) return
+  for (const [key, value] of Object.entries(mounts)) {
+    const at = `mounts[${JSON.stringify(key)}]`
+    if (!isLocalMount(key)) throw new InvalidOptionError(at, 'not a local mount (an absolute path, no "." or ".." segments, no query)')
+    assertSchema(MountSettingsSchema, value, at)
+  }
+}
+
+function resolveMountSettings (mounts: Record<string, MountSettings> | undefined, defaults: MountSettings | undefined): ResolvedMountSettings {
+  return {
+    byMount: new Map(Object.entries(mounts ?? {}).map(([mount, settings]) => [mount, mountSettingsOf(settings, `mounts[${JSON.stringify(mount)}]`)])),
+    defaults: mountSettingsOf(defaults ?? {}, 'mountDefaults')
   }
 }
 
@@ -765,6 +859,7 @@ export function resolveOptions (input: unknown): ResolvedOptions {
   const given = input ?? {}
   const definitions: unknown = typeof given === 'object' ? (given as Record<string, unknown>)['relays'] : undefined
   if (Array.isArray(definitions)) definitions.forEach((def, i) => assertUpstreamVariants(def, `relays[${i}]`))
+  assertMountEntries(given)
   assertSchema(RegisterOptionsSchema, given, '')
   const options = Value.Default(RelayPluginOptionsSchema, copyOf(pluginOptionsOf(given as Record<string, unknown>))) as DefaultedOptions
   const relays = options.relays.map((def, i) => resolveRelay(def, `relays[${i}]`, 'options'))
@@ -784,6 +879,7 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     relayAuth: resolveRelayAuth(options.relayAuth),
     admin: options.admin,
     stats: options.stats,
+    mountSettings: resolveMountSettings(options.mounts, options.mountDefaults),
     server: {
       hostname: options.hostname,
       location: options.location,

@@ -26,7 +26,8 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
     relays: options.relays,
     limits: options.limits,
     userAgent: options.userAgent,
-    log: fastify.log.child({ plugin: SERVER_NAME })
+    log: fastify.log.child({ plugin: SERVER_NAME }),
+    mountSettings: options.mountSettings
   })
   // Always installed: ICY blocks must be stripped from any upstream that sends them, asked or not.
   registry.extend(shoutcastExtension())

@@ -2,7 +2,9 @@ import fastify from 'fastify'
 import { expectAssignable, expectError, expectType } from 'tsd'
 import icecastRelay, {
   fastifyIcecastRelay,
+  type EndReason,
   type MasterStatus,
+  type MountSettings,
   type MoveReason,
   type ListenerInfo,
   type RelayError,
@@ -107,6 +109,14 @@ expectAssignable<RelayPluginOptions>({
   adminEmail: 'ops@radio.example',
   serverId: 'Icecast 2.4.4'
 })
+// per-mount settings: on a relay, by local mount, for every mount
+const settings: MountSettings = { maxListeners: 5, maxListenerDuration: 3600, hidden: true, public: false, streamName: 'n', streamDescription: 'd', streamUrl: 'u', genre: 'g', burstSize: 8192, metaint: 8192, charset: 'latin1' }
+expectAssignable<RelayPluginOptions>({ relays: [{ url: 'http://h:8000/a', ...settings }], mounts: { '/a': settings }, mountDefaults: settings })
+expectError<RelayPluginOptions>({ mounts: { '/a': { hiden: true } } })
+expectError<RelayPluginOptions>({ mountDefaults: { hidden: 'yes' } })
+expectType<boolean>(({} as RelayStatus).hidden)
+expectAssignable<EndReason>('duration')
+expectAssignable<RelayEvents['listener']['reason']>('duration')
 // Fastify's own register options go with the plugin's
 app.register(icecastRelay, { prefix: '/radio', logLevel: 'warn', logSerializers: { relay: (value: unknown) => String(value) } })
 // every limit has a default, so the limits the relays use are all there

@@ -1,6 +1,6 @@
 import { InvalidConfigError, InvalidOptionError } from '../errors.js'
 import { resolveOptions, type Credentials, type RelayDefinition, type RelayPluginOptions } from '../options.js'
-import { applyMount, mountElement, readMountRelays, readWebroot, type MountElement } from './mount.js'
+import { applyMounts, mountElement, readMountRelays, readWebroot, type MountElement } from './mount.js'
 import { count, MAX_INT, port, Reader, text } from './reader.js'
 import { readRelay } from './relay.js'
 import { childrenOf, flagOf, integerOf, parseXml, type XmlChild, type XmlNode } from './xml.js'
@@ -14,8 +14,10 @@ export interface Listen {
 export interface IcecastConfig {
   options: RelayPluginOptions
   listen: Listen
-  /** elements that were ignored, and why */
+  /** elements that were ignored and may have been meant to be used, and why */
   warnings: string[]
+  /** every element that was ignored, and why: the warnings and the elements with no meaning for a relay */
+  ignored: string[]
 }
 
 function readLimits (reader: Reader, limits: XmlChild, options: Record<string, unknown>): void {
@@ -82,7 +84,7 @@ function masterOf (reader: Reader, fields: XmlChild[], onDemand: boolean | undef
     reader.set(master, key, `master.${key}`, child, read(child))
   }
   if (master['server'] === undefined) {
-    for (const child of fields) reader.warnings.push(`${child.path} ignored: there is no <master-server>`)
+    for (const child of fields) reader.ignore(child, 'there is no <master-server>')
     return undefined
   }
   if (master['port'] === undefined) throw new InvalidConfigError('<master-server-port>: required with <master-server>')
@@ -125,8 +127,8 @@ function readIcecast (reader: Reader, root: XmlNode): { options: Record<string, 
     }
   }
   for (const mount of mounts) relays.push(...readMountRelays(reader, mount, relays.length))
-  for (const mount of mounts) applyMount(reader, mount, { relays, webroot })
-  if (sockets.length > 1) reader.warnings.push(`<listen-socket> #2 and later ignored: the relay listens on the first one only (${sockets.length} given)`)
+  applyMounts(reader, mounts, { relays, webroot, options, hasMaster: masterFields.some((child) => child.name === 'master-server') })
+  if (sockets.length > 1) reader.ignore('<listen-socket> #2 and later', `the relay listens on the first one only (${sockets.length} given)`)
   // as Icecast, relays without their own <on-demand> follow <relays-on-demand> (wherever it stands)
   options['relays'] = relays.map((relay) => ({ ...(onDemand !== undefined && { onDemand }), ...relay }))
   const master = masterOf(reader, masterFields, onDemand)
@@ -149,5 +151,5 @@ export function readIcecastConfig (xml: string): IcecastConfig {
     if (!(error instanceof InvalidOptionError)) throw error
     throw new InvalidConfigError(`${reader.elementOf(error.field)}: ${error.reason}`, { cause: error })
   }
-  return { options: options as RelayPluginOptions, listen, warnings: reader.warnings }
+  return { options: options as RelayPluginOptions, listen, warnings: reader.warnings, ignored: reader.ignored }
 }

@@ -2,17 +2,44 @@ import { integerOf, textOf, type XmlChild } from './xml.js'
 
 export const MAX_INT = 2_147_483_647
 
-/** Icecast elements with no meaning for a relay (files, logs, sources, users): read without a word. */
-const UNUSED = new Set([
-  'paths', 'logging', 'security', 'fileserve', 'directory', 'http-headers', 'shoutcast-mount', 'icelogin', 'mime-types',
-  'source-password', 'sources', 'threadpool', 'client-timeout', 'header-timeout', 'shoutcast-compat', 'so-sndbuf'
-])
+/**
+ * Icecast elements with no meaning for a relay (files, logs, sources, users): read without a warning, and
+ * listed by `--check` with the reason.
+ */
+const UNUSED: Record<string, string> = {
+  logging: 'the CLI logs to stdout with Fastify\'s logger',
+  security: 'run the CLI as the user it should run as (no chroot, no changeowner)',
+  fileserve: 'the relay serves no files',
+  'mime-types': 'the relay serves no files',
+  directory: 'no directory (YP) listing',
+  'http-headers': 'no extra headers are sent to listeners',
+  'shoutcast-mount': 'a relay takes no source clients',
+  icelogin: 'a relay takes no source clients',
+  'source-password': 'a relay takes no source clients',
+  sources: 'a relay takes no source clients',
+  'shoutcast-compat': 'a relay takes no source clients',
+  threadpool: 'Node has no thread pool of Icecast\'s kind to size',
+  'client-timeout': 'a listener is dropped when its queue passes queue-size, not after a time',
+  'header-timeout': 'give the host app Fastify\'s requestTimeout (the CLI uses Node\'s default)',
+  'so-sndbuf': 'listener sockets keep the system\'s send buffer size',
+  // in <paths>, whose <webroot> is read (fallback files)
+  basedir: 'Icecast\'s own files: the relay reads none',
+  logdir: 'the CLI logs to stdout with Fastify\'s logger',
+  pidfile: 'the CLI writes no pid file',
+  adminroot: 'the admin pages are the plugin\'s own',
+  alias: 'no paths are aliased',
+  'allow-ip': 'no IP lists: filter in the host app (an onRequest hook) or a firewall',
+  'deny-ip': 'no IP lists: filter in the host app (an onRequest hook) or a firewall'
+}
+
+const PLAIN_HTTP = 'the CLI serves plain HTTP: put a TLS proxy in front, or register the plugin in an HTTPS Fastify app'
 
 /** Icecast elements this relay does not do: ignored with a warning that says so. */
 const UNSUPPORTED: Record<string, string> = {
-  mount: 'per-mount settings are not applied to relays',
   bind: 'upstream connections are not bound to a local address',
-  ssl: 'the CLI serves plain HTTP: put a TLS proxy in front, or register the plugin in an HTTPS Fastify app'
+  ssl: PLAIN_HTTP,
+  'ssl-certificate': PLAIN_HTTP,
+  'ssl-allowed-ciphers': PLAIN_HTTP
 }
 
 /** Option names as the config's elements name them, for errors found once the options are put together. */
@@ -33,7 +60,10 @@ const ELEMENT_OF: Record<string, string> = {
 
 /** Reads one config; remembers which element set each option, so that any error names the element. */
 export class Reader {
+  /** elements ignored that a user may have meant to be used, and why */
   readonly warnings: string[] = []
+  /** every element ignored, and why: the warnings and the elements with no meaning for a relay */
+  readonly ignored: string[] = []
   /** an option (`relays[0].port`) and the element it came from (`<relay> #1 <port>`) */
   readonly origins = new Map<string, string>()
 
@@ -42,14 +72,18 @@ export class Reader {
     this.origins.set(field, child.path)
   }
 
-  /** An element read but not used, with the reason the relay does not use it. */
-  ignore (child: XmlChild, why: string): void {
-    this.warnings.push(`${child.path} ignored: ${why}`)
+  /** An element read but not used (or elements, named by text), with the reason the relay does not use it. */
+  ignore (child: XmlChild | string, why: string): void {
+    const warning = `${typeof child === 'string' ? child : child.path} ignored: ${why}`
+    this.warnings.push(warning)
+    this.ignored.push(warning)
   }
 
+  /** An element that is not read: one with no meaning for a relay is only listed, any other is warned. */
   skip (child: XmlChild): void {
-    if (UNUSED.has(child.name)) return
-    this.ignore(child, UNSUPPORTED[child.name] ?? 'not an element this relay knows')
+    const unused = UNUSED[child.name]
+    if (unused !== undefined) this.ignored.push(`${child.path} ignored: ${unused}`)
+    else this.ignore(child, UNSUPPORTED[child.name] ?? 'not an element this relay knows')
   }
 
   /** `relays[0].port` as the config names it: `<relay> #1 <port>`, from the nearest option it knows. */

@@ -4,7 +4,7 @@ import type { Relay } from '../relay/relay.js'
 import type { RegistryCore } from '../relay/registry.js'
 import { sendUnauthorized } from '../auth.js'
 import type { Admission, ListenerGate } from './gate.js'
-import { LISTENER_SAFETY_HEADERS, listenerContentType, listenerHead, streamHeaders } from '../mount/headers.js'
+import { LISTENER_SAFETY_HEADERS, listenerContentType, listenerHead } from '../mount/headers.js'
 import { Listener, endAndClose } from '../mount/listener.js'
 import { releaseHttpState } from './release.js'
 import { percentDecoded } from '../http.js'
@@ -100,7 +100,7 @@ export function listenerRoute (app: FastifyInstance, registry: RegistryCore, opt
     const head = listenerHead({
       server: options.server,
       contentType: listenerContentType(served.head?.headers),
-      stream: streamHeaders(served.head?.headers ?? {}),
+      stream: served.streamHeaders(),
       extra: framing?.headers ?? {}
     })
     reply.hijack()
@@ -119,7 +119,8 @@ export function listenerRoute (app: FastifyInstance, registry: RegistryCore, opt
       queueSize: registry.limits.queueSize,
       framer: framing?.framer,
       intro,
-      maxDuration: granted.maxDuration,
+      // the auth server's time limit, else the limit of the mount asked for, as Icecast sets it on admission there
+      maxDuration: granted.maxDuration ?? relay.def.maxListenerDuration,
       onEnd: registry.endListener,
       ending: registry.ending
     })

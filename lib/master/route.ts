@@ -38,8 +38,9 @@ export async function streamlistRoute (
     const now = Date.now()
     // an on-demand relay that just failed is offered again after the longest wait between a relay's retries
     const retryAfterMs = registry.limits.maxBackoff * 1000
+    // a hidden mount is not offered to slaves, as Icecast leaves it out of its stream list
     const paths = registry.list()
-      .filter((status) => isRelayable(registry.find(status.localMount)!, now, retryAfterMs))
+      .filter((status) => !status.hidden && isRelayable(registry.find(status.localMount)!, now, retryAfterMs))
       .map((status) => options.mountPrefix + status.localMount)
     return reply
       .type('text/plain; charset=utf-8')

@@ -58,6 +58,37 @@ export function streamHeaders (upstream: Record<string, string>): Record<string,
   return out
 }
 
+/** What a relay tells listeners and the stats about its stream instead of the upstream (Icecast's `<mount>` overrides). */
+export interface StreamOverrides {
+  streamName?: string | undefined
+  streamDescription?: string | undefined
+  streamUrl?: string | undefined
+  genre?: string | undefined
+  public?: boolean | undefined
+}
+
+const OVERRIDDEN_HEADERS = [
+  ['streamName', 'icy-name'],
+  ['streamDescription', 'icy-description'],
+  ['streamUrl', 'icy-url'],
+  ['genre', 'icy-genre']
+] as const
+
+/**
+ * Stream headers (`streamHeaders`'s) with a relay's overrides in place, whether the upstream sent that header
+ * or not. Header values hold bytes as Latin-1 characters (see `listenerHead`): an override goes out as its
+ * UTF-8 bytes, which `streamInfo` reads back as the text given.
+ */
+export function overriddenStreamHeaders (headers: Record<string, string>, overrides: StreamOverrides): Record<string, string> {
+  const out = { ...headers }
+  for (const [key, header] of OVERRIDDEN_HEADERS) {
+    const value = overrides[key]
+    if (value !== undefined) out[header] = Buffer.from(value, 'utf8').toString('latin1')
+  }
+  if (overrides.public !== undefined) out['icy-pub'] = overrides.public ? '1' : '0'
+  return out
+}
+
 export interface StreamInfo {
   name: string | null
   genre: string | null

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import type { FastifyBaseLogger } from 'fastify'
 import { DuplicateMountError, MoveRefusedError, UnknownMountError } from '../errors.js'
 import type { EndReason, Listener } from '../mount/listener.js'
-import { resolveRelay, type Limits, type RelayDefinition, type ResolvedRelay } from '../options.js'
+import { resolveRelay, withMountSettings, type Limits, type RelayDefinition, type ResolvedMountSettings, type ResolvedRelay } from '../options.js'
 import type { IncomingHttpHeaders } from 'node:http'
 import { UNCHECKED_TLS_WARNING } from '../upstream/client.js'
 import type {
@@ -17,7 +17,11 @@ export interface RegistryInit {
   limits: Limits
   userAgent: string
   log: FastifyBaseLogger
+  /** the `mounts` and `mountDefaults` options, for every relay added (default none) */
+  mountSettings?: ResolvedMountSettings
 }
+
+const NO_MOUNT_SETTINGS: ResolvedMountSettings = { byMount: new Map(), defaults: {} }
 
 /**
  * Every relay of the app: what the `relay` decorator offers (`RelayRegistry`), and what only the library
@@ -31,6 +35,7 @@ export class RegistryCore implements RelayRegistry {
   readonly #extensions: RelayExtension[] = []
   readonly #userAgent: string
   readonly #log: FastifyBaseLogger
+  readonly #mountSettings: ResolvedMountSettings
   #masterStatus: () => MasterStatus[] = () => []
   #started = false
   #closing = false
@@ -45,6 +50,7 @@ export class RegistryCore implements RelayRegistry {
     this.limits = init.limits
     this.#userAgent = init.userAgent
     this.#log = init.log
+    this.#mountSettings = init.mountSettings ?? NO_MOUNT_SETTINGS
     this.#fallbacks = new Fallbacks({
       find: (mount) => this.#relays.get(mount),
       relayOf: (listener) => this.#places.get(listener)?.relay,
@@ -71,7 +77,8 @@ export class RegistryCore implements RelayRegistry {
   }
 
   /** `fallbackField`: how the definition's `fallbackMount` is named in a loop's error. */
-  #insert (def: ResolvedRelay, fallbackField: string): Relay {
+  #insert (own: ResolvedRelay, fallbackField: string): Relay {
+    const def = withMountSettings(own, this.#mountSettings)
     if (this.#relays.has(def.localMount)) throw new DuplicateMountError(def.localMount)
     assertNoFallbackLoop(def.localMount, (mount) => (mount === def.localMount ? def : this.#relays.get(mount)?.def)?.fallbackMount, fallbackField)
     const log = this.#log.child({ relay: def.localMount })

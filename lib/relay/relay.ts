@@ -3,7 +3,7 @@ import { ProbeUnprovenError, RestartedError, toRelayError, UpstreamStalledError,
 import { containerOf } from '../formats/clip.js'
 import { FormatDetector } from '../formats/detect.js'
 import type { AudioInfo, OggCodec } from '../formats/sink.js'
-import { streamInfo, type StreamInfo } from '../mount/headers.js'
+import { overriddenStreamHeaders, streamHeaders, streamInfo, type StreamInfo } from '../mount/headers.js'
 import { Mount } from '../mount/mount.js'
 import type { EndReason, Listener } from '../mount/listener.js'
 import { upstreamName, type Limits, type ResolvedRelay, type ResolvedUpstream } from '../options.js'
@@ -36,6 +36,8 @@ export interface RelayStatus {
   listeners: number
   peakListeners: number
   maxListeners: number | null
+  /** left out of the public status pages and the stream list slaves read (Icecast's `<hidden>`) */
+  hidden: boolean
   bytesIn: number
   bytesOut: number
   reconnects: number
@@ -43,7 +45,10 @@ export interface RelayStatus {
   contentType: string | null
   /** the upstream's response headers, as received */
   headers: Record<string, string>
-  /** name, genre, bitrate... from the upstream's `icy-*`, `ice-*` or Icecast 1.x `x-audiocast-*` headers */
+  /**
+   * name, genre, bitrate... from the upstream's `icy-*`, `ice-*` or Icecast 1.x `x-audiocast-*` headers, or
+   * the relay's own `streamName`, `streamDescription`, `streamUrl`, `genre` and `public`
+   */
   stream: StreamInfo
   /** codec, bitrate, sample rate and channels read from the stream itself */
   audio: AudioInfo | null
@@ -200,7 +205,7 @@ export class Relay implements RelayView {
     this.#upstreams = new UpstreamSet(def.upstreams.length)
     this.log = ctx.log
     this.mount = new Mount({
-      burstSize: ctx.limits.burstSize,
+      burstSize: this.#burstSize,
       onLeave: (listener, reason) => this.#listenerLeft(listener, reason)
     })
   }
@@ -224,6 +229,16 @@ export class Relay implements RelayView {
 
   get head (): ResponseHead | undefined {
     return this.#head
+  }
+
+  /** The stream headers listeners get: the upstream's, with the relay's own overrides. */
+  streamHeaders (): Record<string, string> {
+    return overriddenStreamHeaders(streamHeaders(this.#head?.headers ?? {}), this.def)
+  }
+
+  /** Bytes of recent stream a new listener gets: the relay's own setting, else the server's. */
+  get #burstSize (): number {
+    return this.def.burstSize ?? this.#ctx.limits.burstSize
   }
 
   get metadata (): RelayMetadata | undefined {
@@ -388,13 +403,14 @@ export class Relay implements RelayView {
       listeners: this.mount.listeners.size,
       peakListeners: this.mount.peakListeners,
       maxListeners: this.def.maxListeners ?? null,
+      hidden: this.def.hidden === true,
       bytesIn: this.#bytesIn,
       bytesOut: this.mount.bytesOut,
       reconnects: this.#reconnects,
       slowDrops: this.mount.slowDrops,
       contentType: this.#head?.headers['content-type'] ?? null,
       headers: { ...this.#head?.headers },
-      stream: streamInfo(this.#head?.headers ?? {}),
+      stream: streamInfo(this.streamHeaders()),
       audio: this.#audio ?? null,
       metadata: this.#metadata === undefined ? null : { ...this.#metadata },
       fallbackMount: this.def.fallbackMount ?? null,
@@ -669,7 +685,7 @@ export class Relay implements RelayView {
     this.#standby = new Standby({
       index,
       open: async (signal) => await this.#open(this.def.upstreams[index]!, signal),
-      ringBytes: Math.max(STANDBY_RING_BYTES, this.#ctx.limits.burstSize),
+      ringBytes: Math.max(STANDBY_RING_BYTES, this.#burstSize),
       maxBackoffMs: this.#ctx.limits.maxBackoff * 1000,
       state: (state, error) => {
         if (state === 'standby') this.#upstreams.standingBy(index)

@@ -184,6 +184,11 @@ export function isListed (status: RelayStatus): boolean {
   return status.state === 'live' || status.onDemand || status.listeners > 0
 }
 
+/** Whether a mount shows on the public pages: a hidden one (Icecast's `<hidden>`) is in the admin routes only. */
+export function isPublicMount (status: RelayStatus): boolean {
+  return !status.hidden
+}
+
 /** The listen URL of a mount; the mount is percent-encoded where a URL needs it. */
 export function listenUrl (listenBase: string, localMount: string): string {
   return listenBase + encodeURI(localMount)
@@ -192,7 +197,7 @@ export function listenUrl (listenBase: string, localMount: string): string {
 /** The stats of the listed mounts, all values (`admin`) or the public ones. */
 export function icestats (statuses: readonly RelayStatus[], ctx: StatsContext, { admin }: { admin: boolean }): Icestats {
   const start = icecastDate(ctx.startedAt)
-  const listed = statuses.filter(isListed)
+  const listed = statuses.filter((status) => isListed(status) && (admin || isPublicMount(status)))
   const globals: Stats = {
     admin: ctx.server.adminEmail,
     host: ctx.host,

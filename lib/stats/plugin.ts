@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Limits, ServerInfo } from '../options.js'
-import { icestats, icestatsJson, listenUrl, type StatsContext } from './icestats.js'
+import { icestats, icestatsJson, isPublicMount, listenUrl, type StatsContext } from './icestats.js'
 import { STATUS_PAGE_CSP, shoutcastSevenHtml, statusPage } from './page.js'
 import { PLAYLIST_TYPES, PLAYLISTS, playlistPath } from './playlists.js'
 import { IcestatsJsonSchema } from './schema.js'
@@ -54,11 +54,11 @@ export async function statsPlugin (fastify: FastifyInstance, init: StatsPluginOp
   fastify.get('/status.xsl', async (request, reply) => {
     reply.header('cache-control', NO_CACHE).header('content-security-policy', STATUS_PAGE_CSP).type('text/html; charset=utf-8')
     const { listenBase } = statsContext(request, init)
-    return statusPage(registry.list(), { server: init.server, startedAt: init.startedAt, mountBase: init.mountPrefix, listenBase })
+    return statusPage(registry.list().filter(isPublicMount), { server: init.server, startedAt: init.startedAt, mountBase: init.mountPrefix, listenBase })
   })
 
   fastify.get('/7.html', async (_request, reply) => {
-    const [status] = registry.list()
+    const [status] = registry.list().filter(isPublicMount)
     const ips = new Set(registry.listenersOf(status?.localMount ?? '')?.map((listener) => listener.ip))
     reply.header('cache-control', NO_CACHE).header('access-control-allow-origin', '*').type('text/html; charset=utf-8')
     return shoutcastSevenHtml({ status, maxListeners: status?.maxListeners ?? init.limits.clients, uniqueListeners: ips.size })

@@ -19,6 +19,7 @@ export function statusFixture (overrides: Partial<RelayStatus> = {}): RelayStatu
     listeners: 3,
     peakListeners: 7,
     maxListeners: null,
+    hidden: false,
     bytesIn: 1000,
     bytesOut: 2500,
     reconnects: 1,

@@ -73,13 +73,15 @@ test('--check reads each seed snippet verbatim and prints the options, passwords
   assert.equal(master.stderr, '')
   assert.deepEqual(JSON.parse(master.stdout), {
     listen: { port: 8000, host: '0.0.0.0' },
-    options: { relays: [], master: { server: '192.168.1.11', port: 8001, updateInterval: 120, password: '(hidden)' } }
+    options: { relays: [], master: { server: '192.168.1.11', port: 8001, updateInterval: 120, password: '(hidden)' } },
+    ignored: []
   })
   const relay = await cli('--check', '--config', configFile(RELAY_SNIPPET), '--port', '8123', '--host', '127.0.0.1')
   assert.equal(relay.code, 0, relay.stderr)
   assert.deepEqual(JSON.parse(relay.stdout), {
     listen: { port: 8123, host: '127.0.0.1' },
-    options: { relays: [{ server: '192.168.1.11', port: 8001, mount: '/example.ogg', localMount: '/different.ogg', relayShoutcastMetadata: false }] }
+    options: { relays: [{ server: '192.168.1.11', port: 8001, mount: '/example.ogg', localMount: '/different.ogg', relayShoutcastMetadata: false }] },
+    ignored: []
   })
 })
 
@@ -106,16 +108,47 @@ test('--check of a kh relay with two <host>s and a 2.5 relay with <upstream>s: t
   assert.deepEqual(JSON.parse(upstreams.stdout).options.relays, [ICECAST_25_UPSTREAMS_RELAY])
 })
 
-test('--check reads the icecast.xml Debian ships, without a warning', async () => {
+test('--check reads the icecast.xml Debian ships, without a warning; it lists what it ignores, and why', async () => {
   assertTools('icecast2')
   const result = await cli('--check', '--config', '/etc/icecast2/icecast.xml')
   assert.equal(result.code, 0, result.stderr)
   assert.equal(result.stderr, '')
-  const { listen, options } = JSON.parse(result.stdout)
+  const { listen, options, ignored } = JSON.parse(result.stdout)
+  assert.deepEqual(ignored, [
+    '<limits> <sources> ignored: a relay takes no source clients',
+    '<limits> <client-timeout> ignored: a listener is dropped when its queue passes queue-size, not after a time',
+    '<limits> <header-timeout> ignored: give the host app Fastify\'s requestTimeout (the CLI uses Node\'s default)',
+    '<authentication> <source-password> ignored: a relay takes no source clients',
+    '<http-headers> ignored: no extra headers are sent to listeners',
+    '<fileserve> ignored: the relay serves no files',
+    '<paths> <basedir> ignored: Icecast\'s own files: the relay reads none',
+    '<paths> <logdir> ignored: the CLI logs to stdout with Fastify\'s logger',
+    '<paths> <adminroot> ignored: the admin pages are the plugin\'s own',
+    '<paths> <alias> ignored: no paths are aliased',
+    '<logging> ignored: the CLI logs to stdout with Fastify\'s logger',
+    '<security> ignored: run the CLI as the user it should run as (no chroot, no changeowner)'
+  ])
   assert.deepEqual(listen, { port: 8000, host: '0.0.0.0' })
   assert.deepEqual(options.admin, { username: 'admin', password: '(hidden)' })
   assert.equal(options.hostname, 'localhost')
   assert.equal(options.limits.clients, 100)
+})
+
+test('--check: the <mount> settings under mounts and mountDefaults; what a relay does not apply warned on stderr and listed with the rest', async () => {
+  const result = await cli('--check', '--config', configFile(`<icecast>
+  <relay><port>8000</port><mount>/live.mp3</mount></relay>
+  <mount><mount-name>/live.mp3</mount-name><hidden>1</hidden><max-listener-duration>60</max-listener-duration><intro>/x.mp3</intro></mount>
+  <mount type="default"><max-listeners>10</max-listeners></mount>
+  <logging><loglevel>4</loglevel></logging>
+</icecast>`))
+  assert.equal(result.code, 0, result.stderr)
+  const intro = '<mount> #1 <intro> ignored: no intro file is played'
+  assert.equal(result.stderr, `icecast-relay: warning: ${join(dir, `config-${files}.xml`)}: ${intro}\n`)
+  const { options, ignored } = JSON.parse(result.stdout)
+  assert.deepEqual(options.mounts, { '/live.mp3': { hidden: true, maxListenerDuration: 60 } })
+  assert.deepEqual(options.mountDefaults, { maxListeners: 10 })
+  // <mount> elements are read once every relay is known
+  assert.deepEqual(ignored, ['<logging> ignored: the CLI logs to stdout with Fastify\'s logger', intro])
 })
 
 test('a running CLI: the config\'s listen socket, relays, admin credentials and server info; SIGTERM ends it', async (t) => {

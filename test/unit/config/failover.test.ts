@@ -116,7 +116,7 @@ test('icecast-kh: per-host <timeout>, <bind>, <run-on> are warned; <enable>0 kee
   ])
 })
 
-test('<fallback-mount> and <fallback-override> of a relay\'s <mount>; its other elements warned', () => {
+test('<fallback-mount> and <fallback-override> of a relay\'s <mount>; its settings by its name; <fallback-when-full> warned', () => {
   const { options, warnings } = readIcecastConfig(ICECAST_25_URI + FALLBACK_MOUNT +
     '<relay><port>8000</port><mount>/example2.ogg</mount></relay>')
   assert.deepEqual(options.relays?.[0], {
@@ -126,9 +126,9 @@ test('<fallback-mount> and <fallback-override> of a relay\'s <mount>; its other 
     fallbackMount: '/example2.ogg',
     fallbackOverride: true
   })
+  assert.deepEqual(options.mounts, { '/different.ogg': { maxListeners: 1 } })
   assert.deepEqual(warnings, [
-    '<mount> <max-listeners> ignored: of a relay\'s <mount>, only <fallback-mount> and <fallback-override> are applied',
-    '<mount> <fallback-when-full> ignored: of a relay\'s <mount>, only <fallback-mount> and <fallback-override> are applied'
+    '<mount> <fallback-when-full> ignored: a listener over max-listeners gets 403; it is not sent to the fallback'
   ])
 })
 
@@ -159,8 +159,8 @@ test('without a <webroot>, a fallback no relay serves is a mount by that name; k
   assert.deepEqual(warnings, [
     '<paths> <webroot> ignored: not an absolute path: fallback files are not looked for in it',
     '<mount> #1 <fallback-mount> <rate> ignored: a fallback is played at its own rate',
-    '<mount> #3 ignored: per-mount settings are not applied to relays',
-    '<mount> #4 ignored: per-mount settings are not applied to relays'
+    '<mount> #3 <fallback-mount> ignored: a fallback is set only by the <mount> of a relay of this config',
+    '<mount> #4 <fallback-mount> ignored: a fallback is set only by the <mount> of a relay of this config'
   ])
 })
 

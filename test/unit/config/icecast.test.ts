@@ -18,7 +18,8 @@ test('the master-slave snippet, verbatim: the master option (of the issue-4-mast
   assert.deepEqual(readIcecastConfig(MASTER_SNIPPET), {
     options: { relays: [], master: { server: '192.168.1.11', port: 8001, updateInterval: 120, password: 'hackme' } },
     listen: { port: 8000, host: '0.0.0.0' },
-    warnings: []
+    warnings: [],
+    ignored: []
   })
 })
 
@@ -28,7 +29,8 @@ test('the single-broadcast snippet, verbatim: one relay, key for key', () => {
       relays: [{ server: '192.168.1.11', port: 8001, mount: '/example.ogg', localMount: '/different.ogg', relayShoutcastMetadata: false }]
     },
     listen: { port: 8000, host: '0.0.0.0' },
-    warnings: []
+    warnings: [],
+    ignored: []
   })
 })
 
@@ -93,7 +95,16 @@ test('a whole config: both snippets in it, listen socket, limits, credentials, s
       master: { server: '192.168.1.11', port: 8001, updateInterval: 120, password: 'hackme', username: 'slave', onDemand: true }
     },
     listen: { port: 8100, host: '127.0.0.1' },
-    warnings: []
+    warnings: [],
+    // what has no meaning for a relay is only listed (by --check), each with its reason
+    ignored: [
+      '<limits> <sources> ignored: a relay takes no source clients',
+      '<limits> <client-timeout> ignored: a listener is dropped when its queue passes queue-size, not after a time',
+      '<authentication> <source-password> ignored: a relay takes no source clients',
+      '<paths> <basedir> ignored: Icecast\'s own files: the relay reads none',
+      '<logging> ignored: the CLI logs to stdout with Fastify\'s logger',
+      '<security> ignored: run the CLI as the user it should run as (no chroot, no changeowner)'
+    ]
   })
 })
 
@@ -129,8 +140,8 @@ test('unknown elements and Icecast features a relay does not do are ignored with
     '<limits> <turbo> ignored: not an element this relay knows',
     '<authentication> <root> ignored: not an element this relay knows',
     '<yp> ignored: not an element this relay knows',
-    // read once every relay is known: a <mount> is ignored unless a relay serves it
-    '<mount> ignored: per-mount settings are not applied to relays',
+    // read once every relay is known: a <mount> no relay serves (and no master may bring) is told
+    '<mount> (/live): no relay of this config serves it; its settings wait for a relay of that name',
     '<master-password> ignored: there is no <master-server>'
   ])
   assert.deepEqual(options.relays, [{ server: '127.0.0.1', port: 1 }])
