@@ -11,8 +11,7 @@ const UNUSED = new Set([
 /** Icecast elements this relay does not do: ignored with a warning that says so. */
 const UNSUPPORTED: Record<string, string> = {
   mount: 'per-mount settings are not applied to relays',
-  bind: 'upstream connections are not bound to a local address',
-  ssl: 'the CLI serves plain HTTP: put a TLS proxy in front, or register the plugin in an HTTPS Fastify app'
+  bind: 'upstream connections are not bound to a local address'
 }
 
 /** Option names as the config's elements name them, for errors found once the options are put together. */

@@ -72,13 +72,13 @@ test('--check reads each seed snippet verbatim and prints the options, passwords
   assert.equal(master.code, 0, master.stderr)
   assert.equal(master.stderr, '')
   assert.deepEqual(JSON.parse(master.stdout), {
-    listen: { port: 8000, host: '0.0.0.0' },
+    listen: [{ port: 8000, host: '0.0.0.0' }],
     options: { relays: [], master: { server: '192.168.1.11', port: 8001, updateInterval: 120, password: '(hidden)' } }
   })
   const relay = await cli('--check', '--config', configFile(RELAY_SNIPPET), '--port', '8123', '--host', '127.0.0.1')
   assert.equal(relay.code, 0, relay.stderr)
   assert.deepEqual(JSON.parse(relay.stdout), {
-    listen: { port: 8123, host: '127.0.0.1' },
+    listen: [{ port: 8123, host: '127.0.0.1' }],
     options: { relays: [{ server: '192.168.1.11', port: 8001, mount: '/example.ogg', localMount: '/different.ogg', relayShoutcastMetadata: false }] }
   })
 })
@@ -112,7 +112,7 @@ test('--check reads the icecast.xml Debian ships, without a warning', async () =
   assert.equal(result.code, 0, result.stderr)
   assert.equal(result.stderr, '')
   const { listen, options } = JSON.parse(result.stdout)
-  assert.deepEqual(listen, { port: 8000, host: '0.0.0.0' })
+  assert.deepEqual(listen, [{ port: 8000, host: '0.0.0.0' }])
   assert.deepEqual(options.admin, { username: 'admin', password: '(hidden)' })
   assert.equal(options.hostname, 'localhost')
   assert.equal(options.limits.clients, 100)
