@@ -27,10 +27,17 @@ async function readPem (file: Named): Promise<Buffer> {
   }
 }
 
+/** PKCS#8's and OpenSSL's traditional marks of a key under a passphrase. */
+const ENCRYPTED_KEY = /-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type: 4,ENCRYPTED/m
+
 function privateKeyOf (pem: Buffer, file: Named): KeyObject {
   try {
     return createPrivateKey(pem)
   } catch (error) {
+    // OpenSSL says only that the read was cancelled: no passphrase was given
+    if (ENCRYPTED_KEY.test(pem.toString('latin1'))) {
+      throw new InvalidConfigError(`${file.element}: the private key in ${file.value} is encrypted: it must be unencrypted, as Icecast asks for no passphrase either`, { cause: error })
+    }
     throw new InvalidConfigError(`${file.element}: no usable private key in ${file.value} (${(error as Error).message}): ` +
       'it must hold the key, unencrypted, in PEM, with the certificate', { cause: error })
   }
