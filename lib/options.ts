@@ -141,6 +141,20 @@ const Password = Type.String({ minLength: 1, maxLength: 1024, pattern: '^[^\\x00
  */
 const RelayPassword = Type.String({ ...Password, missingReason: 'required (there is no default relay password)' })
 
+// Master per-mount credentials (credentials downstream)
+/** What a mount of a master asks its listeners for, as a relay of it sends them. */
+export const MountCredentialsSchema = Type.Object({
+  username: UserName,
+  password: Password
+}, { additionalProperties: false })
+export type MountCredentials = Static<typeof MountCredentialsSchema>
+/** By local mount, or a function of it (read when the relay of a mount starts). */
+const MasterCredentials = Type.Union([
+  Type.Record(Mount, MountCredentialsSchema, { additionalProperties: false }),
+  Type.Function([Type.String()], Type.Union([MountCredentialsSchema, Type.Undefined()]))
+])
+export type MasterCredentials = Static<typeof MasterCredentials>
+
 /** Icecast's `<master-server>` and friends: a server whose every mount this app mirrors. */
 export const MasterDefinitionSchema = Type.Object({
   server: Host,
@@ -152,7 +166,13 @@ export const MasterDefinitionSchema = Type.Object({
   onDemand: Type.Optional(Type.Boolean()),
   tls: Type.Optional(Type.Boolean()),
   /** the most relays this master's list may bring: a longer list is cut, so that no master can exhaust the app */
-  maxRelays: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 }))
+  maxRelays: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+  // master per-mount credentials (credentials downstream)
+  /**
+   * the credentials of mounts that ask listeners for their own (Icecast's listener authentication), sent
+   * instead of `username`/`password` to the master itself, never to another server its list points at
+   */
+  credentials: Type.Optional(MasterCredentials)
 }, { additionalProperties: false })
 export type MasterDefinition = Static<typeof MasterDefinitionSchema>
 
@@ -254,6 +274,8 @@ export interface ResolvedMaster {
   origin: string
   redirects: RedirectPolicy
   tlsOptions?: UpstreamTls
+  // master per-mount credentials (credentials downstream)
+  credentials?: MasterCredentials
 }
 
 /** The TLS settings given for an upstream with a certificate of its own CA. */
@@ -297,6 +319,9 @@ export interface ResolvedRelay {
   maxListeners?: number
   metaint?: number
   charset?: string
+  // a master's relays (credentials downstream)
+  /** seconds to wait before asking again an upstream that refused the relay (401, 403); without it, the backoff */
+  refusedRetry?: number
 }
 
 /** How an upstream is shown in statuses and logs: its URL without credentials, or `file:` and its path. */
@@ -340,6 +365,12 @@ export function schemaError (schema: TSchema, value: unknown, at: string): Inval
 function assertSchema (schema: TSchema, value: unknown, at: string): void {
   const error = schemaError(schema, value, at)
   if (error !== undefined) throw error
+}
+
+/** What a master's `credentials` function gave for a mount, checked as the option's map would be (`at` names the call). */
+export function checkMountCredentials (value: unknown, at: string): MountCredentials | undefined {
+  if (value !== undefined) assertSchema(MountCredentialsSchema, value, at)
+  return value as MountCredentials | undefined
 }
 
 function hasDotSegment (path: string): boolean {
@@ -592,7 +623,8 @@ function resolveMaster (master: MasterDefinition, at: string): ResolvedMaster {
     onDemand: master.onDemand ?? false,
     maxRelays: master.maxRelays ?? DEFAULT_MAX_RELAYS,
     origin: `master:${name}`,
-    ...upstreamTrust(master, at)
+    ...upstreamTrust(master, at),
+    ...(master.credentials !== undefined && { credentials: master.credentials })
   }
 }
 
