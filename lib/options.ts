@@ -149,11 +149,11 @@ export const MountCredentialsSchema = Type.Object({
 }, { additionalProperties: false })
 export type MountCredentials = Static<typeof MountCredentialsSchema>
 /** By local mount, or a function of it (read when the relay of a mount starts). */
-const MasterCredentials = Type.Union([
+const MasterCredentialsSchema = Type.Union([
   Type.Record(Mount, MountCredentialsSchema, { additionalProperties: false }),
   Type.Function([Type.String()], Type.Union([MountCredentialsSchema, Type.Undefined()]))
 ])
-export type MasterCredentials = Static<typeof MasterCredentials>
+export type MasterCredentials = Static<typeof MasterCredentialsSchema>
 
 /** Icecast's `<master-server>` and friends: a server whose every mount this app mirrors. */
 export const MasterDefinitionSchema = Type.Object({
@@ -172,7 +172,7 @@ export const MasterDefinitionSchema = Type.Object({
    * the credentials of mounts that ask listeners for their own (Icecast's listener authentication), sent
    * instead of `username`/`password` to the master itself, never to another server its list points at
    */
-  credentials: Type.Optional(MasterCredentials)
+  credentials: Type.Optional(MasterCredentialsSchema)
 }, { additionalProperties: false })
 export type MasterDefinition = Static<typeof MasterDefinitionSchema>
 
@@ -581,7 +581,9 @@ export function resolveOptions (input: unknown): ResolvedOptions {
   const definitions: unknown = typeof given === 'object' ? (given as Record<string, unknown>)['relays'] : undefined
   if (Array.isArray(definitions)) definitions.forEach((def, i) => assertUpstreamVariants(def, `relays[${i}]`))
   assertSchema(RegisterOptionsSchema, given, '')
-  const options = Value.Default(RelayPluginOptionsSchema, Value.Clone(pluginOptionsOf(given as Record<string, unknown>))) as DefaultedOptions
+  // `master` has no schema default (resolveMaster applies its own), and may hold a function Value.Clone refuses
+  const { master, ...rest } = pluginOptionsOf(given as Record<string, unknown>)
+  const options = Value.Default(RelayPluginOptionsSchema, Value.Clone(rest)) as DefaultedOptions
   const relays = options.relays.map((def, i) => resolveRelay(def, `relays[${i}]`, 'options'))
   const seen = new Set<string>()
   for (const [i, relay] of relays.entries()) {
@@ -595,7 +597,7 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     limits: options.limits,
     prefix: options.prefix,
     userAgent: options.userAgent ?? SERVER_NAME,
-    masters: resolveMasters(options.master),
+    masters: resolveMasters(master as DefaultedOptions['master']),
     relayAuth: resolveRelayAuth(options.relayAuth),
     admin: options.admin,
     stats: options.stats,
