@@ -7,6 +7,7 @@ import https from 'node:https'
 import type { Socket } from 'node:net'
 import type { FastifyInstance, FastifyServerFactory, FastifyServerFactoryHandler } from 'fastify'
 import type { ListenSocket } from '../config/listen.js'
+import { InvalidConfigError } from '../errors.js'
 import type { TlsCredentials } from './tls.js'
 
 /**
@@ -49,7 +50,7 @@ export class ListenSockets {
 
   /** `tls`: the credentials of the sockets that have `tls` (required if one has) */
   constructor (sockets: ListenSocket[], tls: TlsCredentials | undefined) {
-    if (sockets.length === 0) throw new TypeError('no socket to listen on')
+    if (sockets.length === 0) throw new InvalidConfigError('no <listen-socket> to listen on')
     this.#sockets = sockets
     this.#tls = tls
   }
@@ -75,7 +76,7 @@ export class ListenSockets {
   }
 
   #https (handler: Handler): https.Server {
-    if (this.#tls === undefined) throw new TypeError('a TLS socket without a certificate')
+    if (this.#tls === undefined) throw new InvalidConfigError('<listen-socket> <ssl>: TLS needs a certificate')
     const server = https.createServer({ ...this.#tls, handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, handler)
     server.on('connection', (socket: Socket) => {
       const key = peerKey(socket)
