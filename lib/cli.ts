@@ -2,12 +2,17 @@
 // The `icecast-relay` command: a Fastify server with the plugin, configured by an Icecast XML config.
 import cluster from 'node:cluster'
 import { readFile } from 'node:fs/promises'
+import type http from 'node:http'
 import { parseArgs } from 'node:util'
 import closeWithGrace from 'close-with-grace'
-import Fastify from 'fastify'
+import Fastify, { type FastifyHttpOptions } from 'fastify'
+import { ListenSockets } from './cli/servers.js'
+import { loadTls, type TlsCredentials } from './cli/tls.js'
 import { readIcecastConfig, type IcecastConfig } from './config/icecast.js'
+import type { ListenSocket, TlsFiles } from './config/listen.js'
 import { UsageError } from './errors.js'
 import { fastifyIcecastRelay } from './plugin.js'
+import type { RelayPluginOptions } from './options.js'
 
 const HELP = `Usage: icecast-relay --config icecast.xml [--port N] [--host ADDRESS] [--workers N] [--check]
 
@@ -16,8 +21,9 @@ The file may be a whole icecast.xml or just elements, as in Icecast's docs.
 
 Options:
   -c, --config FILE   the Icecast XML config (required)
-  -p, --port N        listen on this port instead of the config's <listen-socket> <port> (default 8000)
-      --host ADDRESS  listen on this address instead of the config's <bind-address> (default: all)
+  -p, --port N        listen on this port instead of the first <listen-socket>'s <port> (default 8000);
+                      the other sockets keep theirs
+      --host ADDRESS  listen on this address instead of every socket's <bind-address> (default: all)
       --workers N     serve from N processes sharing the port (node:cluster), to use N cores: each one
                       relays every stream itself (N upstream connections) and has its own listeners,
                       stats and admin answers; one that dies is replaced (default 1)
@@ -27,7 +33,8 @@ Options:
 
 SIGTERM or SIGINT ends every listener and exits; a close that takes over 10 s exits anyway (status 1).
 
-Read from the config: <listen-socket>, <relay> (2.4, 2.5's <upstream>s, kh's <host>s), <mount> (per-mount
+Read from the config: <listen-socket> (each one; ssl: HTTPS with <paths> ssl-certificate, one PEM
+with key and certificate), <relay> (2.4, 2.5's <upstream>s, kh's <host>s), <mount> (per-mount
 settings by name; type="default" for every mount), <relays-on-demand>, <master-server> and its fellows,
 <limits>, <authentication>, <hostname>, <location>, <admin>, <server-id>. The README's CLI section has a
 table of every Icecast element and what is done with it. Elements a relay does not apply are warned on
@@ -90,17 +97,35 @@ const LISTEN_BACKLOG = 4096
  */
 const CLOSE_DEADLINE_MS = 10000
 
-async function serve ({ options, listen }: IcecastConfig): Promise<void> {
+async function serve (options: RelayPluginOptions, sockets: ListenSockets): Promise<void> {
   // Fastify's default closes idle connections only: one that never finishes its request head would keep
   // the server, and so the process, alive after SIGTERM for as long as the client stays.
-  const app = Fastify({ logger: true, forceCloseConnections: true })
+  // `https` only tells Fastify's messages that the first socket's server, made by the factory, is HTTPS.
+  const settings: FastifyHttpOptions<http.Server> = { logger: true, forceCloseConnections: true, serverFactory: sockets.serverFactory }
+  const app = Fastify(sockets.first.tls === true ? { ...settings, https: {} } as FastifyHttpOptions<http.Server> : settings)
   await app.register(fastifyIcecastRelay, options)
+  sockets.closeWith(app)
   closeWithGrace({ delay: CLOSE_DEADLINE_MS, logger: app.log }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'closing after an error')
     else app.log.info(`${signal ?? 'close'} received: closing`)
     await app.close()
   })
-  await app.listen({ ...listen, backlog: LISTEN_BACKLOG })
+  await app.listen({ port: sockets.first.port, host: sockets.first.host, backlog: LISTEN_BACKLOG })
+  await sockets.listenOnTheRest(app, LISTEN_BACKLOG)
+}
+
+/** `--port` moves the first socket (the one a single-socket config has), `--host` binds every socket. */
+function withArgs (sockets: ListenSocket[], args: CliArgs): ListenSocket[] {
+  return sockets.map((socket, i) => ({
+    ...socket,
+    ...(i === 0 && args.port !== undefined && { port: args.port }),
+    ...(args.host !== undefined && { host: args.host })
+  }))
+}
+
+/** The certificate settings as `--check` prints them: the files and ciphers, without the elements. */
+function tlsSettings (files: TlsFiles): Record<string, string> {
+  return Object.fromEntries(Object.entries(files).map(([key, named]) => [key, named.value]))
 }
 
 const RESTART_DELAY_MS = 1000
@@ -113,7 +138,7 @@ const STDERR_LOGGER = { error: (message: string): void => { process.stderr.write
  * dies once they all listen, and passes SIGINT/SIGTERM on; a worker that has not ended by the close
  * deadline ends with the primary (its channel to it closes). Resolves with the exit status once all ended.
  */
-async function superviseWorkers (workers: number): Promise<number> {
+async function superviseWorkers (workers: number, socketsEach: number): Promise<number> {
   let stopping = false
   let listening = 0
   let status = 0
@@ -127,7 +152,7 @@ async function superviseWorkers (workers: number): Promise<number> {
   const ended = new Promise<number>((resolve) => {
     cluster.on('exit', (worker, code, signal) => {
       const left = Object.keys(cluster.workers ?? {}).length
-      if (!stopping && listening >= workers) {
+      if (!stopping && listening >= workers * socketsEach) {
         process.stderr.write(`icecast-relay: worker ${worker.process.pid} ended (${signal ?? code}); starting another\n`)
         // a second later, so that a worker that keeps dying does not keep a core busy with restarts
         setTimeout(() => { if (!stopping) cluster.fork() }, RESTART_DELAY_MS)
@@ -164,20 +189,29 @@ async function main (argv: string[]): Promise<number> {
     return 0
   }
   let config: IcecastConfig
+  let tls: TlsCredentials | undefined
+  const warnings: string[] = []
   try {
     config = readIcecastConfig(await readFile(args.config, 'utf8'))
+    warnings.push(...config.warnings)
+    if (config.tls !== undefined) {
+      const loaded = await loadTls(config.tls)
+      tls = loaded.credentials
+      warnings.push(...loaded.warnings)
+    }
   } catch (error) {
     process.stderr.write(`icecast-relay: ${args.config}: ${(error as Error).message}\n`)
     return 1
   }
-  for (const warning of config.warnings) process.stderr.write(`icecast-relay: warning: ${args.config}: ${warning}\n`)
-  const listen = { port: args.port ?? config.listen.port, host: args.host ?? config.listen.host }
+  for (const warning of warnings) process.stderr.write(`icecast-relay: warning: ${args.config}: ${warning}\n`)
+  const listen = withArgs(config.listen, args)
   if (args.check) {
-    process.stdout.write(JSON.stringify({ listen, options: hidePasswords(config.options), ignored: config.ignored }, null, 2) + '\n')
+    const certificate = config.tls === undefined ? {} : { tls: tlsSettings(config.tls) }
+    process.stdout.write(JSON.stringify({ listen, ...certificate, options: hidePasswords(config.options), ignored: config.ignored }, null, 2) + '\n')
     return 0
   }
-  if (args.workers > 1 && cluster.isPrimary) return await superviseWorkers(args.workers)
-  await serve({ ...config, listen })
+  if (args.workers > 1 && cluster.isPrimary) return await superviseWorkers(args.workers, listen.length)
+  await serve(config.options, new ListenSockets(listen, tls))
   return 0
 }
 

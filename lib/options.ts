@@ -236,6 +236,20 @@ const Password = Type.String({ minLength: 1, maxLength: 1024, pattern: '^[^\\x00
  */
 const RelayPassword = Type.String({ ...Password, missingReason: 'required (there is no default relay password)' })
 
+// Master per-mount credentials (credentials downstream)
+/** What a mount of a master asks its listeners for, as a relay of it sends them. */
+export const MountCredentialsSchema = Type.Object({
+  username: UserName,
+  password: Password
+}, { additionalProperties: false })
+export type MountCredentials = Static<typeof MountCredentialsSchema>
+/** By local mount, or a function of it (read when the relay of a mount starts). */
+const MasterCredentialsSchema = Type.Union([
+  Type.Record(Mount, MountCredentialsSchema, { additionalProperties: false }),
+  Type.Function([Type.String()], Type.Union([MountCredentialsSchema, Type.Undefined()]))
+])
+export type MasterCredentials = Static<typeof MasterCredentialsSchema>
+
 /** Icecast's `<master-server>` and friends: a server whose every mount this app mirrors. */
 export const MasterDefinitionSchema = Type.Object({
   server: Host,
@@ -247,7 +261,13 @@ export const MasterDefinitionSchema = Type.Object({
   onDemand: Type.Optional(Type.Boolean()),
   tls: Type.Optional(Type.Boolean()),
   /** the most relays this master's list may bring: a longer list is cut, so that no master can exhaust the app */
-  maxRelays: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 }))
+  maxRelays: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+  // master per-mount credentials (credentials downstream)
+  /**
+   * the credentials of mounts that ask listeners for their own (Icecast's listener authentication), sent
+   * instead of `username`/`password` to the master itself, never to another server its list points at
+   */
+  credentials: Type.Optional(MasterCredentialsSchema)
 }, { additionalProperties: false })
 export type MasterDefinition = Static<typeof MasterDefinitionSchema>
 
@@ -366,6 +386,8 @@ export interface ResolvedMaster {
   origin: string
   redirects: RedirectPolicy
   tlsOptions?: UpstreamTls
+  // master per-mount credentials (credentials downstream)
+  credentials?: MasterCredentials
 }
 
 /** The TLS settings given for an upstream with a certificate of its own CA. */
@@ -424,6 +446,9 @@ export interface ResolvedRelay {
   // Listener authentication
   authenticate?: Authenticate
   listenerAuth?: ResolvedListenerAuth
+  // a master's relays (credentials downstream)
+  /** seconds to wait before asking again an upstream that refused the relay (401, 403); without it, the backoff */
+  refusedRetry?: number
 }
 
 /** Where a relay's stream is written: `pattern` expanded as each file opens; rotation by size, age, both or neither. */
@@ -472,15 +497,6 @@ export interface ResolvedListenerAuth {
   htpasswd?: string
   url?: ResolvedUrlAuth
   allowDuplicateUsers: boolean
-  // Per-mount settings (see MountSettings)
-  maxListenerDuration?: number
-  hidden?: boolean
-  public?: boolean
-  streamName?: string
-  streamDescription?: string
-  streamUrl?: string
-  genre?: string
-  burstSize?: number
 }
 
 /** How an upstream is shown in statuses and logs: its URL without credentials, or `file:` and its path. */
@@ -524,6 +540,12 @@ export function schemaError (schema: TSchema, value: unknown, at: string): Inval
 function assertSchema (schema: TSchema, value: unknown, at: string): void {
   const error = schemaError(schema, value, at)
   if (error !== undefined) throw error
+}
+
+/** What a master's `credentials` function gave for a mount, checked as the option's map would be (`at` names the call). */
+export function checkMountCredentials (value: unknown, at: string): MountCredentials | undefined {
+  if (value !== undefined) assertSchema(MountCredentialsSchema, value, at)
+  return value as MountCredentials | undefined
 }
 
 function hasDotSegment (path: string): boolean {
@@ -861,7 +883,10 @@ export function resolveOptions (input: unknown): ResolvedOptions {
   if (Array.isArray(definitions)) definitions.forEach((def, i) => assertUpstreamVariants(def, `relays[${i}]`))
   assertMountEntries(given)
   assertSchema(RegisterOptionsSchema, given, '')
-  const options = Value.Default(RelayPluginOptionsSchema, copyOf(pluginOptionsOf(given as Record<string, unknown>))) as DefaultedOptions
+  // `master` has no schema default (resolveMasters applies its own), and Value.Default clones a union's value,
+  // which it cannot do with a function in it (a master's `credentials`)
+  const { master, ...rest } = copyOf(pluginOptionsOf(given as Record<string, unknown>)) as Record<string, unknown>
+  const options = Value.Default(RelayPluginOptionsSchema, rest) as DefaultedOptions
   const relays = options.relays.map((def, i) => resolveRelay(def, `relays[${i}]`, 'options'))
   const seen = new Set<string>()
   for (const [i, relay] of relays.entries()) {
@@ -875,7 +900,7 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     limits: options.limits,
     prefix: options.prefix,
     userAgent: options.userAgent ?? SERVER_NAME,
-    masters: resolveMasters(options.master),
+    masters: resolveMasters(master as DefaultedOptions['master']),
     relayAuth: resolveRelayAuth(options.relayAuth),
     admin: options.admin,
     stats: options.stats,
@@ -905,7 +930,8 @@ function resolveMaster (master: MasterDefinition, at: string): ResolvedMaster {
     onDemand: master.onDemand ?? false,
     maxRelays: master.maxRelays ?? DEFAULT_MAX_RELAYS,
     origin: `master:${name}`,
-    ...upstreamTrust(master, at)
+    ...upstreamTrust(master, at),
+    ...(master.credentials !== undefined && { credentials: master.credentials })
   }
 }
 

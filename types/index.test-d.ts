@@ -1,5 +1,5 @@
 import fastify from 'fastify'
-import { expectAssignable, expectError, expectType } from 'tsd'
+import { expectAssignable, expectError, expectNotAssignable, expectType } from 'tsd'
 import icecastRelay, {
   fastifyIcecastRelay,
   type EndReason,
@@ -69,6 +69,10 @@ expectError(app.register(icecastRelay, { relays: [{ server: 'h', port: 1, redire
 expectAssignable<RelayPluginOptions>({})
 expectAssignable<RelayPluginOptions>({ master: { server: 'm', port: 8000, password: 'p' }, relayAuth: { password: 'p' } })
 expectAssignable<RelayPluginOptions>({ master: { server: 'm', port: 8000, password: 'p', maxRelays: 50 }, limits: { authFailures: 5, authWindow: 30 } })
+// master per-mount credentials: a map by mount or a function of the mount
+expectAssignable<RelayPluginOptions>({ master: { server: 'm', port: 8000, password: 'p', credentials: { '/locked.mp3': { username: 'u', password: 'p' } } } })
+expectAssignable<RelayPluginOptions>({ master: { server: 'm', port: 8000, password: 'p', credentials: (mount: string) => mount === '/a' ? { username: 'u', password: 'p' } : undefined } })
+expectNotAssignable<RelayPluginOptions>({ master: { server: 'm', port: 8000, password: 'p', credentials: { '/a': { username: 'u' } } } })
 expectAssignable<RelayPluginOptions>({
   master: [
     { server: 'm', port: 8000, password: 'p', username: 'relay', updateInterval: 30, onDemand: true, tls: true },
@@ -134,6 +138,9 @@ expectType<RelayStatus>(app.relay.add({ server: 'h', port: 8000, mount: '/b' }, 
 expectType<MasterStatus[]>(app.relay.masters())
 const master = app.relay.masters()[0]!
 expectType<string>(master.url)
+expectType<401 | 403>(master.refused[0]!.status)
+expectType<string>(master.refused[0]!.localMount)
+expectType<string>(master.refused[0]!.retryAt)
 expectType<string | null>(master.lastPollAt)
 expectType<string | null>(master.lastSuccessAt)
 expectType<string | null>(master.nextPollAt)

@@ -3,17 +3,15 @@ import { resolveOptions, type Credentials, type RelayDefinition, type RelayPlugi
 import { applyMounts, mountElement, readMountRelays, readWebroot, type MountElement } from './mount.js'
 import { count, MAX_INT, port, Reader, text } from './reader.js'
 import { readRelay } from './relay.js'
+import { listenSockets, readListenSocket, readTlsSettings, tlsFilesOf, type ListenSocket, type SocketElements, type TlsFiles } from './listen.js'
 import { childrenOf, flagOf, integerOf, parseXml, type XmlChild, type XmlNode } from './xml.js'
-
-export interface Listen {
-  port: number
-  /** Icecast listens on every address unless told a `<bind-address>` */
-  host: string
-}
 
 export interface IcecastConfig {
   options: RelayPluginOptions
-  listen: Listen
+  /** every socket to listen on, in the config's order */
+  listen: ListenSocket[]
+  /** the certificate of the TLS sockets; only when one asks for TLS */
+  tls?: TlsFiles
   /** elements that were ignored and may have been meant to be used, and why */
   warnings: string[]
   /** every element that was ignored, and why: the warnings and the elements with no meaning for a relay */
@@ -60,14 +58,6 @@ function readAuthentication (reader: Reader, authentication: XmlChild, options: 
   if (relayAuth !== undefined) options['relayAuth'] = relayAuth
 }
 
-function readListenSocket (reader: Reader, socket: XmlChild, listen: Partial<Listen>): void {
-  for (const child of childrenOf(socket.node, `${socket.path} `)) {
-    if (child.name === 'port') listen.port = port(child)
-    else if (child.name === 'bind-address') listen.host = text(child)
-    else reader.skip(child)
-  }
-}
-
 const MASTER_FIELDS: Record<string, [key: string, read: (child: XmlChild) => unknown]> = {
   'master-server': ['server', text],
   'master-server-port': ['port', port],
@@ -91,11 +81,18 @@ function masterOf (reader: Reader, fields: XmlChild[], onDemand: boolean | undef
   return { ...master, ...(onDemand !== undefined && { onDemand }) }
 }
 
-/** The options, listen address and warnings of one config's `<icecast>` element, before validation. */
-function readIcecast (reader: Reader, root: XmlNode): { options: Record<string, unknown>, listen: Listen } {
+interface ReadConfig {
+  options: Record<string, unknown>
+  listen: ListenSocket[]
+  tls: TlsFiles | undefined
+}
+
+/** The options, listen sockets and warnings of one config's `<icecast>` element, before validation. */
+function readIcecast (reader: Reader, root: XmlNode): ReadConfig {
   const options: Record<string, unknown> = {}
-  const listen: Partial<Listen> = {}
-  const sockets: Array<Partial<Listen>> = []
+  const listen: SocketElements = {}
+  const sockets: SocketElements[] = []
+  const tlsSettings: Partial<TlsFiles> = {}
   const relays: RelayDefinition[] = []
   const mounts: MountElement[] = []
   const masterFields: XmlChild[] = []
@@ -117,10 +114,14 @@ function readIcecast (reader: Reader, root: XmlNode): { options: Record<string, 
         break
       }
       case 'mount': mounts.push(mountElement(child)); break
-      case 'paths': webroot = readWebroot(reader, child); break
+      case 'paths':
+        webroot = readWebroot(reader, child)
+        readTlsSettings(reader, child, tlsSettings)
+        break
+      case 'security': readTlsSettings(reader, child, tlsSettings); break
       case 'limits': readLimits(reader, child, options); break
       case 'authentication': readAuthentication(reader, child, options); break
-      case 'listen-socket': sockets.push({}); readListenSocket(reader, child, sockets.at(-1)!); break
+      case 'listen-socket': sockets.push(readListenSocket(reader, child)); break
       default:
         if (child.name in MASTER_FIELDS) masterFields.push(child)
         else reader.skip(child)
@@ -128,13 +129,11 @@ function readIcecast (reader: Reader, root: XmlNode): { options: Record<string, 
   }
   for (const mount of mounts) relays.push(...readMountRelays(reader, mount, relays.length))
   applyMounts(reader, mounts, { relays, webroot, options, hasMaster: masterFields.some((child) => child.name === 'master-server') })
-  if (sockets.length > 1) reader.ignore('<listen-socket> #2 and later', `the relay listens on the first one only (${sockets.length} given)`)
   // as Icecast, relays without their own <on-demand> follow <relays-on-demand> (wherever it stands)
   options['relays'] = relays.map((relay) => ({ ...(onDemand !== undefined && { onDemand }), ...relay }))
   const master = masterOf(reader, masterFields, onDemand)
   if (master !== undefined) options['master'] = master
-  const first = { ...listen, ...sockets[0] }
-  return { options, listen: { port: first.port ?? 8000, host: first.host ?? '0.0.0.0' } }
+  return { options, listen: listenSockets(sockets, listen), tls: tlsFilesOf(reader, sockets, tlsSettings) }
 }
 
 /**
@@ -144,12 +143,12 @@ function readIcecast (reader: Reader, root: XmlNode): { options: Record<string, 
  */
 export function readIcecastConfig (xml: string): IcecastConfig {
   const reader = new Reader()
-  const { options, listen } = readIcecast(reader, parseXml(xml))
+  const { options, listen, tls } = readIcecast(reader, parseXml(xml))
   try {
     resolveOptions(options)
   } catch (error) {
     if (!(error instanceof InvalidOptionError)) throw error
     throw new InvalidConfigError(`${reader.elementOf(error.field)}: ${error.reason}`, { cause: error })
   }
-  return { options: options as RelayPluginOptions, listen, warnings: reader.warnings, ignored: reader.ignored }
+  return { options: options as RelayPluginOptions, listen, ...(tls !== undefined && { tls }), warnings: reader.warnings, ignored: reader.ignored }
 }

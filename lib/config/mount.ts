@@ -173,9 +173,7 @@ function applyMount (reader: Reader, mount: MountElement, name: string | undefin
 
 /** `<paths><webroot>` if it is an absolute path (a relative one is Icecast's working directory's: not guessed). */
 export function readWebroot (reader: Reader, paths: XmlChild): string | undefined {
-  const children = childrenOf(paths.node, `${paths.path} `)
-  for (const child of children) if (child.name !== 'webroot') reader.skip(child)
-  const webroot = children.find((child) => child.name === 'webroot')
+  const webroot = childrenOf(paths.node, `${paths.path} `).find((child) => child.name === 'webroot')
   if (webroot === undefined) return undefined
   if (path.isAbsolute(text(webroot))) return text(webroot)
   reader.ignore(webroot, 'not an absolute path: fallback files are not looked for in it')

@@ -8,7 +8,6 @@ export const MAX_INT = 2_147_483_647
  */
 const UNUSED: Record<string, string> = {
   logging: 'the CLI logs to stdout with Fastify\'s logger',
-  security: 'run the CLI as the user it should run as (no chroot, no changeowner)',
   fileserve: 'the relay serves no files',
   'mime-types': 'the relay serves no files',
   directory: 'no directory (YP) listing',
@@ -22,6 +21,12 @@ const UNUSED: Record<string, string> = {
   'client-timeout': 'a listener is dropped when its queue passes queue-size, not after a time',
   'header-timeout': 'give the host app Fastify\'s requestTimeout (the CLI uses Node\'s default)',
   'so-sndbuf': 'listener sockets keep the system\'s send buffer size',
+  'so-mss': 'listener sockets keep the system\'s segment size',
+  'listen-backlog': 'every socket listens with a backlog of 4096 (capped by net.core.somaxconn)',
+  'queue-len': 'every socket listens with a backlog of 4096 (capped by net.core.somaxconn)',
+  // in <security>, whose <tls-context> is read (2.5's certificate)
+  chroot: 'run the CLI as the user it should run as',
+  changeowner: 'run the CLI as the user it should run as',
   // in <paths>, whose <webroot> is read (fallback files)
   basedir: 'Icecast\'s own files: the relay reads none',
   logdir: 'the CLI logs to stdout with Fastify\'s logger',
@@ -32,14 +37,9 @@ const UNUSED: Record<string, string> = {
   'deny-ip': 'no IP lists: filter in the host app (an onRequest hook) or a firewall'
 }
 
-const PLAIN_HTTP = 'the CLI serves plain HTTP: put a TLS proxy in front, or register the plugin in an HTTPS Fastify app'
-
 /** Icecast elements this relay does not do: ignored with a warning that says so. */
 const UNSUPPORTED: Record<string, string> = {
-  bind: 'upstream connections are not bound to a local address',
-  ssl: PLAIN_HTTP,
-  'ssl-certificate': PLAIN_HTTP,
-  'ssl-allowed-ciphers': PLAIN_HTTP
+  bind: 'upstream connections are not bound to a local address'
 }
 
 /** Option names as the config's elements name them, for errors found once the options are put together. */

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { ResolvedMaster, ResolvedOptions } from '../options.js'
 import type { RegistryCore } from '../relay/registry.js'
+import type { MasterStatus } from '../relay/decorator.js'
 import type { RelayEvents } from '../relay/relay.js'
 import { UNCHECKED_TLS_WARNING } from '../upstream/client.js'
 import { MasterPoller } from './poller.js'
@@ -51,7 +52,8 @@ export async function masterPlugin (fastify: FastifyInstance, options: MasterPlu
     if (registry.closing) return
     const poller = pollerOf(wanted.origin)!
     try {
-      registry.add(masterRelayDefinition(masterOf, wanted), { origin: wanted.origin })
+      // an upstream that refuses the relay (401, 403) is asked again at the master's pace, not the backoff's
+      registry.add(masterRelayDefinition(masterOf, wanted), { origin: wanted.origin, refusedRetry: masterOf(wanted.origin).updateInterval })
       poller.log.info({ relay: wanted.localMount, upstreams: wanted.sources.length }, 'new mount on the master: relay started')
     } catch (error) {
       poller.log.warn({ relay: wanted.localMount, err: error }, 'cannot relay a listed mount')
@@ -101,9 +103,15 @@ export async function masterPlugin (fastify: FastifyInstance, options: MasterPlu
   registry.on('failover', onFailover)
 
   const isMasterRelay = (localMount: string): boolean => pollerOf(registry.find(localMount)?.def.origin) !== undefined
+  /** The relays a master brought that their upstreams refuse. */
+  const refusedOf = (origin: string): MasterStatus['refused'] => registry.list().flatMap((status) => {
+    const refusal = status.origin === origin ? registry.find(status.localMount)?.refusal : undefined
+    return refusal === undefined ? [] : [{ localMount: status.localMount, ...refusal }]
+  })
   registry.reportMasters(() => pollers.map((poller) => poller.status(
     (sourceOf.get(poller.master.origin) ?? []).filter(isMasterRelay),
-    shadowed.get(poller.master.origin) ?? []
+    shadowed.get(poller.master.origin) ?? [],
+    refusedOf(poller.master.origin)
   )))
 
   fastify.addHook('onReady', async () => { for (const poller of pollers) poller.start() })

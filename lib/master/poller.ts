@@ -70,7 +70,7 @@ export class MasterPoller {
     this.#abort?.abort(new ClosingError())
   }
 
-  status (relays: string[], shadowed: string[]): MasterStatus {
+  status (relays: string[], shadowed: string[], refused: MasterStatus['refused']): MasterStatus {
     return {
       url: this.master.url.href,
       origin: this.master.origin,
@@ -87,7 +87,8 @@ export class MasterPoller {
       truncated: this.#unread > 0,
       ignoredLines: this.#ignored + this.#refused,
       relays,
-      shadowed
+      shadowed,
+      refused
     }
   }
 

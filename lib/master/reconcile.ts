@@ -1,5 +1,5 @@
 import { isSameServer } from '../upstream/redirects.js'
-import type { RelayDefinition, ResolvedMaster, UpstreamDefinition } from '../options.js'
+import { checkMountCredentials, type MountCredentials, type RelayDefinition, type ResolvedMaster, type UpstreamDefinition } from '../options.js'
 import type { StreamlistEntry } from './streamlist.js'
 
 /** A relay the registry runs, as far as reconciling goes. */
@@ -101,12 +101,25 @@ export function isListedServerAllowed (master: ResolvedMaster, entry: Streamlist
 }
 
 /**
- * The upstream a master's list entry becomes: ICY metadata relayed, the master's redirect policy and CA, and
- * the master's credentials sent with the stream request (Icecast 2.4.4 sends none) — but those, like the
- * master's TLS name and checks, only to the master itself, never to another server a listed URL points at,
- * whose addresses must be public unless `redirects` is `any`.
+ * The credentials a relay of `localMount` sends its master: the mount's own when the `credentials` option
+ * has some (a mount with listener authentication), else the master's. Throws when a `credentials` function
+ * gives something else than credentials or nothing.
  */
-export function masterUpstream (master: ResolvedMaster, upstream: URL): UpstreamDefinition {
+export function credentialsFor (master: ResolvedMaster, localMount: string): MountCredentials {
+  const { credentials } = master
+  const own = typeof credentials === 'function'
+    ? checkMountCredentials(credentials(localMount), `master.credentials(${JSON.stringify(localMount)})`)
+    : credentials !== undefined && Object.hasOwn(credentials, localMount) ? credentials[localMount] : undefined
+  return own ?? { username: master.username, password: master.password }
+}
+
+/**
+ * The upstream a master's list entry becomes: ICY metadata relayed, the master's redirect policy and CA, and
+ * the mount's or master's credentials sent with the stream request (Icecast 2.4.4 sends none) — but those,
+ * like the master's TLS name and checks, only to the master itself, never to another server a listed URL
+ * points at, whose addresses must be public unless `redirects` is `any`.
+ */
+export function masterUpstream (master: ResolvedMaster, upstream: URL, localMount: string): UpstreamDefinition {
   const sameServer = isSameServer(master.url, upstream)
   const { ca, servername, rejectUnauthorized } = master.tlsOptions ?? {}
   return {
@@ -114,7 +127,7 @@ export function masterUpstream (master: ResolvedMaster, upstream: URL): Upstream
     relayShoutcastMetadata: true,
     redirects: master.redirects,
     ...(ca !== undefined && { ca }),
-    ...(sameServer && { username: master.username, password: master.password }),
+    ...(sameServer && credentialsFor(master, localMount)),
     ...(sameServer && servername !== undefined && { servername }),
     ...(sameServer && rejectUnauthorized !== undefined && { rejectUnauthorized }),
     ...(!sameServer && master.redirects === 'public' && { publicOnly: true })
@@ -126,6 +139,6 @@ export function masterRelayDefinition (mastersOf: (origin: string) => ResolvedMa
   return {
     localMount: want.localMount,
     onDemand: mastersOf(want.origin).onDemand,
-    upstreams: want.sources.map((source) => masterUpstream(mastersOf(source.origin), source.upstream))
+    upstreams: want.sources.map((source) => masterUpstream(mastersOf(source.origin), source.upstream, want.localMount))
   }
 }

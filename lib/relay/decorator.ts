@@ -1,6 +1,6 @@
 import type { RelayError } from '../errors.js'
 import type { RelayDefinition } from '../options.js'
-import type { RelayEvents, RelayStatus } from './relay.js'
+import type { Refusal, RelayEvents, RelayStatus } from './relay.js'
 
 export interface ManualMetadata {
   title?: string
@@ -44,6 +44,12 @@ export interface MasterStatus {
   relays: string[]
   /** mounts it lists that a relay no master brought serves (one of the options, or of the API) */
   shadowed: string[]
+  // master per-mount credentials (credentials downstream)
+  /**
+   * its relays that every upstream refuses (401, 403: a mount with listener authentication, and no or wrong
+   * `credentials` for it); each is asked again once per `updateInterval`
+   */
+  refused: Array<Refusal & { localMount: string }>
 }
 
 /** One listener of a mount, as Icecast's `/admin/listclients` shows it. */
@@ -102,7 +108,7 @@ export class RelayDecorator implements RelayRegistry {
   }
 
   add (definition: RelayDefinition, options?: AddOptions): RelayStatus {
-    return this.#registry.add(definition, options)
+    return this.#registry.add(definition, options?.origin === undefined ? {} : { origin: options.origin })
   }
 
   remove (localMount: string): boolean {

@@ -12,6 +12,12 @@ import type { ListenerFraming, ListenerPlace, RelayExtension } from './extension
 import { Relay, type MoveReason, type RelayEvents, type RelayStatus } from './relay.js'
 import { Fallbacks, assertNoFallbackLoop } from './fallback.js'
 
+/** What the library adds relays with; the decorator's `add` takes `AddOptions` only. */
+export interface CoreAddOptions extends AddOptions {
+  /** a master's relays: see `ResolvedRelay.refusedRetry` */
+  refusedRetry?: number
+}
+
 export interface RegistryInit {
   relays: readonly ResolvedRelay[]
   limits: Limits
@@ -62,8 +68,9 @@ export class RegistryCore implements RelayRegistry {
     for (const relay of this.#relays.values()) this.#checkFallback(relay)
   }
 
-  add (definition: RelayDefinition, options: AddOptions = {}): RelayStatus {
-    const relay = this.#insert(resolveRelay(definition, 'relay', options.origin ?? 'api'), 'relay.fallbackMount')
+  add (definition: RelayDefinition, options: CoreAddOptions = {}): RelayStatus {
+    const def = resolveRelay(definition, 'relay', options.origin ?? 'api')
+    const relay = this.#insert(options.refusedRetry === undefined ? def : { ...def, refusedRetry: options.refusedRetry }, 'relay.fallbackMount')
     this.#checkFallback(relay)
     return relay.status()
   }

@@ -7,7 +7,7 @@ import { overriddenStreamHeaders, streamHeaders, streamInfo, type StreamInfo } f
 import { Mount } from '../mount/mount.js'
 import type { EndReason, Listener } from '../mount/listener.js'
 import { upstreamName, type Limits, type ResolvedRelay, type ResolvedUpstream } from '../options.js'
-import { openUpstream, type UpstreamConnection, type UpstreamSink } from '../upstream/client.js'
+import { openUpstream, refusalStatus, type UpstreamConnection, type UpstreamSink } from '../upstream/client.js'
 import { openFileUpstream } from '../upstream/file.js'
 import { mediaTypeEssence } from '../upstream/media.js'
 import type { ResponseHead } from '../upstream/head.js'
@@ -15,6 +15,16 @@ import { backoffDelay } from './backoff.js'
 import type { Admission, RelayExtension, RelayMetadata, RelayState, RelayView, Stage, StreamTap } from './extension.js'
 import { Standby } from './standby.js'
 import { UpstreamSet, type UpstreamState } from './upstreams.js'
+
+/** An upstream's refusal of the relay for want of the right credentials, while every upstream refuses it. */
+export interface Refusal {
+  /** 401: credentials wanted; 403: the ones sent are refused */
+  status: 401 | 403
+  /** when the refusals began */
+  since: string
+  /** when the relay asks again */
+  retryAt: string
+}
 
 export interface RelayStatus {
   localMount: string
@@ -166,6 +176,7 @@ export class Relay implements RelayView {
   #connectedSince: Date | undefined
   #lastError: RelayError | undefined
   #failedAt: number | undefined
+  #refusal: Refusal | undefined
   #bytesIn = 0
   #reconnects = 0
   #upstreams: UpstreamSet
@@ -327,6 +338,11 @@ export class Relay implements RelayView {
 
   get failedAt (): number | undefined {
     return this.#failedAt
+  }
+
+  /** Since when every upstream refuses the relay (401, 403), and when it asks again; undefined once it plays. */
+  get refusal (): Refusal | undefined {
+    return this.#refusal
   }
 
   admission (): Admission {
@@ -530,6 +546,7 @@ export class Relay implements RelayView {
     this.#head = connection.head
     this.#connectedSince = new Date()
     this.#failedAt = undefined
+    this.#refusal = undefined
     this.#everLive = true
     this.#connectionBytes = 0
     this.mount.resetStream()
@@ -910,15 +927,31 @@ export class Relay implements RelayView {
       this.#connect(this.#lastError)
       return
     }
-    const backoff = backoffDelay(next.attempt, this.#ctx.limits.maxBackoff * 1000)
-    // Listeners riding a gap are worth a retry every second: a backoff grown in an earlier outage
-    // must not outlast their grace period.
-    const delay = this.#inGrace() && this.mount.listeners.size > 0 ? Math.min(backoff, GRACE_RETRY_MS) : backoff
+    const delay = this.#retryDelay(next.attempt, refusalStatus(error))
     this.#setState('retrying', this.#lastError)
     this.#retryTimer = setTimeout(() => {
       this.#reconnects++
       this.#connect()
     }, delay).unref()
+  }
+
+  /**
+   * How long to wait once every upstream failed in a row. Listeners riding a gap are worth a retry every
+   * second: a backoff grown in an earlier outage must not outlast their grace period. But an upstream that
+   * refused the relay (`refused`: 401, 403) will refuse again until someone changes a password: with a
+   * `refusedRetry` it is asked at that pace, listeners or not.
+   */
+  #retryDelay (attempt: number, refused: 401 | 403 | undefined): number {
+    const backoff = backoffDelay(attempt, this.#ctx.limits.maxBackoff * 1000)
+    const { refusedRetry } = this.def
+    if (refused === undefined || refusedRetry === undefined) {
+      this.#refusal = undefined
+      return this.#inGrace() && this.mount.listeners.size > 0 ? Math.min(backoff, GRACE_RETRY_MS) : backoff
+    }
+    const delay = Math.max(backoff, refusedRetry * 1000)
+    const now = Date.now()
+    this.#refusal = { status: refused, since: this.#refusal?.since ?? new Date(now).toISOString(), retryAt: new Date(now + delay).toISOString() }
+    return delay
   }
 
   /** Nobody listens to an on-demand relay: it lets its upstreams go, and starts from the first one next time. */

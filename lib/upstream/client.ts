@@ -195,6 +195,15 @@ function openingSignal (
   }
 }
 
+/**
+ * The status of an upstream that refused the relay for want of credentials (401) or for the ones it sent
+ * (403): what no retry soon will change; undefined for any other failure.
+ */
+export function refusalStatus (error: unknown): 401 | 403 | undefined {
+  const status = (error as { upstreamStatus?: unknown } | null)?.upstreamStatus
+  return status === 401 || status === 403 ? status : undefined
+}
+
 /** Rejects what is not a stream; hands on what is. */
 function accepted (
   connection: Connection,
@@ -206,7 +215,7 @@ function accepted (
   let error: Error | undefined
   if (status < 200 || status > 299) {
     const note = status === 401 && withheld ? ' (the credentials were not forwarded past a redirect to another server)' : ''
-    error = new UpstreamStatusError(label, status, reason + note)
+    error = Object.assign(new UpstreamStatusError(label, status, reason + note), { upstreamStatus: status })
   } else {
     error = typeError(headers['content-type'], label)
   }

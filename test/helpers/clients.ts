@@ -52,15 +52,16 @@ const PROBLEM = /error|illegal audio-mpeg-header|resync|skipped \d+ bytes|cannot
 /**
  * Decodes an MP3 file, Buffer, or http URL with mpg123 (`-s`, PCM counted, not played). For a URL the run
  * is stopped after `ms` (default 3000); for a file, when done (or after `ms`, default 30000).
- * `icy: false` passes --no-icy-meta. Gapless trimming is off so frames count as received.
+ * `icy: false` passes --no-icy-meta. Gapless trimming is off so frames count as received. `env`: more
+ * environment (for the curl or wget mpg123 runs for an https URL, e.g. CURL_CA_BUNDLE).
  */
-export async function runMpg123 (input: string | Buffer, { ms, icy = true, args = [] }:
-{ ms?: number, icy?: boolean, args?: string[] } = {}): Promise<Mpg123Result> {
+export async function runMpg123 (input: string | Buffer, { ms, icy = true, args = [], env = {} }:
+{ ms?: number, icy?: boolean, args?: string[], env?: NodeJS.ProcessEnv } = {}): Promise<Mpg123Result> {
   const src = Buffer.isBuffer(input) ? writeTemp(input, 'mp3') : input
   const isUrl = /^https?:\/\//.test(src)
   const limit = ms ?? (isUrl ? 3000 : 30000)
   const argv = ['-s', '--no-gapless', ...(icy ? [] : ['--no-icy-meta']), ...args, src]
-  const p = spawnTracked('mpg123', argv, { env: ENV, keepAlive: true, capture: false })
+  const p = spawnTracked('mpg123', argv, { env: { ...ENV, ...env }, keepAlive: true, capture: false })
   let pcmBytes = 0
   let stderr = ''
   // count the PCM without keeping it

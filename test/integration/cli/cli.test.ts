@@ -72,14 +72,14 @@ test('--check reads each seed snippet verbatim and prints the options, passwords
   assert.equal(master.code, 0, master.stderr)
   assert.equal(master.stderr, '')
   assert.deepEqual(JSON.parse(master.stdout), {
-    listen: { port: 8000, host: '0.0.0.0' },
+    listen: [{ port: 8000, host: '0.0.0.0' }],
     options: { relays: [], master: { server: '192.168.1.11', port: 8001, updateInterval: 120, password: '(hidden)' } },
     ignored: []
   })
   const relay = await cli('--check', '--config', configFile(RELAY_SNIPPET), '--port', '8123', '--host', '127.0.0.1')
   assert.equal(relay.code, 0, relay.stderr)
   assert.deepEqual(JSON.parse(relay.stdout), {
-    listen: { port: 8123, host: '127.0.0.1' },
+    listen: [{ port: 8123, host: '127.0.0.1' }],
     options: { relays: [{ server: '192.168.1.11', port: 8001, mount: '/example.ogg', localMount: '/different.ogg', relayShoutcastMetadata: false }] },
     ignored: []
   })
@@ -126,9 +126,9 @@ test('--check reads the icecast.xml Debian ships, without a warning; it lists wh
     '<paths> <adminroot> ignored: the admin pages are the plugin\'s own',
     '<paths> <alias> ignored: no paths are aliased',
     '<logging> ignored: the CLI logs to stdout with Fastify\'s logger',
-    '<security> ignored: run the CLI as the user it should run as (no chroot, no changeowner)'
+    '<security> <chroot> ignored: run the CLI as the user it should run as'
   ])
-  assert.deepEqual(listen, { port: 8000, host: '0.0.0.0' })
+  assert.deepEqual(listen, [{ port: 8000, host: '0.0.0.0' }])
   assert.deepEqual(options.admin, { username: 'admin', password: '(hidden)' })
   assert.equal(options.hostname, 'localhost')
   assert.equal(options.limits.clients, 100)
@@ -142,7 +142,7 @@ test('--check: the <mount> settings under mounts and mountDefaults; what a relay
   <logging><loglevel>4</loglevel></logging>
 </icecast>`))
   assert.equal(result.code, 0, result.stderr)
-  const intro = '<mount> #1 <intro> ignored: no intro file is played'
+  const intro = '<mount> #1 <intro> ignored: Icecast reads the intro from its <paths><webroot>, and there is no absolute one'
   assert.equal(result.stderr, `icecast-relay: warning: ${join(dir, `config-${files}.xml`)}: ${intro}\n`)
   const { options, ignored } = JSON.parse(result.stdout)
   assert.deepEqual(options.mounts, { '/live.mp3': { hidden: true, maxListenerDuration: 60 } })

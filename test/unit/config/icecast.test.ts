@@ -17,7 +17,7 @@ test('the snippets here are the seed doc\'s, character for character', (t) => {
 test('the master-slave snippet, verbatim: the master option (of the issue-4-master branch)', () => {
   assert.deepEqual(readIcecastConfig(MASTER_SNIPPET), {
     options: { relays: [], master: { server: '192.168.1.11', port: 8001, updateInterval: 120, password: 'hackme' } },
-    listen: { port: 8000, host: '0.0.0.0' },
+    listen: [{ port: 8000, host: '0.0.0.0' }],
     warnings: [],
     ignored: []
   })
@@ -28,7 +28,7 @@ test('the single-broadcast snippet, verbatim: one relay, key for key', () => {
     options: {
       relays: [{ server: '192.168.1.11', port: 8001, mount: '/example.ogg', localMount: '/different.ogg', relayShoutcastMetadata: false }]
     },
-    listen: { port: 8000, host: '0.0.0.0' },
+    listen: [{ port: 8000, host: '0.0.0.0' }],
     warnings: [],
     ignored: []
   })
@@ -94,7 +94,7 @@ test('a whole config: both snippets in it, listen socket, limits, credentials, s
       ],
       master: { server: '192.168.1.11', port: 8001, updateInterval: 120, password: 'hackme', username: 'slave', onDemand: true }
     },
-    listen: { port: 8100, host: '127.0.0.1' },
+    listen: [{ port: 8100, host: '127.0.0.1' }],
     warnings: [],
     // what has no meaning for a relay is only listed (by --check), each with its reason
     ignored: [
@@ -103,21 +103,18 @@ test('a whole config: both snippets in it, listen socket, limits, credentials, s
       '<authentication> <source-password> ignored: a relay takes no source clients',
       '<paths> <basedir> ignored: Icecast\'s own files: the relay reads none',
       '<logging> ignored: the CLI logs to stdout with Fastify\'s logger',
-      '<security> ignored: run the CLI as the user it should run as (no chroot, no changeowner)'
+      '<security> <chroot> ignored: run the CLI as the user it should run as'
     ]
   })
 })
 
-test('Icecast\'s ways: burst-on-connect 0 is no burst; the first listen socket; port and bind-address at the top', () => {
+test('Icecast\'s ways: burst-on-connect 0 is no burst; every listen socket; port and bind-address at the top', () => {
   const noBurst = readIcecastConfig('<limits><burst-size>9000</burst-size><burst-on-connect>0</burst-on-connect></limits>')
   assert.equal(noBurst.options.limits?.burstSize, 0)
-  const sockets = readIcecastConfig('<listen-socket><port>9000</port></listen-socket><listen-socket><port>9001</port><ssl>1</ssl></listen-socket>')
-  assert.deepEqual(sockets.listen, { port: 9000, host: '0.0.0.0' })
-  assert.deepEqual(sockets.warnings, [
-    '<listen-socket> #2 <ssl> ignored: the CLI serves plain HTTP: put a TLS proxy in front, or register the plugin in an HTTPS Fastify app',
-    '<listen-socket> #2 and later ignored: the relay listens on the first one only (2 given)'
-  ])
-  assert.deepEqual(readIcecastConfig('<port>8123</port><bind-address>::1</bind-address>').listen, { port: 8123, host: '::1' })
+  const sockets = readIcecastConfig('<port>8001</port><listen-socket><bind-address>127.0.0.1</bind-address></listen-socket><listen-socket><port>9001</port></listen-socket>')
+  assert.deepEqual(sockets.listen, [{ port: 8001, host: '127.0.0.1' }, { port: 9001, host: '0.0.0.0' }])
+  assert.deepEqual(sockets.warnings, [])
+  assert.deepEqual(readIcecastConfig('<port>8123</port><bind-address>::1</bind-address>').listen, [{ port: 8123, host: '::1' }])
   assert.deepEqual(readIcecastConfig('<icecast/>').options, { relays: [] })
 })
 

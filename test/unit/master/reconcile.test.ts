@@ -145,7 +145,7 @@ test('a master relay: an upstream per master listing the mount, ICY metadata, th
       { url: 'http://n:8000/a', relayShoutcastMetadata: true, redirects: 'same-server', username: 'u', password: 'pn' }
     ]
   })
-  assert.deepEqual(masterUpstream(m!, new URL('http://other:8000/b')), {
+  assert.deepEqual(masterUpstream(m!, new URL('http://other:8000/b'), '/b'), {
     url: 'http://other:8000/b', relayShoutcastMetadata: true, redirects: 'same-server'
   })
 })
@@ -155,8 +155,8 @@ test('a master relay: the master\'s redirect policy and CA everywhere, its TLS n
   const [master] = resolveOptions({
     master: { server: 'm', port: 8000, password: 'pw', redirects: 'public', ca, servername: 'radio.test', rejectUnauthorized: false }
   }).masters
-  const own = masterUpstream(master!, new URL('http://m:8000/a')) as NetworkUpstreamDefinition
+  const own = masterUpstream(master!, new URL('http://m:8000/a'), '/a') as NetworkUpstreamDefinition
   assert.deepEqual([own.redirects, own.ca, own.servername, own.rejectUnauthorized, own.publicOnly], ['public', ca, 'radio.test', false, undefined])
-  const other = masterUpstream(master!, new URL('http://other:8000/b')) as NetworkUpstreamDefinition
+  const other = masterUpstream(master!, new URL('http://other:8000/b'), '/b') as NetworkUpstreamDefinition
   assert.deepEqual([other.redirects, other.ca, other.servername, other.rejectUnauthorized, other.publicOnly], ['public', ca, undefined, undefined, true])
 })
