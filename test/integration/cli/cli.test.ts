@@ -142,7 +142,7 @@ test('--check: the <mount> settings under mounts and mountDefaults; what a relay
   <logging><loglevel>4</loglevel></logging>
 </icecast>`))
   assert.equal(result.code, 0, result.stderr)
-  const intro = '<mount> #1 <intro> ignored: no intro file is played'
+  const intro = '<mount> #1 <intro> ignored: Icecast reads the intro from its <paths><webroot>, and there is no absolute one'
   assert.equal(result.stderr, `icecast-relay: warning: ${join(dir, `config-${files}.xml`)}: ${intro}\n`)
   const { options, ignored } = JSON.parse(result.stdout)
   assert.deepEqual(options.mounts, { '/live.mp3': { hidden: true, maxListenerDuration: 60 } })
