@@ -11,6 +11,11 @@ export function bracketedHost (host: string): string {
   return host.includes(':') ? `[${host}]` : host
 }
 
+/** A Basic `Authorization` value, `Basic base64(user:pass)`, UTF-8 as RFC 7617 recommends. */
+export function basicAuthorization (username: string, password: string): string {
+  return 'Basic ' + Buffer.from(`${username}:${password}`, 'utf8').toString('base64')
+}
+
 /** `text` percent-decoded, or undefined when its encoding is bad (`%E0%A4%A`). */
 export function percentDecoded (text: string): string | undefined {
   try {

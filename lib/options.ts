@@ -414,8 +414,8 @@ export interface ResolvedFileUpstream {
 
 export type ResolvedUpstream = ResolvedHttpUpstream | ResolvedFileUpstream
 
-/** A relay definition with every default applied and its upstreams in priority order. */
-export interface ResolvedRelay {
+/** A relay definition with every default applied and its upstreams in priority order, and its per-mount settings. */
+export interface ResolvedRelay extends MountSettings {
   localMount: string
   /** who added the relay: `options`, `api` (app.relay.add), or the master it mirrors (`master:host:port`) */
   origin: string
@@ -428,18 +428,6 @@ export interface ResolvedRelay {
   standby: boolean
   fallbackMount?: string
   fallbackOverride: boolean
-  maxListeners?: number
-  metaint?: number
-  charset?: string
-  // Per-mount settings (see MountSettings)
-  maxListenerDuration?: number
-  hidden?: boolean
-  public?: boolean
-  streamName?: string
-  streamDescription?: string
-  streamUrl?: string
-  genre?: string
-  burstSize?: number
   // intro and dump-file (issue 17)
   intro?: string
   dumpFile?: ResolvedDumpFile
@@ -724,9 +712,6 @@ export function resolveRelay (def: unknown, at = 'relay', origin = 'api'): Resol
   assertNoDotSegments(localMount, `${at}.localMount`)
   assertNoDotSegments(relay.fallbackMount, `${at}.fallbackMount`)
   assertNoDotSegments(relay.intro, `${at}.intro`)
-  if (relay.charset !== undefined && !isSupportedCharset(relay.charset)) {
-    throw new InvalidOptionError(`${at}.charset`, `${relay.charset} is not an ASCII-compatible encoding TextDecoder knows`)
-  }
   return {
     localMount,
     origin,
@@ -737,13 +722,10 @@ export function resolveRelay (def: unknown, at = 'relay', origin = 'api'): Resol
     standby: relay.standby ?? false,
     ...(relay.fallbackMount !== undefined && { fallbackMount: relay.fallbackMount }),
     fallbackOverride: relay.fallbackOverride ?? false,
-    ...(relay.maxListeners !== undefined && { maxListeners: relay.maxListeners }),
-    ...(relay.metaint !== undefined && { metaint: relay.metaint }),
-    ...(relay.charset !== undefined && { charset: relay.charset }),
+    ...mountSettingsOf(relay, at),
     ...(relay.intro !== undefined && { intro: relay.intro }),
     ...(relay.dumpFile !== undefined && { dumpFile: resolveDumpFile(relay.dumpFile, `${at}.dumpFile`) }),
-    ...listenerAuthOf(relay, at),
-    ...mountSettingsOf(relay, at)
+    ...listenerAuthOf(relay, at)
   }
 }
 

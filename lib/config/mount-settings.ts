@@ -46,10 +46,7 @@ const NOT_APPLIED: Record<string, string> = {
   bitrate: 'the bitrate shown is the upstream\'s',
   type: 'the content type is the upstream\'s',
   subtype: 'the content type is the upstream\'s',
-  'http-headers': 'no extra headers are sent to listeners',
-  authentication: 'listener authentication in a <mount> is not read',
-  'dump-file': 'the stream is not written to a file',
-  intro: 'no intro file is played'
+  'http-headers': 'no extra headers are sent to listeners'
 }
 
 /**

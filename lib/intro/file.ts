@@ -1,6 +1,6 @@
-import { open } from 'node:fs/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import { clipOf, type Clip } from '../formats/clip.js'
+import { lookAtFile, type FileProblem } from '../local-file.js'
 
 /** How long an intro file is trusted before it is looked at again (a stat), so that a new one is taken up. */
 export const INTRO_RECHECK_MS = 2000
@@ -50,31 +50,21 @@ export class IntroFile {
 
   async #check (): Promise<void> {
     this.#checkedAt = Date.now()
-    let handle
     try {
-      handle = await open(this.path, 'r')
-      const stat = await handle.stat()
-      const version = `${stat.ino}:${stat.size}:${stat.mtimeMs}`
-      if (version === this.#version) return
-      this.#version = version
-      if (!stat.isFile()) {
-        this.#refuse('is not a regular file')
-        return
-      }
-      // read at most one byte past the limit: the file may have grown since its stat
-      const bytes = Buffer.alloc(Math.min(stat.size, this.#maxBytes) + 1)
-      const { bytesRead } = await handle.read(bytes, 0, bytes.length, 0)
-      this.#take(bytesRead > this.#maxBytes ? this.#tooLarge() : clipOf(bytes.subarray(0, bytesRead)))
+      const look = await lookAtFile(this.path, this.#maxBytes, this.#version)
+      if (look === undefined) return
+      this.#version = look.version
+      this.#take('bytes' in look ? clipOf(look.bytes) : this.#why(look.problem))
     } catch (error) {
       this.#version = undefined
       this.#refuse(`cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`)
-    } finally {
-      await handle?.close()
     }
   }
 
-  #tooLarge (): string {
-    return `is over ${this.#maxBytes} bytes (half of limits.queueSize): a listener would be dropped as slow before it played`
+  #why (problem: FileProblem): string {
+    return problem === 'too large'
+      ? `is over ${this.#maxBytes} bytes (half of limits.queueSize): a listener would be dropped as slow before it played`
+      : `is ${problem}`
   }
 
   #take (clip: Clip | string): void {

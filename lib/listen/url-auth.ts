@@ -1,5 +1,6 @@
 // Icecast's URL authentication (src/auth_url.c of 2.4.4): a form POST to an auth server when a listener
 // comes (listener_add) and when it leaves (listener_remove); the answer's headers decide, its body is not read.
+import { basicAuthorization } from '../http.js'
 import type { AuthEndpoint, ResolvedUrlAuth } from '../options.js'
 
 /** What Icecast tells the auth server about a listener. */
@@ -110,9 +111,7 @@ export async function postToAuthServer (endpoint: AuthEndpoint, body: string, ca
     headers: {
       'content-type': 'application/x-www-form-urlencoded',
       'user-agent': call.userAgent,
-      ...(credentials !== undefined && {
-        authorization: `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`, 'utf8').toString('base64')}`
-      })
+      ...(credentials !== undefined && { authorization: basicAuthorization(credentials.username, credentials.password) })
     }
   })
   response.body?.cancel().catch(ignore)

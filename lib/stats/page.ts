@@ -105,7 +105,7 @@ function mountSection (status: RelayStatus, init: StatusPageInit): string {
     `<h2>${escapeHtml(status.localMount)} <span class="state ${status.state}">${status.state}</span></h2>`,
     why === undefined ? '' : `<p class="why">${escapeHtml(why)}</p>`,
     `<dl>${details.join('')}</dl>`,
-    playable(status) ? `<audio controls preload="none" src="${escapeHtml(init.mountBase + encodeURI(status.localMount))}"></audio>` : '',
+    playable(status) ? `<audio controls preload="none" src="${escapeHtml(listenUrl(init.mountBase, status.localMount))}"></audio>` : '',
     '</section>'
   ].filter((line) => line !== '').join('\n')
 }

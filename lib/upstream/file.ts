@@ -1,4 +1,3 @@
-import { constants } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
@@ -7,6 +6,7 @@ import { identifyCodec } from '../formats/comments.js'
 import { detectFormat } from '../formats/detect.js'
 import { frameHeader } from '../formats/mpeg.js'
 import { TimelineScanner, type Timed, type TimedFormat } from '../formats/timeline.js'
+import { OPEN_FLAGS } from '../local-file.js'
 import type { UpstreamConnection, UpstreamSink } from './client.js'
 import type { ResponseHead } from './head.js'
 import { Pacer } from './pacing.js'
@@ -46,11 +46,6 @@ const MIN_WAIT_MS = 50
  * many times a second at once to every listener.
  */
 export const MAX_BYTES_PER_SECOND = 1024 * 1024
-/**
- * Not blocking on open: a FIFO with no writer would otherwise hold the open (and one of libuv's few pool
- * threads) forever, where the regular-file check below refuses it at once. No effect on a regular file.
- */
-const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0)
 
 /** Where a file's timed audio comes from, segment after segment, the file looping. */
 interface SegmentSource {

@@ -1,5 +1,5 @@
 import { BadUpstreamRequestError } from '../errors.js'
-import { bracketedHost } from '../http.js'
+import { basicAuthorization, bracketedHost } from '../http.js'
 
 /** Where one upstream request goes. `host` is bare (IPv6 without brackets), `path` includes the query. */
 export interface UpstreamTarget {
@@ -38,7 +38,7 @@ export function buildRequest (target: UpstreamTarget, opts: RequestOptions): Buf
     replaceField(fields, name, value)
   }
   if (target.username !== undefined || target.password !== undefined) {
-    replaceField(fields, 'Authorization', basicAuthorization(target.username ?? '', target.password ?? ''))
+    replaceField(fields, 'Authorization', checkedBasicAuthorization(target.username ?? '', target.password ?? ''))
   }
   let text = `GET ${target.path} HTTP/1.0\r\n`
   for (const [name, value] of fields) {
@@ -56,13 +56,13 @@ function hostHeader (target: Pick<UpstreamTarget, 'tls' | 'host' | 'port'>): str
   return target.port === defaultPort ? host : `${host}:${target.port}`
 }
 
-/** `Basic base64(user:pass)`, UTF-8 as RFC 7617 recommends. */
-function basicAuthorization (username: string, password: string): string {
+/** The upstream's Basic credentials, refused when a header could not carry them as given. */
+function checkedBasicAuthorization (username: string, password: string): string {
   // The first colon separates the user from the password, so a user name cannot hold one.
   if (username.includes(':')) throw new BadUpstreamRequestError('upstream username must not contain ":"')
   checkedValue('username', username)
   checkedValue('password', password)
-  return 'Basic ' + Buffer.from(`${username}:${password}`, 'utf8').toString('base64')
+  return basicAuthorization(username, password)
 }
 
 function replaceField (fields: Array<[string, string]>, name: string, value: string): void {

@@ -1,7 +1,7 @@
 // The intro a relay's new listeners get first, through real sockets: a scripted MP3 upstream, the plugin in a
 // Fastify app whose log is read, raw listeners that compare bytes.
 import assert from 'node:assert/strict'
-import { rmSync, writeFileSync } from 'node:fs'
+import { closeSync, constants, openSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -10,7 +10,7 @@ import fastifyIcecastRelay, { type RelayPluginOptions } from '../../../lib/index
 import { waitForState, waitUntil } from '../../helpers/app.js'
 import { id3Tag, mp3Frames, vorbisStream, MP3_FRAME_BYTES } from '../../helpers/frames.js'
 import { demuxIcy, openListener } from '../../helpers/listen.js'
-import { makeTempDir, sleep } from '../../helpers/procs.js'
+import { makeTempDir, runOk, sleep } from '../../helpers/procs.js'
 import { scriptedUpstream, type ScriptedUpstream } from '../../helpers/scripted.js'
 import { INTRO_RECHECK_MS } from '../../../lib/intro/file.js'
 
@@ -158,4 +158,28 @@ test('an intro that is missing, of another format, too large or no audio is logg
   const listener = openListener(url('/live'))
   await listener.waitForBytes(frames.length + MP3_FRAME_BYTES)
   assert.ok((await listener.close()).body.subarray(0, frames.length).equals(frames), 'the new file is read and sent')
+})
+
+test('an intro that names a FIFO or a directory is no regular file: logged, and listeners get the stream at once', async (t) => {
+  const dir = tempDir(t)
+  const fifo = join(dir, 'intro.fifo')
+  await runOk('mkfifo', [fifo])
+  // a reader stuck opening the FIFO would keep the process alive: a writer that comes and goes frees it
+  t.after(() => { try { closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK)) } catch {} })
+  const [a, b] = [await mp3Upstream(t), await mp3Upstream(t)]
+  const { app, url, logs } = await loggedApp(t, {
+    relays: [{ url: a.url(), localMount: '/fifo', intro: fifo }, { url: b.url(), localMount: '/dir', intro: dir }]
+  })
+  await Promise.all([a.waitForClients(1), b.waitForClients(1)])
+  a.push(mp3Frames(30))
+  b.push(mp3Frames(30))
+  await waitUntil(() => app.relay.get('/fifo')?.audio !== null && app.relay.get('/dir')?.audio !== null)
+  for (const [mount, upstream] of [['/fifo', a], ['/dir', b]] as const) {
+    const listener = openListener(url(mount))
+    const body = await listener.waitForBytes(MP3_FRAME_BYTES, 3000)
+    await listener.close()
+    assert.ok(upstream.sent().includes(body), `${mount}: the stream only, no intro`)
+  }
+  const warnings = logs().filter((line) => line['level'] === 40).map((line) => String(line['msg']))
+  assert.equal(warnings.filter((msg) => msg === 'intro file is not a regular file: listeners get no intro').length, 2)
 })
