@@ -1,5 +1,6 @@
 import { open } from 'node:fs/promises'
 import type { FastifyBaseLogger } from 'fastify'
+import { READ_WITHOUT_BLOCKING } from '../files.js'
 import { clipOf, type Clip } from '../formats/clip.js'
 
 /** How long an intro file is trusted before it is looked at again (a stat), so that a new one is taken up. */
@@ -52,7 +53,7 @@ export class IntroFile {
     this.#checkedAt = Date.now()
     let handle
     try {
-      handle = await open(this.path, 'r')
+      handle = await open(this.path, READ_WITHOUT_BLOCKING)
       const stat = await handle.stat()
       const version = `${stat.ino}:${stat.size}:${stat.mtimeMs}`
       if (version === this.#version) return

@@ -1,6 +1,7 @@
 import { open, stat } from 'node:fs/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import { HtpasswdUnusableError } from '../errors.js'
+import { READ_WITHOUT_BLOCKING } from '../files.js'
 import { parseHtpasswd } from './htpasswd.js'
 
 /** Far more than any user list: a path that names a huge file by mistake is refused, not read into memory. */
@@ -75,7 +76,7 @@ export class HtpasswdFile {
 
 /** The file's text, refused past MAX_HTPASSWD_BYTES even when it grew since it was looked at. */
 async function readCapped (path: string): Promise<string> {
-  const file = await open(path, 'r')
+  const file = await open(path, READ_WITHOUT_BLOCKING)
   try {
     const chunks: Buffer[] = []
     let length = 0

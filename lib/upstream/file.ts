@@ -1,7 +1,7 @@
-import { constants } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
+import { READ_WITHOUT_BLOCKING } from '../files.js'
 import { AlreadyStartedError, FileEmptyError, FileNotAudioError, FileUnreadableError } from '../errors.js'
 import { identifyCodec } from '../formats/comments.js'
 import { detectFormat } from '../formats/detect.js'
@@ -46,11 +46,6 @@ const MIN_WAIT_MS = 50
  * many times a second at once to every listener.
  */
 export const MAX_BYTES_PER_SECOND = 1024 * 1024
-/**
- * Not blocking on open: a FIFO with no writer would otherwise hold the open (and one of libuv's few pool
- * threads) forever, where the regular-file check below refuses it at once. No effect on a regular file.
- */
-const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0)
 
 /** Where a file's timed audio comes from, segment after segment, the file looping. */
 interface SegmentSource {
@@ -69,7 +64,7 @@ export async function openFileUpstream (options: FileUpstreamOptions): Promise<U
   const { path } = options
   let handle: FileHandle
   try {
-    handle = await open(path, OPEN_FLAGS)
+    handle = await open(path, READ_WITHOUT_BLOCKING)
   } catch (error) {
     throw new FileUnreadableError(path, (error as Error).message, { cause: error })
   }
