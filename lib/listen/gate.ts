@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
+import pLimit, { type LimitFunction } from 'p-limit'
 import { AuthBusyError } from '../errors.js'
 import { basicCredentialsOf, type BasicCredentials, type FailureLimiter } from '../auth.js'
 import type { Authenticate, ResolvedListenerAuth, ResolvedRelay, ResolvedUrlAuth } from '../options.js'
@@ -45,6 +46,8 @@ interface Grant {
 /**
  * listener_add calls one auth server may have in flight (Icecast's limit of an authenticator): past them a
  * listener is refused at once, so that a flood of listeners while the auth server hangs is not a flood of calls.
+ * listener_remove calls past as many wait their turn: none is dropped, and listeners leaving all at once
+ * (a mount down, the app closing) are no flood either.
  */
 export const MAX_PENDING_AUTH = 100
 
@@ -66,6 +69,8 @@ export class ListenerGate {
   readonly #files = new Map<string, HtpasswdFile>()
   /** listener_add URL → calls in flight */
   readonly #pending = new Map<string, number>()
+  /** listener_remove URL → its calls, MAX_PENDING_AUTH at a time */
+  readonly #removals = new Map<string, LimitFunction>()
 
   constructor (init: GateInit) {
     this.#init = init
@@ -232,7 +237,14 @@ export class ListenerGate {
 
   #tellRemoved (auth: ResolvedUrlAuth, fields: ListenerFields, duration: number): void {
     const endpoint = auth.listenerRemove!
-    postToAuthServer(endpoint, listenerRemoveBody(fields, duration), { timeout: auth.timeout, userAgent: this.#init.userAgent })
-      .catch((error: unknown) => { this.#init.log.warn({ err: error, authServer: endpoint.url.href }, 'listener_remove not delivered') })
+    const server = endpoint.url.href
+    let removals = this.#removals.get(server)
+    if (removals === undefined) {
+      removals = pLimit(MAX_PENDING_AUTH)
+      this.#removals.set(server, removals)
+    }
+    const body = listenerRemoveBody(fields, duration)
+    removals(async () => await postToAuthServer(endpoint, body, { timeout: auth.timeout, userAgent: this.#init.userAgent }))
+      .catch((error: unknown) => { this.#init.log.warn({ err: error, authServer: server }, 'listener_remove not delivered') })
   }
 }

@@ -296,6 +296,33 @@ test('URL auth: a flood while the auth server hangs makes at most 100 calls; the
   await waitUntil(() => auth.exchanges.length === MAX_PENDING_AUTH + 1, 5000, 'a call once one is over')
 })
 
+test('URL auth: listeners leaving all at once send every listener_remove, at most 100 at a time', async (t) => {
+  const count = MAX_PENDING_AUTH + 50
+  let inFlight = 0
+  let peak = 0
+  const auth = await authServer(t, (call, res) => {
+    if (call.fields['action'] === 'listener_add') {
+      res.setHeader('icecast-auth-user', '1')
+      res.end()
+      return
+    }
+    peak = Math.max(peak, ++inFlight)
+    setTimeout(() => { inFlight--; res.end() }, 300)
+  })
+  const relay = await sampleApp(t, ['/many'], { limits: { clients: 1000 } }, { listenerAuth: { url: { listenerAdd: `${auth.url}/add`, listenerRemove: `${auth.url}/remove` } } })
+  const listeners = []
+  for (let batch = 0; batch < count; batch += 50) {
+    const opened = Array.from({ length: 50 }, () => openListener(relay.url('/many')))
+    for (const listener of opened) assert.equal((await listener.head).status, 200)
+    listeners.push(...opened)
+  }
+  for (const listener of listeners) listener.socket.destroy()
+  const removes = (): AuthCall[] => auth.calls.filter((call) => call.fields['action'] === 'listener_remove')
+  await waitUntil(() => removes().length === count && inFlight === 0, 10000, 'every listener_remove')
+  assert.equal(new Set(removes().map((call) => call.fields['client'])).size, count, 'one for each listener')
+  assert.ok(peak <= MAX_PENDING_AUTH, `${peak} calls in flight at once`)
+})
+
 test('a full server refuses a listener with 403 before asking its auth server', async (t) => {
   const auth = await authServer(t, (_call, res) => { res.setHeader('icecast-auth-user', '1'); res.end() })
   const relay = await sampleApp(t, ['/open', '/guarded'], { limits: { clients: 1 } })
