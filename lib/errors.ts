@@ -30,6 +30,8 @@ export const MoveRefusedError = createError(
   'FST_ICECAST_RELAY_MOVE_REFUSED', 'fastify-icecast-relay: cannot move listeners from %s to %s: %s', 409)
 export const AuthRateLimitedError = createError(
   'FST_ICECAST_RELAY_AUTH_RATE_LIMITED', 'fastify-icecast-relay: too many failed logins from this address, retry in %d s', 429)
+/** Icecast's answer when an auth server already has too many listeners to decide on. */
+export const AuthBusyError = createError('FST_ICECAST_RELAY_AUTH_BUSY', 'fastify-icecast-relay: busy, please try again later', 403)
 /** An htpasswd file of listener authentication that cannot be used as one. */
 export const HtpasswdUnusableError = createError('FST_ICECAST_RELAY_HTPASSWD_UNUSABLE', 'htpasswd file %s: %s', 500)
 export const UsageError = createError('FST_ICECAST_RELAY_USAGE', '%s')

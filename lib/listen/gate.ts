@@ -1,4 +1,6 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
+import pLimit, { type LimitFunction } from 'p-limit'
+import { AuthBusyError } from '../errors.js'
 import { basicCredentialsOf, type BasicCredentials, type FailureLimiter } from '../auth.js'
 import type { Authenticate, ResolvedListenerAuth, ResolvedRelay, ResolvedUrlAuth } from '../options.js'
 import type { Relay, RelayEvents } from '../relay/relay.js'
@@ -41,6 +43,14 @@ interface Grant {
   remove?: { auth: ResolvedUrlAuth, fields: ListenerFields }
 }
 
+/**
+ * listener_add calls one auth server may have in flight (Icecast's limit of an authenticator): past them a
+ * listener is refused at once, so that a flood of listeners while the auth server hangs is not a flood of calls.
+ * listener_remove calls past as many wait their turn: none is dropped, and listeners leaving all at once
+ * (a mount down, the app closing) are no flood either.
+ */
+export const MAX_PENDING_AUTH = 100
+
 /** Listener events that move a listener to another mount: it stays, and so does its grant. */
 const MOVES = new Set(['moved', 'fallback', 'override'])
 
@@ -57,6 +67,10 @@ export class ListenerGate {
   readonly #logins = new Map<string, Map<string, number>>()
   /** one per path, shared by every relay naming it */
   readonly #files = new Map<string, HtpasswdFile>()
+  /** listener_add URL → calls in flight */
+  readonly #pending = new Map<string, number>()
+  /** listener_remove URL → its calls, MAX_PENDING_AUTH at a time */
+  readonly #removals = new Map<string, LimitFunction>()
 
   constructor (init: GateInit) {
     this.#init = init
@@ -65,7 +79,8 @@ export class ListenerGate {
 
   /**
    * Whether the listener of request `id` may listen to `relay`: its admission, or undefined when it is refused
-   * (Icecast answers 401). Throws AuthRateLimitedError for an address past its wrong htpasswd logins.
+   * (Icecast answers 401). Throws AuthRateLimitedError for an address past its wrong htpasswd logins, and
+   * AuthBusyError when its auth server has MAX_PENDING_AUTH listeners to decide on already.
    */
   async admit (request: FastifyRequest, reply: FastifyReply, relay: Relay, id: number): Promise<Admission | undefined> {
     const authenticate = relay.def.authenticate ?? this.#init.authenticate
@@ -139,24 +154,37 @@ export class ListenerGate {
       const value = request.headers[name]
       return value === undefined ? [] : [[auth.headerPrefix + name, Array.isArray(value) ? value.join(', ') : value]]
     })
+    const server = auth.listenerAdd.url.href
+    const pending = this.#pending.get(server) ?? 0
+    if (pending >= MAX_PENDING_AUTH) throw new AuthBusyError()
+    this.#pending.set(server, pending + 1)
     let headers: Headers
     try {
       headers = await postToAuthServer(auth.listenerAdd, listenerAddBody(fields, passed), { timeout: auth.timeout, userAgent: this.#init.userAgent })
     } catch (error) {
       const admitted = auth.onError === 'admit'
-      relay.log.warn({ err: error, authServer: auth.listenerAdd.url.href }, `auth server not reached: listener ${admitted ? 'admitted' : 'refused'} (onError)`)
+      relay.log.warn({ err: error, authServer: server }, `auth server not reached: listener ${admitted ? 'admitted' : 'refused'} (onError)`)
       return admitted ? OPEN : undefined
+    } finally {
+      this.#called(server)
     }
     const answer = readAuthAnswer(headers, auth)
     if (!answer.admitted) {
-      relay.log.info({ authServer: auth.listenerAdd.url.href, message: answer.message }, 'listener refused by the auth server')
+      relay.log.info({ authServer: server, message: answer.message }, 'listener refused by the auth server')
       return undefined
     }
     if (answer.badTimeLimit !== undefined) {
-      relay.log.warn({ authServer: auth.listenerAdd.url.href, value: answer.badTimeLimit }, 'the auth server\'s time limit is no number: not applied')
+      relay.log.warn({ authServer: server, value: answer.badTimeLimit }, 'the auth server\'s time limit is no number: not applied')
     }
     if (auth.listenerRemove !== undefined) grant.remove = { auth, fields }
     return answer.timeLimit === undefined ? OPEN : { maxDuration: answer.timeLimit }
+  }
+
+  /** A listener_add call to `server` is over. */
+  #called (server: string): void {
+    const left = this.#pending.get(server)! - 1
+    if (left > 0) this.#pending.set(server, left)
+    else this.#pending.delete(server)
   }
 
   #fieldsOf (request: FastifyRequest, id: number, credentials: BasicCredentials | undefined): ListenerFields {
@@ -209,7 +237,14 @@ export class ListenerGate {
 
   #tellRemoved (auth: ResolvedUrlAuth, fields: ListenerFields, duration: number): void {
     const endpoint = auth.listenerRemove!
-    postToAuthServer(endpoint, listenerRemoveBody(fields, duration), { timeout: auth.timeout, userAgent: this.#init.userAgent })
-      .catch((error: unknown) => { this.#init.log.warn({ err: error, authServer: endpoint.url.href }, 'listener_remove not delivered') })
+    const server = endpoint.url.href
+    let removals = this.#removals.get(server)
+    if (removals === undefined) {
+      removals = pLimit(MAX_PENDING_AUTH)
+      this.#removals.set(server, removals)
+    }
+    const body = listenerRemoveBody(fields, duration)
+    removals(async () => await postToAuthServer(endpoint, body, { timeout: auth.timeout, userAgent: this.#init.userAgent }))
+      .catch((error: unknown) => { this.#init.log.warn({ err: error, authServer: server }, 'listener_remove not delivered') })
   }
 }

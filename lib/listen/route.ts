@@ -38,9 +38,15 @@ function refuse (reply: FastifyReply, code: 403 | 405 | 503, message: string, re
   return withSafetyHeaders(reply).code(code).type('text/plain; charset=utf-8').send(message)
 }
 
+const SERVER_FULL = 'Too many listeners on this server'
+
+function serverFull (registry: RegistryCore): boolean {
+  return registry.totalListeners >= registry.limits.clients
+}
+
 /** Why a listener may not join now (Icecast answers 403 when full), or undefined when it may. */
 function overLimit (registry: RegistryCore, relay: Relay): string | undefined {
-  if (registry.totalListeners >= registry.limits.clients) return 'Too many listeners on this server'
+  if (serverFull(registry)) return SERVER_FULL
   const max = relay.def.maxListeners
   if (max !== undefined && relay.mount.listeners.size >= max) return `Too many listeners on ${relay.localMount}`
   return undefined
@@ -61,6 +67,8 @@ export function listenerRoute (app: FastifyInstance, registry: RegistryCore, opt
       return reply
     }
     if (registry.closing) return refuse(reply, 503, 'Server is shutting down', 5)
+    // before listener auth, as Icecast counts its clients: a full server asks no auth server
+    if (serverFull(registry)) return refuse(reply, 403, SERVER_FULL)
     const id = registry.nextListenerId()
     const granted = await options.gate.admit(request, reply, relay, id)
     if (granted === undefined) return sendUnauthorized(withSafetyHeaders(reply))

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { test, type TestContext } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyIcecastRelay, { type RelayPluginOptions } from '../../../lib/index.js'
+import { MAX_PENDING_AUTH } from '../../../lib/listen/gate.js'
 import { readIcecastConfig } from '../../../lib/config/icecast.js'
 import { relayApp, waitForState, waitUntil, type RelayApp } from '../../helpers/app.js'
 import { listen, openListener } from '../../helpers/listen.js'
@@ -269,6 +270,72 @@ test('URL auth: a hanging auth server, one that answers garbage or a huge head, 
   assert.equal((await refusal(relay.url('/garbage'))).status, 401)
   assert.equal((await refusal(relay.url('/huge'))).status, 401)
   await audio(relay.url('/endless'))
+})
+
+test('URL auth: a flood while the auth server hangs makes at most 100 calls; the rest get Icecast\'s 403 busy at once, and calls resume when it answers', async (t) => {
+  const auth = await serve(() => {})
+  t.after(async () => { await auth.close() })
+  const relay = await sampleApp(t, ['/guarded'], {}, { listenerAuth: { url: { listenerAdd: auth.origin, timeout: 30 } } })
+  const waiting = Array.from({ length: MAX_PENDING_AUTH }, () => openListener(relay.url('/guarded')))
+  t.after(() => { for (const listener of waiting) listener.socket.destroy() })
+  await waitUntil(() => auth.exchanges.length === MAX_PENDING_AUTH, 5000, 'the calls in flight')
+  const started = Date.now()
+  const busy = await Promise.all(Array.from({ length: 20 }, async () => await refusal(relay.url('/guarded'))))
+  assert.ok(Date.now() - started < 2000, `answered after ${Date.now() - started} ms`)
+  for (const answer of busy) {
+    assert.equal(answer.status, 403)
+    assert.match(answer.body, /busy, please try again later/)
+    assert.doesNotMatch(answer.body, /\xff[\xe0-\xff]/, 'no audio byte')
+  }
+  assert.equal(auth.exchanges.length, MAX_PENDING_AUTH, 'no call past the limit')
+  assert.equal((await fetch(relay.url('/status-json.xsl'))).status, 200, 'the app answers meanwhile')
+  auth.exchanges[0]!.socket.end('HTTP/1.1 200 OK\r\nicecast-auth-user: 1\r\ncontent-length: 0\r\n\r\n')
+  await waitUntil(() => waiting.some((listener) => listener.received().length > 0), 5000, 'the admitted listener\'s audio')
+  const next = openListener(relay.url('/guarded'))
+  t.after(() => { next.socket.destroy() })
+  await waitUntil(() => auth.exchanges.length === MAX_PENDING_AUTH + 1, 5000, 'a call once one is over')
+})
+
+test('URL auth: listeners leaving all at once send every listener_remove, at most 100 at a time', async (t) => {
+  const count = MAX_PENDING_AUTH + 50
+  let inFlight = 0
+  let peak = 0
+  const auth = await authServer(t, (call, res) => {
+    if (call.fields['action'] === 'listener_add') {
+      res.setHeader('icecast-auth-user', '1')
+      res.end()
+      return
+    }
+    peak = Math.max(peak, ++inFlight)
+    setTimeout(() => { inFlight--; res.end() }, 300)
+  })
+  const relay = await sampleApp(t, ['/many'], { limits: { clients: 1000 } }, { listenerAuth: { url: { listenerAdd: `${auth.url}/add`, listenerRemove: `${auth.url}/remove` } } })
+  const listeners = []
+  for (let batch = 0; batch < count; batch += 50) {
+    const opened = Array.from({ length: 50 }, () => openListener(relay.url('/many')))
+    for (const listener of opened) assert.equal((await listener.head).status, 200)
+    listeners.push(...opened)
+  }
+  for (const listener of listeners) listener.socket.destroy()
+  const removes = (): AuthCall[] => auth.calls.filter((call) => call.fields['action'] === 'listener_remove')
+  await waitUntil(() => removes().length === count && inFlight === 0, 10000, 'every listener_remove')
+  assert.equal(new Set(removes().map((call) => call.fields['client'])).size, count, 'one for each listener')
+  assert.ok(peak <= MAX_PENDING_AUTH, `${peak} calls in flight at once`)
+})
+
+test('a full server refuses a listener with 403 before asking its auth server', async (t) => {
+  const auth = await authServer(t, (_call, res) => { res.setHeader('icecast-auth-user', '1'); res.end() })
+  const relay = await sampleApp(t, ['/open', '/guarded'], { limits: { clients: 1 } })
+  relay.app.relay.remove('/guarded')
+  relay.app.relay.add({ localMount: '/guarded', upstreams: [{ file: SAMPLE }], listenerAuth: { url: { listenerAdd: auth.url } } })
+  await waitForState(relay.app, '/guarded', 'live')
+  const first = openListener(relay.url('/open'))
+  t.after(async () => { await first.close() })
+  assert.equal((await first.head).status, 200)
+  const refused = await refusal(relay.url('/guarded'))
+  assert.equal(refused.status, 403)
+  assert.match(refused.body, /Too many listeners on this server/)
+  assert.equal(auth.calls.length, 0, 'no listener_add for a listener that cannot join')
 })
 
 test('htpasswd from an Icecast XML <mount>: right password plays (mpg123 with user:pass in the URL), wrong ones get 401, the file is re-read', async (t) => {

@@ -1,7 +1,8 @@
 // The intro a relay's new listeners get first, through real sockets: a scripted MP3 upstream, the plugin in a
 // Fastify app whose log is read, raw listeners that compare bytes.
 import assert from 'node:assert/strict'
-import { closeSync, constants, openSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { closeSync, constants, openSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -182,4 +183,29 @@ test('an intro that names a FIFO or a directory is no regular file: logged, and 
   }
   const warnings = logs().filter((line) => line['level'] === 40).map((line) => String(line['msg']))
   assert.equal(warnings.filter((msg) => msg === 'intro file is not a regular file: listeners get no intro').length, 2)
+})
+
+test('an intro that is a FIFO with no writer, a device or a symlink loop never holds a listener: logged, the stream only', async (t) => {
+  const dir = tempDir(t)
+  const fifo = join(dir, 'fifo')
+  execFileSync('mkfifo', [fifo])
+  symlinkSync(join(dir, 'loop-b'), join(dir, 'loop-a'))
+  symlinkSync(join(dir, 'loop-a'), join(dir, 'loop-b'))
+  const cases: Array<[string, RegExp]> = [[fifo, /is not a regular file/], ['/dev/zero', /is not a regular file/], [join(dir, 'loop-a'), /cannot be read \(ELOOP\)/]]
+  const upstream = await mp3Upstream(t)
+  const { app, url, logs } = await loggedApp(t, {
+    relays: cases.map(([intro], i) => ({ url: upstream.url(), localMount: `/live${i}`, intro })),
+    limits: { queueSize: 65536 }
+  })
+  await upstream.waitForClients(cases.length)
+  upstream.push(mp3Frames(30))
+  for (const [i, [intro, message]] of cases.entries()) {
+    await waitUntil(() => app.relay.get(`/live${i}`)?.audio !== null)
+    const listener = openListener(url(`/live${i}`), { headTimeoutMs: 2000 })
+    const body = await listener.waitForBytes(MP3_FRAME_BYTES, 2000)
+    await listener.close()
+    assert.ok(upstream.sent().includes(body), `${intro}: the stream only, no intro`)
+    const warning = logs().find((line) => line['intro'] === intro && line['level'] === 40)
+    assert.match(String(warning?.['msg']), message)
+  }
 })
