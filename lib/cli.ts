@@ -7,6 +7,8 @@ import { parseArgs } from 'node:util'
 import closeWithGrace from 'close-with-grace'
 import Fastify, { type FastifyHttpOptions } from 'fastify'
 import { ListenSockets } from './cli/servers.js'
+import { linkEnv, linkFromEnv, startPrimary } from './cluster/primary.js'
+import { workerOptions, type ClusterLink } from './cluster/split.js'
 import { loadTls, type TlsCredentials } from './cli/tls.js'
 import { readIcecastConfig, type IcecastConfig } from './config/icecast.js'
 import type { ListenSocket, TlsFiles } from './config/listen.js'
@@ -24,9 +26,10 @@ Options:
   -p, --port N        listen on this port instead of the first <listen-socket>'s <port> (default 8000);
                       the other sockets keep theirs
       --host ADDRESS  listen on this address instead of every socket's <bind-address> (default: all)
-      --workers N     serve from N processes sharing the port (node:cluster), to use N cores: each one
-                      relays every stream itself (N upstream connections) and has its own listeners,
-                      stats and admin answers; one that dies is replaced (default 1)
+      --workers N     serve from N processes sharing the port (node:cluster), to use N cores: the
+                      primary process relays each stream once (one upstream connection per mount) and
+                      every worker mirrors it and has its own listeners, stats and admin answers; one
+                      that dies is replaced (default 1)
       --check         validate the config, print the options it gives (passwords hidden) and the
                       elements it ignores, and exit
   -h, --help          this text
@@ -138,7 +141,7 @@ const STDERR_LOGGER = { error: (message: string): void => { process.stderr.write
  * dies once they all listen, and passes SIGINT/SIGTERM on; a worker that has not ended by the close
  * deadline ends with the primary (its channel to it closes). Resolves with the exit status once all ended.
  */
-async function superviseWorkers (workers: number, socketsEach: number): Promise<number> {
+async function superviseWorkers (workers: number, socketsEach: number, link: ClusterLink): Promise<number> {
   let stopping = false
   let listening = 0
   let status = 0
@@ -148,14 +151,15 @@ async function superviseWorkers (workers: number, socketsEach: number): Promise<
     for (const worker of Object.values(cluster.workers ?? {})) worker?.kill('SIGTERM')
   }
   cluster.on('listening', () => { listening++ })
-  for (let i = 0; i < workers; i++) cluster.fork()
+  const fork = (): void => { cluster.fork(linkEnv(link)) }
+  for (let i = 0; i < workers; i++) fork()
   const ended = new Promise<number>((resolve) => {
     cluster.on('exit', (worker, code, signal) => {
       const left = Object.keys(cluster.workers ?? {}).length
       if (!stopping && listening >= workers * socketsEach) {
         process.stderr.write(`icecast-relay: worker ${worker.process.pid} ended (${signal ?? code}); starting another\n`)
         // a second later, so that a worker that keeps dying does not keep a core busy with restarts
-        setTimeout(() => { if (!stopping) cluster.fork() }, RESTART_DELAY_MS)
+        setTimeout(() => { if (!stopping) fork() }, RESTART_DELAY_MS)
         return
       }
       // a worker that ends before all listen would end the same way again: stop, as one process would
@@ -174,6 +178,16 @@ async function superviseWorkers (workers: number, socketsEach: number): Promise<
   // its `beforeExit` handler would otherwise close again, with status 0, once nothing is left to run
   grace.uninstall()
   return code
+}
+
+/** The machine's relays in this process, the workers mirroring them; the relays close once the workers ended. */
+async function superviseCluster (options: RelayPluginOptions, workers: number, socketsEach: number): Promise<number> {
+  const primary = await startPrimary(options)
+  try {
+    return await superviseWorkers(workers, socketsEach, primary.link)
+  } finally {
+    await primary.app.close()
+  }
 }
 
 async function main (argv: string[]): Promise<number> {
@@ -210,8 +224,9 @@ async function main (argv: string[]): Promise<number> {
     process.stdout.write(JSON.stringify({ listen, ...certificate, options: hidePasswords(config.options), ignored: config.ignored }, null, 2) + '\n')
     return 0
   }
-  if (args.workers > 1 && cluster.isPrimary) return await superviseWorkers(args.workers, listen.length)
-  await serve(config.options, new ListenSockets(listen, tls))
+  if (args.workers > 1 && cluster.isPrimary) return await superviseCluster(config.options, args.workers, listen.length)
+  const link = cluster.isWorker ? linkFromEnv(process.env) : undefined
+  await serve(link === undefined ? config.options : workerOptions(config.options, link), new ListenSockets(listen, tls))
   return 0
 }
 

@@ -151,7 +151,7 @@ const MountSettingsFields = {
   metaint: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_048_576 })),
   charset: Type.Optional(Type.String({ minLength: 1, maxLength: 64 }))
 }
-const MOUNT_SETTING_KEYS = Object.keys(MountSettingsFields) as Array<keyof MountSettings>
+export const MOUNT_SETTING_KEYS = Object.keys(MountSettingsFields) as Array<keyof MountSettings>
 export const MountSettingsSchema = Type.Object(MountSettingsFields, { additionalProperties: false })
 export type MountSettings = Static<typeof MountSettingsSchema>
 

@@ -1,0 +1,40 @@
+// The primary process of `--workers N`: the one relay of the machine, on a private loopback port, and the
+// link its workers find it by.
+import { randomBytes } from 'node:crypto'
+import Fastify, { LogController, type FastifyInstance } from 'fastify'
+import { fastifyIcecastRelay } from '../plugin.js'
+import type { RelayPluginOptions } from '../options.js'
+import { LINK_HOST, primaryOptions, type ClusterLink } from './split.js'
+
+/** The environment variable that gives a worker the link: `port:secret`. */
+export const LINK_ENV = 'ICECAST_RELAY_CLUSTER_LINK'
+
+/** The link a worker was started with, or undefined in a process that is no worker of a primary. */
+export function linkFromEnv (env: NodeJS.ProcessEnv): ClusterLink | undefined {
+  const match = /^(\d{1,5}):([A-Za-z0-9_-]{16,})$/.exec(env[LINK_ENV] ?? '')
+  return match === null ? undefined : { port: Number(match[1]), secret: match[2]! }
+}
+
+export function linkEnv (link: ClusterLink): Record<string, string> {
+  return { [LINK_ENV]: `${link.port}:${link.secret}` }
+}
+
+export interface Primary {
+  app: FastifyInstance
+  link: ClusterLink
+}
+
+/**
+ * Starts the machine's relays: the plugin with the upstream side of `options`, listening on loopback at a
+ * port the kernel picks, its mounts and stream list open only to the holders of a new random secret.
+ */
+export async function startPrimary (options: RelayPluginOptions): Promise<Primary> {
+  const secret = randomBytes(32).toString('base64url')
+  // the workers poll its stream list every second: a log line for each would drown the relays' own
+  const app = Fastify({ logger: true, logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: true })
+  await app.register(fastifyIcecastRelay, primaryOptions(options, secret))
+  await app.listen({ port: 0, host: LINK_HOST })
+  const address = app.server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : 0
+  return { app, link: { port, secret } }
+}

@@ -1,0 +1,140 @@
+// `--workers N` as a tree inside the box: the primary process relays every upstream once, on a private
+// loopback port, and each worker mirrors it as a slave and serves the listeners. These pure functions split
+// one set of options into the primary's (the upstream side) and a worker's (the listener side).
+import { MOUNT_SETTING_KEYS, resolveOptions, type Authenticate, type MountSettings, type RelayDefinition, type RelayPluginOptions } from '../options.js'
+import { hasBasicCredentials } from '../auth.js'
+
+/** The primary's private socket and the secret a worker gives it, as a relay and as a slave. */
+export interface ClusterLink {
+  port: number
+  secret: string
+}
+
+/** The user name of the link's Basic credentials. */
+export const LINK_USER = 'cluster'
+
+/** The primary's address: loopback only, never reachable from outside the box. */
+export const LINK_HOST = '127.0.0.1'
+
+/**
+ * Seconds between a worker's polls of the primary's stream list: a mount the primary's masters bring reaches
+ * the workers this soon (a loopback request, a few bytes).
+ */
+export const LINK_POLL_SECONDS = 1
+
+/**
+ * The listeners the primary admits: only workers' relays connect to it, one per mount each; the machine's
+ * `limits.clients` is applied by the workers.
+ */
+const LINK_CLIENTS = 1_000_000
+
+/** What the primary does once for the machine: reading the upstream (its charset) and writing the dump. */
+const UPSTREAM_SIDE_SETTINGS = new Set<string>(['charset'])
+
+/** Relay fields that are about listeners (served by the workers), beside the per-mount settings. */
+const LISTENER_SIDE_FIELDS = new Set<string>(['fallbackMount', 'fallbackOverride', 'intro', 'authenticate', 'listenerAuth'])
+
+const LISTENER_SIDE_SETTINGS = MOUNT_SETTING_KEYS.filter((key) => !UPSTREAM_SIDE_SETTINGS.has(key))
+
+/** An object without the keys `drop` says to drop. */
+function without<T extends object> (value: T, drop: (key: string) => boolean): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([key]) => !drop(key))) as Partial<T>
+}
+
+const isListenerSide = (key: string): boolean => LISTENER_SIDE_FIELDS.has(key) || (LISTENER_SIDE_SETTINGS as string[]).includes(key)
+
+/** Settings the primary applies (the upstream's charset); undefined when none is left. */
+function upstreamSettings (settings: MountSettings | undefined): MountSettings | undefined {
+  const kept = settings === undefined ? {} : without(settings, (key) => !UPSTREAM_SIDE_SETTINGS.has(key))
+  return Object.keys(kept).length === 0 ? undefined : kept
+}
+
+function listenerSettings (settings: MountSettings): MountSettings {
+  return without(settings, (key) => UPSTREAM_SIDE_SETTINGS.has(key))
+}
+
+/** The largest burst any mount is given: the primary sends a worker's relay that much as it connects. */
+function largestBurst (options: RelayPluginOptions): number | undefined {
+  const sizes = [
+    options.limits?.burstSize,
+    options.mountDefaults?.burstSize,
+    ...Object.values(options.mounts ?? {}).map((settings) => settings.burstSize),
+    ...(options.relays ?? []).map((relay) => relay.burstSize)
+  ].filter((size): size is number => size !== undefined)
+  return sizes.length === 0 ? undefined : Math.max(...sizes)
+}
+
+/** The options a worker has a value of its own for. */
+const WORKER_OWN_KEYS = new Set<string>(['relays', 'master', 'mounts', 'mountDefaults'])
+
+function mapValues<T, U> (record: Record<string, T>, map: (value: T) => U | undefined): Record<string, U> {
+  return Object.fromEntries(Object.entries(record).flatMap(([key, value]) => {
+    const mapped = map(value)
+    return mapped === undefined ? [] : [[key, mapped]]
+  }))
+}
+
+type ListenerAuthOwner = Pick<RelayPluginOptions, 'authenticate' | 'listenerAuth'>
+
+const hasListenerAuth = (owner: ListenerAuthOwner): boolean => owner.authenticate !== undefined || owner.listenerAuth !== undefined
+
+/**
+ * Whether the listeners of a relay must authenticate: then its mount on the primary asks for the link's
+ * credentials too, since a local user could otherwise read it there. An open mount stays open there, so that
+ * only an upstream's own credentials make the "stream made public" warning.
+ */
+function isGuarded (relay: RelayDefinition, options: RelayPluginOptions): boolean {
+  return hasListenerAuth(relay) || hasListenerAuth(options)
+}
+
+/**
+ * The primary's options: every relay and master of the config with only their upstream side, on no public
+ * route (no stats, no admin); the mounts guarded on the public port ask for the link's credentials, and the
+ * stream list is for the workers only.
+ */
+export function primaryOptions (options: RelayPluginOptions, secret: string): RelayPluginOptions {
+  const burstSize = largestBurst(options)
+  const mountDefaults = upstreamSettings(options.mountDefaults)
+  const expected = { username: LINK_USER, password: secret }
+  const linkAuth: Authenticate = (request) => hasBasicCredentials(request.headers.authorization, expected)
+  return {
+    relays: (options.relays ?? []).map((relay) => ({
+      ...without(relay, isListenerSide),
+      ...(hasListenerAuth(relay) && { authenticate: linkAuth })
+    }) as RelayDefinition),
+    ...(options.master !== undefined && { master: options.master }),
+    ...(options.userAgent !== undefined && { userAgent: options.userAgent }),
+    limits: { ...options.limits, clients: LINK_CLIENTS, ...(burstSize !== undefined && { burstSize }) },
+    relayAuth: expected,
+    ...(hasListenerAuth(options) && { authenticate: linkAuth }),
+    stats: false,
+    ...(options.mounts !== undefined && { mounts: mapValues(options.mounts, upstreamSettings) }),
+    ...(mountDefaults !== undefined && { mountDefaults })
+  }
+}
+
+/**
+ * A worker's options: the config's listener side. Each relay of the config reads its mount from the primary
+ * (on demand if it is on demand); the mounts the primary's masters bring come through its stream list.
+ */
+export function workerOptions (options: RelayPluginOptions, link: ClusterLink): RelayPluginOptions {
+  const { relays = [], mounts, mountDefaults } = options
+  const rest = without(options, (key) => WORKER_OWN_KEYS.has(key))
+  const localMounts = resolveOptions({ relays }).relays.map((relay) => relay.localMount)
+  const credentials = { username: LINK_USER, password: link.secret }
+  return {
+    ...rest,
+    relays: relays.map((relay, i) => ({
+      ...without(relay, (key) => !isListenerSide(key)),
+      server: LINK_HOST,
+      port: link.port,
+      mount: localMounts[i]!,
+      localMount: localMounts[i]!,
+      ...(isGuarded(relay, options) && credentials),
+      ...(relay.onDemand !== undefined && { onDemand: relay.onDemand })
+    })),
+    master: { server: LINK_HOST, port: link.port, ...credentials, updateInterval: LINK_POLL_SECONDS, onDemand: true },
+    ...(mounts !== undefined && { mounts: mapValues(mounts, listenerSettings) }),
+    ...(mountDefaults !== undefined && { mountDefaults: listenerSettings(mountDefaults) })
+  }
+}

@@ -1,0 +1,84 @@
+// `icecast-relay --workers 2` relaying a real Icecast 2 master: the primary process holds the one relay
+// connection per mount, both workers mirror it and serve listeners that mpg123 decodes.
+import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, before, test } from 'node:test'
+import {
+  assertTools, freePort, httpGet, makeFixtures, makeTempDir, runMpg123, startIcecast, startSource, waitFor,
+  type Icecast, type Source
+} from '../../helpers/icecast.js'
+import { spawnTracked, type Proc } from '../../helpers/procs.js'
+
+const CLI = new URL('../../../dist/cli.js', import.meta.url).pathname
+const MOUNTS = ['/one.mp3', '/two.mp3']
+
+let master: Icecast
+let sources: Source[]
+let cli: Proc
+let base: string
+
+/** The relay connections Icecast counts on a mount: its listeners there, from /admin/listclients. */
+async function clientsOf (mount: string): Promise<number> {
+  const page = (await master.admin(`/admin/listclients?mount=${mount}`)).body.toString()
+  return [...page.matchAll(/<ID>\d+<\/ID>/g)].length
+}
+
+/** The pids of the processes that logged a request for `url` (Fastify logs each with its pid). */
+function pidsServing (output: string, url: string): Set<number> {
+  const pids = new Set<number>()
+  for (const line of output.split('\n')) {
+    if (!line.includes('"incoming request"')) continue
+    const entry = JSON.parse(line) as { pid: number, req?: { url?: string } }
+    if (entry.req?.url === url) pids.add(entry.pid)
+  }
+  return pids
+}
+
+/** Whether `times` answers in a row (the kernel hands connections to the workers in turn) list every mount. */
+async function everyWorkerMirrors (times: number): Promise<boolean> {
+  for (let i = 0; i < times; i++) {
+    const answer = await httpGet(`${base}/status-json.xsl`).catch(() => undefined)
+    const listed = [JSON.parse(answer?.body.toString() ?? '{}').icestats?.source ?? []].flat() as Array<{ listenurl: string }>
+    if (!MOUNTS.every((mount) => listed.some((source) => source.listenurl.endsWith(mount)))) return false
+  }
+  return true
+}
+
+before(async () => {
+  assertTools('icecast2', 'ezstream', 'mpg123')
+  const fixtures = await makeFixtures()
+  master = await startIcecast()
+  sources = await Promise.all(MOUNTS.map(async (mount) =>
+    await startSource({ icecast: master, mount, files: [fixtures.mp3.long], format: 'mp3', name: `Name of ${mount}` })))
+  const port = await freePort()
+  base = `http://127.0.0.1:${port}`
+  const config = join(makeTempDir('cluster-icecast'), 'icecast.xml')
+  const relays = MOUNTS.map((mount) =>
+    `<relay><server>${master.host}</server><port>${master.port}</port><mount>${mount}</mount><relay-shoutcast-metadata>1</relay-shoutcast-metadata></relay>`)
+  writeFileSync(config, `<icecast>
+  <listen-socket><bind-address>127.0.0.1</bind-address><port>${port}</port></listen-socket>
+  ${relays.join('\n  ')}
+</icecast>
+`)
+  cli = spawnTracked(process.execPath, [CLI, '--config', config, '--workers', '2'])
+  await waitFor(async () => await everyWorkerMirrors(4), { timeoutMs: 15000, message: () => `both workers to mirror the mounts\n${cli.output()}` })
+})
+
+after(async () => {
+  await cli?.stop()
+  for (const source of sources ?? []) await source.stop()
+  await master?.stop()
+})
+
+test('--workers 2 against Icecast: one relay connection per mount from the machine; listeners of both workers decode audio with its title', async () => {
+  for (const mount of MOUNTS) assert.equal(await clientsOf(mount), 1, `Icecast's listeners of ${mount}`)
+  const runs = await Promise.all(Array.from({ length: 4 }, async () => await runMpg123(`${base}${MOUNTS[0]}`, { ms: 3000 })))
+  for (const run of runs) {
+    assert.ok(run.ok && run.seconds > 0.5, run.stderr)
+    assert.equal(run.icyName, `Name of ${MOUNTS[0]}`)
+    assert.ok(run.titles.length > 0, `an ICY title reaches the listener\n${run.stderr}`)
+  }
+  assert.equal(pidsServing(cli.output(), MOUNTS[0]!).size, 2, 'the listeners were served by both workers')
+  for (const mount of MOUNTS) assert.equal(await clientsOf(mount), 1, `Icecast's listeners of ${mount} after the listeners came`)
+})
