@@ -233,6 +233,8 @@ test('--workers 2: two processes share the port and serve listeners from one ups
   await upstream.waitForClients(1, 10000)
   await waitFor(async () => (await httpGet(`http://127.0.0.1:${port}/status-json.xsl`).catch(() => undefined))?.status === 200,
     { timeoutMs: 10000, message: () => `the workers to listen\n${proc.output()}` })
+  const listening = (): number => proc.output().split(`"Server listening at http://127.0.0.1:${port}"`).length - 1
+  await waitFor(() => listening() === 2, { timeoutMs: 10000, message: () => `both workers to listen\n${proc.output()}` })
   await waitFor(async () => await mirrored(port, '/live', 2), { timeoutMs: 10000, message: () => `both workers to mirror /live\n${proc.output()}` })
   const workers = childrenOf(proc.pid)
   assert.equal(workers.length, 2)

@@ -62,6 +62,8 @@ before(async () => {
 </icecast>
 `)
   cli = spawnTracked(process.execPath, [CLI, '--config', config, '--workers', '2'])
+  const listening = (): number => cli.output().split(`"Server listening at ${base}"`).length - 1
+  await waitFor(() => listening() === 2, { timeoutMs: 15000, message: () => `both workers to listen\n${cli.output()}` })
   await waitFor(async () => await everyWorkerMirrors(4), { timeoutMs: 15000, message: () => `both workers to mirror the mounts\n${cli.output()}` })
 })
 
@@ -81,4 +83,15 @@ test('--workers 2 against Icecast: one relay connection per mount from the machi
   }
   assert.equal(pidsServing(cli.output(), MOUNTS[0]!).size, 2, 'the listeners were served by both workers')
   for (const mount of MOUNTS) assert.equal(await clientsOf(mount), 1, `Icecast's listeners of ${mount} after the listeners came`)
+})
+
+test('the primary\'s private port: no stats, no admin, and its stream list only to the holders of the link\'s secret', async () => {
+  const urls = [...cli.output().matchAll(/"Server listening at (http:\/\/127\.0\.0\.1:\d+)"/g)].map((m) => m[1]!)
+  const primary = urls.find((url) => url !== base)
+  assert.ok(primary !== undefined, cli.output())
+  assert.equal((await httpGet(`${primary}/status-json.xsl`)).status, 404)
+  assert.equal((await httpGet(`${primary}/admin/stats`, { auth: { user: 'admin', password: 'hackme' } })).status, 404)
+  assert.equal((await httpGet(`${primary}/admin/streamlist.txt`)).status, 401)
+  assert.equal((await httpGet(`${primary}/admin/streamlist.txt`, { auth: { user: 'cluster', password: 'guess' } })).status, 401)
+  assert.equal((await httpGet(`${primary}/admin/streamlist.txt`, { auth: { user: 'relay', password: 'hackme' } })).status, 401)
 })
