@@ -17,8 +17,8 @@ export interface StreamlistRequest {
 
 /**
  * Fetches a master's stream list as Icecast's slave does: `GET /admin/streamlist.txt` with Basic auth,
- * the body read to its end (or its Content-Length). Rejects on a non-2xx answer, a body that is no text,
- * one over the size cap, and a master too slow to finish within the timeout.
+ * the body read to its end (or its Content-Length). Rejects on a non-2xx answer, a body that is no text
+ * (an HTML page), one over the size cap, and a master too slow to finish within the timeout.
  */
 export async function fetchStreamlist (request: StreamlistRequest): Promise<string> {
   const { master, timeout, signal } = request
@@ -45,12 +45,22 @@ export async function fetchStreamlist (request: StreamlistRequest): Promise<stri
     timeLeft: timeout - (Date.now() - startedAt),
     tooLarge: new StreamlistTooLargeError(label, MAX_STREAMLIST_BYTES)
   })
-  return body.toString('utf8')
+  const text = body.toString('utf8')
+  const contentType = connection.head.headers['content-type']
+  if (isHtmlPage(contentType, text)) throw new NotStreamlistError(label, `an HTML page (${contentType})`)
+  return text
 }
 
-/** A stream list is plain text; an HTML page is a login or error page, never a list. */
+/** A stream list is text. icecast-kh labels its list `text/html`, so the label alone cannot rule a page out. */
 function isStreamlistType (contentType: string | undefined): boolean {
-  return contentType === undefined || (/^\s*text\//i.test(contentType) && !/^\s*text\/html\s*(;|$)/i.test(contentType))
+  return contentType === undefined || /^\s*text\//i.test(contentType)
+}
+
+const HTML_TYPE = /^\s*text\/html\s*(;|$)/i
+
+/** A body labelled HTML that opens with markup is a login or error page; kh's list opens with a path. */
+export function isHtmlPage (contentType: string | undefined, body: string): boolean {
+  return contentType !== undefined && HTML_TYPE.test(contentType) && /^\s*</.test(body)
 }
 
 function contentLength (connection: UpstreamConnection): number | undefined {
