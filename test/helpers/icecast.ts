@@ -37,6 +37,8 @@ export const DEBIAN_ICECAST: IcecastServer = {
 }
 
 export interface IcecastOptions {
+  /** the loopback address it binds and names itself by (<hostname>, which kh's slaves register as); default 127.0.0.1 */
+  host?: string
   /** default: a free port (retried if Icecast cannot bind it); give one to restart on the same port */
   port?: number
   /** <burst-size> in bytes (Icecast's default 65535) */
@@ -82,7 +84,7 @@ export interface IcecastSource {
 }
 
 export interface Icecast {
-  host: '127.0.0.1'
+  host: string
   port: number
   sourcePassword: string
   adminUser: string
@@ -120,13 +122,13 @@ const secret = (): string => randomBytes(9).toString('base64url')
 
 const normMount = (mount: string): string => (mount.startsWith('/') ? mount : `/${mount}`)
 
-function icecastXml (o: Required<Omit<IcecastOptions, 'extraXml' | 'startTimeoutMs' | 'port'>> & { port: number, dir: string, extra: string, location: string, share: string }): string {
+function icecastXml (o: Required<Omit<IcecastOptions, 'extraXml' | 'startTimeoutMs' | 'port' | 'host'>> & { host: string, port: number, dir: string, extra: string, location: string, share: string }): string {
   const e = xmlEscape
   return `<?xml version="1.0"?>
 <icecast>
   <location>${e(o.location)}</location>
   <admin>test@localhost</admin>
-  <hostname>127.0.0.1</hostname>
+  <hostname>${e(o.host)}</hostname>
   <limits>
     <clients>${o.clients}</clients>
     <sources>${o.sources}</sources>
@@ -146,7 +148,7 @@ function icecastXml (o: Required<Omit<IcecastOptions, 'extraXml' | 'startTimeout
   </authentication>
   <listen-socket>
     <port>${o.port}</port>
-    <bind-address>127.0.0.1</bind-address>
+    <bind-address>${e(o.host)}</bind-address>
   </listen-socket>
   <fileserve>1</fileserve>
   <paths>
@@ -185,7 +187,7 @@ export async function startIcecast (opts: IcecastOptions = {}): Promise<Icecast>
 export async function startIcecastServer (server: IcecastServer, opts: IcecastOptions = {}): Promise<Icecast> {
   let lastError: Error | undefined
   for (let i = 0; i < 3; i++) {
-    const port = opts.port ?? await freePort()
+    const port = opts.port ?? await freePort(opts.host)
     try {
       return await startOnce(server, opts, port)
     } catch (e) {
@@ -201,6 +203,7 @@ export async function startIcecastServer (server: IcecastServer, opts: IcecastOp
 }
 
 async function startOnce (server: IcecastServer, opts: IcecastOptions, port: number): Promise<Icecast> {
+  const host = opts.host ?? '127.0.0.1'
   const dir = makeTempDir('icecast')
   chmodSync(dir, 0o777) // Icecast drops to nobody:nogroup and then writes its logs here
   const cfg = {
@@ -223,7 +226,7 @@ async function startOnce (server: IcecastServer, opts: IcecastOptions, port: num
   const configFile = join(dir, 'icecast.xml')
   // a unique <location> tells our server from another one answering on the same port
   const location = `test ${randomBytes(6).toString('hex')}`
-  writeFileSync(configFile, icecastXml({ ...cfg, port, dir, extra, location, share: server.share }))
+  writeFileSync(configFile, icecastXml({ ...cfg, host, port, dir, extra, location, share: server.share }))
   chmodSync(configFile, 0o644)
 
   const proc: Proc = spawnTracked(server.bin, ['-c', configFile], { cwd: dir })
@@ -235,7 +238,7 @@ async function startOnce (server: IcecastServer, opts: IcecastOptions, port: num
     const out = proc.output()
     return out ? `${err}\n--- ${server.name} output ---\n${out}` : err
   }
-  const base = `http://127.0.0.1:${port}`
+  const base = `http://${host}:${port}`
   const url = (mount: string): string => base + normMount(mount)
 
   const adminAuth = { user: cfg.adminUser, password: cfg.adminPassword }
@@ -269,7 +272,7 @@ async function startOnce (server: IcecastServer, opts: IcecastOptions, port: num
   const admin = async (pathAndQuery: string): Promise<HttpResult> => await httpGet(base + pathAndQuery, { auth: adminAuth })
 
   return {
-    host: '127.0.0.1',
+    host,
     port,
     sourcePassword: cfg.sourcePassword,
     adminUser: cfg.adminUser,

@@ -40,7 +40,9 @@ before(async () => {
   })
   await waitForState(app.app, '/kh.mp3', 'live')
   const appPort = Number(new URL(app.base).port)
+  // on an address of its own, as on another machine
   kh = await startIcecastKh({
+    host: '127.0.0.2',
     extraXml: `<master-server>127.0.0.1</master-server><master-server-port>${appPort}</master-server-port>` +
       '<master-update-interval>2</master-update-interval><master-username>relay</master-username>' +
       `<master-password>${RELAY_PASSWORD}</master-password>`
@@ -73,10 +75,11 @@ test('icecast-kh with a wrong relay password mirrors nothing, and the app stays 
     extraXml: `<master-server>127.0.0.1</master-server><master-server-port>${appPort}</master-server-port>` +
       '<master-update-interval>2</master-update-interval><master-username>relay</master-username>' +
       // from an address of its own: the app's limit on failed credentials is per address
-      '<master-password>not-the-secret</master-password><master-bind>127.0.0.2</master-bind>'
+      '<master-password>not-the-secret</master-password><master-bind>127.0.0.3</master-bind>'
   })
   try {
     await assert.rejects(intruder.waitForMount('/kh.mp3', { timeoutMs: 4000 }), /to appear/)
+    assert.match(intruder.logs(), /Failed response from master "HTTP\/1\.1 401/)
     assert.equal(app.app.relay.get('/kh.mp3')?.state, 'live')
   } finally {
     await intruder.stop()
