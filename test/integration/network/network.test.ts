@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyIcecastRelay, { type RelayPluginOptions } from '../../../lib/index.js'
 import { waitForState, waitUntil } from '../../helpers/app.js'
 import {
-  assertTools, makeFixtures, openListener, startIcecast, startSource,
+  assertTools, httpGet, makeFixtures, openListener, runMpg123, startIcecast, startSource,
   type Fixtures, type Icecast, type OpenListener, type Source
 } from '../../helpers/icecast.js'
 
@@ -101,4 +101,15 @@ test("policy 'always': new listeners get 302s spread by load over the slaves and
     assert.equal((await followed.head).status, 200, `the slave at ${location.host} serves the listener it was sent`)
   }
   for (const key of slaveKeys()) assert.ok((served.get(key) ?? 0) >= 2, `listeners sent to ${key}: ${JSON.stringify([...served])}`)
+})
+
+test("the master's playlist lists the slaves after itself, and `mpg123 -@` plays it", async () => {
+  const answer = await httpGet(`${master.base}${MOUNT}.m3u`)
+  assert.equal(answer.status, 200)
+  const lines = answer.body.toString('utf8').split('\r\n').filter((line) => line !== '')
+  assert.equal(lines[0], master.base + MOUNT)
+  assert.deepEqual(lines.slice(1).sort(), slaves.map((slave) => slave.base + MOUNT).sort())
+  const decoded = await runMpg123(`${master.base}${MOUNT}.m3u`, { ms: 5000, args: ['-@'] })
+  assert.ok(decoded.ok, decoded.problems.join('\n') + decoded.stderr)
+  assert.ok(decoded.seconds > 2, `decoded ${decoded.seconds} s`)
 })
