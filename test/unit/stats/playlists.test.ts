@@ -7,6 +7,7 @@ import { listenUrl } from '../../../lib/stats/icestats.js'
 import { m3uPlaylist, playlistPath, plsPlaylist, webUrl, xspfPlaylist, type PlaylistEntry } from '../../../lib/stats/playlists.js'
 import { statusFixture } from '../../helpers/admin.js'
 import { slaveUrls } from '../../../lib/stats/plugin.js'
+import type { SlaveStatus } from '../../../lib/index.js'
 
 const xspf = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', parseTagValue: false, trimValues: false, processEntities: true, htmlEntities: false })
 
@@ -114,8 +115,8 @@ test("the registered slaves' URLs follow the master's in every playlist, so play
 })
 
 test('a slave is listed for the mounts it reports; one that reports nothing (icecast-kh) for every mount', () => {
-  const slave = { key: 'a:1', host: 'a', port: 1, scheme: null, address: '127.0.0.1', registeredAt: '', lastPollAt: '', expiresAt: '', sent: 0 }
-  const slaves = [
+  const slave: SlaveStatus = { key: 'a:1', host: 'a', port: 1, scheme: null, listeners: null, capacity: null, mounts: {}, address: '127.0.0.1', registeredAt: '', lastPollAt: '', expiresAt: '', sent: 0 }
+  const slaves: SlaveStatus[] = [
     { ...slave, listeners: 0, capacity: 10, mounts: { '/r/live.mp3': 0 } },
     { ...slave, host: 'b', listeners: 0, capacity: 10, mounts: {} },
     { ...slave, host: '[::1]', scheme: 'https' as const, listeners: null, capacity: null, mounts: {} }
