@@ -13,6 +13,8 @@ export interface StreamlistRequest {
   /** milliseconds for the whole exchange: connecting, the head, the body */
   timeout: number
   signal: AbortSignal
+  /** added to the path: a slave's registration (`?rserver=...`), or empty */
+  query?: string
 }
 
 /**
@@ -23,7 +25,9 @@ export interface StreamlistRequest {
 export async function fetchStreamlist (request: StreamlistRequest): Promise<string> {
   const { master, timeout, signal } = request
   const startedAt = Date.now()
-  const url = new URL(STREAMLIST_PATH, master.url)
+  const listUrl = new URL(STREAMLIST_PATH, master.url)
+  // the registration's load changes at each poll: messages name the list alone
+  const url = new URL(STREAMLIST_PATH + (request.query ?? ''), master.url)
   const label = master.name
   const connection = await openUpstream({
     url,
@@ -35,7 +39,7 @@ export async function fetchStreamlist (request: StreamlistRequest): Promise<stri
     connectTimeout: timeout,
     sourceTimeout: timeout,
     signal,
-    label: url.href,
+    label: listUrl.href,
     typeError: (contentType) => isStreamlistType(contentType) ? undefined : new NotStreamlistError(label, contentType)
   })
   const body = await readBody(connection, {
