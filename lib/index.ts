@@ -7,6 +7,9 @@ export type { RelayDefinition, UpstreamDefinition, RelayPluginOptions, Limits, M
 export type {
   RelayRegistry, RelayEventListener, ManualMetadata, AddOptions, MasterStatus, ListenerInfo
 } from './relay/decorator.js'
+// Many machines
+export type { NodeCandidate, SelectNode, RedirectOptions } from './options.js'
+export type { SlaveStatus } from './relay/decorator.js'
 export type { RelayState, RelayMetadata } from './relay/extension.js'
 export type { RelayStatus, RelayEvents, MoveReason, UpstreamStatus, UpstreamState } from './relay/relay.js'
 export type { EndReason } from './mount/listener.js'

@@ -267,9 +267,47 @@ export const MasterDefinitionSchema = Type.Object({
    * the credentials of mounts that ask listeners for their own (Icecast's listener authentication), sent
    * instead of `username`/`password` to the master itself, never to another server its list points at
    */
-  credentials: Type.Optional(MasterCredentialsSchema)
+  credentials: Type.Optional(MasterCredentialsSchema),
+  // Many machines: slave registration
+  /**
+   * register with the master as a redirect target (icecast-kh's `<master-redirect>`): true advertises this
+   * app's `hostname` (else its listen address) and port; an object names what listeners reach it by
+   */
+  redirect: Type.Optional(Type.Union([Type.Boolean(), Type.Object({
+    host: Type.Optional(Host),
+    port: Type.Optional(Port),
+    scheme: Type.Optional(Type.Union([Type.Literal('http'), Type.Literal('https')]))
+  }, { additionalProperties: false })]))
 }, { additionalProperties: false })
 export type MasterDefinition = Static<typeof MasterDefinitionSchema>
+
+// Many machines: master redirects
+/** Where a new listener of a mount may be served: this server (`self`) or one of its live slaves. */
+export interface NodeCandidate {
+  /** `self`, or a slave's `host:port` */
+  key: string
+  kind: 'self' | 'slave'
+  /** the listener's URL there; none for `self` */
+  location?: string
+  /** listeners of the node on every mount, with those just sent to a slave that has not reported them yet */
+  listeners: number
+  /** the listeners it takes (its `limits.clients`) */
+  capacity: number
+  /** listeners of the node on this mount, when it says */
+  mountListeners?: number
+}
+/** The app's choice among the candidates (one of them); undefined leaves it to the policy. */
+export type SelectNode = (request: FastifyRequest, candidates: NodeCandidate[]) => NodeCandidate | undefined | Promise<NodeCandidate | undefined>
+/** A master's redirects of new listeners to its registered slaves (icecast-kh's `<max-redirect-slaves>`). */
+export const RedirectSchema = Type.Object({
+  /** the most slaves kept at once; later ones are not registered until one expires (default 100) */
+  maxSlaves: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+  /** `when-full` (default, as kh): only a listener the master would refuse; `always`: the least-loaded node */
+  policy: Type.Optional(Type.Union([Type.Literal('when-full'), Type.Literal('always')])),
+  selectNode: Type.Optional(Type.Unsafe<SelectNode>(Type.Function([Type.Unknown(), Type.Array(Type.Unknown())], Type.Unknown())))
+}, { additionalProperties: false })
+export type RedirectOptions = Static<typeof RedirectSchema>
+export type ResolvedRedirect = Required<Pick<RedirectOptions, 'maxSlaves' | 'policy'>> & Pick<RedirectOptions, 'selectNode'>
 
 /** Icecast's `<relay-user>`/`<relay-password>`: who may read `/admin/streamlist.txt`. No default password. */
 export const RelayAuthSchema = Type.Object({
@@ -301,6 +339,9 @@ export const RelayPluginOptionsSchema = Type.Object({
   master: Type.Optional(Type.Union([MasterDefinitionSchema, Type.Array(MasterDefinitionSchema)])),
   /** serve `/admin/streamlist.txt` to slaves that give these credentials */
   relayAuth: Type.Optional(RelayAuthSchema),
+  // Many machines: master redirects
+  /** keep the slaves that register (they need `relayAuth`) and send new listeners to them */
+  redirect: Type.Optional(RedirectSchema),
   /** enables the `/admin/*` routes, behind Basic auth with these credentials (there is no default) */
   admin: Type.Optional(CredentialsSchema),
   /** false: no public `/status-json.xsl`, `/status.xsl` and `/7.html` (default true) */
@@ -356,6 +397,8 @@ export interface ResolvedOptions {
   userAgent: string
   masters: ResolvedMaster[]
   relayAuth: Required<RelayAuth> | undefined
+  // Many machines: master redirects
+  redirect: ResolvedRedirect | undefined
   admin: Credentials | undefined
   stats: boolean
   server: ServerInfo
@@ -388,6 +431,9 @@ export interface ResolvedMaster {
   tlsOptions?: UpstreamTls
   // master per-mount credentials (credentials downstream)
   credentials?: MasterCredentials
+  // Many machines: slave registration
+  /** what this app registers as with the master; undefined: it does not register */
+  redirect?: { host?: string, port?: number, scheme?: 'http' | 'https' }
 }
 
 /** The TLS settings given for an upstream with a certificate of its own CA. */
@@ -884,6 +930,7 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     userAgent: options.userAgent ?? SERVER_NAME,
     masters: resolveMasters(master as DefaultedOptions['master']),
     relayAuth: resolveRelayAuth(options.relayAuth),
+    redirect: resolveRedirect(options.redirect, options.relayAuth),
     admin: options.admin,
     stats: options.stats,
     mountSettings: resolveMountSettings(options.mounts, options.mountDefaults),
@@ -913,7 +960,8 @@ function resolveMaster (master: MasterDefinition, at: string): ResolvedMaster {
     maxRelays: master.maxRelays ?? DEFAULT_MAX_RELAYS,
     origin: `master:${name}`,
     ...upstreamTrust(master, at),
-    ...(master.credentials !== undefined && { credentials: master.credentials })
+    ...(master.credentials !== undefined && { credentials: master.credentials }),
+    ...(master.redirect !== undefined && master.redirect !== false && { redirect: master.redirect === true ? {} : master.redirect })
   }
 }
 
@@ -928,6 +976,20 @@ function resolveMasters (input: MasterDefinition | MasterDefinition[] | undefine
     }
   }
   return masters
+}
+
+// Many machines: master redirects
+const DEFAULT_MAX_SLAVES = 100
+
+/** Slaves register on the stream list requests, which only `relayAuth` opens. */
+function resolveRedirect (redirect: RedirectOptions | undefined, relayAuth: RelayAuth | undefined): ResolvedRedirect | undefined {
+  if (redirect === undefined) return undefined
+  if (relayAuth === undefined) throw new InvalidOptionError('redirect', 'needs relayAuth: slaves register on their stream list requests')
+  return {
+    maxSlaves: redirect.maxSlaves ?? DEFAULT_MAX_SLAVES,
+    policy: redirect.policy ?? 'when-full',
+    ...(redirect.selectNode !== undefined && { selectNode: redirect.selectNode })
+  }
 }
 
 function resolveRelayAuth (auth: RelayAuth | undefined): Required<RelayAuth> | undefined {

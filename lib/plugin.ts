@@ -13,6 +13,7 @@ import { shoutcastExtension } from './shoutcast/extension.js'
 import { archive } from './archive/extension.js'
 import { introExtension } from './intro/extension.js'
 import { SERVER_NAME } from './http.js'
+import { SlaveNetwork } from './cluster/network.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -38,12 +39,34 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
   // the public methods only: the registry itself goes to the parts of the library that need more
   fastify.decorate('relay', new RelayDecorator(registry))
 
+  // many machines: the slaves that register with this master, and where its new listeners go
+  const network = options.redirect === undefined || options.relayAuth === undefined
+    ? undefined
+    : new SlaveNetwork({
+      redirect: options.redirect,
+      relayAuth: options.relayAuth,
+      local: { get totalListeners () { return registry.totalListeners }, capacity: options.limits.clients },
+      log: fastify.log.child({ plugin: SERVER_NAME })
+    })
+  if (network !== undefined) registry.reportSlaves(() => network.slaves())
   const startedAt = new Date()
   const other = playlistServer({ server: options.server, startedAt, mountPrefix: options.prefix })
-  listenerRoute(fastify, registry, { prefix: options.prefix, server: SERVER_NAME, gate: await listenerGate(fastify, registry, options), other })
+  listenerRoute(fastify, registry, {
+    prefix: options.prefix,
+    server: SERVER_NAME,
+    gate: await listenerGate(fastify, registry, options),
+    other,
+    ...(network !== undefined && { redirect: async (request, ask) => await network.locationFor(request, ask) })
+  })
   if (options.masters.length > 0 || options.relayAuth !== undefined) {
     await fastify.register(masterPlugin, {
-      registry, masters: options.masters, relayAuth: options.relayAuth, mountPrefix: options.prefix, userAgent: options.userAgent
+      registry,
+      masters: options.masters,
+      relayAuth: options.relayAuth,
+      mountPrefix: options.prefix,
+      userAgent: options.userAgent,
+      ...(network !== undefined && { network }),
+      ...(options.server.hostname !== undefined && { hostname: options.server.hostname })
     })
   }
   // Fastify puts the sub-plugins' routes under `prefix`, next to the mounts

@@ -4,6 +4,8 @@ import icecastRelay, {
   fastifyIcecastRelay,
   type EndReason,
   type MasterStatus,
+  type SelectNode,
+  type SlaveStatus,
   type MountSettings,
   type MoveReason,
   type ListenerInfo,
@@ -233,3 +235,19 @@ app.register(icecastRelay, {
 expectAssignable<Authenticate>((_request, _mount) => true)
 expectError(app.register(icecastRelay, { authenticate: 'yes' }))
 expectError(app.register(icecastRelay, { listenerAuth: { url: { listenerAdd: 'http://127.0.0.1/', onError: 'maybe' } } }))
+
+// Many machines: slaves register for redirects; a master redirects new listeners, the app may choose the node
+app.register(icecastRelay, {
+  master: { server: 'master.example', port: 8000, password: 'secret', redirect: { host: 'relay2.example', port: 8000, scheme: 'https' } },
+  relayAuth: { password: 'secret' },
+  redirect: {
+    maxSlaves: 10,
+    policy: 'always',
+    selectNode: (request, candidates) => candidates.find((node) => node.kind === 'slave' && request.headers['x-region'] === node.key)
+  }
+})
+app.register(icecastRelay, { master: { server: 'master.example', port: 8000, password: 'secret', redirect: true } })
+expectType<SlaveStatus[]>(app.relay.slaves())
+expectAssignable<SelectNode>(async (_request, candidates) => await Promise.resolve(candidates[0]))
+expectError(app.register(icecastRelay, { relayAuth: { password: 'x' }, redirect: { policy: 'sometimes' } }))
+expectError(app.register(icecastRelay, { master: { server: 'm', port: 8000, password: 'x', redirect: { scheme: 'ftp' } } }))

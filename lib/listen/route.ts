@@ -16,6 +16,8 @@ export interface ListenerRouteOptions {
   gate: ListenerGate
   /** answers a path that names no mount when it is another of the mount's resources (a playlist); true if it did */
   other?: (request: FastifyRequest, reply: FastifyReply, path: string) => boolean
+  /** many machines: the URL of another node to send a new listener to (a 302), or undefined to serve it here */
+  redirect?: (request: FastifyRequest, ask: { path: string, refusing: boolean }) => Promise<string | undefined>
 }
 
 /** The local mount a request path names, or undefined when the path is outside the prefix or undecodable. */
@@ -36,6 +38,11 @@ function withSafetyHeaders (reply: FastifyReply): FastifyReply {
 function refuse (reply: FastifyReply, code: 403 | 405 | 503, message: string, retryAfter?: number): FastifyReply {
   if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter))
   return withSafetyHeaders(reply).code(code).type('text/plain; charset=utf-8').send(message)
+}
+
+/** Another node serves the listener: Icecast-kh's 302, which players follow, asking again with their own headers. */
+function redirectTo (reply: FastifyReply, location: string): FastifyReply {
+  return withSafetyHeaders(reply).code(302).header('location', location).type('text/plain; charset=utf-8').send(`Moved to ${location}\r\n`)
 }
 
 const SERVER_FULL = 'Too many listeners on this server'
@@ -67,6 +74,8 @@ export function listenerRoute (app: FastifyInstance, registry: RegistryCore, opt
       return reply
     }
     if (registry.closing) return refuse(reply, 503, 'Server is shutting down', 5)
+    const location = await options.redirect?.(request, { path: options.prefix + relay.localMount, refusing: overLimit(registry, relay) !== undefined })
+    if (location !== undefined) return redirectTo(reply, location)
     // before listener auth, as Icecast counts its clients: a full server asks no auth server
     if (serverFull(registry)) return refuse(reply, 403, SERVER_FULL)
     const id = registry.nextListenerId()

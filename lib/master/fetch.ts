@@ -13,17 +13,21 @@ export interface StreamlistRequest {
   /** milliseconds for the whole exchange: connecting, the head, the body */
   timeout: number
   signal: AbortSignal
+  /** added to the path: a slave's registration (`?rserver=...`), or empty */
+  query?: string
 }
 
 /**
  * Fetches a master's stream list as Icecast's slave does: `GET /admin/streamlist.txt` with Basic auth,
- * the body read to its end (or its Content-Length). Rejects on a non-2xx answer, a body that is no text,
- * one over the size cap, and a master too slow to finish within the timeout.
+ * the body read to its end (or its Content-Length). Rejects on a non-2xx answer, a body that is no text
+ * (an HTML page), one over the size cap, and a master too slow to finish within the timeout.
  */
 export async function fetchStreamlist (request: StreamlistRequest): Promise<string> {
   const { master, timeout, signal } = request
   const startedAt = Date.now()
-  const url = new URL(STREAMLIST_PATH, master.url)
+  const listUrl = new URL(STREAMLIST_PATH, master.url)
+  // the registration's load changes at each poll: messages name the list alone
+  const url = new URL(STREAMLIST_PATH + (request.query ?? ''), master.url)
   const label = master.name
   const connection = await openUpstream({
     url,
@@ -35,7 +39,7 @@ export async function fetchStreamlist (request: StreamlistRequest): Promise<stri
     connectTimeout: timeout,
     sourceTimeout: timeout,
     signal,
-    label: url.href,
+    label: listUrl.href,
     typeError: (contentType) => isStreamlistType(contentType) ? undefined : new NotStreamlistError(label, contentType)
   })
   const body = await readBody(connection, {
@@ -45,12 +49,22 @@ export async function fetchStreamlist (request: StreamlistRequest): Promise<stri
     timeLeft: timeout - (Date.now() - startedAt),
     tooLarge: new StreamlistTooLargeError(label, MAX_STREAMLIST_BYTES)
   })
-  return body.toString('utf8')
+  const text = body.toString('utf8')
+  const contentType = connection.head.headers['content-type']
+  if (isHtmlPage(contentType, text)) throw new NotStreamlistError(label, `an HTML page (${contentType})`)
+  return text
 }
 
-/** A stream list is plain text; an HTML page is a login or error page, never a list. */
+/** A stream list is text. icecast-kh labels its list `text/html`, so the label alone cannot rule a page out. */
 function isStreamlistType (contentType: string | undefined): boolean {
-  return contentType === undefined || (/^\s*text\//i.test(contentType) && !/^\s*text\/html\s*(;|$)/i.test(contentType))
+  return contentType === undefined || /^\s*text\//i.test(contentType)
+}
+
+const HTML_TYPE = /^\s*text\/html\s*(;|$)/i
+
+/** A body labelled HTML that opens with markup is a login or error page; kh's list opens with a path. */
+export function isHtmlPage (contentType: string | undefined, body: string): boolean {
+  return contentType !== undefined && HTML_TYPE.test(contentType) && /^\s*</.test(body)
 }
 
 function contentLength (connection: UpstreamConnection): number | undefined {

@@ -1,4 +1,6 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { announcement } from '../cluster/announce.js'
+import type { SlaveNetwork } from '../cluster/network.js'
 import type { ResolvedMaster, ResolvedOptions } from '../options.js'
 import type { RegistryCore } from '../relay/registry.js'
 import type { MasterStatus } from '../relay/decorator.js'
@@ -17,6 +19,11 @@ export interface MasterPluginOptions {
   /** the listener routes' prefix (not `prefix`: Fastify would put this plugin's routes under it) */
   mountPrefix: string
   userAgent: string
+  // Many machines
+  /** the master side: registers the slaves that poll */
+  network?: SlaveNetwork
+  /** the app's `hostname` option, advertised by a slave that registers unless its `redirect` names a host */
+  hostname?: string
 }
 
 /**
@@ -27,7 +34,12 @@ export interface MasterPluginOptions {
 export async function masterPlugin (fastify: FastifyInstance, options: MasterPluginOptions): Promise<void> {
   const { registry } = options
   if (options.relayAuth !== undefined) {
-    await streamlistRoute(fastify, registry, { auth: options.relayAuth, mountPrefix: options.mountPrefix })
+    const { network } = options
+    await streamlistRoute(fastify, registry, {
+      auth: options.relayAuth,
+      mountPrefix: options.mountPrefix,
+      ...(network !== undefined && { onPoll: (request: FastifyRequest) => network.register(request) })
+    })
   }
   if (options.masters.length === 0) return
 
@@ -37,10 +49,29 @@ export async function masterPlugin (fastify: FastifyInstance, options: MasterPlu
     userAgent: options.userAgent,
     timeout: registry.limits.connectTimeout * 1000,
     log: fastify.log.child({ master: master.name }),
-    onList: reconcile
+    onList: reconcile,
+    query: registrationOf
   }))
   for (const poller of pollers) {
     if (poller.master.tlsOptions?.rejectUnauthorized === false) poller.log.warn({ upstream: poller.master.url.href }, UNCHECKED_TLS_WARNING)
+  }
+  /** Why each poller did not register at its last poll: logged when it changes. */
+  const unannounced = new Map<MasterPoller, string>()
+  function registrationOf (poller: MasterPoller): string {
+    const announced = announcement(poller.master, {
+      hostname: options.hostname,
+      address: fastify.server.address(),
+      mountPrefix: options.mountPrefix,
+      statuses: registry.list(),
+      listeners: registry.totalListeners,
+      capacity: registry.limits.clients
+    })
+    if (announced === undefined) return ''
+    const reason = 'reason' in announced ? announced.reason : undefined
+    if (reason !== undefined && unannounced.get(poller) !== reason) poller.log.warn(`not registering with the master for redirects: ${reason}`)
+    if (reason === undefined) unannounced.delete(poller)
+    else unannounced.set(poller, reason)
+    return 'query' in announced ? announced.query : ''
   }
   const pollerOf = (origin: string | undefined): MasterPoller | undefined =>
     pollers.find((poller) => poller.master.origin === origin)
@@ -115,6 +146,8 @@ export async function masterPlugin (fastify: FastifyInstance, options: MasterPlu
   )))
 
   fastify.addHook('onReady', async () => { for (const poller of pollers) poller.start() })
+  // a poll before the app listened could not register: the next one, soon, does
+  fastify.addHook('onListen', async () => { for (const poller of unannounced.keys()) poller.pollSoon() })
   fastify.addHook('onClose', async () => {
     starts.cancel()
     registry.off('state', onState)

@@ -13,6 +13,8 @@ export interface PollerContext {
   log: FastifyBaseLogger
   /** after each poll that brought a list */
   onList: (poller: MasterPoller) => void
+  /** the query each poll's request carries (a slave's registration), read as the poll starts */
+  query?: (poller: MasterPoller) => string
 }
 
 /** Early polls (a relay of this master lost its stream) come at most this often, or every interval if shorter. */
@@ -113,7 +115,7 @@ export class MasterPoller {
     this.#lastStart = Date.now()
     const abort = new AbortController()
     this.#abort = abort
-    fetchStreamlist({ master: this.master, userAgent: this.#ctx.userAgent, timeout: this.#ctx.timeout, signal: abort.signal })
+    fetchStreamlist({ master: this.master, userAgent: this.#ctx.userAgent, timeout: this.#ctx.timeout, signal: abort.signal, query: this.#ctx.query?.(this) ?? '' })
       .then((text) => { if (!this.#closed) this.#answered(parseStreamlist(text, this.master.url, this.master.maxRelays)) })
       .catch((error: unknown) => { if (!this.#closed) this.#failed(error) })
       .finally(() => {

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { basicAuthGuard, type BasicCredentials } from '../auth.js'
 import type { RelayView } from '../relay/extension.js'
 import type { RegistryCore } from '../relay/registry.js'
@@ -10,6 +10,8 @@ export interface StreamlistRouteOptions {
   auth: BasicCredentials
   /** the listener routes' prefix: slaves ask for the paths listed, so they carry it */
   mountPrefix: string
+  /** many machines: a poll with the relay credentials, which may register its slave */
+  onPoll?: (request: FastifyRequest) => void
 }
 
 /**
@@ -34,7 +36,8 @@ export async function streamlistRoute (
   app: FastifyInstance, registry: RegistryCore, options: StreamlistRouteOptions
 ): Promise<void> {
   const onRequest = await basicAuthGuard(app, options.auth, registry.limits)
-  app.get(STREAMLIST_PATH, { onRequest }, async (_request, reply) => {
+  app.get(STREAMLIST_PATH, { onRequest }, async (request, reply) => {
+    options.onPoll?.(request)
     const now = Date.now()
     // an on-demand relay that just failed is offered again after the longest wait between a relay's retries
     const retryAfterMs = registry.limits.maxBackoff * 1000

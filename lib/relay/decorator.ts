@@ -52,6 +52,30 @@ export interface MasterStatus {
   refused: Array<Refusal & { localMount: string }>
 }
 
+// Many machines: the slaves registered with this master
+/** One registered slave as the status pages and the API show it. */
+export interface SlaveStatus {
+  /** `host:port` as it registered */
+  key: string
+  /** where listeners are sent: `scheme://host:port`, the scheme the listener's own when it names none */
+  host: string
+  port: number
+  scheme: 'http' | 'https' | null
+  /** the address its polls come from */
+  address: string
+  registeredAt: string
+  lastPollAt: string
+  /** when it is dropped unless it polls again */
+  expiresAt: string
+  /** what it reported at its last poll (null: an icecast-kh slave, which reports nothing) */
+  listeners: number | null
+  capacity: number | null
+  /** listeners by mount path, as it reported them */
+  mounts: Record<string, number>
+  /** listeners sent to it since that poll */
+  sent: number
+}
+
 /** One listener of a mount, as Icecast's `/admin/listclients` shows it. */
 export interface ListenerInfo {
   id: number
@@ -77,6 +101,9 @@ export interface RelayRegistry {
   setMetadata (localMount: string, metadata: ManualMetadata): void
   /** The masters whose mounts this app mirrors, with how their polls went; empty without `master`. */
   masters (): MasterStatus[]
+  // Many machines
+  /** the slaves registered with this app for redirects (the `redirect` option), live ones only */
+  slaves (): SlaveStatus[]
   /** The listeners of a mount, or undefined when no relay serves it. */
   listenersOf (localMount: string): ListenerInfo[] | undefined
   /** Ends one listener of a mount (Icecast's killclient); false when the mount has no listener `id`. */
@@ -129,6 +156,10 @@ export class RelayDecorator implements RelayRegistry {
 
   masters (): MasterStatus[] {
     return this.#registry.masters()
+  }
+
+  slaves (): SlaveStatus[] {
+    return this.#registry.slaves()
   }
 
   listenersOf (localMount: string): ListenerInfo[] | undefined {

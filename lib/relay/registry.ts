@@ -6,7 +6,7 @@ import { resolveRelay, withMountSettings, type Limits, type RelayDefinition, typ
 import type { IncomingHttpHeaders } from 'node:http'
 import { UNCHECKED_TLS_WARNING } from '../upstream/client.js'
 import type {
-  AddOptions, ListenerInfo, ManualMetadata, MasterStatus, RelayEventListener, RelayRegistry
+  AddOptions, ListenerInfo, ManualMetadata, MasterStatus, RelayEventListener, SlaveStatus, RelayRegistry
 } from './decorator.js'
 import type { ListenerFraming, ListenerPlace, RelayExtension } from './extension.js'
 import { Relay, type MoveReason, type RelayEvents, type RelayStatus } from './relay.js'
@@ -43,6 +43,8 @@ export class RegistryCore implements RelayRegistry {
   readonly #log: FastifyBaseLogger
   readonly #mountSettings: ResolvedMountSettings
   #masterStatus: () => MasterStatus[] = () => []
+  // Many machines
+  #slaveStatus: () => SlaveStatus[] = () => []
   #started = false
   #closing = false
   #listenerCount = 0
@@ -151,6 +153,15 @@ export class RegistryCore implements RelayRegistry {
 
   masters (): MasterStatus[] {
     return this.#masterStatus()
+  }
+
+  slaves (): SlaveStatus[] {
+    return this.#slaveStatus()
+  }
+
+  /** For the network (the `redirect` option): where `slaves()` reads from. */
+  reportSlaves (source: () => SlaveStatus[]): void {
+    this.#slaveStatus = source
   }
 
   /** For the master sub-plugin: where `masters()` reads from. */

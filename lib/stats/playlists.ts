@@ -15,6 +15,8 @@ export type PlaylistFormat = keyof typeof PLAYLIST_TYPES
 export interface PlaylistEntry {
   /** the mount's listen URL */
   url: string
+  // Many machines: the registered slaves' listen URLs, after the master's, so that players fail over down the list
+  mirrors?: readonly string[]
   /** the server's `server_id`: the XSPF playlist's title and creator */
   serverId: string
   status: RelayStatus
@@ -36,15 +38,22 @@ function oneLine (text: string): string {
   return text.replace(/[\x00-\x1f\x7f]+/g, ' ') // eslint-disable-line no-control-regex
 }
 
-/** Icecast 2.4.4's `.m3u`: the listen URL alone. */
-export function m3uPlaylist ({ url }: PlaylistEntry): string {
-  return `${url}\r\n`
+/** The listen URLs of an entry: this server's, then its slaves'. */
+function urlsOf ({ url, mirrors }: PlaylistEntry): string[] {
+  return [url, ...(mirrors ?? [])]
 }
 
-/** A SHOUTcast `.pls`: one entry titled with the stream's name (the mount when it has none), of no length. */
-export function plsPlaylist ({ url, status }: PlaylistEntry): string {
-  return ['[playlist]', 'NumberOfEntries=1', `File1=${oneLine(url)}`, `Title1=${oneLine(status.stream.name ?? status.localMount)}`,
-    'Length1=-1', 'Version=2', ''].join('\n')
+/** Icecast 2.4.4's `.m3u`: the listen URL alone (then the slaves' URLs, one a line). */
+export function m3uPlaylist (entry: PlaylistEntry): string {
+  return urlsOf(entry).map((url) => `${url}\r\n`).join('')
+}
+
+/** A SHOUTcast `.pls`: an entry per URL, titled with the stream's name (the mount when it has none), of no length. */
+export function plsPlaylist (entry: PlaylistEntry): string {
+  const title = oneLine(entry.status.stream.name ?? entry.status.localMount)
+  const urls = urlsOf(entry)
+  const entries = urls.flatMap((url, i) => [`File${i + 1}=${oneLine(url)}`, `Title${i + 1}=${title}`, `Length${i + 1}=-1`])
+  return ['[playlist]', `NumberOfEntries=${urls.length}`, ...entries, 'Version=2', ''].join('\n')
 }
 
 /** A URL a page may link to: http or https, nothing a browser runs. */
@@ -72,17 +81,18 @@ function annotation (status: RelayStatus): string {
 }
 
 /** Icecast's `.xspf` (its xspf.xsl): one track with the listen URL, the current title and artist, and what the stream is. */
-export function xspfPlaylist ({ url, serverId, status }: PlaylistEntry): string {
+export function xspfPlaylist (entry: PlaylistEntry): string {
+  const { serverId, status } = entry
   const { title, artist } = titleStats(status.metadata)
   const info = webUrl(status.stream.url)
   const notes = annotation(status)
-  const track = {
+  const track = urlsOf(entry).map((url) => ({
     location: xmlText(url),
     ...(artist !== undefined && { creator: xmlText(oneLine(String(artist))) }),
     ...(title !== undefined && { title: xmlText(oneLine(String(title))) }),
     ...(notes !== '' && { annotation: xmlText(notes) }),
     ...(info !== undefined && { info: xmlText(info) })
-  }
+  }))
   return xmlDocument('playlist', {
     '@version': '1',
     '@xmlns': 'http://xspf.org/ns/0/',

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Limits, ServerInfo } from '../options.js'
+import type { SlaveStatus } from '../relay/decorator.js'
 import { icestats, icestatsJson, isPublicMount, listenUrl, type StatsContext } from './icestats.js'
 import { STATUS_PAGE_CSP, shoutcastSevenHtml, statusPage } from './page.js'
 import { PLAYLIST_TYPES, PLAYLISTS, playlistPath } from './playlists.js'
@@ -65,6 +66,13 @@ export async function statsPlugin (fastify: FastifyInstance, init: StatsPluginOp
   })
 }
 
+// Many machines
+/** The listen URLs of a mount on the registered slaves that relay it (an icecast-kh slave, reporting nothing, relays all). */
+export function slaveUrls (slaves: readonly SlaveStatus[], scheme: string, path: string): string[] {
+  return slaves.filter((slave) => slave.listeners === null || Object.hasOwn(slave.mounts, path))
+    .map((slave) => `${slave.scheme ?? scheme}://${slave.host}:${slave.port}${encodeURI(path)}`)
+}
+
 export type PlaylistServer = (request: FastifyRequest, reply: FastifyReply, path: string) => boolean
 
 /**
@@ -78,8 +86,9 @@ export function playlistServer (init: Pick<StatsPluginOptions, 'server' | 'start
     const status = asked === undefined ? undefined : request.server.relay.get(asked.mount)
     if (asked === undefined || status === undefined) return false
     const url = listenUrl(statsContext(request, init).listenBase, status.localMount)
+    const mirrors = slaveUrls(request.server.relay.slaves(), request.protocol, init.mountPrefix + status.localMount)
     reply.header('cache-control', NO_CACHE).type(PLAYLIST_TYPES[asked.format])
-      .send(PLAYLISTS[asked.format]({ url, serverId: init.server.serverId, status }))
+      .send(PLAYLISTS[asked.format]({ url, mirrors, serverId: init.server.serverId, status }))
     return true
   }
 }

@@ -1,8 +1,10 @@
 // Real clients as judges: mpg123 decodes MP3 (and prints ICY titles), ogginfo checks Ogg.
+import assert from 'node:assert/strict'
 import { chmodSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeTempDir, run, spawnTracked } from './procs.js'
 import { parseStreamTitle } from './listen.js'
+import { TRACK_TAGS } from './fixtures.js'
 
 const ENV = { ...process.env, LC_ALL: 'C.UTF-8' }
 
@@ -118,6 +120,15 @@ export async function runMpg123 (input: string | Buffer, { ms, icy = true, args 
     signal,
     stderr
   }
+}
+
+/** mpg123 plays `url` for 5 s: clean MP3, more than 2 s of it, and ICY titles of the fixture tracks (`path`: how it came). */
+export async function assertPlaysTracks (url: string, path: string): Promise<void> {
+  const decoded = await runMpg123(url, { ms: 5000 })
+  assert.ok(decoded.ok, decoded.problems.join('\n') + decoded.stderr)
+  assert.ok(decoded.seconds > 2, `decoded ${decoded.seconds} s`)
+  const known = new Set(TRACK_TAGS.map((tag) => tag.title))
+  assert.ok(decoded.titles.some((title) => known.has(title)), `titles ${path}: ${JSON.stringify(decoded.titles)}`)
 }
 
 export interface OggStreamInfo {

@@ -13,9 +13,32 @@ export * from './tools.js'
 export { freePort, httpGet, makeTempDir, sleep, waitFor } from './procs.js'
 
 export const ICECAST_BIN = '/usr/bin/icecast2'
-const SHARE = '/usr/share/icecast2'
+
+/** Which Icecast to run: Debian's icecast2, or another build that takes the same icecast.xml (icecast-kh). */
+export interface IcecastServer {
+  /** in error messages */
+  name: string
+  bin: string
+  /** the directory with its web/ and admin/ files */
+  share: string
+  /** its stats in the shape of Debian's /status-json.xsl (`base`: http://127.0.0.1:port) */
+  readStatus: (base: string, admin: { user: string, password: string }) => Promise<{ icestats: Record<string, unknown> }>
+}
+
+export const DEBIAN_ICECAST: IcecastServer = {
+  name: 'icecast2',
+  bin: ICECAST_BIN,
+  share: '/usr/share/icecast2',
+  async readStatus (base) {
+    const r = await httpGet(`${base}/status-json.xsl`)
+    if (r.status !== 200) throw new Error(`/status-json.xsl: HTTP ${r.status}`)
+    return JSON.parse(r.body.toString('utf8'))
+  }
+}
 
 export interface IcecastOptions {
+  /** the loopback address it binds and names itself by (<hostname>, which kh's slaves register as); default 127.0.0.1 */
+  host?: string
   /** default: a free port (retried if Icecast cannot bind it); give one to restart on the same port */
   port?: number
   /** <burst-size> in bytes (Icecast's default 65535) */
@@ -61,7 +84,7 @@ export interface IcecastSource {
 }
 
 export interface Icecast {
-  host: '127.0.0.1'
+  host: string
   port: number
   sourcePassword: string
   adminUser: string
@@ -99,13 +122,13 @@ const secret = (): string => randomBytes(9).toString('base64url')
 
 const normMount = (mount: string): string => (mount.startsWith('/') ? mount : `/${mount}`)
 
-function icecastXml (o: Required<Omit<IcecastOptions, 'extraXml' | 'startTimeoutMs' | 'port'>> & { port: number, dir: string, extra: string, location: string }): string {
+function icecastXml (o: Required<Omit<IcecastOptions, 'extraXml' | 'startTimeoutMs' | 'port' | 'host'>> & { host: string, port: number, dir: string, extra: string, location: string, share: string }): string {
   const e = xmlEscape
   return `<?xml version="1.0"?>
 <icecast>
   <location>${e(o.location)}</location>
   <admin>test@localhost</admin>
-  <hostname>127.0.0.1</hostname>
+  <hostname>${e(o.host)}</hostname>
   <limits>
     <clients>${o.clients}</clients>
     <sources>${o.sources}</sources>
@@ -125,14 +148,14 @@ function icecastXml (o: Required<Omit<IcecastOptions, 'extraXml' | 'startTimeout
   </authentication>
   <listen-socket>
     <port>${o.port}</port>
-    <bind-address>127.0.0.1</bind-address>
+    <bind-address>${e(o.host)}</bind-address>
   </listen-socket>
   <fileserve>1</fileserve>
   <paths>
-    <basedir>${SHARE}</basedir>
+    <basedir>${e(o.share)}</basedir>
     <logdir>${e(o.dir)}</logdir>
-    <webroot>${SHARE}/web</webroot>
-    <adminroot>${SHARE}/admin</adminroot>
+    <webroot>${e(o.share)}/web</webroot>
+    <adminroot>${e(o.share)}/admin</adminroot>
   </paths>
   <logging>
     <accesslog>access.log</accesslog>
@@ -157,11 +180,16 @@ const readOr = (file: string): string => { try { return readFileSync(file, 'utf8
 /** Starts Debian's icecast2 on a loopback port; throws with its error log if it is not answering in time. */
 export async function startIcecast (opts: IcecastOptions = {}): Promise<Icecast> {
   if (!existsSync(ICECAST_BIN)) throw new Error(`${ICECAST_BIN} is not installed (apt-get install icecast2)`)
+  return await startIcecastServer(DEBIAN_ICECAST, opts)
+}
+
+/** Starts `server` on a loopback port, as nobody; throws with its error log if it is not answering in time. */
+export async function startIcecastServer (server: IcecastServer, opts: IcecastOptions = {}): Promise<Icecast> {
   let lastError: Error | undefined
   for (let i = 0; i < 3; i++) {
-    const port = opts.port ?? await freePort()
+    const port = opts.port ?? await freePort(opts.host)
     try {
-      return await startOnce(opts, port)
+      return await startOnce(server, opts, port)
     } catch (e) {
       lastError = e as Error
       // Another process took the port between freePort() and Icecast's bind: try another one. Debian's
@@ -174,7 +202,8 @@ export async function startIcecast (opts: IcecastOptions = {}): Promise<Icecast>
   throw lastError ?? new Error('startIcecast failed')
 }
 
-async function startOnce (opts: IcecastOptions, port: number): Promise<Icecast> {
+async function startOnce (server: IcecastServer, opts: IcecastOptions, port: number): Promise<Icecast> {
+  const host = opts.host ?? '127.0.0.1'
   const dir = makeTempDir('icecast')
   chmodSync(dir, 0o777) // Icecast drops to nobody:nogroup and then writes its logs here
   const cfg = {
@@ -197,26 +226,23 @@ async function startOnce (opts: IcecastOptions, port: number): Promise<Icecast> 
   const configFile = join(dir, 'icecast.xml')
   // a unique <location> tells our server from another one answering on the same port
   const location = `test ${randomBytes(6).toString('hex')}`
-  writeFileSync(configFile, icecastXml({ ...cfg, port, dir, extra, location }))
+  writeFileSync(configFile, icecastXml({ ...cfg, host, port, dir, extra, location, share: server.share }))
   chmodSync(configFile, 0o644)
 
-  const proc: Proc = spawnTracked(ICECAST_BIN, ['-c', configFile], { cwd: dir })
+  const proc: Proc = spawnTracked(server.bin, ['-c', configFile], { cwd: dir })
   const errorLog = join(dir, 'error.log')
   const accessLogFile = join(dir, 'access.log')
   let finalLogs: { error: string, access: string } | undefined
   const logs = (): string => {
     const err = finalLogs?.error ?? readOr(errorLog)
     const out = proc.output()
-    return out ? `${err}\n--- icecast2 output ---\n${out}` : err
+    return out ? `${err}\n--- ${server.name} output ---\n${out}` : err
   }
-  const base = `http://127.0.0.1:${port}`
+  const base = `http://${host}:${port}`
   const url = (mount: string): string => base + normMount(mount)
 
-  const status = async (): Promise<{ icestats: Record<string, unknown> }> => {
-    const r = await httpGet(`${base}/status-json.xsl`)
-    if (r.status !== 200) throw new Error(`/status-json.xsl: HTTP ${r.status}`)
-    return JSON.parse(r.body.toString('utf8'))
-  }
+  const adminAuth = { user: cfg.adminUser, password: cfg.adminPassword }
+  const status = async (): Promise<{ icestats: Record<string, unknown> }> => await server.readStatus(base, adminAuth)
   const sources = async (): Promise<IcecastSource[]> => {
     const s = (await status()).icestats.source
     const list = (s === undefined ? [] : Array.isArray(s) ? s : [s]) as IcecastSource[]
@@ -227,10 +253,10 @@ async function startOnce (opts: IcecastOptions, port: number): Promise<Icecast> 
   const abort = new AbortController()
   const ready = waitFor(async () => (await status()).icestats.location === location, {
     timeoutMs: opts.startTimeoutMs ?? 5000,
-    message: `icecast2 on port ${port} to answer /status-json.xsl`,
+    message: `${server.name} on port ${port} to answer with its stats`,
     signal: abort.signal
   })
-  const died = proc.onExit.then((x) => { throw new Error(`icecast2 exited (code ${x.code}, signal ${x.signal})`) })
+  const died = proc.onExit.then((x) => { throw new Error(`${server.name} exited (code ${x.code}, signal ${x.signal})`) })
   ready.catch(() => {})
   died.catch(() => {})
   try {
@@ -238,16 +264,15 @@ async function startOnce (opts: IcecastOptions, port: number): Promise<Icecast> 
   } catch (e) {
     abort.abort()
     await proc.stop({ signal: 'SIGKILL' })
-    const text = `${(e as Error).message}\n--- icecast2 error log (${configFile}) ---\n${logs()}`
+    const text = `${(e as Error).message}\n--- ${server.name} error log (${configFile}) ---\n${logs()}`
     removeTempDir(dir)
     throw new Error(text)
   }
 
-  const adminAuth = { user: cfg.adminUser, password: cfg.adminPassword }
   const admin = async (pathAndQuery: string): Promise<HttpResult> => await httpGet(base + pathAndQuery, { auth: adminAuth })
 
   return {
-    host: '127.0.0.1',
+    host,
     port,
     sourcePassword: cfg.sourcePassword,
     adminUser: cfg.adminUser,

@@ -6,6 +6,8 @@ import { isLocalMount, MOUNT_PATTERN } from '../../../lib/options.js'
 import { listenUrl } from '../../../lib/stats/icestats.js'
 import { m3uPlaylist, playlistPath, plsPlaylist, webUrl, xspfPlaylist, type PlaylistEntry } from '../../../lib/stats/playlists.js'
 import { statusFixture } from '../../helpers/admin.js'
+import { slaveUrls } from '../../../lib/stats/plugin.js'
+import type { SlaveStatus } from '../../../lib/index.js'
 
 const xspf = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', parseTagValue: false, trimValues: false, processEntities: true, htmlEntities: false })
 
@@ -96,4 +98,28 @@ Stream Genre: Test</annotation>
 test('a web URL is http or https, never a script', () => {
   assert.equal(webUrl('https://example.org/a?b'), 'https://example.org/a?b')
   for (const url of [null, 'javascript:alert(1)', 'data:text/html,x', 'example.org', 'ftp://example.org/']) assert.equal(webUrl(url), undefined, String(url))
+})
+
+// Many machines
+test("the registered slaves' URLs follow the master's in every playlist, so players fail over down the list", () => {
+  const base = statusFixture()
+  const status = { ...base, stream: { ...base.stream, name: 'Net' } }
+  const entry = { url: 'http://m:8000/live.mp3', mirrors: ['http://s1:8001/live.mp3', 'https://s2:8443/live.mp3'], serverId: 'x', status }
+  assert.equal(m3uPlaylist(entry), 'http://m:8000/live.mp3\r\nhttp://s1:8001/live.mp3\r\nhttps://s2:8443/live.mp3\r\n')
+  assert.equal(plsPlaylist(entry), ['[playlist]', 'NumberOfEntries=3',
+    'File1=http://m:8000/live.mp3', 'Title1=Net', 'Length1=-1',
+    'File2=http://s1:8001/live.mp3', 'Title2=Net', 'Length2=-1',
+    'File3=https://s2:8443/live.mp3', 'Title3=Net', 'Length3=-1', 'Version=2', ''].join('\n'))
+  const tracks = xspf.parse(xspfPlaylist(entry)).playlist.trackList.track
+  assert.deepEqual(tracks.map((track: { location: string }) => track.location), [entry.url, ...entry.mirrors])
+})
+
+test('a slave is listed for the mounts it reports; one that reports nothing (icecast-kh) for every mount', () => {
+  const slave: SlaveStatus = { key: 'a:1', host: 'a', port: 1, scheme: null, listeners: null, capacity: null, mounts: {}, address: '127.0.0.1', registeredAt: '', lastPollAt: '', expiresAt: '', sent: 0 }
+  const slaves: SlaveStatus[] = [
+    { ...slave, listeners: 0, capacity: 10, mounts: { '/r/live.mp3': 0 } },
+    { ...slave, host: 'b', listeners: 0, capacity: 10, mounts: {} },
+    { ...slave, host: '[::1]', scheme: 'https' as const, listeners: null, capacity: null, mounts: {} }
+  ]
+  assert.deepEqual(slaveUrls(slaves, 'http', '/r/live.mp3'), ['http://a:1/r/live.mp3', 'https://[::1]:1/r/live.mp3'])
 })
