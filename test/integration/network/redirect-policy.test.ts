@@ -78,3 +78,31 @@ test('a bad registration with the credentials still gets its list; past maxSlave
   }
   assert.deepEqual(master.app.relay.slaves().map((s) => s.host), ['127.0.0.2'], 'maxSlaves 1: the slave already there stays alone')
 })
+
+test('selectNode chooses among the candidates: this server, or a slave registered by hand as a kh slave would', async (t) => {
+  const seen: string[][] = []
+  const chooser = await nodeApp('127.0.0.1', {
+    relays: [{ url: upstream.url('/s'), localMount: MOUNT }],
+    relayAuth: { password: RELAY.password },
+    redirect: {
+      policy: 'always',
+      selectNode: (request, candidates) => {
+        seen.push(candidates.map((node) => node.key))
+        return candidates.find((node) => node.key === (request.headers['x-node'] ?? 'self'))
+      }
+    }
+  })
+  t.after(async () => await chooser.app.close())
+  await waitForState(chooser.app, MOUNT, 'live')
+  const registered = await httpGet(`${chooser.base}/admin/streamlist.txt?rserver=127.0.0.5&rport=9000&interval=60`, { auth: RELAY })
+  assert.equal(registered.status, 200)
+  const toSlave = openListener(`${chooser.base}${MOUNT}`, { headers: { 'X-Node': '127.0.0.5:9000' } })
+  const head = await toSlave.head
+  await toSlave.close()
+  assert.equal(head.status, 302)
+  assert.equal(head.headers.location, `http://127.0.0.5:9000${MOUNT}`)
+  const here = openListener(`${chooser.base}${MOUNT}`, { headers: { 'X-Node': 'self' } })
+  listeners.push(here)
+  assert.equal((await here.head).status, 200)
+  assert.deepEqual(seen, [['self', '127.0.0.5:9000'], ['self', '127.0.0.5:9000']])
+})
