@@ -5,7 +5,7 @@ import { adminPlugin } from './admin/routes.js'
 import { masterPlugin } from './master/plugin.js'
 import { listenerRoute } from './listen/route.js'
 import { ListenerGate } from './listen/gate.js'
-import { failureLimiter, type FailureLimiter } from './auth.js'
+import { failureLimiter, hasBasicCredentials, type FailureLimiter } from './auth.js'
 import { resolveOptions, type RelayPluginOptions, type ResolvedOptions } from './options.js'
 import { RelayDecorator, type RelayRegistry } from './relay/decorator.js'
 import { RegistryCore } from './relay/registry.js'
@@ -49,6 +49,7 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
       log: fastify.log.child({ plugin: SERVER_NAME })
     })
   if (network !== undefined) registry.reportSlaves(() => network.slaves())
+  const { relayAuth } = options
   const startedAt = new Date()
   const other = playlistServer({ server: options.server, startedAt, mountPrefix: options.prefix })
   listenerRoute(fastify, registry, {
@@ -56,7 +57,8 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
     server: SERVER_NAME,
     gate: await listenerGate(fastify, registry, options),
     other,
-    ...(network !== undefined && { redirect: async (request, ask) => await network.locationFor(request, ask) })
+    ...(network !== undefined && { redirect: async (request, ask) => await network.locationFor(request, ask) }),
+    ...(relayAuth !== undefined && { isRelay: (request) => network?.isSlaveRequest(request) ?? hasBasicCredentials(request.headers.authorization, relayAuth) })
   })
   if (options.masters.length > 0 || options.relayAuth !== undefined) {
     await fastify.register(masterPlugin, {

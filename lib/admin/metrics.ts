@@ -2,6 +2,7 @@ import { Counter, Gauge, Registry } from 'prom-client'
 import type { RelayRegistry } from '../relay/decorator.js'
 import type { RelayState } from '../relay/extension.js'
 import type { RelayStatus } from '../relay/relay.js'
+import { networkListeners } from '../stats/icestats.js'
 
 const STATES: readonly RelayState[] = ['idle', 'connecting', 'live', 'retrying', 'stopped']
 
@@ -21,6 +22,8 @@ const PER_MOUNT: readonly PerMount[] = [
   { name: 'icecast_relay_slow_listener_drops_total', help: 'Listeners dropped for falling behind', kind: Counter, value: (s) => s.slowDrops },
   { name: 'icecast_relay_upstream_switches_total', help: 'Switches from one upstream to another (failover and failback)', kind: Counter, value: (s) => s.switches },
   { name: 'icecast_relay_fallback_listeners', help: 'Listeners of the mount that its fallback mount serves now', kind: Gauge, value: (s) => s.fallbackListeners },
+  // Many machines
+  { name: 'icecast_relay_relay_connections', help: 'Slaves\' relay connections to the mount, not counted as listeners', kind: Gauge, value: (s) => s.relays },
   { name: 'icecast_relay_active_upstream', help: 'The index in the relay\'s upstreams of the one it plays or tries (0: the first)', kind: Gauge, value: (s) => s.activeUpstream }
 ]
 
@@ -28,7 +31,7 @@ const PER_MOUNT: readonly PerMount[] = [
  * A Prometheus registry of its own (never prom-client's global one, which the host app may use) whose
  * values are read from the relays' statuses at each scrape, so nothing on the byte path counts twice.
  */
-export function relayMetrics (relays: RelayRegistry): Registry {
+export function relayMetrics (relays: RelayRegistry, mountPrefix = ''): Registry {
   const metrics = new Registry()
   for (const { name, help, kind: Metric, value } of PER_MOUNT) {
     // a counter cannot be set: it is reset and raised to the status's total at each scrape
@@ -53,6 +56,17 @@ export function relayMetrics (relays: RelayRegistry): Registry {
       for (const status of relays.list()) {
         for (const name of STATES) state.set({ mount: status.localMount, state: name }, Number(status.state === name))
       }
+    }
+  })
+  // Many machines: what the registered slaves report, so that a master's scrape gives the network's totals
+  const slaveListeners: Gauge = new Gauge({
+    name: 'icecast_relay_slave_listeners',
+    help: 'Listeners of the mount on the registered slaves, as they reported them at their last poll',
+    labelNames: ['mount'],
+    registers: [metrics],
+    collect () {
+      slaveListeners.reset()
+      for (const [mount, listeners] of networkListeners(relays.slaves(), mountPrefix)?.byMount ?? []) slaveListeners.set({ mount }, listeners)
     }
   })
   return metrics

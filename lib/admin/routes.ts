@@ -45,7 +45,7 @@ const Xml = { 200: { content: { 'text/xml': { schema: Type.String() } } } }
  */
 export async function adminPlugin (fastify: FastifyInstance, init: AdminPluginOptions): Promise<void> {
   const registry = fastify.relay
-  const metrics = relayMetrics(registry)
+  const metrics = relayMetrics(registry, init.mountPrefix)
   fastify.setErrorHandler(answerError)
   fastify.addHook('onRequest', await basicAuthGuard(fastify, init.credentials, init.limits))
 

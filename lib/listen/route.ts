@@ -18,6 +18,8 @@ export interface ListenerRouteOptions {
   other?: (request: FastifyRequest, reply: FastifyReply, path: string) => boolean
   /** many machines: the URL of another node to send a new listener to (a 302), or undefined to serve it here */
   redirect?: (request: FastifyRequest, ask: { path: string, refusing: boolean }) => Promise<string | undefined>
+  /** many machines: whether a request is a slave's relay connection (the relay credentials): no listener of the limits */
+  isRelay?: (request: FastifyRequest) => boolean
 }
 
 /** The local mount a request path names, or undefined when the path is outside the prefix or undecodable. */
@@ -55,7 +57,7 @@ function serverFull (registry: RegistryCore): boolean {
 function overLimit (registry: RegistryCore, relay: Relay): string | undefined {
   if (serverFull(registry)) return SERVER_FULL
   const max = relay.def.maxListeners
-  if (max !== undefined && relay.mount.listeners.size >= max) return `Too many listeners on ${relay.localMount}`
+  if (max !== undefined && relay.mount.audience >= max) return `Too many listeners on ${relay.localMount}`
   return undefined
 }
 
@@ -77,20 +79,23 @@ export function listenerRoute (app: FastifyInstance, registry: RegistryCore, opt
     const location = await options.redirect?.(request, { path: options.prefix + relay.localMount, refusing: overLimit(registry, relay) !== undefined })
     if (location !== undefined) return redirectTo(reply, location)
     // before listener auth, as Icecast counts its clients: a full server asks no auth server
-    if (serverFull(registry)) return refuse(reply, 403, SERVER_FULL)
+    const relayConnection = options.isRelay?.(request) === true
+    if (!relayConnection && serverFull(registry)) return refuse(reply, 403, SERVER_FULL)
     const id = registry.nextListenerId()
     const granted = await options.gate.admit(request, reply, relay, id)
     if (granted === undefined) return sendUnauthorized(withSafetyHeaders(reply))
     try {
-      return await join(request, reply, relay, id, granted)
+      return await join(request, reply, relay, id, granted, relayConnection)
     } finally {
       options.gate.settle(id)
     }
   }
 
   /** A listener let in: served from its mount (or that one's fallback) unless the server is full. */
-  async function join (request: FastifyRequest, reply: FastifyReply, relay: Relay, id: number, granted: Admission): Promise<FastifyReply | undefined> {
-    const full = overLimit(registry, relay)
+  async function join (
+    request: FastifyRequest, reply: FastifyReply, relay: Relay, id: number, granted: Admission, relayConnection: boolean
+  ): Promise<FastifyReply | undefined> {
+    const full = relayConnection ? undefined : overLimit(registry, relay)
     if (full !== undefined) return refuse(reply, 403, full)
     let admission = relay.admission()
     if (admission === 'wait') {
@@ -103,7 +108,7 @@ export function listenerRoute (app: FastifyInstance, registry: RegistryCore, opt
       return refuse(reply, 503, `${relay.localMount} is not available: its upstream is down`, 5)
     }
     const served = fallback ?? relay
-    const fullNow = overLimit(registry, served)
+    const fullNow = relayConnection ? undefined : overLimit(registry, served)
     if (fullNow !== undefined) return refuse(reply, 403, fullNow)
 
     const intro = request.method === 'GET' ? await registry.listenerPrelude(served) : undefined
@@ -139,7 +144,8 @@ export function listenerRoute (app: FastifyInstance, registry: RegistryCore, opt
       // the auth server's time limit, else the limit of the mount asked for, as Icecast sets it on admission there
       maxDuration: granted.maxDuration ?? relay.def.maxListenerDuration,
       onEnd: registry.endListener,
-      ending: registry.ending
+      ending: registry.ending,
+      relay: relayConnection
     })
     registry.admitListener(place, listener, fallback === undefined ? undefined : relay)
     socket.uncork()

@@ -27,6 +27,9 @@ export interface ListenerInit {
    * of an app, so that closing the app can cut them off at once.
    */
   ending: Set<Listener>
+  // Many machines
+  /** a slave's relay connection: served as any listener, counted apart (never a listener of the stats or the limits) */
+  relay?: boolean
 }
 
 /** The listener of each socket, for the socket's event handlers, which are shared by every listener. */
@@ -88,6 +91,7 @@ export class Listener {
   readonly id: number
   readonly ip: string
   readonly userAgent: string
+  readonly relay: boolean
   readonly connectedAt = Date.now()
   /** bytes sent since it joined its current mount */
   bytesSent = 0
@@ -107,6 +111,7 @@ export class Listener {
     this.id = init.id
     this.ip = init.ip
     this.userAgent = init.userAgent
+    this.relay = init.relay === true
     this.#socket = init.socket
     this.#queueSize = init.queueSize
     this.#framer = init.framer

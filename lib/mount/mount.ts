@@ -24,6 +24,8 @@ export class Mount {
   readonly burst: BurstRing
   peakListeners = 0
   slowDrops = 0
+  /** how many of `listeners` are slaves' relay connections */
+  relays = 0
   #headers: Buffer[] = []
   readonly #streaming = new Set<Listener>()
   readonly #waiting = new Set<Listener>()
@@ -35,6 +37,11 @@ export class Mount {
   constructor (init: MountInit) {
     this.burst = new BurstRing(init.burstSize)
     this.#onLeave = init.onLeave
+  }
+
+  /** the listeners that are no slave's relay connection: what the stats and the limits count */
+  get audience (): number {
+    return this.listeners.size - this.relays
   }
 
   get bytesOut (): number {
@@ -77,7 +84,8 @@ export class Mount {
     // the pending chunks are in the burst already: the streaming listeners get them first
     this.flush()
     this.listeners.add(listener)
-    this.peakListeners = Math.max(this.peakListeners, this.listeners.size)
+    if (listener.relay) this.relays++
+    this.peakListeners = Math.max(this.peakListeners, this.audience)
     const burst = this.burst.recent()
     if (burst === undefined) {
       this.#waiting.add(listener)
@@ -99,6 +107,7 @@ export class Mount {
   /** Called through the listener's `onEnd`, exactly once per listener. */
   detach (listener: Listener, reason: EndReason): void {
     if (!this.listeners.delete(listener)) return
+    if (listener.relay) this.relays--
     this.#streaming.delete(listener)
     this.#waiting.delete(listener)
     this.#bytesOutOfEnded += listener.bytesSent
@@ -112,6 +121,7 @@ export class Mount {
    */
   release (listener: Listener): boolean {
     if (!this.listeners.delete(listener)) return false
+    if (listener.relay) this.relays--
     this.#streaming.delete(listener)
     this.#waiting.delete(listener)
     this.#bytesOutOfEnded += listener.bytesSent

@@ -104,7 +104,7 @@ export class RegistryCore implements RelayRegistry {
       log,
       emit: (event, payload) => { this.#events.emit(event, ...[payload] as never) },
       onListenerLeave: (listener) => {
-        this.#listenerCount--
+        if (!listener.relay) this.#listenerCount--
         this.#fallbacks.left(listener)
       },
       orphaned: (relay, reason) => this.#fallbacks.orphaned(relay, reason),
@@ -220,7 +220,8 @@ export class RegistryCore implements RelayRegistry {
    * the relay of the mount it asked for, when its place is that one's fallback.
    */
   admitListener (place: ListenerPlace<Relay>, listener: Listener, home?: Relay): void {
-    this.#listenerCount++
+    // a slave's relay connection is no listener: it takes no place of `limits.clients`
+    if (!listener.relay) this.#listenerCount++
     this.#places.set(listener, place)
     this.#fallbacks.settled(listener, place.relay, home)
     place.relay.attach(listener, home === undefined ? undefined : 'fallback')

@@ -45,6 +45,9 @@ export interface RelayStatus {
   relayShoutcastMetadata: boolean
   listeners: number
   peakListeners: number
+  // Many machines
+  /** slaves' relay connections to the mount, served but not counted in `listeners` */
+  relays: number
   maxListeners: number | null
   /** left out of the public status pages and the stream list slaves read (Icecast's `<hidden>`) */
   hidden: boolean
@@ -416,7 +419,8 @@ export class Relay implements RelayView {
       lastError: this.#lastError ?? null,
       onDemand: this.def.onDemand,
       relayShoutcastMetadata: this.upstream.kind === 'http' && this.upstream.relayShoutcastMetadata,
-      listeners: this.mount.listeners.size,
+      listeners: this.mount.audience,
+      relays: this.mount.relays,
       peakListeners: this.mount.peakListeners,
       maxListeners: this.def.maxListeners ?? null,
       hidden: this.def.hidden === true,

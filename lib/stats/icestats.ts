@@ -2,6 +2,7 @@ import type { AudioInfo } from '../formats/sink.js'
 import type { ServerInfo } from '../options.js'
 import type { RelayMetadata } from '../relay/extension.js'
 import type { RelayStatus } from '../relay/relay.js'
+import type { SlaveStatus } from '../relay/decorator.js'
 import { percentDecoded } from '../http.js'
 
 export type StatValue = string | number
@@ -26,6 +27,41 @@ export interface StatsContext {
   host: string
   /** where listen URLs start: scheme, host, port and the mounts' prefix */
   listenBase: string
+  // Many machines
+  /** the registered slaves' listeners by local mount, and all of theirs; absent while no slave is registered */
+  network?: NetworkListeners
+}
+
+/** What the registered slaves report, summed: listeners by local mount and in all. */
+export interface NetworkListeners {
+  byMount: ReadonlyMap<string, number>
+  total: number
+  slaves: number
+}
+
+/** The slaves' reports summed by local mount (their paths carry this server's prefix, which they share). */
+export function networkListeners (slaves: readonly SlaveStatus[], mountPrefix: string): NetworkListeners | undefined {
+  if (slaves.length === 0) return undefined
+  const byMount = new Map<string, number>()
+  for (const slave of slaves) {
+    for (const [path, listeners] of Object.entries(slave.mounts)) {
+      if (path.startsWith(mountPrefix + '/')) {
+        const localMount = path.slice(mountPrefix.length)
+        byMount.set(localMount, (byMount.get(localMount) ?? 0) + listeners)
+      }
+    }
+  }
+  return { byMount, total: slaves.reduce((sum, slave) => sum + (slave.listeners ?? 0), 0), slaves: slaves.length }
+}
+
+/**
+ * A mount's listeners across the network, beside Icecast's `listeners` (this server's own, as Icecast
+ * counts them): `slave_listeners` the registered slaves report, `cluster_listeners` the sum.
+ */
+function networkStats (status: RelayStatus, network: NetworkListeners | undefined): Stats {
+  if (network === undefined) return {}
+  const slaves = network.byMount.get(status.localMount) ?? 0
+  return { slave_listeners: slaves, cluster_listeners: status.listeners + slaves }
 }
 
 /** Source values Icecast's public `/status-json.xsl` hides; `/admin/stats` shows them. */
@@ -138,17 +174,20 @@ function sorted (stats: Stats): Stats {
  * One mount's stats under Icecast's names, keys in Icecast's (alphabetical) order; unknown values are
  * left out, as Icecast does. The upstream's own values come first, so they can never stand in for ours.
  */
-export function sourceStats (status: RelayStatus, listenUrl: string): Stats {
+export function sourceStats (status: RelayStatus, listenUrl: string, network?: NetworkListeners): Stats {
   const { stream } = status
   const start = status.connectedSince === null ? undefined : icecastDate(new Date(status.connectedSince))
   return sorted({
     ...audioInfoStats(status.headers['ice-audio-info']),
     ...titleStats(status.metadata),
     ...codecStats(status.audio),
+    ...networkStats(status, network),
     ...definedStats({
       listenurl: listenUrl,
       listeners: status.listeners,
       listener_peak: status.peakListeners,
+      // slaves' relay connections: served, never counted as listeners; left out while there is none
+      relay_connections: status.relays > 0 ? status.relays : null,
       server_name: stream.name,
       server_description: stream.description,
       server_url: stream.url,
@@ -205,10 +244,14 @@ export function icestats (statuses: readonly RelayStatus[], ctx: StatsContext, {
     server_id: ctx.server.serverId,
     server_start: start.rfc822,
     server_start_iso8601: start.iso8601,
-    ...(admin && { listeners: listed.reduce((sum, status) => sum + status.listeners, 0), sources: listed.length })
+    ...(admin && { listeners: listed.reduce((sum, status) => sum + status.listeners, 0), sources: listed.length }),
+    ...(admin && ctx.network !== undefined && {
+      slaves: ctx.network.slaves,
+      cluster_listeners: listed.reduce((sum, status) => sum + status.listeners, 0) + ctx.network.total
+    })
   }
   const sources = listed.map((status) => {
-    const stats = sourceStats(status, listenUrl(ctx.listenBase, status.localMount))
+    const stats = sourceStats(status, listenUrl(ctx.listenBase, status.localMount), ctx.network)
     return { mount: status.localMount, stats: admin ? stats : publicStats(stats) }
   })
   return { globals: sorted(globals), sources }

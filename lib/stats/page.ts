@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { ServerInfo } from '../options.js'
 import type { RelayStatus } from '../relay/relay.js'
-import { bitrateOf, icecastDate, listenUrl, titleStats } from './icestats.js'
+import { bitrateOf, icecastDate, listenUrl, titleStats, type NetworkListeners } from './icestats.js'
 import { PLAYLIST_TYPES, webUrl } from './playlists.js'
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
@@ -24,6 +24,9 @@ export interface StatusPageInit {
   mountBase: string
   /** where listen URLs start: scheme, host, port and the prefix (see StatsContext) */
   listenBase: string
+  // Many machines
+  /** the registered slaves' listeners; absent while none is registered */
+  network?: NetworkListeners
 }
 
 /**
@@ -80,6 +83,15 @@ function listenRow (url: string): string {
   return `<dt>Listen</dt><dd class="listen">${link(url, url)} <span class="playlists">${playlists}</span></dd>`
 }
 
+/** A master's mount: its slaves' listeners, the total, and the slaves' relay connections (no listeners). */
+function networkRows (status: RelayStatus, network: NetworkListeners | undefined): string[] {
+  const slaves = network?.byMount.get(status.localMount)
+  return [
+    row('On slaves', slaves === undefined ? undefined : `${slaves} (${status.listeners + slaves} in all)`),
+    row('Relays', status.relays > 0 ? String(status.relays) : undefined)
+  ]
+}
+
 function mountSection (status: RelayStatus, init: StatusPageInit): string {
   const { stream } = status
   const bitrate = bitrateOf(status)
@@ -94,6 +106,7 @@ function mountSection (status: RelayStatus, init: StatusPageInit): string {
     row('Genre', stream.genre ?? undefined),
     row('Started', started),
     row('Listeners', `${status.listeners}${max} (peak ${status.peakListeners})`),
+    ...networkRows(status, init.network),
     row('Now playing', nowPlaying(status) ?? '—', 'now-playing'),
     row('Bitrate', bitrate === undefined ? undefined : `${bitrate} kbit/s`),
     row('Type', status.contentType ?? undefined),

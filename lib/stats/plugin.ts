@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Limits, ServerInfo } from '../options.js'
 import type { SlaveStatus } from '../relay/decorator.js'
-import { icestats, icestatsJson, isPublicMount, listenUrl, type StatsContext } from './icestats.js'
+import { icestats, icestatsJson, isPublicMount, listenUrl, networkListeners, type StatsContext } from './icestats.js'
 import { STATUS_PAGE_CSP, shoutcastSevenHtml, statusPage } from './page.js'
 import { PLAYLIST_TYPES, PLAYLISTS, playlistPath } from './playlists.js'
 import { IcestatsJsonSchema } from './schema.js'
@@ -34,7 +34,9 @@ export function statsContext (request: FastifyRequest, init: Pick<StatsPluginOpt
   const port = request.socket.localPort
   const asked = askedHost(request) ?? new URL(`${request.protocol}://localhost${port === undefined ? '' : `:${port}`}`)
   const authority = hostname === undefined ? asked.host : `${bracketedHost(hostname)}:${port}`
+  const network = networkListeners(request.server.relay.slaves(), init.mountPrefix)
   return {
+    ...(network !== undefined && { network }),
     server: init.server,
     startedAt: init.startedAt,
     host: hostname ?? asked.hostname,
@@ -54,8 +56,10 @@ export async function statsPlugin (fastify: FastifyInstance, init: StatsPluginOp
 
   fastify.get('/status.xsl', async (request, reply) => {
     reply.header('cache-control', NO_CACHE).header('content-security-policy', STATUS_PAGE_CSP).type('text/html; charset=utf-8')
-    const { listenBase } = statsContext(request, init)
-    return statusPage(registry.list().filter(isPublicMount), { server: init.server, startedAt: init.startedAt, mountBase: init.mountPrefix, listenBase })
+    const { listenBase, network } = statsContext(request, init)
+    return statusPage(registry.list().filter(isPublicMount), {
+      server: init.server, startedAt: init.startedAt, mountBase: init.mountPrefix, listenBase, ...(network !== undefined && { network })
+    })
   })
 
   fastify.get('/7.html', async (_request, reply) => {

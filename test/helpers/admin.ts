@@ -18,6 +18,7 @@ export function statusFixture (overrides: Partial<RelayStatus> = {}): RelayStatu
     relayShoutcastMetadata: true,
     listeners: 3,
     peakListeners: 7,
+    relays: 0,
     maxListeners: null,
     hidden: false,
     bytesIn: 1000,

@@ -13,6 +13,7 @@ import {
 
 const RELAY_PASSWORD = 'network-relay-secret'
 const MOUNT = '/net.mp3'
+const ADMIN = { username: 'admin', password: 'network-admin-secret' }
 
 interface Node { app: FastifyInstance, base: string }
 
@@ -38,7 +39,8 @@ before(async () => {
   master = await nodeApp('127.0.0.1', {
     master: { server: top.host, port: top.port, password: top.relayPassword, updateInterval: 1 },
     relayAuth: { password: RELAY_PASSWORD },
-    redirect: { policy: 'always' }
+    redirect: { policy: 'always' },
+    admin: ADMIN
   })
   await waitForState(master.app, MOUNT, 'live', 10_000)
   const masterPort = Number(new URL(master.base).port)
@@ -101,6 +103,31 @@ test("policy 'always': new listeners get 302s spread by load over the slaves and
     assert.equal((await followed.head).status, 200, `the slave at ${location.host} serves the listener it was sent`)
   }
   for (const key of slaveKeys()) assert.ok((served.get(key) ?? 0) >= 2, `listeners sent to ${key}: ${JSON.stringify([...served])}`)
+})
+
+test("the master's totals: its own listeners, each slave's reported ones and the sum; the slaves' relay connections are no listeners", async () => {
+  const own = (): number => master.app.relay.get(MOUNT)!.listeners
+  const onSlaves = (): number => slaves.reduce((sum, slave) => sum + slave.app.relay.get(MOUNT)!.listeners, 0)
+  assert.equal(own() + onSlaves(), listeners.length, 'every listener is counted once, on the node serving it')
+  assert.equal(master.app.relay.get(MOUNT)!.relays, 2, 'one relay connection per slave')
+  // the slaves report at their next poll
+  await waitUntil(() => master.app.relay.slaves().reduce((sum, slave) => sum + (slave.mounts[MOUNT] ?? 0), 0) === onSlaves(), 10_000, 'reports')
+  const json = JSON.parse((await httpGet(`${master.base}/status-json.xsl`)).body.toString('utf8'))
+  const [stats] = json.icestats.source
+  assert.equal(stats.listeners, own())
+  assert.equal(stats.slave_listeners, onSlaves())
+  assert.equal(stats.cluster_listeners, listeners.length)
+  assert.equal(stats.relay_connections, 2)
+  const auth = { user: ADMIN.username, password: ADMIN.password }
+  const xml = (await httpGet(`${master.base}/admin/stats`, { auth })).body.toString('utf8')
+  assert.match(xml, new RegExp(`<cluster_listeners>${listeners.length}</cluster_listeners>`))
+  assert.match(xml, /<slaves>2<\/slaves>/)
+  const metrics = (await httpGet(`${master.base}/admin/metrics`, { auth })).body.toString('utf8')
+  assert.match(metrics, new RegExp(`icecast_relay_slave_listeners\\{mount="${MOUNT}"\\} ${onSlaves()}`))
+  assert.match(metrics, new RegExp(`icecast_relay_listeners\\{mount="${MOUNT}"\\} ${own()}\\b`))
+  assert.match(metrics, new RegExp(`icecast_relay_relay_connections\\{mount="${MOUNT}"\\} 2`))
+  const page = (await httpGet(`${master.base}/status.xsl`)).body.toString('utf8')
+  assert.match(page, new RegExp(`<dt>On slaves</dt><dd>${onSlaves()} \\(${listeners.length} in all\\)</dd>`))
 })
 
 test("the master's playlist lists the slaves after itself, and `mpg123 -@` plays it", async () => {

@@ -4,7 +4,7 @@ import { relayApp, waitUntil } from '../../helpers/app.js'
 import { freePort } from '../../helpers/procs.js'
 import type { RelayEvents } from '../../../lib/index.js'
 
-const PUBLIC = ['add', 'remove', 'get', 'list', 'setMetadata', 'masters', 'listenersOf', 'kick', 'moveListeners', 'restart', 'on', 'once', 'off']
+const PUBLIC = ['add', 'remove', 'get', 'list', 'setMetadata', 'masters', 'listenersOf', 'kick', 'moveListeners', 'restart', 'on', 'once', 'off', 'slaves']
 /** What the registry keeps for the listener route and the sub-plugins, and what an EventEmitter would add. */
 const INTERNAL = [
   'extend', 'listenerFraming', 'find', 'admitListener', 'endListener', 'nextListenerId', 'totalListeners', 'closing',

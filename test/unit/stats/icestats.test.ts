@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { test } from 'node:test'
 import { XMLParser } from 'fast-xml-parser'
 import {
-  audioInfoStats, icecastDate, icestats, icestatsJson, isListed, publicStats, sourceStats, titleStats, type StatsContext
+  audioInfoStats, icecastDate, icestats, icestatsJson, isListed, networkListeners, publicStats, sourceStats, titleStats, type StatsContext
 } from '../../../lib/stats/icestats.js'
 import { icestatsXml, iceresponseXml, listclientsXml, listmountsXml } from '../../../lib/admin/xml.js'
 import type { RelayStatus } from '../../../lib/relay/relay.js'
@@ -189,4 +189,22 @@ test('an Ogg stream\'s codec gives Icecast\'s subtype and audio_* stats; the fra
   const mp3 = sourceStats(statusFixture({ headers: {}, stream: { name: null, genre: null, description: null, url: null, bitrate: null, public: null } }), 'http://x/')
   assert.equal(mp3['subtype'], undefined)
   assert.equal(mp3['bitrate'], 128)
+})
+
+// Many machines
+test("a master's totals: its own listeners stay Icecast's `listeners`, the slaves' beside them, relay connections apart", () => {
+  const slave = { key: 'a:1', host: 'a', port: 1, scheme: null, address: '127.0.0.1', registeredAt: '', lastPollAt: '', expiresAt: '', sent: 0 }
+  const network = networkListeners([
+    { ...slave, listeners: 5, capacity: 10, mounts: { '/radio/live.mp3': 4, '/radio/other.ogg': 1, '/elsewhere/live.mp3': 9 } },
+    { ...slave, key: 'b:1', listeners: 2, capacity: 10, mounts: { '/radio/live.mp3': 2 } },
+    { ...slave, key: 'c:1', listeners: null, capacity: null, mounts: {} }
+  ], '/radio')
+  assert.deepEqual(network, { byMount: new Map([['/live.mp3', 6], ['/other.ogg', 1]]), total: 7, slaves: 3 })
+  const stats = sourceStats(statusFixture({ listeners: 3, relays: 2 }), 'http://x/live.mp3', network)
+  assert.equal(stats['listeners'], 3)
+  assert.equal(stats['slave_listeners'], 6)
+  assert.equal(stats['cluster_listeners'], 9)
+  assert.equal(stats['relay_connections'], 2)
+  assert.equal(networkListeners([], '/radio'), undefined)
+  assert.equal(sourceStats(statusFixture(), 'http://x/')['cluster_listeners'], undefined, 'no slave, no network fields')
 })
