@@ -287,6 +287,26 @@ export type Credentials = Static<typeof CredentialsSchema>
 
 const Text = Type.String({ maxLength: 256, pattern: '^[^\\x00-\\x1f\\x7f]*$' })
 
+// Machine-wide answers: the processes of one machine as one server
+/**
+ * A channel between the processes of one machine, each running the plugin with the same relays: node:cluster
+ * messages through the primary, or any transport an app's own cluster has. Queries and answers are JSON values.
+ * An object with `ask` and `answer` of its own (not methods of a class's prototype).
+ */
+export interface MachineLink {
+  /**
+   * Sends `query` to every process of the machine, this one included, and resolves with the answers of
+   * those that answered in time (a process that ended, or is slow, is left out): within a second or two.
+   */
+  ask: (query: unknown) => Promise<unknown[]>
+  /** Called once at register: `respond` answers the queries other processes `ask` (a rejection is no answer). */
+  answer: (respond: (query: unknown) => Promise<unknown>) => void
+}
+const MachineLinkSchema = Type.Unsafe<MachineLink>(Type.Object({
+  ask: Type.Function([Type.Unknown()], Type.Unknown()),
+  answer: Type.Function([Type.Unknown()], Type.Unknown())
+}))
+
 /** What a user passes to `register`: every option may be left out; no other key is one (but Fastify's). */
 export const RelayPluginOptionsSchema = Type.Object({
   /** the relays served from the start; more come and go at run time (`app.relay.add`, the admin routes) */
@@ -315,6 +335,9 @@ export const RelayPluginOptionsSchema = Type.Object({
   serverId: defaulted(Type.String({ ...Text, minLength: 1 }), SERVER_NAME),
   // Listener authentication: for every relay that sets none of its own
   ...ListenerAuthFields,
+  // Machine-wide answers: the processes of one machine (`--workers`, or an app's own cluster) as one server
+  /** how this process reaches the others of its machine: stats, admin lists and commands then speak for all of them */
+  machine: Type.Optional(MachineLinkSchema),
   // Per-mount settings by local mount, for whichever relay serves it (options, API, master)
   /** settings of the relay serving each local mount (its own settings win) */
   mounts: Type.Optional(Type.Record(Type.String(), MountSettingsSchema)),
@@ -363,6 +386,8 @@ export interface ResolvedOptions {
   authenticate?: Authenticate
   listenerAuth?: ResolvedListenerAuth
   mountSettings: ResolvedMountSettings
+  // Machine-wide answers
+  machine: MachineLink | undefined
 }
 
 /** The `mounts` and `mountDefaults` options: what a relay has of them is found by `withMountSettings`. */
@@ -887,6 +912,8 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     admin: options.admin,
     stats: options.stats,
     mountSettings: resolveMountSettings(options.mounts, options.mountDefaults),
+    // the caller's own object, methods and all (the copy Value.Default fills has only its own keys)
+    machine: (given as RelayPluginOptions).machine,
     server: {
       hostname: options.hostname,
       location: options.location,

@@ -13,6 +13,8 @@ import { shoutcastExtension } from './shoutcast/extension.js'
 import { archive } from './archive/extension.js'
 import { introExtension } from './intro/extension.js'
 import { SERVER_NAME } from './http.js'
+import { localView } from './stats/view.js'
+import { machineView } from './cluster/machine.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -47,8 +49,9 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
     })
   }
   // Fastify puts the sub-plugins' routes under `prefix`, next to the mounts
+  const view = options.machine === undefined ? localView(registry) : machineView(registry, options.machine)
   const stats = {
-    prefix: options.prefix, mountPrefix: options.prefix, server: options.server, limits: options.limits, startedAt
+    prefix: options.prefix, mountPrefix: options.prefix, server: options.server, limits: options.limits, startedAt, view
   }
   if (options.stats) await fastify.register(statsPlugin, stats)
   if (options.admin !== undefined) await fastify.register(adminPlugin, { ...stats, credentials: options.admin })

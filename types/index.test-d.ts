@@ -17,7 +17,7 @@ import icecastRelay, {
   type UpstreamDefinition,
   type UpstreamState
 } from './index.js'
-import type { Authenticate, Limits } from './index.js'
+import type { Authenticate, Limits, MachineLink } from './index.js'
 
 const app = fastify()
 
@@ -233,3 +233,9 @@ app.register(icecastRelay, {
 expectAssignable<Authenticate>((_request, _mount) => true)
 expectError(app.register(icecastRelay, { authenticate: 'yes' }))
 expectError(app.register(icecastRelay, { listenerAuth: { url: { listenerAdd: 'http://127.0.0.1/', onError: 'maybe' } } }))
+
+// Machine-wide answers: a link to the other processes of the machine
+const machine: MachineLink = { ask: async (query) => [query], answer: (respond) => { respond({ kind: 'figures' }).catch(() => {}) } }
+app.register(icecastRelay, { machine })
+expectError(app.register(icecastRelay, { machine: { ask: async () => [] } }))
+expectError(app.register(icecastRelay, { machine: 'cluster' }))

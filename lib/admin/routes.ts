@@ -45,7 +45,7 @@ const Xml = { 200: { content: { 'text/xml': { schema: Type.String() } } } }
  */
 export async function adminPlugin (fastify: FastifyInstance, init: AdminPluginOptions): Promise<void> {
   const registry = fastify.relay
-  const metrics = relayMetrics(registry)
+  const metrics = relayMetrics(init.view)
   fastify.setErrorHandler(answerError)
   fastify.addHook('onRequest', await basicAuthGuard(fastify, init.credentials, init.limits))
 
@@ -59,21 +59,22 @@ export async function adminPlugin (fastify: FastifyInstance, init: AdminPluginOp
     schema: { querystring: OptionalMountQuery, response: XmlOrJson(IcestatsJsonSchema) }
   }, async (request, reply) => {
     const { mount } = request.query
-    const statuses = mount === undefined ? registry.list() : [statusOf(mount)]
+    const statuses = mount === undefined ? await init.view.list() : (await init.view.list()).filter((status) => status.localMount === mount)
+    if (statuses.length === 0 && mount !== undefined) throw new UnknownMountError(mount)
     const stats = icestats(statuses, statsContext(request, init), { admin: true })
     if (!prefersJson(request.headers.accept)) return sendXml(reply, icestatsXml(stats))
     return reply.header('cache-control', NO_CACHE).type('application/json; charset=utf-8').send(icestatsJson(stats))
   })
 
   fastify.get('/admin/listmounts', { schema: { response: Xml } }, async (_request, reply) => {
-    return sendXml(reply, listmountsXml(registry.list().filter(isListed)))
+    return sendXml(reply, listmountsXml((await init.view.list()).filter(isListed)))
   })
 
   fastify.get<{ Querystring: Static<typeof MountQuery> }>('/admin/listclients', {
     schema: { querystring: MountQuery, response: Xml }
   }, async (request, reply) => {
     const { mount } = request.query
-    const listeners = registry.listenersOf(mount)
+    const listeners = await init.view.listenersOf(mount)
     if (listeners === undefined) throw new UnknownMountError(mount)
     return sendXml(reply, listclientsXml(mount, listeners))
   })
@@ -117,7 +118,7 @@ export async function adminPlugin (fastify: FastifyInstance, init: AdminPluginOp
     return sendXml(reply, iceresponseXml('Metadata update successful', true))
   })
 
-  fastify.get('/admin/relays', { schema: { response: { 200: Type.Array(RelayStatusSchema) } } }, async () => registry.list())
+  fastify.get('/admin/relays', { schema: { response: { 200: Type.Array(RelayStatusSchema) } } }, async () => await init.view.list())
 
   fastify.post<{ Body: Static<typeof RelayBody> }>('/admin/relays', {
     schema: { body: RelayBody, response: { 201: RelayStatusSchema } },
@@ -135,6 +136,6 @@ export async function adminPlugin (fastify: FastifyInstance, init: AdminPluginOp
   })
 
   fastify.get('/admin/metrics', async (_request, reply) => {
-    return reply.type(metrics.contentType).send(await metrics.metrics())
+    return reply.type(metrics.contentType).send(await metrics.scrape())
   })
 }

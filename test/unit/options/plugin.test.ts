@@ -130,3 +130,12 @@ test('redirect and TLS option errors name the field', () => {
       JSON.stringify(options))
   }
 })
+
+test('machine: the link is kept as given, the same object; anything else names the field', () => {
+  const link = { ask: async (): Promise<unknown[]> => [], answer: (): void => {} }
+  assert.equal(resolveOptions({ machine: link }).machine, link)
+  assert.equal(resolveOptions({}).machine, undefined)
+  for (const machine of ['cluster', { ask: async () => [] }, { ask: 1, answer: () => {} }]) {
+    assert.throws(() => resolveOptions({ machine }), (error: Error) => /machine/.test(error.message))
+  }
+})

@@ -1,0 +1,92 @@
+// Machine-wide answers: the stats and admin view of a process that is one of several serving one machine.
+// The relays' state is this process's own (each mirrors the same relays); the listener figures are summed
+// over every process that answers through the machine's link.
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+import { BadRequestError } from '../errors.js'
+import type { MachineLink } from '../options.js'
+import type { ListenerInfo, RelayRegistry } from '../relay/decorator.js'
+import type { RelayStatus } from '../relay/relay.js'
+import type { StatusView } from '../stats/view.js'
+
+const Count = Type.Integer({ minimum: 0 })
+
+/** What one process says of one of its mounts: the figures that add up over the machine. */
+const MountFiguresSchema = Type.Object({
+  localMount: Type.String(),
+  listeners: Count,
+  peakListeners: Count,
+  fallbackListeners: Count,
+  bytesOut: Count,
+  slowDrops: Count
+})
+type MountFigures = Static<typeof MountFiguresSchema>
+const FiguresAnswer = Type.Array(MountFiguresSchema)
+
+const ListenersAnswer = Type.Union([Type.Null(), Type.Array(Type.Object({
+  id: Count, ip: Type.String(), userAgent: Type.String(), connectedSeconds: Count
+}))])
+
+const QuerySchema = Type.Union([
+  Type.Object({ kind: Type.Literal('figures') }),
+  Type.Object({ kind: Type.Literal('listeners'), mount: Type.String() })
+])
+type Query = Static<typeof QuerySchema>
+
+type LocalRelays = Pick<RelayRegistry, 'list' | 'listenersOf'>
+
+function figuresOf (status: RelayStatus): MountFigures {
+  const { localMount, listeners, peakListeners, fallbackListeners, bytesOut, slowDrops } = status
+  return { localMount, listeners, peakListeners, fallbackListeners, bytesOut, slowDrops }
+}
+
+/** This process's answer to another's query; a query it does not know is refused (no answer). */
+export async function answerQuery (local: LocalRelays, query: unknown): Promise<unknown> {
+  if (!Value.Check(QuerySchema, query)) throw new BadRequestError('not a query of the machine link')
+  const known: Query = query
+  if (known.kind === 'figures') return local.list().map(figuresOf)
+  return local.listenersOf(known.mount) ?? null
+}
+
+/** The answers of the shape `schema` gives: another process's word is checked, never trusted. */
+function valid<T extends TSchema> (answers: unknown[], schema: T): Array<Static<T>> {
+  return answers.filter((answer): answer is Static<T> => Value.Check(schema, answer))
+}
+
+const sum = (figures: MountFigures[], key: keyof Omit<MountFigures, 'localMount'>): number =>
+  figures.reduce((total, each) => total + each[key], 0)
+
+/**
+ * A mount's status with the machine's figures. The machine's peak is at least its listeners now and the peak
+ * of any one process (processes peak at different moments, so their peaks do not add up). A mount no process
+ * answered for (the link gave no answer in time) keeps this process's figures.
+ */
+export function withMachineFigures (status: RelayStatus, figures: MountFigures[]): RelayStatus {
+  const of = figures.filter((each) => each.localMount === status.localMount)
+  if (of.length === 0) return status
+  const listeners = sum(of, 'listeners')
+  return {
+    ...status,
+    listeners,
+    peakListeners: Math.max(listeners, ...of.map((each) => each.peakListeners)),
+    fallbackListeners: sum(of, 'fallbackListeners'),
+    bytesOut: sum(of, 'bytesOut'),
+    slowDrops: sum(of, 'slowDrops')
+  }
+}
+
+/** The view of the whole machine, and this process's answers to the others' queries. */
+export function machineView (local: LocalRelays, link: MachineLink): StatusView {
+  link.answer(async (query) => await answerQuery(local, query))
+  return {
+    async list () {
+      const answers = valid(await link.ask({ kind: 'figures' } satisfies Query), FiguresAnswer)
+      return local.list().map((status) => withMachineFigures(status, answers.flat()))
+    },
+    async listenersOf (localMount) {
+      const answers = valid(await link.ask({ kind: 'listeners', mount: localMount } satisfies Query), ListenersAnswer)
+      const lists = answers.filter((answer): answer is ListenerInfo[] => answer !== null)
+      return lists.length === 0 ? local.listenersOf(localMount) : lists.flat()
+    }
+  }
+}

@@ -1,0 +1,101 @@
+// `icecast-relay --workers 2`: whichever worker answers, the stats, admin lists and metrics speak for the
+// machine (the listeners of both workers), and a worker that dies leaves the counts at once.
+import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, before, test } from 'node:test'
+import { pidsServing, startWorkers } from '../../helpers/cluster.js'
+import { openListener, type OpenListener } from '../../helpers/listen.js'
+import { freePort, httpGet, makeTempDir, waitFor, type Proc } from '../../helpers/procs.js'
+import { noise, scriptedUpstream, type ScriptedUpstream } from '../../helpers/scripted.js'
+
+const MOUNT = '/live.mp3'
+const LISTENERS = 40
+const ADMIN = { user: 'admin', password: 'machine-wide' }
+
+let upstream: ScriptedUpstream
+let pushing: NodeJS.Timeout
+let cli: Proc
+let base: string
+let listeners: OpenListener[] = []
+
+async function publicListeners (): Promise<number> {
+  const answer = await httpGet(`${base}/status-json.xsl`)
+  const sources = [JSON.parse(answer.body.toString()).icestats.source].flat() as Array<{ listenurl: string, listeners: number }>
+  const source = sources.find((each) => each.listenurl.endsWith(MOUNT))
+  assert.ok(source !== undefined, answer.body.toString())
+  return source.listeners
+}
+
+async function metricListeners (): Promise<number> {
+  const text = (await httpGet(`${base}/admin/metrics`, { auth: ADMIN })).body.toString()
+  const line = new RegExp(`^icecast_relay_listeners\\{mount="${MOUNT}"\\} (\\d+)$`, 'm').exec(text)
+  assert.ok(line !== null, text)
+  return Number(line[1])
+}
+
+async function listedIds (): Promise<number[]> {
+  const page = (await httpGet(`${base}/admin/listclients?mount=${MOUNT}`, { auth: ADMIN })).body.toString()
+  return [...page.matchAll(/<ID>(\d+)<\/ID>/g)].map((match) => Number(match[1]))
+}
+
+async function adminStatsListeners (): Promise<number> {
+  const page = (await httpGet(`${base}/admin/stats`, { auth: ADMIN })).body.toString()
+  const source = /<source mount="\/live\.mp3">([\s\S]*?)<\/source>/.exec(page)
+  assert.ok(source !== null, page)
+  return Number(/<listeners>(\d+)<\/listeners>/.exec(source[1]!)?.[1])
+}
+
+const connected = (): OpenListener[] => listeners.filter((listener) => !listener.socket.destroyed && listener.socket.readable)
+
+before(async () => {
+  upstream = await scriptedUpstream()
+  pushing = setInterval(() => { upstream.push(noise(2000)) }, 50)
+  const port = await freePort()
+  base = `http://127.0.0.1:${port}`
+  const config = join(makeTempDir('cluster-machine'), 'icecast.xml')
+  writeFileSync(config, `<icecast>
+  <authentication><admin-user>${ADMIN.user}</admin-user><admin-password>${ADMIN.password}</admin-password></authentication>
+  <listen-socket><bind-address>127.0.0.1</bind-address><port>${port}</port></listen-socket>
+  <relay><server>127.0.0.1</server><port>${upstream.port}</port><mount>/stream</mount><local-mount>${MOUNT}</local-mount></relay>
+</icecast>
+`)
+  cli = await startWorkers(config, base, 2)
+  // each worker's relay of the primary's mount is live once its status page lists it, four times in a row
+  await waitFor(async () => {
+    for (let i = 0; i < 4; i++) await publicListeners()
+    return true
+  }, { timeoutMs: 15000, message: () => `both workers to mirror ${MOUNT}\n${cli.output()}` })
+  listeners = Array.from({ length: LISTENERS }, () => openListener(`${base}${MOUNT}`))
+  await Promise.all(listeners.map(async (listener) => await listener.waitForBytes(1, 10000)))
+})
+
+after(async () => {
+  for (const listener of listeners) await listener.close()
+  await cli?.stop()
+  clearInterval(pushing)
+  await upstream?.close()
+})
+
+test('40 listeners spread over both workers: /status-json.xsl, /admin/stats, /admin/listclients and /admin/metrics count 40, asked 10 times in a row', async () => {
+  assert.equal(pidsServing(cli.output(), MOUNT).size, 2, 'the listeners were served by both workers')
+  for (let i = 0; i < 10; i++) {
+    assert.equal(await publicListeners(), LISTENERS, `/status-json.xsl, answer ${i + 1}`)
+    assert.equal(await metricListeners(), LISTENERS, `/admin/metrics, answer ${i + 1}`)
+    assert.equal(await adminStatsListeners(), LISTENERS, `/admin/stats, answer ${i + 1}`)
+    assert.equal((await listedIds()).length, LISTENERS, `/admin/listclients, answer ${i + 1}`)
+  }
+})
+
+test('a worker that dies: its listeners leave the counts at once', async () => {
+  const [victim] = pidsServing(cli.output(), MOUNT)
+  process.kill(victim!, 'SIGKILL')
+  await waitFor(() => connected().length < LISTENERS, { timeoutMs: 5000, message: 'the dead worker\'s listeners to be cut' })
+  const left = connected().length
+  assert.ok(left > 0, 'the other worker keeps its listeners')
+  await waitFor(async () => await publicListeners() === left, { timeoutMs: 1000, message: `the counts to drop to ${left}` })
+  for (let i = 0; i < 10; i++) {
+    assert.equal(await publicListeners(), left, `/status-json.xsl, answer ${i + 1}`)
+    assert.equal(await metricListeners(), left, `/admin/metrics, answer ${i + 1}`)
+  }
+})
