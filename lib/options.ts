@@ -288,12 +288,20 @@ export type Credentials = Static<typeof CredentialsSchema>
 const Text = Type.String({ maxLength: 256, pattern: '^[^\\x00-\\x1f\\x7f]*$' })
 
 // Machine-wide answers: the processes of one machine as one server
+/** A process's listener ids are its index times this plus a count (ids stay safe integers up to the index's limit). */
+export const MACHINE_ID_SPAN = 2 ** 32
+const MAX_MACHINE_INDEX = Math.floor(Number.MAX_SAFE_INTEGER / MACHINE_ID_SPAN) - 1
 /**
  * A channel between the processes of one machine, each running the plugin with the same relays: node:cluster
  * messages through the primary, or any transport an app's own cluster has. Queries and answers are JSON values.
  * An object with `ask` and `answer` of its own (not methods of a class's prototype).
  */
 export interface MachineLink {
+  /**
+   * This process's number among the machine's, unique while it runs (node:cluster's `worker.id`): the high
+   * bits of its listener ids, so that a listener's id names it machine-wide.
+   */
+  index: number
   /**
    * Sends `query` to every process of the machine, this one included, and resolves with the answers of
    * those that answered in time (a process that ended, or is slow, is left out): within a second or two.
@@ -303,6 +311,7 @@ export interface MachineLink {
   answer: (respond: (query: unknown) => Promise<unknown>) => void
 }
 const MachineLinkSchema = Type.Unsafe<MachineLink>(Type.Object({
+  index: Type.Integer({ minimum: 0, maximum: MAX_MACHINE_INDEX }),
   ask: Type.Function([Type.Unknown()], Type.Unknown()),
   answer: Type.Function([Type.Unknown()], Type.Unknown())
 }))

@@ -6,7 +6,7 @@ import { masterPlugin } from './master/plugin.js'
 import { listenerRoute } from './listen/route.js'
 import { ListenerGate } from './listen/gate.js'
 import { failureLimiter, type FailureLimiter } from './auth.js'
-import { resolveOptions, type RelayPluginOptions, type ResolvedOptions } from './options.js'
+import { MACHINE_ID_SPAN, resolveOptions, type RelayPluginOptions, type ResolvedOptions } from './options.js'
 import { RelayDecorator, type RelayRegistry } from './relay/decorator.js'
 import { RegistryCore } from './relay/registry.js'
 import { shoutcastExtension } from './shoutcast/extension.js'
@@ -29,7 +29,8 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
     limits: options.limits,
     userAgent: options.userAgent,
     log: fastify.log.child({ plugin: SERVER_NAME }),
-    mountSettings: options.mountSettings
+    mountSettings: options.mountSettings,
+    firstListenerId: (options.machine?.index ?? 0) * MACHINE_ID_SPAN
   })
   // Always installed: ICY blocks must be stripped from any upstream that sends them, asked or not.
   registry.extend(shoutcastExtension())

@@ -235,7 +235,8 @@ expectError(app.register(icecastRelay, { authenticate: 'yes' }))
 expectError(app.register(icecastRelay, { listenerAuth: { url: { listenerAdd: 'http://127.0.0.1/', onError: 'maybe' } } }))
 
 // Machine-wide answers: a link to the other processes of the machine
-const machine: MachineLink = { ask: async (query) => [query], answer: (respond) => { respond({ kind: 'figures' }).catch(() => {}) } }
+const machine: MachineLink = { index: 1, ask: async (query) => [query], answer: (respond) => { respond({ kind: 'figures' }).catch(() => {}) } }
 app.register(icecastRelay, { machine })
-expectError(app.register(icecastRelay, { machine: { ask: async () => [] } }))
+expectError(app.register(icecastRelay, { machine: { index: 1, ask: async () => [] } }))
+expectError(app.register(icecastRelay, { machine: { ask: async () => [], answer: () => {} } }))
 expectError(app.register(icecastRelay, { machine: 'cluster' }))

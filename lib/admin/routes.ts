@@ -85,7 +85,7 @@ export async function adminPlugin (fastify: FastifyInstance, init: AdminPluginOp
     const { mount, id } = request.query
     statusOf(mount)
     // as Icecast: an unknown id is an answer (return 0), not an error
-    const killed = registry.kick(mount, id)
+    const killed = await init.view.kick(mount, id)
     return sendXml(reply, iceresponseXml(`Client ${id} ${killed ? 'removed' : 'not found'}`, killed))
   })
 

@@ -96,6 +96,7 @@ export function workerMachineLink (): MachineLink & { close: () => void } {
   }
   process.on('message', onMessage)
   return {
+    index: cluster.worker?.id ?? 0,
     async ask (query) {
       const seq = ++last
       return await new Promise<unknown[]>((resolve) => {

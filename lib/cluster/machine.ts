@@ -5,9 +5,9 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { BadRequestError } from '../errors.js'
 import type { MachineLink } from '../options.js'
-import type { ListenerInfo, RelayRegistry } from '../relay/decorator.js'
+import type { ListenerInfo } from '../relay/decorator.js'
 import type { RelayStatus } from '../relay/relay.js'
-import type { StatusView } from '../stats/view.js'
+import type { LocalRelays, StatusView } from '../stats/view.js'
 
 const Count = Type.Integer({ minimum: 0 })
 
@@ -27,13 +27,14 @@ const ListenersAnswer = Type.Union([Type.Null(), Type.Array(Type.Object({
   id: Count, ip: Type.String(), userAgent: Type.String(), connectedSeconds: Count
 }))])
 
+const KickAnswer = Type.Boolean()
+
 const QuerySchema = Type.Union([
   Type.Object({ kind: Type.Literal('figures') }),
-  Type.Object({ kind: Type.Literal('listeners'), mount: Type.String() })
+  Type.Object({ kind: Type.Literal('listeners'), mount: Type.String() }),
+  Type.Object({ kind: Type.Literal('kick'), mount: Type.String(), id: Count })
 ])
 type Query = Static<typeof QuerySchema>
-
-type LocalRelays = Pick<RelayRegistry, 'list' | 'listenersOf'>
 
 function figuresOf (status: RelayStatus): MountFigures {
   const { localMount, listeners, peakListeners, fallbackListeners, bytesOut, slowDrops } = status
@@ -44,8 +45,11 @@ function figuresOf (status: RelayStatus): MountFigures {
 export async function answerQuery (local: LocalRelays, query: unknown): Promise<unknown> {
   if (!Value.Check(QuerySchema, query)) throw new BadRequestError('not a query of the machine link')
   const known: Query = query
-  if (known.kind === 'figures') return local.list().map(figuresOf)
-  return local.listenersOf(known.mount) ?? null
+  switch (known.kind) {
+    case 'figures': return local.list().map(figuresOf)
+    case 'listeners': return local.listenersOf(known.mount) ?? null
+    case 'kick': return local.kick(known.mount, known.id)
+  }
 }
 
 /** The answers of the shape `schema` gives: another process's word is checked, never trusted. */
@@ -87,6 +91,11 @@ export function machineView (local: LocalRelays, link: MachineLink): StatusView 
       const answers = valid(await link.ask({ kind: 'listeners', mount: localMount } satisfies Query), ListenersAnswer)
       const lists = answers.filter((answer): answer is ListenerInfo[] => answer !== null)
       return lists.length === 0 ? local.listenersOf(localMount) : lists.flat()
+    },
+    // only the process that holds the listener has it: ids are unique across the machine
+    async kick (localMount, id) {
+      const answers = valid(await link.ask({ kind: 'kick', mount: localMount, id } satisfies Query), KickAnswer)
+      return answers.length === 0 ? local.kick(localMount, id) : answers.includes(true)
     }
   }
 }

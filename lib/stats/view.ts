@@ -1,6 +1,6 @@
-// What the stats pages and the admin routes read: the relays and their listeners, of this process or (a
-// worker of a cluster) of the whole machine. They never read the registry itself, so that one view can stand
-// in for the other.
+// What the stats pages and the admin routes read, and the commands that reach listeners: the relays and their
+// listeners of this process or (a worker of a cluster) of the whole machine. They never use the registry for
+// these, so that one view can stand in for the other.
 import type { ListenerInfo, RelayRegistry } from '../relay/decorator.js'
 import type { RelayStatus } from '../relay/relay.js'
 
@@ -8,12 +8,18 @@ export interface StatusView {
   list (): Promise<RelayStatus[]>
   /** The listeners of a mount, or undefined when no relay serves it. */
   listenersOf (localMount: string): Promise<ListenerInfo[] | undefined>
+  /** Ends the listener `id` of a mount, wherever it is served; false when none has that id. */
+  kick (localMount: string, id: number): Promise<boolean>
 }
 
+/** What a view reads of this process's registry. */
+export type LocalRelays = Pick<RelayRegistry, 'list' | 'listenersOf' | 'kick'>
+
 /** This process's relays and listeners. */
-export function localView (registry: Pick<RelayRegistry, 'list' | 'listenersOf'>): StatusView {
+export function localView (registry: LocalRelays): StatusView {
   return {
     list: async () => registry.list(),
-    listenersOf: async (localMount) => registry.listenersOf(localMount)
+    listenersOf: async (localMount) => registry.listenersOf(localMount),
+    kick: async (localMount, id) => registry.kick(localMount, id)
   }
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { pidsServing, startWorkers } from '../../helpers/cluster.js'
 import { openListener, type OpenListener } from '../../helpers/listen.js'
-import { freePort, httpGet, makeTempDir, waitFor, type Proc } from '../../helpers/procs.js'
+import { freePort, httpGet, makeTempDir, sleep, waitFor, type Proc } from '../../helpers/procs.js'
 import { noise, scriptedUpstream, type ScriptedUpstream } from '../../helpers/scripted.js'
 
 const MOUNT = '/live.mp3'
@@ -87,12 +87,35 @@ test('40 listeners spread over both workers: /status-json.xsl, /admin/stats, /ad
   }
 })
 
+test('listener ids are unique across the workers; killclient by an id from listclients ends that listener, whichever worker holds it', async () => {
+  const ids = await listedIds()
+  assert.equal(new Set(ids).size, LISTENERS, 'no two listeners share an id')
+  const spaces = new Set(ids.map((id) => Math.floor(id / 2 ** 32)))
+  assert.equal(spaces.size, 2, 'each worker gives ids of its own range')
+  // two of each worker's, each asked of whichever worker the kernel hands the request to
+  const victims = [...spaces].flatMap((space) => ids.filter((id) => Math.floor(id / 2 ** 32) === space).slice(0, 2))
+  for (const id of victims) {
+    const answer = (await httpGet(`${base}/admin/killclient?mount=${MOUNT}&id=${id}`, { auth: ADMIN })).body.toString()
+    assert.match(answer, new RegExp(`Client ${id} removed`))
+  }
+  await waitFor(() => connected().length === LISTENERS - victims.length, { timeoutMs: 3000, message: 'the killed listeners to be cut' })
+  const left = await listedIds()
+  assert.equal(left.length, LISTENERS - victims.length)
+  for (const id of victims) assert.ok(!left.includes(id), `${id} is gone from listclients`)
+  const again = (await httpGet(`${base}/admin/killclient?mount=${MOUNT}&id=${victims[0]!}`, { auth: ADMIN })).body.toString()
+  assert.match(again, /not found/)
+  for (let i = 0; i < 4; i++) assert.equal(await publicListeners(), LISTENERS - victims.length)
+})
+
 test('a worker that dies: its listeners leave the counts at once', async () => {
   const [victim] = pidsServing(cli.output(), MOUNT)
+  const before = connected().length
   process.kill(victim!, 'SIGKILL')
-  await waitFor(() => connected().length < LISTENERS, { timeoutMs: 5000, message: 'the dead worker\'s listeners to be cut' })
+  await waitFor(() => connected().length < before, { timeoutMs: 5000, message: 'the dead worker\'s listeners to be cut' })
+  // the kernel closes all of a dead process's sockets at once: their ends arrive together
+  await sleep(300)
   const left = connected().length
-  assert.ok(left > 0, 'the other worker keeps its listeners')
+  assert.ok(left > 0 && left < before - 4, `the other worker keeps its listeners, the dead one's are cut (${left} of ${before})`)
   await waitFor(async () => await publicListeners() === left, { timeoutMs: 1000, message: `the counts to drop to ${left}` })
   for (let i = 0; i < 10; i++) {
     assert.equal(await publicListeners(), left, `/status-json.xsl, answer ${i + 1}`)

@@ -5,6 +5,7 @@ import { answerQuery, machineView, withMachineFigures } from '../../../lib/clust
 import type { MachineLink } from '../../../lib/options.js'
 import type { ListenerInfo } from '../../../lib/relay/decorator.js'
 import type { RelayStatus } from '../../../lib/relay/relay.js'
+import type { LocalRelays } from '../../../lib/stats/view.js'
 import { statusFixture } from '../../helpers/admin.js'
 
 const figures = fc.record({
@@ -41,6 +42,7 @@ test('a mount no process answered for keeps this process\'s own figures', () => 
 function linkWith (others: unknown[]): MachineLink {
   let respond: (query: unknown) => Promise<unknown> = async () => await Promise.reject(new Error('no responder'))
   return {
+    index: 1,
     ask: async (query) => [await respond(query), ...others],
     answer: (responder) => { respond = responder }
   }
@@ -48,10 +50,11 @@ function linkWith (others: unknown[]): MachineLink {
 
 const listener = (id: number): ListenerInfo => ({ id, ip: '127.0.0.1', userAgent: 'test', connectedSeconds: 1 })
 
-function localRelays (statuses: RelayStatus[], listeners: ListenerInfo[]): { list: () => RelayStatus[], listenersOf: (mount: string) => ListenerInfo[] | undefined } {
+function localRelays (statuses: RelayStatus[], listeners: ListenerInfo[]): LocalRelays {
   return {
     list: () => statuses,
-    listenersOf: (mount) => statuses.some((status) => status.localMount === mount) ? listeners : undefined
+    listenersOf: (mount) => statuses.some((status) => status.localMount === mount) ? listeners : undefined,
+    kick: (mount, id) => statuses.some((status) => status.localMount === mount) && listeners.some((each) => each.id === id)
   }
 }
 
@@ -74,7 +77,14 @@ test('machine view: the others\' answers are checked, and one that is malformed 
 
 test('a query that is none of the link\'s is refused, never answered', async () => {
   const local = localRelays([statusFixture()], [])
-  for (const query of [undefined, null, 'figures', { kind: 'kill' }, { kind: 'listeners' }, { kind: 'listeners', mount: 5 }]) {
+  for (const query of [undefined, null, 'figures', { kind: 'kill' }, { kind: 'listeners' }, { kind: 'listeners', mount: 5 }, { kind: 'kick', mount: '/live.mp3', id: -1 }, { kind: 'kick', mount: '/live.mp3' }]) {
     await assert.rejects(answerQuery(local, query), { code: 'FST_ICECAST_RELAY_BAD_REQUEST' })
   }
+})
+
+test('kick: ended by whichever process holds the listener; an answer that is no boolean counts for nothing', async () => {
+  const local = localRelays([statusFixture({ localMount: '/live.mp3' })], [listener(1)])
+  assert.equal(await machineView(local, linkWith([true])).kick('/live.mp3', 2 ** 32 + 1), true)
+  assert.equal(await machineView(local, linkWith([false, 'true', 1])).kick('/live.mp3', 7), false)
+  assert.equal(await machineView(local, linkWith([])).kick('/live.mp3', 1), true)
 })
