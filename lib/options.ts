@@ -309,11 +309,26 @@ export interface MachineLink {
   ask: (query: unknown) => Promise<unknown[]>
   /** Called once at register: `respond` answers the queries other processes `ask` (a rejection is no answer). */
   answer: (respond: (query: unknown) => Promise<unknown>) => void
+  /**
+   * Reserves the place of one more listener of `mount` on the machine, kept by one process for all: `ok` when
+   * the machine holds fewer than `clients` listeners and `mount` fewer than `maxListeners` (null: no limit),
+   * else the limit it hit; undefined when no answer came in time (the listener is then refused).
+   */
+  reserve: (mount: string, limits: MachineSlotLimits) => Promise<MachineReservation | undefined>
+  /** Gives back a place `reserve` gave: its listener left. */
+  release: (mount: string) => void
+}
+export type MachineReservation = 'ok' | 'clients' | 'mount'
+export interface MachineSlotLimits {
+  clients: number
+  maxListeners: number | null
 }
 const MachineLinkSchema = Type.Unsafe<MachineLink>(Type.Object({
   index: Type.Integer({ minimum: 0, maximum: MAX_MACHINE_INDEX }),
   ask: Type.Function([Type.Unknown()], Type.Unknown()),
-  answer: Type.Function([Type.Unknown()], Type.Unknown())
+  answer: Type.Function([Type.Unknown()], Type.Unknown()),
+  reserve: Type.Function([Type.String(), Type.Unknown()], Type.Unknown()),
+  release: Type.Function([Type.String()], Type.Unknown())
 }))
 
 /** What a user passes to `register`: every option may be left out; no other key is one (but Fastify's). */

@@ -5,6 +5,7 @@ import { adminPlugin } from './admin/routes.js'
 import { masterPlugin } from './master/plugin.js'
 import { listenerRoute } from './listen/route.js'
 import { ListenerGate } from './listen/gate.js'
+import { MachineSlots } from './listen/slots.js'
 import { failureLimiter, type FailureLimiter } from './auth.js'
 import { MACHINE_ID_SPAN, resolveOptions, type RelayPluginOptions, type ResolvedOptions } from './options.js'
 import { RelayDecorator, type RelayRegistry } from './relay/decorator.js'
@@ -43,7 +44,8 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
 
   const startedAt = new Date()
   const other = playlistServer({ server: options.server, startedAt, mountPrefix: options.prefix })
-  listenerRoute(fastify, registry, { prefix: options.prefix, server: SERVER_NAME, gate: await listenerGate(fastify, registry, options), other })
+  const slots = new MachineSlots(options.machine, options.limits.clients)
+  listenerRoute(fastify, registry, { prefix: options.prefix, server: SERVER_NAME, gate: await listenerGate(fastify, registry, options), other, slots })
   if (options.masters.length > 0 || options.relayAuth !== undefined) {
     await fastify.register(masterPlugin, {
       registry, masters: options.masters, relayAuth: options.relayAuth, mountPrefix: options.prefix, userAgent: options.userAgent

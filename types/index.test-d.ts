@@ -235,8 +235,9 @@ expectError(app.register(icecastRelay, { authenticate: 'yes' }))
 expectError(app.register(icecastRelay, { listenerAuth: { url: { listenerAdd: 'http://127.0.0.1/', onError: 'maybe' } } }))
 
 // Machine-wide answers: a link to the other processes of the machine
-const machine: MachineLink = { index: 1, ask: async (query) => [query], answer: (respond) => { respond({ kind: 'figures' }).catch(() => {}) } }
+const machine: MachineLink = { index: 1, ask: async (query) => [query], answer: (respond) => { respond({ kind: 'figures' }).catch(() => {}) }, reserve: async () => 'ok', release: () => {} }
 app.register(icecastRelay, { machine })
 expectError(app.register(icecastRelay, { machine: { index: 1, ask: async () => [] } }))
-expectError(app.register(icecastRelay, { machine: { ask: async () => [], answer: () => {} } }))
+expectError(app.register(icecastRelay, { machine: { ask: async () => [], answer: () => {}, reserve: async () => 'ok', release: () => {} } }))
+expectError(app.register(icecastRelay, { machine: { ...machine, reserve: async () => 'yes' } }))
 expectError(app.register(icecastRelay, { machine: 'cluster' }))

@@ -1,7 +1,9 @@
-// The machine link of `--workers N` over node:cluster messages: a worker's query goes to the primary, which
-// hands it to every worker (the asker included) and sends the answers that came in time back to the asker.
+// The machine link of `--workers N` over node:cluster messages, through the primary: a worker's query goes to
+// every worker (the asker included) and their answers back to the asker; a worker's listener places are
+// counted by the primary alone, so that the limits hold machine-wide.
 import cluster, { type Worker } from 'node:cluster'
-import type { MachineLink } from '../options.js'
+import type { MachineLink, MachineReservation, MachineSlotLimits } from '../options.js'
+import { SlotCounts } from './slots.js'
 
 /** How long the primary waits for the workers' answers: one that is slower is left out of this answer. */
 export const ANSWER_TIMEOUT_MS = 1000
@@ -16,11 +18,23 @@ type Message =
   | { [TAG]: 'ask', seq: number, query: unknown }
   | { [TAG]: 'query', seq: number, query: unknown }
   | { [TAG]: 'answer', seq: number, answer?: unknown }
-  | { [TAG]: 'answers', seq: number, answers: unknown[] }
+  | { [TAG]: 'reserve', seq: number, mount: string, limits: MachineSlotLimits }
+  | { [TAG]: 'release', seq: number, mount: string }
+  /** the primary's reply to an `ask` (the answers) or a `reserve` (the reservation) */
+  | { [TAG]: 'reply', seq: number, value: unknown }
 
 function isMessage (value: unknown): value is Message {
   return typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)[TAG] === 'string' &&
     Number.isSafeInteger((value as Record<string, unknown>)['seq'])
+}
+
+const isLimit = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+
+/** Whether a worker's `reserve` is one: a mount and limits that are counts. */
+function isReservation (message: Record<string, unknown>): message is { mount: string, limits: MachineSlotLimits } {
+  const limits = message['limits'] as Record<string, unknown> | null | undefined
+  return typeof message['mount'] === 'string' && typeof limits === 'object' && limits !== null &&
+    isLimit(limits['clients']) && (limits['maxListeners'] === null || isLimit(limits['maxListeners']))
 }
 
 interface Gathering {
@@ -29,12 +43,18 @@ interface Gathering {
   finish: () => void
 }
 
+function reply (worker: Worker, seq: number, value: unknown): void {
+  if (worker.isConnected()) worker.send({ [TAG]: 'reply', seq, value } satisfies Message)
+}
+
 /**
- * The primary's part: relays each worker's query to every worker and its answers back. A worker that exits
- * is no longer waited for, so its listeners leave the counts at once. Returns a function that stops it.
+ * The primary's part: relays each worker's query to every worker and its answers back, and keeps the count
+ * of listener places. A worker that exits is no longer waited for and its places are given back, so its
+ * listeners leave the counts at once. Returns a function that stops it.
  */
 export function relayMachineQueries (): () => void {
   const gatherings = new Map<number, Gathering>()
+  const slots = new SlotCounts()
   let last = 0
 
   const gather = (asker: Worker, seq: number, query: unknown): void => {
@@ -46,7 +66,7 @@ export function relayMachineQueries (): () => void {
       finish: () => {
         clearTimeout(timer)
         gatherings.delete(id)
-        if (asker.isConnected()) asker.send({ [TAG]: 'answers', seq, answers: gathering.answers } satisfies Message)
+        reply(asker, seq, gathering.answers)
       }
     }
     const timer = setTimeout(gathering.finish, ANSWER_TIMEOUT_MS).unref()
@@ -64,10 +84,17 @@ export function relayMachineQueries (): () => void {
 
   const onMessage = (worker: Worker, message: unknown): void => {
     if (!isMessage(message)) return
-    if (message[TAG] === 'ask') gather(worker, message.seq, message.query)
-    else if (message[TAG] === 'answer') answered(worker, message.seq, message)
+    switch (message[TAG]) {
+      case 'ask': gather(worker, message.seq, message.query); break
+      case 'answer': answered(worker, message.seq, message); break
+      case 'reserve':
+        reply(worker, message.seq, isReservation(message) ? slots.reserve(worker.id, message.mount, message.limits) : undefined)
+        break
+      case 'release': if (typeof message.mount === 'string') slots.release(worker.id, message.mount); break
+    }
   }
   const onExit = (worker: Worker): void => {
+    slots.forget(worker.id)
     for (const [seq] of gatherings) answered(worker, seq, { [TAG]: 'answer', seq })
   }
   cluster.on('message', onMessage)
@@ -78,40 +105,54 @@ export function relayMachineQueries (): () => void {
   }
 }
 
+const RESERVATIONS = new Set<unknown>(['ok', 'clients', 'mount'])
+
 /** A worker's link to the others through its primary, and the function that stops it (at the app's close). */
 export function workerMachineLink (): MachineLink & { close: () => void } {
-  const asked = new Map<number, (answers: unknown[]) => void>()
+  const pending = new Map<number, (value: unknown) => void>()
   let last = 0
   let respond: ((query: unknown) => Promise<unknown>) | undefined
 
-  const reply = async (seq: number, query: unknown): Promise<void> => {
-    const answer = await respond?.(query).then((value) => ({ answer: value }), () => ({}))
-    if (process.connected) process.send?.({ [TAG]: 'answer', seq, ...answer } satisfies Message)
+  const answer = async (seq: number, query: unknown): Promise<void> => {
+    const answered = await respond?.(query).then((value) => ({ answer: value }), () => ({}))
+    if (process.connected) process.send?.({ [TAG]: 'answer', seq, ...answered } satisfies Message)
+  }
+  /** Sends `message` to the primary; resolves with its reply, or undefined when none came in time (a primary that is gone). */
+  const request = async (message: (seq: number) => Message): Promise<unknown> => {
+    const seq = ++last
+    return await new Promise<unknown>((resolve) => {
+      const done = (value: unknown): void => {
+        clearTimeout(timer)
+        pending.delete(seq)
+        resolve(value)
+      }
+      const timer = setTimeout(() => { done(undefined) }, ASK_TIMEOUT_MS).unref()
+      pending.set(seq, done)
+      process.send?.(message(seq))
+    })
   }
   const onMessage = (message: unknown): void => {
     if (!isMessage(message)) return
     // a send that fails is a primary that is gone: no one is left to answer
-    if (message[TAG] === 'query') reply(message.seq, message.query).catch(() => {})
-    else if (message[TAG] === 'answers') asked.get(message.seq)?.(message.answers)
+    if (message[TAG] === 'query') answer(message.seq, message.query).catch(() => {})
+    else if (message[TAG] === 'reply') pending.get(message.seq)?.(message.value)
   }
   process.on('message', onMessage)
   return {
     index: cluster.worker?.id ?? 0,
     async ask (query) {
-      const seq = ++last
-      return await new Promise<unknown[]>((resolve) => {
-        const done = (answers: unknown[]): void => {
-          clearTimeout(timer)
-          asked.delete(seq)
-          resolve(answers)
-        }
-        // no answer in time (a primary that is gone): none, and the asker's view falls back on its own figures
-        const timer = setTimeout(() => { done([]) }, ASK_TIMEOUT_MS).unref()
-        asked.set(seq, done)
-        process.send?.({ [TAG]: 'ask', seq, query } satisfies Message)
-      })
+      const answers = await request((seq) => ({ [TAG]: 'ask', seq, query }))
+      // none in time: the asker's view falls back on its own figures
+      return Array.isArray(answers) ? answers : []
     },
     answer (responder) { respond = responder },
+    async reserve (mount, limits) {
+      const value = await request((seq) => ({ [TAG]: 'reserve', seq, mount, limits }))
+      return RESERVATIONS.has(value) ? value as MachineReservation : undefined
+    },
+    release (mount) {
+      if (process.connected) process.send?.({ [TAG]: 'release', seq: 0, mount } satisfies Message)
+    },
     close () { process.off('message', onMessage) }
   }
 }

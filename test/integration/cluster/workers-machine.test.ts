@@ -4,17 +4,15 @@ import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import { pidsServing, startWorkers } from '../../helpers/cluster.js'
+import { killWorker, noisyUpstream, pidsServing, startWorkers, stopAll } from '../../helpers/cluster.js'
 import { openListener, type OpenListener } from '../../helpers/listen.js'
 import { freePort, httpGet, makeTempDir, sleep, waitFor, type Proc } from '../../helpers/procs.js'
-import { noise, scriptedUpstream, type ScriptedUpstream } from '../../helpers/scripted.js'
 
 const MOUNT = '/live.mp3'
 const LISTENERS = 40
 const ADMIN = { user: 'admin', password: 'machine-wide' }
 
-let upstream: ScriptedUpstream
-let pushing: NodeJS.Timeout
+let upstream: Awaited<ReturnType<typeof noisyUpstream>>
 let cli: Proc
 let base: string
 let listeners: OpenListener[] = []
@@ -49,8 +47,7 @@ async function adminStatsListeners (): Promise<number> {
 const connected = (): OpenListener[] => listeners.filter((listener) => !listener.socket.destroyed && listener.socket.readable)
 
 before(async () => {
-  upstream = await scriptedUpstream()
-  pushing = setInterval(() => { upstream.push(noise(2000)) }, 50)
+  upstream = await noisyUpstream()
   const port = await freePort()
   base = `http://127.0.0.1:${port}`
   const config = join(makeTempDir('cluster-machine'), 'icecast.xml')
@@ -70,12 +67,7 @@ before(async () => {
   await Promise.all(listeners.map(async (listener) => await listener.waitForBytes(1, 10000)))
 })
 
-after(async () => {
-  for (const listener of listeners) await listener.close()
-  await cli?.stop()
-  clearInterval(pushing)
-  await upstream?.close()
-})
+after(async () => { await stopAll(listeners, cli, upstream) })
 
 test('40 listeners spread over both workers: /status-json.xsl, /admin/stats, /admin/listclients and /admin/metrics count 40, asked 10 times in a row', async () => {
   assert.equal(pidsServing(cli.output(), MOUNT).size, 2, 'the listeners were served by both workers')
@@ -110,7 +102,7 @@ test('listener ids are unique across the workers; killclient by an id from listc
 test('a worker that dies: its listeners leave the counts at once', async () => {
   const [victim] = pidsServing(cli.output(), MOUNT)
   const before = connected().length
-  process.kill(victim!, 'SIGKILL')
+  await killWorker(cli, victim!)
   await waitFor(() => connected().length < before, { timeoutMs: 5000, message: 'the dead worker\'s listeners to be cut' })
   // the kernel closes all of a dead process's sockets at once: their ends arrive together
   await sleep(300)

@@ -44,7 +44,9 @@ function linkWith (others: unknown[]): MachineLink {
   return {
     index: 1,
     ask: async (query) => [await respond(query), ...others],
-    answer: (responder) => { respond = responder }
+    answer: (responder) => { respond = responder },
+    reserve: async () => 'ok',
+    release: () => {}
   }
 }
 
