@@ -93,7 +93,7 @@ export async function adminPlugin (fastify: FastifyInstance, init: AdminPluginOp
     schema: { querystring: MoveClientsQuery, response: Xml }
   }, async (request, reply) => {
     const { mount, destination } = request.query
-    const moved = await registry.moveListeners(mount, destination)
+    const moved = await init.view.moveListeners(mount, destination)
     return sendXml(reply, iceresponseXml(`Clients moved from ${mount} to ${destination} (${moved})`, true))
   })
 
@@ -114,7 +114,7 @@ export async function adminPlugin (fastify: FastifyInstance, init: AdminPluginOp
     // Icecast's order: `song` whole, else `artist - title`, else the title alone
     const text = song ?? (artist !== undefined && title !== undefined ? `${artist} - ${title}` : title)
     if (text === undefined) throw new BadRequestError('metadata needs song, or title (and artist)')
-    registry.setMetadata(mount, { title: text, ...(url !== undefined && { url }) })
+    await init.view.setMetadata(mount, { title: text, ...(url !== undefined && { url }) })
     return sendXml(reply, iceresponseXml('Metadata update successful', true))
   })
 

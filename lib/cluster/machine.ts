@@ -32,7 +32,13 @@ const KickAnswer = Type.Boolean()
 const QuerySchema = Type.Union([
   Type.Object({ kind: Type.Literal('figures') }),
   Type.Object({ kind: Type.Literal('listeners'), mount: Type.String() }),
-  Type.Object({ kind: Type.Literal('kick'), mount: Type.String(), id: Count })
+  Type.Object({ kind: Type.Literal('kick'), mount: Type.String(), id: Count }),
+  Type.Object({ kind: Type.Literal('move'), mount: Type.String(), destination: Type.String() }),
+  Type.Object({
+    kind: Type.Literal('metadata'),
+    mount: Type.String(),
+    metadata: Type.Object({ title: Type.Optional(Type.String()), url: Type.Optional(Type.String()) }, { additionalProperties: false })
+  })
 ])
 type Query = Static<typeof QuerySchema>
 
@@ -49,6 +55,10 @@ export async function answerQuery (local: LocalRelays, query: unknown): Promise<
     case 'figures': return local.list().map(figuresOf)
     case 'listeners': return local.listenersOf(known.mount) ?? null
     case 'kick': return local.kick(known.mount, known.id)
+    case 'move': return await local.moveListeners(known.mount, known.destination)
+    case 'metadata':
+      local.setMetadata(known.mount, known.metadata)
+      return true
   }
 }
 
@@ -96,6 +106,17 @@ export function machineView (local: LocalRelays, link: MachineLink): StatusView 
     async kick (localMount, id) {
       const answers = valid(await link.ask({ kind: 'kick', mount: localMount, id } satisfies Query), KickAnswer)
       return answers.length === 0 ? local.kick(localMount, id) : answers.includes(true)
+    },
+    // Each command runs here first, so that its errors (an unknown mount, a refused move) are this request's
+    // answer; then every process runs it on its own listeners (this one has none left to move).
+    async moveListeners (from, to) {
+      const here = await local.moveListeners(from, to)
+      const answers = valid(await link.ask({ kind: 'move', mount: from, destination: to } satisfies Query), Count)
+      return here + answers.reduce((total, moved) => total + moved, 0)
+    },
+    async setMetadata (localMount, metadata) {
+      local.setMetadata(localMount, metadata)
+      await link.ask({ kind: 'metadata', mount: localMount, metadata } satisfies Query)
     }
   }
 }

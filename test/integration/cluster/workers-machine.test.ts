@@ -9,6 +9,7 @@ import { openListener, type OpenListener } from '../../helpers/listen.js'
 import { freePort, httpGet, makeTempDir, sleep, waitFor, type Proc } from '../../helpers/procs.js'
 
 const MOUNT = '/live.mp3'
+const OTHER = '/other.mp3'
 const LISTENERS = 40
 const ADMIN = { user: 'admin', password: 'machine-wide' }
 
@@ -17,12 +18,16 @@ let cli: Proc
 let base: string
 let listeners: OpenListener[] = []
 
-async function publicListeners (): Promise<number> {
+async function publicSource (mount: string): Promise<{ listeners: number, title?: string }> {
   const answer = await httpGet(`${base}/status-json.xsl`)
-  const sources = [JSON.parse(answer.body.toString()).icestats.source].flat() as Array<{ listenurl: string, listeners: number }>
-  const source = sources.find((each) => each.listenurl.endsWith(MOUNT))
+  const sources = [JSON.parse(answer.body.toString()).icestats.source].flat() as Array<{ listenurl: string, listeners: number, title?: string }>
+  const source = sources.find((each) => each.listenurl.endsWith(mount))
   assert.ok(source !== undefined, answer.body.toString())
-  return source.listeners
+  return source
+}
+
+async function publicListeners (mount = MOUNT): Promise<number> {
+  return (await publicSource(mount)).listeners
 }
 
 async function metricListeners (): Promise<number> {
@@ -32,8 +37,12 @@ async function metricListeners (): Promise<number> {
   return Number(line[1])
 }
 
-async function listedIds (): Promise<number[]> {
-  const page = (await httpGet(`${base}/admin/listclients?mount=${MOUNT}`, { auth: ADMIN })).body.toString()
+async function admin (path: string): Promise<string> {
+  return (await httpGet(`${base}${path}`, { auth: ADMIN })).body.toString()
+}
+
+async function listedIds (mount = MOUNT): Promise<number[]> {
+  const page = await admin(`/admin/listclients?mount=${mount}`)
   return [...page.matchAll(/<ID>(\d+)<\/ID>/g)].map((match) => Number(match[1]))
 }
 
@@ -55,6 +64,7 @@ before(async () => {
   <authentication><admin-user>${ADMIN.user}</admin-user><admin-password>${ADMIN.password}</admin-password></authentication>
   <listen-socket><bind-address>127.0.0.1</bind-address><port>${port}</port></listen-socket>
   <relay><server>127.0.0.1</server><port>${upstream.port}</port><mount>/stream</mount><local-mount>${MOUNT}</local-mount></relay>
+  <relay><server>127.0.0.1</server><port>${upstream.port}</port><mount>/stream</mount><local-mount>${OTHER}</local-mount></relay>
 </icecast>
 `)
   cli = await startWorkers(config, base, 2)
@@ -97,6 +107,19 @@ test('listener ids are unique across the workers; killclient by an id from listc
   const again = (await httpGet(`${base}/admin/killclient?mount=${MOUNT}&id=${victims[0]!}`, { auth: ADMIN })).body.toString()
   assert.match(again, /not found/)
   for (let i = 0; i < 4; i++) assert.equal(await publicListeners(), LISTENERS - victims.length)
+})
+
+test('moveclients moves the listeners of every worker; metadata reaches every worker\'s listeners', async () => {
+  const count = connected().length
+  assert.match(await admin(`/admin/moveclients?mount=${MOUNT}&destination=${OTHER}`), new RegExp(`\\(${count}\\)`))
+  assert.equal((await listedIds(OTHER)).length, count)
+  assert.equal((await listedIds(MOUNT)).length, 0)
+  for (let i = 0; i < 4; i++) assert.equal(await publicListeners(OTHER), count)
+  assert.match(await admin(`/admin/metadata?mount=${OTHER}&mode=updinfo&song=${encodeURIComponent('Machine - Wide')}`), /Metadata update successful/)
+  for (let i = 0; i < 6; i++) assert.equal((await publicSource(OTHER)).title, 'Machine - Wide', `answer ${i + 1}`)
+  assert.match(await admin(`/admin/moveclients?mount=${OTHER}&destination=${MOUNT}`), new RegExp(`\\(${count}\\)`))
+  assert.equal(connected().length, count, 'the moved listeners kept their connections')
+  assert.equal(await publicListeners(), count)
 })
 
 test('a worker that dies: its listeners leave the counts at once', async () => {

@@ -56,7 +56,9 @@ function localRelays (statuses: RelayStatus[], listeners: ListenerInfo[]): Local
   return {
     list: () => statuses,
     listenersOf: (mount) => statuses.some((status) => status.localMount === mount) ? listeners : undefined,
-    kick: (mount, id) => statuses.some((status) => status.localMount === mount) && listeners.some((each) => each.id === id)
+    kick: (mount, id) => statuses.some((status) => status.localMount === mount) && listeners.some((each) => each.id === id),
+    moveListeners: async () => listeners.splice(0).length,
+    setMetadata: () => {}
   }
 }
 
@@ -79,7 +81,9 @@ test('machine view: the others\' answers are checked, and one that is malformed 
 
 test('a query that is none of the link\'s is refused, never answered', async () => {
   const local = localRelays([statusFixture()], [])
-  for (const query of [undefined, null, 'figures', { kind: 'kill' }, { kind: 'listeners' }, { kind: 'listeners', mount: 5 }, { kind: 'kick', mount: '/live.mp3', id: -1 }, { kind: 'kick', mount: '/live.mp3' }]) {
+  for (const query of [undefined, null, 'figures', { kind: 'kill' }, { kind: 'listeners' }, { kind: 'listeners', mount: 5 }, { kind: 'kick', mount: '/live.mp3', id: -1 }, { kind: 'kick', mount: '/live.mp3' },
+    { kind: 'move', mount: '/live.mp3' }, { kind: 'metadata', mount: '/live.mp3', metadata: { title: 1 } },
+    { kind: 'metadata', mount: '/live.mp3', metadata: { title: 'x', fields: {} } }]) {
     await assert.rejects(answerQuery(local, query), { code: 'FST_ICECAST_RELAY_BAD_REQUEST' })
   }
 })
@@ -89,4 +93,9 @@ test('kick: ended by whichever process holds the listener; an answer that is no 
   assert.equal(await machineView(local, linkWith([true])).kick('/live.mp3', 2 ** 32 + 1), true)
   assert.equal(await machineView(local, linkWith([false, 'true', 1])).kick('/live.mp3', 7), false)
   assert.equal(await machineView(local, linkWith([])).kick('/live.mp3', 1), true)
+})
+
+test('moveclients: this process\'s listeners move first, then every process\'s; the count adds the others\' answers that are counts', async () => {
+  const local = localRelays([statusFixture({ localMount: '/live.mp3' })], [listener(1), listener(2)])
+  assert.equal(await machineView(local, linkWith([3, -1, '4', 2.5, null])).moveListeners('/live.mp3', '/other.mp3'), 5)
 })
