@@ -185,7 +185,7 @@ async function superviseWorkers (workers: number, socketsEach: number, link: Clu
 /** The machine's relays in this process, the workers mirroring them; the relays close once the workers ended. */
 async function superviseCluster (options: RelayPluginOptions, workers: number, socketsEach: number): Promise<number> {
   const primary = await startPrimary(options)
-  const stopRelaying = relayMachineQueries()
+  const stopRelaying = relayMachineQueries(primary.app.relay)
   try {
     return await superviseWorkers(workers, socketsEach, primary.link)
   } finally {

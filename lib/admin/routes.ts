@@ -101,7 +101,7 @@ export async function adminPlugin (fastify: FastifyInstance, init: AdminPluginOp
     schema: { querystring: MountQuery, response: Xml }
   }, async (request, reply) => {
     const { mount } = request.query
-    if (!registry.restart(mount)) throw new UnknownMountError(mount)
+    if (!await init.view.restart(mount)) throw new UnknownMountError(mount)
     return sendXml(reply, iceresponseXml('Source restarted: the relay connects to its upstream again', true))
   })
 
@@ -124,14 +124,14 @@ export async function adminPlugin (fastify: FastifyInstance, init: AdminPluginOp
     schema: { body: RelayBody, response: { 201: RelayStatusSchema } },
     validatorCompiler: namedFieldValidator
   }, async (request, reply) => {
-    return reply.code(201).send(registry.add(request.body))
+    return reply.code(201).send(await init.view.add(request.body))
   })
 
   fastify.delete<{ Querystring: Static<typeof MountQuery> }>('/admin/relays', {
     schema: { querystring: MountQuery }
   }, async (request, reply) => {
     const { mount } = request.query
-    if (!registry.remove(mount)) throw new UnknownMountError(mount)
+    if (!await init.view.remove(mount)) throw new UnknownMountError(mount)
     return reply.code(204).send()
   })
 

@@ -4,6 +4,8 @@
 import cluster, { type Worker } from 'node:cluster'
 import type { MachineLink, MachineReservation, MachineSlotLimits } from '../options.js'
 import { SlotCounts } from './slots.js'
+import type { LocalRelays } from '../stats/view.js'
+import { answerQuery, sideOf } from './machine.js'
 
 /** How long the primary waits for the workers' answers: one that is slower is left out of this answer. */
 export const ANSWER_TIMEOUT_MS = 1000
@@ -47,21 +49,28 @@ function reply (worker: Worker, seq: number, value: unknown): void {
   if (worker.isConnected()) worker.send({ [TAG]: 'reply', seq, value } satisfies Message)
 }
 
+/** The primary's own place among the answering processes (workers' ids start at 1). */
+const PRIMARY = 0
+
 /**
  * The primary's part: relays each worker's query to every worker and its answers back, and keeps the count
- * of listener places. A worker that exits is no longer waited for and its places are given back, so its
- * listeners leave the counts at once. Returns a function that stops it.
+ * of listener places. Queries about the upstream side (killsource, a relay removed) are answered by the
+ * primary's relays, the ones that hold the upstreams; the workers answer those about listeners (and removals). A worker
+ * that exits is no longer waited for and its places are given back, so its listeners leave the counts at
+ * once. Returns a function that stops it.
  */
-export function relayMachineQueries (): () => void {
+export function relayMachineQueries (primary: LocalRelays): () => void {
   const gatherings = new Map<number, Gathering>()
   const slots = new SlotCounts()
   let last = 0
 
   const gather = (asker: Worker, seq: number, query: unknown): void => {
     const id = ++last
-    const workers = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker?.isConnected() === true)
+    const side = sideOf(query)
+    const workers = side === 'upstream' ? [] : Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker?.isConnected() === true)
+    const byPrimary = side !== 'listeners'
     const gathering: Gathering = {
-      waiting: new Set(workers.map((worker) => worker.id)),
+      waiting: new Set([...workers.map((worker) => worker.id), ...(byPrimary ? [PRIMARY] : [])]),
       answers: [],
       finish: () => {
         clearTimeout(timer)
@@ -72,12 +81,16 @@ export function relayMachineQueries (): () => void {
     const timer = setTimeout(gathering.finish, ANSWER_TIMEOUT_MS).unref()
     gatherings.set(id, gathering)
     for (const worker of workers) worker.send({ [TAG]: 'query', seq: id, query } satisfies Message)
-    if (workers.length === 0) gathering.finish()
+    if (byPrimary) {
+      answerQuery(primary, query).then((answer) => { answered(PRIMARY, id, { [TAG]: 'answer', seq: id, answer }) },
+        () => { answered(PRIMARY, id, { [TAG]: 'answer', seq: id }) })
+    }
+    if (gathering.waiting.size === 0) gathering.finish()
   }
 
-  const answered = (worker: Worker, seq: number, message: Message): void => {
+  const answered = (from: number, seq: number, message: Message): void => {
     const gathering = gatherings.get(seq)
-    if (gathering === undefined || !gathering.waiting.delete(worker.id)) return
+    if (gathering === undefined || !gathering.waiting.delete(from)) return
     if ('answer' in message) gathering.answers.push(message.answer)
     if (gathering.waiting.size === 0) gathering.finish()
   }
@@ -86,7 +99,7 @@ export function relayMachineQueries (): () => void {
     if (!isMessage(message)) return
     switch (message[TAG]) {
       case 'ask': gather(worker, message.seq, message.query); break
-      case 'answer': answered(worker, message.seq, message); break
+      case 'answer': answered(worker.id, message.seq, message); break
       case 'reserve':
         reply(worker, message.seq, isReservation(message) ? slots.reserve(worker.id, message.mount, message.limits) : undefined)
         break
@@ -95,7 +108,7 @@ export function relayMachineQueries (): () => void {
   }
   const onExit = (worker: Worker): void => {
     slots.forget(worker.id)
-    for (const [seq] of gatherings) answered(worker, seq, { [TAG]: 'answer', seq })
+    for (const [seq] of gatherings) answered(worker.id, seq, { [TAG]: 'answer', seq })
   }
   cluster.on('message', onMessage)
   cluster.on('exit', onExit)
@@ -107,7 +120,10 @@ export function relayMachineQueries (): () => void {
 
 const RESERVATIONS = new Set<unknown>(['ok', 'clients', 'mount'])
 
-/** A worker's link to the others through its primary, and the function that stops it (at the app's close). */
+/**
+ * A worker's link to the others through its primary, and the function that stops it (at the app's close). Its
+ * relays mirror the primary's, so queries about the upstream side are the primary's alone to answer.
+ */
 export function workerMachineLink (): MachineLink & { close: () => void } {
   const pending = new Map<number, (value: unknown) => void>()
   let last = 0
@@ -134,7 +150,7 @@ export function workerMachineLink (): MachineLink & { close: () => void } {
   const onMessage = (message: unknown): void => {
     if (!isMessage(message)) return
     // a send that fails is a primary that is gone: no one is left to answer
-    if (message[TAG] === 'query') answer(message.seq, message.query).catch(() => {})
+    if (message[TAG] === 'query' && sideOf(message.query) !== 'upstream') answer(message.seq, message.query).catch(() => {})
     else if (message[TAG] === 'reply') pending.get(message.seq)?.(message.value)
   }
   process.on('message', onMessage)

@@ -38,9 +38,22 @@ const QuerySchema = Type.Union([
     kind: Type.Literal('metadata'),
     mount: Type.String(),
     metadata: Type.Object({ title: Type.Optional(Type.String()), url: Type.Optional(Type.String()) }, { additionalProperties: false })
-  })
+  }),
+  Type.Object({ kind: Type.Literal('restart'), mount: Type.String() }),
+  Type.Object({ kind: Type.Literal('remove'), mount: Type.String() })
 ])
 type Query = Static<typeof QuerySchema>
+
+/**
+ * Which side of a relay a query acts on: its listeners, its upstream connection (`killsource`), or both (a
+ * relay removed). A machine whose processes mirror one that holds the upstreams (the primary of
+ * `--workers`) hands each query to the side it is for; processes that each relay their own upstreams answer all.
+ */
+export function sideOf (query: unknown): 'listeners' | 'upstream' | 'both' {
+  const kind = (query as { kind?: unknown } | null)?.kind
+  if (kind === 'restart') return 'upstream'
+  return kind === 'remove' ? 'both' : 'listeners'
+}
 
 function figuresOf (status: RelayStatus): MountFigures {
   const { localMount, listeners, peakListeners, fallbackListeners, bytesOut, slowDrops } = status
@@ -59,6 +72,8 @@ export async function answerQuery (local: LocalRelays, query: unknown): Promise<
     case 'metadata':
       local.setMetadata(known.mount, known.metadata)
       return true
+    case 'restart': return local.restart(known.mount)
+    case 'remove': return local.remove(known.mount)
   }
 }
 
@@ -117,6 +132,16 @@ export function machineView (local: LocalRelays, link: MachineLink): StatusView 
     async setMetadata (localMount, metadata) {
       local.setMetadata(localMount, metadata)
       await link.ask({ kind: 'metadata', mount: localMount, metadata } satisfies Query)
-    }
+    },
+    // where the upstream is held; a relay only this process has (one the API added to it) restarts here
+    async restart (localMount) {
+      return valid(await link.ask({ kind: 'restart', mount: localMount } satisfies Query), KickAnswer).includes(true) || local.restart(localMount)
+    },
+    async remove (localMount) {
+      return valid(await link.ask({ kind: 'remove', mount: localMount } satisfies Query), KickAnswer).includes(true)
+    },
+    // this process's own: a relay added where the upstreams are held would be open on their private side,
+    // without the listener authentication it may name
+    add: async (definition) => local.add(definition)
   }
 }

@@ -25,11 +25,13 @@ export function pidsServing (output: string, url: string): Set<number> {
 }
 
 /** A scripted upstream that sends noise every 50 ms until it is stopped. */
-export async function noisyUpstream (): Promise<{ port: number, stop: () => Promise<void> }> {
+export async function noisyUpstream (): Promise<{ port: number, requests: () => number, clients: () => number, stop: () => Promise<void> }> {
   const upstream = await scriptedUpstream()
   const pushing = setInterval(() => { upstream.push(noise(2000)) }, 50)
   return {
     port: upstream.port,
+    requests: () => upstream.requests.length,
+    clients: () => upstream.clients.size,
     stop: async () => {
       clearInterval(pushing)
       await upstream.close()

@@ -122,6 +122,23 @@ test('moveclients moves the listeners of every worker; metadata reaches every wo
   assert.equal(await publicListeners(), count)
 })
 
+test('killsource reconnects the one upstream connection of the machine; a relay removed leaves every worker', async () => {
+  const requests = upstream.requests()
+  assert.equal(upstream.clients(), 2, 'one upstream connection per mount for the machine')
+  assert.match(await admin(`/admin/killsource?mount=${OTHER}`), /Source restarted/)
+  await waitFor(() => upstream.requests() > requests, { timeoutMs: 3000, message: 'the primary to reconnect' })
+  await sleep(500)
+  assert.equal(upstream.requests(), requests + 1, 'one reconnection, by the primary')
+  const authorization = `Basic ${Buffer.from(`${ADMIN.user}:${ADMIN.password}`).toString('base64')}`
+  assert.equal((await fetch(`${base}/admin/relays?mount=${OTHER}`, { method: 'DELETE', headers: { authorization } })).status, 204)
+  await waitFor(() => upstream.clients() === 1, { timeoutMs: 3000, message: 'the primary to drop its upstream' })
+  await waitFor(async () => {
+    for (let i = 0; i < 4; i++) if ((await admin('/admin/listmounts')).includes(OTHER)) return false
+    return true
+  }, { timeoutMs: 3000, message: 'every worker to drop the mount' })
+  assert.equal((await httpGet(`${base}${OTHER}`)).status, 404)
+})
+
 test('a worker that dies: its listeners leave the counts at once', async () => {
   const [victim] = pidsServing(cli.output(), MOUNT)
   const before = connected().length

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { answerQuery, machineView, withMachineFigures } from '../../../lib/cluster/machine.js'
+import { answerQuery, machineView, sideOf, withMachineFigures } from '../../../lib/cluster/machine.js'
 import type { MachineLink } from '../../../lib/options.js'
 import type { ListenerInfo } from '../../../lib/relay/decorator.js'
 import type { RelayStatus } from '../../../lib/relay/relay.js'
@@ -58,7 +58,10 @@ function localRelays (statuses: RelayStatus[], listeners: ListenerInfo[]): Local
     listenersOf: (mount) => statuses.some((status) => status.localMount === mount) ? listeners : undefined,
     kick: (mount, id) => statuses.some((status) => status.localMount === mount) && listeners.some((each) => each.id === id),
     moveListeners: async () => listeners.splice(0).length,
-    setMetadata: () => {}
+    setMetadata: () => {},
+    restart: (mount) => statuses.some((status) => status.localMount === mount),
+    remove: (mount) => statuses.some((status) => status.localMount === mount),
+    add: () => statuses[0]!
   }
 }
 
@@ -98,4 +101,10 @@ test('kick: ended by whichever process holds the listener; an answer that is no 
 test('moveclients: this process\'s listeners move first, then every process\'s; the count adds the others\' answers that are counts', async () => {
   const local = localRelays([statusFixture({ localMount: '/live.mp3' })], [listener(1), listener(2)])
   assert.equal(await machineView(local, linkWith([3, -1, '4', 2.5, null])).moveListeners('/live.mp3', '/other.mp3'), 5)
+})
+
+test('killsource is for the side that holds the upstreams, a removal for both sides, the rest for the listeners\' side', () => {
+  assert.equal(sideOf({ kind: 'restart', mount: '/a' }), 'upstream')
+  assert.equal(sideOf({ kind: 'remove', mount: '/a' }), 'both')
+  for (const query of [{ kind: 'figures' }, { kind: 'kick' }, { kind: 'move' }, { kind: 'metadata' }, null, 'restart', 7]) assert.equal(sideOf(query), 'listeners')
 })
