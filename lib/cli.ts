@@ -29,8 +29,9 @@ Options:
       --host ADDRESS  listen on this address instead of every socket's <bind-address> (default: all)
       --workers N     serve from N processes sharing the port (node:cluster), to use N cores: the
                       primary process relays each stream once (one upstream connection per mount) and
-                      every worker mirrors it and serves listeners; the stats, admin lists and metrics
-                      count the listeners of every worker; one that dies is replaced (default 1)
+                      every worker mirrors it and serves listeners; the stats, metrics, <clients>,
+                      <max-listeners>, listener ids and admin commands are the machine's, whichever
+                      worker answers; one that dies is replaced (default 1)
       --check         validate the config, print the options it gives (passwords hidden) and the
                       elements it ignores, and exit
   -h, --help          this text
