@@ -27,7 +27,7 @@ const ListenersAnswer = Type.Union([Type.Null(), Type.Array(Type.Object({
   id: Count, ip: Type.String(), userAgent: Type.String(), connectedSeconds: Count
 }))])
 
-const KickAnswer = Type.Boolean()
+const BooleanAnswer = Type.Boolean()
 
 const QuerySchema = Type.Union([
   Type.Object({ kind: Type.Literal('figures') }),
@@ -119,7 +119,7 @@ export function machineView (local: LocalRelays, link: MachineLink): StatusView 
     },
     // only the process that holds the listener has it: ids are unique across the machine
     async kick (localMount, id) {
-      const answers = valid(await link.ask({ kind: 'kick', mount: localMount, id } satisfies Query), KickAnswer)
+      const answers = valid(await link.ask({ kind: 'kick', mount: localMount, id } satisfies Query), BooleanAnswer)
       return answers.length === 0 ? local.kick(localMount, id) : answers.includes(true)
     },
     // Each command runs here first, so that its errors (an unknown mount, a refused move) are this request's
@@ -135,10 +135,10 @@ export function machineView (local: LocalRelays, link: MachineLink): StatusView 
     },
     // where the upstream is held; a relay only this process has (one the API added to it) restarts here
     async restart (localMount) {
-      return valid(await link.ask({ kind: 'restart', mount: localMount } satisfies Query), KickAnswer).includes(true) || local.restart(localMount)
+      return valid(await link.ask({ kind: 'restart', mount: localMount } satisfies Query), BooleanAnswer).includes(true) || local.restart(localMount)
     },
     async remove (localMount) {
-      return valid(await link.ask({ kind: 'remove', mount: localMount } satisfies Query), KickAnswer).includes(true)
+      return valid(await link.ask({ kind: 'remove', mount: localMount } satisfies Query), BooleanAnswer).includes(true)
     },
     // this process's own: a relay added where the upstreams are held would be open on their private side,
     // without the listener authentication it may name
