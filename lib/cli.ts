@@ -8,6 +8,7 @@ import closeWithGrace from 'close-with-grace'
 import Fastify, { type FastifyHttpOptions } from 'fastify'
 import { ListenSockets } from './cli/servers.js'
 import { linkEnv, linkFromEnv, startPrimary } from './cluster/primary.js'
+import { relayMachineQueries, workerMachineLink } from './cluster/link.js'
 import { workerOptions, type ClusterLink } from './cluster/split.js'
 import { loadTls, type TlsCredentials } from './cli/tls.js'
 import { readIcecastConfig, type IcecastConfig } from './config/icecast.js'
@@ -28,8 +29,9 @@ Options:
       --host ADDRESS  listen on this address instead of every socket's <bind-address> (default: all)
       --workers N     serve from N processes sharing the port (node:cluster), to use N cores: the
                       primary process relays each stream once (one upstream connection per mount) and
-                      every worker mirrors it and has its own listeners, stats and admin answers; one
-                      that dies is replaced (default 1)
+                      every worker mirrors it and serves listeners; the stats, metrics, <clients>,
+                      <max-listeners>, listener ids and admin commands are the machine's, whichever
+                      worker answers; one that dies is replaced (default 1)
       --check         validate the config, print the options it gives (passwords hidden) and the
                       elements it ignores, and exit
   -h, --help          this text
@@ -100,13 +102,14 @@ const LISTEN_BACKLOG = 4096
  */
 const CLOSE_DEADLINE_MS = 10000
 
-async function serve (options: RelayPluginOptions, sockets: ListenSockets): Promise<void> {
+async function serve (options: RelayPluginOptions, sockets: ListenSockets, closing?: () => void): Promise<void> {
   // Fastify's default closes idle connections only: one that never finishes its request head would keep
   // the server, and so the process, alive after SIGTERM for as long as the client stays.
   // `https` only tells Fastify's messages that the first socket's server, made by the factory, is HTTPS.
   const settings: FastifyHttpOptions<http.Server> = { logger: true, forceCloseConnections: true, serverFactory: sockets.serverFactory }
   const app = Fastify(sockets.first.tls === true ? { ...settings, https: {} } as FastifyHttpOptions<http.Server> : settings)
   await app.register(fastifyIcecastRelay, options)
+  if (closing !== undefined) app.addHook('onClose', async () => { closing() })
   sockets.closeWith(app)
   closeWithGrace({ delay: CLOSE_DEADLINE_MS, logger: app.log }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'closing after an error')
@@ -183,9 +186,11 @@ async function superviseWorkers (workers: number, socketsEach: number, link: Clu
 /** The machine's relays in this process, the workers mirroring them; the relays close once the workers ended. */
 async function superviseCluster (options: RelayPluginOptions, workers: number, socketsEach: number): Promise<number> {
   const primary = await startPrimary(options)
+  const stopRelaying = relayMachineQueries(primary.app.relay)
   try {
     return await superviseWorkers(workers, socketsEach, primary.link)
   } finally {
+    stopRelaying()
     await primary.app.close()
   }
 }
@@ -226,7 +231,12 @@ async function main (argv: string[]): Promise<number> {
   }
   if (args.workers > 1 && cluster.isPrimary) return await superviseCluster(config.options, args.workers, listen.length)
   const link = cluster.isWorker ? linkFromEnv(process.env) : undefined
-  await serve(link === undefined ? config.options : workerOptions(config.options, link), new ListenSockets(listen, tls))
+  if (link === undefined) {
+    await serve(config.options, new ListenSockets(listen, tls))
+    return 0
+  }
+  const machine = workerMachineLink()
+  await serve({ ...workerOptions(config.options, link), machine }, new ListenSockets(listen, tls), machine.close)
   return 0
 }
 

@@ -325,6 +325,50 @@ export type Credentials = Static<typeof CredentialsSchema>
 
 const Text = Type.String({ maxLength: 256, pattern: '^[^\\x00-\\x1f\\x7f]*$' })
 
+// Machine-wide answers: the processes of one machine as one server
+/** A process's listener ids are its index times this plus a count (ids stay safe integers up to the index's limit). */
+export const MACHINE_ID_SPAN = 2 ** 32
+const MAX_MACHINE_INDEX = Math.floor(Number.MAX_SAFE_INTEGER / MACHINE_ID_SPAN) - 1
+/**
+ * A channel between the processes of one machine, each running the plugin with the same relays: node:cluster
+ * messages through the primary, or any transport an app's own cluster has. Queries and answers are JSON values.
+ * An object with `ask` and `answer` of its own (not methods of a class's prototype).
+ */
+export interface MachineLink {
+  /**
+   * This process's number among the machine's, unique while it runs (node:cluster's `worker.id`): the high
+   * bits of its listener ids, so that a listener's id names it machine-wide.
+   */
+  index: number
+  /**
+   * Sends `query` to every process of the machine, this one included, and resolves with the answers of
+   * those that answered in time (a process that ended, or is slow, is left out): within a second or two.
+   */
+  ask: (query: unknown) => Promise<unknown[]>
+  /** Called once at register: `respond` answers the queries other processes `ask` (a rejection is no answer). */
+  answer: (respond: (query: unknown) => Promise<unknown>) => void
+  /**
+   * Reserves the place of one more listener of `mount` on the machine, kept by one process for all: `ok` when
+   * the machine holds fewer than `clients` listeners and `mount` fewer than `maxListeners` (null: no limit),
+   * else the limit it hit; undefined when no answer came in time (the listener is then refused).
+   */
+  reserve: (mount: string, limits: MachineSlotLimits) => Promise<MachineReservation | undefined>
+  /** Gives back a place `reserve` gave: its listener left. */
+  release: (mount: string) => void
+}
+export type MachineReservation = 'ok' | 'clients' | 'mount'
+export interface MachineSlotLimits {
+  clients: number
+  maxListeners: number | null
+}
+const MachineLinkSchema = Type.Unsafe<MachineLink>(Type.Object({
+  index: Type.Integer({ minimum: 0, maximum: MAX_MACHINE_INDEX }),
+  ask: Type.Function([Type.Unknown()], Type.Unknown()),
+  answer: Type.Function([Type.Unknown()], Type.Unknown()),
+  reserve: Type.Function([Type.String(), Type.Unknown()], Type.Unknown()),
+  release: Type.Function([Type.String()], Type.Unknown())
+}))
+
 /** What a user passes to `register`: every option may be left out; no other key is one (but Fastify's). */
 export const RelayPluginOptionsSchema = Type.Object({
   /** the relays served from the start; more come and go at run time (`app.relay.add`, the admin routes) */
@@ -356,6 +400,9 @@ export const RelayPluginOptionsSchema = Type.Object({
   serverId: defaulted(Type.String({ ...Text, minLength: 1 }), SERVER_NAME),
   // Listener authentication: for every relay that sets none of its own
   ...ListenerAuthFields,
+  // Machine-wide answers: the processes of one machine (`--workers`, or an app's own cluster) as one server
+  /** how this process reaches the others of its machine: stats, admin lists and commands then speak for all of them */
+  machine: Type.Optional(MachineLinkSchema),
   // Per-mount settings by local mount, for whichever relay serves it (options, API, master)
   /** settings of the relay serving each local mount (its own settings win) */
   mounts: Type.Optional(Type.Record(Type.String(), MountSettingsSchema)),
@@ -406,6 +453,8 @@ export interface ResolvedOptions {
   authenticate?: Authenticate
   listenerAuth?: ResolvedListenerAuth
   mountSettings: ResolvedMountSettings
+  // Machine-wide answers
+  machine: MachineLink | undefined
 }
 
 /** The `mounts` and `mountDefaults` options: what a relay has of them is found by `withMountSettings`. */
@@ -934,6 +983,8 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     admin: options.admin,
     stats: options.stats,
     mountSettings: resolveMountSettings(options.mounts, options.mountDefaults),
+    // the caller's own object, methods and all (the copy Value.Default fills has only its own keys)
+    machine: (given as RelayPluginOptions).machine,
     server: {
       hostname: options.hostname,
       location: options.location,

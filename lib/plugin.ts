@@ -5,8 +5,9 @@ import { adminPlugin } from './admin/routes.js'
 import { masterPlugin } from './master/plugin.js'
 import { listenerRoute } from './listen/route.js'
 import { ListenerGate } from './listen/gate.js'
+import { MachineSlots } from './listen/slots.js'
 import { failureLimiter, hasBasicCredentials, type FailureLimiter } from './auth.js'
-import { resolveOptions, type RelayPluginOptions, type ResolvedOptions } from './options.js'
+import { MACHINE_ID_SPAN, resolveOptions, type RelayPluginOptions, type ResolvedOptions } from './options.js'
 import { RelayDecorator, type RelayRegistry } from './relay/decorator.js'
 import { RegistryCore } from './relay/registry.js'
 import { shoutcastExtension } from './shoutcast/extension.js'
@@ -14,6 +15,8 @@ import { archive } from './archive/extension.js'
 import { introExtension } from './intro/extension.js'
 import { SERVER_NAME } from './http.js'
 import { SlaveNetwork } from './cluster/network.js'
+import { localView } from './stats/view.js'
+import { machineView } from './cluster/machine.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -28,7 +31,8 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
     limits: options.limits,
     userAgent: options.userAgent,
     log: fastify.log.child({ plugin: SERVER_NAME }),
-    mountSettings: options.mountSettings
+    mountSettings: options.mountSettings,
+    firstListenerId: (options.machine?.index ?? 0) * MACHINE_ID_SPAN
   })
   // Always installed: ICY blocks must be stripped from any upstream that sends them, asked or not.
   registry.extend(shoutcastExtension())
@@ -52,11 +56,13 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
   const { relayAuth } = options
   const startedAt = new Date()
   const other = playlistServer({ server: options.server, startedAt, mountPrefix: options.prefix })
+  const slots = new MachineSlots(options.machine, options.limits.clients)
   listenerRoute(fastify, registry, {
     prefix: options.prefix,
     server: SERVER_NAME,
     gate: await listenerGate(fastify, registry, options),
     other,
+    slots,
     ...(network !== undefined && { redirect: async (request, ask) => await network.locationFor(request, ask) }),
     ...(relayAuth !== undefined && { isRelay: (request) => network?.isSlaveRequest(request) ?? hasBasicCredentials(request.headers.authorization, relayAuth) })
   })
@@ -72,8 +78,9 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
     })
   }
   // Fastify puts the sub-plugins' routes under `prefix`, next to the mounts
+  const view = options.machine === undefined ? localView(registry) : machineView(registry, options.machine)
   const stats = {
-    prefix: options.prefix, mountPrefix: options.prefix, server: options.server, limits: options.limits, startedAt
+    prefix: options.prefix, mountPrefix: options.prefix, server: options.server, limits: options.limits, startedAt, view
   }
   if (options.stats) await fastify.register(statsPlugin, stats)
   if (options.admin !== undefined) await fastify.register(adminPlugin, { ...stats, credentials: options.admin })

@@ -19,7 +19,7 @@ import icecastRelay, {
   type UpstreamDefinition,
   type UpstreamState
 } from './index.js'
-import type { Authenticate, Limits } from './index.js'
+import type { Authenticate, Limits, MachineLink } from './index.js'
 
 const app = fastify()
 
@@ -251,3 +251,10 @@ expectType<SlaveStatus[]>(app.relay.slaves())
 expectAssignable<SelectNode>(async (_request, candidates) => await Promise.resolve(candidates[0]))
 expectError(app.register(icecastRelay, { relayAuth: { password: 'x' }, redirect: { policy: 'sometimes' } }))
 expectError(app.register(icecastRelay, { master: { server: 'm', port: 8000, password: 'x', redirect: { scheme: 'ftp' } } }))
+// Machine-wide answers: a link to the other processes of the machine
+const machine: MachineLink = { index: 1, ask: async (query) => [query], answer: (respond) => { respond({ kind: 'figures' }).catch(() => {}) }, reserve: async () => 'ok', release: () => {} }
+app.register(icecastRelay, { machine })
+expectError(app.register(icecastRelay, { machine: { index: 1, ask: async () => [] } }))
+expectError(app.register(icecastRelay, { machine: { ask: async () => [], answer: () => {}, reserve: async () => 'ok', release: () => {} } }))
+expectError(app.register(icecastRelay, { machine: { ...machine, reserve: async () => 'yes' } }))
+expectError(app.register(icecastRelay, { machine: 'cluster' }))

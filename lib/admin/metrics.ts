@@ -1,8 +1,9 @@
 import { Counter, Gauge, Registry } from 'prom-client'
-import type { RelayRegistry } from '../relay/decorator.js'
 import type { RelayState } from '../relay/extension.js'
 import type { RelayStatus } from '../relay/relay.js'
+import type { SlaveStatus } from '../relay/decorator.js'
 import { networkListeners } from '../stats/icestats.js'
+import type { StatusView } from '../stats/view.js'
 
 const STATES: readonly RelayState[] = ['idle', 'connecting', 'live', 'retrying', 'stopped']
 
@@ -27,12 +28,20 @@ const PER_MOUNT: readonly PerMount[] = [
   { name: 'icecast_relay_active_upstream', help: 'The index in the relay\'s upstreams of the one it plays or tries (0: the first)', kind: Gauge, value: (s) => s.activeUpstream }
 ]
 
+/** The Prometheus text of the relays' metrics, and its content type. */
+export interface RelayMetrics {
+  contentType: string
+  scrape: () => Promise<string>
+}
+
 /**
  * A Prometheus registry of its own (never prom-client's global one, which the host app may use) whose
  * values are read from the relays' statuses at each scrape, so nothing on the byte path counts twice.
+ * The statuses are read once per scrape: every metric of it speaks of the same moment.
  */
-export function relayMetrics (relays: RelayRegistry, mountPrefix = ''): Registry {
+export function relayMetrics (view: StatusView, slaves: () => readonly SlaveStatus[], mountPrefix = ''): RelayMetrics {
   const metrics = new Registry()
+  let statuses: RelayStatus[] = []
   for (const { name, help, kind: Metric, value } of PER_MOUNT) {
     // a counter cannot be set: it is reset and raised to the status's total at each scrape
     const metric: Gauge | Counter = new Metric({
@@ -42,7 +51,7 @@ export function relayMetrics (relays: RelayRegistry, mountPrefix = ''): Registry
       registers: [metrics],
       collect () {
         metric.reset()
-        for (const status of relays.list()) metric.inc({ mount: status.localMount }, value(status))
+        for (const status of statuses) metric.inc({ mount: status.localMount }, value(status))
       }
     })
   }
@@ -53,7 +62,7 @@ export function relayMetrics (relays: RelayRegistry, mountPrefix = ''): Registry
     registers: [metrics],
     collect () {
       state.reset()
-      for (const status of relays.list()) {
+      for (const status of statuses) {
         for (const name of STATES) state.set({ mount: status.localMount, state: name }, Number(status.state === name))
       }
     }
@@ -66,8 +75,14 @@ export function relayMetrics (relays: RelayRegistry, mountPrefix = ''): Registry
     registers: [metrics],
     collect () {
       slaveListeners.reset()
-      for (const [mount, listeners] of networkListeners(relays.slaves(), mountPrefix)?.byMount ?? []) slaveListeners.set({ mount }, listeners)
+      for (const [mount, listeners] of networkListeners(slaves(), mountPrefix)?.byMount ?? []) slaveListeners.set({ mount }, listeners)
     }
   })
-  return metrics
+  return {
+    contentType: metrics.contentType,
+    scrape: async () => {
+      statuses = await view.list()
+      return await metrics.metrics()
+    }
+  }
 }

@@ -45,7 +45,7 @@ const Xml = { 200: { content: { 'text/xml': { schema: Type.String() } } } }
  */
 export async function adminPlugin (fastify: FastifyInstance, init: AdminPluginOptions): Promise<void> {
   const registry = fastify.relay
-  const metrics = relayMetrics(registry, init.mountPrefix)
+  const metrics = relayMetrics(init.view, () => registry.slaves(), init.mountPrefix)
   fastify.setErrorHandler(answerError)
   fastify.addHook('onRequest', await basicAuthGuard(fastify, init.credentials, init.limits))
 
@@ -59,21 +59,22 @@ export async function adminPlugin (fastify: FastifyInstance, init: AdminPluginOp
     schema: { querystring: OptionalMountQuery, response: XmlOrJson(IcestatsJsonSchema) }
   }, async (request, reply) => {
     const { mount } = request.query
-    const statuses = mount === undefined ? registry.list() : [statusOf(mount)]
+    const statuses = mount === undefined ? await init.view.list() : (await init.view.list()).filter((status) => status.localMount === mount)
+    if (statuses.length === 0 && mount !== undefined) throw new UnknownMountError(mount)
     const stats = icestats(statuses, statsContext(request, init), { admin: true })
     if (!prefersJson(request.headers.accept)) return sendXml(reply, icestatsXml(stats))
     return reply.header('cache-control', NO_CACHE).type('application/json; charset=utf-8').send(icestatsJson(stats))
   })
 
   fastify.get('/admin/listmounts', { schema: { response: Xml } }, async (_request, reply) => {
-    return sendXml(reply, listmountsXml(registry.list().filter(isListed)))
+    return sendXml(reply, listmountsXml((await init.view.list()).filter(isListed)))
   })
 
   fastify.get<{ Querystring: Static<typeof MountQuery> }>('/admin/listclients', {
     schema: { querystring: MountQuery, response: Xml }
   }, async (request, reply) => {
     const { mount } = request.query
-    const listeners = registry.listenersOf(mount)
+    const listeners = await init.view.listenersOf(mount)
     if (listeners === undefined) throw new UnknownMountError(mount)
     return sendXml(reply, listclientsXml(mount, listeners))
   })
@@ -84,7 +85,7 @@ export async function adminPlugin (fastify: FastifyInstance, init: AdminPluginOp
     const { mount, id } = request.query
     statusOf(mount)
     // as Icecast: an unknown id is an answer (return 0), not an error
-    const killed = registry.kick(mount, id)
+    const killed = await init.view.kick(mount, id)
     return sendXml(reply, iceresponseXml(`Client ${id} ${killed ? 'removed' : 'not found'}`, killed))
   })
 
@@ -92,7 +93,7 @@ export async function adminPlugin (fastify: FastifyInstance, init: AdminPluginOp
     schema: { querystring: MoveClientsQuery, response: Xml }
   }, async (request, reply) => {
     const { mount, destination } = request.query
-    const moved = await registry.moveListeners(mount, destination)
+    const moved = await init.view.moveListeners(mount, destination)
     return sendXml(reply, iceresponseXml(`Clients moved from ${mount} to ${destination} (${moved})`, true))
   })
 
@@ -100,7 +101,7 @@ export async function adminPlugin (fastify: FastifyInstance, init: AdminPluginOp
     schema: { querystring: MountQuery, response: Xml }
   }, async (request, reply) => {
     const { mount } = request.query
-    if (!registry.restart(mount)) throw new UnknownMountError(mount)
+    if (!await init.view.restart(mount)) throw new UnknownMountError(mount)
     return sendXml(reply, iceresponseXml('Source restarted: the relay connects to its upstream again', true))
   })
 
@@ -113,28 +114,28 @@ export async function adminPlugin (fastify: FastifyInstance, init: AdminPluginOp
     // Icecast's order: `song` whole, else `artist - title`, else the title alone
     const text = song ?? (artist !== undefined && title !== undefined ? `${artist} - ${title}` : title)
     if (text === undefined) throw new BadRequestError('metadata needs song, or title (and artist)')
-    registry.setMetadata(mount, { title: text, ...(url !== undefined && { url }) })
+    await init.view.setMetadata(mount, { title: text, ...(url !== undefined && { url }) })
     return sendXml(reply, iceresponseXml('Metadata update successful', true))
   })
 
-  fastify.get('/admin/relays', { schema: { response: { 200: Type.Array(RelayStatusSchema) } } }, async () => registry.list())
+  fastify.get('/admin/relays', { schema: { response: { 200: Type.Array(RelayStatusSchema) } } }, async () => await init.view.list())
 
   fastify.post<{ Body: Static<typeof RelayBody> }>('/admin/relays', {
     schema: { body: RelayBody, response: { 201: RelayStatusSchema } },
     validatorCompiler: namedFieldValidator
   }, async (request, reply) => {
-    return reply.code(201).send(registry.add(request.body))
+    return reply.code(201).send(await init.view.add(request.body))
   })
 
   fastify.delete<{ Querystring: Static<typeof MountQuery> }>('/admin/relays', {
     schema: { querystring: MountQuery }
   }, async (request, reply) => {
     const { mount } = request.query
-    if (!registry.remove(mount)) throw new UnknownMountError(mount)
+    if (!await init.view.remove(mount)) throw new UnknownMountError(mount)
     return reply.code(204).send()
   })
 
   fastify.get('/admin/metrics', async (_request, reply) => {
-    return reply.type(metrics.contentType).send(await metrics.metrics())
+    return reply.type(metrics.contentType).send(await metrics.scrape())
   })
 }

@@ -4,6 +4,7 @@ import type { Relay } from '../relay/relay.js'
 import type { RegistryCore } from '../relay/registry.js'
 import { sendUnauthorized } from '../auth.js'
 import type { Admission, ListenerGate } from './gate.js'
+import type { MachineSlots } from './slots.js'
 import { LISTENER_SAFETY_HEADERS, listenerContentType, listenerHead } from '../mount/headers.js'
 import { Listener, endAndClose } from '../mount/listener.js'
 import { releaseHttpState } from './release.js'
@@ -14,6 +15,8 @@ export interface ListenerRouteOptions {
   server: string
   /** listener authentication */
   gate: ListenerGate
+  /** the machine's count of listeners, beside this process's */
+  slots: MachineSlots
   /** answers a path that names no mount when it is another of the mount's resources (a playlist); true if it did */
   other?: (request: FastifyRequest, reply: FastifyReply, path: string) => boolean
   /** many machines: the URL of another node to send a new listener to (a 302), or undefined to serve it here */
@@ -111,9 +114,13 @@ export function listenerRoute (app: FastifyInstance, registry: RegistryCore, opt
     const fullNow = relayConnection ? undefined : overLimit(registry, served)
     if (fullNow !== undefined) return refuse(reply, 403, fullNow)
 
+    // a slave's relay connection takes no listener's place, on this process or on the machine
+    const machineFull = request.method === 'GET' && !relayConnection ? await options.slots.reserve(served) : undefined
+    if (machineFull !== undefined) return refuse(reply, machineFull.code, machineFull.message)
     const intro = request.method === 'GET' ? await registry.listenerPrelude(served) : undefined
     const socket = request.raw.socket
     if (socket.destroyed) {
+      if (request.method === 'GET') options.slots.release(served)
       reply.hijack()
       return undefined
     }
@@ -143,7 +150,7 @@ export function listenerRoute (app: FastifyInstance, registry: RegistryCore, opt
       intro,
       // the auth server's time limit, else the limit of the mount asked for, as Icecast sets it on admission there
       maxDuration: granted.maxDuration ?? relay.def.maxListenerDuration,
-      onEnd: registry.endListener,
+      onEnd: relayConnection ? registry.endListener : options.slots.onEnd(served, registry.endListener),
       ending: registry.ending,
       relay: relayConnection
     })

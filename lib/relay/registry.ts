@@ -25,6 +25,8 @@ export interface RegistryInit {
   log: FastifyBaseLogger
   /** the `mounts` and `mountDefaults` options, for every relay added (default none) */
   mountSettings?: ResolvedMountSettings
+  /** where this process's listener ids start, so that the processes of one machine never give the same (default 0) */
+  firstListenerId?: number
 }
 
 const NO_MOUNT_SETTINGS: ResolvedMountSettings = { byMount: new Map(), defaults: {} }
@@ -59,6 +61,7 @@ export class RegistryCore implements RelayRegistry {
     this.#userAgent = init.userAgent
     this.#log = init.log
     this.#mountSettings = init.mountSettings ?? NO_MOUNT_SETTINGS
+    this.#lastListenerId = init.firstListenerId ?? 0
     this.#fallbacks = new Fallbacks({
       find: (mount) => this.#relays.get(mount),
       relayOf: (listener) => this.#places.get(listener)?.relay,
@@ -205,7 +208,7 @@ export class RegistryCore implements RelayRegistry {
     return this.#closing
   }
 
-  /** Listener ids are unique across the app's mounts, so `killclient`/`moveclients` can name one. */
+  /** Listener ids are unique across the app's mounts (and its machine's), so `killclient`/`moveclients` can name one. */
   nextListenerId (): number {
     return ++this.#lastListenerId
   }

@@ -5,6 +5,7 @@ import { icestats, icestatsJson, isPublicMount, listenUrl, networkListeners, typ
 import { STATUS_PAGE_CSP, shoutcastSevenHtml, statusPage } from './page.js'
 import { PLAYLIST_TYPES, PLAYLISTS, playlistPath } from './playlists.js'
 import { IcestatsJsonSchema } from './schema.js'
+import type { StatusView } from './view.js'
 import { bracketedHost, NO_CACHE } from '../http.js'
 
 export interface StatsPluginOptions {
@@ -13,6 +14,8 @@ export interface StatsPluginOptions {
   limits: Limits
   /** the main plugin's prefix, where mounts are served */
   mountPrefix: string
+  /** where the relays and their listeners are read */
+  view: StatusView
 }
 
 /** The host and port a request asked for; none when its Host header names none, or nothing a URL can hold. */
@@ -46,25 +49,25 @@ export function statsContext (request: FastifyRequest, init: Pick<StatsPluginOpt
 
 /** The public pages: Icecast's `/status-json.xsl` and `/status.xsl`, SHOUTcast's `/7.html`. */
 export async function statsPlugin (fastify: FastifyInstance, init: StatsPluginOptions): Promise<void> {
-  const registry = fastify.relay
+  const { view } = init
 
   fastify.get('/status-json.xsl', { schema: { response: { 200: IcestatsJsonSchema } } }, async (request, reply) => {
     // public data that web players on other sites read
     reply.header('cache-control', NO_CACHE).header('access-control-allow-origin', '*')
-    return icestatsJson(icestats(registry.list(), statsContext(request, init), { admin: false }))
+    return icestatsJson(icestats(await view.list(), statsContext(request, init), { admin: false }))
   })
 
   fastify.get('/status.xsl', async (request, reply) => {
     reply.header('cache-control', NO_CACHE).header('content-security-policy', STATUS_PAGE_CSP).type('text/html; charset=utf-8')
     const { listenBase, network } = statsContext(request, init)
-    return statusPage(registry.list().filter(isPublicMount), {
+    return statusPage((await view.list()).filter(isPublicMount), {
       server: init.server, startedAt: init.startedAt, mountBase: init.mountPrefix, listenBase, ...(network !== undefined && { network })
     })
   })
 
   fastify.get('/7.html', async (_request, reply) => {
-    const [status] = registry.list().filter(isPublicMount)
-    const ips = new Set(registry.listenersOf(status?.localMount ?? '')?.map((listener) => listener.ip))
+    const [status] = (await view.list()).filter(isPublicMount)
+    const ips = new Set((await view.listenersOf(status?.localMount ?? ''))?.map((listener) => listener.ip))
     reply.header('cache-control', NO_CACHE).header('access-control-allow-origin', '*').type('text/html; charset=utf-8')
     return shoutcastSevenHtml({ status, maxListeners: status?.maxListeners ?? init.limits.clients, uniqueListeners: ips.size })
   })

@@ -8,9 +8,9 @@ import {
   assertTools, freePort, httpGet, makeFixtures, makeTempDir, runMpg123, startIcecast, startSource, waitFor,
   type Icecast, type Source
 } from '../../helpers/icecast.js'
-import { spawnTracked, type Proc } from '../../helpers/procs.js'
+import { pidsServing, startWorkers } from '../../helpers/cluster.js'
+import type { Proc } from '../../helpers/procs.js'
 
-const CLI = new URL('../../../dist/cli.js', import.meta.url).pathname
 const MOUNTS = ['/one.mp3', '/two.mp3']
 
 let master: Icecast
@@ -22,17 +22,6 @@ let base: string
 async function clientsOf (mount: string): Promise<number> {
   const page = (await master.admin(`/admin/listclients?mount=${mount}`)).body.toString()
   return [...page.matchAll(/<ID>\d+<\/ID>/g)].length
-}
-
-/** The pids of the processes that logged a request for `url` (Fastify logs each with its pid). */
-function pidsServing (output: string, url: string): Set<number> {
-  const pids = new Set<number>()
-  for (const line of output.split('\n')) {
-    if (!line.includes('"incoming request"')) continue
-    const entry = JSON.parse(line) as { pid: number, req?: { url?: string } }
-    if (entry.req?.url === url) pids.add(entry.pid)
-  }
-  return pids
 }
 
 /** Whether `times` answers in a row (the kernel hands connections to the workers in turn) list every mount. */
@@ -61,9 +50,7 @@ before(async () => {
   ${relays.join('\n  ')}
 </icecast>
 `)
-  cli = spawnTracked(process.execPath, [CLI, '--config', config, '--workers', '2'])
-  const listening = (): number => cli.output().split(`"Server listening at ${base}"`).length - 1
-  await waitFor(() => listening() === 2, { timeoutMs: 15000, message: () => `both workers to listen\n${cli.output()}` })
+  cli = await startWorkers(config, base, 2)
   await waitFor(async () => await everyWorkerMirrors(4), { timeoutMs: 15000, message: () => `both workers to mirror the mounts\n${cli.output()}` })
 })
 

@@ -130,3 +130,13 @@ test('redirect and TLS option errors name the field', () => {
       JSON.stringify(options))
   }
 })
+
+test('machine: the link is kept as given, the same object; anything else names the field', () => {
+  const link = { index: 3, ask: async (): Promise<unknown[]> => [], answer: (): void => {}, reserve: async () => 'ok' as const, release: (): void => {} }
+  assert.equal(resolveOptions({ machine: link }).machine, link)
+  assert.equal(resolveOptions({}).machine, undefined)
+  const methods = { ask: async () => [], answer: () => {}, reserve: async () => 'ok', release: () => {} }
+  for (const machine of ['cluster', { index: 1, ask: async () => [] }, { ...methods, index: 1, ask: 1 }, { ...methods, index: 1, reserve: 'ok' }, methods, { ...methods, index: -1 }, { ...methods, index: 2 ** 21 }, { ...methods, index: 0.5 }]) {
+    assert.throws(() => resolveOptions({ machine }), (error: Error) => /machine/.test(error.message))
+  }
+})

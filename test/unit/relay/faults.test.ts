@@ -64,7 +64,8 @@ test('every kind of broken upstream gives a clear state and log line; the app an
       ...Object.keys(BEHAVIOURS).map((path) => ({ server: '127.0.0.1', port, mount: path })),
       { url: healthy.url(), localMount: '/healthy' }
     ],
-    limits: { connectTimeout: 0.5, sourceTimeout: 0.5, burstSize: 0 }
+    // sourceTimeout well above the healthy feed's 20 ms, so that a loaded machine's pauses do not stall it
+    limits: { connectTimeout: 0.5, sourceTimeout: 1.5, burstSize: 0 }
   })
   await app.listen({ port: 0, host: '127.0.0.1' })
   t.after(async () => {

@@ -1,0 +1,174 @@
+// The machine link of `--workers N` over node:cluster messages, through the primary: a worker's query goes to
+// every worker (the asker included) and their answers back to the asker; a worker's listener places are
+// counted by the primary alone, so that the limits hold machine-wide.
+import cluster, { type Worker } from 'node:cluster'
+import type { MachineLink, MachineReservation, MachineSlotLimits } from '../options.js'
+import { SlotCounts } from './slots.js'
+import type { LocalRelays } from '../stats/view.js'
+import { answerQuery, sideOf } from './machine.js'
+
+/** How long the primary waits for the workers' answers: one that is slower is left out of this answer. */
+export const ANSWER_TIMEOUT_MS = 1000
+
+/** How long a worker waits for the primary (its answers, plus the way there and back). */
+const ASK_TIMEOUT_MS = 2 * ANSWER_TIMEOUT_MS
+
+/** The key that marks this link's messages among any others of the process. */
+const TAG = 'icecastRelayMachine'
+
+type Message =
+  | { [TAG]: 'ask', seq: number, query: unknown }
+  | { [TAG]: 'query', seq: number, query: unknown }
+  | { [TAG]: 'answer', seq: number, answer?: unknown }
+  | { [TAG]: 'reserve', seq: number, mount: string, limits: MachineSlotLimits }
+  | { [TAG]: 'release', seq: number, mount: string }
+  /** the primary's reply to an `ask` (the answers) or a `reserve` (the reservation) */
+  | { [TAG]: 'reply', seq: number, value: unknown }
+
+function isMessage (value: unknown): value is Message {
+  return typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)[TAG] === 'string' &&
+    Number.isSafeInteger((value as Record<string, unknown>)['seq'])
+}
+
+const isLimit = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+
+/** Whether a worker's `reserve` is one: a mount and limits that are counts. */
+function isReservation (message: Record<string, unknown>): message is { mount: string, limits: MachineSlotLimits } {
+  const limits = message['limits'] as Record<string, unknown> | null | undefined
+  return typeof message['mount'] === 'string' && typeof limits === 'object' && limits !== null &&
+    isLimit(limits['clients']) && (limits['maxListeners'] === null || isLimit(limits['maxListeners']))
+}
+
+interface Gathering {
+  waiting: Set<number>
+  answers: unknown[]
+  finish: () => void
+}
+
+function reply (worker: Worker, seq: number, value: unknown): void {
+  if (worker.isConnected()) worker.send({ [TAG]: 'reply', seq, value } satisfies Message)
+}
+
+/** The primary's own place among the answering processes (workers' ids start at 1). */
+const PRIMARY = 0
+
+/**
+ * The primary's part: relays each worker's query to every worker and its answers back, and keeps the count
+ * of listener places. Queries about the upstream side (killsource, a relay removed) are answered by the
+ * primary's relays, the ones that hold the upstreams; the workers answer those about listeners (and removals). A worker
+ * that exits is no longer waited for and its places are given back, so its listeners leave the counts at
+ * once. Returns a function that stops it.
+ */
+export function relayMachineQueries (primary: LocalRelays): () => void {
+  const gatherings = new Map<number, Gathering>()
+  const slots = new SlotCounts()
+  let last = 0
+
+  const gather = (asker: Worker, seq: number, query: unknown): void => {
+    const id = ++last
+    const side = sideOf(query)
+    const workers = side === 'upstream' ? [] : Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker?.isConnected() === true)
+    const byPrimary = side !== 'listeners'
+    const gathering: Gathering = {
+      waiting: new Set([...workers.map((worker) => worker.id), ...(byPrimary ? [PRIMARY] : [])]),
+      answers: [],
+      finish: () => {
+        clearTimeout(timer)
+        gatherings.delete(id)
+        reply(asker, seq, gathering.answers)
+      }
+    }
+    const timer = setTimeout(gathering.finish, ANSWER_TIMEOUT_MS).unref()
+    gatherings.set(id, gathering)
+    for (const worker of workers) worker.send({ [TAG]: 'query', seq: id, query } satisfies Message)
+    if (byPrimary) {
+      answerQuery(primary, query).then((answer) => { answered(PRIMARY, id, { [TAG]: 'answer', seq: id, answer }) },
+        () => { answered(PRIMARY, id, { [TAG]: 'answer', seq: id }) })
+    }
+    if (gathering.waiting.size === 0) gathering.finish()
+  }
+
+  const answered = (from: number, seq: number, message: Message): void => {
+    const gathering = gatherings.get(seq)
+    if (gathering === undefined || !gathering.waiting.delete(from)) return
+    if ('answer' in message) gathering.answers.push(message.answer)
+    if (gathering.waiting.size === 0) gathering.finish()
+  }
+
+  const onMessage = (worker: Worker, message: unknown): void => {
+    if (!isMessage(message)) return
+    switch (message[TAG]) {
+      case 'ask': gather(worker, message.seq, message.query); break
+      case 'answer': answered(worker.id, message.seq, message); break
+      case 'reserve':
+        reply(worker, message.seq, isReservation(message) ? slots.reserve(worker.id, message.mount, message.limits) : undefined)
+        break
+      case 'release': if (typeof message.mount === 'string') slots.release(worker.id, message.mount); break
+    }
+  }
+  const onExit = (worker: Worker): void => {
+    slots.forget(worker.id)
+    for (const [seq] of gatherings) answered(worker.id, seq, { [TAG]: 'answer', seq })
+  }
+  cluster.on('message', onMessage)
+  cluster.on('exit', onExit)
+  return () => {
+    cluster.off('message', onMessage)
+    cluster.off('exit', onExit)
+  }
+}
+
+const RESERVATIONS = new Set<unknown>(['ok', 'clients', 'mount'])
+
+/**
+ * A worker's link to the others through its primary, and the function that stops it (at the app's close). Its
+ * relays mirror the primary's, so queries about the upstream side are the primary's alone to answer.
+ */
+export function workerMachineLink (): MachineLink & { close: () => void } {
+  const pending = new Map<number, (value: unknown) => void>()
+  let last = 0
+  let respond: ((query: unknown) => Promise<unknown>) | undefined
+
+  const answer = async (seq: number, query: unknown): Promise<void> => {
+    const answered = await respond?.(query).then((value) => ({ answer: value }), () => ({}))
+    if (process.connected) process.send?.({ [TAG]: 'answer', seq, ...answered } satisfies Message)
+  }
+  /** Sends `message` to the primary; resolves with its reply, or undefined when none came in time (a primary that is gone). */
+  const request = async (message: (seq: number) => Message): Promise<unknown> => {
+    const seq = ++last
+    return await new Promise<unknown>((resolve) => {
+      const done = (value: unknown): void => {
+        clearTimeout(timer)
+        pending.delete(seq)
+        resolve(value)
+      }
+      const timer = setTimeout(() => { done(undefined) }, ASK_TIMEOUT_MS).unref()
+      pending.set(seq, done)
+      process.send?.(message(seq))
+    })
+  }
+  const onMessage = (message: unknown): void => {
+    if (!isMessage(message)) return
+    // a send that fails is a primary that is gone: no one is left to answer
+    if (message[TAG] === 'query' && sideOf(message.query) !== 'upstream') answer(message.seq, message.query).catch(() => {})
+    else if (message[TAG] === 'reply') pending.get(message.seq)?.(message.value)
+  }
+  process.on('message', onMessage)
+  return {
+    index: cluster.worker?.id ?? 0,
+    async ask (query) {
+      const answers = await request((seq) => ({ [TAG]: 'ask', seq, query }))
+      // none in time: the asker's view falls back on its own figures
+      return Array.isArray(answers) ? answers : []
+    },
+    answer (responder) { respond = responder },
+    async reserve (mount, limits) {
+      const value = await request((seq) => ({ [TAG]: 'reserve', seq, mount, limits }))
+      return RESERVATIONS.has(value) ? value as MachineReservation : undefined
+    },
+    release (mount) {
+      if (process.connected) process.send?.({ [TAG]: 'release', seq: 0, mount } satisfies Message)
+    },
+    close () { process.off('message', onMessage) }
+  }
+}

@@ -1,0 +1,91 @@
+// `icecast-relay --workers 2`: `limits.clients` and a mount's `maxListeners` hold for the machine, whichever
+// worker a listener reaches: each place is reserved with the primary's count and given back when the listener
+// leaves or its worker dies.
+import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, before, test } from 'node:test'
+import { killWorker, noisyUpstream, pidsServing, startWorkers, stopAll } from '../../helpers/cluster.js'
+import { openListener, type OpenListener } from '../../helpers/listen.js'
+import { freePort, httpGet, makeTempDir, waitFor, type Proc } from '../../helpers/procs.js'
+
+const CLIENTS = 30
+const SMALL_MAX = 12
+
+let upstream: Awaited<ReturnType<typeof noisyUpstream>>
+let cli: Proc
+let base: string
+const opened: OpenListener[] = []
+const admittedSoFar: OpenListener[] = []
+
+/** Opens `count` listeners of `mount` at once; resolves with those let in (200) and the statuses of the others. */
+async function crowd (mount: string, count: number): Promise<{ admitted: OpenListener[], refused: number[] }> {
+  const listeners = Array.from({ length: count }, () => openListener(`${base}${mount}`))
+  opened.push(...listeners)
+  const heads = await Promise.all(listeners.map(async (listener) => await listener.head))
+  const admitted = listeners.filter((_listener, i) => heads[i]!.status === 200)
+  admittedSoFar.push(...admitted)
+  return {
+    admitted,
+    refused: heads.filter((head) => head.status !== 200).map((head) => head.status)
+  }
+}
+
+async function listenersOf (mount: string): Promise<number> {
+  const sources = [JSON.parse((await httpGet(`${base}/status-json.xsl`)).body.toString()).icestats.source].flat() as Array<{ listenurl: string, listeners: number }>
+  return sources.find((source) => source.listenurl.endsWith(mount))?.listeners ?? -1
+}
+
+before(async () => {
+  upstream = await noisyUpstream()
+  const port = await freePort()
+  base = `http://127.0.0.1:${port}`
+  const config = join(makeTempDir('cluster-limits'), 'icecast.xml')
+  const relay = (mount: string): string =>
+    `<relay><server>127.0.0.1</server><port>${upstream.port}</port><mount>/stream</mount><local-mount>${mount}</local-mount></relay>`
+  writeFileSync(config, `<icecast>
+  <limits><clients>${CLIENTS}</clients></limits>
+  <listen-socket><bind-address>127.0.0.1</bind-address><port>${port}</port></listen-socket>
+  ${relay('/live.mp3')}
+  ${relay('/small.mp3')}
+  <mount><mount-name>/small.mp3</mount-name><max-listeners>${SMALL_MAX}</max-listeners></mount>
+</icecast>
+`)
+  cli = await startWorkers(config, base, 2)
+  await waitFor(async () => {
+    for (let i = 0; i < 4; i++) if (await listenersOf('/small.mp3') < 0 || await listenersOf('/live.mp3') < 0) return false
+    return true
+  }, { timeoutMs: 15000, message: () => `both workers to mirror the mounts\n${cli.output()}` })
+})
+
+after(async () => { await stopAll(opened, cli, upstream) })
+
+test('a mount\'s max-listeners and limits.clients: 30 hold for the machine: 40 at once on each mount, exactly 12 and then 18 are let in', async () => {
+  const small = await crowd('/small.mp3', 40)
+  assert.equal(small.admitted.length, SMALL_MAX)
+  assert.deepEqual(new Set(small.refused), new Set([403]))
+  const live = await crowd('/live.mp3', 40)
+  assert.equal(live.admitted.length, CLIENTS - SMALL_MAX)
+  assert.deepEqual(new Set(live.refused), new Set([403]))
+  assert.equal(pidsServing(cli.output(), '/live.mp3').size, 2, 'both workers took listeners')
+  assert.equal(await listenersOf('/small.mp3'), SMALL_MAX)
+  assert.equal(await listenersOf('/live.mp3'), CLIENTS - SMALL_MAX)
+  assert.equal((await crowd('/live.mp3', 4)).admitted.length, 0, 'a full machine lets no one in')
+})
+
+test('listeners that leave give their places back: as many are let in again, and no more', async () => {
+  const leaving = admittedSoFar.splice(0, 5)
+  for (const listener of leaving) await listener.close()
+  await waitFor(async () => await listenersOf('/small.mp3') + await listenersOf('/live.mp3') === CLIENTS - 5, { timeoutMs: 3000, message: 'the places to be given back' })
+  const again = await crowd('/live.mp3', 10)
+  assert.equal(again.admitted.length, 5)
+})
+
+test('a worker that dies gives back the places of its listeners at once', async () => {
+  const [victim] = pidsServing(cli.output(), '/live.mp3')
+  await killWorker(cli, victim!)
+  const left = await listenersOf('/small.mp3') + await listenersOf('/live.mp3')
+  assert.ok(left < CLIENTS - 4, `the dead worker's listeners left the counts (${left} left)`)
+  const again = await crowd('/live.mp3', 40)
+  assert.equal(again.admitted.length, CLIENTS - left)
+})
