@@ -161,7 +161,8 @@ test('<stream-name>, <stream-description>, <stream-url>, <genre>, <public>: in t
 async function bytesAtConnect (mount: string): Promise<number> {
   const listener = openListener(relay.url(mount))
   await listener.head
-  await sleep(300)
+  // the burst leaves with the head, in one write; little of the live stream comes in 100 ms
+  await sleep(100)
   const { body } = await listener.close()
   return body.length
 }
@@ -170,7 +171,8 @@ test('<burst-size> per mount: a new listener of /live.mp3 gets its 16 KiB at onc
   // the relay's ring fills from Icecast's own burst at once, then in real time (128 kbit/s: 16 KiB/s)
   const live = await bytesAtConnect('/live.mp3')
   const secret = await bytesAtConnect('/secret.mp3')
-  // the burst starts at a frame (up to 1 frame less); 300 ms bring up to about 5 KiB more
-  assert.ok(live > LIVE_BURST - 1500 && live < LIVE_BURST + 6000, `/live.mp3: ${live} bytes`)
-  assert.ok(secret > DEFAULT_BURST - 1500 && secret < DEFAULT_BURST + 6000, `/secret.mp3: ${secret} bytes`)
+  // the burst starts at a frame (up to 1 frame less); ezstream's source comes in bursts of its own, so the live
+  // bytes of those 100 ms may be a few KiB: still far from the other mount's burst (16 KiB apart)
+  assert.ok(live > LIVE_BURST - 1500 && live < LIVE_BURST + 8000, `/live.mp3: ${live} bytes`)
+  assert.ok(secret > DEFAULT_BURST - 1500 && secret < DEFAULT_BURST + 8000, `/secret.mp3: ${secret} bytes`)
 })
