@@ -23,6 +23,8 @@ const parser = new XMLParser({
   parseTagValue: false,
   trimValues: true,
   processEntities: true,
+  // libxml2 (Icecast's parser) decodes character references (&#233;); this option does, and HTML's names as well
+  htmlEntities: true,
   ignoreDeclaration: true,
   ignorePiTags: true,
   isArray: (_name, _path, _leaf, isAttribute) => !isAttribute

@@ -194,3 +194,9 @@ test('an invalid config fails with a message that names the element', () => {
     })
   }
 })
+
+test('character references are decoded as libxml2 decodes them; an escaped one stays text', () => {
+  const { options } = readIcecastConfig('<location>caf&#233; &#x263A; &amp;#65;</location><admin>&#111;ps@radio</admin>')
+  assert.equal(options.location, 'café ☺ &#65;')
+  assert.equal(options.adminEmail, 'ops@radio')
+})
