@@ -3,6 +3,7 @@ import { MAX_REDIRECT_SLAVES, resolveOptions, type Credentials, type RelayDefini
 import { applyMounts, mountElement, readMountRelays, readWebroot, type MountElement } from './mount.js'
 import { count, MAX_INT, port, Reader, text } from './reader.js'
 import { readRelay } from './relay.js'
+import { readMasterBlock } from './master-block.js'
 import { listenSockets, readListenSocket, readTlsSettings, tlsFilesOf, type ListenSocket, type SocketElements, type TlsFiles } from './listen.js'
 import { childrenOf, flagOf, integerOf, parseXml, type XmlChild, type XmlNode } from './xml.js'
 
@@ -140,6 +141,12 @@ function readIcecast (reader: Reader, root: XmlNode): ReadConfig {
       case 'authentication': readAuthentication(reader, child, options); break
       case 'listen-socket': sockets.push(readListenSocket(reader, child)); break
       case 'max-redirect-slaves': readMaxRedirectSlaves(reader, child, options); break
+      case 'master': {
+        const block = readMasterBlock(reader, child)
+        masterFields.push(...block.fields)
+        onDemand = block.onDemand ?? onDemand
+        break
+      }
       default:
         if (child.name in MASTER_FIELDS) masterFields.push(child)
         else reader.skip(child)

@@ -73,3 +73,26 @@ test('property: any <max-redirect-slaves> gives redirect.maxSlaves of that count
     if (maxSlaves !== undefined) assert.equal(String(maxSlaves), value.trim().replace(/^0+(?=\d)/, ''))
   }))
 })
+
+test("kh's <master> block: the same master option, <redirect> as <master-redirect>; what it cannot do warned", () => {
+  const { options, warnings } = readIcecastConfig(`<icecast><hostname>127.0.0.2</hostname><master>
+    <server>127.0.0.1</server><port>8000</port><username>relay</username><password>pw</password>
+    <interval>5</interval><redirect>1</redirect><on-demand>1</on-demand><relay-auth>1</relay-auth>
+    <bind>127.0.0.2</bind><retry-delay>30</retry-delay><run-on>10</run-on><colour>red</colour>
+  </master></icecast>`)
+  assert.deepEqual(options.master, { server: '127.0.0.1', port: 8000, username: 'relay', password: 'pw', updateInterval: 5, redirect: true, onDemand: true })
+  assert.deepEqual(warnings, [
+    '<master> <bind> ignored: upstream connections are not bound to a local address',
+    '<master> <retry-delay> ignored: a relay retries (and probes the upstreams before the one it plays) with its backoff, capped by limits.maxBackoff',
+    '<master> <run-on> ignored: an on-demand relay keeps its upstream limits.onDemandLinger seconds after its last listener',
+    '<master> <colour> ignored: not an element this relay knows'
+  ])
+  const ssl = readIcecastConfig('<master><server>m</server><ssl-port>8443</ssl-port><password>pw</password><relay-auth>0</relay-auth></master>')
+  assert.deepEqual(ssl.options.master, { server: 'm', port: 8443, tls: true, password: 'pw' })
+  assert.deepEqual(ssl.warnings, ['<master> <relay-auth> ignored: the master\'s relays always send its credentials'])
+  assert.deepEqual(readIcecastConfig('<master><redirect>1</redirect></master>').warnings, ['<master> <redirect> ignored: there is no <master-server>'])
+  assertInvalidConfigs([
+    ['<master><server>m</server><port>99999</port></master>', /^<master> <port>: "99999" is not an integer from 1 to 65535$/],
+    ['<master><server>m</server><port>1</port><redirect>maybe</redirect></master>', /^<master> <redirect>: "maybe" is not an integer/]
+  ])
+})
