@@ -204,3 +204,14 @@ test('a list of 3000 mounts is answered whole on both paths', async (t) => {
     assert.equal(answer.body.toString(), expected, path)
   }
 })
+
+test('wrong relay credentials on /admin/streams and /admin/streamlist.txt count as one: alternating gains no guesses', async (t) => {
+  const { app, url } = await relayApp({ relayAuth: { password: 'pw' }, limits: { authFailures: 4 } })
+  t.after(async () => { await app.close() })
+  const wrong = { auth: { user: 'relay', password: 'guess' } }
+  for (const path of ['/admin/streams', '/admin/streamlist.txt', '/admin/streams?mount=/x', '/admin/streamlist.txt']) {
+    assert.equal((await httpGet(url(path), wrong)).status, 401, path)
+  }
+  assert.equal((await httpGet(url('/admin/streams'), wrong)).status, 429)
+  assert.equal((await httpGet(url('/admin/streamlist.txt'), relayCredentials)).status, 429)
+})
