@@ -4,7 +4,7 @@ import type { RelayView } from '../relay/extension.js'
 import type { RegistryCore } from '../relay/registry.js'
 import { STREAMLIST_PATH } from './fetch.js'
 import { formatStreamlist, listedPath } from './streamlist.js'
-import { NO_CACHE } from '../http.js'
+import { askedHost, bracketedHost, NO_CACHE } from '../http.js'
 
 export interface StreamlistRouteOptions {
   auth: BasicCredentials
@@ -42,13 +42,16 @@ function relayablePaths (registry: RegistryCore, mountPrefix: string): string[] 
 }
 
 /**
- * The path a kh relay connection (`/admin/streams?mount=/x`, which kh's masters list) is sent to: the mount's
- * own, where the relay credentials already make it a slave's connection. Undefined for a mount not offered.
+ * Where a kh relay connection (`/admin/streams?mount=/x`, which kh's masters list) is sent: the mount's own URL,
+ * where the relay credentials already make it a slave's connection. Undefined for a mount not offered.
  */
-function khMountLocation (registry: RegistryCore, mountPrefix: string, mount: string): string | undefined {
+function khMountLocation (request: FastifyRequest, registry: RegistryCore, mountPrefix: string, mount: string): string | undefined {
   const status = registry.get(mount)
-  if (status === undefined || status.hidden) return undefined
-  return listedPath(mountPrefix + mount)
+  const path = status === undefined || status.hidden ? undefined : listedPath(mountPrefix + mount)
+  if (path === undefined) return undefined
+  // absolute, as kh's relay reads a Location: the host asked for, else the address the request reached
+  const origin = askedHost(request)?.origin ?? `${request.protocol}://${bracketedHost(request.socket.localAddress ?? 'localhost')}:${request.socket.localPort ?? ''}`
+  return origin + path
 }
 
 /**
@@ -74,7 +77,7 @@ export async function streamlistRoute (
     const mount = new URL(request.url, 'http://x').searchParams.get('mount')
     if (mount === null) return sendList(request, reply)
     // a stream asked for, never a list: a relay given a list instead would take the text for audio
-    const location = khMountLocation(registry, options.mountPrefix, mount)
+    const location = khMountLocation(request, registry, options.mountPrefix, mount)
     if (location === undefined) return reply.code(404).type('text/plain; charset=utf-8').send('No such mount\r\n')
     return reply.code(302).header('location', location).header('cache-control', NO_CACHE).type('text/plain; charset=utf-8').send(`Moved to ${location}\r\n`)
   })

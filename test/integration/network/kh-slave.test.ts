@@ -86,6 +86,21 @@ test('icecast-kh asks the app its own /admin/streams at every poll and never fal
   await Promise.all([stopMount('/kh-a.mp3'), stopMount('/kh-b.mp3')])
 })
 
+test("a kh <relay> of a kh master's slave path, /admin/streams?mount=, follows the app's 302 to the mount and plays", async () => {
+  const appPort = Number(new URL(app.base).port)
+  const relay = await startIcecastKh({
+    host: '127.0.0.3',
+    extraXml: `<relay><server>127.0.0.1</server><port>${appPort}</port><mount>/admin/streams?mount=/kh.mp3</mount>` +
+      `<local-mount>/via-admin.mp3</local-mount><username>relay</username><password>${RELAY_PASSWORD}</password></relay>`
+  })
+  try {
+    await relay.waitForMount('/via-admin.mp3', { timeoutMs: TWO_TIERS_MS })
+    await assertPlaysTracks(relay.url('/via-admin.mp3'), 'through the redirect')
+  } finally {
+    await relay.stop()
+  }
+})
+
 test('icecast-kh with a wrong relay password mirrors nothing, and the app stays up', async () => {
   const appPort = Number(new URL(app.base).port)
   const intruder = await startIcecastKh({

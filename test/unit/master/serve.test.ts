@@ -35,9 +35,9 @@ test('/admin/streamlist.txt lists every mount, prefixed, to a slave with the rel
 })
 
 /** Exactly what Icecast 2.4.4's slave sends: HTTP/1.0, no Host, no User-Agent. */
-async function icecastSlaveRequest (port: number, authorization: string): Promise<string> {
+async function icecastSlaveRequest (port: number, authorization: string, path = '/admin/streamlist.txt'): Promise<string> {
   const socket = net.connect({ host: '127.0.0.1', port })
-  socket.write(`GET /admin/streamlist.txt HTTP/1.0\r\nAuthorization: ${authorization}\r\n\r\n`)
+  socket.write(`GET ${path} HTTP/1.0\r\nAuthorization: ${authorization}\r\n\r\n`)
   const chunks: Buffer[] = []
   for await (const chunk of socket) chunks.push(chunk as Buffer)
   return Buffer.concat(chunks).toString('latin1')
@@ -158,11 +158,16 @@ test("icecast-kh's own request, /admin/streams, gets the same list to the relay 
     assert.equal(answer.body.toString(), list, query)
   }
   // kh's masters list `/admin/streams?mount=/x`, a stream: never answered with a list a relay would take for audio
-  for (const [query, location] of [['?mount=/live.mp3', '/radio/live.mp3'], ['?mount=/caf%C3%A9-100%25&rserver=a', '/radio/caf%C3%A9-100%25']]) {
+  // absolute, as kh's relay reads a Location: the host asked for, or the address reached when none is named
+  for (const [query, location] of [['?mount=/live.mp3', url('/radio/live.mp3')], ['?mount=/caf%C3%A9-100%25&rserver=a', url('/radio/caf%C3%A9-100%25')]]) {
     const moved = await httpGet(url('/admin/streams' + query), { auth })
     assert.equal(moved.status, 302, query)
     assert.equal(moved.headers.location, location)
   }
+  const asked = await httpGet(url('/admin/streams?mount=/live.mp3'), { auth, headers: { host: 'relay.example:8000' } })
+  assert.equal(asked.headers.location, 'http://relay.example:8000/radio/live.mp3')
+  const noHost = await icecastSlaveRequest(Number(new URL(url('/')).port), basic('relay', 'hackme'), '/admin/streams?mount=/live.mp3')
+  assert.match(noHost, new RegExp(`^HTTP/1\\.[01] 302 [^]*\r\nlocation: ${url('/radio/live.mp3').replace(/\./g, '\\.')}\r\n`, 'i'))
   for (const query of ['?mount', '?mount=', '?mount=/secret', '?mount=/nope', '?mount=/live.mp3/', '?mount=live.mp3', '?mount=/radio/live.mp3']) {
     const missing = await httpGet(url('/admin/streams' + query), { auth })
     assert.equal(missing.status, 404, query)
