@@ -40,8 +40,8 @@ SIGTERM or SIGINT ends every listener and exits; a close that takes over 10 s ex
 
 Read from the config: <listen-socket> (each one; ssl: HTTPS with <paths> ssl-certificate, one PEM
 with key and certificate), <relay> (2.4, 2.5's <upstream>s, kh's <host>s), <mount> (per-mount
-settings by name; type="default" for every mount), <relays-on-demand>, <master-server> and its fellows,
-<limits>, <authentication>, <hostname>, <location>, <admin>, <server-id>. The README's CLI section has a
+settings by name; type="default" for every mount), <relays-on-demand>, <master-server> and its fellows
+(kh's <master> block and <master-redirect> too), kh's <max-redirect-slaves>, <limits>, <authentication>, <hostname>, <location>, <admin>, <server-id>. The README's CLI section has a
 table of every Icecast element and what is done with it. Elements a relay does not apply are warned on
 stderr; --check also lists, with its reason, every element ignored (the "ignored" key). An invalid config
 exits with status 1 and a message naming the element.

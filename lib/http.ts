@@ -1,4 +1,5 @@
 // The few HTTP words every room says the same way.
+import type { FastifyRequest } from 'fastify'
 
 /** The name the library gives itself: the listeners' `Server`, the upstreams' `User-Agent`, the stats' `server_id`. */
 export const SERVER_NAME = 'fastify-icecast-relay'
@@ -20,6 +21,15 @@ export function basicAuthorization (username: string, password: string): string 
 export function percentDecoded (text: string): string | undefined {
   try {
     return decodeURIComponent(text)
+  } catch {
+    return undefined
+  }
+}
+
+/** The host and port a request asked for; none when its Host header names none, or nothing a URL can hold. */
+export function askedHost (request: FastifyRequest): URL | undefined {
+  try {
+    return new URL(`${request.protocol}://${request.host}`)
   } catch {
     return undefined
   }

@@ -298,10 +298,12 @@ export interface NodeCandidate {
 }
 /** The app's choice among the candidates (one of them); undefined leaves it to the policy. */
 export type SelectNode = (request: FastifyRequest, candidates: NodeCandidate[]) => NodeCandidate | undefined | Promise<NodeCandidate | undefined>
+/** Far more slaves than one master sends listeners to. */
+export const MAX_REDIRECT_SLAVES = 10_000
 /** A master's redirects of new listeners to its registered slaves (icecast-kh's `<max-redirect-slaves>`). */
 export const RedirectSchema = Type.Object({
   /** the most slaves kept at once; later ones are not registered until one expires (default 100) */
-  maxSlaves: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+  maxSlaves: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_REDIRECT_SLAVES })),
   /** `when-full` (default, as kh): only a listener the master would refuse; `always`: the least-loaded node */
   policy: Type.Optional(Type.Union([Type.Literal('when-full'), Type.Literal('always')])),
   selectNode: Type.Optional(Type.Unsafe<SelectNode>(Type.Function([Type.Unknown(), Type.Array(Type.Unknown())], Type.Unknown())))

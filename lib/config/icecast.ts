@@ -1,8 +1,9 @@
 import { InvalidConfigError, InvalidOptionError } from '../errors.js'
-import { resolveOptions, type Credentials, type RelayDefinition, type RelayPluginOptions } from '../options.js'
+import { MAX_REDIRECT_SLAVES, resolveOptions, type Credentials, type RelayDefinition, type RelayPluginOptions } from '../options.js'
 import { applyMounts, mountElement, readMountRelays, readWebroot, type MountElement } from './mount.js'
 import { count, MAX_INT, port, Reader, text } from './reader.js'
 import { readRelay } from './relay.js'
+import { readMasterBlock } from './master-block.js'
 import { listenSockets, readListenSocket, readTlsSettings, tlsFilesOf, type ListenSocket, type SocketElements, type TlsFiles } from './listen.js'
 import { childrenOf, flagOf, integerOf, parseXml, type XmlChild, type XmlNode } from './xml.js'
 
@@ -63,7 +64,24 @@ const MASTER_FIELDS: Record<string, [key: string, read: (child: XmlChild) => unk
   'master-server-port': ['port', port],
   'master-update-interval': ['updateInterval', (child) => integerOf(child, 1, MAX_INT)],
   'master-username': ['username', text],
-  'master-password': ['password', text]
+  'master-password': ['password', text],
+  // icecast-kh's: register with the master for its redirects (kh's <hostname> and port are the app's own)
+  'master-redirect': ['redirect', flagOf],
+  // icecast-kh's: the master's HTTPS port, used instead of <master-server-port> for the list and the relays
+  'master-ssl-port': ['sslPort', port]
+}
+
+/** kh's `<master-ssl-port>` as the `master` option says it: that port, over TLS. */
+function withSslPort (master: Record<string, unknown>): Record<string, unknown> {
+  const { sslPort, ...rest } = master
+  return sslPort === undefined ? rest : { ...rest, port: sslPort, tls: true }
+}
+
+/** icecast-kh's most slaves kept for redirects: `redirect.maxSlaves`; kh's 0 (its default) keeps none. */
+function readMaxRedirectSlaves (reader: Reader, child: XmlChild, options: Record<string, unknown>): void {
+  const maxSlaves = integerOf(child, 0, MAX_REDIRECT_SLAVES)
+  if (maxSlaves === 0) reader.ignore(child, '0 keeps no slave (kh\'s default): no redirects')
+  else reader.set(options, 'redirect', 'redirect', child, { maxSlaves })
 }
 
 /** The master-slave settings as the `master` option takes them; undefined without `<master-server>`. */
@@ -77,8 +95,8 @@ function masterOf (reader: Reader, fields: XmlChild[], onDemand: boolean | undef
     for (const child of fields) reader.ignore(child, 'there is no <master-server>')
     return undefined
   }
-  if (master['port'] === undefined) throw new InvalidConfigError('<master-server-port>: required with <master-server>')
-  return { ...master, ...(onDemand !== undefined && { onDemand }) }
+  if (master['port'] === undefined && master['sslPort'] === undefined) throw new InvalidConfigError('<master-server-port>: required with <master-server>')
+  return { ...withSslPort(master), ...(onDemand !== undefined && { onDemand }) }
 }
 
 interface ReadConfig {
@@ -122,6 +140,13 @@ function readIcecast (reader: Reader, root: XmlNode): ReadConfig {
       case 'limits': readLimits(reader, child, options); break
       case 'authentication': readAuthentication(reader, child, options); break
       case 'listen-socket': sockets.push(readListenSocket(reader, child)); break
+      case 'max-redirect-slaves': readMaxRedirectSlaves(reader, child, options); break
+      case 'master': {
+        const block = readMasterBlock(reader, child)
+        masterFields.push(...block.fields)
+        onDemand = block.onDemand ?? onDemand
+        break
+      }
       default:
         if (child.name in MASTER_FIELDS) masterFields.push(child)
         else reader.skip(child)
@@ -133,6 +158,9 @@ function readIcecast (reader: Reader, root: XmlNode): ReadConfig {
   options['relays'] = relays.map((relay) => ({ ...(onDemand !== undefined && { onDemand }), ...relay }))
   const master = masterOf(reader, masterFields, onDemand)
   if (master !== undefined) options['master'] = master
+  if (options['redirect'] !== undefined && options['relayAuth'] === undefined) {
+    throw new InvalidConfigError(`${reader.elementOf('redirect')}: needs <authentication> <relay-password>: kh's slaves register on their stream list requests, which need the relay credentials`)
+  }
   return { options, listen: listenSockets(sockets, listen), tls: tlsFilesOf(reader, sockets, tlsSettings) }
 }
 

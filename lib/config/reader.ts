@@ -39,7 +39,8 @@ const UNUSED: Record<string, string> = {
 
 /** Icecast elements this relay does not do: ignored with a warning that says so. */
 const UNSUPPORTED: Record<string, string> = {
-  bind: 'upstream connections are not bound to a local address'
+  bind: 'upstream connections are not bound to a local address',
+  'master-bind': 'upstream connections are not bound to a local address'
 }
 
 /** Option names as the config's elements name them, for errors found once the options are put together. */

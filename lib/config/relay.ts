@@ -29,7 +29,7 @@ const UPSTREAM_FIELDS: Record<string, [key: string, read: (child: XmlChild) => u
 }
 
 /** Elements of 2.5 and kh read, but with no per-relay equivalent here: ignored with a warning saying why. */
-const NOT_PER_RELAY: Record<string, string> = {
+export const NOT_PER_RELAY: Record<string, string> = {
   timeout: 'one connect timeout (limits.connectTimeout, 10 s by default) serves every upstream',
   'retry-delay': 'a relay retries (and probes the upstreams before the one it plays) with its backoff, capped by limits.maxBackoff',
   'run-on': 'an on-demand relay keeps its upstream limits.onDemandLinger seconds after its last listener',

@@ -94,7 +94,7 @@ export function parseStreamlist (text: string, master: URL, maxEntries = Number.
 }
 
 /** The path of a mount as a list line: percent-encoded so that any name (`%`, non-ASCII) reads back the same. */
-function listedPath (path: string): string | undefined {
+export function listedPath (path: string): string | undefined {
   try {
     return encodeURI(path)
   } catch {

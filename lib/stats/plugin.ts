@@ -6,7 +6,7 @@ import { STATUS_PAGE_CSP, shoutcastSevenHtml, statusPage } from './page.js'
 import { PLAYLIST_TYPES, PLAYLISTS, playlistPath } from './playlists.js'
 import { IcestatsJsonSchema } from './schema.js'
 import type { StatusView } from './view.js'
-import { bracketedHost, NO_CACHE } from '../http.js'
+import { askedHost, bracketedHost, NO_CACHE } from '../http.js'
 
 export interface StatsPluginOptions {
   server: ServerInfo
@@ -16,15 +16,6 @@ export interface StatsPluginOptions {
   mountPrefix: string
   /** where the relays and their listeners are read */
   view: StatusView
-}
-
-/** The host and port a request asked for; none when its Host header names none, or nothing a URL can hold. */
-function askedHost (request: FastifyRequest): URL | undefined {
-  try {
-    return new URL(`${request.protocol}://${request.host}`)
-  } catch {
-    return undefined
-  }
 }
 
 /**

@@ -1,6 +1,7 @@
 // icecast-kh as a slave of the plugin: kh's <master-server> points at an app that serves
 // /admin/streamlist.txt (relayAuth), itself a slave of Debian's Icecast fed by ezstream. kh mirrors the
-// app's mounts as they come and go, and serves audio mpg123 decodes.
+// app's mounts as they come and go, and serves audio mpg123 decodes. kh asks its own /admin/streams, which the
+// app answers: kh never falls back to /admin/streamlist.txt (a warning and a second request at each poll).
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { relayApp, waitForState, type RelayApp } from '../../helpers/app.js'
@@ -19,6 +20,8 @@ let top: Icecast
 const sources = new Map<string, Source>()
 let app: RelayApp
 let kh: Icecast
+/** the stream list requests the app got, in order */
+const listRequests: string[] = []
 
 async function startMount (mount: string): Promise<void> {
   sources.set(mount, await startSource({ icecast: top, mount, files: fixtures.mp3.tracks, format: 'mp3', name: `Top ${mount}` }))
@@ -37,6 +40,10 @@ before(async () => {
   app = await relayApp({
     master: { server: top.host, port: top.port, password: top.relayPassword, updateInterval: 1 },
     relayAuth: { password: RELAY_PASSWORD }
+  }, (fastify) => {
+    fastify.addHook('onRequest', async (request) => {
+      if (request.url.startsWith('/admin/stream')) listRequests.push(request.url)
+    })
   })
   await waitForState(app.app, '/kh.mp3', 'live')
   const appPort = Number(new URL(app.base).port)
@@ -67,6 +74,31 @@ test('a mount started behind the app reaches icecast-kh; stopped, it leaves kh t
   await stopMount('/kh-new.mp3')
   await kh.waitForMount('/kh-new.mp3', { timeoutMs: TWO_TIERS_MS, gone: true })
   assert.ok((await kh.sources()).some((source) => source.mount === '/kh.mp3'), 'the other mount stays')
+})
+
+test('icecast-kh asks the app its own /admin/streams at every poll and never falls back to /admin/streamlist.txt', async () => {
+  await startMount('/kh-a.mp3')
+  await startMount('/kh-b.mp3')
+  for (const mount of ['/kh.mp3', '/kh-a.mp3', '/kh-b.mp3']) await kh.waitForMount(mount, { timeoutMs: TWO_TIERS_MS })
+  assert.ok(listRequests.length >= 3, `kh polled: ${listRequests.join(' ')}`)
+  assert.deepEqual([...new Set(listRequests)], ['/admin/streams'])
+  assert.doesNotMatch(kh.logs(), /failed trying streamlist|Failed response from master/)
+  await Promise.all([stopMount('/kh-a.mp3'), stopMount('/kh-b.mp3')])
+})
+
+test("a kh <relay> of a kh master's slave path, /admin/streams?mount=, follows the app's 302 to the mount and plays", async () => {
+  const appPort = Number(new URL(app.base).port)
+  const relay = await startIcecastKh({
+    host: '127.0.0.3',
+    extraXml: `<relay><server>127.0.0.1</server><port>${appPort}</port><mount>/admin/streams?mount=/kh.mp3</mount>` +
+      `<local-mount>/via-admin.mp3</local-mount><username>relay</username><password>${RELAY_PASSWORD}</password></relay>`
+  })
+  try {
+    await relay.waitForMount('/via-admin.mp3', { timeoutMs: TWO_TIERS_MS })
+    await assertPlaysTracks(relay.url('/via-admin.mp3'), 'through the redirect')
+  } finally {
+    await relay.stop()
+  }
 })
 
 test('icecast-kh with a wrong relay password mirrors nothing, and the app stays up', async () => {

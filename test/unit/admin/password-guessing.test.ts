@@ -20,7 +20,7 @@ async function guardedApp (limits: { authFailures?: number, authWindow?: number 
   }, (app) => { app.get('/hello', async () => 'hello') })
 }
 
-for (const [path, right] of [['/admin/stats', ADMIN], ['/admin/streamlist.txt', RELAY]] as const) {
+for (const [path, right] of [['/admin/stats', ADMIN], ['/admin/streamlist.txt', RELAY], ['/admin/streams', RELAY]] as const) {
   test(`${path}: past limits.authFailures wrong passwords an address gets 429, the right one too; other addresses and host routes do not`, async (t) => {
     const { app, url } = await guardedApp({ authFailures: 5 })
     t.after(() => app.close())
