@@ -24,6 +24,7 @@ const { values: args } = parseArgs({
     settle: { type: 'string', default: '30' },
     'admission-timeout': { type: 'string', default: '60' },
     samples: { type: 'string', default: '20' },
+    'load-processes': { type: 'string', default: '1' },
     tree: { type: 'boolean', default: false },
     'tree-only': { type: 'boolean', default: false },
     'tree-n': { type: 'string', default: '4000' },
@@ -52,6 +53,7 @@ if (args.help) {
                            (V8 gives start-up memory back in steps, the last ~16-24 s after start)
   --admission-timeout 60   seconds the crowd may take to get in (then the rest get in, one every 5 ms)
   --samples 20             listeners per run whose latency is measured
+  --load-processes 1       processes the load's crowd is spread over (the samples have one of their own)
   --tree / --tree-only     also / only the relay trees (master → 2 plugins; master → plugin → plugin)
   --tree-n 4000            listeners of a tree run, split evenly over its two relays
   --backlog N              the plugin app's listen backlog (default: Node's, 511)
@@ -183,6 +185,7 @@ async function main (): Promise<void> {
   const options: MeasureOptions = {
     reference: master.url(MOUNT),
     samples: Number(args.samples),
+    loadProcesses: Number(args['load-processes']),
     admissionTimeoutMs: Number(args['admission-timeout']) * 1000,
     warmupMs: Number(args.warmup) * 1000,
     windowMs: Number(args.seconds) * 1000,
