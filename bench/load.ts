@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks'
 import { connect as tlsConnect } from 'node:tls'
 import { fileURLToPath } from 'node:url'
 import { latencies, summarize, type Recording } from './stats.js'
-import type { GroupResult, GroupSpec, LoadCommand, LoadReply, OpenCommand, WindowResult } from './protocol.js'
+import { LOAD_AGENT, type GroupResult, type GroupSpec, type LoadCommand, type LoadReply, type OpenCommand, type WindowResult } from './protocol.js'
 
 const SHARED = Buffer.alloc(256 * 1024)
 const HEAD_END = Buffer.from('\r\n\r\n')
@@ -84,7 +84,7 @@ class Conn {
   }
 
   #request (): string {
-    return `GET ${this.url.pathname} HTTP/1.0\r\nHost: ${this.url.host}\r\nUser-Agent: bench-load\r\n` +
+    return `GET ${this.url.pathname} HTTP/1.0\r\nHost: ${this.url.host}\r\nUser-Agent: ${LOAD_AGENT}\r\n` +
       (this.icy ? 'Icy-MetaData: 1\r\n' : '') + '\r\n'
   }
 

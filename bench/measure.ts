@@ -24,6 +24,8 @@ export interface MeasureOptions {
   settleMs: number
   /** processes the load's crowd is spread over (default 1) */
   loadProcesses?: number | undefined
+  /** called after the window, while every listener is still connected */
+  beforeClose?: (() => Promise<void>) | undefined
   /** a CPU profile of each plugin relay over the window, written to `${profile}-${i}.cpuprofile` */
   profile?: string | undefined
 }
@@ -129,6 +131,7 @@ export async function measure (relays: RelayUnderTest[], groups: GroupSpec[], op
       await Promise.all(relays.map(async (r, i) => await r.ask?.({ type: 'profile-stop', file: `${profile}-${i}.cpuprofile` })))
     }
     for (const [i, r] of relays.entries()) figures[i]!.memory = await memoryOf(r)
+    await options.beforeClose?.()
     await load.request({ type: 'close' }, 'closed', 30000)
     return { relays: figures, admission: admitted.groups, window: window.groups, loadCpu, loadCpuMax }
   } finally {

@@ -1,6 +1,9 @@
 // Messages between bench/run.ts and the load process (bench/load.ts), over the child's IPC channel.
 import type { Summary } from './stats.js'
 
+/** The User-Agent of the load's listeners: what tells them from relays in a master's list of clients. */
+export const LOAD_AGENT = 'bench-load'
+
 /** Listeners of one server: `n` connections to `url` (http: or https:), with `Icy-MetaData: 1` when `icy`. */
 export interface GroupSpec {
   label: string
