@@ -23,8 +23,12 @@ interface Row {
   /** listeners admitted per second of the crowd (a lower bound of the admitted when not all were) */
   admittedPerS: number
   cpu: number
+  /** CPU s/s of the relay with no listener: the part of `cpu` that does not grow with them */
+  idleCpu: number
   /** CPU µs per second per listener */
   cpuPerListener: number
+  /** the same above the idle CPU: what one more listener costs */
+  addedCpuPerListener: number
   rssKiBPerListener: number
   starved: number
   latencyP50Ms: number
@@ -42,7 +46,9 @@ function rowOf (run: ComparisonRun): Row {
     admissionS: f.admissionS,
     admittedPerS: f.admitted / f.admissionS,
     cpu: f.cpu,
+    idleCpu: run.measured.relays[0]!.idleCpu ?? Number.NaN,
     cpuPerListener: f.cpu / run.n * 1e6,
+    addedCpuPerListener: (f.cpu - (run.measured.relays[0]!.idleCpu ?? Number.NaN)) / run.n * 1e6,
     rssKiBPerListener: f.rssKiBPerListener,
     starved: f.starved,
     latencyP50Ms: f.latencyP50Ms,
@@ -53,14 +59,16 @@ function rowOf (run: ComparisonRun): Row {
   }
 }
 
-type Key = 'admissionS' | 'admittedPerS' | 'cpuPerListener' | 'rssKiBPerListener' | 'latencyP50Ms' | 'latencyP99Ms'
+type Key = 'admissionS' | 'admittedPerS' | 'cpuPerListener' | 'addedCpuPerListener' | 'rssKiBPerListener' | 'latencyP50Ms' | 'latencyP99Ms'
 
 const COLUMNS: Array<{ title: string, cell: (r: Row) => string, ratio?: Key }> = [
   { title: 'admitted in the crowd', cell: (r) => String(r.admitted) },
   { title: 'admission s (all N)', cell: (r) => `${r.admittedAll ? '' : '> '}${r.admissionS.toFixed(2)}`, ratio: 'admissionS' },
   { title: 'admitted /s', cell: (r) => r.admittedPerS.toFixed(0), ratio: 'admittedPerS' },
   { title: 'CPU s/s', cell: (r) => r.cpu.toFixed(3) },
+  { title: 'idle CPU s/s', cell: (r) => r.idleCpu.toFixed(3) },
   { title: 'CPU µs/s per listener', cell: (r) => r.cpuPerListener.toFixed(1), ratio: 'cpuPerListener' },
+  { title: 'above idle µs/s per listener', cell: (r) => r.addedCpuPerListener.toFixed(1), ratio: 'addedCpuPerListener' },
   { title: 'RSS KiB/listener', cell: (r) => r.rssKiBPerListener.toFixed(2), ratio: 'rssKiBPerListener' },
   { title: 'starved', cell: (r) => String(r.starved) },
   { title: 'latency p50 ms', cell: (r) => r.latencyP50Ms.toFixed(1), ratio: 'latencyP50Ms' },
@@ -113,7 +121,8 @@ export function speedUps (runs: ComparisonRun[]): string[] {
     const many = rowOf(r)
     const bound = single.admittedAll ? '' : ' (one process did not admit all: a lower bound)'
     return `--workers ${r.server.slice(5)} against one process, ${r.n} ${r.mode}: admission ×${(many.admittedPerS / single.admittedPerS).toFixed(2)} ` +
-      `listeners per second${bound}, CPU per listener ×${(many.cpuPerListener / single.cpuPerListener).toFixed(2)}`
+      `listeners per second${bound}, CPU per listener ×${(many.cpuPerListener / single.cpuPerListener).toFixed(2)} ` +
+      `(×${(many.addedCpuPerListener / single.addedCpuPerListener).toFixed(2)} above the idle CPU)`
   })
 }
 

@@ -84,6 +84,7 @@ export async function compare (preset: Preset): Promise<void> {
     console.log(help(preset))
     return
   }
+  console.error(`${preset.command}: loads ${args.loads}, servers ${args.servers} (${preset.command} -- --help: every flag)`)
   const loads = parseLoads(args.loads)
   const servers = args.servers.split(',').map((s) => s.trim()).filter((s) => s !== '').map(checkServer)
   const nodeOptions = args['node-options'].split(/\s+/).filter((option) => option !== '')

@@ -60,6 +60,8 @@ export interface ProcessFigures {
   backlog: number | undefined
   /** CPU seconds per second over the window */
   cpu: number
+  /** CPU seconds per second while idle, over the idle RSS reading: what the relay costs with no listener */
+  idleCpu?: number
   /** median RSS while idle (before the crowd) and over the window */
   idleRssBytes: number
   rssBytes: number
@@ -89,7 +91,11 @@ export async function measure (relays: RelayUnderTest[], groups: GroupSpec[], op
   const pids = relays.map((r) => r.pid)
   const idleReading = Math.min(IDLE_READING_MS, options.settleMs)
   await sleep(options.settleMs - idleReading)
+  const idleCpuBefore = relays.map((r) => treeCpuSeconds(r.pid))
+  const idleStart = performance.now()
   const idle = await rssDuring(pids, idleReading)
+  const idleSeconds = (performance.now() - idleStart) / 1000
+  const idleCpu = relays.map((r, i) => (treeCpuSeconds(r.pid) - idleCpuBefore[i]!) / idleSeconds)
   const idleMemory = await Promise.all(relays.map(memoryOf))
   const load = startLoad()
   try {
@@ -119,6 +125,7 @@ export async function measure (relays: RelayUnderTest[], groups: GroupSpec[], op
       server: r.server,
       backlog: r.backlog,
       cpu: (treeCpuSeconds(r.pid) - cpuBefore[i]!) / seconds,
+      idleCpu: idleCpu[i],
       idleRssBytes: idle[i]!.p50,
       rssBytes: rss[i]!.p50,
       rss: rss[i]!,
