@@ -6,6 +6,20 @@ import { figuresOf, row as line } from './report.js'
 
 export type LoadMode = 'plain' | 'icy' | 'https'
 
+const MODES = new Set<LoadMode>(['plain', 'icy', 'https'])
+
+/** `5000:plain,2000:https` → the loads, in order. */
+export function parseLoads (value: string): Array<{ n: number, mode: LoadMode }> {
+  return value.split(',').filter((s) => s.trim() !== '').map((item) => {
+    const parts = item.trim().split(':')
+    const [n, mode] = parts
+    if (parts.length !== 2 || !/^\d+$/.test(n!) || Number(n) < 1 || !MODES.has(mode as LoadMode)) {
+      throw new Error(`--loads: '${item}' is not N:plain, N:icy or N:https`)
+    }
+    return { n: Number(n), mode: mode as LoadMode }
+  })
+}
+
 export interface ComparisonRun {
   /** icecast, kh, cli, cli-wN */
   server: string

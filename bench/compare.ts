@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import type { Icecast } from '../test/helpers/icecast.js'
-import { comparisonTables, type ComparisonRun, type LoadMode } from './compare-report.js'
+import { comparisonTables, parseLoads, type ComparisonRun, type LoadMode } from './compare-report.js'
 import { measure } from './measure.js'
 import { ensureFileLimit } from './proc.js'
 import { MEASURE_FLAGS, measureOptionsOf, resultsFile, startMaster, versions } from './setup.js'
@@ -19,19 +19,6 @@ export interface Preset {
   about: string
   loads: string
   servers: string
-}
-
-const MODES = new Set<LoadMode>(['plain', 'icy', 'https'])
-
-/** `5000:plain,2000:https` → the loads, in order. */
-function parseLoads (value: string): Array<{ n: number, mode: LoadMode }> {
-  return value.split(',').filter((s) => s.trim() !== '').map((item) => {
-    const [n, mode] = item.trim().split(':')
-    if (!Number.isInteger(Number(n)) || Number(n) < 1 || !MODES.has(mode as LoadMode)) {
-      throw new Error(`--loads: '${item}' is not N:plain, N:icy or N:https`)
-    }
-    return { n: Number(n), mode: mode as LoadMode }
-  })
 }
 
 /** icecast, kh, cli (one process), cli-w2 (`--workers 2`), cli-wN… */

@@ -13,7 +13,7 @@ import { connect, type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { connect as tlsConnect } from 'node:tls'
 import { fileURLToPath } from 'node:url'
-import { latencies, summarize, type Recording } from './stats.js'
+import { latencies, shares, summarize, type Recording } from './stats.js'
 import { LOAD_AGENT, type GroupResult, type GroupSpec, type LoadCommand, type LoadReply, type OpenCommand, type WindowResult } from './protocol.js'
 
 const SHARED = Buffer.alloc(256 * 1024)
@@ -317,11 +317,6 @@ function runCrowd (): void {
     }
   })
   answer({ type: 'ready' })
-}
-
-/** `n` split into `parts` shares that differ by one at most. */
-function shares (n: number, parts: number): number[] {
-  return Array.from({ length: parts }, (_, i) => Math.floor(n / parts) + (i < n % parts ? 1 : 0))
 }
 
 interface Sampled {
