@@ -1,21 +1,27 @@
-// The load process: a flash crowd of raw-socket listeners, spawned by bench/run.ts and driven over IPC.
-// Sockets read as fast as the server sends (the server's pacing is the real-time rate); every read lands
-// in one shared buffer (net's `onread`), so the load itself allocates almost nothing per read. A few
-// sampled listeners and one reference listener of the master keep their audio with arrival times, for
-// the latency (see latencies() in bench/stats.ts). Once the crowd is in, their sockets move to a probe
-// process of their own (this script with --probe): reading thousands of sockets takes this process
-// ~25 ms a round at 5000, and a sample read late in that round would charge the load's delay to the
-// relay. They keep their place in the relay's order of writes, which is what the samples are for.
+// The load: a flash crowd of raw-socket listeners, plain (http:) or TLS (https:), spawned by a bench and
+// driven over IPC. This process (the coordinator) holds only the reference listener of the master and the
+// sampled listeners whose audio it keeps with arrival times, for the latency (see latencies() in
+// bench/stats.ts); the crowd itself is spread over `processes` crowd processes (this script with
+// --crowd), so that reading thousands of sockets (and decrypting them, for TLS) never delays a sample's
+// read, and no single load process saturates a core unseen: the bench reads each one's CPU.
+// The samples join as the crowd comes in, one each time another share of it is admitted, so that they
+// keep their places spread over the relay's order of writes.
+// Plain sockets read into one shared buffer (net's `onread`), so the load allocates almost nothing per
+// read; a TLS socket has no `onread` and reads by 'data' events.
 import { fork, type ChildProcess } from 'node:child_process'
 import { connect, type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
+import { connect as tlsConnect } from 'node:tls'
 import { fileURLToPath } from 'node:url'
-import { latencies, summarize, type Recording } from './stats.js'
-import type { GroupResult, LoadCommand, LoadReply, OpenCommand, WindowResult } from './protocol.js'
+import { latencies, shares, summarize, type Recording } from './stats.js'
+import { LOAD_AGENT, type GroupResult, type GroupSpec, type LoadCommand, type LoadReply, type OpenCommand, type WindowResult } from './protocol.js'
 
 const SHARED = Buffer.alloc(256 * 1024)
 const HEAD_END = Buffer.from('\r\n\r\n')
 const MAX_HEAD = 16384
+
+/** ms since the epoch, comparable between the load's processes (performance.now() is per process) */
+const epochNow = (): number => performance.timeOrigin + performance.now()
 
 function record (): Recording {
   return { times: [], ends: [], chunks: [] }
@@ -47,8 +53,6 @@ class Conn {
   readonly url: URL
   readonly icy: boolean
   readonly recording: Recording | undefined
-  /** its socket now belongs to the probe process */
-  movedToProbe = false
 
   constructor (url: URL, icy: boolean, recorded: boolean) {
     this.url = url
@@ -65,39 +69,12 @@ class Conn {
     return (this.audioBytes - this.#windowStart) / seconds
   }
 
-  /** Where the reading of the body stands, for the probe to go on from. */
-  bodyState (): BodyState {
-    return { metaint: this.#metaint, untilBlock: this.#untilBlock, metaLeft: this.#metaLeft }
-  }
-
-  /** In the probe: reads a streaming listener's socket from where `state` says its body stands. */
-  adopt (socket: Socket, state: BodyState): void {
-    this.socket = socket
-    this.firstByteAt = 0
-    this.#head = undefined
-    this.#metaint = state.metaint
-    this.#untilBlock = state.untilBlock
-    this.#metaLeft = state.metaLeft
-    socket.on('data', (data: Buffer) => this.#readBody(data, 0, data.length, performance.now()))
-    socket.on('error', () => {})
-    socket.on('close', () => { this.dropped = true })
-  }
-
   open (): void {
     if (this.socket !== undefined) this.retries++
     this.#head = Buffer.alloc(0)
     this.refused = false
-    const socket = connect({
-      host: this.url.hostname,
-      port: Number(this.url.port),
-      // every socket reads into SHARED; the callback runs before the next read can overwrite it
-      onread: { buffer: SHARED, callback: (n) => this.#read(n) }
-    })
+    const socket = this.#connect()
     this.socket = socket
-    socket.on('connect', () => {
-      socket.write(`GET ${this.url.pathname} HTTP/1.0\r\nHost: ${this.url.host}\r\nUser-Agent: bench-load\r\n` +
-        (this.icy ? 'Icy-MetaData: 1\r\n' : '') + '\r\n')
-    })
     socket.on('error', () => {})
     socket.on('close', () => {
       if (socket !== this.socket) return // an attempt given up for another
@@ -106,13 +83,38 @@ class Conn {
     })
   }
 
+  #request (): string {
+    return `GET ${this.url.pathname} HTTP/1.0\r\nHost: ${this.url.host}\r\nUser-Agent: ${LOAD_AGENT}\r\n` +
+      (this.icy ? 'Icy-MetaData: 1\r\n' : '') + '\r\n'
+  }
+
+  #connect (): Socket {
+    const host = this.url.hostname
+    const port = Number(this.url.port)
+    if (this.url.protocol === 'https:') {
+      // the bench's certificate is self-signed and made for the run: what counts is the server's cost
+      const socket = tlsConnect({ host, port, rejectUnauthorized: false })
+      socket.on('secureConnect', () => socket.write(this.#request()))
+      socket.on('data', (data: Buffer) => this.#read(data, data.length))
+      return socket
+    }
+    const socket = connect({
+      host,
+      port,
+      // every socket reads into SHARED; the callback runs before the next read can overwrite it
+      onread: { buffer: SHARED, callback: (n) => this.#read(SHARED, n) }
+    })
+    socket.on('connect', () => socket.write(this.#request()))
+    return socket
+  }
+
   /** true: keep reading (onread's contract) */
-  #read (n: number): boolean {
+  #read (buf: Buffer, n: number): boolean {
     const now = performance.now()
     if (this.#head !== undefined) {
-      this.#readHead(SHARED.subarray(0, n), now)
+      this.#readHead(buf.subarray(0, n), now)
     } else {
-      this.#readBody(SHARED, 0, n, now)
+      this.#readBody(buf, 0, n, now)
     }
     return true
   }
@@ -179,47 +181,12 @@ class Conn {
   }
 }
 
-interface BodyState {
-  metaint: number
-  untilBlock: number
-  metaLeft: number
-}
-
-interface Group {
-  label: string
-  conns: Conn[]
-}
-
-/** Between the load process and its probe. */
-type ProbeMessage =
-  | { type: 'adopt', group: string, icy: boolean, url: string, state: BodyState, reference: boolean }
-  | { type: 'adopted' }
-  | { type: 'window-start' }
-  | { type: 'window-started' }
-  | { type: 'window-end' }
-  | { type: 'window', groups: Array<{ label: string, rates: number[], dropped: number, latencies: number[] }> }
-
-let groups: Group[] = []
-let reference: Conn | undefined
-let windowStartedAt = 0
-
-function send (reply: LoadReply): void {
-  process.send!(reply)
-}
-
-/** Indexes of `samples` connections spread evenly over the crowd, first and last included. */
-function sampledIndexes (n: number, samples: number): Set<number> {
-  const picked = new Set<number>()
-  const count = Math.min(n, samples)
-  for (let k = 0; k < count; k++) picked.add(count === 1 ? 0 : Math.round(k * (n - 1) / (count - 1)))
-  return picked
-}
-
 /**
- * The flash crowd: every connect is issued before the first answer is read. An attempt that fails is
- * made again at once (a second later when refused), as a player would, until `deadline`.
+ * Connects `conns` at once and resolves when all have their first audio byte or at `deadline`. An attempt
+ * that fails is made again at once (a second later when refused), as a player would, until `deadline`.
  */
 async function crowd (conns: Conn[], deadline: number): Promise<void> {
+  if (conns.length === 0) return
   await new Promise<void>((resolve) => {
     let waiting = conns.length
     const timer = setTimeout(resolve, deadline - performance.now())
@@ -269,11 +236,155 @@ async function fill (conns: Conn[]): Promise<void> {
   })
 }
 
+const admittedOf = (conns: Conn[]): number => conns.filter((c) => c.firstByteAt !== undefined).length
+
+/** The crowd's admission of one group in one process: first bytes in ms since the load's start (epoch). */
+interface CrowdAdmission {
+  label: string
+  firstBytes: number[]
+  retries: number
+  refused: number
+}
+
+const admissionOf = (label: string, conns: Conn[], startEpoch: number): CrowdAdmission => ({
+  label,
+  firstBytes: conns.flatMap((c) => (c.firstByteAt === undefined ? [] : [performance.timeOrigin + c.firstByteAt - startEpoch])),
+  retries: conns.reduce((sum, c) => sum + c.retries, 0),
+  refused: conns.filter((c) => c.refused).length
+})
+
+interface CrowdWindow {
+  label: string
+  rates: number[]
+  dropped: number
+}
+
+const windowOf = (label: string, conns: Conn[], seconds: number): CrowdWindow => ({
+  label,
+  rates: conns.map((c) => c.windowRate(seconds)),
+  dropped: conns.filter((c) => c.dropped).length
+})
+
+/** Between the coordinator and a crowd process. */
+type CrowdMessage =
+  | { type: 'ready' }
+  | { type: 'open', groups: GroupSpec[], startEpoch: number, deadlineEpoch: number }
+  /** admitted listeners per group, while the crowd comes in */
+  | { type: 'count', admitted: number[] }
+  /** the crowd is in, or its deadline passed: the rest are got in one at a time */
+  | { type: 'crowd-done' }
+  | { type: 'admitted', groups: CrowdAdmission[], fillMs: number }
+  | { type: 'window-start' }
+  | { type: 'window-started' }
+  | { type: 'window-end' }
+  | { type: 'window', groups: CrowdWindow[] }
+  | { type: 'close' }
+
+const COUNT_INTERVAL_MS = 50
+
+/** A crowd process: its share of each group's listeners, opened at once, counted, then read as they come. */
+function runCrowd (): void {
+  let groups: Array<{ label: string, conns: Conn[] }> = []
+  let windowStartedAt = 0
+  const answer = (message: CrowdMessage): void => { process.send!(message) }
+  // its sockets would keep it alive after the coordinator is gone
+  process.once('disconnect', () => process.exit(0))
+  process.on('message', (message: CrowdMessage) => {
+    if (message.type === 'open') {
+      groups = message.groups.map((g) => ({ label: g.label, conns: Array.from({ length: g.n }, () => new Conn(new URL(g.url), g.icy, false)) }))
+      const all = groups.flatMap((g) => g.conns)
+      const counting = setInterval(() => answer({ type: 'count', admitted: groups.map((g) => admittedOf(g.conns)) }), COUNT_INTERVAL_MS)
+      const deadline = performance.now() + message.deadlineEpoch - epochNow()
+      crowd(all, deadline).then(async () => {
+        clearInterval(counting)
+        answer({ type: 'count', admitted: groups.map((g) => admittedOf(g.conns)) })
+        answer({ type: 'crowd-done' })
+        const admitted = groups.map((g) => admissionOf(g.label, g.conns, message.startEpoch))
+        const fillStart = performance.now()
+        await fill(all)
+        answer({ type: 'admitted', groups: admitted, fillMs: performance.now() - fillStart })
+      }, (error: unknown) => { throw error })
+    } else if (message.type === 'window-start') {
+      windowStartedAt = performance.now()
+      for (const group of groups) for (const conn of group.conns) conn.startWindow()
+      answer({ type: 'window-started' })
+    } else if (message.type === 'window-end') {
+      const seconds = (performance.now() - windowStartedAt) / 1000
+      answer({ type: 'window', groups: groups.map((g) => windowOf(g.label, g.conns, seconds)) })
+    } else if (message.type === 'close') {
+      for (const group of groups) for (const conn of group.conns) conn.socket?.destroy()
+      process.disconnect()
+    }
+  })
+  answer({ type: 'ready' })
+}
+
+interface Sampled {
+  label: string
+  conns: Conn[]
+}
+
+let crowds: ChildProcess[] = []
+let sampled: Sampled[] = []
+let reference: Conn | undefined
+let windowStartedAt = 0
+
+function send (reply: LoadReply): void {
+  process.send!(reply)
+}
+
+/** The next message of `type` from each crowd process, after `message` (if any) is sent to each. */
+async function fromEachCrowd<T extends CrowdMessage> (type: T['type'], message?: CrowdMessage): Promise<T[]> {
+  return await Promise.all(crowds.map(async (child) => await new Promise<T>((resolve, reject) => {
+    const onMessage = (answer: CrowdMessage): void => {
+      if (answer.type !== type) return
+      child.off('message', onMessage)
+      resolve(answer as T)
+    }
+    child.on('message', onMessage)
+    child.once('exit', (code) => reject(new Error(`a crowd process exited (${code}) before '${type}'`)))
+    if (message !== undefined) child.send(message)
+  })))
+}
+
+async function startCrowds (count: number): Promise<void> {
+  crowds = Array.from({ length: count }, () => fork(fileURLToPath(import.meta.url), ['--crowd'], { execArgv: process.execArgv }))
+  await fromEachCrowd('ready')
+}
+
+/**
+ * Opens the samples of each group as its crowd comes in: sample k once k shares of the crowd are
+ * admitted (the first at once), the rest when the crowd processes are done. Resolves when every sample
+ * is in or the deadline passed.
+ */
+async function joinSamples (groups: GroupSpec[], crowdSizes: number[], deadline: number, crowdDone: Promise<unknown>): Promise<void> {
+  const joined: Array<Promise<void>> = []
+  const next = sampled.map(() => 0)
+  const admitted = groups.map(() => crowds.map(() => 0))
+  const joinUpTo = (g: number, count: number): void => {
+    const conns = sampled[g]!.conns
+    for (; next[g]! < Math.min(count, conns.length); next[g]!++) joined.push(crowd([conns[next[g]!]!], deadline))
+  }
+  const onCount = (i: number) => (message: CrowdMessage): void => {
+    if (message.type !== 'count') return
+    for (const [g, count] of message.admitted.entries()) admitted[g]![i] = count
+    for (const g of groups.keys()) {
+      const total = admitted[g]!.reduce((a, b) => a + b, 0)
+      const samples = sampled[g]!.conns.length
+      joinUpTo(g, 1 + Math.floor(total * samples / Math.max(1, crowdSizes[g]!)))
+    }
+  }
+  const listeners = crowds.map((child, i) => { const listener = onCount(i); child.on('message', listener); return listener })
+  for (const g of groups.keys()) joinUpTo(g, 1)
+  await crowdDone
+  for (const [i, child] of crowds.entries()) child.off('message', listeners[i]!)
+  for (const g of groups.keys()) joinUpTo(g, sampled[g]!.conns.length)
+  await Promise.all(joined)
+}
+
 /** Tells the parent how many are in, every few seconds, while `until` is pending. */
-async function reporting<T> (phase: string, conns: Conn[], until: Promise<T>): Promise<T> {
-  const timer = setInterval(() => {
-    send({ type: 'progress', phase, admitted: conns.filter((c) => c.firstByteAt !== undefined).length, n: conns.length })
-  }, 5000)
+async function reporting<T> (phase: string, count: () => { admitted: number, n: number }, until: Promise<T>): Promise<T> {
+  const timer = setInterval(() => send({ type: 'progress', phase, ...count() }), 5000)
   try {
     return await until
   } finally {
@@ -282,130 +393,89 @@ async function reporting<T> (phase: string, conns: Conn[], until: Promise<T>): P
 }
 
 async function open (command: OpenCommand): Promise<void> {
+  const processes = Math.max(1, command.processes ?? 1)
+  await startCrowds(processes)
   const start = performance.now()
+  const startEpoch = epochNow()
+  const deadline = start + command.admissionTimeoutMs
   reference = new Conn(new URL(command.reference), false, true)
   reference.open()
-  groups = command.groups.map((g) => {
-    const picked = sampledIndexes(g.n, command.samples)
-    const url = new URL(g.url)
-    return { label: g.label, conns: Array.from({ length: g.n }, (_, i) => new Conn(url, g.icy, picked.has(i))) }
-  })
-  const all = groups.flatMap((g) => g.conns)
-  await reporting('crowd', all, crowd(all, start + command.admissionTimeoutMs))
-  const results: GroupResult[] = groups.map((g) => {
-    const firstBytes = g.conns.flatMap((c) => (c.firstByteAt === undefined ? [] : [c.firstByteAt - start]))
+  sampled = command.groups.map((g) => ({
+    label: g.label,
+    conns: Array.from({ length: Math.min(g.n, command.samples) }, () => new Conn(new URL(g.url), g.icy, true))
+  }))
+  const crowdSizes = command.groups.map((g, i) => g.n - sampled[i]!.conns.length)
+  const split = command.groups.map((g, i) => shares(crowdSizes[i]!, processes))
+  let counts = crowds.map(() => 0)
+  for (const [i, child] of crowds.entries()) {
+    child.on('message', (m: CrowdMessage) => { if (m.type === 'count') counts[i] = m.admitted.reduce((a, b) => a + b, 0) })
+  }
+  const crowdAdmitted = fromEachCrowd<CrowdMessage & { type: 'admitted' }>('admitted')
+  crowdAdmitted.catch(() => {})
+  const crowdDone = fromEachCrowd('crowd-done')
+  for (const [i, child] of crowds.entries()) {
+    const groups = command.groups.map((g, k) => ({ ...g, n: split[k]![i]! }))
+    child.send({ type: 'open', groups, startEpoch, deadlineEpoch: startEpoch + command.admissionTimeoutMs } satisfies CrowdMessage)
+  }
+  const total = command.groups.reduce((sum, g) => sum + g.n, 0)
+  const progress = (): { admitted: number, n: number } =>
+    ({ admitted: counts.reduce((a, b) => a + b, 0) + admittedOf(sampled.flatMap((s) => s.conns)), n: total })
+  await reporting('crowd', progress, joinSamples(command.groups, crowdSizes, deadline, crowdDone))
+  const samplesAdmitted = sampled.map((s) => admissionOf(s.label, s.conns, startEpoch))
+  const fillStart = performance.now()
+  await reporting('fill', progress, fill(sampled.flatMap((s) => s.conns)))
+  const samplesFillMs = performance.now() - fillStart
+  const fromCrowds = await crowdAdmitted
+  counts = crowds.map(() => 0)
+  const results: GroupResult[] = command.groups.map((g, k) => {
+    const parts = [samplesAdmitted[k]!, ...fromCrowds.map((c) => c.groups[k]!)]
+    const firstBytes = parts.flatMap((p) => p.firstBytes)
     return {
       label: g.label,
-      n: g.conns.length,
+      n: g.n,
       admitted: firstBytes.length,
       timeoutMs: command.admissionTimeoutMs,
       firstByteMs: summarize(firstBytes),
-      retries: g.conns.reduce((sum, c) => sum + c.retries, 0),
-      refused: g.conns.filter((c) => c.refused).length,
-      fillMs: 0
+      retries: parts.reduce((sum, p) => sum + p.retries, 0),
+      refused: parts.reduce((sum, p) => sum + p.refused, 0),
+      fillMs: Math.max(samplesFillMs, ...fromCrowds.map((c) => c.fillMs))
     }
   })
-  const fillStart = performance.now()
-  await reporting('fill', all, fill(all))
-  for (const result of results) result.fillMs = performance.now() - fillStart
-  await moveToProbe()
   send({ type: 'admitted', groups: results })
 }
 
-let probe: ChildProcess | undefined
-
-async function probeAnswer<T extends ProbeMessage> (message: ProbeMessage, type: T['type'], socket?: Socket): Promise<T> {
-  return await new Promise<T>((resolve) => {
-    const onMessage = (answer: ProbeMessage): void => {
-      if (answer.type !== type) return
-      probe!.off('message', onMessage)
-      resolve(answer as T)
-    }
-    probe!.on('message', onMessage)
-    probe!.send(message, socket)
-  })
-}
-
-/** The reference and the sampled listeners go on in the probe process, one socket at a time. */
-async function moveToProbe (): Promise<void> {
-  probe = fork(fileURLToPath(import.meta.url), ['--probe'], { execArgv: process.execArgv })
-  const moves = [
-    { conn: reference!, group: '', reference: true },
-    ...groups.flatMap((g) => g.conns.filter((c) => c.recording !== undefined).map((conn) => ({ conn, group: g.label, reference: false })))
-  ]
-  for (const { conn, group, reference } of moves) {
-    conn.socket!.pause()
-    conn.movedToProbe = true
-    await probeAnswer({ type: 'adopt', group, icy: conn.icy, url: conn.url.href, state: conn.bodyState(), reference }, 'adopted', conn.socket)
-  }
-}
-
 async function windowStart (): Promise<void> {
+  await fromEachCrowd('window-started', { type: 'window-start' })
   windowStartedAt = performance.now()
-  for (const group of groups) for (const conn of group.conns) conn.startWindow()
-  await probeAnswer({ type: 'window-start' }, 'window-started')
+  for (const s of sampled) for (const conn of s.conns) conn.startWindow()
   send({ type: 'window-started' })
 }
 
 async function windowEnd (bytesPerSecond: number): Promise<void> {
-  const seconds = (performance.now() - windowStartedAt) / 1000
-  const probed = await probeAnswer<ProbeMessage & { type: 'window' }>({ type: 'window-end' }, 'window')
-  const results: WindowResult[] = groups.map((g) => {
-    const here = g.conns.filter((c) => !c.movedToProbe)
-    const there = probed.groups.find((p) => p.label === g.label)
-    const rates = [...here.map((c) => c.windowRate(seconds)), ...there?.rates ?? []]
+  const end = performance.now()
+  const seconds = (end - windowStartedAt) / 1000
+  const fromCrowds = await fromEachCrowd<CrowdMessage & { type: 'window' }>('window', { type: 'window-end' })
+  const results: WindowResult[] = sampled.map((s, k) => {
+    const parts = [windowOf(s.label, s.conns, seconds), ...fromCrowds.map((c) => c.groups[k]!)]
+    const rates = parts.flatMap((p) => p.rates)
+    const recordings = s.conns.map((c) => c.recording!)
     return {
-      label: g.label,
+      label: s.label,
       seconds,
       starved: rates.filter((r) => r < 0.9 * bytesPerSecond).length,
-      dropped: here.filter((c) => c.dropped).length + (there?.dropped ?? 0),
+      dropped: parts.reduce((sum, p) => sum + p.dropped, 0),
       rate: summarize(rates),
-      latencyMs: summarize(there?.latencies ?? [])
+      latencyMs: summarize(recordings.length === 0 ? [] : latencies(reference!.recording!, recordings, windowStartedAt, end))
     }
   })
   send({ type: 'window', groups: results })
 }
 
 function closeAll (): void {
-  for (const conn of [reference, ...groups.flatMap((g) => g.conns)]) if (conn?.movedToProbe === false) conn.socket?.destroy()
-  probe?.kill()
+  for (const conn of [reference, ...sampled.flatMap((s) => s.conns)]) conn?.socket?.destroy()
+  for (const child of crowds) child.send({ type: 'close' } satisfies CrowdMessage)
   send({ type: 'closed' })
   process.disconnect()
-}
-
-/** The probe: the listeners it adopted, read as they come, and their figures over the window. */
-function runProbe (): void {
-  const adopted = new Map<string, Conn[]>()
-  let probeReference: Conn | undefined
-  let startedAt = 0
-  const answer = (message: ProbeMessage): void => { process.send!(message) }
-  // its sockets would keep it alive after the load is gone
-  process.once('disconnect', () => process.exit(0))
-  process.on('message', (message: ProbeMessage, socket?: Socket) => {
-    if (message.type === 'adopt') {
-      const conn = new Conn(new URL(message.url), message.icy, true)
-      conn.adopt(socket!, message.state)
-      if (message.reference) probeReference = conn
-      else adopted.set(message.group, [...adopted.get(message.group) ?? [], conn])
-      answer({ type: 'adopted' })
-    } else if (message.type === 'window-start') {
-      startedAt = performance.now()
-      for (const conns of adopted.values()) for (const conn of conns) conn.startWindow()
-      answer({ type: 'window-started' })
-    } else if (message.type === 'window-end') {
-      const end = performance.now()
-      const seconds = (end - startedAt) / 1000
-      answer({
-        type: 'window',
-        groups: [...adopted].map(([label, conns]) => ({
-          label,
-          rates: conns.map((c) => c.windowRate(seconds)),
-          dropped: conns.filter((c) => c.dropped).length,
-          latencies: latencies(probeReference!.recording!, conns.map((c) => c.recording!), startedAt, end)
-        }))
-      })
-    }
-  })
 }
 
 function runLoad (): void {
@@ -426,5 +496,5 @@ function runLoad (): void {
   })
 }
 
-if (process.argv.includes('--probe')) runProbe()
-else runLoad()
+if (process.argv.includes('--crowd')) runCrowd()
+else if (process.send !== undefined) runLoad()

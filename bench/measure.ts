@@ -1,7 +1,7 @@
 // One measured run: a flash crowd on one or more relays under test, then a steady window in which the
 // relays' CPU, the listeners' rates and their latency behind the master are taken.
 import { setTimeout as sleep } from 'node:timers/promises'
-import { treeCpuSeconds, treeRssBytes } from './proc.js'
+import { cpuByProcess, treeCpuSeconds, treeRssBytes } from './proc.js'
 import type { GroupResult, GroupSpec, RelayReply, WindowResult } from './protocol.js'
 import { startLoad, type RelayUnderTest } from './servers.js'
 import { summarize, type Summary } from './stats.js'
@@ -22,6 +22,10 @@ export interface MeasureOptions {
   windowMs: number
   /** before the crowd: the relays' idle baseline settles */
   settleMs: number
+  /** processes the load's crowd is spread over (default 1) */
+  loadProcesses?: number | undefined
+  /** called after the window, while every listener is still connected */
+  beforeClose?: (() => Promise<void>) | undefined
   /** a CPU profile of each plugin relay over the window, written to `${profile}-${i}.cpuprofile` */
   profile?: string | undefined
 }
@@ -56,6 +60,8 @@ export interface ProcessFigures {
   backlog: number | undefined
   /** CPU seconds per second over the window */
   cpu: number
+  /** CPU seconds per second while idle, over the idle RSS reading: what the relay costs with no listener */
+  idleCpu?: number
   /** median RSS while idle (before the crowd) and over the window */
   idleRssBytes: number
   rssBytes: number
@@ -69,8 +75,15 @@ export interface Measured {
   relays: ProcessFigures[]
   admission: GroupResult[]
   window: WindowResult[]
-  /** the load process's own CPU seconds per second: near 1.0 would mean the load, not the relay, limits */
+  /** the load's CPU seconds per second, all its processes */
   loadCpu: number
+  /** the busiest load process's CPU seconds per second: near 1.0 would mean the load, not the relay, limits */
+  loadCpuMax?: number
+}
+
+/** CPU seconds per second of each process that lived through the window. */
+function busiest (before: Map<number, number>, after: Map<number, number>, seconds: number): number {
+  return Math.max(0, ...[...after].map(([pid, cpu]) => before.has(pid) ? (cpu - before.get(pid)!) / seconds : 0))
 }
 
 /** The listeners of `groups` (each to its own URL) load the `relays`, whose CPU and memory are read. */
@@ -78,7 +91,11 @@ export async function measure (relays: RelayUnderTest[], groups: GroupSpec[], op
   const pids = relays.map((r) => r.pid)
   const idleReading = Math.min(IDLE_READING_MS, options.settleMs)
   await sleep(options.settleMs - idleReading)
+  const idleCpuBefore = relays.map((r) => treeCpuSeconds(r.pid))
+  const idleStart = performance.now()
   const idle = await rssDuring(pids, idleReading)
+  const idleSeconds = (performance.now() - idleStart) / 1000
+  const idleCpu = relays.map((r, i) => (treeCpuSeconds(r.pid) - idleCpuBefore[i]!) / idleSeconds)
   const idleMemory = await Promise.all(relays.map(memoryOf))
   const load = startLoad()
   try {
@@ -87,16 +104,20 @@ export async function measure (relays: RelayUnderTest[], groups: GroupSpec[], op
       groups,
       reference: options.reference,
       samples: options.samples,
-      admissionTimeoutMs: options.admissionTimeoutMs
+      admissionTimeoutMs: options.admissionTimeoutMs,
+      processes: options.loadProcesses
     }, 'admitted', options.admissionTimeoutMs + FILL_TIMEOUT_MS)
     await sleep(options.warmupMs)
     const profile = options.profile
     if (profile !== undefined) await Promise.all(relays.map(async (r) => await r.ask?.({ type: 'profile-start' })))
     const cpuBefore = relays.map((r) => treeCpuSeconds(r.pid))
-    const loadBefore = treeCpuSeconds(load.pid)
+    const loadBefore = cpuByProcess(load.pid)
     const start = performance.now()
     await load.request({ type: 'window-start' }, 'window-started', 10000)
     const rss = await rssDuring(pids, options.windowMs)
+    // before the coordinator works out the latencies, which is not load
+    const loadAfter = cpuByProcess(load.pid)
+    const loadSeconds = (performance.now() - start) / 1000
     const window = await load.request<{ type: 'window', groups: WindowResult[] }>(
       { type: 'window-end', bytesPerSecond: STREAM_BYTES_PER_SECOND }, 'window', 60000)
     const seconds = (performance.now() - start) / 1000
@@ -104,18 +125,22 @@ export async function measure (relays: RelayUnderTest[], groups: GroupSpec[], op
       server: r.server,
       backlog: r.backlog,
       cpu: (treeCpuSeconds(r.pid) - cpuBefore[i]!) / seconds,
+      idleCpu: idleCpu[i],
       idleRssBytes: idle[i]!.p50,
       rssBytes: rss[i]!.p50,
       rss: rss[i]!,
       idleMemory: idleMemory[i]
     }))
-    const loadCpu = (treeCpuSeconds(load.pid) - loadBefore) / seconds
+    const sum = (cpu: Map<number, number>): number => [...cpu.values()].reduce((a, b) => a + b, 0)
+    const loadCpu = (sum(loadAfter) - sum(loadBefore)) / loadSeconds
+    const loadCpuMax = busiest(loadBefore, loadAfter, loadSeconds)
     if (profile !== undefined) {
       await Promise.all(relays.map(async (r, i) => await r.ask?.({ type: 'profile-stop', file: `${profile}-${i}.cpuprofile` })))
     }
     for (const [i, r] of relays.entries()) figures[i]!.memory = await memoryOf(r)
+    await options.beforeClose?.()
     await load.request({ type: 'close' }, 'closed', 30000)
-    return { relays: figures, admission: admitted.groups, window: window.groups, loadCpu }
+    return { relays: figures, admission: admitted.groups, window: window.groups, loadCpu, loadCpuMax }
   } finally {
     await load.stop()
   }

@@ -37,6 +37,11 @@ export function treeCpuSeconds (pid: number): number {
   return processTree(pid).reduce((sum, p) => sum + cpuSeconds(p), 0)
 }
 
+/** CPU seconds of `pid` and of each of its descendants, by process id. */
+export function cpuByProcess (pid: number): Map<number, number> {
+  return new Map(processTree(pid).map((p) => [p, cpuSeconds(p)]))
+}
+
 /** Resident memory of `pid` and its descendants. */
 export function treeRssBytes (pid: number): number {
   return processTree(pid).reduce((sum, p) => sum + rssBytes(p), 0)

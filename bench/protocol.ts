@@ -1,7 +1,10 @@
 // Messages between bench/run.ts and the load process (bench/load.ts), over the child's IPC channel.
 import type { Summary } from './stats.js'
 
-/** Listeners of one server: `n` connections to `url`, with `Icy-MetaData: 1` when `icy`. */
+/** The User-Agent of the load's listeners: what tells them from relays in a master's list of clients. */
+export const LOAD_AGENT = 'bench-load'
+
+/** Listeners of one server: `n` connections to `url` (http: or https:), with `Icy-MetaData: 1` when `icy`. */
 export interface GroupSpec {
   label: string
   url: string
@@ -17,6 +20,8 @@ export interface OpenCommand {
   /** listeners per group whose audio is kept, for the latency */
   samples: number
   admissionTimeoutMs: number
+  /** processes the crowd is spread over (default 1); the samples and the reference are in a process of their own */
+  processes?: number
 }
 
 export type LoadCommand =

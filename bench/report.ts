@@ -4,7 +4,7 @@ import type { Measured, ProcessFigures } from './measure.js'
 export type Mode = 'plain' | 'icy'
 
 export interface FanoutRun {
-  server: 'icecast' | 'plugin' | 'floor'
+  server: 'icecast' | 'kh' | 'cli' | 'plugin' | 'floor'
   n: number
   mode: Mode
   measured: Measured
@@ -38,7 +38,7 @@ function heapKiBPerListener (relay: ProcessFigures, n: number): number {
   return idle === undefined || loaded === undefined ? Number.NaN : (loaded - idle) / n / 1024
 }
 
-export function figuresOf (run: FanoutRun): Figures {
+export function figuresOf (run: Pick<FanoutRun, 'n' | 'measured'>): Figures {
   const { measured, n } = run
   const admission = measured.admission[0]!
   const window = measured.window[0]!
@@ -85,7 +85,7 @@ function ratioCell (plugin: Figures, icecast: Figures, key: Key): string {
   return `**${bound}${Number.isFinite(ratio) ? (ratio < 0.1 ? ratio.toPrecision(2) : ratio.toFixed(2)) : '∞'}**`
 }
 
-function row (cells: string[]): string {
+export function row (cells: string[]): string {
   return `| ${cells.join(' | ')} |`
 }
 

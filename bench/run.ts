@@ -3,15 +3,14 @@
 // slave and the plugin relay a flash crowd of listeners from a separate load process. Prints a table
 // with both servers and the ratios, and writes the results to bench/results/<time>.json.
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { cpus, release } from 'node:os'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
-import { ICECAST_BIN, makeFixtures, startIcecast, startSource, type Icecast } from '../test/helpers/icecast.js'
-import { runOk } from '../test/helpers/procs.js'
+import type { Icecast } from '../test/helpers/icecast.js'
 import { measure, type MeasureOptions } from './measure.js'
 import { pinRelay, splitCores } from './cores.js'
 import { ensureFileLimit } from './proc.js'
 import { figuresOf, tables, type FanoutRun, type Mode, type TreeRun } from './report.js'
+import { MEASURE_FLAGS, measureOptionsOf, resultsFile, startMaster, versions } from './setup.js'
 import { MOUNT, startFloorRelay, startIcecastRelay, startPluginRelay, type RelayUnderTest } from './servers.js'
 
 const { values: args } = parseArgs({
@@ -19,11 +18,8 @@ const { values: args } = parseArgs({
     n: { type: 'string', default: '500,2000,5000' },
     mode: { type: 'string', default: 'plain,icy' },
     servers: { type: 'string', default: 'icecast,plugin' },
-    seconds: { type: 'string', default: '30' },
-    warmup: { type: 'string', default: '30' },
-    settle: { type: 'string', default: '30' },
-    'admission-timeout': { type: 'string', default: '60' },
-    samples: { type: 'string', default: '20' },
+    ...MEASURE_FLAGS,
+    'load-processes': { type: 'string', default: '1' },
     tree: { type: 'boolean', default: false },
     'tree-only': { type: 'boolean', default: false },
     'tree-n': { type: 'string', default: '4000' },
@@ -52,6 +48,7 @@ if (args.help) {
                            (V8 gives start-up memory back in steps, the last ~16-24 s after start)
   --admission-timeout 60   seconds the crowd may take to get in (then the rest get in, one every 5 ms)
   --samples 20             listeners per run whose latency is measured
+  --load-processes 1       processes the load's crowd is spread over (the samples have one of their own)
   --tree / --tree-only     also / only the relay trees (master → 2 plugins; master → plugin → plugin)
   --tree-n 4000            listeners of a tree run, split evenly over its two relays
   --backlog N              the plugin app's listen backlog (default: Node's, 511)
@@ -171,35 +168,19 @@ async function trees (master: Icecast, options: MeasureOptions): Promise<TreeRun
   return runs
 }
 
-async function versions (): Promise<Record<string, string>> {
-  const icecast = (await runOk(ICECAST_BIN, ['-v'])).toString().trim()
-  return { node: process.version, icecast2: icecast, kernel: release(), cpu: cpus()[0]?.model ?? '?', cores: String(cpus().length) }
-}
-
 async function main (): Promise<void> {
-  const fixtures = await makeFixtures()
-  const master = await startIcecast({ clients: 1000, logLevel: 2 })
-  const source = await startSource({ icecast: master, mount: MOUNT, files: [fixtures.mp3.long], format: 'mp3', bitrate: 128, name: 'bench' })
-  const options: MeasureOptions = {
-    reference: master.url(MOUNT),
-    samples: Number(args.samples),
-    admissionTimeoutMs: Number(args['admission-timeout']) * 1000,
-    warmupMs: Number(args.warmup) * 1000,
-    windowMs: Number(args.seconds) * 1000,
-    settleMs: Number(args.settle) * 1000
-  }
+  const { master, stop } = await startMaster()
+  const options = measureOptionsOf(args, master)
   try {
     const runs = args['tree-only'] ? [] : await fanout(master, options)
     const treeRuns = args.tree || args['tree-only'] ? await trees(master, options) : []
     const machine = await versions()
-    mkdirSync(RESULTS, { recursive: true })
-    const file = `${RESULTS}${new Date().toISOString().replace(/[:.]/g, '-')}${args.label === undefined ? '' : '-' + args.label}.json`
+    const file = resultsFile(args.label)
     writeFileSync(file, JSON.stringify({ machine, args, runs, trees: treeRuns }, null, 2) + '\n')
     console.log(tables(runs, treeRuns) + '\n')
     console.log(`${machine.cores} × ${machine.cpu}, Node ${machine.node}, ${machine.icecast2}; results in ${file}`)
   } finally {
-    await source.stop()
-    await master.stop()
+    await stop()
   }
 }
 

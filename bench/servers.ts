@@ -1,18 +1,23 @@
-// The processes of a bench run: the relays under test (an Icecast 2 slave, or the plugin in a Fastify
-// app) and the load process. Each is a tracked child (test/helpers/procs.ts): killed when the bench
-// exits, even by a signal.
+// The processes of a bench run: the relays under test (an Icecast 2 or icecast-kh slave, the plugin in a
+// Fastify app, or the CLI from an XML config) and the load process. Each is a tracked child
+// (test/helpers/procs.ts): killed when the bench exits, even by a signal.
+import { chmodSync, existsSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { startIcecast, type Icecast } from '../test/helpers/icecast.js'
-import { spawnTracked, type Proc } from '../test/helpers/procs.js'
+import { DEBIAN_ICECAST, startIcecastServer, type Icecast, type IcecastServer } from '../test/helpers/icecast.js'
+import { icecastKhServer } from '../test/helpers/icecast-kh.js'
+import { freePort, httpGet, makeTempDir, spawnTracked, waitFor, type Proc } from '../test/helpers/procs.js'
+import { selfSignedCertificate } from '../test/helpers/servers.js'
 import { listenBacklog } from './proc.js'
-import type { LoadCommand, LoadReply, RelayCommand, RelayReply } from './protocol.js'
+import { LOAD_AGENT, type LoadCommand, type LoadReply, type RelayCommand, type RelayReply } from './protocol.js'
 
 export const MOUNT = '/live.mp3'
 const BENCH = fileURLToPath(new URL('.', import.meta.url))
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 
 /** A relay under test: where its listeners connect, and the process whose CPU and memory count. */
 export interface RelayUnderTest {
-  server: 'icecast' | 'plugin' | 'floor'
+  server: 'icecast' | 'kh' | 'cli' | 'plugin' | 'floor'
   pid: number
   url: string
   /** the accept backlog of its listening socket, as the kernel reports it */
@@ -22,17 +27,35 @@ export interface RelayUnderTest {
   stop (): Promise<void>
 }
 
-/** The limits both servers get: Icecast's defaults, which are the plugin's too. */
+/** The limits every server gets: Icecast's defaults, which are the plugin's too. */
 const LIMITS = { burstSize: 65535, queueSize: 524288 }
 
-/** An Icecast 2 slave relaying the master's mount with a single-broadcast `<relay>`, room for `clients`. */
-export async function startIcecastRelay (master: Icecast, clients: number): Promise<RelayUnderTest> {
-  const slave = await startIcecast({
+/** How an Icecast peer or the CLI serves its listeners: plain HTTP, or HTTPS with this certificate. */
+export interface Serving {
+  /** a PEM file with the key and the certificate (as Icecast reads it), readable by nobody */
+  tlsPem?: string | undefined
+}
+
+const loopbackSocket = (port: number, tls: boolean): string =>
+  `<listen-socket><port>${port}</port><bind-address>127.0.0.1</bind-address>${tls ? '<ssl>1</ssl>' : ''}</listen-socket>`
+
+const relayOf = (master: Icecast): string =>
+  `<relay><server>127.0.0.1</server><port>${master.port}</port><mount>${MOUNT}</mount>` +
+  '<relay-shoutcast-metadata>1</relay-shoutcast-metadata></relay>'
+
+/**
+ * An Icecast slave (Debian's icecast2, or `server`: icecast-kh) relaying the master's mount with a
+ * single-broadcast `<relay>`, room for `clients`; with a certificate, its listeners connect to an
+ * `<ssl>` listen socket of its own.
+ */
+export async function startIcecastRelay (master: Icecast, clients: number, serving: Serving = {}, server: IcecastServer = DEBIAN_ICECAST): Promise<RelayUnderTest> {
+  const tlsPort = serving.tlsPem === undefined ? undefined : await freePort()
+  const slave = await startIcecastServer(server, {
     clients,
     ...LIMITS,
     logLevel: 2,
-    extraXml: `<relay><server>127.0.0.1</server><port>${master.port}</port><mount>${MOUNT}</mount>` +
-      '<relay-shoutcast-metadata>1</relay-shoutcast-metadata></relay>'
+    sslCertificate: serving.tlsPem,
+    extraXml: relayOf(master) + (tlsPort === undefined ? '' : loopbackSocket(tlsPort, true))
   })
   try {
     await slave.waitForMount(MOUNT, { timeoutMs: 15000 })
@@ -41,12 +64,96 @@ export async function startIcecastRelay (master: Icecast, clients: number): Prom
     throw error
   }
   return {
-    server: 'icecast',
+    server: server === DEBIAN_ICECAST ? 'icecast' : 'kh',
     pid: slave.pid,
-    url: slave.url(MOUNT),
-    backlog: listenBacklog(slave.port),
+    url: tlsPort === undefined ? slave.url(MOUNT) : `https://127.0.0.1:${tlsPort}${MOUNT}`,
+    backlog: listenBacklog(tlsPort ?? slave.port),
     async stop () { await slave.stop({ graceMs: 3000 }) }
   }
+}
+
+/** icecast-kh, built from ../shared/peers into its cache on first use (test/helpers/icecast-kh.ts). */
+export async function startKhRelay (master: Icecast, clients: number, serving: Serving = {}): Promise<RelayUnderTest> {
+  return await startIcecastRelay(master, clients, serving, await icecastKhServer())
+}
+
+export interface CliRelayOptions extends Serving {
+  /** `--workers N` (1: one process, no cluster) */
+  workers: number
+  /** options of the node process, before the CLI's path (default none: as a user runs it) */
+  nodeOptions?: string[] | undefined
+}
+
+/** The CLI's config for the bench: Icecast's element names, as a user of Icecast would write it. */
+function cliConfig (master: Icecast, clients: number, ports: { plain: number, tls: number | undefined }, tlsPem: string | undefined): string {
+  return `<icecast>
+  <limits><clients>${clients}</clients><burst-size>${LIMITS.burstSize}</burst-size><queue-size>${LIMITS.queueSize}</queue-size></limits>
+  ${loopbackSocket(ports.plain, false)}
+  ${ports.tls === undefined ? '' : loopbackSocket(ports.tls, true)}
+  ${tlsPem === undefined ? '' : `<paths><ssl-certificate>${tlsPem}</ssl-certificate></paths>`}
+  ${relayOf(master)}
+</icecast>
+`
+}
+
+/**
+ * `icecast-relay --config icecast.xml [--workers N]` (the built dist/cli.js), as a user runs it, relaying
+ * the master's mount; resolves once every worker listens and the relay is live. CPU and memory are those
+ * of the CLI's process and its descendants (the primary and its workers).
+ */
+export async function startCliRelay (master: Icecast, clients: number, options: CliRelayOptions): Promise<RelayUnderTest> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: npm run build first`)
+  const ports = { plain: await freePort(), tls: options.tlsPem === undefined ? undefined : await freePort() }
+  const config = join(makeTempDir('bench-cli'), 'icecast.xml')
+  writeFileSync(config, cliConfig(master, clients, ports, options.tlsPem))
+  const args = [...options.nodeOptions ?? [], CLI, '--config', config, ...(options.workers > 1 ? ['--workers', String(options.workers)] : [])]
+  // a user's terminal or journal reads what it logs; the bench keeps only the last MB of it
+  const proc = spawnTracked(process.execPath, args)
+  const base = `http://127.0.0.1:${ports.plain}`
+  try {
+    await waitFor(() => proc.output().split(`"Server listening at ${base}"`).length - 1 === options.workers,
+      { timeoutMs: 20000, message: () => `the CLI's ${options.workers} server(s) to listen\n${proc.output()}` })
+    await waitFor(async () => await mountIsLive(`${base}/status-json.xsl`),
+      { timeoutMs: 20000, message: () => `the CLI to relay ${MOUNT}\n${proc.output()}` })
+  } catch (error) {
+    await proc.stop({ signal: 'SIGKILL' })
+    throw error
+  }
+  return {
+    server: 'cli',
+    pid: proc.pid,
+    url: ports.tls === undefined ? `${base}${MOUNT}` : `https://127.0.0.1:${ports.tls}${MOUNT}`,
+    backlog: listenBacklog(ports.tls ?? ports.plain),
+    async stop () { await proc.stop({ signal: 'SIGTERM', graceMs: 12000 }) }
+  }
+}
+
+/** Whether /status-json.xsl lists the mount with a listener count: the relay is live there. */
+async function mountIsLive (url: string): Promise<boolean> {
+  const answer = await httpGet(url).catch(() => undefined)
+  if (answer?.status !== 200) return false
+  const listed = [JSON.parse(answer.body.toString()).icestats?.source ?? []].flat() as Array<{ listenurl?: string, listeners?: number }>
+  return listed.some((source) => source.listenurl?.endsWith(MOUNT) === true && source.listeners !== undefined)
+}
+
+/**
+ * The connections the master serves on the mount other than the bench's own listeners (its reference,
+ * whose User-Agent is the load's): the relays' upstream connections, from Icecast's /admin/listclients.
+ */
+export async function upstreamConnections (master: Icecast): Promise<number> {
+  const page = (await master.admin(`/admin/listclients?mount=${MOUNT}`)).body.toString()
+  const agents = [...page.matchAll(/<listener\b[\s\S]*?<\/listener>/g)].map((m) => /<UserAgent>([^<]*)<\/UserAgent>/.exec(m[0])?.[1] ?? '')
+  return agents.filter((agent) => agent !== LOAD_AGENT).length
+}
+
+/** A self-signed certificate for 127.0.0.1, made by openssl for this run, in one PEM file nobody can read (Icecast runs as nobody). */
+export function benchCertificate (): string {
+  const made = selfSignedCertificate()
+  const dir = makeTempDir('bench-tls')
+  chmodSync(dir, 0o755)
+  const pem = join(dir, 'bench.pem')
+  writeFileSync(pem, Buffer.concat([made.cert, made.key]), { mode: 0o644 })
+  return pem
 }
 
 /** Spawns a TypeScript script of bench/ under tsx with an IPC channel; kept alive until stopped. */

@@ -10,6 +10,11 @@ export interface Summary {
   mean: number
 }
 
+/** `n` split into `parts` shares that differ by one at most. */
+export function shares (n: number, parts: number): number[] {
+  return Array.from({ length: parts }, (_, i) => Math.floor(n / parts) + (i < n % parts ? 1 : 0))
+}
+
 /** Nearest-rank percentile of sorted values. */
 function percentile (sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p / 100 * sorted.length) - 1))]!

@@ -70,6 +70,8 @@ export interface IcecastOptions {
   extraXml?: string | ((ctx: { port: number, dir: string }) => string)
   /** ms to wait for /status-json.xsl to answer (default 5000) */
   startTimeoutMs?: number
+  /** <paths> <ssl-certificate>: a PEM file with the key and the certificate, for <listen-socket>s with <ssl>1</ssl> */
+  sslCertificate?: string
 }
 
 export interface IcecastSource {
@@ -122,7 +124,7 @@ const secret = (): string => randomBytes(9).toString('base64url')
 
 const normMount = (mount: string): string => (mount.startsWith('/') ? mount : `/${mount}`)
 
-function icecastXml (o: Required<Omit<IcecastOptions, 'extraXml' | 'startTimeoutMs' | 'port' | 'host'>> & { host: string, port: number, dir: string, extra: string, location: string, share: string }): string {
+function icecastXml (o: Required<Omit<IcecastOptions, 'extraXml' | 'startTimeoutMs' | 'port' | 'host' | 'sslCertificate'>> & { ssl: string, host: string, port: number, dir: string, extra: string, location: string, share: string }): string {
   const e = xmlEscape
   return `<?xml version="1.0"?>
 <icecast>
@@ -155,7 +157,7 @@ function icecastXml (o: Required<Omit<IcecastOptions, 'extraXml' | 'startTimeout
     <basedir>${e(o.share)}</basedir>
     <logdir>${e(o.dir)}</logdir>
     <webroot>${e(o.share)}/web</webroot>
-    <adminroot>${e(o.share)}/admin</adminroot>
+    <adminroot>${e(o.share)}/admin</adminroot>${o.ssl}
   </paths>
   <logging>
     <accesslog>access.log</accesslog>
@@ -226,7 +228,8 @@ async function startOnce (server: IcecastServer, opts: IcecastOptions, port: num
   const configFile = join(dir, 'icecast.xml')
   // a unique <location> tells our server from another one answering on the same port
   const location = `test ${randomBytes(6).toString('hex')}`
-  writeFileSync(configFile, icecastXml({ ...cfg, host, port, dir, extra, location, share: server.share }))
+  const ssl = opts.sslCertificate === undefined ? '' : `\n    <ssl-certificate>${xmlEscape(opts.sslCertificate)}</ssl-certificate>`
+  writeFileSync(configFile, icecastXml({ ...cfg, host, port, dir, extra, location, share: server.share, ssl }))
   chmodSync(configFile, 0o644)
 
   const proc: Proc = spawnTracked(server.bin, ['-c', configFile], { cwd: dir })
