@@ -25,6 +25,8 @@ const PER_MOUNT: readonly PerMount[] = [
   { name: 'icecast_relay_fallback_listeners', help: 'Listeners of the mount that its fallback mount serves now', kind: Gauge, value: (s) => s.fallbackListeners },
   // Many machines
   { name: 'icecast_relay_relay_connections', help: 'Slaves\' relay connections to the mount, not counted as listeners', kind: Gauge, value: (s) => s.relays },
+  // HLS
+  { name: 'icecast_relay_hls_listeners', help: 'HLS sessions of the mount, not counted as listeners', kind: Gauge, value: (s) => s.hlsListeners ?? 0 },
   { name: 'icecast_relay_active_upstream', help: 'The index in the relay\'s upstreams of the one it plays or tries (0: the first)', kind: Gauge, value: (s) => s.activeUpstream }
 ]
 
