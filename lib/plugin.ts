@@ -66,7 +66,7 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
     server: SERVER_NAME,
     gate,
     other,
-    ...(hls !== undefined && { hls: hls.serve }),
+    ...(hls !== undefined && { hls: hls.serve, others: hls.sessions }),
     slots,
     ...(network !== undefined && { redirect: async (request, ask) => await network.locationFor(request, ask) }),
     ...(relayAuth !== undefined && { isRelay: (request) => network?.isSlaveRequest(request) ?? hasBasicCredentials(request.headers.authorization, relayAuth) })

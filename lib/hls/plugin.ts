@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { sendUnauthorized } from '../auth.js'
 import type { ListenerGate } from '../listen/gate.js'
+import { overLimit } from '../listen/route.js'
 import { LISTENER_SAFETY_HEADERS } from '../mount/headers.js'
 import { relayHls, type ResolvedHls, type ResolvedHlsSettings } from '../options.js'
 import type { RelayExtension, RelayView } from '../relay/extension.js'
@@ -100,17 +101,9 @@ export function hlsServer (init: HlsInit): HlsServer {
     return true
   }
 
-  /** Why a new session of `relay` may not start now (the limits count sessions beside listeners), or undefined. */
-  function overLimit (relay: Relay): string | undefined {
-    if (registry.totalListeners + sessions.size >= registry.limits.clients) return 'Too many listeners on this server'
-    const max = relay.def.maxListeners
-    if (max !== undefined && relay.mount.audience + sessions.on(relay.localMount) >= max) return `Too many listeners on ${relay.localMount}`
-    return undefined
-  }
-
   /** A new session, or an expired one polling again, let in as a listener is; undefined once refused (answered). */
   async function admit (request: FastifyRequest, reply: FastifyReply, relay: Relay, settings: ResolvedHlsSettings, id: string): Promise<Session | undefined> {
-    const full = overLimit(relay)
+    const full = overLimit(registry, relay, sessions)
     if (full !== undefined) {
       answer(reply, 403, full)
       return undefined
