@@ -67,7 +67,10 @@ export class Sessions {
     return [...this.#byId.values()].filter((session) => session.localMount === localMount)
   }
 
+  /** Keeps `session`; one of the same id (two polls of an expired session at once) ends. */
   add (session: Session): void {
+    const previous = this.#byId.get(session.id)
+    if (previous !== undefined) this.#remove(previous)
     this.#byId.set(session.id, session)
     this.#byListener.set(session.listenerId, session)
     this.#perMount.set(session.localMount, this.on(session.localMount) + 1)
