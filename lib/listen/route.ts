@@ -19,6 +19,10 @@ export interface ListenerRouteOptions {
   slots: MachineSlots
   /** answers a path that names no mount when it is another of the mount's resources (a playlist); true if it did */
   other?: (request: FastifyRequest, reply: FastifyReply, path: string) => boolean
+  /** answers a path that names no mount when it is one of a mount's HLS resources; true if it did */
+  hls?: (request: FastifyRequest, reply: FastifyReply, path: string) => Promise<boolean>
+  /** listeners the limits count besides the mounts' own (HLS sessions): in all, and of a mount */
+  others?: OtherListeners
   /** many machines: the URL of another node to send a new listener to (a 302), or undefined to serve it here */
   redirect?: (request: FastifyRequest, ask: { path: string, refusing: boolean }) => Promise<string | undefined>
   /** many machines: whether a request is a slave's relay connection (the relay credentials): no listener of the limits */
@@ -52,15 +56,22 @@ function redirectTo (reply: FastifyReply, location: string): FastifyReply {
 
 const SERVER_FULL = 'Too many listeners on this server'
 
-function serverFull (registry: RegistryCore): boolean {
-  return registry.totalListeners >= registry.limits.clients
+export interface OtherListeners {
+  readonly size: number
+  on: (localMount: string) => number
+}
+
+const NO_OTHERS: OtherListeners = { size: 0, on: () => 0 }
+
+function serverFull (registry: RegistryCore, others: OtherListeners): boolean {
+  return registry.totalListeners + others.size >= registry.limits.clients
 }
 
 /** Why a listener may not join now (Icecast answers 403 when full), or undefined when it may. */
-function overLimit (registry: RegistryCore, relay: Relay): string | undefined {
-  if (serverFull(registry)) return SERVER_FULL
+export function overLimit (registry: RegistryCore, relay: Relay, others: OtherListeners = NO_OTHERS): string | undefined {
+  if (serverFull(registry, others)) return SERVER_FULL
   const max = relay.def.maxListeners
-  if (max !== undefined && relay.mount.audience >= max) return `Too many listeners on ${relay.localMount}`
+  if (max !== undefined && relay.mount.audience + others.on(relay.localMount) >= max) return `Too many listeners on ${relay.localMount}`
   return undefined
 }
 
@@ -71,19 +82,20 @@ function overLimit (registry: RegistryCore, relay: Relay): string | undefined {
  * lets go of the connection, as for an upgrade, so that a listener costs little more than its socket.
  */
 export function listenerRoute (app: FastifyInstance, registry: RegistryCore, options: ListenerRouteOptions): void {
+  const others = options.others ?? NO_OTHERS
   async function serve (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     const localMount = mountOfUrl(request.raw.url ?? '/', options.prefix)
     const relay = localMount === undefined ? undefined : registry.find(localMount)
     if (relay === undefined) {
-      if (localMount === undefined || options.other?.(request, reply, localMount) !== true) reply.callNotFound()
+      if (localMount === undefined || (await options.hls?.(request, reply, localMount) !== true && options.other?.(request, reply, localMount) !== true)) reply.callNotFound()
       return reply
     }
     if (registry.closing) return refuse(reply, 503, 'Server is shutting down', 5)
-    const location = await options.redirect?.(request, { path: options.prefix + relay.localMount, refusing: overLimit(registry, relay) !== undefined })
+    const location = await options.redirect?.(request, { path: options.prefix + relay.localMount, refusing: overLimit(registry, relay, others) !== undefined })
     if (location !== undefined) return redirectTo(reply, location)
     // before listener auth, as Icecast counts its clients: a full server asks no auth server
     const relayConnection = options.isRelay?.(request) === true
-    if (!relayConnection && serverFull(registry)) return refuse(reply, 403, SERVER_FULL)
+    if (!relayConnection && serverFull(registry, others)) return refuse(reply, 403, SERVER_FULL)
     const id = registry.nextListenerId()
     const granted = await options.gate.admit(request, reply, relay, id)
     if (granted === undefined) return sendUnauthorized(withSafetyHeaders(reply))
@@ -98,7 +110,7 @@ export function listenerRoute (app: FastifyInstance, registry: RegistryCore, opt
   async function join (
     request: FastifyRequest, reply: FastifyReply, relay: Relay, id: number, granted: Admission, relayConnection: boolean
   ): Promise<FastifyReply | undefined> {
-    const full = relayConnection ? undefined : overLimit(registry, relay)
+    const full = relayConnection ? undefined : overLimit(registry, relay, others)
     if (full !== undefined) return refuse(reply, 403, full)
     let admission = relay.admission()
     if (admission === 'wait') {
@@ -111,7 +123,7 @@ export function listenerRoute (app: FastifyInstance, registry: RegistryCore, opt
       return refuse(reply, 503, `${relay.localMount} is not available: its upstream is down`, 5)
     }
     const served = fallback ?? relay
-    const fullNow = relayConnection ? undefined : overLimit(registry, served)
+    const fullNow = relayConnection ? undefined : overLimit(registry, served, others)
     if (fullNow !== undefined) return refuse(reply, 403, fullNow)
 
     // a slave's relay connection takes no listener's place, on this process or on the machine
