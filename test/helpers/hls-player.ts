@@ -25,8 +25,8 @@ export interface PlayerReport {
   fragments: number[]
   /** how many fragments carried a discontinuity (EXT-X-DISCONTINUITY before them) */
   discontinuities: number
-  /** timed ID3 samples hls.js parsed (FRAG_PARSING_METADATA): one per ID3 tag */
-  id3Samples: number
+  /** the times (s) of the timed ID3 samples hls.js parsed (FRAG_PARSING_METADATA): one per ID3 tag */
+  id3Samples: number[]
   /** the cues of the element's metadata text tracks: one per ID3 frame hls.js exposes (TIT2: the title) */
   cues: Array<{ startTime: number, key: string, data: string }>
 }
@@ -39,7 +39,7 @@ const PAGE = `<!doctype html>
 <script src="/hls.js"></script>
 <script>
 const audio = document.getElementById('player')
-const state = { fatal: [], errors: [], stalls: 0, fragments: [], discontinuities: 0, id3Samples: 0, started: false }
+const state = { fatal: [], errors: [], stalls: 0, fragments: [], discontinuities: 0, id3Samples: [], started: false }
 window.playerState = state
 audio.addEventListener('playing', () => { state.started = true })
 audio.addEventListener('waiting', () => { if (state.started) state.stalls++ })
@@ -50,9 +50,9 @@ hls.on(Hls.Events.FRAG_LOADED, (event, data) => {
   state.fragments.push(data.frag.sn)
   if (data.frag.tagList.some((tag) => tag[0] === 'DIS')) state.discontinuities++
 })
-hls.on(Hls.Events.FRAG_PARSING_METADATA, (event, data) => { state.id3Samples += data.samples.length })
+hls.on(Hls.Events.FRAG_PARSING_METADATA, (event, data) => { for (const sample of data.samples) state.id3Samples.push(sample.pts) })
 hls.on(Hls.Events.MANIFEST_PARSED, () => { audio.play().catch((e) => state.fatal.push('play(): ' + e.message)) })
-hls.loadSource(new URLSearchParams(location.search).get('src'))
+hls.on(Hls.Events.MEDIA_ATTACHED, () => { hls.loadSource(new URLSearchParams(location.search).get('src')) })
 hls.attachMedia(audio)
 </script></body></html>
 `

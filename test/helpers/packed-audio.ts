@@ -45,9 +45,10 @@ export interface PackedStream {
 
 /**
  * `seconds` of a 440 Hz tone as AAC LC 44.1 kHz stereo (1024 samples a frame) in segments of
- * `framesPerSegment` frames; segment i carries the title `titles[i]` if there is one.
+ * `framesPerSegment` frames, the first at `startPts` (90 kHz); segment i carries the title `titles[i]` if there is one.
  */
-export async function packedAacStream ({ seconds, framesPerSegment, titles = [] }: { seconds: number, framesPerSegment: number, titles?: Array<string | undefined> }): Promise<PackedStream> {
+export async function packedAacStream ({ seconds, framesPerSegment, titles = [], startPts = 0 }:
+{ seconds: number, framesPerSegment: number, titles?: Array<string | undefined>, startPts?: number }): Promise<PackedStream> {
   const adts = await runOk('ffmpeg', ['-nostdin', '-v', 'error', '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=44100:duration=${seconds}`,
     '-ac', '2', '-c:a', 'aac', '-b:a', '64k', '-f', 'adts', '-'])
   const frames = adtsFrames(adts)
@@ -56,7 +57,7 @@ export async function packedAacStream ({ seconds, framesPerSegment, titles = [] 
   for (let first = 0, i = 0; first < frames.length; first += framesPerSegment, i++) {
     const part = frames.slice(first, first + framesPerSegment)
     // the timestamp of the segment's first sample; 90 kHz = 90000 / 44100 ticks a sample
-    segments.push(Buffer.concat([id3Tag(Math.round(first * 1024 * 90000 / 44100), titles[i]), ...part]))
+    segments.push(Buffer.concat([id3Tag(startPts + Math.round(first * 1024 * 90000 / 44100), titles[i]), ...part]))
     durations.push(part.length * 1024 / 44100)
   }
   const target = Math.ceil(Math.max(...durations))
