@@ -9,6 +9,7 @@ import { playHls, startPlayerServer, type PlayerServer } from '../../helpers/hls
 import { adtsFrames, id3Tag, packedAacStream, type PackedStream } from '../../helpers/packed-audio.js'
 import { probeHls, segmentTags } from '../../helpers/ffprobe-hls.js'
 import { syntheticAdts } from '../../helpers/adts.js'
+import { hlsLoad, parseMediaPlaylist } from '../../helpers/hls-load.js'
 import { assertTools } from '../../helpers/tools.js'
 
 let stream: PackedStream
@@ -101,4 +102,56 @@ test('the ffprobe checker finds a segment missing from the timeline, and a segme
   assert.ok(Math.abs(gap.jumps[0].seconds - stream.durations[4]) < 0.001, `a jump of ${gap.jumps[0].seconds} s`)
   const bad = await probeHls(`${base}/bad/index.m3u8`, { seconds: 8 })
   assert.ok(bad.problems.some((line) => /\[aac @/.test(line)), bad.problems.join('\n'))
+})
+
+/** The stream as a live one: a window of 4 segments that slides one segment a segment's duration; segment 7 answers 404. */
+async function serveLive (s: PackedStream): Promise<{ server: Server, requests: Map<string, number> }> {
+  const started = Date.now()
+  const requests = new Map<string, number>()
+  const server = createServer((request, response) => {
+    const path = new URL(request.url ?? '/', 'http://x').pathname
+    requests.set(path, (requests.get(path) ?? 0) + 1)
+    const edge = Math.min(s.segments.length, 4 + Math.floor((Date.now() - started) / 1000 / s.durations[0]))
+    const first = Math.max(0, edge - 4)
+    const segment = /^\/live\/(\d+)\.aac$/.exec(path)
+    if (path === '/live/index.m3u8') {
+      const window = Array.from({ length: edge - first }, (_, i) => first + i)
+      response.writeHead(200).end(['#EXTM3U', '#EXT-X-VERSION:3', '#EXT-X-TARGETDURATION:1', `#EXT-X-MEDIA-SEQUENCE:${first}`,
+        ...window.flatMap((i) => [`#EXTINF:${s.durations[i].toFixed(5)},`, `${i}.aac`]), ''].join('\n'))
+    } else if (segment !== null && Number(segment[1]) < edge && Number(segment[1]) !== 7) {
+      response.writeHead(200).end(s.segments[Number(segment[1])])
+    } else {
+      response.writeHead(404).end()
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return { server, requests }
+}
+
+test('the HLS load client: sessions start three segments behind the live edge, poll at the player\'s rate, fetch each new segment once, and report a failed one', async (t) => {
+  const { server, requests } = await serveLive(stream)
+  t.after(() => { server.closeAllConnections(); server.close() })
+  const sessions = await hlsLoad(`http://127.0.0.1:${(server.address() as AddressInfo).port}/live/index.m3u8`, { sessions: 10, seconds: 6 })
+  for (const session of sessions) {
+    assert.equal(session.segments[0], 1, 'three segments behind the edge of 0..3')
+    const expected = Array.from({ length: session.segments.at(-1)! - 1 + 1 }, (_, i) => i + 1).filter((i) => i !== 7)
+    assert.deepEqual(session.segments, expected, 'each segment once, in order')
+    assert.ok(session.segments.length >= 7, `${session.segments.length} segments in 6 s`)
+    assert.deepEqual(session.errors.map((e) => e.replace(/^.*\//, '')), ['7.aac: HTTP 404'])
+    assert.deepEqual(session.missed, [])
+    assert.equal(session.stalls, 0)
+    assert.equal(session.bytes, session.segments.reduce((sum, i) => sum + stream.segments[i].length, 0))
+    // a reload a segment (~1 s) after the playlist grew, half a target duration after it did not
+    assert.ok(session.playlistRequests >= 4 && session.playlistRequests <= 13, `${session.playlistRequests} playlist requests in 6 s`)
+  }
+  assert.equal(requests.get('/live/3.aac'), 10)
+  assert.deepEqual(parseMediaPlaylist('#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXT-X-MEDIA-SEQUENCE:41\n#EXTINF:6.0,\na/41.aac\n#EXT-X-DISCONTINUITY\n#EXTINF:5.5,\n/x/42.aac\n', 'http://h/m/index.m3u8'), {
+    targetDuration: 6,
+    mediaSequence: 41,
+    segments: [
+      { sequence: 41, url: 'http://h/m/a/41.aac', duration: 6, discontinuity: false },
+      { sequence: 42, url: 'http://h/x/42.aac', duration: 5.5, discontinuity: true }
+    ],
+    endList: false
+  })
 })
