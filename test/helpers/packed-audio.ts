@@ -73,3 +73,34 @@ export function writePackedStream (dir: string, stream: PackedStream): string {
   stream.segments.forEach((segment, i) => writeFileSync(join(dir, `${i}.aac`), segment))
   return dir
 }
+
+const unsyncsafe = (b: Buffer, at: number): number => (b[at] << 21) | (b[at + 1] << 14) | (b[at + 2] << 7) | b[at + 3]
+
+/**
+ * The ID3v2.3/2.4 tags anywhere in `segment` (a packed-audio segment has one at its head and may have more
+ * between frames), each as its frames' ids and text (TIT2: the title; PRIV: owner, then the 8 bytes in hex).
+ */
+export function id3TagsIn (segment: Buffer): Array<Record<string, string>> {
+  const tags: Array<Record<string, string>> = []
+  for (let at = segment.indexOf('ID3'); at !== -1 && at + 10 <= segment.length; at = segment.indexOf('ID3', at + 1)) {
+    const version = segment[at + 3]
+    if ((version !== 3 && version !== 4) || segment.subarray(at + 6, at + 10).some((byte) => byte >= 0x80)) continue
+    const end = at + 10 + unsyncsafe(segment, at + 6)
+    const tag: Record<string, string> = {}
+    for (let frame = at + 10; frame + 10 <= end && segment[frame] !== 0;) {
+      const id = segment.toString('latin1', frame, frame + 4)
+      const size = version === 4 ? unsyncsafe(segment, frame + 4) : segment.readUInt32BE(frame + 4)
+      const body = segment.subarray(frame + 10, frame + 10 + size)
+      if (id === 'PRIV') {
+        const owner = body.indexOf(0)
+        tag.PRIV = `${body.toString('latin1', 0, owner)} ${body.subarray(owner + 1).toString('hex')}`
+      } else if (id.startsWith('T')) {
+        tag[id] = (body[0] === 3 ? body.toString('utf8', 1) : body.toString('latin1', 1)).replace(/\0+$/, '')
+      }
+      frame += 10 + size
+    }
+    tags.push(tag)
+    at = end - 1
+  }
+  return tags
+}

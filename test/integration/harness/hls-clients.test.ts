@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { after, before, test } from 'node:test'
 import { launchChromium, type Browser } from '../../helpers/browser.js'
 import { playHls, startPlayerServer, type PlayerServer } from '../../helpers/hls-player.js'
-import { adtsFrames, id3Tag, packedAacStream, type PackedStream } from '../../helpers/packed-audio.js'
+import { adtsFrames, id3Tag, id3TagsIn, packedAacStream, type PackedStream } from '../../helpers/packed-audio.js'
 import { probeHls, segmentTags } from '../../helpers/ffprobe-hls.js'
 import { syntheticAdts } from '../../helpers/adts.js'
 import { hlsLoad, parseMediaPlaylist } from '../../helpers/hls-load.js'
@@ -94,6 +94,11 @@ test('ffprobe reads the stream: every frame decoded, timestamps without a jump a
   assert.equal((await segmentTags(`${base}/s/6.aac`)).title, 'Deuxième titre ♪')
   assert.equal((await segmentTags(`${base}/s/5.aac`)).title, undefined)
   assert.equal(adtsFrames(stream.segments[5].subarray(id3Tag(0).length)).length, 43, 'a segment is its ID3 tag and its frames')
+  const pts = 900000 + Math.round(6 * 43 * 1024 * 90000 / 44100)
+  assert.deepEqual(id3TagsIn(stream.segments[6]), [{ PRIV: `com.apple.streaming.transportStreamTimestamp ${pts.toString(16).padStart(16, '0')}`, TIT2: 'Deuxième titre ♪' }])
+  const frames = adtsFrames(stream.segments[5].subarray(id3Tag(0).length))
+  const between = Buffer.concat([id3Tag(0), ...frames.slice(0, 10), id3Tag(7, 'Mid-segment'), ...frames.slice(10)])
+  assert.deepEqual(id3TagsIn(between).map((tag) => tag.TIT2), [undefined, 'Mid-segment'])
 })
 
 test('the ffprobe checker finds a segment missing from the timeline, and a segment that does not decode', async () => {
