@@ -128,6 +128,19 @@ export const DumpFileSchema = Type.Object({
   rotateSeconds: Type.Optional(Type.Number({ minimum: 1, maximum: 31_536_000 }))
 }, { additionalProperties: false })
 export type DumpFileDefinition = Static<typeof DumpFileSchema>
+// HLS (issue 19)
+export const HlsSettingsSchema = Type.Object({
+  /** the longest a segment lasts, in whole seconds: 6 for the widest compatibility, 2 for low latency */
+  segmentSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 30 })),
+  /** segments in the playlist's sliding window, and kept in memory */
+  windowSegments: Type.Optional(Type.Integer({ minimum: 2, maximum: 100 })),
+  /** the Access-Control-Allow-Origin of the HLS routes, or false for none (default `*`) */
+  cors: Type.Optional(Type.Union([HeaderLine, Type.Literal(false)]))
+}, { additionalProperties: false })
+export type HlsSettings = Static<typeof HlsSettingsSchema>
+/** true: on with the app's settings; false: off; an object: on, with these settings over the app's */
+const HlsOptionSchema = Type.Union([Type.Boolean(), HlsSettingsSchema])
+export type HlsOption = Static<typeof HlsOptionSchema>
 // Per-mount settings (Icecast's `<mount>`): a relay's own, or those of `mounts` / `mountDefaults` for its local mount
 /** What listeners and the stats are told about a stream instead of the upstream's word; no control characters (header values). */
 const StreamText = Type.String({ maxLength: 1024, pattern: '^[^\\x00-\\x1f\\x7f]*$' })
@@ -177,6 +190,9 @@ export const RelayDefinitionSchema = Type.Object({
   intro: Type.Optional(FileUpstreamSchema.properties.file),
   /** the stream as listeners get it, written to files: a name pattern, or one with rotation */
   dumpFile: Type.Optional(Type.Union([DumpName, DumpFileSchema])),
+  // HLS (issue 19)
+  /** HLS of this relay: over the app's `hls` (false turns it off, true or settings on) */
+  hls: Type.Optional(HlsOptionSchema),
   // Listener authentication: each replaces the app's own for this relay
   ...ListenerAuthFields
 }, { additionalProperties: false })
@@ -400,6 +416,9 @@ export const RelayPluginOptionsSchema = Type.Object({
   serverId: defaulted(Type.String({ ...Text, minLength: 1 }), SERVER_NAME),
   // Listener authentication: for every relay that sets none of its own
   ...ListenerAuthFields,
+  // HLS (issue 19)
+  /** HLS of every MP3 and AAC relay (true or settings), or of those that ask (false); absent: no HLS at all */
+  hls: Type.Optional(HlsOptionSchema),
   // Machine-wide answers: the processes of one machine (`--workers`, or an app's own cluster) as one server
   /** how this process reaches the others of its machine: stats, admin lists and commands then speak for all of them */
   machine: Type.Optional(MachineLinkSchema),
@@ -455,6 +474,34 @@ export interface ResolvedOptions {
   mountSettings: ResolvedMountSettings
   // Machine-wide answers
   machine: MachineLink | undefined
+  // HLS (issue 19): undefined when no `hls` option is given anywhere
+  hls: ResolvedHls | undefined
+}
+
+// HLS (issue 19)
+export interface ResolvedHlsSettings {
+  segmentSeconds: number
+  windowSegments: number
+  cors: string | false
+}
+/** The app's HLS: whether relays that do not say are served, and the settings they get. */
+export interface ResolvedHls {
+  enabled: boolean
+  settings: ResolvedHlsSettings
+}
+export const HLS_DEFAULTS: ResolvedHlsSettings = { segmentSeconds: 6, windowSegments: 6, cors: '*' }
+
+/** The HLS settings of a relay, or undefined when it has none: its own `hls` over the app's. */
+export function relayHls (relay: Pick<ResolvedRelay, 'hls'>, app: ResolvedHls): ResolvedHlsSettings | undefined {
+  const own = relay.hls
+  if (own === false || (own === undefined && !app.enabled)) return undefined
+  return own === undefined || own === true ? app.settings : { ...app.settings, ...own }
+}
+
+function resolveHls (options: Pick<RelayPluginOptions, 'hls'>, relays: readonly ResolvedRelay[]): ResolvedHls | undefined {
+  const { hls } = options
+  if (hls === undefined && !relays.some((relay) => relay.hls !== undefined && relay.hls !== false)) return undefined
+  return { enabled: hls !== undefined && hls !== false, settings: typeof hls === 'object' ? { ...HLS_DEFAULTS, ...hls } : HLS_DEFAULTS }
 }
 
 /** The `mounts` and `mountDefaults` options: what a relay has of them is found by `withMountSettings`. */
@@ -526,6 +573,8 @@ export interface ResolvedRelay extends MountSettings {
   // intro and dump-file (issue 17)
   intro?: string
   dumpFile?: ResolvedDumpFile
+  // HLS (issue 19)
+  hls?: HlsOption
   // Listener authentication
   authenticate?: Authenticate
   listenerAuth?: ResolvedListenerAuth
@@ -820,6 +869,7 @@ export function resolveRelay (def: unknown, at = 'relay', origin = 'api'): Resol
     ...mountSettingsOf(relay, at),
     ...(relay.intro !== undefined && { intro: relay.intro }),
     ...(relay.dumpFile !== undefined && { dumpFile: resolveDumpFile(relay.dumpFile, `${at}.dumpFile`) }),
+    ...(relay.hls !== undefined && { hls: relay.hls }),
     ...listenerAuthOf(relay, at)
   }
 }
@@ -985,6 +1035,7 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     mountSettings: resolveMountSettings(options.mounts, options.mountDefaults),
     // the caller's own object, methods and all (the copy Value.Default fills has only its own keys)
     machine: (given as RelayPluginOptions).machine,
+    hls: resolveHls(options, relays),
     server: {
       hostname: options.hostname,
       location: options.location,

@@ -17,6 +17,8 @@ import { SERVER_NAME } from './http.js'
 import { SlaveNetwork } from './cluster/network.js'
 import { localView } from './stats/view.js'
 import { machineView } from './cluster/machine.js'
+import { hlsServer, type HlsServer } from './hls/plugin.js'
+import { InvalidOptionError } from './errors.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -57,11 +59,14 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
   const startedAt = new Date()
   const other = playlistServer({ server: options.server, startedAt, mountPrefix: options.prefix })
   const slots = new MachineSlots(options.machine, options.limits.clients)
+  const gate = await listenerGate(fastify, registry, options)
+  const hls = hlsOf(fastify, registry, gate, options)
   listenerRoute(fastify, registry, {
     prefix: options.prefix,
     server: SERVER_NAME,
-    gate: await listenerGate(fastify, registry, options),
+    gate,
     other,
+    ...(hls !== undefined && { hls: hls.serve }),
     slots,
     ...(network !== undefined && { redirect: async (request, ask) => await network.locationFor(request, ask) }),
     ...(relayAuth !== undefined && { isRelay: (request) => network?.isSlaveRequest(request) ?? hasBasicCredentials(request.headers.authorization, relayAuth) })
@@ -88,6 +93,16 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
   fastify.addHook('onReady', async () => { registry.startAll() })
   fastify.addHook('preClose', async () => { registry.stopAll() })
   fastify.addHook('onClose', async () => { await dumps.settled() })
+}
+
+/** HLS, when an `hls` option is given: not with workers, whose segmenters would each number their own segments. */
+function hlsOf (fastify: FastifyInstance, registry: RegistryCore, gate: ListenerGate, options: ResolvedOptions): HlsServer | undefined {
+  if (options.hls === undefined) return undefined
+  if (options.machine !== undefined) throw new InvalidOptionError('hls', 'is served by a single process: not with --workers (each worker would cut its own segments)')
+  const hls = hlsServer({ registry, gate, hls: options.hls })
+  registry.extend(hls.extension)
+  fastify.addHook('onClose', async () => { hls.close() })
+  return hls
 }
 
 /** Listener authentication; wrong htpasswd logins are counted in a sub-plugin of their own, as the admin routes'. */

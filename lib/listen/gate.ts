@@ -123,6 +123,16 @@ export class ListenerGate {
     }
   }
 
+  /** Whether listeners of `relay` are checked at all (its or the app's authenticate or listenerAuth). */
+  guards (relay: Relay): boolean {
+    return (relay.def.authenticate ?? this.#init.authenticate ?? relay.def.listenerAuth ?? this.#init.listenerAuth) !== undefined
+  }
+
+  /** A listener admitted without the listener route (an HLS session) has left. */
+  left (id: number): void {
+    this.#end(id)
+  }
+
   /** After the listener route: a listener admitted but not attached (a HEAD, a full mount) leaves at once. */
   settle (id: number): void {
     if (this.#grants.get(id)?.joined === false) this.#end(id)

@@ -19,6 +19,8 @@ export interface ListenerRouteOptions {
   slots: MachineSlots
   /** answers a path that names no mount when it is another of the mount's resources (a playlist); true if it did */
   other?: (request: FastifyRequest, reply: FastifyReply, path: string) => boolean
+  /** answers a path that names no mount when it is one of a mount's HLS resources; true if it did */
+  hls?: (request: FastifyRequest, reply: FastifyReply, path: string) => Promise<boolean>
   /** many machines: the URL of another node to send a new listener to (a 302), or undefined to serve it here */
   redirect?: (request: FastifyRequest, ask: { path: string, refusing: boolean }) => Promise<string | undefined>
   /** many machines: whether a request is a slave's relay connection (the relay credentials): no listener of the limits */
@@ -75,7 +77,7 @@ export function listenerRoute (app: FastifyInstance, registry: RegistryCore, opt
     const localMount = mountOfUrl(request.raw.url ?? '/', options.prefix)
     const relay = localMount === undefined ? undefined : registry.find(localMount)
     if (relay === undefined) {
-      if (localMount === undefined || options.other?.(request, reply, localMount) !== true) reply.callNotFound()
+      if (localMount === undefined || (await options.hls?.(request, reply, localMount) !== true && options.other?.(request, reply, localMount) !== true)) reply.callNotFound()
       return reply
     }
     if (registry.closing) return refuse(reply, 503, 'Server is shutting down', 5)

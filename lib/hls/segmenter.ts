@@ -1,0 +1,186 @@
+import { findFrameRun, frameHeader, MAX_HEADER_BYTES, type FrameHeader } from '../formats/mpeg.js'
+import { TIMESTAMP_WRAP, timestampTag, titleTag } from './id3.js'
+
+/** The codecs HLS packed audio has (RFC 8216 §3.4) of those the frame reader knows: MPEG-1/2 layer III and ADTS AAC. */
+export type PackedCodec = 'mp3' | 'aac'
+
+export interface SegmenterSettings {
+  /** the longest a segment may last, in whole seconds: segments are cut at the last frame that fits */
+  segmentSeconds: number
+  /** segments kept: the sliding window of the playlist */
+  windowSegments: number
+}
+
+/** One packed audio segment: its bytes are one buffer, shared by every client. */
+export interface Segment {
+  readonly sequence: number
+  /** an ID3 tag with its timestamp, then frames (and title tags before the frames where a title starts) */
+  readonly data: Buffer
+  /** seconds: the samples of its frames over their sample rate */
+  readonly duration: number
+  readonly codec: PackedCodec
+  /** RFC 6381 codec string, for a multivariant playlist's CODECS */
+  readonly codecs: string
+  readonly sampleRate: number
+  /** it does not carry on what came before (a new stream, another codec or sample rate) */
+  readonly discontinuity: boolean
+  /** ms since the epoch of its first sample: the clock at the last new stream plus the stream's duration since */
+  readonly programDateTime: number
+  /** ms since the epoch when it was cut */
+  readonly createdAt: number
+}
+
+const TICKS_PER_SECOND = 90000
+const PACKED: ReadonlySet<string> = new Set<PackedCodec>(['mp3', 'aac'])
+
+/** MP3 in MP4 registration (mp4a.40.34); for ADTS, its profile bits plus one are the audio object type. */
+function codecsOf (frame: Buffer, codec: PackedCodec): string {
+  return codec === 'mp3' ? 'mp4a.40.34' : `mp4a.40.${(frame[2]! >> 6) + 1}`
+}
+
+function sameStream (a: FrameHeader, b: FrameHeader): boolean {
+  return a.codec === b.codec && a.sampleRate === b.sampleRate
+}
+
+/**
+ * Frames in, packed audio segments out (RFC 8216 §3.4), with no I/O and no timers: the time comes in as an
+ * argument. The cuts depend on the frames only, so any chunking of the same bytes gives the same segments.
+ * Bytes that are no frames (junk, upstream ID3 tags) are left out; a change of codec or sample rate is found
+ * as a new run of frames, and starts a new segment after a discontinuity.
+ */
+export class Segmenter {
+  readonly #settings: SegmenterSettings
+  readonly #window: Segment[] = []
+  #carry: Buffer = Buffer.alloc(0)
+  /** the header of the last frame while in sync */
+  #current: FrameHeader | undefined
+  #parts: Buffer[] = []
+  #samples = 0
+  #first: { header: FrameHeader, frame: Buffer } | undefined
+  #title: string | undefined
+  /** 90 kHz ticks of the next segment's first sample, modulo 2^33 */
+  #ticks = 0
+  #anchor: number | undefined
+  /** seconds of stream since the anchor */
+  #elapsed = 0
+  #nextSequence = 0
+  #discontinuity = false
+  #discontinuitySequence = 0
+  #unsupported: string | undefined
+
+  constructor (settings: SegmenterSettings) {
+    this.#settings = settings
+  }
+
+  /** The window, oldest first. */
+  get segments (): readonly Segment[] {
+    return this.#window
+  }
+
+  /** Discontinuities of the segments that left the window (EXT-X-DISCONTINUITY-SEQUENCE). */
+  get discontinuitySequence (): number {
+    return this.#discontinuitySequence
+  }
+
+  /** The codec of the frames left out while they are no packed audio codec (MPEG layer I or II), else undefined. */
+  get unsupported (): string | undefined {
+    return this.#unsupported
+  }
+
+  /** A new stream: what was pending is cut, and the next segment follows a discontinuity. */
+  begin (now: number): void {
+    this.#cut(now)
+    this.#carry = Buffer.alloc(0)
+    this.#current = undefined
+    this.#anchor = now
+    this.#elapsed = 0
+    this.#discontinuity = this.#nextSequence > 0
+  }
+
+  /** The stream ends: what is pending becomes the last segment. */
+  end (now: number): void {
+    this.#cut(now)
+    this.#carry = Buffer.alloc(0)
+    this.#current = undefined
+  }
+
+  /** A title that starts with the next frame. */
+  title (title: string): void {
+    this.#title = title
+  }
+
+  push (bytes: Buffer, now: number): void {
+    const buf = this.#carry.length === 0 ? bytes : Buffer.concat([this.#carry, bytes])
+    let at = 0
+    while (at < buf.length) {
+      const header = this.#current === undefined ? undefined : frameHeader(buf, at)
+      if (header === undefined || !sameStream(header, this.#current!)) {
+        if (this.#current !== undefined && at + MAX_HEADER_BYTES > buf.length) break
+        this.#current = undefined
+        const search = findFrameRun(buf, at)
+        if ('none' in search) {
+          at = buf.length
+          break
+        }
+        at = 'found' in search ? search.found : search.undecidedFrom
+        if ('undecidedFrom' in search) break
+        this.#current = frameHeader(buf, at)
+        continue
+      }
+      if (at + header.length > buf.length) break
+      this.#frame(buf.subarray(at, at + header.length), header, now)
+      at += header.length
+    }
+    this.#carry = buf.subarray(at)
+  }
+
+  #frame (frame: Buffer, header: FrameHeader, now: number): void {
+    const first = this.#first?.header
+    if (first !== undefined && !sameStream(first, header)) {
+      this.#cut(now)
+      this.#discontinuity = true
+    }
+    if (!PACKED.has(header.codec)) {
+      this.#unsupported = header.codec
+      this.#discontinuity = this.#nextSequence > 0
+      return
+    }
+    this.#unsupported = undefined
+    if (this.#samples > 0 && this.#samples + header.samples > this.#settings.segmentSeconds * header.sampleRate) this.#cut(now)
+    if (this.#title !== undefined) {
+      this.#parts.push(titleTag(this.#title))
+      this.#title = undefined
+    }
+    if (this.#first === undefined) this.#first = { header, frame }
+    this.#parts.push(frame)
+    this.#samples += header.samples
+  }
+
+  #cut (now: number): void {
+    const first = this.#first
+    if (first === undefined) return
+    const codec = first.header.codec as PackedCodec
+    const duration = this.#samples / first.header.sampleRate
+    this.#anchor ??= now
+    this.#window.push({
+      sequence: this.#nextSequence++,
+      data: Buffer.concat([timestampTag(this.#ticks), ...this.#parts]),
+      duration,
+      codec,
+      codecs: codecsOf(first.frame, codec),
+      sampleRate: first.header.sampleRate,
+      discontinuity: this.#discontinuity,
+      programDateTime: this.#anchor + Math.round(this.#elapsed * 1000),
+      createdAt: now
+    })
+    this.#ticks = (this.#ticks + this.#samples * TICKS_PER_SECOND / first.header.sampleRate) % TIMESTAMP_WRAP
+    this.#elapsed += duration
+    this.#parts = []
+    this.#samples = 0
+    this.#first = undefined
+    this.#discontinuity = false
+    while (this.#window.length > this.#settings.windowSegments) {
+      if (this.#window.shift()!.discontinuity) this.#discontinuitySequence++
+    }
+  }
+}

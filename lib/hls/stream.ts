@@ -1,0 +1,58 @@
+import type { RelayMetadata, RelayView, StreamTap } from '../relay/extension.js'
+import type { ResolvedHlsSettings } from '../options.js'
+import type { ResponseHead } from '../upstream/head.js'
+import { Segmenter } from './segmenter.js'
+
+/**
+ * A relay's HLS: a tap on the stream its listeners get, cut into segments as it comes. A new upstream
+ * connection (a reconnect, a failover) is a new stream even when listeners rode over to it: the relay calls
+ * `begin` only when none did, so the tap also watches the head's identity. Titles are read from the relay
+ * as the chunks come: a new metadata object is a new title.
+ */
+export class HlsStream implements StreamTap {
+  readonly settings: ResolvedHlsSettings
+  readonly segmenter: Segmenter
+  readonly #relay: RelayView
+  readonly #live: Map<RelayView, HlsStream>
+  #head: ResponseHead | undefined
+  /** begin() has just been called: the next head is that stream's */
+  #fresh = false
+  #metadata: RelayMetadata | undefined
+
+  constructor (relay: RelayView, settings: ResolvedHlsSettings, live: Map<RelayView, HlsStream>) {
+    this.settings = settings
+    this.segmenter = new Segmenter(settings)
+    this.#relay = relay
+    this.#live = live
+  }
+
+  begin (): void {
+    this.segmenter.begin(Date.now())
+    this.#fresh = true
+    this.#live.set(this.#relay, this)
+  }
+
+  chunk (bytes: Buffer): void {
+    const now = Date.now()
+    const head = this.#relay.head
+    if (head !== this.#head) {
+      if (!this.#fresh) this.segmenter.begin(now)
+      this.#head = head
+    }
+    this.#fresh = false
+    const metadata = this.#relay.metadata
+    if (metadata !== this.#metadata) {
+      this.#metadata = metadata
+      if (metadata?.title !== undefined) this.segmenter.title(metadata.title)
+    }
+    this.segmenter.push(bytes, now)
+  }
+
+  /** Ogg codec headers: packed audio has no Ogg, so an Ogg relay has no segments to give them to. */
+  headers (): void {}
+
+  end (): void {
+    this.segmenter.end(Date.now())
+    this.#live.delete(this.#relay)
+  }
+}

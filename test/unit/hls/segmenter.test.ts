@@ -1,0 +1,178 @@
+// The segmenter is pure: any chunking of the same upstream bytes gives the same segments, each an ID3 tag
+// with its timestamp, then whole frames (and title tags), its duration the sum of its frames'.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import fc from 'fast-check'
+import { frameHeader, type FrameHeader } from '../../../lib/formats/mpeg.js'
+import { readSyncsafe, tagLength, timestampTag, titleTag, TIMESTAMP_WRAP, MAX_TITLE_BYTES } from '../../../lib/hls/id3.js'
+import { Segmenter, type Segment, type SegmenterSettings } from '../../../lib/hls/segmenter.js'
+import { cut, offsets } from '../../helpers/chunking.js'
+import { mp3Frames } from '../../helpers/frames.js'
+import { syntheticAdts } from '../../helpers/adts.js'
+import { noise } from '../../helpers/scripted.js'
+
+const NOW = Date.UTC(2026, 0, 1)
+
+interface Id3Frame { id: string, body: Buffer }
+
+/** The frames of the ID3v2.4 tag at `at`, checking that every size is sync-safe and that they fill the tag. */
+function id3Frames (b: Buffer, at: number): Id3Frame[] {
+  assert.equal(b.toString('latin1', at, at + 3), 'ID3')
+  assert.equal(b[at + 3], 4)
+  for (let i = 6; i < 10; i++) assert.ok(b[at + i]! < 0x80, 'tag size is sync-safe')
+  const end = at + tagLength(b, at)
+  const frames: Id3Frame[] = []
+  let p = at + 10
+  while (p < end) {
+    for (let i = 4; i < 8; i++) assert.ok(b[p + i]! < 0x80, 'frame size is sync-safe')
+    const size = readSyncsafe(b, p + 4)
+    frames.push({ id: b.toString('latin1', p, p + 4), body: b.subarray(p + 10, p + 10 + size) })
+    p += 10 + size
+  }
+  assert.equal(p, end, 'the frames fill the tag')
+  return frames
+}
+
+interface Parsed { timestamp: number, titles: string[], frames: FrameHeader[] }
+
+/** A segment read back: its timestamp, then audio frames and title tags up to its very end. */
+function parse (segment: Segment): Parsed {
+  const b = segment.data
+  const [priv] = id3Frames(b, 0)
+  assert.equal(priv?.id, 'PRIV')
+  const owner = 'com.apple.streaming.transportStreamTimestamp\0'
+  assert.equal(priv.body.toString('latin1', 0, owner.length), owner)
+  const timestamp = Number(priv.body.readBigUInt64BE(owner.length))
+  assert.ok(timestamp < TIMESTAMP_WRAP)
+  let at = tagLength(b, 0)
+  const titles: string[] = []
+  const frames: FrameHeader[] = []
+  while (at < b.length) {
+    const length = tagLength(b, at)
+    if (length > 0) {
+      const [tit2] = id3Frames(b, at)
+      assert.equal(tit2?.id, 'TIT2')
+      assert.equal(tit2.body[0], 3, 'UTF-8')
+      titles.push(tit2.body.subarray(1).toString('utf8'))
+      at += length
+      continue
+    }
+    const header = frameHeader(b, at)
+    assert.ok(header !== undefined, `a frame at ${at} of segment ${segment.sequence}`)
+    frames.push(header)
+    at += header.length
+  }
+  assert.equal(at, b.length, 'the last frame ends the segment')
+  return { timestamp, titles, frames }
+}
+
+function run (settings: SegmenterSettings, chunks: Buffer[], titles: Map<number, string> = new Map()): Segmenter {
+  const segmenter = new Segmenter(settings)
+  segmenter.begin(NOW)
+  chunks.forEach((chunk, i) => {
+    const title = titles.get(i)
+    if (title !== undefined) segmenter.title(title)
+    segmenter.push(chunk, NOW + i)
+  })
+  segmenter.end(NOW + chunks.length)
+  return segmenter
+}
+
+const stable = (segments: readonly Segment[]): unknown[] => segments.map(({ createdAt, ...rest }) => rest)
+const WIDE: SegmenterSettings = { segmentSeconds: 2, windowSegments: 1000 }
+
+test('any chunking of the same bytes gives the same segments', () => {
+  fc.assert(fc.property(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 0, max: 2000 }), offsets, fc.constantFrom(1, 2, 6), (frames, junk, at, seconds) => {
+    const stream = Buffer.concat([noise(junk), mp3Frames(frames), noise(junk), mp3Frames(frames)])
+    const settings = { segmentSeconds: seconds, windowSegments: 1000 }
+    assert.deepEqual(stable(run(settings, cut(stream, at)).segments), stable(run(settings, [stream]).segments))
+  }))
+})
+
+test('each segment starts on a frame after its ID3 tag, lasts the sum of its frames, at most segmentSeconds', () => {
+  // three frames in a row make a believable sync point: fewer are taken for noise
+  fc.assert(fc.property(fc.integer({ min: 3, max: 400 }), fc.integer({ min: 3, max: 400 }), fc.constantFrom(1, 2, 6), offsets, (mp3, aac, seconds, at) => {
+    const stream = Buffer.concat([mp3Frames(mp3), syntheticAdts(aac)])
+    const segmenter = run({ segmentSeconds: seconds, windowSegments: 1000 }, cut(stream, at))
+    let total = 0
+    for (const segment of segmenter.segments) {
+      const { frames } = parse(segment)
+      const samples = frames.reduce((sum, frame) => sum + frame.samples, 0)
+      assert.equal(segment.duration, samples / segment.sampleRate)
+      assert.ok(segment.duration <= seconds, `${segment.duration} s`)
+      total += frames.length
+    }
+    assert.equal(total, mp3 + aac, 'every frame is in a segment')
+  }))
+})
+
+test('timestamps are continuous across segments and across a discontinuity, on the 90 kHz clock', () => {
+  const segmenter = run(WIDE, [mp3Frames(300), syntheticAdts(300), mp3Frames(100)])
+  const segments = segmenter.segments
+  for (let i = 1; i < segments.length; i++) {
+    const expected = parse(segments[i - 1]!).timestamp + segments[i - 1]!.duration * 90000
+    assert.ok(Math.abs(parse(segments[i]!).timestamp - expected) <= 1, `segment ${i}`)
+  }
+  assert.equal(readTimestamp(timestampTag(TIMESTAMP_WRAP + 5)), 5, 'wraps at 2^33')
+  assert.equal(readTimestamp(timestampTag(TIMESTAMP_WRAP - 1)), TIMESTAMP_WRAP - 1)
+})
+
+/** MPEG-1 layer III, 128 kbit/s, 48 kHz: 384 bytes a frame. */
+function mp3At48k (count: number): Buffer {
+  const frames: Buffer[] = []
+  for (let i = 0; i < count; i++) frames.push(Buffer.from([0xff, 0xfb, 0x94, 0x00]), noise(380))
+  return Buffer.concat(frames)
+}
+
+function readTimestamp (tag: Buffer): number {
+  return Number(id3Frames(tag, 0)[0]!.body.readBigUInt64BE(45))
+}
+
+test('a change of codec, a change of sample rate and a new stream are discontinuities; a window of windowSegments', () => {
+  const segmenter = new Segmenter({ segmentSeconds: 1, windowSegments: 4 })
+  segmenter.begin(NOW)
+  segmenter.push(mp3Frames(100), NOW)
+  segmenter.push(syntheticAdts(100), NOW)
+  const aacStart = segmenter.segments.find((segment) => segment.codec === 'aac')
+  segmenter.end(NOW)
+  assert.ok(aacStart?.discontinuity, 'the first AAC segment follows a discontinuity')
+  assert.equal(aacStart.codecs, 'mp4a.40.2')
+  assert.equal(segmenter.segments.length, 4)
+  const left = segmenter.discontinuitySequence
+  segmenter.begin(NOW + 10_000)
+  segmenter.push(syntheticAdts(100), NOW + 10_000)
+  segmenter.end(NOW + 10_000)
+  const resumed = segmenter.segments.filter((segment) => segment.programDateTime >= NOW + 10_000)
+  assert.ok(resumed[0]?.discontinuity, 'a new stream starts after a discontinuity')
+  assert.equal(resumed[0].programDateTime, NOW + 10_000, 'its program date is the clock at its start')
+  assert.equal(segmenter.discontinuitySequence, left + 1, 'the AAC discontinuity left the window')
+  const changed = run(WIDE, [mp3Frames(50), mp3At48k(50)]).segments
+  assert.deepEqual(changed.map((segment) => [segment.sampleRate, segment.discontinuity]), [[44100, false], [48000, true]])
+})
+
+test('a title is an ID3 TIT2 tag before the frame where it starts, in UTF-8, however long', () => {
+  const long = 'Ünïcødé 🎵 '.repeat(800) // about 11 KB
+  const segmenter = run(WIDE, [mp3Frames(10), mp3Frames(10), mp3Frames(200)], new Map([[1, 'First'], [2, long]]))
+  const parsed = segmenter.segments.map(parse)
+  assert.deepEqual(parsed.flatMap((segment) => segment.titles), ['First', long])
+  const data = segmenter.segments[0]!.data
+  const at = data.indexOf(titleTag('First'))
+  assert.equal(at, tagLength(data, 0) + 10 * 417, 'before the eleventh frame')
+  const huge = titleTag('é'.repeat(MAX_TITLE_BYTES))
+  assert.ok(huge.length <= MAX_TITLE_BYTES + 21)
+  assert.doesNotThrow(() => id3Frames(huge, 0))
+  assert.doesNotMatch(id3Frames(huge, 0)[0]!.body.subarray(1).toString('utf8'), /\uFFFD/, 'cut on a character boundary')
+})
+
+test('garbage makes no segment and holds no memory; MPEG layer II is no packed audio', () => {
+  const segmenter = new Segmenter(WIDE)
+  segmenter.begin(NOW)
+  for (let i = 0; i < 200; i++) segmenter.push(Buffer.alloc(65536, i % 2 === 0 ? 0xff : 0x55), NOW)
+  segmenter.end(NOW)
+  assert.equal(segmenter.segments.length, 0)
+  const mp2 = Buffer.from(mp3Frames(50))
+  for (let at = 0; at < mp2.length; at += 417) mp2.set([0xfd, 0x80], at + 1) // layer II, 128 kbit/s
+  const layer2 = run(WIDE, [mp2])
+  assert.equal(layer2.segments.length, 0)
+  assert.equal(layer2.unsupported, 'mp2')
+})
