@@ -16,8 +16,8 @@ export interface HlsProbe {
   frames: number
   /** seconds of audio read (the last packet's end minus the first's start) */
   seconds: number
-  /** packets that did not start where the one before ended (more than 1 ms off): where, and by how much */
-  jumps: Array<{ packet: number, seconds: number }>
+  /** packets that did not start where the one before ended (more than 1 ms off): which (`at`), and by how much */
+  jumps: Array<{ at: number, seconds: number }>
   /** ffprobe's warnings and errors, the ID3 notice left out: a decoder's complaint shows here */
   problems: string[]
   /** ffmpeg noticed the ID3 tag change (a title change) after the first */
@@ -31,7 +31,7 @@ export function timestampJumps (packets: Array<{ pts: number, duration: number }
   const jumps: HlsProbe['jumps'] = []
   for (let i = 1; i < packets.length; i++) {
     const gap = (packets[i].pts - (packets[i - 1].pts + packets[i - 1].duration)) * timeBase
-    if (Math.abs(gap) > 0.001) jumps.push({ packet: i, seconds: gap })
+    if (Math.abs(gap) > 0.001) jumps.push({ at: i, seconds: gap })
   }
   return jumps
 }
@@ -68,6 +68,32 @@ export async function probeHls (url: string, { seconds, timeoutMs = (seconds + 6
     problems: lines.filter((l) => !ID3_CHANGE_NOTICE.test(l)),
     id3Changed: lines.some((l) => ID3_CHANGE_NOTICE.test(l))
   }
+}
+
+/**
+ * The timeline of consecutive segments as ffprobe reads each alone: the PRIV timestamp of each must be where
+ * the packets of the one before end (1 ms slack). Reading each segment alone is what makes this a check of
+ * the segments with MP3: ffmpeg 5.1's HLS demuxer applies each segment's timestamp a packet or two early or
+ * late to MP3 (its mp3 demuxer reads ahead), jumps of ±1-2 frames that exactly stamped segments get too.
+ */
+export async function segmentTimeline (urls: string[]): Promise<HlsProbe['jumps']> {
+  assertTools('ffprobe')
+  const segments = await Promise.all(urls.map(async (url) => {
+    const r = await run('ffprobe', ['-v', 'error', '-show_entries', 'packet=duration_time:format_tags', '-of', 'json', url], { timeoutMs: 15000 })
+    if (r.code !== 0) throw new Error(`ffprobe ${url}: code ${r.code}\n${r.stderr}`)
+    const out = JSON.parse(r.stdout.toString('utf8')) as { packets?: Array<{ duration_time: string }>, format?: { tags?: Record<string, string> } }
+    const priv = out.format?.tags?.['id3v2_priv.com.apple.streaming.transportStreamTimestamp']
+    if (priv === undefined) throw new Error(`${url}: no transportStreamTimestamp PRIV frame at its head`)
+    // ffprobe writes the 8 bytes as \xNN escapes
+    const ticks = Buffer.from(priv.replace(/\\x([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1').readBigUInt64BE()
+    return { start: Number(ticks) / 90000, seconds: (out.packets ?? []).reduce((sum, p) => sum + Number(p.duration_time), 0) }
+  }))
+  const jumps: HlsProbe['jumps'] = []
+  for (let i = 1; i < segments.length; i++) {
+    const gap = segments[i].start - (segments[i - 1].start + segments[i - 1].seconds)
+    if (Math.abs(gap) > 0.001) jumps.push({ at: i, seconds: gap })
+  }
+  return jumps
 }
 
 /** The ID3 tags at the head of one segment, as ffprobe reads them (title: TIT2; the PRIV timestamp, escaped). */

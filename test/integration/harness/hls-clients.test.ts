@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test'
 import { launchChromium, type Browser } from '../../helpers/browser.js'
 import { playHls, startPlayerServer, type PlayerServer } from '../../helpers/hls-player.js'
 import { adtsFrames, id3Tag, id3TagsIn, packedAacStream, type PackedStream } from '../../helpers/packed-audio.js'
-import { probeHls, segmentTags } from '../../helpers/ffprobe-hls.js'
+import { probeHls, segmentTags, segmentTimeline } from '../../helpers/ffprobe-hls.js'
 import { syntheticAdts } from '../../helpers/adts.js'
 import { hlsLoad, parseMediaPlaylist } from '../../helpers/hls-load.js'
 import { assertTools } from '../../helpers/tools.js'
@@ -101,10 +101,13 @@ test('ffprobe reads the stream: every frame decoded, timestamps without a jump a
   assert.deepEqual(id3TagsIn(between).map((tag) => tag.TIT2), [undefined, 'Mid-segment'])
 })
 
-test('the ffprobe checker finds a segment missing from the timeline, and a segment that does not decode', async () => {
+test('the ffprobe checkers find a segment missing from the timeline (of the HLS read and of the segments alone), and a segment that does not decode', async () => {
   const gap = await probeHls(`${base}/gap/index.m3u8`, { seconds: 8 })
   assert.equal(gap.jumps.length, 1, JSON.stringify(gap.jumps))
   assert.ok(Math.abs(gap.jumps[0].seconds - stream.durations[4]) < 0.001, `a jump of ${gap.jumps[0].seconds} s`)
+  assert.deepEqual(await segmentTimeline([0, 1, 2, 3].map((i) => `${base}/s/${i}.aac`)), [], 'each segment alone: its PRIV timestamp where the one before ends')
+  const skipped = await segmentTimeline([2, 3, 5].map((i) => `${base}/s/${i}.aac`))
+  assert.deepEqual(skipped.map((j) => [j.at, Math.round(j.seconds * 1000)]), [[2, Math.round(stream.durations[4] * 1000)]])
   const bad = await probeHls(`${base}/bad/index.m3u8`, { seconds: 8 })
   assert.ok(bad.problems.some((line) => /\[aac @/.test(line)), bad.problems.join('\n'))
 })
