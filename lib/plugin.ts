@@ -83,7 +83,8 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
     })
   }
   // Fastify puts the sub-plugins' routes under `prefix`, next to the mounts
-  const view = options.machine === undefined ? localView(registry) : machineView(registry, options.machine)
+  const machine = options.machine === undefined ? localView(registry) : machineView(registry, options.machine)
+  const view = hls === undefined ? machine : hls.view(machine)
   const stats = {
     prefix: options.prefix, mountPrefix: options.prefix, server: options.server, limits: options.limits, startedAt, view
   }

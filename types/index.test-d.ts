@@ -3,6 +3,7 @@ import { expectAssignable, expectError, expectNotAssignable, expectType } from '
 import icecastRelay, {
   fastifyIcecastRelay,
   type EndReason,
+  type HlsOption,
   type MasterStatus,
   type SelectNode,
   type SlaveStatus,
@@ -258,3 +259,10 @@ expectError(app.register(icecastRelay, { machine: { index: 1, ask: async () => [
 expectError(app.register(icecastRelay, { machine: { ask: async () => [], answer: () => {}, reserve: async () => 'ok', release: () => {} } }))
 expectError(app.register(icecastRelay, { machine: { ...machine, reserve: async () => 'yes' } }))
 expectError(app.register(icecastRelay, { machine: 'cluster' }))
+// HLS: the app's settings, a relay's own over them, or off
+expectAssignable<HlsOption>({ segmentSeconds: 2, windowSegments: 10, cors: 'https://player.example' })
+app.register(icecastRelay, { hls: { segmentSeconds: 6, cors: false }, relays: [{ url: 'http://h/a', hls: false }, { url: 'http://h/b', hls: { windowSegments: 3 } }] })
+app.register(icecastRelay, { hls: true })
+expectType<number | undefined>(({} as RelayStatus).hlsListeners)
+expectError(app.register(icecastRelay, { hls: { segmentSeconds: '6' } }))
+expectError(app.register(icecastRelay, { relays: [{ url: 'http://h/a', hls: 'on' }] }))

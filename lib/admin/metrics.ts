@@ -11,7 +11,8 @@ interface PerMount {
   name: string
   help: string
   kind: typeof Gauge | typeof Counter
-  value: (status: RelayStatus) => number
+  /** undefined: the mount has no such value (no HLS), and no sample */
+  value: (status: RelayStatus) => number | undefined
 }
 
 const PER_MOUNT: readonly PerMount[] = [
@@ -25,6 +26,8 @@ const PER_MOUNT: readonly PerMount[] = [
   { name: 'icecast_relay_fallback_listeners', help: 'Listeners of the mount that its fallback mount serves now', kind: Gauge, value: (s) => s.fallbackListeners },
   // Many machines
   { name: 'icecast_relay_relay_connections', help: 'Slaves\' relay connections to the mount, not counted as listeners', kind: Gauge, value: (s) => s.relays },
+  // HLS
+  { name: 'icecast_relay_hls_listeners', help: 'HLS sessions of the mount, not counted as listeners', kind: Gauge, value: (s) => s.hlsListeners },
   { name: 'icecast_relay_active_upstream', help: 'The index in the relay\'s upstreams of the one it plays or tries (0: the first)', kind: Gauge, value: (s) => s.activeUpstream }
 ]
 
@@ -51,7 +54,10 @@ export function relayMetrics (view: StatusView, slaves: () => readonly SlaveStat
       registers: [metrics],
       collect () {
         metric.reset()
-        for (const status of statuses) metric.inc({ mount: status.localMount }, value(status))
+        for (const status of statuses) {
+          const sample = value(status)
+          if (sample !== undefined) metric.inc({ mount: status.localMount }, sample)
+        }
       }
     })
   }

@@ -39,7 +39,8 @@ export function listclientsXml (localMount: string, listeners: readonly Listener
         IP: text(listener.ip),
         UserAgent: text(listener.userAgent === '' ? 'Unknown' : listener.userAgent),
         Connected: listener.connectedSeconds,
-        ID: listener.id
+        ID: listener.id,
+        ...(listener.type !== undefined && { type: listener.type })
       }))
     }
   })

@@ -11,6 +11,8 @@ import { mediaPlaylist, multivariantPlaylist } from './playlist.js'
 import type { PackedCodec, Segment } from './segmenter.js'
 import { isSessionId, newSessionId, Sessions, type Session } from './sessions.js'
 import { HlsStream } from './stream.js'
+import type { StatusView } from '../stats/view.js'
+import { hlsView } from './view.js'
 
 export interface HlsInit {
   registry: RegistryCore
@@ -24,6 +26,8 @@ export interface HlsServer {
   /** Answers `path` (a decoded path under the prefix) when it names an HLS resource of a mount; true if it did. */
   serve: (request: FastifyRequest, reply: FastifyReply, path: string) => Promise<boolean>
   sessions: Sessions
+  /** `view` with the HLS sessions counted, listed and ended beside the listeners */
+  view: (view: StatusView) => StatusView
   close: () => void
 }
 
@@ -208,6 +212,10 @@ export function hlsServer (init: HlsInit): HlsServer {
     extension,
     serve,
     sessions,
+    view: (view) => hlsView(view, sessions, (localMount) => {
+      const relay = registry.find(localMount)
+      return relay !== undefined && relayHls(relay.def, hls) !== undefined
+    }),
     close: () => {
       clearInterval(sweeper)
       sessions.clear()

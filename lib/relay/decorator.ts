@@ -82,6 +82,8 @@ export interface ListenerInfo {
   ip: string
   userAgent: string
   connectedSeconds: number
+  /** `hls` for an HLS session; absent for a listener of the stream itself */
+  type?: 'hls'
 }
 
 export type RelayEventListener<E extends keyof RelayEvents> = (payload: RelayEvents[E]) => void

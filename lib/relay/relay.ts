@@ -48,6 +48,9 @@ export interface RelayStatus {
   // Many machines
   /** slaves' relay connections to the mount, served but not counted in `listeners` */
   relays: number
+  // HLS (issue 19)
+  /** HLS sessions of the mount, not counted in `listeners`; absent when the mount has no HLS */
+  hlsListeners?: number
   maxListeners: number | null
   /** left out of the public status pages and the stream list slaves read (Icecast's `<hidden>`) */
   hidden: boolean

@@ -188,6 +188,8 @@ export function sourceStats (status: RelayStatus, listenUrl: string, network?: N
       listener_peak: status.peakListeners,
       // slaves' relay connections: served, never counted as listeners; left out while there is none
       relay_connections: status.relays > 0 ? status.relays : null,
+      // HLS sessions, beside `listeners` (the stream's own); left out of mounts without HLS
+      hls_listeners: status.hlsListeners,
       server_name: stream.name,
       server_description: stream.description,
       server_url: stream.url,

@@ -1,47 +1,264 @@
+// The HLS URLs of a mount against a scripted upstream: what players, caches and hostile clients get.
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
-import { scriptedRelay } from '../../helpers/app.js'
-import { mp3Frames, MP3_FRAME_BYTES } from '../../helpers/frames.js'
+import http from 'node:http'
+import { test, type TestContext } from 'node:test'
+import Fastify from 'fastify'
+import fastifyIcecastRelay, { type RelayPluginOptions } from '../../../lib/index.js'
+import { scriptedRelay, waitUntil, type RelayApp, type ScriptedRelayOptions } from '../../helpers/app.js'
+import { mp3Frames, MP3_FRAME_BYTES, vorbisStream } from '../../helpers/frames.js'
+import { syntheticAdts } from '../../helpers/adts.js'
+import { ADMIN, adminGet } from '../../helpers/admin.js'
+import { noise, type ScriptedUpstream } from '../../helpers/scripted.js'
 
 const HLS = { segmentSeconds: 1, windowSegments: 3 }
 
-/** The media playlist URL a multivariant playlist names. */
-function variantOf (body: string): string {
+type HlsRelay = RelayApp & { upstream: ScriptedUpstream }
+
+/** An upstream answering with `type` instead of MP3's. */
+function answering (type: string): ScriptedRelayOptions['upstream'] {
+  return { head: `HTTP/1.0 200 OK\r\nContent-Type: ${type}\r\n\r\n` }
+}
+
+/** The HLS sessions the public stats show on /live. */
+async function hlsListeners (relay: RelayApp): Promise<number | undefined> {
+  const stats = await (await fetch(relay.url('/status-json.xsl'))).json() as { icestats: { source: Array<{ listeners: number, hls_listeners?: number }> } }
+  return stats.icestats.source[0]?.hls_listeners
+}
+
+async function hlsRelay (t: TestContext, options: ScriptedRelayOptions = {}): Promise<HlsRelay> {
+  const relay = await scriptedRelay(t, '/live', { ...options, plugin: { hls: HLS, ...options.plugin } })
+  await relay.upstream.waitForClients(1)
+  return relay
+}
+
+/** The first URI a playlist names. */
+function firstUri (body: string): string {
   const uri = body.split('\n').find((line) => line !== '' && !line.startsWith('#'))
   assert.ok(uri !== undefined, body)
   return uri
 }
 
-test('an MP3 mount: index.m3u8 names a session playlist whose segments start with the timestamp ID3', async (t) => {
-  const { url, upstream } = await scriptedRelay(t, '/live', { plugin: { hls: HLS } })
-  await upstream.waitForClients(1)
-  upstream.push(mp3Frames(200))
-  let main: Response
+/** `index.m3u8` once the mount has a segment: the multivariant playlist. */
+async function mainPlaylist (relay: RelayApp, init: RequestInit = {}): Promise<Response> {
   for (;;) {
-    main = await fetch(url('/live/index.m3u8'))
-    if (main.status !== 503) break
+    const response = await fetch(relay.url('/live/index.m3u8'), init)
+    if (response.status !== 503) return response
+    await response.arrayBuffer()
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
+}
+
+/** A new session's media playlist URL. */
+async function sessionUrl (relay: RelayApp, init: RequestInit = {}): Promise<string> {
+  const main = await mainPlaylist(relay, init)
+  assert.equal(main.status, 200)
+  return relay.url('/live/' + firstUri(await main.text()))
+}
+
+/** A request with the path as written (fetch would resolve dot segments itself). */
+async function rawGet (relay: RelayApp, path: string): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: new URL(relay.base).port, path }, (response) => { response.resume(); resolve(response.statusCode!) }).on('error', reject)
+  })
+}
+
+async function sleep (ms: number): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+function segmentTimestamp (bytes: Buffer): number {
+  return Number(bytes.readBigUInt64BE(10 + 10 + 45))
+}
+
+test('an MP3 mount: index.m3u8 names a session playlist whose segments start with the timestamp ID3, then whole frames', async (t) => {
+  const relay = await hlsRelay(t)
+  relay.upstream.push(mp3Frames(200))
+  const main = await mainPlaylist(relay)
   assert.equal(main.status, 200)
   assert.equal(main.headers.get('content-type'), 'application/vnd.apple.mpegurl')
+  assert.equal(main.headers.get('cache-control'), 'no-store')
   assert.equal(main.headers.get('access-control-allow-origin'), '*')
   const body = await main.text()
   assert.match(body, /^#EXTM3U\n/)
   assert.match(body, /CODECS="mp4a\.40\.34"/)
-  const variant = variantOf(body)
+  const variant = firstUri(body)
   assert.match(variant, /^index\.m3u8\?session=[A-Za-z0-9_-]{16}$/)
-  const media = await fetch(url('/live/' + variant))
+  const media = await fetch(relay.url('/live/' + variant))
   assert.equal(media.status, 200)
   const playlist = await media.text()
   assert.match(playlist, /#EXT-X-TARGETDURATION:1\n/)
-  const first = variantOf(playlist)
-  assert.match(first, /^\d+\.mp3$/)
-  const segment = await fetch(url('/live/' + first))
-  assert.equal(segment.status, 200)
-  assert.equal(segment.headers.get('content-type'), 'audio/mpeg')
+  assert.equal(playlist.match(/#EXTINF/g)?.length, 3, 'the window')
+  const uris = playlist.split('\n').filter((line) => /^\d+\.mp3$/.test(line))
+  let previous: { timestamp: number, seconds: number } | undefined
+  for (const uri of uris) {
+    const segment = await fetch(relay.url('/live/' + uri))
+    assert.equal(segment.status, 200)
+    assert.equal(segment.headers.get('content-type'), 'audio/mpeg')
+    const bytes = Buffer.from(await segment.arrayBuffer())
+    assert.equal(bytes.toString('latin1', 0, 3), 'ID3')
+    const tagEnd = 10 + ((bytes[6]! << 21) | (bytes[7]! << 14) | (bytes[8]! << 7) | bytes[9]!)
+    assert.equal(bytes[tagEnd], 0xff)
+    assert.equal((bytes.length - tagEnd) % MP3_FRAME_BYTES, 0)
+    const timestamp = segmentTimestamp(bytes)
+    if (previous !== undefined) assert.ok(Math.abs(timestamp - previous.timestamp - previous.seconds * 90000) <= 1)
+    previous = { timestamp, seconds: (bytes.length - tagEnd) / MP3_FRAME_BYTES * 1152 / 44100 }
+  }
+})
+
+test('an AAC mount: .aac segments as audio/aac, CODECS of its ADTS profile', async (t) => {
+  const relay = await hlsRelay(t, { upstream: answering('audio/aac') })
+  relay.upstream.push(syntheticAdts(400))
+  const main = await mainPlaylist(relay)
+  assert.match(await main.text(), /CODECS="mp4a\.40\.2"/)
+  const uri = firstUri(await (await fetch(await sessionUrl(relay))).text())
+  assert.match(uri, /^\d+\.aac$/)
+  const segment = await fetch(relay.url('/live/' + uri))
+  assert.equal(segment.headers.get('content-type'), 'audio/aac')
+  assert.equal((await fetch(relay.url('/live/' + uri.replace('.aac', '.mp3')))).status, 404, 'another extension is no segment')
+})
+
+test('caching: segments for the window, playlists for half a target; ETag and Last-Modified answer 304; HEAD', async (t) => {
+  const relay = await hlsRelay(t, { plugin: { hls: { segmentSeconds: 2, windowSegments: 4 } } })
+  relay.upstream.push(mp3Frames(600))
+  const media = await fetch(await sessionUrl(relay))
+  assert.equal(media.headers.get('cache-control'), 'max-age=1')
+  const etag = media.headers.get('etag')!
+  const playlistUrl = media.url
+  const uri = firstUri(await media.text())
+  assert.equal((await fetch(playlistUrl, { headers: { 'if-none-match': etag } })).status, 304)
+  const segment = await fetch(relay.url('/live/' + uri))
+  assert.equal(segment.headers.get('cache-control'), 'public, max-age=8')
   const bytes = Buffer.from(await segment.arrayBuffer())
-  assert.equal(bytes.toString('latin1', 0, 3), 'ID3')
-  const tagEnd = 10 + ((bytes[6]! << 21) | (bytes[7]! << 14) | (bytes[8]! << 7) | bytes[9]!)
-  assert.equal(bytes[tagEnd], 0xff)
-  assert.equal((bytes.length - tagEnd) % MP3_FRAME_BYTES, 0)
+  const validators = { etag: segment.headers.get('etag')!, modified: segment.headers.get('last-modified')! }
+  assert.equal((await fetch(relay.url('/live/' + uri), { headers: { 'if-none-match': validators.etag } })).status, 304)
+  assert.equal((await fetch(relay.url('/live/' + uri), { headers: { 'if-modified-since': validators.modified } })).status, 304)
+  assert.equal((await fetch(relay.url('/live/' + uri), { headers: { 'if-none-match': '"other"' } })).status, 200)
+  const head = await fetch(relay.url('/live/' + uri), { method: 'HEAD' })
+  assert.equal(head.status, 200)
+  assert.equal(head.headers.get('content-length'), String(bytes.length))
+  assert.equal((await head.arrayBuffer()).byteLength, 0)
+})
+
+test('odd requests: out of the window, huge, negative, non-numeric and non-canonical sequences, dot segments', async (t) => {
+  const relay = await hlsRelay(t)
+  relay.upstream.push(mp3Frames(300))
+  await fetch(await sessionUrl(relay))
+  const notInWindow = await fetch(relay.url('/live/0.mp3'))
+  assert.equal(notInWindow.status, 404)
+  assert.match(await notInWindow.text(), /not in the window of \/live/)
+  assert.equal((await fetch(relay.url('/live/999999999999999.mp3'))).status, 404)
+  for (const path of ['/live/99999999999999999999.mp3', '/live/-1.mp3', '/live/abc.mp3', '/live/01.mp3', '/live/1.5.mp3', '/live/1.ogg', '/live/index.m3u', '/live/../live/index.m3u8', '/live/%2e%2e/index.m3u8', '/nowhere/index.m3u8', '/live/index.m3u8/1.mp3']) {
+    assert.equal(await rawGet(relay, path), 404, path)
+  }
+  const bogus = await fetch(relay.url('/live/index.m3u8?session=../../etc'))
+  assert.equal(bogus.status, 404)
+  const listener = await fetch(relay.url('/live'))
+  assert.equal(listener.status, 200, 'the mount itself is the listener route still')
+  await listener.body?.cancel()
+})
+
+test('an Ogg mount answers 404 with why; a relay with hls false has none; a mount not live yet answers 503', async (t) => {
+  const ogg = await hlsRelay(t, { upstream: answering('application/ogg') })
+  ogg.upstream.push(vorbisStream(7, 50, 1024))
+  await waitUntil(() => ogg.app.relay.get('/live')?.contentType === 'application/ogg', 5000, 'ogg')
+  const refused = await fetch(ogg.url('/live/index.m3u8'))
+  assert.equal(refused.status, 404)
+  assert.match(await refused.text(), /Ogg: HLS packed audio carries MP3 and AAC/)
+  const off = await hlsRelay(t, { relay: { hls: false } })
+  const none = await fetch(off.url('/live/index.m3u8'))
+  assert.equal(none.status, 404)
+  assert.match(await none.text(), /\/live has no HLS/)
+  const early = await hlsRelay(t)
+  early.upstream.push(noise(100000))
+  const waiting = await fetch(early.url('/live/index.m3u8'))
+  assert.equal(waiting.status, 503)
+  assert.equal(waiting.headers.get('retry-after'), '1')
+  assert.match(await waiting.text(), /not live yet/)
+})
+
+test('cors: the option sets the origin, false sends none', async (t) => {
+  const own = await hlsRelay(t, { plugin: { hls: { ...HLS, cors: 'https://player.example' } } })
+  own.upstream.push(mp3Frames(100))
+  assert.equal((await mainPlaylist(own)).headers.get('access-control-allow-origin'), 'https://player.example')
+  const none = await hlsRelay(t, { plugin: { hls: { ...HLS, cors: false } } })
+  none.upstream.push(mp3Frames(100))
+  assert.equal((await mainPlaylist(none)).headers.get('access-control-allow-origin'), null)
+})
+
+test('an upstream that changes from MP3 to AAC: a discontinuity, then .aac segments; a title as TIT2', async (t) => {
+  const relay = await hlsRelay(t, { upstream: answering('audio/aac') })
+  relay.upstream.push(mp3Frames(150))
+  const media = await sessionUrl(relay)
+  relay.upstream.drop()
+  await relay.upstream.waitForClients(1)
+  relay.app.relay.setMetadata('/live', { title: 'Ünïcode title' })
+  relay.upstream.push(syntheticAdts(100))
+  let playlist = ''
+  for (let i = 0; i < 100 && !/\d+\.aac\n/.test(playlist); i++) {
+    playlist = await (await fetch(media)).text()
+    await sleep(50)
+  }
+  assert.match(playlist, /#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:[^\n]+\n#EXTINF:[\d.]+,\n\d+\.aac\n/)
+  const aac = playlist.split('\n').find((line) => line.endsWith('.aac'))!
+  const bytes = Buffer.from(await (await fetch(relay.url('/live/' + aac))).arrayBuffer())
+  const title = Buffer.from('Ünïcode title')
+  assert.ok(bytes.includes(Buffer.concat([Buffer.from('TIT2'), Buffer.from([0, 0, 0, title.length + 1, 0, 0, 3]), title])), 'the title tag')
+})
+
+test('sessions are listeners: in the stats, listclients and metrics, ended by killclient, under the limits, and expire', async (t) => {
+  const relay = await hlsRelay(t, { plugin: { admin: ADMIN, limits: { clients: 3 } }, relay: { maxListeners: 2 } })
+  relay.upstream.push(mp3Frames(200))
+  const first = await sessionUrl(relay, { headers: { 'user-agent': 'player one' } })
+  await sessionUrl(relay)
+  const full = await fetch(relay.url('/live/index.m3u8'))
+  assert.equal(full.status, 403, 'maxListeners counts sessions')
+  assert.match(await full.text(), /Too many listeners on \/live/)
+  assert.equal(await hlsListeners(relay), 2)
+  const stats = await (await fetch(relay.url('/status-json.xsl'))).json() as { icestats: { source: Array<{ listeners: number }> } }
+  assert.equal(stats.icestats.source[0]?.listeners, 0, 'listeners are the stream\'s own, as in Icecast')
+  const clients = await adminGet(relay.url('/admin/listclients?mount=/live'))
+  assert.match(clients.text, /<Listeners>2<\/Listeners>/)
+  assert.match(clients.text, /<UserAgent>player one<\/UserAgent>/)
+  assert.match(clients.text, /<type>hls<\/type>/)
+  const id = /<ID>(\d+)<\/ID>/.exec(clients.text)![1]
+  assert.match((await adminGet(relay.url('/admin/metrics'))).text, /icecast_relay_hls_listeners\{mount="\/live"\} 2/)
+  assert.match((await adminGet(relay.url(`/admin/killclient?mount=/live&id=${id}`))).text, /<return>1<\/return>/)
+  const killed = await fetch(first)
+  assert.equal(killed.status, 403)
+  assert.match(await killed.text(), /session was ended/)
+  await sleep(4500) // three target durations without a poll, and a sweep
+  assert.equal(await hlsListeners(relay), 0, 'a session that stops polling ends')
+})
+
+test('1000 sessions made and abandoned end within a few target durations', async (t) => {
+  const relay = await hlsRelay(t, { plugin: { limits: { clients: 2000 } } })
+  relay.upstream.push(mp3Frames(200))
+  await mainPlaylist(relay)
+  for (let i = 0; i < 1000; i += 50) {
+    await Promise.all(Array.from({ length: 50 }, async () => { assert.equal((await fetch(relay.url('/live/index.m3u8'))).status, 200) }))
+  }
+  const count = async (): Promise<number> => await hlsListeners(relay) ?? -1
+  assert.ok(await count() >= 900)
+  const deadline = Date.now() + 8000
+  while (await count() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200))
+  assert.equal(await count(), 0)
+})
+
+test('listener auth: refused players get 401; on a guarded mount the segments need the session', async (t) => {
+  const relay = await hlsRelay(t, { relay: { authenticate: (request) => request.headers['x-token'] === 'good' } })
+  relay.upstream.push(mp3Frames(200))
+  assert.equal((await mainPlaylist(relay)).status, 401)
+  const media = await fetch(await sessionUrl(relay, { headers: { 'x-token': 'good' } }))
+  const uri = firstUri(await media.text())
+  assert.match(uri, /^\d+\.mp3\?session=[A-Za-z0-9_-]{16}$/)
+  assert.equal((await fetch(relay.url('/live/' + uri))).status, 200)
+  assert.equal((await fetch(relay.url('/live/' + uri.replace(/\?.*/, '')))).status, 403)
+})
+
+test('hls with workers (a machine link) fails register: each worker would cut its own segments', async () => {
+  const machine = { index: 1, ask: async (): Promise<unknown[]> => [], answer: (): void => {}, reserve: async () => 'ok' as const, release: (): void => {} }
+  const app = Fastify()
+  const options: RelayPluginOptions = { hls: true, machine }
+  await assert.rejects(async () => { await app.register(fastifyIcecastRelay, options) }, { code: 'FST_ICECAST_RELAY_INVALID_OPTION', field: 'hls' })
+  await app.close()
 })
