@@ -1,6 +1,7 @@
 // HLS listeners without a browser, as many as a load needs: each session polls a live playlist at the rate
 // hls.js does and fetches each new segment once, in order, on a keep-alive connection of its own, and keeps
 // account of what it got (bytes, segments, errors, segments it missed, stalls of its simulated playback).
+import { setMaxListeners } from 'node:events'
 import { Agent, get } from 'node:http'
 
 export interface MediaPlaylist {
@@ -156,6 +157,7 @@ export async function hlsSession (url: string, signal: AbortSignal, { timeoutMs 
 /** `sessions` listeners on `url` for `seconds`, started evenly over `rampSeconds` (default: at once). */
 export async function hlsLoad (url: string, { sessions, seconds, rampSeconds = 0 }: { sessions: number, seconds: number, rampSeconds?: number }): Promise<HlsSession[]> {
   const stop = new AbortController()
+  setMaxListeners(sessions + 10, stop.signal) // each session waits on it
   const timer = setTimeout(() => stop.abort(), seconds * 1000)
   try {
     return await Promise.all(Array.from({ length: sessions }, async (_, i) => {

@@ -28,7 +28,8 @@ export interface NginxCacheOptions {
 /**
  * The configuration: every request goes to the app through one cache that keeps what the app's
  * Cache-Control allows (no proxy_cache_valid: nginx stores nothing the app does not call cacheable), and
- * `proxy_cache_lock` lets one request per URL through while the others wait for it, as a CDN collapses them.
+ * `proxy_cache_lock` lets one request per URL (but playlists) through while the others wait for it, as a
+ * CDN collapses them.
  * The master runs as root here and its workers as nobody (nginx's default user): the temp dir is theirs too.
  */
 function nginxConf (o: { port: number, dir: string, upstream: string }): string {
@@ -50,16 +51,20 @@ http {
   server {
     listen 127.0.0.1:${o.port};
     server_name localhost;
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_cache edge;
+    proxy_cache_revalidate on;
+    proxy_cache_use_stale updating;
     location / {
       proxy_pass ${o.upstream};
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_cache edge;
       proxy_cache_lock on;
       proxy_cache_lock_timeout 10s;
-      proxy_cache_revalidate on;
-      proxy_cache_use_stale updating;
-      proxy_buffering on;
+    }
+    # Playlists are not locked: nginx queues the requests for a locked URL whose answer may not be stored
+    # (the relay's index.m3u8, which starts a session each) one behind the other, up to 500 ms each.
+    location ~ \\.m3u8$ {
+      proxy_pass ${o.upstream};
     }
   }
 }
