@@ -29,25 +29,34 @@ function tag (frames: Buffer[]): Buffer {
   return Buffer.concat([Buffer.from([0x49, 0x44, 0x33, 4, 0, 0]), syncsafe(body.length), body])
 }
 
-/** The tag that starts a segment: where its first sample sits on the 90 kHz clock, modulo 2^33. */
-export function timestampTag (ticks: number): Buffer {
+/**
+ * The tag that starts a segment: where its first sample sits on the 90 kHz clock, modulo 2^33, and the title
+ * then, so that a player starting there shows it (ffmpeg reads titles from this tag only).
+ */
+export function segmentTag (ticks: number, title: string | undefined): Buffer {
   const stamp = Buffer.alloc(8)
   stamp.writeBigUInt64BE(BigInt(Math.round(ticks) % TIMESTAMP_WRAP))
-  return tag([frame('PRIV', Buffer.concat([Buffer.from(TIMESTAMP_OWNER + '\0', 'latin1'), stamp]))])
+  const priv = frame('PRIV', Buffer.concat([Buffer.from(TIMESTAMP_OWNER + '\0', 'latin1'), stamp]))
+  return tag(title === undefined ? [priv] : [priv, titleFrame(title)])
 }
 
 /** Bytes of title kept in a tag: far more than any ICY title (4080), far less than a sync-safe size. */
 export const MAX_TITLE_BYTES = 65536
 
-/** A tag with the title (TIT2, UTF-8); a title past MAX_TITLE_BYTES is cut on a character boundary. */
-export function titleTag (title: string): Buffer {
+/** The TIT2 frame of a title, in UTF-8; a title past MAX_TITLE_BYTES is cut on a character boundary. */
+function titleFrame (title: string): Buffer {
   let text = Buffer.from(title, 'utf8')
   if (text.length > MAX_TITLE_BYTES) {
     let end = MAX_TITLE_BYTES
     while ((text[end]! & 0xc0) === 0x80) end--
     text = text.subarray(0, end)
   }
-  return tag([frame('TIT2', Buffer.concat([Buffer.from([UTF8]), text]))])
+  return frame('TIT2', Buffer.concat([Buffer.from([UTF8]), text]))
+}
+
+/** A tag with a title that starts within a segment, before its first frame. */
+export function titleTag (title: string): Buffer {
+  return tag([titleFrame(title)])
 }
 
 /** The whole length of the ID3v2 tag at `at`, or 0 when there is none there. */

@@ -1,5 +1,5 @@
 import { findFrameRun, frameHeader, MAX_HEADER_BYTES, type FrameHeader } from '../formats/mpeg.js'
-import { TIMESTAMP_WRAP, timestampTag, titleTag } from './id3.js'
+import { TIMESTAMP_WRAP, segmentTag, titleTag } from './id3.js'
 
 /** The codecs HLS packed audio has (RFC 8216 §3.4) of those the frame reader knows: MPEG-1/2 layer III and ADTS AAC. */
 export type PackedCodec = 'mp3' | 'aac'
@@ -14,7 +14,7 @@ export interface SegmenterSettings {
 /** One packed audio segment: its bytes are one buffer, shared by every client. */
 export interface Segment {
   readonly sequence: number
-  /** an ID3 tag with its timestamp, then frames (and title tags before the frames where a title starts) */
+  /** an ID3 tag with its timestamp and title, then frames (and title tags before the frames where a title starts) */
   readonly data: Buffer
   /** seconds: the samples of its frames over their sample rate */
   readonly duration: number
@@ -56,8 +56,11 @@ export class Segmenter {
   #current: FrameHeader | undefined
   #parts: Buffer[] = []
   #samples = 0
-  #first: { header: FrameHeader, frame: Buffer } | undefined
+  #first: { header: FrameHeader, frame: Buffer, title: string | undefined } | undefined
+  /** a title that starts with the next frame */
   #title: string | undefined
+  /** the title of the last frame */
+  #playing: string | undefined
   /** 90 kHz ticks of the next segment's first sample, modulo 2^33 */
   #ticks = 0
   #anchor: number | undefined
@@ -148,10 +151,12 @@ export class Segmenter {
     this.#unsupported = undefined
     if (this.#samples > 0 && this.#samples + header.samples > this.#settings.segmentSeconds * header.sampleRate) this.#cut(now)
     if (this.#title !== undefined) {
-      this.#parts.push(titleTag(this.#title))
+      this.#playing = this.#title
       this.#title = undefined
+      // first in a segment, it is in the segment's own tag
+      if (this.#first !== undefined) this.#parts.push(titleTag(this.#playing))
     }
-    if (this.#first === undefined) this.#first = { header, frame }
+    if (this.#first === undefined) this.#first = { header, frame, title: this.#playing }
     this.#parts.push(frame)
     this.#samples += header.samples
   }
@@ -164,7 +169,7 @@ export class Segmenter {
     this.#anchor ??= now
     this.#window.push({
       sequence: this.#nextSequence++,
-      data: Buffer.concat([timestampTag(this.#ticks), ...this.#parts]),
+      data: Buffer.concat([segmentTag(this.#ticks, first.title), ...this.#parts]),
       duration,
       codec,
       codecs: codecsOf(first.frame, codec),

@@ -9,6 +9,7 @@ import { mp3Frames, MP3_FRAME_BYTES, vorbisStream } from '../../helpers/frames.j
 import { syntheticAdts } from '../../helpers/adts.js'
 import { ADMIN, adminGet } from '../../helpers/admin.js'
 import { noise, type ScriptedUpstream } from '../../helpers/scripted.js'
+import { openListener } from '../../helpers/listen.js'
 
 const HLS = { segmentSeconds: 1, windowSegments: 3 }
 
@@ -261,4 +262,32 @@ test('hls with workers (a machine link) fails register: each worker would cut it
   const options: RelayPluginOptions = { hls: true, machine }
   await assert.rejects(async () => { await app.register(fastifyIcecastRelay, options) }, { code: 'FST_ICECAST_RELAY_INVALID_OPTION', field: 'hls' })
   await app.close()
+})
+
+test('a reconnect is a discontinuity even while a listener of the stream rides the gap', async (t) => {
+  const relay = await hlsRelay(t)
+  relay.upstream.push(mp3Frames(100))
+  const media = await sessionUrl(relay)
+  const listener = openListener(relay.url('/live'))
+  t.after(async () => { await listener.close() })
+  await listener.waitForBytes(1000)
+  relay.upstream.drop()
+  await relay.upstream.waitForClients(1)
+  relay.upstream.push(mp3Frames(60))
+  let playlist = ''
+  for (let i = 0; i < 100 && !playlist.includes('#EXT-X-DISCONTINUITY\n'); i++) {
+    playlist = await (await fetch(media)).text()
+    await sleep(50)
+  }
+  assert.match(playlist, /#EXT-X-DISCONTINUITY\n/)
+  assert.equal(relay.app.relay.get('/live')?.listeners, 1, 'the listener rode over')
+})
+
+test('a session past maxListenerDuration is ended: its next poll is refused', async (t) => {
+  const relay = await hlsRelay(t, { relay: { maxListenerDuration: 1 } })
+  relay.upstream.push(mp3Frames(200))
+  const media = await sessionUrl(relay)
+  assert.equal((await fetch(media)).status, 200)
+  await sleep(2200)
+  assert.equal((await fetch(media)).status, 403)
 })

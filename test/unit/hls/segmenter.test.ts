@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import { frameHeader, type FrameHeader } from '../../../lib/formats/mpeg.js'
-import { readSyncsafe, tagLength, timestampTag, titleTag, TIMESTAMP_WRAP, MAX_TITLE_BYTES } from '../../../lib/hls/id3.js'
+import { readSyncsafe, segmentTag, tagLength, titleTag, TIMESTAMP_WRAP, MAX_TITLE_BYTES } from '../../../lib/hls/id3.js'
 import { Segmenter, type Segment, type SegmenterSettings } from '../../../lib/hls/segmenter.js'
 import { cut, offsets } from '../../helpers/chunking.js'
 import { mp3Frames } from '../../helpers/frames.js'
@@ -33,12 +33,19 @@ function id3Frames (b: Buffer, at: number): Id3Frame[] {
   return frames
 }
 
-interface Parsed { timestamp: number, titles: string[], frames: FrameHeader[] }
+interface Parsed { timestamp: number, title: string | undefined, titles: string[], frames: FrameHeader[] }
 
-/** A segment read back: its timestamp, then audio frames and title tags up to its very end. */
+function titleOf (frame: Id3Frame): string {
+  assert.equal(frame.id, 'TIT2')
+  assert.equal(frame.body[0], 3, 'UTF-8')
+  return frame.body.subarray(1).toString('utf8')
+}
+
+/** A segment read back: its timestamp and title, then audio frames and title tags up to its very end. */
 function parse (segment: Segment): Parsed {
   const b = segment.data
-  const [priv] = id3Frames(b, 0)
+  const [priv, tit2, ...more] = id3Frames(b, 0)
+  assert.equal(more.length, 0)
   assert.equal(priv?.id, 'PRIV')
   const owner = 'com.apple.streaming.transportStreamTimestamp\0'
   assert.equal(priv.body.toString('latin1', 0, owner.length), owner)
@@ -50,10 +57,9 @@ function parse (segment: Segment): Parsed {
   while (at < b.length) {
     const length = tagLength(b, at)
     if (length > 0) {
-      const [tit2] = id3Frames(b, at)
-      assert.equal(tit2?.id, 'TIT2')
-      assert.equal(tit2.body[0], 3, 'UTF-8')
-      titles.push(tit2.body.subarray(1).toString('utf8'))
+      const [change, ...others] = id3Frames(b, at)
+      assert.equal(others.length, 0)
+      titles.push(titleOf(change!))
       at += length
       continue
     }
@@ -63,7 +69,7 @@ function parse (segment: Segment): Parsed {
     at += header.length
   }
   assert.equal(at, b.length, 'the last frame ends the segment')
-  return { timestamp, titles, frames }
+  return { timestamp, title: tit2 === undefined ? undefined : titleOf(tit2), titles, frames }
 }
 
 function run (settings: SegmenterSettings, chunks: Buffer[], titles: Map<number, string> = new Map()): Segmenter {
@@ -113,8 +119,8 @@ test('timestamps are continuous across segments and across a discontinuity, on t
     const expected = parse(segments[i - 1]!).timestamp + segments[i - 1]!.duration * 90000
     assert.ok(Math.abs(parse(segments[i]!).timestamp - expected) <= 1, `segment ${i}`)
   }
-  assert.equal(readTimestamp(timestampTag(TIMESTAMP_WRAP + 5)), 5, 'wraps at 2^33')
-  assert.equal(readTimestamp(timestampTag(TIMESTAMP_WRAP - 1)), TIMESTAMP_WRAP - 1)
+  assert.equal(readTimestamp(segmentTag(TIMESTAMP_WRAP + 5, undefined)), 5, 'wraps at 2^33')
+  assert.equal(readTimestamp(segmentTag(TIMESTAMP_WRAP - 1, 'a title')), TIMESTAMP_WRAP - 1)
 })
 
 /** MPEG-1 layer III, 128 kbit/s, 48 kHz: 384 bytes a frame. */
@@ -150,11 +156,14 @@ test('a change of codec, a change of sample rate and a new stream are discontinu
   assert.deepEqual(changed.map((segment) => [segment.sampleRate, segment.discontinuity]), [[44100, false], [48000, true]])
 })
 
-test('a title is an ID3 TIT2 tag before the frame where it starts, in UTF-8, however long', () => {
+test('a title is an ID3 TIT2 tag before the frame where it starts, in UTF-8, however long, and in the tag of each later segment', () => {
   const long = 'Ünïcødé 🎵 '.repeat(800) // about 11 KB
   const segmenter = run(WIDE, [mp3Frames(10), mp3Frames(10), mp3Frames(200)], new Map([[1, 'First'], [2, long]]))
   const parsed = segmenter.segments.map(parse)
   assert.deepEqual(parsed.flatMap((segment) => segment.titles), ['First', long])
+  assert.deepEqual(parsed.map((segment) => segment.title), [undefined, long, long])
+  const atStart = run({ segmentSeconds: 1, windowSegments: 10 }, [mp3Frames(38), mp3Frames(38)], new Map([[1, 'On the cut']])).segments.map(parse)
+  assert.deepEqual(atStart.map((segment) => [segment.title, segment.titles]), [[undefined, []], ['On the cut', []]], 'a title on a cut is in the segment\'s own tag only')
   const data = segmenter.segments[0]!.data
   const at = data.indexOf(titleTag('First'))
   assert.equal(at, tagLength(data, 0) + 10 * 417, 'before the eleventh frame')
