@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { relayApp, waitForState, type RelayApp } from '../../helpers/app.js'
 import { launchChromium, type Browser } from '../../helpers/browser.js'
-import { probeHls, segmentTimeline } from '../../helpers/ffprobe-hls.js'
+import { probeHls, segmentTags, segmentTimeline } from '../../helpers/ffprobe-hls.js'
 import { playHls, startPlayerServer, type PlayerServer } from '../../helpers/hls-player.js'
 import { firstVariant, parseMediaPlaylist } from '../../helpers/hls-load.js'
 import { assertTools, httpGet, makeFixtures, startIcecast, startSource, waitFor, type Icecast, type Source } from '../../helpers/icecast.js'
@@ -25,6 +25,8 @@ let pages: PlayerServer
  * demuxer glue it to the next frame, which its decoder then drops ("Header missing"): the MP3 title
  * changes wait for it (the AAC ones do not: its ADTS parser skips the tag).
  */
+/** set on the AAC mount by hls.js's test, during ffprobe's */
+const AAC_TITLE = 'Ünïcode title ♪ from setMetadata'
 let mp3ProbeDone: () => void
 const mp3Probed = new Promise<void>((resolve) => { mp3ProbeDone = resolve })
 
@@ -43,14 +45,14 @@ async function mediaPlaylistUrl (mount: string): Promise<string> {
   return firstVariant((await httpGet(main)).body.toString(), main) ?? main
 }
 
-/** The titles (TIT2) in the segments of `mount`'s HLS window now, each with its segment's sequence. */
-async function windowTitles (mount: string): Promise<Array<{ sequence: number, title: string }>> {
+/** The titles (TIT2) in the segments of `mount`'s HLS window now: each with its segment, and whether it is in the segment's head tag. */
+async function windowTitles (mount: string): Promise<Array<{ sequence: number, title: string, head: boolean }>> {
   const mediaUrl = await mediaPlaylistUrl(mount)
   const playlist = parseMediaPlaylist((await httpGet(mediaUrl)).body.toString(), mediaUrl)
-  const titles: Array<{ sequence: number, title: string }> = []
+  const titles: Array<{ sequence: number, title: string, head: boolean }> = []
   for (const segment of playlist.segments) {
-    const body = (await httpGet(segment.url)).body
-    for (const tag of id3TagsIn(body)) if (tag.TIT2 !== undefined) titles.push({ sequence: segment.sequence, title: tag.TIT2 })
+    const tags = id3TagsIn((await httpGet(segment.url)).body)
+    tags.forEach((tag, i) => { if (tag.TIT2 !== undefined) titles.push({ sequence: segment.sequence, title: tag.TIT2, head: i === 0 }) })
   }
   return titles
 }
@@ -79,9 +81,10 @@ before(async () => {
   assertTools('icecast2', 'ezstream', 'ffmpeg', 'ffprobe', 'chromium')
   const fixtures = await makeFixtures()
   master = await startIcecast()
-  // titles only from /admin/metadata and setMetadata, so that the test knows each one; the MP3 mount has none
-  // while ffprobe reads it (see mp3Probed)
+  // titles only from /admin/metadata and setMetadata, so that the test knows each one; the MP3 mount's
+  // stays while ffprobe reads it (see mp3Probed)
   mp3Source = await startSource({ icecast: master, mount: '/live.mp3', files: [fixtures.mp3.long], format: 'mp3', metadata: false })
+  await master.updateMetadata('/live.mp3', 'Opening title')
   aacSource = startAacSource(master, '/live.aac')
   await master.waitForMount('/live.aac', { timeoutMs: 10000 })
   relay = await relayApp({
@@ -111,11 +114,12 @@ after(async () => {
 
 describe('real HLS clients, side by side', { concurrency: true }, () => {
   for (const { mount, codec } of [{ mount: '/radio.mp3', codec: 'mp3' }, { mount: '/radio.aac', codec: 'aac' }]) {
-    test(`ffprobe reads ${mount}/index.m3u8 for 30 s: every frame decodes, timestamps run on across segments`, async () => {
-      // The relay writes the upstream's first title (Icecast sends an empty one) as a tag between MP3
-      // frames, which ffmpeg drops a frame for (see mp3Probed): ffprobe reads the MP3 mount once that
-      // segment has left its window (6 s).
-      if (codec === 'mp3') await waitFor(async () => (await windowTitles(mount)).length === 0, { timeoutMs: 20000, intervalMs: 1000, message: 'no title tag in the MP3 window' })
+    test(`ffprobe reads ${mount}/index.m3u8 for 30 s: every frame decodes, timestamps run on across segments, the title is ID3 metadata`, async () => {
+      // The relay writes the upstream's first title as a tag between MP3 frames, which ffmpeg drops a frame
+      // for (see mp3Probed): ffprobe reads the MP3 mount once that segment has left its window (6 s).
+      if (codec === 'mp3') {
+        await waitFor(async () => (await windowTitles(mount)).every((t) => t.head), { timeoutMs: 20000, intervalMs: 1000, message: 'no title tag between the frames of the MP3 window' })
+      }
       const probing = probeHls(relay.url(`${mount}/index.m3u8`), { seconds: 30 }).finally(() => { if (codec === 'mp3') mp3ProbeDone() })
       const segments = await saveSegments(mount, probing)
       const probe = await probing
@@ -129,16 +133,21 @@ describe('real HLS clients, side by side', { concurrency: true }, () => {
       assert.equal(probe.sampleRate, 44100)
       assert.ok(probe.seconds >= 29.5, `${probe.seconds} s read`)
       assert.equal(probe.frames, probe.packets, 'a decoded frame per packet')
+      // ffprobe reads the title in effect at a segment's start from its head tag (through HLS, ffmpeg 5.1
+      // shows only the timestamp of an MP3 stream, and the first tag only of an AAC one)
+      assert.equal((await segmentTags(segments.at(-1)!)).title, codec === 'mp3' ? 'Opening title' : AAC_TITLE)
     })
   }
 
   test('hls.js plays the AAC mount past 20 s with no fatal error; a title set with setMetadata during ffprobe\'s read arrives as a metadata cue and is a TIT2 frame', async () => {
     const player = await playHls(browser, pages, relay.url('/radio.aac/index.m3u8'))
     await player.waitForTime(5, 30000)
-    relay.app.relay.setMetadata('/radio.aac', { title: 'Ünïcode title ♪ from setMetadata' })
-    await player.waitForCue('Ünïcode title ♪ from setMetadata', 20000)
+    relay.app.relay.setMetadata('/radio.aac', { title: AAC_TITLE })
+    await player.waitForCue(AAC_TITLE, 20000)
     const titles = await windowTitles('/radio.aac')
-    assert.equal(titles.filter((t) => t.title === 'Ünïcode title ♪ from setMetadata').length, 1, 'the title is in one segment as TIT2')
+    const changed = titles.filter((t) => t.title === AAC_TITLE)
+    assert.equal(changed.filter((t) => !t.head).length, 1, 'a TIT2 tag where the title starts')
+    assert.ok(changed.filter((t) => t.head).every((t) => t.sequence > changed.find((c) => !c.head)!.sequence), 'and in the head tag of each segment after')
     const report = await player.waitForTime(20, 40000)
     await player.close()
     assert.deepEqual(report.fatal, [])
