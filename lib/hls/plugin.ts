@@ -134,7 +134,9 @@ export function hlsServer (init: HlsInit): HlsServer {
       endsAt: maxDuration === undefined ? undefined : now + maxDuration * 1000,
       lastSeen: now
     }
-    sessions.add(session)
+    // a HEAD is checked as a listener is, and counted as none (as the listener route's HEAD)
+    if (request.method === 'HEAD') gate.left(listenerId)
+    else sessions.add(session)
     return session
   }
 

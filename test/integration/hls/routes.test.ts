@@ -210,6 +210,7 @@ test('sessions are listeners: in the stats, listclients and metrics, ended by ki
   const relay = await hlsRelay(t, { plugin: { admin: ADMIN, limits: { clients: 3 } }, relay: { maxListeners: 2 } })
   relay.upstream.push(mp3Frames(200))
   const first = await sessionUrl(relay, { headers: { 'user-agent': 'player one' } })
+  for (let i = 0; i < 5; i++) assert.equal((await fetch(relay.url('/live/index.m3u8'), { method: 'HEAD' })).status, 200, 'a HEAD counts as no session')
   await sessionUrl(relay)
   const full = await fetch(relay.url('/live/index.m3u8'))
   assert.equal(full.status, 403, 'maxListeners counts sessions')
