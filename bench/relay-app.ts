@@ -26,7 +26,9 @@ const { values } = parseArgs({
     'write-interval': { type: 'string' },
     workers: { type: 'string', default: '1' },
     /** appends a line of JSON a second: RSS, heap and external memory, each V8 heap space's size and use */
-    'memory-log': { type: 'string' }
+    'memory-log': { type: 'string' },
+    /** HLS of the mount with segments of this many seconds (bench/hls.ts); none when not given */
+    hls: { type: 'string' }
   }
 })
 if (values.upstream === undefined) throw new Error('--upstream URL is required')
@@ -93,6 +95,7 @@ async function relayApp (): Promise<void> {
   const app = Fastify({ logger: { level: 'warn' }, logController: new LogController({ disableRequestLogging: true }) })
   await app.register(fastifyIcecastRelay, {
     relays: [{ url: values.upstream, localMount: values.mount }],
+    ...(values.hls !== undefined && { hls: { segmentSeconds: Number(values.hls) } }),
     // the bench measures fan-out, not the listener limit
     limits: { clients: 1_000_000, ...(values['write-interval'] !== undefined && { writeInterval: Number(values['write-interval']) }) }
   })

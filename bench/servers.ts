@@ -195,6 +195,8 @@ export interface PluginRelayOptions {
   nodeOptions?: string[] | undefined
   /** a file the relay appends a line of JSON to every second: its memory by V8 heap space */
   memoryLog?: string | undefined
+  /** HLS of the mount, with segments of this many seconds */
+  hlsSegmentSeconds?: number | undefined
 }
 
 /** The plugin relaying `upstream` in a Fastify app of its own process (bench/relay-app.ts). */
@@ -204,6 +206,7 @@ export async function startPluginRelay (upstream: string, options: PluginRelayOp
   if (options.writeInterval !== undefined) args.push('--write-interval', String(options.writeInterval))
   if (options.workers !== undefined) args.push('--workers', String(options.workers))
   if (options.memoryLog !== undefined) args.push('--memory-log', options.memoryLog)
+  if (options.hlsSegmentSeconds !== undefined) args.push('--hls', String(options.hlsSegmentSeconds))
   return await startNodeRelay('plugin', 'relay-app.ts', args, options.nodeOptions)
 }
 

@@ -34,5 +34,5 @@ export const hasTool = (name: string): boolean => whichTool(name) !== null
 export function assertTools (...names: string[]): void {
   const missing = names.filter((n) => !hasTool(n))
   if (missing.length === 0) return
-  throw new Error(`missing tool(s): ${missing.join(', ')} (apt-get install icecast2 ezstream mpg123 vorbis-tools lame sox opus-tools openssl curl chromium iproute2 vlc-bin vlc-plugin-base ffmpeg)`)
+  throw new Error(`missing tool(s): ${missing.join(', ')} (apt-get install icecast2 ezstream mpg123 vorbis-tools lame sox opus-tools openssl curl chromium iproute2 vlc-bin vlc-plugin-base ffmpeg nginx)`)
 }
