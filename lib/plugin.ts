@@ -50,7 +50,8 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
       redirect: options.redirect,
       relayAuth: options.relayAuth,
       local: { get totalListeners () { return registry.totalListeners }, capacity: options.limits.clients },
-      log: fastify.log.child({ plugin: SERVER_NAME })
+      log: fastify.log.child({ plugin: SERVER_NAME }),
+      ...(options.machine !== undefined && { machine: options.machine })
     })
   if (network !== undefined) registry.reportSlaves(() => network.slaves())
   const { relayAuth } = options
@@ -78,14 +79,18 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
     })
   }
   // Fastify puts the sub-plugins' routes under `prefix`, next to the mounts
-  const view = options.machine === undefined ? localView(registry) : machineView(registry, options.machine)
+  const view = options.machine === undefined ? localView(registry) : machineView(registry, options.machine, network)
   const stats = {
     prefix: options.prefix, mountPrefix: options.prefix, server: options.server, limits: options.limits, startedAt, view
   }
   if (options.stats) await fastify.register(statsPlugin, stats)
   if (options.admin !== undefined) await fastify.register(adminPlugin, { ...stats, credentials: options.admin })
 
-  fastify.addHook('onReady', async () => { registry.startAll() })
+  fastify.addHook('onReady', async () => {
+    registry.startAll()
+    // not awaited: a machine whose other processes do not answer must not hold this one back
+    network?.catchUp().catch((error: unknown) => { fastify.log.warn({ err: error }, 'the machine\'s slave registrations were not read') })
+  })
   fastify.addHook('preClose', async () => { registry.stopAll() })
   fastify.addHook('onClose', async () => { await dumps.settled() })
 }

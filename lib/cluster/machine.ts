@@ -8,6 +8,7 @@ import type { MachineLink } from '../options.js'
 import type { ListenerInfo } from '../relay/decorator.js'
 import type { RelayStatus } from '../relay/relay.js'
 import type { LocalRelays, StatusView } from '../stats/view.js'
+import { SlaveQuerySchema, SlavesQuerySchema, type SharedSlaves } from './shared-slaves.js'
 
 const Count = Type.Integer({ minimum: 0 })
 
@@ -40,7 +41,9 @@ const QuerySchema = Type.Union([
     metadata: Type.Object({ title: Type.Optional(Type.String()), url: Type.Optional(Type.String()) }, { additionalProperties: false })
   }),
   Type.Object({ kind: Type.Literal('restart'), mount: Type.String() }),
-  Type.Object({ kind: Type.Literal('remove'), mount: Type.String() })
+  Type.Object({ kind: Type.Literal('remove'), mount: Type.String() }),
+  SlaveQuerySchema,
+  SlavesQuerySchema
 ])
 type Query = Static<typeof QuerySchema>
 
@@ -60,8 +63,11 @@ function figuresOf (status: RelayStatus): MountFigures {
   return { localMount, listeners, peakListeners, fallbackListeners, bytesOut, slowDrops }
 }
 
-/** This process's answer to another's query; a query it does not know is refused (no answer). */
-export async function answerQuery (local: LocalRelays, query: unknown): Promise<unknown> {
+/**
+ * This process's answer to another's query; a query it does not know is refused (no answer). A process
+ * without `slaves` (no `redirect`) keeps no registration.
+ */
+export async function answerQuery (local: LocalRelays, query: unknown, slaves?: SharedSlaves): Promise<unknown> {
   if (!Value.Check(QuerySchema, query)) throw new BadRequestError('not a query of the machine link')
   const known: Query = query
   switch (known.kind) {
@@ -74,6 +80,10 @@ export async function answerQuery (local: LocalRelays, query: unknown): Promise<
       return true
     case 'restart': return local.restart(known.mount)
     case 'remove': return local.remove(known.mount)
+    case 'slave':
+      slaves?.merge(known.slave)
+      return slaves !== undefined
+    case 'slaves': return slaves?.records() ?? []
   }
 }
 
@@ -105,8 +115,8 @@ export function withMachineFigures (status: RelayStatus, figures: MountFigures[]
 }
 
 /** The view of the whole machine, and this process's answers to the others' queries. */
-export function machineView (local: LocalRelays, link: MachineLink): StatusView {
-  link.answer(async (query) => await answerQuery(local, query))
+export function machineView (local: LocalRelays, link: MachineLink, slaves?: SharedSlaves): StatusView {
+  link.answer(async (query) => await answerQuery(local, query, slaves))
   return {
     async list () {
       const answers = valid(await link.ask({ kind: 'figures' } satisfies Query), FiguresAnswer)
