@@ -16,7 +16,7 @@ import { introExtension } from './intro/extension.js'
 import { SERVER_NAME } from './http.js'
 import { SlaveNetwork } from './cluster/network.js'
 import { localView } from './stats/view.js'
-import { machineView } from './cluster/machine.js'
+import { catchUpRelays, machineView } from './cluster/machine.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -88,6 +88,7 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
 
   fastify.addHook('onReady', async () => {
     registry.startAll()
+    if (options.machine !== undefined) await catchUpRelays(registry, options.machine, fastify.log.child({ plugin: SERVER_NAME }))
     // not awaited: a machine whose other processes do not answer must not hold this one back
     network?.catchUp().catch((error: unknown) => { fastify.log.warn({ err: error }, 'the machine\'s slave registrations were not read') })
   })

@@ -258,3 +258,6 @@ expectError(app.register(icecastRelay, { machine: { index: 1, ask: async () => [
 expectError(app.register(icecastRelay, { machine: { ask: async () => [], answer: () => {}, reserve: async () => 'ok', release: () => {} } }))
 expectError(app.register(icecastRelay, { machine: { ...machine, reserve: async () => 'yes' } }))
 expectError(app.register(icecastRelay, { machine: 'cluster' }))
+// a relay added at run time, as this process relays it when another holds the upstreams
+app.register(icecastRelay, { machine: { ...machine, mirror: (definition) => ({ ...definition, url: 'http://127.0.0.1:8001/a' }) } })
+expectError(app.register(icecastRelay, { machine: { ...machine, mirror: () => 'http://127.0.0.1:8001/a' } }))

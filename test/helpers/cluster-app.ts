@@ -1,14 +1,14 @@
 // An app that runs its own cluster as `icecast-relay --workers N` does (a primary that relays, workers that
 // mirror it over the machine link), with plugin options the XML config cannot give: JSON in
 // CLUSTER_APP_OPTIONS, the port in CLUSTER_APP_PORT. A worker that ends is replaced at once.
-// Run with `node --import tsx`; the workers inherit it.
+// Run with `node --import tsx` (the library from dist/, as the CLI tests run it); the workers inherit it.
 import cluster from 'node:cluster'
 import Fastify from 'fastify'
-import { fastifyIcecastRelay } from '../../lib/plugin.js'
-import { linkEnv, linkFromEnv, startPrimary } from '../../lib/cluster/primary.js'
-import { relayMachineQueries, workerMachineLink } from '../../lib/cluster/link.js'
-import { workerOptions } from '../../lib/cluster/split.js'
-import type { RelayPluginOptions } from '../../lib/options.js'
+import { fastifyIcecastRelay } from '../../dist/plugin.js'
+import { linkEnv, linkFromEnv, startPrimary } from '../../dist/cluster/primary.js'
+import { relayMachineQueries, workerMachineLink } from '../../dist/cluster/link.js'
+import { addedPrimaryRelay, workerMirror, workerOptions } from '../../dist/cluster/split.js'
+import type { RelayPluginOptions } from '../../dist/options.js'
 
 const options = JSON.parse(process.env['CLUSTER_APP_OPTIONS'] ?? '{}') as RelayPluginOptions
 const port = Number(process.env['CLUSTER_APP_PORT'])
@@ -16,7 +16,7 @@ const WORKERS = 2
 
 if (cluster.isPrimary) {
   const primary = await startPrimary(options)
-  const stopRelaying = relayMachineQueries(primary.app.relay)
+  const stopRelaying = relayMachineQueries(primary.app.relay, addedPrimaryRelay(primary.link.secret))
   let stopping = false
   const fork = (): void => { cluster.fork(linkEnv(primary.link)) }
   cluster.on('exit', (worker, code, signal) => {
@@ -33,9 +33,10 @@ if (cluster.isPrimary) {
   })
   for (let i = 0; i < WORKERS; i++) fork()
 } else {
-  const machine = workerMachineLink()
+  const link = linkFromEnv(process.env)!
+  const machine = workerMachineLink(workerMirror(options, link))
   const app = Fastify({ logger: true, forceCloseConnections: true })
-  await app.register(fastifyIcecastRelay, { ...workerOptions(options, linkFromEnv(process.env)!), machine })
+  await app.register(fastifyIcecastRelay, { ...workerOptions(options, link), machine })
   process.on('SIGTERM', () => { app.close().then(() => process.exit(0), () => process.exit(1)) })
   await app.listen({ port, host: '127.0.0.1' })
 }

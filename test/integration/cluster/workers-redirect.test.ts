@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyIcecastRelay from '../../../lib/index.js'
 import { waitForState } from '../../helpers/app.js'
-import { killWorker, noisyUpstream, pidsServing } from '../../helpers/cluster.js'
+import { noisyUpstream, pidsServing, replaceWorker, waitForListening } from '../../helpers/cluster.js'
 import { openListener, type OpenListener } from '../../helpers/listen.js'
 import { freePort, httpGet, sleep, spawnTracked, waitFor, type Proc } from '../../helpers/procs.js'
 
@@ -25,8 +25,6 @@ let base: string
 let slaves: Array<{ app: FastifyInstance, base: string }> = []
 const listeners: OpenListener[] = []
 
-const listening = (): number => cli.output().split(`"Server listening at ${base}"`).length - 1
-
 before(async () => {
   upstream = await noisyUpstream()
   const port = await freePort()
@@ -40,7 +38,7 @@ before(async () => {
   cli = spawnTracked(process.execPath, ['--import', 'tsx', FIXTURE], {
     env: { ...process.env, CLUSTER_APP_PORT: String(port), CLUSTER_APP_OPTIONS: JSON.stringify(options) }
   })
-  await waitFor(() => listening() === 2, { timeoutMs: 20000, message: () => `2 workers to listen\n${cli.output()}` })
+  await waitForListening(cli, base, 2)
   // a slave that polls every 5 s: a registration one worker took is not refreshed on the other for seconds
   slaves = await Promise.all(['127.0.0.2', '127.0.0.3'].map(async (host) => {
     const app = Fastify()
@@ -167,8 +165,7 @@ test("a flood of one slave's polls over both workers: the machine keeps its newe
 test('a worker that dies is replaced, and the new one keeps every registration the others hold (a slave that polls once a minute included)', async () => {
   const expected = (await statusAnswer()).slaveListeners
   const [victim] = pidsServing(cli.output(), '/status-json.xsl')
-  await killWorker(cli, victim!)
-  await waitFor(() => listening() === 3, { timeoutMs: 15000, message: () => `the replacement to listen\n${cli.output()}` })
+  await replaceWorker(cli, base, victim!)
   for (let i = 0; i < 10; i++) {
     assert.equal(await slaveCount(), MAX_SLAVES, `/admin/stats, answer ${i + 1}`)
     assert.equal((await statusAnswer()).slaveListeners, expected, `/status-json.xsl, answer ${i + 1}`)

@@ -70,7 +70,7 @@ test("another process's word is checked: records of another shape are left out, 
   const local = localView({} as never) as never
   await assert.rejects(answerQuery(local, { kind: 'slave', slave: { ...good, host: '' } }))
   const merged: SlaveRecord[] = []
-  assert.equal(await answerQuery(local, { kind: 'slave', slave: good }, { merge: (each) => merged.push(each), records: () => [] }), true)
+  assert.equal(await answerQuery(local, { kind: 'slave', slave: good }, { slaves: { merge: (each) => merged.push(each), records: () => [] } }), true)
   assert.deepEqual(merged, [good])
   assert.equal(await answerQuery(local, { kind: 'slave', slave: good }), false, 'a process without redirect keeps no registration')
   assert.deepEqual(await answerQuery(local, { kind: 'slaves' }), [])
