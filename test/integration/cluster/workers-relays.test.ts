@@ -2,7 +2,10 @@
 // connection for the machine) and every worker before the answer; `DELETE` ends it on every worker; a worker
 // that starts later serves it too.
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { noisyUpstream, pidsServing, replaceWorker, startWorkers, stopAll } from '../../helpers/cluster.js'
@@ -52,10 +55,15 @@ test('a relay added over POST /admin/relays is on every worker when the answer c
   assert.equal(added.body.localMount, ADDED)
   // at once, whichever worker answers
   for (let i = 0; i < 6; i++) assert.deepEqual(await listed(), [ADDED, CONFIGURED].sort(), `GET /admin/relays, answer ${i + 1}`)
-  for (let i = 0; i < 6; i++) listeners.push(openListener(`${base}${ADDED}?n=${i}`))
-  for (const listener of listeners) assert.equal((await listener.head).status, 200)
-  await Promise.all(listeners.map(async (listener) => await listener.waitForBytes(4000, 10000)))
-  const served = new Set(Array.from({ length: 6 }, (_, i) => [...pidsServing(cli.output(), `${ADDED}?n=${i}`)]).flat())
+  // until both workers served some (the kernel hands connections round, but a loaded worker may miss its turn)
+  const served = new Set<number>()
+  for (let i = 0; i < 20 && served.size < 2; i++) {
+    const listener = openListener(`${base}${ADDED}?n=${i}`)
+    listeners.push(listener)
+    assert.equal((await listener.head).status, 200)
+    await listener.waitForBytes(4000, 10000)
+    for (const pid of pidsServing(cli.output(), `${ADDED}?n=${i}`)) served.add(pid)
+  }
   assert.equal(served.size, 2, 'both workers serve the added mount')
   assert.equal(upstream.clients(), 2, 'one upstream connection per mount for the machine: the primary\'s')
 })
@@ -96,4 +104,43 @@ test('DELETE /admin/relays ends the mount on every worker and the primary before
   }
   await waitFor(() => open.every((listener) => listener.socket.destroyed || !listener.socket.readable), { timeoutMs: 3000, message: 'every worker to end its listeners of the mount' })
   await waitFor(() => upstream.clients() === 1, { timeoutMs: 3000, message: 'the primary to drop the upstream' })
+})
+
+test("a relay added with listener authentication: every worker asks the auth server, and its mount on the primary's private port is no way round it", async (t) => {
+  // a real auth server: the ann users with their password are admitted, anyone else refused
+  const auth = http.createServer((req, res) => {
+    let body = ''
+    req.on('data', (chunk: Buffer) => { body += chunk.toString('latin1') })
+    req.on('end', () => {
+      const fields = new URLSearchParams(body)
+      if (/^ann\d$/.test(fields.get('user') ?? '') && fields.get('pass') === 'secret') res.setHeader('icecast-auth-user', '1')
+      res.end()
+    })
+  })
+  auth.listen(0, '127.0.0.1')
+  await once(auth, 'listening')
+  t.after(() => { auth.closeAllConnections(); auth.close() })
+  const GUARDED = '/guarded.mp3'
+  const listenerAdd = `http://127.0.0.1:${(auth.address() as AddressInfo).port}/auth`
+  const added = await post({ server: '127.0.0.1', port: upstream.port, mount: '/stream', localMount: GUARDED, listenerAuth: { url: { listenerAdd } } })
+  assert.equal(added.status, 201, JSON.stringify(added.body))
+  for (let i = 0; i < 4; i++) assert.equal((await httpGet(`${base}${GUARDED}`)).status, 401, `no credentials, answer ${i + 1}`)
+  // a user listens once to a mount (Icecast's duplicate logins): eight users
+  const basic = (user: string): Record<string, string> => ({ authorization: `Basic ${Buffer.from(`${user}:secret`).toString('base64')}` })
+  const admitted = Array.from({ length: 8 }, (_, i) => openListener(`${base}${GUARDED}?ann=${i}`, { headers: basic(`ann${i}`) }))
+  listeners.push(...admitted)
+  for (const listener of admitted) assert.equal((await listener.head).status, 200)
+  const served = new Set(Array.from({ length: 8 }, (_, i) => [...pidsServing(cli.output(), `${GUARDED}?ann=${i}`)]).flat())
+  assert.equal(served.size, 2, 'both workers admit them')
+  // where each worker reads it: the primary's private port
+  const relays = JSON.parse((await httpGet(`${base}/admin/relays`, { auth: ADMIN })).body.toString()) as Array<{ localMount: string, upstream: string }>
+  const privateUrl = relays.find((relay) => relay.localMount === GUARDED)!.upstream
+  assert.match(privateUrl, /^http:\/\/127\.0\.0\.1:\d+\/guarded\.mp3$/)
+  assert.equal((await httpGet(privateUrl)).status, 401, 'the private mount asks for the link\'s credentials')
+  assert.equal((await httpGet(privateUrl, { auth: { user: 'ann0', password: 'secret' } })).status, 401)
+  const streamlist = await httpGet(`${new URL(privateUrl).origin}/admin/streamlist.txt`)
+  assert.equal(streamlist.status, 401)
+  for (const listener of admitted) await listener.close()
+  const removed = await fetch(`${base}/admin/relays?mount=${GUARDED}`, { method: 'DELETE', headers: { authorization } })
+  assert.equal(removed.status, 204)
 })
