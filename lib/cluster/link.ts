@@ -2,11 +2,10 @@
 // every worker (the asker included) and their answers back to the asker; a worker's listener places are
 // counted by the primary alone, so that the limits hold machine-wide.
 import cluster, { type Worker } from 'node:cluster'
-import type { MachineLink, MachineReservation, MachineSlotLimits } from '../options.js'
+import { resolveRelay, type MachineLink, type MachineReservation, type MachineSlotLimits, type RelayDefinition } from '../options.js'
 import { SlotCounts } from './slots.js'
 import type { LocalRelays } from '../stats/view.js'
 import { answerQuery, knownQuery, sideOf } from './machine.js'
-import { resolveRelay, type RelayDefinition } from '../options.js'
 
 /** How the primary runs a relay added at run time: its upstream side. */
 export type UpstreamSide = (definition: RelayDefinition) => RelayDefinition
