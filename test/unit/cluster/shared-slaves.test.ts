@@ -8,6 +8,11 @@ import { EXPIRY_GRACE_MS, SlaveTable, type SlaveRecord } from '../../../lib/clus
 import { recordsOf, SlaveRecordSchema } from '../../../lib/cluster/shared-slaves.js'
 import { answerQuery } from '../../../lib/cluster/machine.js'
 import { localView } from '../../../lib/stats/view.js'
+import { SlaveNetwork } from '../../../lib/cluster/network.js'
+import type { MachineLink } from '../../../lib/options.js'
+import type { FastifyRequest } from 'fastify'
+import { pino } from 'pino'
+import { waitUntil } from '../../helpers/app.js'
 
 const record = (host: string, registeredAt: number, lastPollAt = registeredAt, listeners = 0): SlaveRecord => ({
   host,
@@ -74,4 +79,61 @@ test("another process's word is checked: records of another shape are left out, 
   assert.deepEqual(merged, [good])
   assert.equal(await answerQuery(local, { kind: 'slave', slave: good }), false, 'a process without redirect keeps no registration')
   assert.deepEqual(await answerQuery(local, { kind: 'slaves' }), [])
+})
+
+/** A machine link that holds each `ask` until `release`: the test's link, in memory. */
+function heldLink (): { link: MachineLink, asked: unknown[], release: () => void } {
+  const asked: unknown[] = []
+  let waiting: Array<() => void> = []
+  const link: MachineLink = {
+    index: 1,
+    ask: async (query) => {
+      asked.push(query)
+      await new Promise<void>((resolve) => waiting.push(resolve))
+      return [[record('127.0.0.9', 5)]]
+    },
+    answer: () => {},
+    reserve: async () => 'ok',
+    release: () => {}
+  }
+  return { link, asked, release: () => { const now = waiting; waiting = []; for (const resolve of now) resolve() } }
+}
+
+const poll = (listeners: number): FastifyRequest => ({
+  url: `/admin/streamlist.txt?rserver=127.0.0.2&rport=8000&interval=5&rlisteners=${listeners}&rcapacity=100`,
+  ip: '127.0.0.1',
+  headers: {}
+}) as unknown as FastifyRequest
+
+function network (link: MachineLink, now: () => number): SlaveNetwork {
+  return new SlaveNetwork({
+    redirect: { maxSlaves: 10, policy: 'when-full' },
+    relayAuth: { username: 'relay', password: 'pw' },
+    local: { totalListeners: 0, capacity: 100 },
+    log: pino({ level: 'silent' }),
+    machine: link,
+    now
+  })
+}
+
+test("a flood of one slave's polls sends one registration at a time over the link, then the newest; a process that joins takes the others'", async () => {
+  const { link, asked, release } = heldLink()
+  let now = 1000
+  const master = network(link, () => now)
+  for (let i = 0; i < 100; i++) {
+    now++
+    assert.ok(['added', 'updated'].includes(master.register(poll(i)) ?? ''))
+  }
+  assert.equal(asked.length, 1, 'one on its way; the other 99 polls wait for it')
+  release()
+  await waitUntil(() => asked.length === 2, 2000, 'the newest poll to be sent')
+  assert.equal((asked[1] as { slave: SlaveRecord }).slave.load?.listeners, 99)
+  release()
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.equal(asked.length, 2, 'nothing more to send')
+  const joining = network(link, () => now)
+  const caughtUp = joining.catchUp()
+  release()
+  await caughtUp
+  assert.deepEqual(joining.slaves().map((slave) => slave.key), ['127.0.0.9:8000'])
 })
