@@ -9,7 +9,7 @@ import Fastify, { type FastifyHttpOptions } from 'fastify'
 import { ListenSockets } from './cli/servers.js'
 import { linkEnv, linkFromEnv, startPrimary } from './cluster/primary.js'
 import { relayMachineQueries, workerMachineLink } from './cluster/link.js'
-import { workerOptions, type ClusterLink } from './cluster/split.js'
+import { addedPrimaryRelay, workerMirror, workerOptions, type ClusterLink } from './cluster/split.js'
 import { loadTls, type TlsCredentials } from './cli/tls.js'
 import { readIcecastConfig, type IcecastConfig } from './config/icecast.js'
 import type { ListenSocket, TlsFiles } from './config/listen.js'
@@ -186,7 +186,7 @@ async function superviseWorkers (workers: number, socketsEach: number, link: Clu
 /** The machine's relays in this process, the workers mirroring them; the relays close once the workers ended. */
 async function superviseCluster (options: RelayPluginOptions, workers: number, socketsEach: number): Promise<number> {
   const primary = await startPrimary(options)
-  const stopRelaying = relayMachineQueries(primary.app.relay)
+  const stopRelaying = relayMachineQueries(primary.app.relay, addedPrimaryRelay(primary.link.secret))
   try {
     return await superviseWorkers(workers, socketsEach, primary.link)
   } finally {
@@ -235,7 +235,7 @@ async function main (argv: string[]): Promise<number> {
     await serve(config.options, new ListenSockets(listen, tls))
     return 0
   }
-  const machine = workerMachineLink()
+  const machine = workerMachineLink(workerMirror(config.options, link))
   await serve({ ...workerOptions(config.options, link), machine }, new ListenSockets(listen, tls), machine.close)
   return 0
 }

@@ -97,6 +97,9 @@ export const StreamlistTooLargeError = createError(
   'FST_ICECAST_RELAY_STREAMLIST_TOO_LARGE', 'master %s: stream list exceeds %d bytes', 502)
 export const StreamlistTimeoutError = createError(
   'FST_ICECAST_RELAY_STREAMLIST_TIMEOUT', 'master %s: no complete stream list within %d ms', 504)
+/** A relay added in a worker that the machine's relays (the primary) did not take: the worker's add is undone. */
+export const MachineUnavailableError = createError(
+  'FST_ICECAST_RELAY_MACHINE_UNAVAILABLE', 'fastify-icecast-relay: the machine\'s relays did not take %s: nothing was added', 503)
 /** Why a stream list fetch in flight is given up: the app closes. */
 export const ClosingError = createError('FST_ICECAST_RELAY_CLOSING', 'closing')
 

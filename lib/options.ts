@@ -373,6 +373,12 @@ export interface MachineLink {
   reserve: (mount: string, limits: MachineSlotLimits) => Promise<MachineReservation | undefined>
   /** Gives back a place `reserve` gave: its listener left. */
   release: (mount: string) => void
+  /**
+   * How this process relays a relay added at run time when one process of the machine holds the upstreams
+   * and the others mirror it (a worker of `--workers`: from the primary's private port). Left out, every
+   * process adds the definition as given, with its own upstream connection.
+   */
+  mirror?: (definition: RelayDefinition) => RelayDefinition
 }
 export type MachineReservation = 'ok' | 'clients' | 'mount'
 export interface MachineSlotLimits {
@@ -384,7 +390,8 @@ const MachineLinkSchema = Type.Unsafe<MachineLink>(Type.Object({
   ask: Type.Function([Type.Unknown()], Type.Unknown()),
   answer: Type.Function([Type.Unknown()], Type.Unknown()),
   reserve: Type.Function([Type.String(), Type.Unknown()], Type.Unknown()),
-  release: Type.Function([Type.String()], Type.Unknown())
+  release: Type.Function([Type.String()], Type.Unknown()),
+  mirror: Type.Optional(Type.Function([Type.Unknown()], Type.Unknown()))
 }))
 
 /** What a user passes to `register`: every option may be left out; no other key is one (but Fastify's). */

@@ -16,7 +16,7 @@ import { introExtension } from './intro/extension.js'
 import { SERVER_NAME } from './http.js'
 import { SlaveNetwork } from './cluster/network.js'
 import { localView } from './stats/view.js'
-import { machineView } from './cluster/machine.js'
+import { catchUpRelays, machineView } from './cluster/machine.js'
 import { hlsServer, type HlsServer } from './hls/plugin.js'
 import { InvalidOptionError } from './errors.js'
 
@@ -52,7 +52,8 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
       redirect: options.redirect,
       relayAuth: options.relayAuth,
       local: { get totalListeners () { return registry.totalListeners }, capacity: options.limits.clients },
-      log: fastify.log.child({ plugin: SERVER_NAME })
+      log: fastify.log.child({ plugin: SERVER_NAME }),
+      ...(options.machine !== undefined && { machine: options.machine })
     })
   if (network !== undefined) registry.reportSlaves(() => network.slaves())
   const { relayAuth } = options
@@ -83,7 +84,7 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
     })
   }
   // Fastify puts the sub-plugins' routes under `prefix`, next to the mounts
-  const machine = options.machine === undefined ? localView(registry) : machineView(registry, options.machine)
+  const machine = options.machine === undefined ? localView(registry) : machineView(registry, options.machine, network)
   const view = hls === undefined ? machine : hls.view(machine)
   const stats = {
     prefix: options.prefix, mountPrefix: options.prefix, server: options.server, limits: options.limits, startedAt, view
@@ -91,7 +92,12 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
   if (options.stats) await fastify.register(statsPlugin, stats)
   if (options.admin !== undefined) await fastify.register(adminPlugin, { ...stats, credentials: options.admin })
 
-  fastify.addHook('onReady', async () => { registry.startAll() })
+  fastify.addHook('onReady', async () => {
+    registry.startAll()
+    if (options.machine !== undefined) await catchUpRelays(registry, options.machine, fastify.log.child({ plugin: SERVER_NAME }))
+    // not awaited: a machine whose other processes do not answer must not hold this one back
+    network?.catchUp().catch((error: unknown) => { fastify.log.warn({ err: error }, 'the machine\'s slave registrations were not read') })
+  })
   fastify.addHook('preClose', async () => { registry.stopAll() })
   fastify.addHook('onClose', async () => { await dumps.settled() })
 }

@@ -266,3 +266,6 @@ app.register(icecastRelay, { hls: true })
 expectType<number | undefined>(({} as RelayStatus).hlsListeners)
 expectError(app.register(icecastRelay, { hls: { segmentSeconds: '6' } }))
 expectError(app.register(icecastRelay, { relays: [{ url: 'http://h/a', hls: 'on' }] }))
+// a relay added at run time, as this process relays it when another holds the upstreams
+app.register(icecastRelay, { machine: { ...machine, mirror: (definition) => ({ ...definition, url: 'http://127.0.0.1:8001/a' }) } })
+expectError(app.register(icecastRelay, { machine: { ...machine, mirror: () => 'http://127.0.0.1:8001/a' } }))

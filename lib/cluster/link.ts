@@ -2,10 +2,13 @@
 // every worker (the asker included) and their answers back to the asker; a worker's listener places are
 // counted by the primary alone, so that the limits hold machine-wide.
 import cluster, { type Worker } from 'node:cluster'
-import type { MachineLink, MachineReservation, MachineSlotLimits } from '../options.js'
+import { resolveRelay, type MachineLink, type MachineReservation, type MachineSlotLimits, type RelayDefinition } from '../options.js'
 import { SlotCounts } from './slots.js'
 import type { LocalRelays } from '../stats/view.js'
-import { answerQuery, sideOf } from './machine.js'
+import { answerQuery, knownQuery, sideOf } from './machine.js'
+
+/** How the primary runs a relay added at run time: its upstream side. */
+export type UpstreamSide = (definition: RelayDefinition) => RelayDefinition
 
 /** How long the primary waits for the workers' answers: one that is slower is left out of this answer. */
 export const ANSWER_TIMEOUT_MS = 1000
@@ -49,29 +52,50 @@ function reply (worker: Worker, seq: number, value: unknown): void {
   if (worker.isConnected()) worker.send({ [TAG]: 'reply', seq, value } satisfies Message)
 }
 
-/** The primary's own place among the answering processes (workers' ids start at 1). */
-const PRIMARY = 0
-
 /**
  * The primary's part: relays each worker's query to every worker and its answers back, and keeps the count
- * of listener places. Queries about the upstream side (killsource, a relay removed) are answered by the
- * primary's relays, the ones that hold the upstreams; the workers answer those about listeners (and removals). A worker
+ * of listener places. Queries about the upstream side (killsource, a relay added or removed) are answered by
+ * the primary's relays, the ones that hold the upstreams, before the workers are asked; the workers answer
+ * those about listeners (and additions, with `upstreamSide` of the definition on the primary, and removals). A worker
  * that exits is no longer waited for and its places are given back, so its listeners leave the counts at
  * once. Returns a function that stops it.
  */
-export function relayMachineQueries (primary: LocalRelays): () => void {
+export function relayMachineQueries (primary: LocalRelays, upstreamSide: UpstreamSide = (definition) => definition): () => void {
   const gatherings = new Map<number, Gathering>()
   const slots = new SlotCounts()
+  /** the relays added at run time, by local mount, as the workers were given them: for a worker that starts */
+  const added = new Map<string, RelayDefinition>()
   let last = 0
 
-  const gather = (asker: Worker, seq: number, query: unknown): void => {
-    const id = ++last
+  /** The primary's own answer: to an `add`, with the definition's upstream side. */
+  const primaryAnswer = async (query: unknown): Promise<{ answer?: unknown }> => {
+    const known = knownQuery(query)
+    const asked = known?.kind === 'add' ? { ...known, definition: upstreamSide(known.definition as RelayDefinition) } : query
+    return await answerQuery(primary, asked).then((answer) => ({ answer }), () => ({}))
+  }
+
+  const gather = async (asker: Worker, seq: number, query: unknown): Promise<void> => {
+    const known = knownQuery(query)
+    if (known?.kind === 'relays') {
+      reply(asker, seq, [[...added.values()]])
+      return
+    }
     const side = sideOf(query)
+    // the primary first: a relay it did not add is added by no worker, one it removed is removed from all
+    const own = side === 'listeners' ? undefined : await primaryAnswer(query)
+    if (known?.kind === 'add') {
+      if (own?.answer !== true) {
+        reply(asker, seq, [])
+        return
+      }
+      added.set(resolveRelay(known.definition).localMount, known.definition as RelayDefinition)
+    }
+    if (known?.kind === 'remove') added.delete(known.mount)
     const workers = side === 'upstream' ? [] : Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker?.isConnected() === true)
-    const byPrimary = side !== 'listeners'
+    const id = ++last
     const gathering: Gathering = {
-      waiting: new Set([...workers.map((worker) => worker.id), ...(byPrimary ? [PRIMARY] : [])]),
-      answers: [],
+      waiting: new Set(workers.map((worker) => worker.id)),
+      answers: own !== undefined && 'answer' in own ? [own.answer] : [],
       finish: () => {
         clearTimeout(timer)
         gatherings.delete(id)
@@ -81,10 +105,6 @@ export function relayMachineQueries (primary: LocalRelays): () => void {
     const timer = setTimeout(gathering.finish, ANSWER_TIMEOUT_MS).unref()
     gatherings.set(id, gathering)
     for (const worker of workers) worker.send({ [TAG]: 'query', seq: id, query } satisfies Message)
-    if (byPrimary) {
-      answerQuery(primary, query).then((answer) => { answered(PRIMARY, id, { [TAG]: 'answer', seq: id, answer }) },
-        () => { answered(PRIMARY, id, { [TAG]: 'answer', seq: id }) })
-    }
     if (gathering.waiting.size === 0) gathering.finish()
   }
 
@@ -98,7 +118,7 @@ export function relayMachineQueries (primary: LocalRelays): () => void {
   const onMessage = (worker: Worker, message: unknown): void => {
     if (!isMessage(message)) return
     switch (message[TAG]) {
-      case 'ask': gather(worker, message.seq, message.query); break
+      case 'ask': gather(worker, message.seq, message.query).catch(() => { reply(worker, message.seq, []) }); break
       case 'answer': answered(worker.id, message.seq, message); break
       case 'reserve':
         reply(worker, message.seq, isReservation(message) ? slots.reserve(worker.id, message.mount, message.limits) : undefined)
@@ -124,7 +144,7 @@ const RESERVATIONS = new Set<unknown>(['ok', 'clients', 'mount'])
  * A worker's link to the others through its primary, and the function that stops it (at the app's close). Its
  * relays mirror the primary's, so queries about the upstream side are the primary's alone to answer.
  */
-export function workerMachineLink (): MachineLink & { close: () => void } {
+export function workerMachineLink (mirror?: MachineLink['mirror']): MachineLink & { close: () => void } {
   const pending = new Map<number, (value: unknown) => void>()
   let last = 0
   let respond: ((query: unknown) => Promise<unknown>) | undefined
@@ -169,6 +189,7 @@ export function workerMachineLink (): MachineLink & { close: () => void } {
     release (mount) {
       if (process.connected) process.send?.({ [TAG]: 'release', seq: 0, mount } satisfies Message)
     },
-    close () { process.off('message', onMessage) }
+    close () { process.off('message', onMessage) },
+    ...(mirror !== undefined && { mirror })
   }
 }

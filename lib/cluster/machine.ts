@@ -3,11 +3,13 @@
 // over every process that answers through the machine's link.
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
-import { BadRequestError } from '../errors.js'
-import type { MachineLink } from '../options.js'
+import type { FastifyBaseLogger } from 'fastify'
+import { BadRequestError, MachineUnavailableError } from '../errors.js'
+import { resolveRelay, type MachineLink, type RelayDefinition } from '../options.js'
 import type { ListenerInfo } from '../relay/decorator.js'
 import type { RelayStatus } from '../relay/relay.js'
 import type { LocalRelays, StatusView } from '../stats/view.js'
+import { SlaveQuerySchema, SlavesQuerySchema, type SharedSlaves } from './shared-slaves.js'
 
 const Count = Type.Integer({ minimum: 0 })
 
@@ -40,9 +42,14 @@ const QuerySchema = Type.Union([
     metadata: Type.Object({ title: Type.Optional(Type.String()), url: Type.Optional(Type.String()) }, { additionalProperties: false })
   }),
   Type.Object({ kind: Type.Literal('restart'), mount: Type.String() }),
-  Type.Object({ kind: Type.Literal('remove'), mount: Type.String() })
+  Type.Object({ kind: Type.Literal('remove'), mount: Type.String() }),
+  // checked as the registry checks any definition, by each process that adds it
+  Type.Object({ kind: Type.Literal('add'), definition: Type.Unknown() }),
+  Type.Object({ kind: Type.Literal('relays') }),
+  SlaveQuerySchema,
+  SlavesQuerySchema
 ])
-type Query = Static<typeof QuerySchema>
+export type Query = Static<typeof QuerySchema>
 
 /**
  * Which side of a relay a query acts on: its listeners, its upstream connection (`killsource`), or both (a
@@ -51,8 +58,19 @@ type Query = Static<typeof QuerySchema>
  */
 export function sideOf (query: unknown): 'listeners' | 'upstream' | 'both' {
   const kind = (query as { kind?: unknown } | null)?.kind
-  if (kind === 'restart') return 'upstream'
-  return kind === 'remove' ? 'both' : 'listeners'
+  if (kind === 'restart' || kind === 'relays') return 'upstream'
+  return kind === 'remove' || kind === 'add' ? 'both' : 'listeners'
+}
+
+/** The query as the machine knows it, or undefined. */
+export function knownQuery (query: unknown): Query | undefined {
+  return Value.Check(QuerySchema, query) ? query : undefined
+}
+
+/** What a process answers besides its relays: the slaves it keeps, how it mirrors a relay added at run time. */
+export interface MachineParts {
+  slaves?: SharedSlaves | undefined
+  mirror?: MachineLink['mirror']
 }
 
 function figuresOf (status: RelayStatus): MountFigures {
@@ -60,8 +78,11 @@ function figuresOf (status: RelayStatus): MountFigures {
   return { localMount, listeners, peakListeners, fallbackListeners, bytesOut, slowDrops }
 }
 
-/** This process's answer to another's query; a query it does not know is refused (no answer). */
-export async function answerQuery (local: LocalRelays, query: unknown): Promise<unknown> {
+/**
+ * This process's answer to another's query; a query it does not know is refused (no answer). A process
+ * without `slaves` (no `redirect`) keeps no registration.
+ */
+export async function answerQuery (local: LocalRelays, query: unknown, { slaves, mirror }: MachineParts = {}): Promise<unknown> {
   if (!Value.Check(QuerySchema, query)) throw new BadRequestError('not a query of the machine link')
   const known: Query = query
   switch (known.kind) {
@@ -74,6 +95,15 @@ export async function answerQuery (local: LocalRelays, query: unknown): Promise<
       return true
     case 'restart': return local.restart(known.mount)
     case 'remove': return local.remove(known.mount)
+    case 'slave':
+      slaves?.merge(known.slave)
+      return slaves !== undefined
+    case 'slaves': return slaves?.records() ?? []
+    case 'add':
+      local.add(mirror?.(known.definition as RelayDefinition) ?? known.definition as RelayDefinition)
+      return true
+    // the primary's to answer: it keeps the definitions
+    case 'relays': return []
   }
 }
 
@@ -105,8 +135,8 @@ export function withMachineFigures (status: RelayStatus, figures: MountFigures[]
 }
 
 /** The view of the whole machine, and this process's answers to the others' queries. */
-export function machineView (local: LocalRelays, link: MachineLink): StatusView {
-  link.answer(async (query) => await answerQuery(local, query))
+export function machineView (local: LocalRelays, link: MachineLink, slaves?: SharedSlaves): StatusView {
+  link.answer(async (query) => await answerQuery(local, query, { slaves, mirror: link.mirror }))
   return {
     async list () {
       const answers = valid(await link.ask({ kind: 'figures' } satisfies Query), FiguresAnswer)
@@ -140,8 +170,36 @@ export function machineView (local: LocalRelays, link: MachineLink): StatusView 
     async remove (localMount) {
       return valid(await link.ask({ kind: 'remove', mount: localMount } satisfies Query), BooleanAnswer).includes(true)
     },
-    // this process's own: a relay added where the upstreams are held would be open on their private side,
-    // without the listener authentication it may name
-    add: async (definition) => local.add(definition)
+    // Here first, so that its errors (a field, a mount served) are this request's answer; then on every
+    // process. Where one process holds the upstreams (`mirror`), a relay it did not take is undone here.
+    async add (definition) {
+      const { localMount } = resolveRelay(definition)
+      const status = local.add(link.mirror?.(definition) ?? definition)
+      const answers = valid(await link.ask({ kind: 'add', definition } satisfies Query), BooleanAnswer)
+      if (link.mirror !== undefined && !answers.includes(true)) {
+        local.remove(localMount)
+        throw new MachineUnavailableError(localMount)
+      }
+      return status
+    }
+  }
+}
+
+/**
+ * A process that joins a machine whose relays one process holds (a worker replacing one that died) adds the
+ * relays added at run time, which its options do not name. Resolves once they are added, or the primary did not
+ * answer (within two seconds).
+ */
+export async function catchUpRelays (local: LocalRelays, link: MachineLink, log: FastifyBaseLogger): Promise<void> {
+  const { mirror } = link
+  if (mirror === undefined) return
+  const known = new Set(local.list().map((status) => status.localMount))
+  for (const definition of (await link.ask({ kind: 'relays' } satisfies Query)).flat()) {
+    try {
+      const { localMount } = resolveRelay(definition)
+      if (!known.has(localMount)) local.add(mirror(definition as RelayDefinition))
+    } catch (error) {
+      log.warn({ err: error }, 'a relay the machine added at run time could not be added here')
+    }
   }
 }

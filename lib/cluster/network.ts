@@ -1,10 +1,11 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import { hasBasicCredentials, type BasicCredentials } from '../auth.js'
-import type { NodeCandidate, ResolvedRedirect } from '../options.js'
+import type { MachineLink, NodeCandidate, ResolvedRedirect } from '../options.js'
 import type { SlaveStatus } from '../relay/decorator.js'
 import { parseRegistration, type SlaveLoad } from './registration.js'
 import { hasRoom, leastLoaded, slaveCandidate } from './select.js'
-import { EXPIRY_GRACE_MS, SlaveTable, type RegisterResult } from './slaves.js'
+import { recordsOf, slaveQuery, slavesQuery, type SharedSlaves } from './shared-slaves.js'
+import { EXPIRY_GRACE_MS, SlaveTable, type RegisterResult, type SlaveRecord } from './slaves.js'
 
 /** What the network reads of this server: its listeners and capacity, never the byte path. */
 export interface LocalNode {
@@ -17,6 +18,8 @@ export interface SlaveNetworkOptions {
   relayAuth: BasicCredentials
   local: LocalNode
   log: FastifyBaseLogger
+  /** the other processes of this master's machine: each registration goes to every one */
+  machine?: MachineLink
   now?: () => number
   random?: () => number
 }
@@ -33,8 +36,10 @@ export interface RedirectAsk {
  * The master side of a network of relays: the slaves that registered on their stream list polls (kh's
  * redirectors), and where a new listener goes. Never on the byte path: asked once per listener.
  */
-export class SlaveNetwork {
+export class SlaveNetwork implements SharedSlaves {
   readonly #table: SlaveTable
+  /** slaves whose registration is on its way to the machine: true when a newer poll came meanwhile */
+  readonly #sharing = new Map<string, boolean>()
   readonly #options: SlaveNetworkOptions
   readonly #now: () => number
   readonly #random: () => number
@@ -59,7 +64,48 @@ export class SlaveNetwork {
     const result = this.#table.register(registration, request.ip, this.#now())
     if (result === 'added') log.info({ slave: `${registration.host}:${registration.port}`, ip: request.ip }, 'slave registered for redirects')
     if (result === 'full') log.warn({ slave: `${registration.host}:${registration.port}`, maxSlaves: this.#table.maxSlaves }, 'slave not registered: redirect.maxSlaves reached')
+    else this.#share(`${registration.host}:${registration.port}`)
     return result
+  }
+
+  /**
+   * Sends a slave's registration to every process of the machine. A flood of polls sends no flood: while one
+   * is on its way, later polls only mark it to go again, with the newest poll, once that one is answered.
+   */
+  #share (key: string): void {
+    const machine = this.#options.machine
+    if (machine === undefined) return
+    if (this.#sharing.has(key)) {
+      this.#sharing.set(key, true)
+      return
+    }
+    this.#sharing.set(key, false)
+    const send = async (): Promise<void> => {
+      const record = this.#table.record(key, this.#now())
+      this.#sharing.set(key, false)
+      if (record !== undefined) await machine.ask(slaveQuery(record))
+      if (this.#sharing.get(key) === true) return await send()
+    }
+    send().then(() => { this.#sharing.delete(key) }, (error: unknown) => {
+      this.#sharing.delete(key)
+      this.#options.log.warn({ err: error, slave: key }, 'a slave registration did not reach the machine\'s other processes')
+    })
+  }
+
+  /** A registration another process of the machine took. */
+  merge (record: SlaveRecord): void {
+    this.#table.merge(record, this.#now())
+  }
+
+  records (): SlaveRecord[] {
+    return this.#table.records(this.#now())
+  }
+
+  /** A process that joins the machine (a worker replacing one that died) takes the registrations the others keep. */
+  async catchUp (): Promise<void> {
+    const machine = this.#options.machine
+    if (machine === undefined) return
+    for (const record of recordsOf(await machine.ask(slavesQuery))) this.merge(record)
   }
 
   /** A slave's own relay connection: the relay credentials, or the address of a registered slave. Never redirected, never a listener. */

@@ -1,7 +1,7 @@
 // `--workers N` as a tree inside the box: the primary process relays every upstream once, on a private
 // loopback port, and each worker mirrors it as a slave and serves the listeners. These pure functions split
 // one set of options into the primary's (the upstream side) and a worker's (the listener side).
-import { MOUNT_SETTING_KEYS, resolveOptions, type Authenticate, type MountSettings, type RelayDefinition, type RelayPluginOptions } from '../options.js'
+import { MOUNT_SETTING_KEYS, resolveRelay, type Authenticate, type MountSettings, type RelayDefinition, type RelayPluginOptions } from '../options.js'
 import { hasBasicCredentials } from '../auth.js'
 
 /** The primary's private socket and the secret a worker gives it, as a relay and as a slave. */
@@ -87,6 +87,17 @@ function isGuarded (relay: RelayDefinition, options: RelayPluginOptions): boolea
   return hasListenerAuth(relay) || hasListenerAuth(options)
 }
 
+/** The credentials the primary asks of the workers, and its check of them. */
+function linkCredentials (secret: string): { expected: { username: string, password: string }, linkAuth: Authenticate } {
+  const expected = { username: LINK_USER, password: secret }
+  return { expected, linkAuth: (request) => hasBasicCredentials(request.headers.authorization, expected) }
+}
+
+/** A relay's upstream side, as the primary runs it: a mount guarded on the public port asks for the link's credentials. */
+function primaryRelay (relay: RelayDefinition, linkAuth: Authenticate): RelayDefinition {
+  return { ...without(relay, isListenerSide), ...(hasListenerAuth(relay) && { authenticate: linkAuth }) } as RelayDefinition
+}
+
 /**
  * The primary's options: every relay and master of the config with only their upstream side, on no public
  * route (no stats, no admin); the mounts guarded on the public port ask for the link's credentials, and the
@@ -95,13 +106,9 @@ function isGuarded (relay: RelayDefinition, options: RelayPluginOptions): boolea
 export function primaryOptions (options: RelayPluginOptions, secret: string): RelayPluginOptions {
   const burstSize = largestBurst(options)
   const mountDefaults = upstreamSettings(options.mountDefaults)
-  const expected = { username: LINK_USER, password: secret }
-  const linkAuth: Authenticate = (request) => hasBasicCredentials(request.headers.authorization, expected)
+  const { expected, linkAuth } = linkCredentials(secret)
   return {
-    relays: (options.relays ?? []).map((relay) => ({
-      ...without(relay, isListenerSide),
-      ...(hasListenerAuth(relay) && { authenticate: linkAuth })
-    }) as RelayDefinition),
+    relays: (options.relays ?? []).map((relay) => primaryRelay(relay, linkAuth)),
     ...(options.master !== undefined && { master: options.master }),
     ...(options.userAgent !== undefined && { userAgent: options.userAgent }),
     limits: { ...options.limits, clients: LINK_CLIENTS, ...(burstSize !== undefined && { burstSize }) },
@@ -114,26 +121,45 @@ export function primaryOptions (options: RelayPluginOptions, secret: string): Re
 }
 
 /**
+ * A relay added at run time (`POST /admin/relays` in a worker), as the primary runs it: its upstream side,
+ * hidden from the stream list, so that the workers serve it only as they are told to (with its listener side),
+ * never as a mount their master brings (without it).
+ */
+export function addedPrimaryRelay (secret: string): (relay: RelayDefinition) => RelayDefinition {
+  const { linkAuth } = linkCredentials(secret)
+  return (relay) => ({ ...primaryRelay(relay, linkAuth), hidden: true })
+}
+
+/** A relay's listener side, as a worker runs it: its upstream is the relay's own mount on the primary. */
+function workerRelay (relay: RelayDefinition, options: RelayPluginOptions, link: ClusterLink): RelayDefinition {
+  const { localMount } = resolveRelay(relay)
+  return {
+    ...without(relay, (key) => !isListenerSide(key)),
+    server: LINK_HOST,
+    port: link.port,
+    mount: localMount,
+    localMount,
+    ...(isGuarded(relay, options) && { username: LINK_USER, password: link.secret }),
+    ...(relay.onDemand !== undefined && { onDemand: relay.onDemand })
+  }
+}
+
+/** How a worker relays a relay added at run time: the `mirror` of its machine link. */
+export function workerMirror (options: RelayPluginOptions, link: ClusterLink): (relay: RelayDefinition) => RelayDefinition {
+  return (relay) => workerRelay(relay, options, link)
+}
+
+/**
  * A worker's options: the config's listener side. Each relay of the config reads its mount from the primary
  * (on demand if it is on demand); the mounts the primary's masters bring come through its stream list.
  */
 export function workerOptions (options: RelayPluginOptions, link: ClusterLink): RelayPluginOptions {
   const { relays = [], mounts, mountDefaults } = options
   const rest = without(options, (key) => WORKER_OWN_KEYS.has(key))
-  const localMounts = resolveOptions({ relays }).relays.map((relay) => relay.localMount)
-  const credentials = { username: LINK_USER, password: link.secret }
   return {
     ...rest,
-    relays: relays.map((relay, i) => ({
-      ...without(relay, (key) => !isListenerSide(key)),
-      server: LINK_HOST,
-      port: link.port,
-      mount: localMounts[i]!,
-      localMount: localMounts[i]!,
-      ...(isGuarded(relay, options) && credentials),
-      ...(relay.onDemand !== undefined && { onDemand: relay.onDemand })
-    })),
-    master: { server: LINK_HOST, port: link.port, ...credentials, updateInterval: LINK_POLL_SECONDS, onDemand: true },
+    relays: relays.map((relay) => workerRelay(relay, options, link)),
+    master: { server: LINK_HOST, port: link.port, username: LINK_USER, password: link.secret, updateInterval: LINK_POLL_SECONDS, onDemand: true },
     ...(mounts !== undefined && { mounts: mapValues(mounts, listenerSettings) }),
     ...(mountDefaults !== undefined && { mountDefaults: listenerSettings(mountDefaults) })
   }

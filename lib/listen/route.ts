@@ -128,7 +128,11 @@ export function listenerRoute (app: FastifyInstance, registry: RegistryCore, opt
 
     // a slave's relay connection takes no listener's place, on this process or on the machine
     const machineFull = request.method === 'GET' && !relayConnection ? await options.slots.reserve(served) : undefined
-    if (machineFull !== undefined) return refuse(reply, machineFull.code, machineFull.message)
+    if (machineFull !== undefined) {
+      // full on the machine though not here: a slave may still take the listener
+      const location = machineFull.code === 403 ? await options.redirect?.(request, { path: options.prefix + relay.localMount, refusing: true }) : undefined
+      return location === undefined ? refuse(reply, machineFull.code, machineFull.message) : redirectTo(reply, location)
+    }
     const intro = request.method === 'GET' ? await registry.listenerPrelude(served) : undefined
     const socket = request.raw.socket
     if (socket.destroyed) {

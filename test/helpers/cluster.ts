@@ -8,9 +8,14 @@ const CLI = new URL('../../dist/cli.js', import.meta.url).pathname
 /** Starts the CLI with `config` and `--workers workers`; resolves once every worker listens at `base`. */
 export async function startWorkers (config: string, base: string, workers: number): Promise<Proc> {
   const cli = spawnTracked(process.execPath, [CLI, '--config', config, '--workers', String(workers)])
-  const listening = (): number => cli.output().split(`"Server listening at ${base}"`).length - 1
-  await waitFor(() => listening() === workers, { timeoutMs: 15000, message: () => `${workers} workers to listen\n${cli.output()}` })
+  await waitForListening(cli, base, workers)
   return cli
+}
+
+/** Resolves once `count` workers have listened at `base` since the start (a replacement counts anew). */
+export async function waitForListening (cli: Proc, base: string, count: number): Promise<void> {
+  const listening = (): number => cli.output().split(`"Server listening at ${base}"`).length - 1
+  await waitFor(() => listening() === count, { timeoutMs: 45000, message: () => `${count} workers to listen\n${cli.output()}` })
 }
 
 /** The pids of the processes that logged a request for `url` (Fastify logs each with its pid). */
@@ -37,6 +42,12 @@ export async function noisyUpstream (): Promise<{ port: number, requests: () => 
       await upstream.close()
     }
   }
+}
+
+/** SIGKILLs one of two workers, and resolves once its replacement listens at `base`. */
+export async function replaceWorker (cli: Proc, base: string, pid: number): Promise<void> {
+  await killWorker(cli, pid)
+  await waitForListening(cli, base, 3)
 }
 
 /** SIGKILLs a worker, and resolves once the primary has seen it end (a connection handed to it meanwhile is lost). */

@@ -7,6 +7,7 @@ import type { ListenerInfo } from '../../../lib/relay/decorator.js'
 import type { RelayStatus } from '../../../lib/relay/relay.js'
 import type { LocalRelays } from '../../../lib/stats/view.js'
 import { statusFixture } from '../../helpers/admin.js'
+import { relayApp } from '../../helpers/app.js'
 
 const figures = fc.record({
   localMount: fc.constant('/live.mp3'),
@@ -106,5 +107,54 @@ test('moveclients: this process\'s listeners move first, then every process\'s; 
 test('killsource is for the side that holds the upstreams, a removal for both sides, the rest for the listeners\' side', () => {
   assert.equal(sideOf({ kind: 'restart', mount: '/a' }), 'upstream')
   assert.equal(sideOf({ kind: 'remove', mount: '/a' }), 'both')
+  assert.equal(sideOf({ kind: 'add', definition: {} }), 'both')
+  assert.equal(sideOf({ kind: 'relays' }), 'upstream')
   for (const query of [{ kind: 'figures' }, { kind: 'kick' }, { kind: 'move' }, { kind: 'metadata' }, null, 'restart', 7]) assert.equal(sideOf(query), 'listeners')
+})
+
+/** A link whose `ask` gives `answers` (what the primary and the other workers said), and mirrors as a worker does. */
+function mirroringLink (answers: unknown[], asked: unknown[] = []): MachineLink {
+  return {
+    index: 1,
+    ask: async (query) => { asked.push(query); return answers },
+    answer: () => {},
+    reserve: async () => 'ok',
+    release: () => {},
+    mirror: (definition) => ({ ...definition, url: undefined, server: '127.0.0.1', port: 9, mount: definition.localMount ?? '/x' })
+  }
+}
+
+test('a relay added in a worker: checked here first (the field named, a mount served), mirrored here, then the machine is asked for the definition as given', async (t) => {
+  const { app } = await relayApp({})
+  t.after(async () => { await app.close() })
+  const asked: unknown[] = []
+  const view = machineView(app.relay, mirroringLink([true, true], asked))
+  await assert.rejects(view.add({ server: 'h', port: 70000 }), (error: Error & { code?: string }) => error.code === 'FST_ICECAST_RELAY_INVALID_OPTION' && /relay\.port: /.test(error.message))
+  assert.equal(asked.length, 0, 'a bad definition goes nowhere')
+  const definition = { url: 'http://127.0.0.1:1/up', localMount: '/added.mp3' }
+  const status = await view.add(definition)
+  assert.equal(status.upstream, 'http://127.0.0.1:9/added.mp3', 'this worker relays the primary\'s mount')
+  assert.deepEqual(asked, [{ kind: 'add', definition }])
+  await assert.rejects(view.add(definition), (error: Error & { statusCode?: number }) => error.statusCode === 409)
+  assert.equal(asked.length, 1)
+})
+
+test('a relay the primary did not take (no answer: it failed, or is gone) is undone here and the request gets a 503', async (t) => {
+  const { app } = await relayApp({})
+  t.after(async () => { await app.close() })
+  const view = machineView(app.relay, mirroringLink([]))
+  await assert.rejects(view.add({ url: 'http://127.0.0.1:1/up', localMount: '/added.mp3' }),
+    (error: Error & { statusCode?: number, code?: string }) => error.statusCode === 503 && error.code === 'FST_ICECAST_RELAY_MACHINE_UNAVAILABLE')
+  assert.equal(app.relay.get('/added.mp3'), undefined)
+})
+
+test("a worker's answer to another's add: the definition mirrored; a process without mirror adds it as given", async (t) => {
+  const { app } = await relayApp({})
+  t.after(async () => { await app.close() })
+  const definition = { url: 'http://127.0.0.1:1/up', localMount: '/a.mp3' }
+  assert.equal(await answerQuery(app.relay, { kind: 'add', definition }, { mirror: mirroringLink([]).mirror }), true)
+  assert.equal(app.relay.get('/a.mp3')?.upstream, 'http://127.0.0.1:9/a.mp3')
+  assert.equal(await answerQuery(app.relay, { kind: 'add', definition: { ...definition, localMount: '/b.mp3' } }), true)
+  assert.equal(app.relay.get('/b.mp3')?.upstream, 'http://127.0.0.1:1/up')
+  await assert.rejects(answerQuery(app.relay, { kind: 'add', definition }), 'a mount served is no answer')
 })

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { LINK_HOST, LINK_USER, primaryOptions, workerOptions } from '../../../lib/cluster/split.js'
+import { addedPrimaryRelay, LINK_HOST, LINK_USER, primaryOptions, workerMirror, workerOptions } from '../../../lib/cluster/split.js'
 import { resolveOptions, type RelayPluginOptions } from '../../../lib/options.js'
 
 const SECRET = 'a-secret-of-the-link-0123456789'
@@ -70,4 +70,24 @@ test('a worker gets the listener side: each relay reads its mount from the prima
   assert.equal(resolved.limits.clients, 30)
   assert.deepEqual(worker.mounts, { '/live.mp3': { maxListeners: 5 }, '/c.mp3': { hidden: true } })
   assert.deepEqual(worker.mountDefaults, { genre: 'Jazz' })
+})
+
+test('a relay added at run time: the primary runs its upstream side hidden from the stream list (guarded by the link when its listeners authenticate); each worker its listener side from the primary', () => {
+  const added = { url: 'http://other.example/a.ogg', localMount: '/c.ogg', listenerAuth: { htpasswd: '/srv/users' }, fallbackMount: '/b.ogg', streamName: 'C' }
+  const primary = addedPrimaryRelay(SECRET)(added)
+  assert.equal(primary.url, added.url)
+  assert.equal(primary.hidden, true, 'no worker mirrors it as a mount its master brings, without its listener side')
+  assert.equal(primary.listenerAuth, undefined)
+  assert.equal(primary.fallbackMount, undefined)
+  assert.equal(typeof primary.authenticate, 'function', 'its mount on the private port asks for the link\'s credentials')
+  const open = addedPrimaryRelay(SECRET)({ url: added.url, localMount: '/d.ogg' })
+  assert.equal(open.authenticate, undefined)
+  const worker = workerMirror(CONFIG, LINK)(added)
+  assert.deepEqual({ server: worker.server, port: worker.port, mount: worker.mount, localMount: worker.localMount, username: worker.username, password: worker.password },
+    { server: LINK_HOST, port: LINK.port, mount: '/c.ogg', localMount: '/c.ogg', username: LINK_USER, password: SECRET })
+  assert.deepEqual(worker.listenerAuth, added.listenerAuth)
+  assert.equal(worker.fallbackMount, '/b.ogg')
+  assert.equal(worker.url, undefined)
+  assert.doesNotThrow(() => resolveOptions({ relays: [worker] }))
+  assert.doesNotThrow(() => resolveOptions({ relays: [primary] }))
 })
