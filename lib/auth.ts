@@ -42,6 +42,16 @@ export function basicCredentialsOf (header: string | undefined): BasicCredential
   return token === undefined || colon < 0 ? undefined : { username: token.slice(0, colon), password: token.slice(colon + 1) }
 }
 
+/**
+ * Whether an `Authorization` header logs in as `expected`'s user: undefined when it gives no Basic credentials
+ * or another user's, else whether its password is right. Both compared in constant time.
+ */
+export function loginAs (header: string | undefined, expected: BasicCredentials): boolean | undefined {
+  const given = basicCredentialsOf(header)
+  if (given === undefined || !sameSecret(given.username, expected.username)) return undefined
+  return sameSecret(given.password, expected.password)
+}
+
 /** Whether two secrets are equal, in a time that does not tell where they first differ. */
 export function sameSecret (a: string, b: string): boolean {
   return timingSafeEqual(digest(a), digest(b))

@@ -124,7 +124,8 @@ async function listenerGate (fastify: FastifyInstance, registry: RegistryCore, o
     userAgent: options.userAgent,
     hostname: options.server.hostname,
     prefix: options.prefix,
-    failures: failures!
+    failures: failures!,
+    relayAuth: options.relayAuth
   })
   gate.warnOpenCredentials(options.relays)
   return gate

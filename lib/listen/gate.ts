@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import pLimit, { type LimitFunction } from 'p-limit'
 import { AuthBusyError } from '../errors.js'
-import { basicCredentialsOf, type BasicCredentials, type FailureLimiter } from '../auth.js'
+import { basicCredentialsOf, loginAs, type BasicCredentials, type FailureLimiter } from '../auth.js'
 import type { Authenticate, ResolvedListenerAuth, ResolvedRelay, ResolvedUrlAuth } from '../options.js'
 import type { Relay, RelayEvents } from '../relay/relay.js'
 import type { RegistryCore } from '../relay/registry.js'
@@ -22,6 +22,8 @@ export interface GateInit {
   prefix: string
   /** counts the htpasswd logins of an address, as the admin routes' */
   failures: FailureLimiter
+  /** the relay credentials (`relayAuth`): a slave's relay connection that gives them asks no listener auth */
+  relayAuth: BasicCredentials | undefined
 }
 
 /** What an admitted listener is given. */
@@ -55,10 +57,11 @@ export const MAX_PENDING_AUTH = 100
 const MOVES = new Set(['moved', 'fallback', 'override'])
 
 /**
- * Decides whether a listener may listen: the relay's `authenticate` (or the app's), then its `listenerAuth`
- * (or the app's): an htpasswd file or an auth server. Each replaces the app's own for that relay. Moves
- * (moveclients, fallbacks) are not checked again. Remembers the listeners an auth server admitted, to tell it
- * when they leave, and the user names on each mount, to refuse a second login of one.
+ * Decides whether a listener may listen: a slave that gives the relay credentials may; others are asked the
+ * relay's `authenticate` (or the app's), then its `listenerAuth` (or the app's): an htpasswd file or an auth
+ * server. Each replaces the app's own for that relay. Moves (moveclients, fallbacks) are not checked again.
+ * Remembers the listeners an auth server admitted, to tell it when they leave, and the user names on each
+ * mount, to refuse a second login of one.
  */
 export class ListenerGate {
   readonly #init: GateInit
@@ -79,10 +82,12 @@ export class ListenerGate {
 
   /**
    * Whether the listener of request `id` may listen to `relay`: its admission, or undefined when it is refused
-   * (Icecast answers 401). Throws AuthRateLimitedError for an address past its wrong htpasswd logins, and
+   * (Icecast answers 401). Throws AuthRateLimitedError for an address past its wrong htpasswd or relay logins, and
    * AuthBusyError when its auth server has MAX_PENDING_AUTH listeners to decide on already.
    */
   async admit (request: FastifyRequest, reply: FastifyReply, relay: Relay, id: number): Promise<Admission | undefined> {
+    const relayLogin = this.#init.relayAuth === undefined ? undefined : loginAs(request.headers.authorization, this.#init.relayAuth)
+    if (relayLogin !== undefined) return await this.#admitSlave(request, reply, relay, relayLogin)
     const authenticate = relay.def.authenticate ?? this.#init.authenticate
     const listenerAuth = relay.def.listenerAuth ?? this.#init.listenerAuth
     if (authenticate !== undefined && !await this.#asks(authenticate, request, relay)) return undefined
@@ -136,6 +141,19 @@ export class ListenerGate {
   /** After the listener route: a listener admitted but not attached (a HEAD, a full mount) leaves at once. */
   settle (id: number): void {
     if (this.#grants.get(id)?.joined === false) this.#end(id)
+  }
+
+  /**
+   * A login as the relay user: a slave's relay connection, which no listener auth judges (Icecast 2.4 asks the
+   * mount's; kh skips it on its own `/admin/streams?mount=`). The user name is the slaves', whatever the mount: with
+   * another password it is refused and counted as a failed login, so that a mount is no way to guess the relay
+   * password faster than the stream list, and a near miss of it never reaches an auth server.
+   */
+  async #admitSlave (request: FastifyRequest, reply: FastifyReply, relay: Relay, right: boolean): Promise<Admission | undefined> {
+    await this.#init.failures(request, reply, right)
+    if (right) return OPEN
+    relay.log.info({ ip: request.ip }, 'relay connection refused: wrong relay password')
+    return undefined
   }
 
   async #asks (authenticate: Authenticate, request: FastifyRequest, relay: Relay): Promise<boolean> {

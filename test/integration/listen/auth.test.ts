@@ -414,3 +414,108 @@ test('a relay whose upstream needs credentials and whose listeners need none is 
   const warned = lines.filter((line) => line.msg.includes('makes the stream public'))
   assert.deepEqual(warned.map((line) => [line.level, line.relay]), [[40, '/open']])
 })
+
+/** An htpasswd file with one listener, `ann:pw`, removed when the test ends. */
+function listenersFile (t: TestContext, lines = `ann:${createHash('md5').update('pw').digest('hex')}\n`): string {
+  const dir = makeTempDir('htpasswd-')
+  t.after(() => { removeTempDir(dir) })
+  const file = join(dir, 'listeners')
+  writeFileSync(file, lines)
+  return file
+}
+
+const RELAY_AUTH = { username: 'relay', password: 'slave-secret' }
+
+test('relay credentials on an htpasswd mount and a URL-auth mount: a slave is served as a relay, asking neither; plain listeners and wrong relay passwords get 401', async (t) => {
+  const auth = await authServer(t, (call, res) => {
+    if (call.fields['user'] === 'ann') res.setHeader('icecast-auth-user', '1')
+    res.end()
+  })
+  const asked: string[] = []
+  const relay = await sampleApp(t, ['/file', '/url'], {
+    relayAuth: RELAY_AUTH,
+    authenticate: (_request, mount) => { asked.push(mount); return true }
+  })
+  relay.app.relay.remove('/file')
+  relay.app.relay.remove('/url')
+  relay.app.relay.add({ localMount: '/file', upstreams: [{ file: SAMPLE }], listenerAuth: { htpasswd: listenersFile(t) } })
+  relay.app.relay.add({ localMount: '/url', upstreams: [{ file: SAMPLE }], listenerAuth: { url: { listenerAdd: `${auth.url}/add`, listenerRemove: `${auth.url}/remove` } } })
+  await waitForState(relay.app, '/file', 'live')
+  await waitForState(relay.app, '/url', 'live')
+
+  for (const mount of ['/file', '/url']) {
+    const refused = await refusal(relay.url(mount))
+    assert.equal(refused.status, 401, `${mount} without credentials`)
+    assert.equal(refused.body, 'You need to authenticate\r\n')
+  }
+  const callsBefore = auth.calls.length
+  const slaves = ['/file', '/url'].map((mount) => openListener(relay.url(mount), { headers: { authorization: basic(RELAY_AUTH.username, RELAY_AUTH.password) } }))
+  t.after(() => { for (const slave of slaves) slave.socket.destroy() })
+  for (const slave of slaves) {
+    assert.equal((await slave.head).status, 200)
+    await slave.waitForBytes(8192)
+  }
+  for (const mount of ['/file', '/url']) {
+    const status = relay.app.relay.get(mount)!
+    assert.deepEqual([status.relays, status.listeners], [1, 0], `${mount}: a relay, not a listener`)
+  }
+  for (const slave of slaves) await slave.close()
+  await waitUntil(() => relay.app.relay.get('/url')!.relays === 0, 3000, 'the slave gone')
+  await sleep(300)
+  assert.equal(auth.calls.length, callsBefore, 'neither listener_add nor listener_remove for a slave')
+  assert.deepEqual(asked, ['/file', '/url'], 'authenticate asked the plain listeners only')
+
+  for (const mount of ['/file', '/url']) {
+    const wrong = await refusal(relay.url(mount), { authorization: basic(RELAY_AUTH.username, 'slave-secreT') })
+    assert.equal(wrong.status, 401, `${mount}: a wrong relay password`)
+    assert.equal(wrong.headers['www-authenticate'], REALM)
+  }
+  assert.equal(auth.calls.length, callsBefore, 'a wrong relay password never reaches the auth server')
+  await audio(relay.url('/file'), { authorization: basic('ann', 'pw') })
+  await audio(relay.url('/url'), { authorization: basic('ann', 'any') })
+  assert.deepEqual(asked, ['/file', '/url', '/file', '/url'])
+  assert.equal(auth.calls.filter((call) => call.fields['action'] === 'listener_add').length, callsBefore + 1)
+})
+
+test('relay credentials open no listener auth on an app without relayAuth: the auth server judges them as any listener\'s', async (t) => {
+  const auth = await authServer(t, (_call, res) => { res.end() })
+  const relay = await sampleApp(t, ['/file', '/url'])
+  relay.app.relay.remove('/file')
+  relay.app.relay.remove('/url')
+  relay.app.relay.add({ localMount: '/file', upstreams: [{ file: SAMPLE }], listenerAuth: { htpasswd: listenersFile(t) } })
+  relay.app.relay.add({ localMount: '/url', upstreams: [{ file: SAMPLE }], listenerAuth: { url: { listenerAdd: auth.url } } })
+  await waitForState(relay.app, '/file', 'live')
+  await waitForState(relay.app, '/url', 'live')
+  for (const mount of ['/file', '/url']) {
+    assert.equal((await refusal(relay.url(mount), { authorization: basic(RELAY_AUTH.username, RELAY_AUTH.password) })).status, 401, mount)
+  }
+  assert.deepEqual(auth.calls.map((call) => [call.fields['user'], call.fields['pass']]), [[RELAY_AUTH.username, RELAY_AUTH.password]])
+})
+
+test('the relay user name is the slaves\': a listener of that name with its own htpasswd password is refused, as a wrong relay login', async (t) => {
+  const md5 = (text: string): string => createHash('md5').update(text).digest('hex')
+  const relay = await sampleApp(t, ['/m'], { relayAuth: RELAY_AUTH, listenerAuth: { htpasswd: listenersFile(t, `relay:${md5('mine')}\nann:${md5('pw')}\n`) } })
+  const refused = await refusal(relay.url('/m'), { authorization: basic('relay', 'mine') })
+  assert.equal(refused.status, 401)
+  assert.equal(relay.app.relay.get('/m')!.listeners, 0)
+  await audio(relay.url('/m'), { authorization: basic('ann', 'pw') })
+})
+
+test('a slave flooding a mount with wrong relay passwords gets 429 past limits.authFailures, the right one too (no oracle), on an open mount as well', async (t) => {
+  const auth = await authServer(t, (_call, res) => { res.setHeader('icecast-auth-user', '1'); res.end() })
+  const relay = await sampleApp(t, ['/open', '/url'], { relayAuth: RELAY_AUTH, limits: { authFailures: 3, authWindow: 60 } })
+  relay.app.relay.remove('/url')
+  relay.app.relay.add({ localMount: '/url', upstreams: [{ file: SAMPLE }], listenerAuth: { url: { listenerAdd: auth.url } } })
+  await waitForState(relay.app, '/url', 'live')
+  const answers = await Promise.all(Array.from({ length: 20 }, async (_, i) =>
+    await refusal(relay.url(i % 2 === 0 ? '/open' : '/url'), { authorization: basic(RELAY_AUTH.username, `guess-${i}`) })))
+  const statuses = answers.map((answer) => answer.status).sort()
+  assert.deepEqual([statuses.filter((status) => status === 401).length, statuses.filter((status) => status === 429).length], [3, 17])
+  for (const answer of answers) assert.doesNotMatch(answer.body, /\xff[\xe0-\xff]/, 'no audio byte')
+  const right = await refusal(relay.url('/open'), { authorization: basic(RELAY_AUTH.username, RELAY_AUTH.password) })
+  assert.equal(right.status, 429, 'the right password waits too')
+  assert.ok(Number(right.headers['retry-after']) > 0)
+  assert.equal(auth.calls.length, 0, 'no call to the auth server')
+  assert.equal(relay.app.relay.get('/open')!.listeners + relay.app.relay.get('/url')!.listeners, 0)
+  await audio(relay.url('/open'))
+})

@@ -13,7 +13,7 @@ import { HtpasswdFile, MAX_HTPASSWD_BYTES } from '../../../lib/listen/htpasswd-f
 import { icecastEscape, listenerAddBody, listenerRemoveBody, readAuthAnswer, type ListenerFields } from '../../../lib/listen/url-auth.js'
 import { resolveOptions, resolveRelay } from '../../../lib/options.js'
 import { readIcecastConfig } from '../../../lib/config/icecast.js'
-import { basicCredentialsOf } from '../../../lib/auth.js'
+import { basicCredentialsOf, hasBasicCredentials, loginAs } from '../../../lib/auth.js'
 
 const md5 = (text: string): string => createHash('md5').update(text, 'utf8').digest('hex')
 
@@ -64,6 +64,29 @@ test('Basic credentials of a listener: split at the first colon; none without a 
   assert.equal(basicCredentialsOf(header('nocolon')), undefined)
   assert.equal(basicCredentialsOf('Bearer abc'), undefined)
   assert.equal(basicCredentialsOf(undefined), undefined)
+})
+
+test('a login as the relay user: undefined for another user or none, else whether the password is right', () => {
+  const header = (token: string): string => `Basic ${Buffer.from(token).toString('base64')}`
+  const relay = { username: 'relay', password: 'pa:ss' }
+  assert.equal(loginAs(header('relay:pa:ss'), relay), true)
+  assert.equal(loginAs(header('relay:pa:sS'), relay), false)
+  assert.equal(loginAs(header('relay:'), relay), false)
+  assert.equal(loginAs(header('Relay:pa:ss'), relay), undefined)
+  assert.equal(loginAs(header('relay'), relay), undefined)
+  assert.equal(loginAs('Basic !!!', relay), undefined)
+  assert.equal(loginAs(undefined, relay), undefined)
+})
+
+test('loginAs (property): right exactly when the header carries these credentials, as the stream list checks them', () => {
+  const user = fc.string({ minLength: 1 }).filter((text) => !text.includes(':'))
+  fc.assert(fc.property(user, fc.string(), user, fc.string(), (username, password, givenUser, givenPassword) => {
+    const header = `Basic ${Buffer.from(`${givenUser}:${givenPassword}`).toString('base64')}`
+    const expected = { username, password }
+    const login = loginAs(header, expected)
+    assert.equal(login === true, hasBasicCredentials(header, expected))
+    assert.equal(login === undefined, givenUser !== username)
+  }))
 })
 
 const FIELDS: ListenerFields = { server: 'radio.example', port: 8000, client: 7, mount: '/live?x=1', user: 'ann', pass: 'p w', ip: '::1', agent: 'VLC/3.0' }
