@@ -164,8 +164,9 @@ export function listenerRoute (app: FastifyInstance, registry: RegistryCore, opt
       queueSize: registry.limits.queueSize,
       framer: framing?.framer,
       intro,
-      // the auth server's time limit, else the limit of the mount asked for, as Icecast sets it on admission there
-      maxDuration: granted.maxDuration ?? relay.def.maxListenerDuration,
+      // the auth server's time limit, else the limit of the mount asked for, as Icecast sets it on admission there;
+      // a slave's relay connection is no listener to time out: cutting it would cut every listener of the slave
+      maxDuration: relayConnection ? undefined : granted.maxDuration ?? relay.def.maxListenerDuration,
       onEnd: relayConnection ? registry.endListener : options.slots.onEnd(served, registry.endListener),
       ending: registry.ending,
       relay: relayConnection

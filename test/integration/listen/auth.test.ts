@@ -519,3 +519,16 @@ test('a slave flooding a mount with wrong relay passwords gets 429 past limits.a
   assert.equal(relay.app.relay.get('/open')!.listeners + relay.app.relay.get('/url')!.listeners, 0)
   await audio(relay.url('/open'))
 })
+
+test('maxListenerDuration ends a listener, not a slave\'s relay connection', async (t) => {
+  const relay = await sampleApp(t, ['/timed'], { relayAuth: RELAY_AUTH }, { maxListenerDuration: 1 })
+  const listener = openListener(relay.url('/timed'))
+  const slave = openListener(relay.url('/timed'), { headers: { authorization: basic(RELAY_AUTH.username, RELAY_AUTH.password) } })
+  t.after(() => { listener.socket.destroy(); slave.socket.destroy() })
+  assert.equal((await listener.head).status, 200)
+  assert.equal((await slave.head).status, 200)
+  await listener.ended
+  await sleep(1500)
+  const { ended } = await slave.close()
+  assert.equal(ended, false, 'the slave stayed past the listeners\' limit')
+})
