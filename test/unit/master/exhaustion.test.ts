@@ -93,7 +93,9 @@ test('a master listing 75,000 unreachable mounts gets maxRelays relays (1000), s
   await waitUntil(() => app.relay.list().length === 1, 5000, 'the relays of vanished mounts gone')
   assert.equal(app.relay.masters()[0]!.truncated, false)
   const slowest = await ping.stop()
-  assert.ok(slowest < 1000, `/ping answered in ${Math.round(slowest)} ms at worst`)
+  // about 0.6 s at worst alone (the 1 MiB list read and reconciled in one go); the unit files run four at a time on
+  // 2 cores, which doubles it: 2 s still catches a loop held for seconds
+  assert.ok(slowest < 2000, `/ping answered in ${Math.round(slowest)} ms at worst`)
   const grown = (process.memoryUsage().rss - rssBefore) / 2 ** 20
   assert.ok(grown < 200, `RSS grew ${Math.round(grown)} MiB`)
 })
