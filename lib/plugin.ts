@@ -84,8 +84,8 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
     })
   }
   // Fastify puts the sub-plugins' routes under `prefix`, next to the mounts
-  const machine = options.machine === undefined ? localView(registry) : machineView(registry, options.machine, network)
-  const view = hls === undefined ? machine : hls.view(machine)
+  const relays = hls === undefined ? registry : hls.relays(registry)
+  const view = options.machine === undefined ? localView(relays) : machineView(relays, options.machine, network)
   const stats = {
     prefix: options.prefix, mountPrefix: options.prefix, server: options.server, limits: options.limits, startedAt, view
   }
@@ -102,12 +102,18 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
   fastify.addHook('onClose', async () => { await dumps.settled() })
 }
 
-/** HLS, when an `hls` option is given: not with workers, whose segmenters would each number their own segments. */
+/**
+ * HLS, when an `hls` option is given. On a machine whose processes would each cut their own segments (each
+ * numbering its own), one must cut them for all: the link's `hlsOrigin`.
+ */
 function hlsOf (fastify: FastifyInstance, registry: RegistryCore, gate: ListenerGate, options: ResolvedOptions): HlsServer | undefined {
   if (options.hls === undefined) return undefined
-  if (options.machine !== undefined) throw new InvalidOptionError('hls', 'is served by a single process: not with --workers (each worker would cut its own segments)')
-  const hls = hlsServer({ registry, gate, hls: options.hls })
-  registry.extend(hls.extension)
+  const { machine } = options
+  if (machine !== undefined && machine.hlsOrigin === undefined) {
+    throw new InvalidOptionError('hls', 'on a machine of several processes needs the machine link\'s hlsOrigin, the process that cuts the segments for all')
+  }
+  const hls = hlsServer({ registry, gate, hls: options.hls, origin: machine?.hlsOrigin, relayAuth: options.relayAuth })
+  if (hls.extension !== undefined) registry.extend(hls.extension)
   fastify.addHook('onClose', async () => { hls.close() })
   return hls
 }

@@ -20,7 +20,9 @@ const MountFiguresSchema = Type.Object({
   peakListeners: Count,
   fallbackListeners: Count,
   bytesOut: Count,
-  slowDrops: Count
+  slowDrops: Count,
+  // HLS (issue 19): the sessions of a mount that has HLS
+  hlsListeners: Type.Optional(Count)
 })
 type MountFigures = Static<typeof MountFiguresSchema>
 const FiguresAnswer = Type.Array(MountFiguresSchema)
@@ -74,8 +76,8 @@ export interface MachineParts {
 }
 
 function figuresOf (status: RelayStatus): MountFigures {
-  const { localMount, listeners, peakListeners, fallbackListeners, bytesOut, slowDrops } = status
-  return { localMount, listeners, peakListeners, fallbackListeners, bytesOut, slowDrops }
+  const { localMount, listeners, peakListeners, fallbackListeners, bytesOut, slowDrops, hlsListeners } = status
+  return { localMount, listeners, peakListeners, fallbackListeners, bytesOut, slowDrops, ...(hlsListeners !== undefined && { hlsListeners }) }
 }
 
 /**
@@ -113,7 +115,7 @@ function valid<T extends TSchema> (answers: unknown[], schema: T): Array<Static<
 }
 
 const sum = (figures: MountFigures[], key: keyof Omit<MountFigures, 'localMount'>): number =>
-  figures.reduce((total, each) => total + each[key], 0)
+  figures.reduce((total, each) => total + (each[key] ?? 0), 0)
 
 /**
  * A mount's status with the machine's figures. The machine's peak is at least its listeners now and the peak
@@ -130,7 +132,8 @@ export function withMachineFigures (status: RelayStatus, figures: MountFigures[]
     peakListeners: Math.max(listeners, ...of.map((each) => each.peakListeners)),
     fallbackListeners: sum(of, 'fallbackListeners'),
     bytesOut: sum(of, 'bytesOut'),
-    slowDrops: sum(of, 'slowDrops')
+    slowDrops: sum(of, 'slowDrops'),
+    ...(status.hlsListeners !== undefined && { hlsListeners: sum(of, 'hlsListeners') })
   }
 }
 

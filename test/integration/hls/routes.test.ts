@@ -257,7 +257,7 @@ test('listener auth: refused players get 401; on a guarded mount the segments ne
   assert.equal((await fetch(relay.url('/live/' + uri.replace(/\?.*/, '')))).status, 403)
 })
 
-test('hls with workers (a machine link) fails register: each worker would cut its own segments', async () => {
+test('hls with workers (a machine link) without its hlsOrigin fails register: each worker would cut its own segments', async () => {
   const machine = { index: 1, ask: async (): Promise<unknown[]> => [], answer: (): void => {}, reserve: async () => 'ok' as const, release: (): void => {} }
   const app = Fastify()
   const options: RelayPluginOptions = { hls: true, machine }
