@@ -308,3 +308,21 @@ test('limits.clients counts sessions and listeners of the stream together, eithe
   const full = await mainPlaylist(other)
   assert.equal(full.status, 403, 'a listener of the stream fills the server for sessions')
 })
+
+test('the window (for the machine\'s other processes) is read with the relay credentials only: a listener gets a 401', async (t) => {
+  const relayAuth = { username: 'relay', password: 'window-reader-secret' }
+  const relay = await hlsRelay(t, { plugin: { relayAuth } })
+  relay.upstream.push(mp3Frames(100))
+  await mainPlaylist(relay)
+  assert.equal((await fetch(relay.url('/live/hls-window.json'))).status, 401)
+  const wrong = { authorization: `Basic ${Buffer.from('relay:wrong').toString('base64')}` }
+  assert.equal((await fetch(relay.url('/live/hls-window.json'), { headers: wrong })).status, 401)
+  const right = { authorization: `Basic ${Buffer.from(`${relayAuth.username}:${relayAuth.password}`).toString('base64')}` }
+  const answer = await fetch(relay.url('/live/hls-window.json'), { headers: right })
+  assert.equal(answer.status, 200)
+  const window = await answer.json() as { segments: Array<{ sequence: number, bytes: number, codec: string }> }
+  const first = window.segments[0]!
+  assert.equal(first.codec, 'mp3')
+  const segment = await fetch(relay.url(`/live/${first.sequence}.mp3`), { headers: right })
+  assert.equal((await segment.arrayBuffer()).byteLength, first.bytes)
+})
