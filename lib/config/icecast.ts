@@ -4,6 +4,7 @@ import { applyMounts, mountElement, readMountRelays, readWebroot, type MountElem
 import { count, MAX_INT, port, Reader, text } from './reader.js'
 import { readRelay } from './relay.js'
 import { readMasterBlock } from './master-block.js'
+import { readHls } from './hls.js'
 import { listenSockets, readListenSocket, readTlsSettings, tlsFilesOf, type ListenSocket, type SocketElements, type TlsFiles } from './listen.js'
 import { childrenOf, flagOf, integerOf, parseXml, type XmlChild, type XmlNode } from './xml.js'
 
@@ -141,6 +142,7 @@ function readIcecast (reader: Reader, root: XmlNode): ReadConfig {
       case 'authentication': readAuthentication(reader, child, options); break
       case 'listen-socket': sockets.push(readListenSocket(reader, child)); break
       case 'max-redirect-slaves': readMaxRedirectSlaves(reader, child, options); break
+      case 'hls': set('hls', readHls(reader, child, 'hls')); break
       case 'master': {
         const block = readMasterBlock(reader, child)
         masterFields.push(...block.fields)

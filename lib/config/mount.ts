@@ -8,6 +8,7 @@ import { Reader, text } from './reader.js'
 import { readRelay } from './relay.js'
 import { DUMP_LIMIT_IGNORED, dumpFilePattern, introPath } from './archive.js'
 import { readListenerAuth } from './authentication.js'
+import { readHls } from './hls.js'
 import { attributeOf, childrenOf, flagOf, type XmlChild } from './xml.js'
 
 /** A `<mount>` as far as relays go: its name, the relays in it, the rest to read once every relay is known. */
@@ -165,6 +166,10 @@ function applyMount (reader: Reader, mount: MountElement, name: string | undefin
         else readRelayFiles(reader, child, relay, at, ctx.webroot)
         break
       case 'dump-file-size-limit': case 'dump-file-time-limit': reader.ignore(child, DUMP_LIMIT_IGNORED); break
+      case 'hls':
+        if (relay === undefined) reader.ignore(child, OF_RELAYS)
+        else reader.set(relay, 'hls', `${at}.hls`, child, readHls(reader, child, `${at}.hls`))
+        break
       default: readMountSetting(reader, child, settings, settingsAt)
     }
   }

@@ -14,7 +14,7 @@ export interface SegmenterSettings {
 /** One packed audio segment: its bytes are one buffer, shared by every client. */
 export interface Segment {
   readonly sequence: number
-  /** an ID3 tag with its timestamp and title, then frames (and title tags before the frames where a title starts) */
+  /** an ID3 tag with its timestamp and title, then frames (and, in AAC, title tags before the frames where a title starts) */
   readonly data: Buffer
   /** seconds: the samples of its frames over their sample rate */
   readonly duration: number
@@ -31,6 +31,12 @@ export interface Segment {
 }
 
 const TICKS_PER_SECOND = 90000
+/**
+ * Seconds into an MP3 segment that a title may start and be the segment's from its head instead of cutting it:
+ * an ICY title is no more precise (a block every 16000 bytes, 1 s at 128 kbit/s), and ffmpeg cannot probe a
+ * segment of a frame or two.
+ */
+const TITLE_SLACK_SECONDS = 1
 const PACKED: ReadonlySet<string> = new Set<PackedCodec>(['mp3', 'aac'])
 
 /** MP3 in MP4 registration (mp4a.40.34); for ADTS, its profile bits plus one are the audio object type. */
@@ -57,7 +63,7 @@ export class Segmenter {
   #parts: Buffer[] = []
   #samples = 0
   #first: { header: FrameHeader, frame: Buffer, title: string | undefined } | undefined
-  /** a title that starts with the next frame */
+  /** a title that starts with the next frame ('' for none: an ICY stream's empty title) */
   #title: string | undefined
   /** the title of the last frame */
   #playing: string | undefined
@@ -107,7 +113,7 @@ export class Segmenter {
     this.#current = undefined
   }
 
-  /** A title that starts with the next frame. */
+  /** A title that starts with the next frame; an empty one ends the title before, and is written nowhere. */
   title (title: string): void {
     this.#title = title
   }
@@ -151,10 +157,16 @@ export class Segmenter {
     this.#unsupported = undefined
     if (this.#samples > 0 && this.#samples + header.samples > this.#settings.segmentSeconds * header.sampleRate) this.#cut(now)
     if (this.#title !== undefined) {
-      this.#playing = this.#title
+      this.#playing = this.#title === '' ? undefined : this.#title
       this.#title = undefined
-      // first in a segment, it is in the segment's own tag
-      if (this.#first !== undefined) this.#parts.push(titleTag(this.#playing))
+      // ffmpeg drops the MP3 frame after a tag between frames ("Header missing"): an MP3 title (or its end)
+      // starts a segment, or is the segment's from its head when it started less than the slack ago
+      if (header.codec !== 'mp3') {
+        // first in a segment, it is in the segment's own tag; an AAC title ends at the next head tag, which has none
+        if (this.#playing !== undefined && this.#first !== undefined) this.#parts.push(titleTag(this.#playing))
+      } else if (this.#samples < TITLE_SLACK_SECONDS * header.sampleRate) {
+        if (this.#first !== undefined) this.#first.title = this.#playing
+      } else this.#cut(now)
     }
     if (this.#first === undefined) this.#first = { header, frame, title: this.#playing }
     this.#parts.push(frame)

@@ -14,16 +14,18 @@ const upstream = await startDemoUpstream({
 
 const app = Fastify({ logger: { level: process.env['LOG_LEVEL'] ?? 'info' } })
 await app.register(fastifyIcecastRelay, {
-  relays: [{ url: upstream.url, localMount: '/relay.mp3' }]
+  relays: [{ url: upstream.url, localMount: '/relay.mp3' }],
+  hls: true
 })
 app.get('/', async () => ({ relays: app.relay.list() }))
 app.relay.on('metadata', ({ localMount, metadata }) => app.log.info({ localMount, title: metadata.title }, 'title'))
 
 await app.listen({ port, host })
 const listenUrl = `http://${host}:${port}/relay.mp3`
+const hlsUrl = `${listenUrl}/index.m3u8`
 app.log.info(`demo upstream at ${upstream.url}`)
 app.log.info(`relay listening: ${listenUrl}   (try: mpg123 ${listenUrl})`)
-process.stdout.write(`\nRelay listening: ${listenUrl}\nStatus: http://${host}:${port}/\n\n`)
+process.stdout.write(`\nRelay listening: ${listenUrl}\nHLS (from its first 6 s segment): ${hlsUrl}\nStatus: http://${host}:${port}/\n\n`)
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, async () => {

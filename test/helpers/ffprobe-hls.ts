@@ -103,3 +103,16 @@ export async function segmentTags (url: string): Promise<Record<string, string>>
   if (r.code !== 0) throw new Error(`ffprobe ${url}: code ${r.code}\n${r.stderr}`)
   return (JSON.parse(r.stdout.toString('utf8')) as { format?: { tags?: Record<string, string> } }).format?.tags ?? {}
 }
+
+/** One segment file decoded by ffprobe: its packets, the frames decoded from them, and its errors (a decoder's "Header missing"). */
+export async function segmentFrames (file: string): Promise<{ packets: number, frames: number, problems: string[] }> {
+  assertTools('ffprobe')
+  const r = await run('ffprobe', ['-v', 'error', '-show_entries', 'packet=pts:frame=pts', '-of', 'json', file], { timeoutMs: 15000 })
+  if (r.code !== 0) throw new Error(`ffprobe ${file}: code ${r.code}\n${r.stderr}`)
+  const entries = (JSON.parse(r.stdout.toString('utf8')) as { packets_and_frames?: Entry[] }).packets_and_frames ?? []
+  return {
+    packets: entries.filter((e) => e.type === 'packet').length,
+    frames: entries.filter((e) => e.type === 'frame').length,
+    problems: r.stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '')
+  }
+}

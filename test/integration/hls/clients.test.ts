@@ -1,13 +1,17 @@
 // HLS with real clients (issue 19's proof): a real Icecast 2 master with an ezstream MP3 source and an
 // ffmpeg AAC source, the plugin relaying both with HLS; ffprobe reads each mount's HLS for 30 s and hls.js in
-// headless Chromium plays each past 20 s, all four side by side, while titles change.
+// headless Chromium plays each past 20 s, all four side by side, while titles change. Every MP3 frame of the
+// segments saved decodes, across a title change (each MP3 title starts a segment: ffmpeg 5.1 drops the frame
+// after a tag between MP3 frames, "Header missing").
 import assert from 'node:assert/strict'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { relayApp, waitForState, type RelayApp } from '../../helpers/app.js'
 import { launchChromium, type Browser } from '../../helpers/browser.js'
-import { probeHls, segmentTags, segmentTimeline } from '../../helpers/ffprobe-hls.js'
+import { frameHeader } from '../../../lib/formats/mpeg.js'
+import { tagLength } from '../../../lib/hls/id3.js'
+import { probeHls, segmentFrames, segmentTags, segmentTimeline } from '../../helpers/ffprobe-hls.js'
 import { playHls, startPlayerServer, type PlayerServer } from '../../helpers/hls-player.js'
 import { firstVariant, parseMediaPlaylist } from '../../helpers/hls-load.js'
 import { assertTools, httpGet, makeFixtures, startAacSource, startIcecast, startSource, waitFor, type Icecast, type Source } from '../../helpers/icecast.js'
@@ -20,15 +24,10 @@ let aacSource: Proc
 let relay: RelayApp
 let browser: Browser
 let pages: PlayerServer
-/**
- * Settled when ffprobe has read the MP3 mount. A title tag between two MP3 frames makes ffmpeg 5.1's mp3
- * demuxer glue it to the next frame, which its decoder then drops ("Header missing"): the MP3 title
- * changes wait for it (the AAC ones do not: its ADTS parser skips the tag).
- */
 /** set on the AAC mount by hls.js's test, during ffprobe's */
 const AAC_TITLE = 'Ünïcode title ♪ from setMetadata'
-let mp3ProbeDone: () => void
-const mp3Probed = new Promise<void>((resolve) => { mp3ProbeDone = resolve })
+/** set on the master's MP3 mount by ffprobe's test, 10 s into its read */
+const PROBE_TITLE = 'Title during the probe'
 
 /** The media playlist URL of a new session of `mount`. */
 async function mediaPlaylistUrl (mount: string): Promise<string> {
@@ -46,6 +45,13 @@ async function windowTitles (mount: string): Promise<Array<{ sequence: number, t
     tags.forEach((tag, i) => { if (tag.TIT2 !== undefined) titles.push({ sequence: segment.sequence, title: tag.TIT2, head: i === 0 }) })
   }
   return titles
+}
+
+/** The MP3 frames of a saved segment, its ID3 tags skipped (a tag anywhere but its head is counted as a frame: none is). */
+function mp3FramesIn (segment: Buffer): number {
+  let frames = 0
+  for (let at = tagLength(segment, 0); at < segment.length; frames++) at += frameHeader(segment, at)?.length ?? segment.length
+  return frames
 }
 
 /** Every segment of `mount` from now until `done` settles, saved in order as files (their paths). */
@@ -72,8 +78,7 @@ before(async () => {
   assertTools('icecast2', 'ezstream', 'ffmpeg', 'ffprobe', 'chromium')
   const fixtures = await makeFixtures()
   master = await startIcecast()
-  // titles only from /admin/metadata and setMetadata, so that the test knows each one; the MP3 mount's
-  // stays while ffprobe reads it (see mp3Probed)
+  // titles only from /admin/metadata and setMetadata, so that the test knows each one
   mp3Source = await startSource({ icecast: master, mount: '/live.mp3', files: [fixtures.mp3.long], format: 'mp3', metadata: false })
   await master.updateMetadata('/live.mp3', 'Opening title')
   aacSource = startAacSource(master, '/live.aac')
@@ -106,14 +111,19 @@ after(async () => {
 describe('real HLS clients, side by side', { concurrency: true }, () => {
   for (const { mount, codec } of [{ mount: '/radio.mp3', codec: 'mp3' }, { mount: '/radio.aac', codec: 'aac' }]) {
     test(`ffprobe reads ${mount}/index.m3u8 for 30 s: every frame decodes, timestamps run on across segments, the title is ID3 metadata`, async () => {
-      // The relay writes the upstream's first title as a tag between MP3 frames, which ffmpeg drops a frame
-      // for (see mp3Probed): ffprobe reads the MP3 mount once that segment has left its window (6 s).
+      // the stream's first frame is lame's Info frame of the file ezstream plays, which ffmpeg takes for a
+      // file's header and decodes no audio from: the MP3 probe starts once segment 0 has left the window
       if (codec === 'mp3') {
-        await waitFor(async () => (await windowTitles(mount)).every((t) => t.head), { timeoutMs: 20000, intervalMs: 1000, message: 'no title tag between the frames of the MP3 window' })
+        await waitFor(async () => {
+          const mediaUrl = await mediaPlaylistUrl(mount)
+          return parseMediaPlaylist((await httpGet(mediaUrl)).body.toString(), mediaUrl).segments[0]!.sequence > 0
+        }, { timeoutMs: 20000, intervalMs: 1000, message: 'segment 0 out of the MP3 window' })
       }
-      const probing = probeHls(relay.url(`${mount}/index.m3u8`), { seconds: 30 }).finally(() => { if (codec === 'mp3') mp3ProbeDone() })
+      const probing = probeHls(relay.url(`${mount}/index.m3u8`), { seconds: 30 })
+      const titled = codec === 'mp3' ? sleep(10000).then(async () => { await master.updateMetadata('/live.mp3', PROBE_TITLE) }) : undefined
       const segments = await saveSegments(mount, probing)
       const probe = await probing
+      await titled
       assert.deepEqual(probe.problems, [], 'no complaint of the decoder or the demuxer')
       // ffmpeg 5.1 stamps MP3 packets a frame or two off at segment starts, exactly stamped segments too
       // (see segmentTimeline): for MP3, the timeline is read segment by segment only
@@ -126,7 +136,17 @@ describe('real HLS clients, side by side', { concurrency: true }, () => {
       assert.equal(probe.frames, probe.packets, 'a decoded frame per packet')
       // ffprobe reads the title in effect at a segment's start from its head tag (through HLS, ffmpeg 5.1
       // shows only the timestamp of an MP3 stream, and the first tag only of an AAC one)
-      assert.equal((await segmentTags(segments.at(-1)!)).title, codec === 'mp3' ? 'Opening title' : AAC_TITLE)
+      if (codec === 'aac') assert.equal((await segmentTags(segments.at(-1)!)).title, AAC_TITLE)
+      if (codec === 'mp3') {
+        const titles = await Promise.all(segments.map(async (file) => (await segmentTags(file)).title))
+        assert.deepEqual([...new Set(titles)].slice(0, 2), ['Opening title', PROBE_TITLE], 'the title changes at a segment\'s head')
+        for (const file of segments) {
+          const decoded = await segmentFrames(file)
+          assert.deepEqual(decoded.problems, [], `no complaint decoding ${file}`)
+          assert.equal(decoded.frames, mp3FramesIn(readFileSync(file)), `every MP3 frame of ${file} decodes`)
+          assert.equal(decoded.packets, decoded.frames)
+        }
+      }
     })
   }
 
@@ -148,7 +168,6 @@ describe('real HLS clients, side by side', { concurrency: true }, () => {
   test('hls.js plays the MP3 mount past 20 s with no fatal error; a title set on the master (/admin/metadata) arrives as a metadata cue and is a TIT2 frame', async () => {
     const player = await playHls(browser, pages, relay.url('/radio.mp3/index.m3u8'))
     await player.waitForTime(20, 40000)
-    await mp3Probed
     await master.updateMetadata('/live.mp3', 'Title from the master')
     // at the live edge first (the window is 6 s), then where the player plays
     await waitFor(async () => (await windowTitles('/radio.mp3')).some((t) => t.title === 'Title from the master'), {

@@ -1,5 +1,5 @@
 // The segmenter is pure: any chunking of the same upstream bytes gives the same segments, each an ID3 tag
-// with its timestamp, then whole frames (and title tags), its duration the sum of its frames'.
+// with its timestamp, then whole frames (and, in AAC, title tags), its duration the sum of its frames'.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
@@ -33,7 +33,14 @@ function id3Frames (b: Buffer, at: number): Id3Frame[] {
   return frames
 }
 
-interface Parsed { timestamp: number, title: string | undefined, titles: string[], frames: FrameHeader[] }
+interface Parsed {
+  timestamp: number
+  title: string | undefined
+  titles: string[]
+  frames: FrameHeader[]
+  /** the title in effect at each frame: the head tag's, then each title tag's from where it stands */
+  frameTitles: Array<string | undefined>
+}
 
 function titleOf (frame: Id3Frame): string {
   assert.equal(frame.id, 'TIT2')
@@ -52,24 +59,29 @@ function parse (segment: Segment): Parsed {
   const timestamp = Number(priv.body.readBigUInt64BE(owner.length))
   assert.ok(timestamp < TIMESTAMP_WRAP)
   let at = tagLength(b, 0)
+  const title = tit2 === undefined ? undefined : titleOf(tit2)
+  let current = title
   const titles: string[] = []
   const frames: FrameHeader[] = []
+  const frameTitles: Array<string | undefined> = []
   while (at < b.length) {
     const length = tagLength(b, at)
     if (length > 0) {
       const [change, ...others] = id3Frames(b, at)
       assert.equal(others.length, 0)
-      titles.push(titleOf(change!))
+      current = titleOf(change!)
+      titles.push(current)
       at += length
       continue
     }
     const header = frameHeader(b, at)
     assert.ok(header !== undefined, `a frame at ${at} of segment ${segment.sequence}`)
     frames.push(header)
+    frameTitles.push(current)
     at += header.length
   }
   assert.equal(at, b.length, 'the last frame ends the segment')
-  return { timestamp, title: tit2 === undefined ? undefined : titleOf(tit2), titles, frames }
+  return { timestamp, title, titles, frames, frameTitles }
 }
 
 function run (settings: SegmenterSettings, chunks: Buffer[], titles: Map<number, string> = new Map()): Segmenter {
@@ -156,21 +168,86 @@ test('a change of codec, a change of sample rate and a new stream are discontinu
   assert.deepEqual(changed.map((segment) => [segment.sampleRate, segment.discontinuity]), [[44100, false], [48000, true]])
 })
 
-test('a title is an ID3 TIT2 tag before the frame where it starts, in UTF-8, however long, and in the tag of each later segment', () => {
+test('a title is an ID3 TIT2 tag before the AAC frame where it starts, in UTF-8, however long, and in the tag of each later segment', () => {
   const long = 'Ünïcødé 🎵 '.repeat(800) // about 11 KB
-  const segmenter = run(WIDE, [mp3Frames(10), mp3Frames(10), mp3Frames(200)], new Map([[1, 'First'], [2, long]]))
+  const segmenter = run(WIDE, [syntheticAdts(10), syntheticAdts(10), syntheticAdts(200)], new Map([[1, 'First'], [2, long]]))
   const parsed = segmenter.segments.map(parse)
   assert.deepEqual(parsed.flatMap((segment) => segment.titles), ['First', long])
   assert.deepEqual(parsed.map((segment) => segment.title), [undefined, long, long])
-  const atStart = run({ segmentSeconds: 1, windowSegments: 10 }, [mp3Frames(38), mp3Frames(38)], new Map([[1, 'On the cut']])).segments.map(parse)
+  assert.deepEqual(parsed[0]!.frameTitles.slice(9, 12), [undefined, 'First', 'First'], 'before the eleventh frame')
+  const atStart = run({ segmentSeconds: 1, windowSegments: 10 }, [syntheticAdts(43), syntheticAdts(43)], new Map([[1, 'On the cut']])).segments.map(parse)
   assert.deepEqual(atStart.map((segment) => [segment.title, segment.titles]), [[undefined, []], ['On the cut', []]], 'a title on a cut is in the segment\'s own tag only')
-  const data = segmenter.segments[0]!.data
-  const at = data.indexOf(titleTag('First'))
-  assert.equal(at, tagLength(data, 0) + 10 * 417, 'before the eleventh frame')
   const huge = titleTag('é'.repeat(MAX_TITLE_BYTES))
   assert.ok(huge.length <= MAX_TITLE_BYTES + 21)
   assert.doesNotThrow(() => id3Frames(huge, 0))
   assert.doesNotMatch(id3Frames(huge, 0)[0]!.body.subarray(1).toString('utf8'), /\uFFFD/, 'cut on a character boundary')
+})
+
+/** Frames of one codec, each piece's title (if any) set before it, each piece cut at its own offsets. */
+interface Piece { frames: Buffer, title: string | undefined, at: number[] }
+
+function runPieces (settings: SegmenterSettings, pieces: Piece[], chunked: boolean): Segmenter {
+  const segmenter = new Segmenter(settings)
+  segmenter.begin(NOW)
+  pieces.forEach((piece, i) => {
+    if (piece.title !== undefined) segmenter.title(piece.title)
+    for (const chunk of chunked ? cut(piece.frames, piece.at) : [piece.frames]) segmenter.push(chunk, NOW + i)
+  })
+  segmenter.end(NOW + pieces.length)
+  return segmenter
+}
+
+test('titles: any chunking gives the same segments; an MP3 title starts a segment (or is its own from less than 1 s in), with no tag between MP3 frames; each frame has the title set last before it', () => {
+  const piece = fc.record({
+    count: fc.integer({ min: 3, max: 120 }),
+    title: fc.option(fc.constantFrom('', 'A', 'B', 'Ünï 🎵'), { nil: undefined }),
+    at: offsets
+  })
+  fc.assert(fc.property(fc.constantFrom('mp3', 'aac'), fc.constantFrom(1, 2, 6), fc.array(piece, { minLength: 1, maxLength: 8 }), (codec, seconds, drawn) => {
+    const pieces = drawn.map(({ count, title, at }) => ({ frames: codec === 'mp3' ? mp3Frames(count) : syntheticAdts(count), title, at }))
+    const settings = { segmentSeconds: seconds, windowSegments: 1000 }
+    const segments = runPieces(settings, pieces, true).segments
+    assert.deepEqual(stable(segments), stable(runPieces(settings, pieces, false).segments))
+    const parsed = segments.map(parse)
+    const starts = new Set<number>()
+    parsed.reduce((frame, segment) => { starts.add(frame); return frame + segment.frames.length }, 0)
+    const segmentStart = (frame: number): number => Math.max(...[...starts].filter((start) => start <= frame))
+    // each frame's title: the last set before it, except that in AAC an empty one ends it at the next segment,
+    // and that an MP3 one set less than a second into a segment is the segment's from its head
+    const expected: Array<string | undefined> = []
+    const changes = new Set<number>()
+    let title: string | undefined
+    let ending = false
+    for (const { count, title: set } of drawn) {
+      const at = expected.length
+      if (set !== undefined) changes.add(at)
+      if (set !== undefined && set !== '') title = set
+      ending = set === '' || (ending && set === undefined)
+      if (set !== undefined && codec === 'mp3') expected.fill(set === '' ? undefined : set, segmentStart(at))
+      for (let i = 0; i < count; i++) {
+        if (ending && (codec === 'mp3' || starts.has(expected.length))) [title, ending] = [undefined, false]
+        expected.push(title)
+      }
+    }
+    assert.deepEqual(parsed.flatMap((segment) => segment.frameTitles), expected)
+    assert.ok(!parsed.flatMap((segment) => [segment.title, ...segment.titles]).includes(''), 'no empty TIT2')
+    parsed.forEach((segment, i) => { assert.ok(segments[i]!.duration <= seconds, `${segments[i]!.duration} s`) })
+    if (codec === 'mp3') {
+      assert.deepEqual(parsed.flatMap((segment) => segment.titles), [], 'no tag between MP3 frames')
+      for (const change of changes) {
+        assert.ok((change - segmentStart(change)) * 1152 < 44100, `a title change at frame ${change} starts a segment, or is less than 1 s into one`)
+      }
+    }
+  }))
+})
+
+test('Icecast\'s initial empty ICY title is no TIT2 (an empty cue in hls.js), and an empty title ends the one before', () => {
+  for (const frames of [mp3Frames, syntheticAdts]) {
+    const parsed = run(WIDE, [frames(50), frames(50), frames(50)], new Map([[0, ''], [1, 'Song'], [2, '']])).segments.map(parse)
+    const tit2 = parsed.flatMap((segment) => [segment.title, ...segment.titles]).filter((title) => title !== undefined)
+    assert.deepEqual([...new Set(tit2)], ['Song'], 'TIT2 frames of the one title only')
+    assert.equal(parsed[0]!.title, undefined, 'the first segment has no title')
+  }
 })
 
 test('garbage makes no segment and holds no memory; MPEG layer II is no packed audio', () => {
