@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto'
+import { Value } from '@sinclair/typebox/value'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { hasBasicCredentials, sendUnauthorized, type BasicCredentials } from '../auth.js'
 import type { ListenerGate } from '../listen/gate.js'
 import { overLimit } from '../listen/route.js'
+import type { MachineSlots } from '../listen/slots.js'
 import { LISTENER_SAFETY_HEADERS } from '../mount/headers.js'
 import { MAX_WINDOW_SEGMENTS, relayHls, type HlsOrigin, type ResolvedHls, type ResolvedHlsSettings } from '../options.js'
 import type { LocalRelays } from '../stats/view.js'
@@ -11,7 +13,7 @@ import type { Relay } from '../relay/relay.js'
 import type { RegistryCore } from '../relay/registry.js'
 import { mediaPlaylist, multivariantPlaylist } from './playlist.js'
 import type { PackedCodec } from './segmenter.js'
-import { isSessionId, newSessionId, Sessions, type Session } from './sessions.js'
+import { PolledAnswerSchema, SessionIds, Sessions, type PolledAnswer, type Session } from './sessions.js'
 import { HlsStream } from './stream.js'
 import { hlsRelays } from './view.js'
 import { RemoteWindows } from './origin.js'
@@ -25,6 +27,20 @@ export interface HlsInit {
   origin?: HlsOrigin | undefined
   /** the relay credentials: their holders read the windows and any segment (the machine's other processes) */
   relayAuth?: BasicCredentials | undefined
+  /** the machine's count of listener places: a session takes one as a listener does */
+  slots: MachineSlots
+  /**
+   * Tells the machine's processes of polls here of sessions another holds (and counts), and resolves with
+   * their answers; left out, this process is the machine. Sessions' ids are then signed with the origin's
+   * password (the link secret), so that each process knows the others'.
+   */
+  tellPolls?: PollTeller | undefined
+}
+
+/** How a process of a machine tells the others of polls of their sessions: `max` ids at a time. */
+export interface PollTeller {
+  tell: (ids: string[]) => Promise<unknown[]>
+  max: number
 }
 
 /** The HLS of an app: the extension that segments each relay's stream, and the answers to its URLs. */
@@ -34,6 +50,8 @@ export interface HlsServer {
   /** Answers `path` (a decoded path under the prefix) when it names an HLS resource of a mount; true if it did. */
   serve: (request: FastifyRequest, reply: FastifyReply, path: string) => Promise<boolean>
   sessions: Sessions
+  /** The answer to another process of the machine that polls of sessions `told` reached: this one's part. */
+  polled: (told: string[]) => PolledAnswer
   /** `relays` with the HLS sessions counted, listed and ended beside the listeners */
   relays: (relays: LocalRelays) => LocalRelays
   close: () => void
@@ -47,6 +65,8 @@ const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl'
 /** Target durations a session may go without polling: players poll every one; a stalled one retries for a few. */
 const SESSION_POLLS = 3
 const SWEEP_EVERY_MS = 1000
+/** ms an id no process held is let in anew here rather than served as another's: then it is forgotten */
+const HELD_NOWHERE_FOR = 60_000
 
 function queryOf (request: FastifyRequest): URLSearchParams {
   const url = request.raw.url ?? ''
@@ -94,10 +114,46 @@ function weakHash (text: string): string {
  * in front stores each once, except on mounts whose listeners must authenticate.
  */
 export function hlsServer (init: HlsInit): HlsServer {
-  const { registry, gate, hls, origin, relayAuth } = init
+  const { registry, gate, hls, origin, relayAuth, slots, tellPolls } = init
   const live = new Map<RelayView, HlsStream>()
-  const sessions = new Sessions((session) => { gate.left(session.listenerId) })
-  const sweeper = setInterval(() => { sessions.sweep(Date.now()) }, SWEEP_EVERY_MS).unref()
+  const sessions = new Sessions((session) => {
+    gate.left(session.listenerId)
+    slots.release(session)
+  })
+  const ids = new SessionIds(tellPolls === undefined ? undefined : origin?.password)
+  /** ids of sessions another process of the machine may hold, polled here since the last sweep */
+  const polledHere = new Set<string>()
+  /** id → until when: ids no process held when last told, whose next poll here lets them in */
+  const heldNowhere = new Map<string, number>()
+  let telling = false
+  const sweeper = setInterval(() => {
+    const now = Date.now()
+    sessions.sweep(now)
+    for (const [id, until] of heldNowhere) if (now >= until) heldNowhere.delete(id)
+    tell()
+  }, SWEEP_EVERY_MS).unref()
+
+  /** Tells the holders of the sessions polled here (which keeps them alive there), and learns which ended. */
+  function tell (): void {
+    if (tellPolls === undefined || polledHere.size === 0 || telling) return
+    const told = [...polledHere]
+    polledHere.clear()
+    telling = true
+    tellPolls.tell(told).then((answers) => {
+      const valid = answers.filter((answer): answer is PolledAnswer => Value.Check(PolledAnswerSchema, answer))
+      // no answer in time says nothing of who holds them
+      if (valid.length === 0) return
+      const now = Date.now()
+      const held = new Set(valid.flatMap((answer) => answer.held))
+      for (const id of valid.flatMap((answer) => answer.killed)) sessions.refuse(id, now)
+      for (const id of told) if (!held.has(id) && !sessions.killed(id)) heldNowhere.set(id, now + HELD_NOWHERE_FOR)
+    }, () => {}).finally(() => { telling = false })
+  }
+
+  /** Whether session `id` of `relay` is held by another process of the machine (as far as this one knows). */
+  function heldElsewhere (id: string, relay: Relay): boolean {
+    return tellPolls !== undefined && !heldNowhere.has(id) && ids.valid(id, relay.localMount)
+  }
   const remote = origin === undefined ? undefined : new RemoteWindows(origin, MAX_WINDOW_SEGMENTS)
 
   const extension: RelayExtension | undefined = remote !== undefined
@@ -149,6 +205,13 @@ export function hlsServer (init: HlsInit): HlsServer {
       sendUnauthorized(reply)
       return undefined
     }
+    // a place on the machine, as a listener takes; a HEAD takes none (as the listener route's HEAD)
+    const machineFull = request.method === 'HEAD' ? undefined : await slots.reserve(relay)
+    if (machineFull !== undefined) {
+      gate.left(listenerId)
+      answer(reply, machineFull.code, machineFull.message)
+      return undefined
+    }
     const now = Date.now()
     const maxDuration = granted.maxDuration ?? relay.def.maxListenerDuration
     const session: Session = {
@@ -172,25 +235,29 @@ export function hlsServer (init: HlsInit): HlsServer {
     const { segments } = window
     const given = queryOf(request).get('session')
     if (given === null) {
-      const session = await admit(request, reply, relay, settings, newSessionId())
+      const session = await admit(request, reply, relay, settings, ids.issue(relay.localMount))
       if (session === undefined) return true
       const peak = Math.max(...segments.map((segment) => segment.bytes * 8 / segment.duration))
       reply.header('cache-control', 'no-store').type(PLAYLIST_TYPE)
       reply.send(multivariantPlaylist({ bandwidth: peak, codecs: segments.at(-1)!.codecs, uri: `index.m3u8?session=${session.id}` }))
       return true
     }
-    if (!isSessionId(given)) return answer(reply, 404, 'No such HLS session: ask index.m3u8 without one')
+    if (!ids.valid(given, relay.localMount)) return answer(reply, 404, `No such HLS session of ${relay.localMount}: ask index.m3u8 without one`)
     if (sessions.killed(given)) return answer(reply, 403, 'This HLS session was ended')
-    let session = sessions.get(given)
-    if (session !== undefined && session.localMount !== relay.localMount) return answer(reply, 404, `This HLS session is not one of ${relay.localMount}`)
-    session ??= await admit(request, reply, relay, settings, given)
-    if (session === undefined) return true
-    session.lastSeen = Date.now()
+    const session = sessions.get(given)
+    if (session !== undefined) session.lastSeen = Date.now()
+    else if (heldElsewhere(given, relay)) {
+      // past the most told in a sweep, the session may end where it is held, and be let in again here
+      if (polledHere.size < tellPolls!.max) polledHere.add(given)
+    } else {
+      heldNowhere.delete(given)
+      if (await admit(request, reply, relay, settings, given) === undefined) return true
+    }
     const body = mediaPlaylist({
       segments,
       targetDuration: settings.segmentSeconds,
       discontinuitySequence: window.discontinuitySequence,
-      uri: (segment) => segmentUri(segment, gate.guards(relay) ? session.id : undefined)
+      uri: (segment) => segmentUri(segment, gate.guards(relay) ? given : undefined)
     })
     // at most half a target duration, as RFC 8216 §6.2.2 asks of a live playlist's caches
     const maxAge = Math.floor(settings.segmentSeconds / 2)
@@ -202,8 +269,8 @@ export function hlsServer (init: HlsInit): HlsServer {
   async function segment (request: FastifyRequest, reply: FastifyReply, relay: Relay, settings: ResolvedHlsSettings, window: HlsWindow, sequence: number, extension: string): Promise<true> {
     if (gate.guards(relay) && !isMachine(request)) {
       const given = queryOf(request).get('session')
-      const session = given === null ? undefined : sessions.get(given)
-      if (session?.localMount !== relay.localMount) return answer(reply, 403, `Segments of ${relay.localMount} need a live HLS session`)
+      const polling = given !== null && !sessions.killed(given) && (sessions.get(given)?.localMount === relay.localMount || heldElsewhere(given, relay))
+      if (!polling) return answer(reply, 403, `Segments of ${relay.localMount} need a live HLS session`)
     }
     const { segments } = window
     const found = segments[sequence - segments[0]!.sequence]
@@ -258,6 +325,7 @@ export function hlsServer (init: HlsInit): HlsServer {
     extension,
     serve,
     sessions,
+    polled: (told) => sessions.polled(told, Date.now()),
     relays: (relays) => hlsRelays(relays, sessions, (localMount) => {
       const relay = registry.find(localMount)
       return relay !== undefined && relayHls(relay.def, hls) !== undefined
