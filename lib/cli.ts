@@ -9,7 +9,7 @@ import Fastify, { type FastifyHttpOptions } from 'fastify'
 import { ListenSockets } from './cli/servers.js'
 import { linkEnv, linkFromEnv, startPrimary } from './cluster/primary.js'
 import { relayMachineQueries, workerMachineLink } from './cluster/link.js'
-import { addedPrimaryRelay, workerMirror, workerOptions, type ClusterLink } from './cluster/split.js'
+import { addedPrimaryRelay, workerHlsOrigin, workerMirror, workerOptions, type ClusterLink } from './cluster/split.js'
 import { loadTls, type TlsCredentials } from './cli/tls.js'
 import { readIcecastConfig, type IcecastConfig } from './config/icecast.js'
 import type { ListenSocket, TlsFiles } from './config/listen.js'
@@ -235,7 +235,7 @@ async function main (argv: string[]): Promise<number> {
     await serve(config.options, new ListenSockets(listen, tls))
     return 0
   }
-  const machine = workerMachineLink(workerMirror(config.options, link))
+  const machine = workerMachineLink(workerMirror(config.options, link), workerHlsOrigin(link))
   await serve({ ...workerOptions(config.options, link), machine }, new ListenSockets(listen, tls), machine.close)
   return 0
 }

@@ -3,7 +3,7 @@ import { fastifyIcecastRelay } from './plugin.js'
 export { fastifyIcecastRelay }
 export default fastifyIcecastRelay
 export type { Authenticate, ListenerAuthDefinition, UrlAuthDefinition } from './options.js'
-export type { MachineLink } from './options.js'
+export type { HlsOrigin, MachineLink } from './options.js'
 export type { HlsOption, HlsSettings } from './options.js'
 export type { RelayDefinition, UpstreamDefinition, RelayPluginOptions, Limits, MasterDefinition, RelayAuth, Credentials, MountSettings } from './options.js'
 export type {

@@ -129,11 +129,12 @@ export const DumpFileSchema = Type.Object({
 }, { additionalProperties: false })
 export type DumpFileDefinition = Static<typeof DumpFileSchema>
 // HLS (issue 19)
+export const MAX_WINDOW_SEGMENTS = 100
 export const HlsSettingsSchema = Type.Object({
   /** the longest a segment lasts, in whole seconds: 6 for the widest compatibility, 2 for low latency */
   segmentSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 30 })),
   /** segments in the playlist's sliding window, and kept in memory */
-  windowSegments: Type.Optional(Type.Integer({ minimum: 2, maximum: 100 })),
+  windowSegments: Type.Optional(Type.Integer({ minimum: 2, maximum: MAX_WINDOW_SEGMENTS })),
   /** the Access-Control-Allow-Origin of the HLS routes, or false for none (default `*`) */
   cors: Type.Optional(Type.Union([HeaderLine, Type.Literal(false)]))
 }, { additionalProperties: false })
@@ -379,6 +380,20 @@ export interface MachineLink {
    * process adds the definition as given, with its own upstream connection.
    */
   mirror?: (definition: RelayDefinition) => RelayDefinition
+  // HLS (issue 19)
+  /**
+   * Where this process's HLS takes each mount's window and segments when one process of the machine cuts them
+   * for all (a worker of `--workers`: the primary), so that every process gives the same sequence numbers.
+   * Left out, each process cuts its own.
+   */
+  hlsOrigin?: HlsOrigin
+}
+// HLS (issue 19)
+/** A process that cuts the segments: its base URL, and the relay credentials (`relayAuth`) it serves its windows to. */
+export interface HlsOrigin {
+  url: string
+  username: string
+  password: string
 }
 export type MachineReservation = 'ok' | 'clients' | 'mount'
 export interface MachineSlotLimits {
@@ -391,7 +406,8 @@ const MachineLinkSchema = Type.Unsafe<MachineLink>(Type.Object({
   answer: Type.Function([Type.Unknown()], Type.Unknown()),
   reserve: Type.Function([Type.String(), Type.Unknown()], Type.Unknown()),
   release: Type.Function([Type.String()], Type.Unknown()),
-  mirror: Type.Optional(Type.Function([Type.Unknown()], Type.Unknown()))
+  mirror: Type.Optional(Type.Function([Type.Unknown()], Type.Unknown())),
+  hlsOrigin: Type.Optional(Type.Object({ url: Type.String({ pattern: '^https?://' }), username: Type.String(), password: Type.String() }))
 }))
 
 /** What a user passes to `register`: every option may be left out; no other key is one (but Fastify's). */

@@ -16,7 +16,7 @@ import { introExtension } from './intro/extension.js'
 import { SERVER_NAME } from './http.js'
 import { SlaveNetwork } from './cluster/network.js'
 import { localView } from './stats/view.js'
-import { catchUpRelays, machineView } from './cluster/machine.js'
+import { catchUpRelays, machineView, MAX_HLS_POLLED, type Query } from './cluster/machine.js'
 import { hlsServer, type HlsServer } from './hls/plugin.js'
 import { InvalidOptionError } from './errors.js'
 
@@ -61,7 +61,7 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
   const other = playlistServer({ server: options.server, startedAt, mountPrefix: options.prefix })
   const slots = new MachineSlots(options.machine, options.limits.clients)
   const gate = await listenerGate(fastify, registry, options)
-  const hls = hlsOf(fastify, registry, gate, options)
+  const hls = hlsOf(fastify, registry, gate, slots, options)
   listenerRoute(fastify, registry, {
     prefix: options.prefix,
     server: SERVER_NAME,
@@ -84,8 +84,8 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
     })
   }
   // Fastify puts the sub-plugins' routes under `prefix`, next to the mounts
-  const machine = options.machine === undefined ? localView(registry) : machineView(registry, options.machine, network)
-  const view = hls === undefined ? machine : hls.view(machine)
+  const relays = hls === undefined ? registry : hls.relays(registry)
+  const view = options.machine === undefined ? localView(relays) : machineView(relays, options.machine, { slaves: network, hlsPolled: hls?.polled })
   const stats = {
     prefix: options.prefix, mountPrefix: options.prefix, server: options.server, limits: options.limits, startedAt, view
   }
@@ -102,12 +102,21 @@ async function icecastRelay (fastify: FastifyInstance, rawOptions: RelayPluginOp
   fastify.addHook('onClose', async () => { await dumps.settled() })
 }
 
-/** HLS, when an `hls` option is given: not with workers, whose segmenters would each number their own segments. */
-function hlsOf (fastify: FastifyInstance, registry: RegistryCore, gate: ListenerGate, options: ResolvedOptions): HlsServer | undefined {
+/**
+ * HLS, when an `hls` option is given. On a machine whose processes would each cut their own segments (each
+ * numbering its own), one must cut them for all: the link's `hlsOrigin`.
+ */
+function hlsOf (fastify: FastifyInstance, registry: RegistryCore, gate: ListenerGate, slots: MachineSlots, options: ResolvedOptions): HlsServer | undefined {
   if (options.hls === undefined) return undefined
-  if (options.machine !== undefined) throw new InvalidOptionError('hls', 'is served by a single process: not with --workers (each worker would cut its own segments)')
-  const hls = hlsServer({ registry, gate, hls: options.hls })
-  registry.extend(hls.extension)
+  const { machine } = options
+  if (machine !== undefined && machine.hlsOrigin === undefined) {
+    throw new InvalidOptionError('hls', 'on a machine of several processes needs the machine link\'s hlsOrigin, the process that cuts the segments for all')
+  }
+  const tellPolls = machine === undefined
+    ? undefined
+    : { tell: async (ids: string[]) => await machine.ask({ kind: 'hlsPolled', ids } satisfies Query), max: MAX_HLS_POLLED }
+  const hls = hlsServer({ registry, gate, hls: options.hls, origin: machine?.hlsOrigin, relayAuth: options.relayAuth, slots, tellPolls })
+  if (hls.extension !== undefined) registry.extend(hls.extension)
   fastify.addHook('onClose', async () => { hls.close() })
   return hls
 }

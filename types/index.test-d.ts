@@ -20,7 +20,7 @@ import icecastRelay, {
   type UpstreamDefinition,
   type UpstreamState
 } from './index.js'
-import type { Authenticate, Limits, MachineLink } from './index.js'
+import type { Authenticate, HlsOrigin, Limits, MachineLink } from './index.js'
 
 const app = fastify()
 
@@ -269,3 +269,9 @@ expectError(app.register(icecastRelay, { relays: [{ url: 'http://h/a', hls: 'on'
 // a relay added at run time, as this process relays it when another holds the upstreams
 app.register(icecastRelay, { machine: { ...machine, mirror: (definition) => ({ ...definition, url: 'http://127.0.0.1:8001/a' }) } })
 expectError(app.register(icecastRelay, { machine: { ...machine, mirror: () => 'http://127.0.0.1:8001/a' } }))
+// HLS across a machine: where a process takes the windows and segments that another cuts for all
+const hlsOrigin: HlsOrigin = { url: 'http://127.0.0.1:8001', username: 'relay', password: 'the link secret' }
+app.register(icecastRelay, { machine: { ...machine, hlsOrigin }, hls: true })
+expectType<HlsOrigin | undefined>(machine.hlsOrigin)
+expectError(app.register(icecastRelay, { machine: { ...machine, hlsOrigin: { url: 'http://127.0.0.1:8001' } } }))
+expectError(app.register(icecastRelay, { machine: { ...machine, hlsOrigin: 'http://127.0.0.1:8001' } }))

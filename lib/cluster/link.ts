@@ -2,7 +2,7 @@
 // every worker (the asker included) and their answers back to the asker; a worker's listener places are
 // counted by the primary alone, so that the limits hold machine-wide.
 import cluster, { type Worker } from 'node:cluster'
-import { resolveRelay, type MachineLink, type MachineReservation, type MachineSlotLimits, type RelayDefinition } from '../options.js'
+import { resolveRelay, type HlsOrigin, type MachineLink, type MachineReservation, type MachineSlotLimits, type RelayDefinition } from '../options.js'
 import { SlotCounts } from './slots.js'
 import type { LocalRelays } from '../stats/view.js'
 import { answerQuery, knownQuery, sideOf } from './machine.js'
@@ -144,7 +144,7 @@ const RESERVATIONS = new Set<unknown>(['ok', 'clients', 'mount'])
  * A worker's link to the others through its primary, and the function that stops it (at the app's close). Its
  * relays mirror the primary's, so queries about the upstream side are the primary's alone to answer.
  */
-export function workerMachineLink (mirror?: MachineLink['mirror']): MachineLink & { close: () => void } {
+export function workerMachineLink (mirror?: MachineLink['mirror'], hlsOrigin?: HlsOrigin): MachineLink & { close: () => void } {
   const pending = new Map<number, (value: unknown) => void>()
   let last = 0
   let respond: ((query: unknown) => Promise<unknown>) | undefined
@@ -190,6 +190,7 @@ export function workerMachineLink (mirror?: MachineLink['mirror']): MachineLink 
       if (process.connected) process.send?.({ [TAG]: 'release', seq: 0, mount } satisfies Message)
     },
     close () { process.off('message', onMessage) },
-    ...(mirror !== undefined && { mirror })
+    ...(mirror !== undefined && { mirror }),
+    ...(hlsOrigin !== undefined && { hlsOrigin })
   }
 }

@@ -13,6 +13,9 @@ import { SlaveQuerySchema, SlavesQuerySchema, type SharedSlaves } from './shared
 
 const Count = Type.Integer({ minimum: 0 })
 
+/** Session ids one `hlsPolled` query names, at most. */
+export const MAX_HLS_POLLED = 10_000
+
 /** What one process says of one of its mounts: the figures that add up over the machine. */
 const MountFiguresSchema = Type.Object({
   localMount: Type.String(),
@@ -20,7 +23,9 @@ const MountFiguresSchema = Type.Object({
   peakListeners: Count,
   fallbackListeners: Count,
   bytesOut: Count,
-  slowDrops: Count
+  slowDrops: Count,
+  // HLS (issue 19): the sessions of a mount that has HLS
+  hlsListeners: Type.Optional(Count)
 })
 type MountFigures = Static<typeof MountFiguresSchema>
 const FiguresAnswer = Type.Array(MountFiguresSchema)
@@ -47,7 +52,9 @@ const QuerySchema = Type.Union([
   Type.Object({ kind: Type.Literal('add'), definition: Type.Unknown() }),
   Type.Object({ kind: Type.Literal('relays') }),
   SlaveQuerySchema,
-  SlavesQuerySchema
+  SlavesQuerySchema,
+  // HLS (issue 19): sessions another process holds were polled here; the holder counts them (and says which it ended)
+  Type.Object({ kind: Type.Literal('hlsPolled'), ids: Type.Array(Type.String({ maxLength: 64 }), { maxItems: MAX_HLS_POLLED }) })
 ])
 export type Query = Static<typeof QuerySchema>
 
@@ -71,18 +78,20 @@ export function knownQuery (query: unknown): Query | undefined {
 export interface MachineParts {
   slaves?: SharedSlaves | undefined
   mirror?: MachineLink['mirror']
+  /** this process's answer to polls elsewhere of HLS sessions it may hold */
+  hlsPolled?: ((ids: string[]) => unknown) | undefined
 }
 
 function figuresOf (status: RelayStatus): MountFigures {
-  const { localMount, listeners, peakListeners, fallbackListeners, bytesOut, slowDrops } = status
-  return { localMount, listeners, peakListeners, fallbackListeners, bytesOut, slowDrops }
+  const { localMount, listeners, peakListeners, fallbackListeners, bytesOut, slowDrops, hlsListeners } = status
+  return { localMount, listeners, peakListeners, fallbackListeners, bytesOut, slowDrops, ...(hlsListeners !== undefined && { hlsListeners }) }
 }
 
 /**
  * This process's answer to another's query; a query it does not know is refused (no answer). A process
  * without `slaves` (no `redirect`) keeps no registration.
  */
-export async function answerQuery (local: LocalRelays, query: unknown, { slaves, mirror }: MachineParts = {}): Promise<unknown> {
+export async function answerQuery (local: LocalRelays, query: unknown, { slaves, mirror, hlsPolled }: MachineParts = {}): Promise<unknown> {
   if (!Value.Check(QuerySchema, query)) throw new BadRequestError('not a query of the machine link')
   const known: Query = query
   switch (known.kind) {
@@ -104,6 +113,7 @@ export async function answerQuery (local: LocalRelays, query: unknown, { slaves,
       return true
     // the primary's to answer: it keeps the definitions
     case 'relays': return []
+    case 'hlsPolled': return hlsPolled?.(known.ids) ?? { held: [], killed: [] }
   }
 }
 
@@ -113,7 +123,7 @@ function valid<T extends TSchema> (answers: unknown[], schema: T): Array<Static<
 }
 
 const sum = (figures: MountFigures[], key: keyof Omit<MountFigures, 'localMount'>): number =>
-  figures.reduce((total, each) => total + each[key], 0)
+  figures.reduce((total, each) => total + (each[key] ?? 0), 0)
 
 /**
  * A mount's status with the machine's figures. The machine's peak is at least its listeners now and the peak
@@ -130,13 +140,14 @@ export function withMachineFigures (status: RelayStatus, figures: MountFigures[]
     peakListeners: Math.max(listeners, ...of.map((each) => each.peakListeners)),
     fallbackListeners: sum(of, 'fallbackListeners'),
     bytesOut: sum(of, 'bytesOut'),
-    slowDrops: sum(of, 'slowDrops')
+    slowDrops: sum(of, 'slowDrops'),
+    ...(status.hlsListeners !== undefined && { hlsListeners: sum(of, 'hlsListeners') })
   }
 }
 
 /** The view of the whole machine, and this process's answers to the others' queries. */
-export function machineView (local: LocalRelays, link: MachineLink, slaves?: SharedSlaves): StatusView {
-  link.answer(async (query) => await answerQuery(local, query, { slaves, mirror: link.mirror }))
+export function machineView (local: LocalRelays, link: MachineLink, parts: Omit<MachineParts, 'mirror'> = {}): StatusView {
+  link.answer(async (query) => await answerQuery(local, query, { ...parts, mirror: link.mirror }))
   return {
     async list () {
       const answers = valid(await link.ask({ kind: 'figures' } satisfies Query), FiguresAnswer)

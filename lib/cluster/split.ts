@@ -1,7 +1,7 @@
 // `--workers N` as a tree inside the box: the primary process relays every upstream once, on a private
 // loopback port, and each worker mirrors it as a slave and serves the listeners. These pure functions split
 // one set of options into the primary's (the upstream side) and a worker's (the listener side).
-import { MOUNT_SETTING_KEYS, resolveRelay, type Authenticate, type MountSettings, type RelayDefinition, type RelayPluginOptions } from '../options.js'
+import { MOUNT_SETTING_KEYS, resolveRelay, type Authenticate, type HlsOrigin, type MountSettings, type RelayDefinition, type RelayPluginOptions } from '../options.js'
 import { hasBasicCredentials } from '../auth.js'
 
 /** The primary's private socket and the secret a worker gives it, as a relay and as a slave. */
@@ -111,6 +111,8 @@ export function primaryOptions (options: RelayPluginOptions, secret: string): Re
     relays: (options.relays ?? []).map((relay) => primaryRelay(relay, linkAuth)),
     ...(options.master !== undefined && { master: options.master }),
     ...(options.userAgent !== undefined && { userAgent: options.userAgent }),
+    // HLS (issue 19): the primary cuts each mount's segments once for the machine, read by the workers only
+    ...(options.hls !== undefined && { hls: options.hls }),
     limits: { ...options.limits, clients: LINK_CLIENTS, ...(burstSize !== undefined && { burstSize }) },
     relayAuth: expected,
     ...(hasListenerAuth(options) && { authenticate: linkAuth }),
@@ -140,8 +142,17 @@ function workerRelay (relay: RelayDefinition, options: RelayPluginOptions, link:
     mount: localMount,
     localMount,
     ...(isGuarded(relay, options) && { username: LINK_USER, password: link.secret }),
-    ...(relay.onDemand !== undefined && { onDemand: relay.onDemand })
+    ...(relay.onDemand !== undefined && { onDemand: relay.onDemand }),
+    ...(relay.hls !== undefined && { hls: relay.hls })
   }
+}
+
+/**
+ * Where a worker's HLS reads each mount's window and segments: the primary, which cuts them once for the
+ * machine, so that a player gets the same sequence numbers from any worker.
+ */
+export function workerHlsOrigin (link: ClusterLink): HlsOrigin {
+  return { url: `http://${LINK_HOST}:${link.port}`, username: LINK_USER, password: link.secret }
 }
 
 /** How a worker relays a relay added at run time: the `mirror` of its machine link. */

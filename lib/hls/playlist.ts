@@ -3,17 +3,20 @@ import type { Segment } from './segmenter.js'
 /** EXT-X-INDEPENDENT-SEGMENTS in a media playlist and EXT-X-DISCONTINUITY-SEQUENCE need version 6 at most; 3 has float EXTINF. */
 const VERSION = 6
 
-export interface MediaPlaylistInput {
-  segments: readonly Segment[]
+/** What a playlist says of a segment. */
+type Listed = Pick<Segment, 'sequence' | 'duration' | 'discontinuity' | 'programDateTime'>
+
+export interface MediaPlaylistInput<S extends Listed> {
+  segments: readonly S[]
   /** seconds: the longest a segment may last, constant for the life of the playlist */
   targetDuration: number
   discontinuitySequence: number
   /** the URI of a segment, relative to the playlist */
-  uri: (segment: Segment) => string
+  uri: (segment: S) => string
 }
 
 /** A live media playlist (RFC 8216 §4.3.3) of the window; the caller sends none for an empty window. */
-export function mediaPlaylist (input: MediaPlaylistInput): string {
+export function mediaPlaylist<S extends Listed> (input: MediaPlaylistInput<S>): string {
   const lines = [
     '#EXTM3U',
     `#EXT-X-VERSION:${VERSION}`,

@@ -1,45 +1,72 @@
 import { createHash } from 'node:crypto'
+import { Value } from '@sinclair/typebox/value'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { sendUnauthorized } from '../auth.js'
+import { hasBasicCredentials, sendUnauthorized, type BasicCredentials } from '../auth.js'
 import type { ListenerGate } from '../listen/gate.js'
 import { overLimit } from '../listen/route.js'
+import type { MachineSlots } from '../listen/slots.js'
 import { LISTENER_SAFETY_HEADERS } from '../mount/headers.js'
-import { relayHls, type ResolvedHls, type ResolvedHlsSettings } from '../options.js'
+import { MAX_WINDOW_SEGMENTS, relayHls, type HlsOrigin, type ResolvedHls, type ResolvedHlsSettings } from '../options.js'
+import type { LocalRelays } from '../stats/view.js'
 import type { RelayExtension, RelayView } from '../relay/extension.js'
 import type { Relay } from '../relay/relay.js'
 import type { RegistryCore } from '../relay/registry.js'
 import { mediaPlaylist, multivariantPlaylist } from './playlist.js'
-import type { PackedCodec, Segment } from './segmenter.js'
-import { isSessionId, newSessionId, Sessions, type Session } from './sessions.js'
+import type { PackedCodec } from './segmenter.js'
+import { PolledAnswerSchema, SessionIds, Sessions, type PolledAnswer, type Session } from './sessions.js'
 import { HlsStream } from './stream.js'
-import type { StatusView } from '../stats/view.js'
-import { hlsView } from './view.js'
+import { hlsRelays } from './view.js'
+import { RemoteWindows } from './origin.js'
+import { entryOf, type HlsWindow, type SegmentEntry } from './window.js'
 
 export interface HlsInit {
   registry: RegistryCore
   gate: ListenerGate
   hls: ResolvedHls
+  /** where the windows are cut, when another process of the machine cuts them; left out, here */
+  origin?: HlsOrigin | undefined
+  /** the relay credentials: their holders read the windows and any segment (the machine's other processes) */
+  relayAuth?: BasicCredentials | undefined
+  /** the machine's count of listener places: a session takes one as a listener does */
+  slots: MachineSlots
+  /**
+   * Tells the machine's processes of polls here of sessions another holds (and counts), and resolves with
+   * their answers; left out, this process is the machine. Sessions' ids are then signed with the origin's
+   * password (the link secret), so that each process knows the others'.
+   */
+  tellPolls?: PollTeller | undefined
+}
+
+/** How a process of a machine tells the others of polls of their sessions: `max` ids at a time. */
+export interface PollTeller {
+  tell: (ids: string[]) => Promise<unknown[]>
+  max: number
 }
 
 /** The HLS of an app: the extension that segments each relay's stream, and the answers to its URLs. */
 export interface HlsServer {
-  extension: RelayExtension
+  /** the stage that cuts each relay's stream, unless another process cuts them */
+  extension: RelayExtension | undefined
   /** Answers `path` (a decoded path under the prefix) when it names an HLS resource of a mount; true if it did. */
   serve: (request: FastifyRequest, reply: FastifyReply, path: string) => Promise<boolean>
   sessions: Sessions
-  /** `view` with the HLS sessions counted, listed and ended beside the listeners */
-  view: (view: StatusView) => StatusView
+  /** The answer to another process of the machine that polls of sessions `told` reached: this one's part. */
+  polled: (told: string[]) => PolledAnswer
+  /** `relays` with the HLS sessions counted, listed and ended beside the listeners */
+  relays: (relays: LocalRelays) => LocalRelays
   close: () => void
 }
 
 /** `<mount>/index.m3u8`, `<mount>/<sequence>.aac|mp3`: a sequence in its one canonical spelling, below 2^53. */
-const HLS_PATH = /^(\/.*)\/(?:index\.m3u8|(0|[1-9]\d{0,14})\.(aac|mp3))$/
+const HLS_PATH = /^(\/.*)\/(?:index\.m3u8|(hls-window\.json)|(0|[1-9]\d{0,14})\.(aac|mp3))$/
 const EXTENSION: Record<PackedCodec, string> = { aac: 'aac', mp3: 'mp3' }
 const CONTENT_TYPE: Record<PackedCodec, string> = { aac: 'audio/aac', mp3: 'audio/mpeg' }
 const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl'
 /** Target durations a session may go without polling: players poll every one; a stalled one retries for a few. */
 const SESSION_POLLS = 3
 const SWEEP_EVERY_MS = 1000
+/** ms an id no process held is let in anew here rather than served as another's: then it is forgotten */
+const HELD_NOWHERE_FOR = 60_000
 
 function queryOf (request: FastifyRequest): URLSearchParams {
   const url = request.raw.url ?? ''
@@ -47,8 +74,12 @@ function queryOf (request: FastifyRequest): URLSearchParams {
   return new URLSearchParams(at === -1 ? '' : url.slice(at + 1))
 }
 
-function segmentUri (segment: Segment, session: string | undefined): string {
-  const name = `${segment.sequence}.${EXTENSION[segment.codec]}`
+function segmentName (segment: SegmentEntry): string {
+  return `${segment.sequence}.${EXTENSION[segment.codec]}`
+}
+
+function segmentUri (segment: SegmentEntry, session: string | undefined): string {
+  const name = segmentName(segment)
   return session === undefined ? name : `${name}?session=${session}`
 }
 
@@ -83,17 +114,77 @@ function weakHash (text: string): string {
  * in front stores each once, except on mounts whose listeners must authenticate.
  */
 export function hlsServer (init: HlsInit): HlsServer {
-  const { registry, gate, hls } = init
+  const { registry, gate, hls, origin, relayAuth, slots, tellPolls } = init
   const live = new Map<RelayView, HlsStream>()
-  const sessions = new Sessions((session) => { gate.left(session.listenerId) })
-  const sweeper = setInterval(() => { sessions.sweep(Date.now()) }, SWEEP_EVERY_MS).unref()
+  const sessions = new Sessions((session) => {
+    gate.left(session.listenerId)
+    slots.release(session)
+  })
+  const ids = new SessionIds(tellPolls === undefined ? undefined : origin?.password)
+  /** ids of sessions another process of the machine may hold, polled here since the last sweep */
+  const polledHere = new Set<string>()
+  /** id → until when: ids no process held when last told, whose next poll here lets them in */
+  const heldNowhere = new Map<string, number>()
+  let telling = false
+  const sweeper = setInterval(() => {
+    const now = Date.now()
+    sessions.sweep(now)
+    for (const [id, until] of heldNowhere) if (now >= until) heldNowhere.delete(id)
+    tell()
+  }, SWEEP_EVERY_MS).unref()
 
-  const extension: RelayExtension = {
-    streamTap: (relay) => {
-      const settings = relayHls(relay.def, hls)
-      return settings === undefined ? undefined : new HlsStream(relay, settings, live)
+  /** Tells the holders of the sessions polled here (which keeps them alive there), and learns which ended. */
+  function tell (): void {
+    if (tellPolls === undefined || polledHere.size === 0 || telling) return
+    const told = [...polledHere]
+    polledHere.clear()
+    telling = true
+    tellPolls.tell(told).then((answers) => {
+      const valid = answers.filter((answer): answer is PolledAnswer => Value.Check(PolledAnswerSchema, answer))
+      // no answer in time says nothing of who holds them
+      if (valid.length === 0) return
+      const now = Date.now()
+      const held = new Set(valid.flatMap((answer) => answer.held))
+      for (const id of valid.flatMap((answer) => answer.killed)) sessions.refuse(id, now)
+      for (const id of told) if (!held.has(id) && !sessions.killed(id)) heldNowhere.set(id, now + HELD_NOWHERE_FOR)
+    }, () => {}).finally(() => { telling = false })
+  }
+
+  /** Whether session `id` of `relay` is held by another process of the machine (as far as this one knows). */
+  function heldElsewhere (id: string, relay: Relay): boolean {
+    return tellPolls !== undefined && !heldNowhere.has(id) && ids.valid(id, relay.localMount)
+  }
+  const remote = origin === undefined ? undefined : new RemoteWindows(origin, MAX_WINDOW_SEGMENTS)
+
+  const extension: RelayExtension | undefined = remote !== undefined
+    ? undefined
+    : {
+        streamTap: (relay) => {
+          const settings = relayHls(relay.def, hls)
+          return settings === undefined ? undefined : new HlsStream(relay, settings, live)
+        }
+      }
+
+  /** The window of a relay, cut here or by the origin (which throws when it does not answer). */
+  async function windowOf (relay: Relay, settings: ResolvedHlsSettings): Promise<HlsWindow> {
+    if (remote !== undefined) return await remote.window(relay.localMount, settings)
+    const segmenter = live.get(relay)?.segmenter
+    return {
+      segments: segmenter?.segments.map(entryOf) ?? [],
+      discontinuitySequence: segmenter?.discontinuitySequence ?? 0,
+      unsupported: segmenter?.unsupported
     }
   }
+
+  async function bytesOf (relay: Relay, settings: ResolvedHlsSettings, segment: SegmentEntry): Promise<Buffer | undefined> {
+    if (remote !== undefined) return await remote.segment(relay.localMount, segmentName(segment), segment.createdAt, settings)
+    const segments = live.get(relay)?.segmenter.segments ?? []
+    const found = segments[segment.sequence - (segments[0]?.sequence ?? 0)]
+    return found?.createdAt === segment.createdAt ? found.data : undefined
+  }
+
+  const isMachine = (request: FastifyRequest): boolean =>
+    relayAuth !== undefined && hasBasicCredentials(request.headers.authorization, relayAuth)
 
   function answer (reply: FastifyReply, code: 403 | 404 | 503, message: string, retryAfter?: number): true {
     if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter))
@@ -112,6 +203,13 @@ export function hlsServer (init: HlsInit): HlsServer {
     const granted = await gate.admit(request, reply, relay, listenerId)
     if (granted === undefined) {
       sendUnauthorized(reply)
+      return undefined
+    }
+    // a place on the machine, as a listener takes; a HEAD takes none (as the listener route's HEAD)
+    const machineFull = request.method === 'HEAD' ? undefined : await slots.reserve(relay)
+    if (machineFull !== undefined) {
+      gate.left(listenerId)
+      answer(reply, machineFull.code, machineFull.message)
       return undefined
     }
     const now = Date.now()
@@ -133,30 +231,33 @@ export function hlsServer (init: HlsInit): HlsServer {
     return session
   }
 
-  async function playlist (request: FastifyRequest, reply: FastifyReply, relay: Relay, stream: HlsStream): Promise<true> {
-    const { segmenter, settings } = stream
-    const segments = segmenter.segments
+  async function playlist (request: FastifyRequest, reply: FastifyReply, relay: Relay, settings: ResolvedHlsSettings, window: HlsWindow): Promise<true> {
+    const { segments } = window
     const given = queryOf(request).get('session')
     if (given === null) {
-      const session = await admit(request, reply, relay, settings, newSessionId())
+      const session = await admit(request, reply, relay, settings, ids.issue(relay.localMount))
       if (session === undefined) return true
-      const peak = Math.max(...segments.map((segment) => segment.data.length * 8 / segment.duration))
+      const peak = Math.max(...segments.map((segment) => segment.bytes * 8 / segment.duration))
       reply.header('cache-control', 'no-store').type(PLAYLIST_TYPE)
       reply.send(multivariantPlaylist({ bandwidth: peak, codecs: segments.at(-1)!.codecs, uri: `index.m3u8?session=${session.id}` }))
       return true
     }
-    if (!isSessionId(given)) return answer(reply, 404, 'No such HLS session: ask index.m3u8 without one')
+    if (!ids.valid(given, relay.localMount)) return answer(reply, 404, `No such HLS session of ${relay.localMount}: ask index.m3u8 without one`)
     if (sessions.killed(given)) return answer(reply, 403, 'This HLS session was ended')
-    let session = sessions.get(given)
-    if (session !== undefined && session.localMount !== relay.localMount) return answer(reply, 404, `This HLS session is not one of ${relay.localMount}`)
-    session ??= await admit(request, reply, relay, settings, given)
-    if (session === undefined) return true
-    session.lastSeen = Date.now()
+    const session = sessions.get(given)
+    if (session !== undefined) session.lastSeen = Date.now()
+    else if (heldElsewhere(given, relay)) {
+      // past the most told in a sweep, the session may end where it is held, and be let in again here
+      if (polledHere.size < tellPolls!.max) polledHere.add(given)
+    } else {
+      heldNowhere.delete(given)
+      if (await admit(request, reply, relay, settings, given) === undefined) return true
+    }
     const body = mediaPlaylist({
       segments,
       targetDuration: settings.segmentSeconds,
-      discontinuitySequence: segmenter.discontinuitySequence,
-      uri: (segment) => segmentUri(segment, gate.guards(relay) ? session.id : undefined)
+      discontinuitySequence: window.discontinuitySequence,
+      uri: (segment) => segmentUri(segment, gate.guards(relay) ? given : undefined)
     })
     // at most half a target duration, as RFC 8216 §6.2.2 asks of a live playlist's caches
     const maxAge = Math.floor(settings.segmentSeconds / 2)
@@ -165,20 +266,30 @@ export function hlsServer (init: HlsInit): HlsServer {
     return true
   }
 
-  function segment (request: FastifyRequest, reply: FastifyReply, relay: Relay, stream: HlsStream, sequence: number, extension: string): true {
-    if (gate.guards(relay)) {
+  async function segment (request: FastifyRequest, reply: FastifyReply, relay: Relay, settings: ResolvedHlsSettings, window: HlsWindow, sequence: number, extension: string): Promise<true> {
+    if (gate.guards(relay) && !isMachine(request)) {
       const given = queryOf(request).get('session')
-      const session = given === null ? undefined : sessions.get(given)
-      if (session?.localMount !== relay.localMount) return answer(reply, 403, `Segments of ${relay.localMount} need a live HLS session`)
+      const polling = given !== null && !sessions.killed(given) && (sessions.get(given)?.localMount === relay.localMount || heldElsewhere(given, relay))
+      if (!polling) return answer(reply, 403, `Segments of ${relay.localMount} need a live HLS session`)
     }
-    const segments = stream.segmenter.segments
+    const { segments } = window
     const found = segments[sequence - segments[0]!.sequence]
-    if (found === undefined || EXTENSION[found.codec] !== extension) {
+    const data = found === undefined || EXTENSION[found.codec] !== extension ? undefined : await bytesOf(relay, settings, found)
+    if (data === undefined) {
       return answer(reply, 404, `Segment ${sequence}.${extension} is not in the window of ${relay.localMount}`)
     }
-    const { settings } = stream
-    reply.header('cache-control', `public, max-age=${settings.segmentSeconds * settings.windowSegments}`).type(CONTENT_TYPE[found.codec])
-    sendCached(request, reply, found.data, found.createdAt, `"${found.sequence}-${found.createdAt.toString(36)}"`)
+    reply.header('cache-control', `public, max-age=${settings.segmentSeconds * settings.windowSegments}`).type(CONTENT_TYPE[found!.codec])
+    sendCached(request, reply, data, found!.createdAt, `"${found!.sequence}-${found!.createdAt.toString(36)}"`)
+    return true
+  }
+
+  /** The window for the machine's other processes (checked as they read it: WindowAnswerSchema). */
+  function windowFile (request: FastifyRequest, reply: FastifyReply, window: HlsWindow): true {
+    if (!isMachine(request)) {
+      sendUnauthorized(reply)
+      return true
+    }
+    reply.header('cache-control', 'no-store').type('application/json').send(JSON.stringify(window))
     return true
   }
 
@@ -191,23 +302,31 @@ export function hlsServer (init: HlsInit): HlsServer {
     if (settings?.cors !== undefined && settings.cors !== false) reply.header('access-control-allow-origin', settings.cors)
     if (settings === undefined) return answer(reply, 404, `${relay.localMount} has no HLS`)
     if (registry.closing) return answer(reply, 503, 'Server is shutting down', 5)
-    const stream = live.get(relay)
-    const codec = stream?.segmenter.unsupported ?? (relay.container === 'ogg' ? 'Ogg' : undefined)
+    let window: HlsWindow
+    try {
+      window = await windowOf(relay, settings)
+    } catch (error) {
+      request.log.warn({ err: error }, 'HLS window not read from the machine\'s origin')
+      return answer(reply, 503, `HLS of ${relay.localMount} is not available now`, settings.segmentSeconds)
+    }
+    if (match![2] !== undefined) return windowFile(request, reply, window)
+    const codec = window.unsupported ?? (relay.container === 'ogg' ? 'Ogg' : undefined)
     if (codec !== undefined) {
       return answer(reply, 404, `${relay.localMount} is ${codec}: HLS packed audio carries MP3 and AAC (ADTS) only`)
     }
-    if (stream === undefined || stream.segmenter.segments.length === 0) {
+    if (window.segments.length === 0) {
       return answer(reply, 503, `HLS of ${relay.localMount} is not live yet`, settings.segmentSeconds)
     }
-    if (match![2] === undefined) return await playlist(request, reply, relay, stream)
-    return segment(request, reply, relay, stream, Number(match![2]), match![3]!)
+    if (match![3] === undefined) return await playlist(request, reply, relay, settings, window)
+    return await segment(request, reply, relay, settings, window, Number(match![3]), match![4]!)
   }
 
   return {
     extension,
     serve,
     sessions,
-    view: (view) => hlsView(view, sessions, (localMount) => {
+    polled: (told) => sessions.polled(told, Date.now()),
+    relays: (relays) => hlsRelays(relays, sessions, (localMount) => {
       const relay = registry.find(localMount)
       return relay !== undefined && relayHls(relay.def, hls) !== undefined
     }),

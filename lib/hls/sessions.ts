@@ -1,4 +1,6 @@
-import { randomBytes } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
+import { Type, type Static } from '@sinclair/typebox'
+import { sameSecret } from '../auth.js'
 
 /** An HLS listener: a player that polls its playlist under an id of its own. */
 export interface Session {
@@ -16,18 +18,45 @@ export interface Session {
   lastSeen: number
 }
 
-const ID_PATTERN = /^[A-Za-z0-9_-]{16}$/
+/** a random part, then its MAC with its mount: `<16>.<22>` */
+const ID_PATTERN = /^([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{22})$/
 /** ms an ended session's id is answered 403 rather than let in anew: longer than any player polls without an answer */
 const KILLED_FOR = 60_000
 
-export function newSessionId (): string {
-  return randomBytes(12).toString('base64url')
+/**
+ * Session ids that name their mount and carry a MAC under a key every process of the machine holds (the link
+ * secret), so that any of them knows an id one of them gave, and no player makes one up to skip the gate.
+ */
+export class SessionIds {
+  readonly #key: string
+
+  /** `key` left out: a random one, this process's own */
+  constructor (key?: string) {
+    this.#key = key ?? randomBytes(32).toString('base64url')
+  }
+
+  issue (localMount: string): string {
+    const random = randomBytes(12).toString('base64url')
+    return `${random}.${this.#mac(random, localMount)}`
+  }
+
+  /** Whether `text` is an id this machine gave for `localMount`. */
+  valid (text: string, localMount: string): boolean {
+    const match = ID_PATTERN.exec(text)
+    return match !== null && sameSecret(match[2]!, this.#mac(match[1]!, localMount))
+  }
+
+  #mac (random: string, localMount: string): string {
+    return createHmac('sha256', this.#key).update(`${random}\n${localMount}`).digest().subarray(0, 16).toString('base64url')
+  }
 }
 
-/** Whether `text` may be a session id (as newSessionId makes them). */
-export function isSessionId (text: string): boolean {
-  return ID_PATTERN.test(text)
-}
+/** What a process says of the sessions another polled: those it holds (and so counts), those it ended. */
+export const PolledAnswerSchema = Type.Object({
+  held: Type.Array(Type.String()),
+  killed: Type.Array(Type.String())
+})
+export type PolledAnswer = Static<typeof PolledAnswerSchema>
 
 /**
  * The live sessions of every mount, and the ids of those ended by an admin or a time limit, for a while.
@@ -63,6 +92,11 @@ export class Sessions {
     return this.#killed.has(id)
   }
 
+  /** Refuses the polls of session `id`, which another process of the machine ended. */
+  refuse (id: string, now: number): void {
+    this.#killed.set(id, now + KILLED_FOR)
+  }
+
   list (localMount: string): Session[] {
     return [...this.#byId.values()].filter((session) => session.localMount === localMount)
   }
@@ -74,6 +108,18 @@ export class Sessions {
     this.#byId.set(session.id, session)
     this.#byListener.set(session.listenerId, session)
     this.#perMount.set(session.localMount, this.on(session.localMount) + 1)
+  }
+
+  /** Marks the sessions of `ids` this process holds as polled now (a poll reached another process): which it holds, which it ended. */
+  polled (ids: readonly string[], now: number): PolledAnswer {
+    const held: string[] = []
+    for (const id of ids) {
+      const session = this.#byId.get(id)
+      if (session === undefined) continue
+      session.lastSeen = now
+      held.push(id)
+    }
+    return { held, killed: ids.filter((id) => this.#killed.has(id)) }
   }
 
   /** Ends the session of listener `listenerId`; its next poll is refused. False if there is none. */

@@ -38,8 +38,8 @@ export class MachineSlots {
     return refusalOf(reservation, relay.localMount)
   }
 
-  /** Gives back a place reserved for a listener that did not join (its socket went meanwhile). */
-  release (relay: Relay): void {
+  /** Gives back a place reserved for a listener that did not join (its socket went meanwhile), or for an HLS session that ended. */
+  release (relay: Pick<Relay, 'localMount'>): void {
     this.#link?.release(relay.localMount)
   }
 

@@ -7,7 +7,7 @@ import Fastify from 'fastify'
 import { fastifyIcecastRelay } from '../../dist/plugin.js'
 import { linkEnv, linkFromEnv, startPrimary } from '../../dist/cluster/primary.js'
 import { relayMachineQueries, workerMachineLink } from '../../dist/cluster/link.js'
-import { addedPrimaryRelay, workerMirror, workerOptions } from '../../dist/cluster/split.js'
+import { addedPrimaryRelay, workerHlsOrigin, workerMirror, workerOptions } from '../../dist/cluster/split.js'
 import type { RelayPluginOptions } from '../../dist/options.js'
 
 const options = JSON.parse(process.env['CLUSTER_APP_OPTIONS'] ?? '{}') as RelayPluginOptions
@@ -34,7 +34,7 @@ if (cluster.isPrimary) {
   for (let i = 0; i < WORKERS; i++) fork()
 } else {
   const link = linkFromEnv(process.env)!
-  const machine = workerMachineLink(workerMirror(options, link))
+  const machine = workerMachineLink(workerMirror(options, link), workerHlsOrigin(link))
   const app = Fastify({ logger: true, forceCloseConnections: true })
   await app.register(fastifyIcecastRelay, { ...workerOptions(options, link), machine })
   process.on('SIGTERM', () => { app.close().then(() => process.exit(0), () => process.exit(1)) })

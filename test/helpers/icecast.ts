@@ -453,3 +453,12 @@ export async function startSource (o: SourceOptions): Promise<Source> {
     get exited () { return proc.exited }
   }
 }
+
+/** ffmpeg as the master's AAC source: a tone, AAC LC in ADTS at 96 kbit/s, in real time. */
+export function startAacSource (icecast: Icecast, mount: string): Proc {
+  return spawnTracked('ffmpeg', [
+    '-nostdin', '-hide_banner', '-v', 'error', '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
+    '-ac', '2', '-c:a', 'aac', '-b:a', '96k', '-f', 'adts', '-content_type', 'audio/aac',
+    `icecast://source:${icecast.sourcePassword}@${icecast.host}:${icecast.port}${mount}`
+  ])
+}

@@ -14,9 +14,9 @@ import { tagLength } from '../../../lib/hls/id3.js'
 import { probeHls, segmentFrames, segmentTags, segmentTimeline } from '../../helpers/ffprobe-hls.js'
 import { playHls, startPlayerServer, type PlayerServer } from '../../helpers/hls-player.js'
 import { firstVariant, parseMediaPlaylist } from '../../helpers/hls-load.js'
-import { assertTools, httpGet, makeFixtures, startIcecast, startSource, waitFor, type Icecast, type Source } from '../../helpers/icecast.js'
+import { assertTools, httpGet, makeFixtures, startAacSource, startIcecast, startSource, waitFor, type Icecast, type Source } from '../../helpers/icecast.js'
 import { id3TagsIn } from '../../helpers/packed-audio.js'
-import { makeTempDir, sleep, spawnTracked, type Proc } from '../../helpers/procs.js'
+import { makeTempDir, sleep, type Proc } from '../../helpers/procs.js'
 
 let master: Icecast
 let mp3Source: Source
@@ -28,15 +28,6 @@ let pages: PlayerServer
 const AAC_TITLE = 'Ünïcode title ♪ from setMetadata'
 /** set on the master's MP3 mount by ffprobe's test, 10 s into its read */
 const PROBE_TITLE = 'Title during the probe'
-
-/** ffmpeg as the master's AAC source: a tone, AAC LC in ADTS at 96 kbit/s, in real time. */
-export function startAacSource (icecast: Icecast, mount: string): Proc {
-  return spawnTracked('ffmpeg', [
-    '-nostdin', '-hide_banner', '-v', 'error', '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
-    '-ac', '2', '-c:a', 'aac', '-b:a', '96k', '-f', 'adts', '-content_type', 'audio/aac',
-    `icecast://source:${icecast.sourcePassword}@${icecast.host}:${icecast.port}${mount}`
-  ])
-}
 
 /** The media playlist URL of a new session of `mount`. */
 async function mediaPlaylistUrl (mount: string): Promise<string> {

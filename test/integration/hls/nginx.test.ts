@@ -9,7 +9,7 @@ import { assertTools, httpGet, makeFixtures, startIcecast, startSource, waitFor,
 import { startNginxCache, type NginxCache } from '../../helpers/nginx.js'
 
 const SEGMENT = /^\/radio\.mp3\/(\d+)\.mp3$/
-const PLAYLIST = /^\/radio\.mp3\/index\.m3u8(\?session=[\w-]+)?$/
+const PLAYLIST = /^\/radio\.mp3\/index\.m3u8(\?session=[\w.-]+)?$/
 
 /** The sequence of the newest segment of /radio.mp3, asked of the relay itself. */
 async function liveEdge (): Promise<number> {

@@ -83,7 +83,7 @@ test('an MP3 mount: index.m3u8 names a session playlist whose segments start wit
   assert.match(body, /^#EXTM3U\n/)
   assert.match(body, /CODECS="mp4a\.40\.34"/)
   const variant = firstUri(body)
-  assert.match(variant, /^index\.m3u8\?session=[A-Za-z0-9_-]{16}$/)
+  assert.match(variant, /^index\.m3u8\?session=[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{22}$/)
   const media = await fetch(relay.url('/live/' + variant))
   assert.equal(media.status, 200)
   const playlist = await media.text()
@@ -252,12 +252,12 @@ test('listener auth: refused players get 401; on a guarded mount the segments ne
   assert.equal((await mainPlaylist(relay)).status, 401)
   const media = await fetch(await sessionUrl(relay, { headers: { 'x-token': 'good' } }))
   const uri = firstUri(await media.text())
-  assert.match(uri, /^\d+\.mp3\?session=[A-Za-z0-9_-]{16}$/)
+  assert.match(uri, /^\d+\.mp3\?session=[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{22}$/)
   assert.equal((await fetch(relay.url('/live/' + uri))).status, 200)
   assert.equal((await fetch(relay.url('/live/' + uri.replace(/\?.*/, '')))).status, 403)
 })
 
-test('hls with workers (a machine link) fails register: each worker would cut its own segments', async () => {
+test('hls with workers (a machine link) without its hlsOrigin fails register: each worker would cut its own segments', async () => {
   const machine = { index: 1, ask: async (): Promise<unknown[]> => [], answer: (): void => {}, reserve: async () => 'ok' as const, release: (): void => {} }
   const app = Fastify()
   const options: RelayPluginOptions = { hls: true, machine }
@@ -307,4 +307,22 @@ test('limits.clients counts sessions and listeners of the stream together, eithe
   await listener.waitForBytes(1000)
   const full = await mainPlaylist(other)
   assert.equal(full.status, 403, 'a listener of the stream fills the server for sessions')
+})
+
+test('the window (for the machine\'s other processes) is read with the relay credentials only: a listener gets a 401', async (t) => {
+  const relayAuth = { username: 'relay', password: 'window-reader-secret' }
+  const relay = await hlsRelay(t, { plugin: { relayAuth } })
+  relay.upstream.push(mp3Frames(100))
+  await mainPlaylist(relay)
+  assert.equal((await fetch(relay.url('/live/hls-window.json'))).status, 401)
+  const wrong = { authorization: `Basic ${Buffer.from('relay:wrong').toString('base64')}` }
+  assert.equal((await fetch(relay.url('/live/hls-window.json'), { headers: wrong })).status, 401)
+  const right = { authorization: `Basic ${Buffer.from(`${relayAuth.username}:${relayAuth.password}`).toString('base64')}` }
+  const answer = await fetch(relay.url('/live/hls-window.json'), { headers: right })
+  assert.equal(answer.status, 200)
+  const window = await answer.json() as { segments: Array<{ sequence: number, bytes: number, codec: string }> }
+  const first = window.segments[0]!
+  assert.equal(first.codec, 'mp3')
+  const segment = await fetch(relay.url(`/live/${first.sequence}.mp3`), { headers: right })
+  assert.equal((await segment.arrayBuffer()).byteLength, first.bytes)
 })

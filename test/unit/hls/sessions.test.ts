@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { isSessionId, newSessionId, Sessions, type Session } from '../../../lib/hls/sessions.js'
+import fc from 'fast-check'
+import { SessionIds, Sessions, type Session } from '../../../lib/hls/sessions.js'
 
 const T0 = 1_000_000
 
@@ -11,9 +12,8 @@ function session (id: string, listenerId: number, localMount = '/a', endsAt?: nu
 test('sessions: counted per mount, ended once each when they stop polling, by a kill or past their time', () => {
   const ended: number[] = []
   const sessions = new Sessions((s) => ended.push(s.listenerId))
-  const ids = [newSessionId(), newSessionId(), newSessionId()]
-  assert.ok(ids.every(isSessionId))
-  assert.ok(!isSessionId('../etc') && !isSessionId(''))
+  const issuer = new SessionIds()
+  const ids = [issuer.issue('/a'), issuer.issue('/b'), issuer.issue('/a')]
   sessions.add(session(ids[0]!, 1))
   sessions.add(session(ids[1]!, 2, '/b', T0 + 1000))
   sessions.add(session(ids[2]!, 3))
@@ -34,10 +34,25 @@ test('sessions: counted per mount, ended once each when they stop polling, by a 
 test('sessions: two sessions of one id (two polls of an expired one at once) leave one, counted once', () => {
   const ended: number[] = []
   const sessions = new Sessions((s) => ended.push(s.listenerId))
-  const id = newSessionId()
+  const id = new SessionIds().issue('/a')
   sessions.add(session(id, 1))
   sessions.add(session(id, 2))
   assert.deepEqual([sessions.size, sessions.on('/a'), ended], [1, 1, [1]])
   sessions.clear()
   assert.deepEqual([sessions.size, sessions.on('/a'), ended], [0, 0, [1, 2]])
+})
+
+test('session ids: valid on every process that holds the key, for their own mount only; made up or altered, never', () => {
+  const a = new SessionIds('the link secret')
+  const b = new SessionIds('the link secret')
+  const id = a.issue('/live.aac')
+  assert.ok(b.valid(id, '/live.aac'), 'another worker of the machine knows it')
+  assert.ok(!b.valid(id, '/other.aac'), 'not a session of another mount')
+  assert.ok(!new SessionIds('another secret').valid(id, '/live.aac'), 'not under another key')
+  assert.ok(!new SessionIds().valid(id, '/live.aac'), 'not under a process\'s own random key')
+  const altered = (id[0] === 'A' ? 'B' : 'A') + id.slice(1)
+  assert.ok(!b.valid(altered, '/live.aac'), 'its random part altered')
+  assert.ok(!b.valid('../etc', '/live.aac') && !b.valid('', '/live.aac'))
+  fc.assert(fc.property(fc.string({ maxLength: 64 }), (text) => !b.valid(text, '/live.aac')))
+  fc.assert(fc.property(fc.stringMatching(/^[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{22}$/), (text) => !b.valid(text, '/live.aac')))
 })

@@ -1,0 +1,119 @@
+// HLS sessions across `icecast-relay --workers 2` (the CLI, `<hls>` on): a session one worker let in is one
+// listener of the machine wherever its polls land, counted once in /status-json.xsl, and the machine's
+// `<clients>` limit holds for HLS sessions as it does for listeners.
+import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import { request } from 'node:http'
+import { join } from 'node:path'
+import { after, before, test } from 'node:test'
+import { pidsServing, startWorkers } from '../../helpers/cluster.js'
+import { firstVariant, parseMediaPlaylist } from '../../helpers/hls-load.js'
+import { assertTools, makeTempDir, startAacSource, startIcecast, type Icecast } from '../../helpers/icecast.js'
+import { freePort, httpGet, waitFor, type Proc } from '../../helpers/procs.js'
+
+const MOUNT = '/radio.aac'
+const TARGET_SECONDS = 2
+const PLAYERS = 3
+/** the machine's limit: one place left once the players are in */
+const CLIENTS = PLAYERS + 1
+
+let master: Icecast
+let source: Proc
+let cli: Proc
+let base: string
+/** the media playlists of the players let in */
+const players: string[] = []
+
+/** node:cluster hands connections to the workers in turn: a request between shifts which one the next reaches. */
+async function shift (): Promise<void> {
+  await httpGet(`${base}/status-json.xsl`)
+}
+
+/** A new session on a new connection: its media playlist's URL. */
+async function newSession (): Promise<string> {
+  const main = await httpGet(`${base}${MOUNT}/index.m3u8`)
+  assert.equal(main.status, 200, main.body.toString())
+  return firstVariant(main.body.toString(), `${base}${MOUNT}/index.m3u8`)!
+}
+
+/** A HEAD of `url` on a new connection (a HEAD is let in as a session and counted as none): its status. */
+async function headStatus (url: string): Promise<number | undefined> {
+  return await new Promise((resolve) => {
+    request(url, { method: 'HEAD', agent: false }, (res) => {
+      res.resume()
+      resolve(res.statusCode)
+    }).on('error', () => { resolve(undefined) }).end()
+  })
+}
+
+async function hlsListeners (): Promise<number | undefined> {
+  const stats = JSON.parse((await httpGet(`${base}/status-json.xsl`)).body.toString()) as { icestats: { source?: { hls_listeners?: number } | Array<{ hls_listeners?: number }> } }
+  return [stats.icestats.source ?? []].flat()[0]?.hls_listeners
+}
+
+/** Each player polls its media playlist `times` times, over new connections that reach both workers; every poll answered 200. */
+async function pollAll (players: string[], times: number): Promise<void> {
+  for (let round = 0; round < times; round++) {
+    for (const [i, url] of players.entries()) {
+      if ((round + i) % 2 === 1) await shift()
+      const media = await httpGet(url)
+      assert.equal(media.status, 200, `poll ${round} of player ${i}: ${media.body.toString()}`)
+      assert.ok(parseMediaPlaylist(media.body.toString(), url).segments.length > 0)
+    }
+  }
+}
+
+before(async () => {
+  assertTools('ffmpeg', 'icecast2')
+  master = await startIcecast()
+  source = startAacSource(master, '/live.aac')
+  await master.waitForMount('/live.aac', { timeoutMs: 10000 })
+  const port = await freePort()
+  base = `http://127.0.0.1:${port}`
+  const config = join(makeTempDir('cluster-hls-sessions'), 'icecast.xml')
+  writeFileSync(config, `<icecast>
+  <limits><clients>${CLIENTS}</clients></limits>
+  <listen-socket><bind-address>127.0.0.1</bind-address><port>${port}</port></listen-socket>
+  <hls><segment-seconds>${TARGET_SECONDS}</segment-seconds><window-segments>6</window-segments></hls>
+  <relay><server>${master.host}</server><port>${master.port}</port><mount>/live.aac</mount><local-mount>${MOUNT}</local-mount></relay>
+</icecast>
+`)
+  cli = await startWorkers(config, base, 2)
+  await waitFor(async () => {
+    for (let i = 0; i < 2; i++) {
+      if (await headStatus(`${base}${MOUNT}/index.m3u8`) !== 200) return false
+    }
+    return true
+  }, { timeoutMs: 20000, intervalMs: 500, message: () => `HLS of ${MOUNT} on both workers\n${cli.output().slice(-3000)}` })
+})
+
+after(async () => {
+  await cli?.stop()
+  await source?.stop()
+  await master?.stop()
+})
+
+test(`${PLAYERS} players polling through both workers count ${PLAYERS} in /status-json.xsl, whichever worker answers it`, async () => {
+  for (let i = 0; i < PLAYERS; i++) {
+    if (i % 2 === 1) await shift()
+    players.push(await newSession())
+  }
+  await pollAll(players, 4)
+  for (const url of players) {
+    const { pathname, search } = new URL(url)
+    assert.equal(pidsServing(cli.output(), pathname + search).size, 2, `both workers answered ${pathname + search}`)
+  }
+  // the figures of both workers, asked of each in turn; the polls told where they are held within a second
+  for (let i = 0; i < 4; i++) assert.equal(await hlsListeners(), PLAYERS, `answer ${i}`)
+})
+
+test(`<clients>${CLIENTS}: one more session is let in, then none on either worker; the players in keep playing on both`, async () => {
+  players.push(await newSession())
+  for (let i = 0; i < 4; i++) {
+    if (i % 2 === 1) await shift()
+    const refused = await httpGet(`${base}${MOUNT}/index.m3u8`)
+    assert.equal(refused.status, 403, `new session ${i}: ${refused.body.toString()}`)
+  }
+  await pollAll(players, 3)
+  assert.equal(await hlsListeners(), CLIENTS)
+})
