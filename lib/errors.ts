@@ -100,6 +100,8 @@ export const StreamlistTimeoutError = createError(
 /** A relay added in a worker that the machine's relays (the primary) did not take: the worker's add is undone. */
 export const MachineUnavailableError = createError(
   'FST_ICECAST_RELAY_MACHINE_UNAVAILABLE', 'fastify-icecast-relay: the machine\'s relays did not take %s: nothing was added', 503)
+/** A worker could not read the primary's HLS window or segment: the player is answered 503. */
+export const HlsOriginError = createError('FST_ICECAST_RELAY_HLS_ORIGIN', 'HLS origin %s: %s', 502)
 /** Why a stream list fetch in flight is given up: the app closes. */
 export const ClosingError = createError('FST_ICECAST_RELAY_CLOSING', 'closing')
 

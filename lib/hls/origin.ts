@@ -1,4 +1,5 @@
 import { Value } from '@sinclair/typebox/value'
+import { HlsOriginError } from '../errors.js'
 import type { HlsOrigin } from '../options.js'
 import { WindowAnswerSchema, windowOf, type HlsWindow } from './window.js'
 
@@ -68,7 +69,7 @@ export class RemoteWindows {
   async window (localMount: string, settings: RemoteSettings): Promise<HlsWindow> {
     return await this.#windows.get(localMount, settings.segmentSeconds * 500, async () => {
       const answer: unknown = await (await this.#fetch(`${localMount}/${WINDOW_FILE}`, true))?.json()
-      if (!Value.Check(WindowAnswerSchema, answer)) throw new Error(`the HLS window of ${localMount} could not be read`)
+      if (!Value.Check(WindowAnswerSchema, answer)) throw new HlsOriginError(`${this.#origin.url}${localMount}`, 'its window could not be read')
       return windowOf(answer)
     })
   }
@@ -93,7 +94,7 @@ export class RemoteWindows {
       signal: AbortSignal.timeout(ORIGIN_TIMEOUT_MS)
     })
     if (response.status === 404 && !json) return undefined
-    if (!response.ok) throw new Error(`${url}${path} answered ${response.status}`)
+    if (!response.ok) throw new HlsOriginError(`${url}${path}`, `answered ${response.status}`)
     return response
   }
 }
