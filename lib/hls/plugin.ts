@@ -212,6 +212,14 @@ export function hlsServer (init: HlsInit): HlsServer {
       answer(reply, machineFull.code, machineFull.message)
       return undefined
     }
+    // others were let in while this one waited for its auth and place: the limits are checked again, as the listener route does
+    const fullNow = request.method === 'HEAD' ? undefined : overLimit(registry, relay, sessions)
+    if (fullNow !== undefined) {
+      slots.release(relay)
+      gate.left(listenerId)
+      answer(reply, 403, fullNow)
+      return undefined
+    }
     const now = Date.now()
     const maxDuration = granted.maxDuration ?? relay.def.maxListenerDuration
     const session: Session = {

@@ -18,6 +18,8 @@ export class HlsStream implements StreamTap {
   /** begin() has just been called: the next head is that stream's */
   #fresh = false
   #metadata: RelayMetadata | undefined
+  /** the title last given to the segmenter */
+  #title: string | undefined
 
   constructor (relay: RelayView, settings: ResolvedHlsSettings, live: Map<RelayView, HlsStream>) {
     this.settings = settings
@@ -40,10 +42,15 @@ export class HlsStream implements StreamTap {
       this.#head = head
     }
     this.#fresh = false
+    // a new metadata object may carry the same title (a StreamUrl change, the same title set again): no new title
     const metadata = this.#relay.metadata
     if (metadata !== this.#metadata) {
       this.#metadata = metadata
-      if (metadata?.title !== undefined) this.segmenter.title(metadata.title)
+      const title = metadata?.title
+      if (title !== undefined && title !== this.#title) {
+        this.#title = title
+        this.segmenter.title(title)
+      }
     }
     this.segmenter.push(bytes, now)
   }

@@ -326,3 +326,36 @@ test('the window (for the machine\'s other processes) is read with the relay cre
   const segment = await fetch(relay.url(`/live/${first.sequence}.mp3`), { headers: right })
   assert.equal((await segment.arrayBuffer()).byteLength, first.bytes)
 })
+
+test('players asking at once while their auth is pending: no more sessions than maxListeners', async (t) => {
+  const relay = await hlsRelay(t, {
+    plugin: { limits: { clients: 10 }, authenticate: async () => { await sleep(300); return true } },
+    relay: { maxListeners: 5 }
+  })
+  relay.upstream.push(mp3Frames(200))
+  while ((await fetch(relay.url('/live/index.m3u8'), { method: 'HEAD' })).status !== 200) await sleep(50)
+  const answers = await Promise.all(Array.from({ length: 30 }, async () => {
+    const response = await fetch(relay.url('/live/index.m3u8'))
+    await response.arrayBuffer()
+    return response.status
+  }))
+  assert.deepEqual([answers.filter((status) => status === 200).length, answers.filter((status) => status === 403).length], [5, 25])
+  assert.equal(await hlsListeners(relay), 5)
+})
+
+test('the same title set again is no new title: MP3 segments are not cut for it', async (t) => {
+  const relay = await hlsRelay(t, { plugin: { hls: { segmentSeconds: 3, windowSegments: 10 } } })
+  relay.upstream.push(mp3Frames(60))
+  await sleep(200)
+  relay.app.relay.setMetadata('/live', { title: 'Same' })
+  for (let i = 0; i < 8; i++) {
+    relay.upstream.push(mp3Frames(50))
+    await sleep(200)
+    relay.app.relay.setMetadata('/live', { title: 'Same' })
+  }
+  const playlist = await (await fetch(await sessionUrl(relay))).text()
+  const durations = [...playlist.matchAll(/#EXTINF:([\d.]+)/g)].map((match) => Number(match[1]))
+  assert.ok(durations.length >= 3, playlist)
+  // the first title, 1.6 s into the first segment, cuts it; the same title again cuts nothing
+  assert.ok(durations.slice(1).every((duration) => duration > 2.9), playlist)
+})
