@@ -454,11 +454,11 @@ export async function startSource (o: SourceOptions): Promise<Source> {
   }
 }
 
-/** ffmpeg as the master's AAC source: a tone, AAC LC in ADTS at 96 kbit/s, in real time. */
-export function startAacSource (icecast: Icecast, mount: string): Proc {
+/** ffmpeg as the master's AAC source: a tone, AAC LC in ADTS at 96 kbit/s, in real time; no bitrate header. */
+export function startAacSource (icecast: Icecast, mount: string, name?: string): Proc {
   return spawnTracked('ffmpeg', [
     '-nostdin', '-hide_banner', '-v', 'error', '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
-    '-ac', '2', '-c:a', 'aac', '-b:a', '96k', '-f', 'adts', '-content_type', 'audio/aac',
+    '-ac', '2', '-c:a', 'aac', '-b:a', '96k', '-f', 'adts', '-content_type', 'audio/aac', ...(name === undefined ? [] : ['-ice_name', name]),
     `icecast://source:${icecast.sourcePassword}@${icecast.host}:${icecast.port}${mount}`
   ])
 }

@@ -7,23 +7,14 @@ import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { launchChromium, type Browser } from '../../helpers/browser.js'
 import { relayApp, waitForState, waitUntil, type RelayApp } from '../../helpers/app.js'
-import { assertTools, makeFixtures, startIcecast, startSource, type Icecast, type Source } from '../../helpers/icecast.js'
-import { spawnTracked, type Proc } from '../../helpers/procs.js'
+import { assertTools, makeFixtures, startAacSource, startIcecast, startSource, type Icecast, type Source } from '../../helpers/icecast.js'
+import type { Proc } from '../../helpers/procs.js'
 
 let master: Icecast
 const sources: Source[] = []
 let aacSource: Proc
 let relay: RelayApp
 let browser: Browser
-
-/** ffmpeg as the master's AAC source: a tone, AAC in ADTS at 96 kbit/s, sent in real time; no bitrate header. */
-function startAacSource (icecast: Icecast, mount: string): Proc {
-  return spawnTracked('ffmpeg', [
-    '-nostdin', '-hide_banner', '-v', 'error', '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
-    '-ac', '2', '-c:a', 'aac', '-b:a', '96k', '-f', 'adts', '-content_type', 'audio/aac', '-ice_name', 'Master AAC',
-    `icecast://source:${icecast.sourcePassword}@${icecast.host}:${icecast.port}${mount}`
-  ])
-}
 
 before(async () => {
   assertTools('icecast2', 'ezstream', 'chromium', 'ffmpeg')
@@ -34,7 +25,7 @@ before(async () => {
     icecast: master, mount: '/live.mp3', files: [fixtures.mp3.long], format: 'mp3', name: 'Master MP3', genre: 'Jazz & Blues', description: 'The master\'s MP3', bitrate: 128, metadata: false
   }))
   sources.push(await startSource({ icecast: master, mount: '/live.ogg', files: [fixtures.vorbis.long], format: 'ogg' }))
-  aacSource = startAacSource(master, '/live.aac')
+  aacSource = startAacSource(master, '/live.aac', 'Master AAC')
   await master.waitForMount('/live.aac', { timeoutMs: 10000 })
   await master.updateMetadata('/live.mp3', 'Long Track')
   relay = await relayApp({
