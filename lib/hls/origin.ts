@@ -1,5 +1,6 @@
 import { Value } from '@sinclair/typebox/value'
 import { HlsOriginError } from '../errors.js'
+import { basicAuthorization } from '../http.js'
 import type { HlsOrigin } from '../options.js'
 import { WindowAnswerSchema, windowOf, type HlsWindow } from './window.js'
 
@@ -90,7 +91,7 @@ export class RemoteWindows {
   async #fetch (path: string, json: boolean): Promise<Response | undefined> {
     const { url, username, password } = this.#origin
     const response = await fetch(url + path, {
-      headers: { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`, ...(json && { accept: 'application/json' }) },
+      headers: { authorization: basicAuthorization(username, password), ...(json && { accept: 'application/json' }) },
       signal: AbortSignal.timeout(ORIGIN_TIMEOUT_MS)
     })
     if (response.status === 404 && !json) return undefined
