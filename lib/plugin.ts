@@ -18,6 +18,7 @@ import { SlaveNetwork } from './cluster/network.js'
 import { localView } from './stats/view.js'
 import { catchUpRelays, machineView, MAX_HLS_POLLED, type Query } from './cluster/machine.js'
 import { hlsServer, type HlsServer } from './hls/plugin.js'
+import { corsAnywhere, preflightRoute } from './hls/cors.js'
 import { InvalidOptionError } from './errors.js'
 
 declare module 'fastify' {
@@ -117,6 +118,7 @@ function hlsOf (fastify: FastifyInstance, registry: RegistryCore, gate: Listener
     : { tell: async (ids: string[]) => await machine.ask({ kind: 'hlsPolled', ids } satisfies Query), max: MAX_HLS_POLLED }
   const hls = hlsServer({ registry, gate, hls: options.hls, origin: machine?.hlsOrigin, relayAuth: options.relayAuth, slots, tellPolls })
   if (hls.extension !== undefined) registry.extend(hls.extension)
+  if (corsAnywhere(options.hls, options.relays)) preflightRoute(fastify, options.prefix, hls.preflight)
   fastify.addHook('onClose', async () => { hls.close() })
   return hls
 }

@@ -69,7 +69,7 @@ export class RemoteWindows {
 
   async window (localMount: string, settings: RemoteSettings): Promise<HlsWindow> {
     return await this.#windows.get(localMount, settings.segmentSeconds * 500, async () => {
-      const answer: unknown = await (await this.#fetch(`${localMount}/${WINDOW_FILE}`, true))?.json()
+      const answer: unknown = await (await this.#fetch(`${encodeURI(localMount)}/${WINDOW_FILE}`, true))?.json()
       if (!Value.Check(WindowAnswerSchema, answer)) throw new HlsOriginError(`${this.#origin.url}${localMount}`, 'its window could not be read')
       return windowOf(answer)
     })
@@ -82,12 +82,15 @@ export class RemoteWindows {
   async segment (localMount: string, name: string, createdAt: number, settings: RemoteSettings): Promise<Buffer | undefined> {
     const keepMs = settings.segmentSeconds * settings.windowSegments * 1000
     return await this.#segments.get(`${localMount}/${name}@${createdAt}`, keepMs, async () => {
-      const response = await this.#fetch(`${localMount}/${name}`, false)
+      const response = await this.#fetch(`${encodeURI(localMount)}/${name}`, false)
       return response === undefined ? undefined : Buffer.from(await response.arrayBuffer())
     })
   }
 
-  /** The origin's answer; undefined for a 404 (a window that is not live, a segment gone); throws on any other. */
+  /**
+   * The origin's answer to `path` (percent-encoded: a mount may have `%` or non-ASCII in its name, never `?` or `#`);
+   * undefined for a 404 (a window that is not live, a segment gone); throws on any other.
+   */
   async #fetch (path: string, json: boolean): Promise<Response | undefined> {
     const { url, username, password } = this.#origin
     const response = await fetch(url + path, {

@@ -11,12 +11,15 @@ import type { LocalRelays } from '../stats/view.js'
 import type { RelayExtension, RelayView } from '../relay/extension.js'
 import type { Relay } from '../relay/relay.js'
 import type { RegistryCore } from '../relay/registry.js'
-import { mediaPlaylist, multivariantPlaylist } from './playlist.js'
+import { bandwidthOf, mediaPlaylist, multivariantPlaylist } from './playlist.js'
 import type { PackedCodec } from './segmenter.js'
 import { PolledAnswerSchema, SessionIds, Sessions, type PolledAnswer, type Session } from './sessions.js'
 import { HlsStream } from './stream.js'
 import { hlsRelays } from './view.js'
 import { RemoteWindows } from './origin.js'
+import { nameAfterSlash } from './paths.js'
+import { answerPreflight, corsHeaders } from './cors.js'
+import { playlistValidators, segmentValidators, sendCached, sendCachedBytes } from './conditional.js'
 import { entryOf, type HlsWindow, type SegmentEntry } from './window.js'
 
 export interface HlsInit {
@@ -49,6 +52,8 @@ export interface HlsServer {
   extension: RelayExtension | undefined
   /** Answers `path` (a decoded path under the prefix) when it names an HLS resource of a mount; true if it did. */
   serve: (request: FastifyRequest, reply: FastifyReply, path: string) => Promise<boolean>
+  /** Answers the CORS preflight of `path` (as `serve` takes it) when it names an HLS resource with CORS; true if it did. */
+  preflight: (request: FastifyRequest, reply: FastifyReply, path: string) => boolean
   sessions: Sessions
   /** The answer to another process of the machine that polls of sessions `told` reached: this one's part. */
   polled: (told: string[]) => PolledAnswer
@@ -81,25 +86,6 @@ function segmentName (segment: SegmentEntry): string {
 function segmentUri (segment: SegmentEntry, session: string | undefined): string {
   const name = segmentName(segment)
   return session === undefined ? name : `${name}?session=${session}`
-}
-
-function httpDate (ms: number): string {
-  return new Date(ms).toUTCString()
-}
-
-/** Whether the client's copy (If-None-Match, else If-Modified-Since) is current. */
-function fresh (request: FastifyRequest, etag: string, lastModified: number): boolean {
-  const match = request.headers['if-none-match']
-  if (match !== undefined) return match.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag)
-  const since = request.headers['if-modified-since']
-  return since !== undefined && Math.floor(lastModified / 1000) <= Date.parse(since) / 1000
-}
-
-/** A body sent with its validators, or a 304 when the client has it. */
-function sendCached (request: FastifyRequest, reply: FastifyReply, body: string | Buffer, lastModified: number, etag: string): FastifyReply {
-  reply.header('etag', etag).header('last-modified', httpDate(lastModified))
-  if (fresh(request, etag, lastModified)) return reply.code(304).send()
-  return reply.send(body)
 }
 
 function weakHash (text: string): string {
@@ -245,9 +231,8 @@ export function hlsServer (init: HlsInit): HlsServer {
     if (given === null) {
       const session = await admit(request, reply, relay, settings, ids.issue(relay.localMount))
       if (session === undefined) return true
-      const peak = Math.max(...segments.map((segment) => segment.bytes * 8 / segment.duration))
       reply.header('cache-control', 'no-store').type(PLAYLIST_TYPE)
-      reply.send(multivariantPlaylist({ bandwidth: peak, codecs: segments.at(-1)!.codecs, uri: `index.m3u8?session=${session.id}` }))
+      reply.send(multivariantPlaylist({ ...bandwidthOf(segments, settings.segmentSeconds), codecs: segments.at(-1)!.codecs, uri: `index.m3u8?session=${session.id}` }))
       return true
     }
     if (!ids.valid(given, relay.localMount)) return answer(reply, 404, `No such HLS session of ${relay.localMount}: ask index.m3u8 without one`)
@@ -270,7 +255,7 @@ export function hlsServer (init: HlsInit): HlsServer {
     // at most half a target duration, as RFC 8216 §6.2.2 asks of a live playlist's caches
     const maxAge = Math.floor(settings.segmentSeconds / 2)
     reply.header('cache-control', maxAge > 0 ? `max-age=${maxAge}` : 'no-cache').type(PLAYLIST_TYPE)
-    sendCached(request, reply, body, segments.at(-1)!.createdAt, `"${weakHash(body)}"`)
+    sendCached(request, reply, body, playlistValidators(`"${weakHash(body)}"`, segments.map((each) => each.createdAt)))
     return true
   }
 
@@ -287,27 +272,40 @@ export function hlsServer (init: HlsInit): HlsServer {
       return answer(reply, 404, `Segment ${sequence}.${extension} is not in the window of ${relay.localMount}`)
     }
     reply.header('cache-control', `public, max-age=${settings.segmentSeconds * settings.windowSegments}`).type(CONTENT_TYPE[found!.codec])
-    sendCached(request, reply, data, found!.createdAt, `"${found!.sequence}-${found!.createdAt.toString(36)}"`)
+    sendCachedBytes(request, reply, data, segmentValidators(`"${found!.sequence}-${found!.createdAt.toString(36)}"`, found!.createdAt))
     return true
   }
 
   /** The window for the machine's other processes (checked as they read it: WindowAnswerSchema). */
-  function windowFile (request: FastifyRequest, reply: FastifyReply, window: HlsWindow): true {
-    if (!isMachine(request)) {
-      sendUnauthorized(reply)
-      return true
-    }
+  function windowFile (reply: FastifyReply, window: HlsWindow): true {
     reply.header('cache-control', 'no-store').type('application/json').send(JSON.stringify(window))
     return true
   }
 
-  async function serve (request: FastifyRequest, reply: FastifyReply, path: string): Promise<boolean> {
-    const match = HLS_PATH.exec(path)
+  /** The relay and resource a path names, if it is an HLS resource the request may know of. */
+  function resourceOf (request: FastifyRequest, path: string): { match: RegExpExecArray, relay: Relay } | undefined {
+    const match = nameAfterSlash(request.raw.url ?? '', path) ? HLS_PATH.exec(path) : null
     const relay = match === null ? undefined : registry.find(match[1]!)
-    if (relay === undefined) return false
+    // the window is the machine's own: to anyone else, a path like any unknown one (no challenge that says it is there)
+    if (relay === undefined || (match![2] !== undefined && !isMachine(request))) return undefined
+    return { match: match!, relay }
+  }
+
+  function preflight (request: FastifyRequest, reply: FastifyReply, path: string): boolean {
+    const resource = resourceOf(request, path)
+    const cors = resource === undefined || resource.match[2] !== undefined ? undefined : relayHls(resource.relay.def, hls)?.cors
+    if (cors === undefined || cors === false) return false
+    answerPreflight(request, reply, cors)
+    return true
+  }
+
+  async function serve (request: FastifyRequest, reply: FastifyReply, path: string): Promise<boolean> {
+    const resource = resourceOf(request, path)
+    if (resource === undefined) return false
+    const { match, relay } = resource
     for (const [name, value] of LISTENER_SAFETY_HEADERS) reply.header(name, value)
     const settings = relayHls(relay.def, hls)
-    if (settings?.cors !== undefined && settings.cors !== false) reply.header('access-control-allow-origin', settings.cors)
+    if (settings?.cors !== undefined && settings.cors !== false) corsHeaders(reply, settings.cors)
     if (settings === undefined) return answer(reply, 404, `${relay.localMount} has no HLS`)
     if (registry.closing) return answer(reply, 503, 'Server is shutting down', 5)
     let window: HlsWindow
@@ -317,7 +315,7 @@ export function hlsServer (init: HlsInit): HlsServer {
       request.log.warn({ err: error }, 'HLS window not read from the machine\'s origin')
       return answer(reply, 503, `HLS of ${relay.localMount} is not available now`, settings.segmentSeconds)
     }
-    if (match![2] !== undefined) return windowFile(request, reply, window)
+    if (match[2] !== undefined) return windowFile(reply, window)
     const codec = window.unsupported ?? (relay.container === 'ogg' ? 'Ogg' : undefined)
     if (codec !== undefined) {
       return answer(reply, 404, `${relay.localMount} is ${codec}: HLS packed audio carries MP3 and AAC (ADTS) only`)
@@ -325,13 +323,14 @@ export function hlsServer (init: HlsInit): HlsServer {
     if (window.segments.length === 0) {
       return answer(reply, 503, `HLS of ${relay.localMount} is not live yet`, settings.segmentSeconds)
     }
-    if (match![3] === undefined) return await playlist(request, reply, relay, settings, window)
-    return await segment(request, reply, relay, settings, window, Number(match![3]), match![4]!)
+    if (match[3] === undefined) return await playlist(request, reply, relay, settings, window)
+    return await segment(request, reply, relay, settings, window, Number(match[3]), match[4]!)
   }
 
   return {
     extension,
     serve,
+    preflight,
     sessions,
     polled: (told) => sessions.polled(told, Date.now()),
     relays: (relays) => hlsRelays(relays, sessions, (localMount) => {

@@ -10,7 +10,9 @@ import { assertTools, startAacSource, startIcecast, type Icecast } from '../../h
 import { freePort, httpGet, spawnTracked, waitFor, type Proc } from '../../helpers/procs.js'
 
 const FIXTURE = new URL('../../helpers/cluster-app.ts', import.meta.url).pathname
-const MOUNT = '/radio.aac'
+/** `%` and non-ASCII in the name: the workers ask the primary for it percent-encoded */
+const MOUNT = '/radio-é-100%.aac'
+const PATH = encodeURI(MOUNT)
 const TARGET_SECONDS = 2
 const POLLS = 20
 
@@ -21,9 +23,9 @@ let base: string
 
 /** A new session's media playlist, on a new connection: its URL and what it lists. */
 async function newSession (): Promise<{ url: string, text: string, playlist: MediaPlaylist }> {
-  const main = await httpGet(`${base}${MOUNT}/index.m3u8`)
+  const main = await httpGet(`${base}${PATH}/index.m3u8`)
   assert.equal(main.status, 200, main.body.toString())
-  const url = firstVariant(main.body.toString(), `${base}${MOUNT}/index.m3u8`)
+  const url = firstVariant(main.body.toString(), `${base}${PATH}/index.m3u8`)
   assert.ok(url !== null)
   const media = await httpGet(url)
   assert.equal(media.status, 200, media.body.toString())
@@ -65,9 +67,9 @@ before(async () => {
   await waitForListening(cli, base, 2)
   // two segments in the window: the primary has cut them and each worker has read its window
   await waitFor(async () => {
-    const main = await httpGet(`${base}${MOUNT}/index.m3u8`)
+    const main = await httpGet(`${base}${PATH}/index.m3u8`)
     if (main.status !== 200) return false
-    const media = await httpGet(firstVariant(main.body.toString(), `${base}${MOUNT}/index.m3u8`)!)
+    const media = await httpGet(firstVariant(main.body.toString(), `${base}${PATH}/index.m3u8`)!)
     return media.status === 200 && parseMediaPlaylist(media.body.toString(), base).segments.length >= 2
   }, { timeoutMs: 20000, intervalMs: 500, message: () => `HLS of ${MOUNT}\n${cli.output().slice(-3000)}` })
 })
@@ -119,7 +121,7 @@ test('a segment fetched from both workers is the same bytes, under the same ETag
 })
 
 test('ffprobe reads 20 s through both workers: every frame decodes, no timestamp jump', async () => {
-  const probe = await probeHls(`${base}${MOUNT}/index.m3u8`, { seconds: 20 })
+  const probe = await probeHls(`${base}${PATH}/index.m3u8`, { seconds: 20 })
   assert.deepEqual(probe.problems, [], 'no complaint of the decoder or the demuxer')
   assert.deepEqual(probe.jumps, [], 'each packet starts where the one before ended')
   assert.equal(probe.codec, 'aac')

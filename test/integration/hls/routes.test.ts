@@ -57,9 +57,9 @@ async function sessionUrl (relay: RelayApp, init: RequestInit = {}): Promise<str
 }
 
 /** A request with the path as written (fetch would resolve dot segments itself). */
-async function rawGet (relay: RelayApp, path: string): Promise<number> {
+async function rawGet (relay: RelayApp, path: string, method = 'GET'): Promise<number> {
   return await new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port: new URL(relay.base).port, path }, (response) => { response.resume(); resolve(response.statusCode!) }).on('error', reject)
+    http.request({ host: '127.0.0.1', port: new URL(relay.base).port, path, method }, (response) => { response.resume(); resolve(response.statusCode!) }).on('error', reject).end()
   })
 }
 
@@ -309,14 +309,17 @@ test('limits.clients counts sessions and listeners of the stream together, eithe
   assert.equal(full.status, 403, 'a listener of the stream fills the server for sessions')
 })
 
-test('the window (for the machine\'s other processes) is read with the relay credentials only: a listener gets a 401', async (t) => {
+test('the window (for the machine\'s other processes) is read with the relay credentials only: a listener gets a 404', async (t) => {
   const relayAuth = { username: 'relay', password: 'window-reader-secret' }
   const relay = await hlsRelay(t, { plugin: { relayAuth } })
   relay.upstream.push(mp3Frames(100))
   await mainPlaylist(relay)
-  assert.equal((await fetch(relay.url('/live/hls-window.json'))).status, 401)
+  const refused = await fetch(relay.url('/live/hls-window.json'))
+  assert.equal(refused.status, 404, 'an unknown path to a listener: no challenge')
+  assert.equal(refused.headers.get('www-authenticate'), null)
+  assert.match(await refused.text(), /Route GET:\/live\/hls-window.json not found/, 'the app\'s own 404')
   const wrong = { authorization: `Basic ${Buffer.from('relay:wrong').toString('base64')}` }
-  assert.equal((await fetch(relay.url('/live/hls-window.json'), { headers: wrong })).status, 401)
+  assert.equal((await fetch(relay.url('/live/hls-window.json'), { headers: wrong })).status, 404)
   const right = { authorization: `Basic ${Buffer.from(`${relayAuth.username}:${relayAuth.password}`).toString('base64')}` }
   const answer = await fetch(relay.url('/live/hls-window.json'), { headers: right })
   assert.equal(answer.status, 200)
@@ -358,4 +361,179 @@ test('the same title set again is no new title: MP3 segments are not cut for it'
   assert.ok(durations.length >= 3, playlist)
   // the first title, 1.6 s into the first segment, cuts it; the same title again cuts nothing
   assert.ok(durations.slice(1).every((duration) => duration > 2.9), playlist)
+})
+
+test('the window of a single process without relay credentials is a 404 to anyone, as any unknown path', async (t) => {
+  const relay = await hlsRelay(t)
+  relay.upstream.push(mp3Frames(100))
+  await mainPlaylist(relay)
+  const tries: Array<Record<string, string>> = [{}, { authorization: `Basic ${Buffer.from('relay:').toString('base64')}` }, { authorization: 'Basic ' }]
+  for (const headers of tries) {
+    const answer = await fetch(relay.url('/live/hls-window.json'), { headers })
+    assert.equal(answer.status, 404)
+    assert.equal(answer.headers.get('www-authenticate'), null)
+    assert.match(await answer.text(), /Route GET:\/live\/hls-window.json not found/)
+  }
+})
+
+test('odd spellings as the listener route reads them: %XX decoded (%2F too) in the mount, the HLS name after a real slash; no slash or dot folded', async (t) => {
+  const relay = await scriptedRelay(t, '/radio/live', { plugin: { hls: HLS } })
+  await relay.upstream.waitForClients(1)
+  relay.upstream.push(mp3Frames(200))
+  while ((await fetch(relay.url('/radio/live/index.m3u8'), { method: 'HEAD' })).status !== 200) await sleep(50)
+  // the mount part decoded as a listener's URL is: relative URIs then resolve under the same spelling
+  const encodedMount = relay.url('/radio%2Flive/index.m3u8')
+  const main = await fetch(encodedMount)
+  assert.equal(main.status, 200)
+  const media = await fetch(new URL(firstUri(await main.text()), encodedMount))
+  assert.equal(media.status, 200)
+  assert.equal(new URL(media.url).pathname, '/radio%2Flive/index.m3u8')
+  const segment = await fetch(new URL(firstUri(await media.text()), media.url))
+  assert.equal(segment.status, 200)
+  assert.equal(segment.headers.get('content-type'), 'audio/mpeg')
+  assert.equal(await rawGet(relay, '/radio/live/%69ndex.m3u8', 'HEAD'), 200, 'a name decoded as the listener route decodes')
+  assert.equal(await rawGet(relay, '/radio%2flive', 'HEAD'), 200, 'the listener route: %2F is a slash of the mount')
+  // a name after %2F would have its relative URIs resolve outside the mount
+  for (const path of ['/radio/live%2Findex.m3u8', '/radio/live%2f0.mp3', '/radio%2Flive%2Findex.m3u8']) {
+    const answer = await fetch(relay.url(path))
+    assert.equal(answer.status, 404, path)
+    assert.match(await answer.text(), /not found/, `${path}: the app's own 404`)
+  }
+  for (const path of ['/radio/live//index.m3u8', '//radio/live/index.m3u8', '/radio//live/index.m3u8', '/radio/./live/index.m3u8', '/radio/live/./index.m3u8', '/radio/x/../live/index.m3u8', '/radio/live/%2E/index.m3u8', '/radio/live/index.m3u8%3Fsession=x']) {
+    assert.equal(await rawGet(relay, path), 404, path)
+  }
+  for (const path of ['//radio/live', '/radio//live', '/radio/./live']) assert.equal(await rawGet(relay, path, 'HEAD'), 404, `the listener route: ${path}`)
+})
+
+test('conditional requests: If-None-Match * and lists answer 304, If-Modified-Since is ignored beside If-None-Match', async (t) => {
+  const relay = await hlsRelay(t, { plugin: { hls: { segmentSeconds: 1, windowSegments: 10 } } })
+  relay.upstream.push(mp3Frames(200))
+  const media = await fetch(await sessionUrl(relay))
+  const playlistUrl = media.url
+  const etag = media.headers.get('etag')!
+  const segmentUrl = relay.url('/live/' + firstUri(await media.text()))
+  const segment = await fetch(segmentUrl)
+  const validators = { etag: segment.headers.get('etag')!, modified: segment.headers.get('last-modified')! }
+  await segment.arrayBuffer()
+  for (const [url, tag] of [[playlistUrl, etag], [segmentUrl, validators.etag]] as const) {
+    for (const match of ['*', `"other", ${tag}`, `W/${tag}`]) {
+      const answer = await fetch(url, { headers: { 'if-none-match': match } })
+      assert.equal(answer.status, 304, `${url} ${match}`)
+      assert.equal(answer.headers.get('etag'), tag)
+    }
+    const stale = await fetch(url, { headers: { 'if-none-match': '"other"', 'if-modified-since': new Date(Date.now() + 60_000).toUTCString() } })
+    assert.equal(stale.status, 200, `${url}: the date says current, the tag does not`)
+    await stale.arrayBuffer()
+  }
+  assert.equal((await fetch(segmentUrl, { headers: { 'if-modified-since': validators.modified } })).status, 304)
+})
+
+/** Resolves at the start of a second of the clock, so that what follows is likely within it. */
+async function startOfSecond (): Promise<void> {
+  await sleep(1000 - Date.now() % 1000)
+}
+
+test('a playlist cut again within the second of its Last-Modified: that date gets the new playlist, not a 304', async (t) => {
+  const relay = await hlsRelay(t, { plugin: { hls: { segmentSeconds: 1, windowSegments: 10 } } })
+  relay.upstream.push(mp3Frames(100))
+  const url = await sessionUrl(relay)
+  /** 40 frames more: a cut; the playlist once it has it */
+  async function cut (before: string): Promise<{ body: string, modified: string }> {
+    relay.upstream.push(mp3Frames(40))
+    for (let i = 0; ; i++) {
+      assert.ok(i < 100, 'the playlist changed')
+      const answer = await fetch(url)
+      const body = await answer.text()
+      if (body !== before) return { body, modified: answer.headers.get('last-modified')! }
+    }
+  }
+  for (let attempt = 0; ; attempt++) {
+    assert.ok(attempt < 10, 'two cuts within one second of the clock')
+    await startOfSecond()
+    const copy = await cut(await (await fetch(url)).text())
+    const now = await cut(copy.body)
+    if (now.modified !== copy.modified) continue
+    const conditional = await fetch(url, { headers: { 'if-modified-since': copy.modified } })
+    assert.equal(conditional.status, 200, 'the copy is not the playlist now')
+    assert.equal(await conditional.text(), now.body)
+    return
+  }
+})
+
+test('Range on a segment: 206 with its part, 416 past the end, the whole for several ranges or a stale If-Range; HEAD alike', async (t) => {
+  const relay = await hlsRelay(t)
+  relay.upstream.push(mp3Frames(200))
+  const url = relay.url('/live/' + firstUri(await (await fetch(await sessionUrl(relay))).text()))
+  const whole = await fetch(url)
+  assert.equal(whole.headers.get('accept-ranges'), 'bytes')
+  const etag = whole.headers.get('etag')!
+  const bytes = Buffer.from(await whole.arrayBuffer())
+  const part = await fetch(url, { headers: { range: 'bytes=10-109' } })
+  assert.equal(part.status, 206)
+  assert.equal(part.headers.get('content-range'), `bytes 10-109/${bytes.length}`)
+  assert.equal(part.headers.get('content-length'), '100')
+  assert.ok(Buffer.from(await part.arrayBuffer()).equals(bytes.subarray(10, 110)))
+  const tail = await fetch(url, { headers: { range: 'bytes=-50', 'if-range': etag } })
+  assert.equal(tail.status, 206)
+  assert.ok(Buffer.from(await tail.arrayBuffer()).equals(bytes.subarray(-50)))
+  const past = await fetch(url, { headers: { range: `bytes=${bytes.length}-` } })
+  assert.equal(past.status, 416)
+  assert.equal(past.headers.get('content-range'), `bytes */${bytes.length}`)
+  assert.equal(past.headers.get('cache-control'), 'no-store')
+  await past.arrayBuffer()
+  const wholeAsked: Array<Record<string, string>> = [{ range: 'bytes=0-9,20-29' }, { range: 'bytes=0-9', 'if-range': '"another"' }, { range: 'pages=1-2' }]
+  for (const headers of wholeAsked) {
+    const answer = await fetch(url, { headers })
+    assert.equal(answer.status, 200, JSON.stringify(headers))
+    assert.equal((await answer.arrayBuffer()).byteLength, bytes.length)
+  }
+  const head = await fetch(url, { method: 'HEAD', headers: { range: 'bytes=0-0' } })
+  assert.equal(head.status, 206)
+  assert.equal(head.headers.get('content-length'), '1')
+  const playlist = await fetch(relay.url('/live/index.m3u8'), { headers: { range: 'bytes=0-5' } })
+  assert.equal(playlist.status, 200, 'a playlist is sent whole')
+  await playlist.arrayBuffer()
+})
+
+/** A CORS preflight of `path`, as a browser sends it before a GET with `headers`. */
+async function preflight (relay: RelayApp, path: string, headers = 'range'): Promise<Response> {
+  return await fetch(relay.url(path), {
+    method: 'OPTIONS',
+    headers: { origin: 'https://player.example', 'access-control-request-method': 'GET', 'access-control-request-headers': headers }
+  })
+}
+
+test('CORS: a preflight of the playlist or a segment gets 204 with methods, headers and max-age; answers expose what hls.js reads', async (t) => {
+  const relay = await hlsRelay(t, { plugin: { hls: { ...HLS, cors: 'https://player.example' } } })
+  relay.upstream.push(mp3Frames(200))
+  const main = await mainPlaylist(relay, { headers: { origin: 'https://player.example' } })
+  assert.equal(main.headers.get('access-control-allow-origin'), 'https://player.example')
+  assert.equal(main.headers.get('access-control-expose-headers'), 'Age, Content-Range, Retry-After')
+  const segment = firstUri(await (await fetch(relay.url('/live/' + firstUri(await main.text())))).text())
+  for (const path of ['/live/index.m3u8', `/live/${segment}`, '/live/index.m3u8?session=x']) {
+    const answer = await preflight(relay, path, 'Range, X-Player-Token,bad header,')
+    assert.equal(answer.status, 204, path)
+    assert.equal(answer.headers.get('access-control-allow-origin'), 'https://player.example')
+    assert.equal(answer.headers.get('access-control-allow-methods'), 'GET, HEAD, OPTIONS')
+    assert.equal(answer.headers.get('access-control-allow-headers'), 'range, x-player-token')
+    assert.equal(answer.headers.get('access-control-max-age'), '7200')
+    assert.equal((await answer.arrayBuffer()).byteLength, 0)
+  }
+  assert.equal((await preflight(relay, '/live/index.m3u8', '')).headers.get('access-control-allow-headers'), 'range', 'Range always')
+  for (const path of ['/live', '/live/hls-window.json', '/nowhere/index.m3u8', '/live/index.m3u', '/elsewhere']) {
+    const answer = await preflight(relay, path)
+    assert.equal(answer.status, 404, path)
+    assert.equal(answer.headers.get('access-control-allow-origin'), null)
+    await answer.arrayBuffer()
+  }
+})
+
+test('cors false: no preflight route, so a host app may have its own OPTIONS on every path (as @fastify/cors adds)', async () => {
+  const app = Fastify()
+  await app.register(fastifyIcecastRelay, { hls: { ...HLS, cors: false } })
+  app.options('/*', async (_request, reply) => await reply.code(204).header('x-host-app', 'yes').send())
+  await app.ready()
+  const answer = await app.inject({ method: 'OPTIONS', url: '/live/index.m3u8', headers: { origin: 'https://player.example', 'access-control-request-method': 'GET' } })
+  assert.equal(answer.headers['x-host-app'], 'yes')
+  await app.close()
 })

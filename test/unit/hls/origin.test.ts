@@ -80,3 +80,12 @@ test('origin: a segment is fetched once per sequence and cut time; one gone is u
   await remote.window('/m0.aac', slow)
   assert.equal(count('/m0.aac/hls-window.json'), 2, 'the oldest was let go')
 })
+
+test('origin: a mount named with `%`, non-ASCII and reserved characters is asked percent-encoded, as the origin decodes it', async () => {
+  const remote = new RemoteWindows({ url, username: 'relay', password: 'secret' }, 3)
+  await remote.window('/ä 100%;x.aac', SETTINGS).catch(() => undefined)
+  await remote.segment('/ä 100%;x.aac', '7.aac', 1, SETTINGS)
+  const wanted = ['/%C3%A4%20100%25;x.aac/hls-window.json', '/%C3%A4%20100%25;x.aac/7.aac']
+  assert.deepEqual(asked.filter((path) => path.includes('100')), wanted)
+  assert.deepEqual(wanted.map((path) => decodeURIComponent(path)), ['/ä 100%;x.aac/hls-window.json', '/ä 100%;x.aac/7.aac'])
+})
