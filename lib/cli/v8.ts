@@ -19,7 +19,7 @@ export function v8OptionsToSet (execArgv: readonly string[], env: NodeJS.Process
  * Sets them in this process before it serves, and returns them. Node takes `--optimize-for-size` on its command
  * line only (NODE_OPTIONS refuses it), and a second process started with it would stand between the user and
  * the server (signals, exit status); V8 reads this option at each collection and heap resize, so set at start
- * it acts as on the command line: the bench measured the same RSS per listener (docs/performance.md).
+ * it keeps a crowd's young generation as small as on the command line (docs/performance.md, the CLI section).
  */
 export function setServingV8Options (): readonly string[] {
   const options = v8OptionsToSet(process.execArgv, process.env)
