@@ -11,8 +11,11 @@ import { linkEnv, linkFromEnv, startPrimary } from './cluster/primary.js'
 import { relayMachineQueries, workerMachineLink } from './cluster/link.js'
 import { addedPrimaryRelay, workerHlsOrigin, workerMirror, workerOptions, type ClusterLink } from './cluster/split.js'
 import { loadTls, type TlsCredentials } from './cli/tls.js'
+import { RequestsAtDebug } from './cli/logging.js'
+import { setServingV8Options } from './cli/v8.js'
 import { readIcecastConfig, type IcecastConfig } from './config/icecast.js'
 import type { ListenSocket, TlsFiles } from './config/listen.js'
+import { DEFAULT_LOG_LEVEL, type LogLevel } from './config/logging.js'
 import { UsageError } from './errors.js'
 import { fastifyIcecastRelay } from './plugin.js'
 import type { RelayPluginOptions } from './options.js'
@@ -46,9 +49,11 @@ table of every Icecast element and what is done with it. Elements a relay does n
 stderr; --check also lists, with its reason, every element ignored (the "ignored" key). An invalid config
 exits with status 1 and a message naming the element.
 
-For thousands of listeners, run it with V8's --optimize-for-size (Node takes it on its command line
-only; the workers inherit it), so that the heap stays close to what the listeners need:
-  node --optimize-for-size "$(command -v icecast-relay)" --config icecast.xml`
+<logging> <loglevel> sets what is logged on stdout: 1 error, 2 warn, 3 info (the default), 4 debug;
+each request is logged at debug only (a listener is a request).
+
+For thousands of listeners it sets V8's --optimize-for-size in its processes, so that the heap stays
+close to what the listeners need; Node options of your own (node's command line, NODE_OPTIONS) replace it.`
 
 interface CliArgs {
   config: string
@@ -102,12 +107,24 @@ const LISTEN_BACKLOG = 4096
  */
 const CLOSE_DEADLINE_MS = 10000
 
-async function serve (options: RelayPluginOptions, sockets: ListenSockets, closing?: () => void): Promise<void> {
+/** How the serving process logs: the level, and the V8 options the CLI set (none: the user's own). */
+interface Logging {
+  level: LogLevel
+  v8Options: readonly string[]
+}
+
+async function serve (options: RelayPluginOptions, sockets: ListenSockets, logging: Logging, closing?: () => void): Promise<void> {
   // Fastify's default closes idle connections only: one that never finishes its request head would keep
   // the server, and so the process, alive after SIGTERM for as long as the client stays.
   // `https` only tells Fastify's messages that the first socket's server, made by the factory, is HTTPS.
-  const settings: FastifyHttpOptions<http.Server> = { logger: true, forceCloseConnections: true, serverFactory: sockets.serverFactory }
+  const settings: FastifyHttpOptions<http.Server> = {
+    logger: { level: logging.level },
+    logController: new RequestsAtDebug(),
+    forceCloseConnections: true,
+    serverFactory: sockets.serverFactory
+  }
   const app = Fastify(sockets.first.tls === true ? { ...settings, https: {} } as FastifyHttpOptions<http.Server> : settings)
+  if (logging.v8Options.length > 0) app.log.info(`V8 options set by the CLI: ${logging.v8Options.join(' ')} (Node options of your own replace them)`)
   await app.register(fastifyIcecastRelay, options)
   if (closing !== undefined) app.addHook('onClose', async () => { closing() })
   sockets.closeWith(app)
@@ -184,8 +201,8 @@ async function superviseWorkers (workers: number, socketsEach: number, link: Clu
 }
 
 /** The machine's relays in this process, the workers mirroring them; the relays close once the workers ended. */
-async function superviseCluster (options: RelayPluginOptions, workers: number, socketsEach: number): Promise<number> {
-  const primary = await startPrimary(options)
+async function superviseCluster (options: RelayPluginOptions, level: LogLevel, workers: number, socketsEach: number): Promise<number> {
+  const primary = await startPrimary(options, level)
   const stopRelaying = relayMachineQueries(primary.app.relay, addedPrimaryRelay(primary.link.secret))
   try {
     return await superviseWorkers(workers, socketsEach, primary.link)
@@ -226,17 +243,21 @@ async function main (argv: string[]): Promise<number> {
   const listen = withArgs(config.listen, args)
   if (args.check) {
     const certificate = config.tls === undefined ? {} : { tls: tlsSettings(config.tls) }
-    process.stdout.write(JSON.stringify({ listen, ...certificate, options: hidePasswords(config.options), ignored: config.ignored }, null, 2) + '\n')
+    const logging = config.logLevel === undefined ? {} : { logLevel: config.logLevel }
+    process.stdout.write(JSON.stringify({ listen, ...certificate, ...logging, options: hidePasswords(config.options), ignored: config.ignored }, null, 2) + '\n')
     return 0
   }
-  if (args.workers > 1 && cluster.isPrimary) return await superviseCluster(config.options, args.workers, listen.length)
+  const level = config.logLevel ?? DEFAULT_LOG_LEVEL
+  // the primary of --workers too: it relays every stream once; its workers set their own
+  const logging = { level, v8Options: setServingV8Options() }
+  if (args.workers > 1 && cluster.isPrimary) return await superviseCluster(config.options, level, args.workers, listen.length)
   const link = cluster.isWorker ? linkFromEnv(process.env) : undefined
   if (link === undefined) {
-    await serve(config.options, new ListenSockets(listen, tls))
+    await serve(config.options, new ListenSockets(listen, tls), logging)
     return 0
   }
   const machine = workerMachineLink(workerMirror(config.options, link), workerHlsOrigin(link))
-  await serve({ ...workerOptions(config.options, link), machine }, new ListenSockets(listen, tls), machine.close)
+  await serve({ ...workerOptions(config.options, link), machine }, new ListenSockets(listen, tls), logging, machine.close)
   return 0
 }
 

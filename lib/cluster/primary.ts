@@ -26,12 +26,13 @@ export interface Primary {
 
 /**
  * Starts the machine's relays: the plugin with the upstream side of `options`, listening on loopback at a
- * port the kernel picks, its mounts and stream list open only to the holders of a new random secret.
+ * port the kernel picks, its mounts and stream list open only to the holders of a new random secret; it logs
+ * at `level` (the config's `<loglevel>`).
  */
-export async function startPrimary (options: RelayPluginOptions): Promise<Primary> {
+export async function startPrimary (options: RelayPluginOptions, level = 'info'): Promise<Primary> {
   const secret = randomBytes(32).toString('base64url')
   // the workers poll its stream list every second: a log line for each would drown the relays' own
-  const app = Fastify({ logger: true, logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: true })
+  const app = Fastify({ logger: { level }, logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: true })
   await app.register(fastifyIcecastRelay, primaryOptions(options, secret))
   await app.listen({ port: 0, host: LINK_HOST })
   const address = app.server.address()

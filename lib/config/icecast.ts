@@ -5,6 +5,7 @@ import { count, MAX_INT, port, Reader, text } from './reader.js'
 import { readRelay } from './relay.js'
 import { readMasterBlock } from './master-block.js'
 import { readHls } from './hls.js'
+import { readLogging, type LogLevel } from './logging.js'
 import { listenSockets, readListenSocket, readTlsSettings, tlsFilesOf, type ListenSocket, type SocketElements, type TlsFiles } from './listen.js'
 import { childrenOf, flagOf, integerOf, parseXml, type XmlChild, type XmlNode } from './xml.js'
 
@@ -14,6 +15,8 @@ export interface IcecastConfig {
   listen: ListenSocket[]
   /** the certificate of the TLS sockets; only when one asks for TLS */
   tls?: TlsFiles
+  /** the CLI's log level, from `<logging> <loglevel>`; only when the config has one */
+  logLevel?: LogLevel
   /** elements that were ignored and may have been meant to be used, and why */
   warnings: string[]
   /** every element that was ignored, and why: the warnings and the elements with no meaning for a relay */
@@ -104,6 +107,7 @@ interface ReadConfig {
   options: Record<string, unknown>
   listen: ListenSocket[]
   tls: TlsFiles | undefined
+  logLevel: LogLevel | undefined
 }
 
 /** The options, listen sockets and warnings of one config's `<icecast>` element, before validation. */
@@ -117,6 +121,7 @@ function readIcecast (reader: Reader, root: XmlNode): ReadConfig {
   const masterFields: XmlChild[] = []
   let onDemand: boolean | undefined
   let webroot: string | undefined
+  let logLevel: LogLevel | undefined
   for (const child of childrenOf(root, '')) {
     const set = (key: string, value: unknown): void => reader.set(options, key, key, child, value)
     switch (child.name) {
@@ -143,6 +148,7 @@ function readIcecast (reader: Reader, root: XmlNode): ReadConfig {
       case 'listen-socket': sockets.push(readListenSocket(reader, child)); break
       case 'max-redirect-slaves': readMaxRedirectSlaves(reader, child, options); break
       case 'hls': set('hls', readHls(reader, child, 'hls')); break
+      case 'logging': logLevel = readLogging(reader, child) ?? logLevel; break
       case 'master': {
         const block = readMasterBlock(reader, child)
         masterFields.push(...block.fields)
@@ -163,7 +169,7 @@ function readIcecast (reader: Reader, root: XmlNode): ReadConfig {
   if (options['redirect'] !== undefined && options['relayAuth'] === undefined) {
     throw new InvalidConfigError(`${reader.elementOf('redirect')}: needs <authentication> <relay-password>: kh's slaves register on their stream list requests, which need the relay credentials`)
   }
-  return { options, listen: listenSockets(sockets, listen), tls: tlsFilesOf(reader, sockets, tlsSettings) }
+  return { options, listen: listenSockets(sockets, listen), tls: tlsFilesOf(reader, sockets, tlsSettings), logLevel }
 }
 
 /**
@@ -173,12 +179,19 @@ function readIcecast (reader: Reader, root: XmlNode): ReadConfig {
  */
 export function readIcecastConfig (xml: string): IcecastConfig {
   const reader = new Reader()
-  const { options, listen, tls } = readIcecast(reader, parseXml(xml))
+  const { options, listen, tls, logLevel } = readIcecast(reader, parseXml(xml))
   try {
     resolveOptions(options)
   } catch (error) {
     if (!(error instanceof InvalidOptionError)) throw error
     throw new InvalidConfigError(`${reader.elementOf(error.field)}: ${error.reason}`, { cause: error })
   }
-  return { options: options as RelayPluginOptions, listen, ...(tls !== undefined && { tls }), warnings: reader.warnings, ignored: reader.ignored }
+  return {
+    options: options as RelayPluginOptions,
+    listen,
+    ...(tls !== undefined && { tls }),
+    ...(logLevel !== undefined && { logLevel }),
+    warnings: reader.warnings,
+    ignored: reader.ignored
+  }
 }

@@ -2,12 +2,13 @@ import { integerOf, textOf, type XmlChild } from './xml.js'
 
 export const MAX_INT = 2_147_483_647
 
+const LOGS_TO_STDOUT = 'the CLI logs to stdout with Fastify\'s logger'
+
 /**
  * Icecast elements with no meaning for a relay (files, logs, sources, users): read without a warning, and
  * listed by `--check` with the reason.
  */
 const UNUSED: Record<string, string> = {
-  logging: 'the CLI logs to stdout with Fastify\'s logger',
   fileserve: 'the relay serves no files',
   'mime-types': 'the relay serves no files',
   directory: 'no directory (YP) listing',
@@ -29,7 +30,14 @@ const UNUSED: Record<string, string> = {
   changeowner: 'run the CLI as the user it should run as',
   // in <paths>, whose <webroot> is read (fallback files)
   basedir: 'Icecast\'s own files: the relay reads none',
-  logdir: 'the CLI logs to stdout with Fastify\'s logger',
+  logdir: LOGS_TO_STDOUT,
+  // in <logging>, whose <loglevel> is read
+  accesslog: 'no access log file: every request is logged on stdout at <loglevel> 4 (debug)',
+  errorlog: LOGS_TO_STDOUT,
+  playlistlog: LOGS_TO_STDOUT,
+  logsize: LOGS_TO_STDOUT,
+  logarchive: LOGS_TO_STDOUT,
+  memorybacklog: LOGS_TO_STDOUT,
   pidfile: 'the CLI writes no pid file',
   adminroot: 'the admin pages are the plugin\'s own',
   alias: 'no paths are aliased',

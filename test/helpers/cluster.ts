@@ -18,7 +18,7 @@ export async function waitForListening (cli: Proc, base: string, count: number):
   await waitFor(() => listening() === count, { timeoutMs: 45000, message: () => `${count} workers to listen\n${cli.output()}` })
 }
 
-/** The pids of the processes that logged a request for `url` (Fastify logs each with its pid). */
+/** The pids of the processes that logged a request for `url` (at `<loglevel>4</loglevel>`, Fastify logs each with its pid). */
 export function pidsServing (output: string, url: string): Set<number> {
   const pids = new Set<number>()
   for (const line of output.split('\n')) {

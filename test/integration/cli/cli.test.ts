@@ -113,7 +113,8 @@ test('--check reads the icecast.xml Debian ships, without a warning; it lists wh
   const result = await cli('--check', '--config', '/etc/icecast2/icecast.xml')
   assert.equal(result.code, 0, result.stderr)
   assert.equal(result.stderr, '')
-  const { listen, options, ignored } = JSON.parse(result.stdout)
+  const { listen, logLevel, options, ignored } = JSON.parse(result.stdout)
+  assert.equal(logLevel, 'info', '<loglevel>3</loglevel>')
   assert.deepEqual(ignored, [
     '<limits> <sources> ignored: a relay takes no source clients',
     '<limits> <client-timeout> ignored: a listener is dropped when its queue passes queue-size, not after a time',
@@ -125,7 +126,9 @@ test('--check reads the icecast.xml Debian ships, without a warning; it lists wh
     '<paths> <logdir> ignored: the CLI logs to stdout with Fastify\'s logger',
     '<paths> <adminroot> ignored: the admin pages are the plugin\'s own',
     '<paths> <alias> ignored: no paths are aliased',
-    '<logging> ignored: the CLI logs to stdout with Fastify\'s logger',
+    '<logging> <accesslog> ignored: no access log file: every request is logged on stdout at <loglevel> 4 (debug)',
+    '<logging> <errorlog> ignored: the CLI logs to stdout with Fastify\'s logger',
+    '<logging> <logsize> ignored: the CLI logs to stdout with Fastify\'s logger',
     '<security> <chroot> ignored: run the CLI as the user it should run as'
   ])
   assert.deepEqual(listen, [{ port: 8000, host: '0.0.0.0' }])
@@ -144,11 +147,12 @@ test('--check: the <mount> settings under mounts and mountDefaults; what a relay
   assert.equal(result.code, 0, result.stderr)
   const intro = '<mount> #1 <intro> ignored: Icecast reads the intro from its <paths><webroot>, and there is no absolute one'
   assert.equal(result.stderr, `icecast-relay: warning: ${join(dir, `config-${files}.xml`)}: ${intro}\n`)
-  const { options, ignored } = JSON.parse(result.stdout)
+  const { logLevel, options, ignored } = JSON.parse(result.stdout)
+  assert.equal(logLevel, 'debug')
   assert.deepEqual(options.mounts, { '/live.mp3': { hidden: true, maxListenerDuration: 60 } })
   assert.deepEqual(options.mountDefaults, { maxListeners: 10 })
   // <mount> elements are read once every relay is known
-  assert.deepEqual(ignored, ['<logging> ignored: the CLI logs to stdout with Fastify\'s logger', intro])
+  assert.deepEqual(ignored, [intro])
 })
 
 test('a running CLI: the config\'s listen socket, relays, admin credentials and server info; SIGTERM ends it', async (t) => {

@@ -72,6 +72,7 @@ before(async () => {
   base = `http://127.0.0.1:${port}`
   const config = join(makeTempDir('cluster-hls-sessions'), 'icecast.xml')
   writeFileSync(config, `<icecast>
+  <logging><loglevel>4</loglevel></logging>
   <limits><clients>${CLIENTS}</clients></limits>
   <listen-socket><bind-address>127.0.0.1</bind-address><port>${port}</port></listen-socket>
   <hls><segment-seconds>${TARGET_SECONDS}</segment-seconds><window-segments>6</window-segments></hls>

@@ -46,6 +46,7 @@ before(async () => {
   const relays = MOUNTS.map((mount) =>
     `<relay><server>${master.host}</server><port>${master.port}</port><mount>${mount}</mount><relay-shoutcast-metadata>1</relay-shoutcast-metadata></relay>`)
   writeFileSync(config, `<icecast>
+  <logging><loglevel>4</loglevel></logging>
   <listen-socket><bind-address>127.0.0.1</bind-address><port>${port}</port></listen-socket>
   ${relays.join('\n  ')}
 </icecast>

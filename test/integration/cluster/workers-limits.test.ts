@@ -44,6 +44,7 @@ before(async () => {
   const relay = (mount: string): string =>
     `<relay><server>127.0.0.1</server><port>${upstream.port}</port><mount>/stream</mount><local-mount>${mount}</local-mount></relay>`
   writeFileSync(config, `<icecast>
+  <logging><loglevel>4</loglevel></logging>
   <limits><clients>${CLIENTS}</clients></limits>
   <listen-socket><bind-address>127.0.0.1</bind-address><port>${port}</port></listen-socket>
   ${relay('/live.mp3')}

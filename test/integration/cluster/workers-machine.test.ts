@@ -61,6 +61,7 @@ before(async () => {
   base = `http://127.0.0.1:${port}`
   const config = join(makeTempDir('cluster-machine'), 'icecast.xml')
   writeFileSync(config, `<icecast>
+  <logging><loglevel>4</loglevel></logging>
   <authentication><admin-user>${ADMIN.user}</admin-user><admin-password>${ADMIN.password}</admin-password></authentication>
   <listen-socket><bind-address>127.0.0.1</bind-address><port>${port}</port></listen-socket>
   <relay><server>127.0.0.1</server><port>${upstream.port}</port><mount>/stream</mount><local-mount>${MOUNT}</local-mount></relay>

@@ -95,6 +95,7 @@ test('a whole config: both snippets in it, listen socket, limits, credentials, s
       master: { server: '192.168.1.11', port: 8001, updateInterval: 120, password: 'hackme', username: 'slave', onDemand: true }
     },
     listen: [{ port: 8100, host: '127.0.0.1' }],
+    logLevel: 'info',
     warnings: [],
     // what has no meaning for a relay is only listed (by --check), each with its reason
     ignored: [
@@ -102,7 +103,6 @@ test('a whole config: both snippets in it, listen socket, limits, credentials, s
       '<limits> <client-timeout> ignored: a listener is dropped when its queue passes queue-size, not after a time',
       '<authentication> <source-password> ignored: a relay takes no source clients',
       '<paths> <basedir> ignored: Icecast\'s own files: the relay reads none',
-      '<logging> ignored: the CLI logs to stdout with Fastify\'s logger',
       '<security> <chroot> ignored: run the CLI as the user it should run as'
     ]
   })

@@ -1,0 +1,112 @@
+// The CLI out of the box at scale: what it logs (<logging> <loglevel>, requests at debug) and the V8 options it
+// sets in its serving process (the built dist/, as users run it).
+import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { openListener } from '../../helpers/listen.js'
+import { freePort, httpGet, makeTempDir, runOk, spawnTracked, waitFor } from '../../helpers/procs.js'
+import { scriptedUpstream } from '../../helpers/scripted.js'
+
+const ROOT = new URL('../../..', import.meta.url).pathname
+const CLI = join(ROOT, 'dist/cli.js')
+const dir = makeTempDir('cli-logging')
+/** no Node options of the user's: the test runner's own are not the CLI's */
+const NO_NODE_OPTIONS = { ...process.env, NODE_OPTIONS: '' }
+
+interface LogLine { level: number, msg: string, req?: { url: string } }
+
+function logLines (output: string): LogLine[] {
+  return output.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as LogLine)
+}
+
+/**
+ * Runs the CLI relaying a scripted upstream's /live with `logging` in its config and `env`; one listener gets
+ * a chunk, /status-json.xsl and an unknown path are asked, then SIGTERM. Resolves with its log lines.
+ */
+async function runOnce (logging: string, env: NodeJS.ProcessEnv): Promise<LogLine[]> {
+  const upstream = await scriptedUpstream()
+  const port = await freePort()
+  const file = join(dir, `config-${port}.xml`)
+  writeFileSync(file, `<icecast><listen-socket><port>${port}</port><bind-address>127.0.0.1</bind-address></listen-socket>
+  <limits><burst-size>0</burst-size></limits>${logging}
+  <relay><server>127.0.0.1</server><port>${upstream.port}</port><mount>/live</mount></relay></icecast>`)
+  const proc = spawnTracked(process.execPath, [CLI, '--config', file], { env })
+  try {
+    const base = `http://127.0.0.1:${port}`
+    await waitFor(async () => (await httpGet(`${base}/status-json.xsl`).catch(() => undefined))?.status === 200,
+      { timeoutMs: 10000, message: () => `the CLI to listen\n${proc.output()}` })
+    await upstream.waitForClients(1, 10000)
+    const listener = openListener(`${base}/live`)
+    assert.equal((await listener.head).status, 200)
+    upstream.push(Buffer.from('a chunk'))
+    await listener.waitForBytes(7)
+    await listener.close()
+    assert.equal((await httpGet(`${base}/nowhere`)).status, 404)
+    proc.child.kill('SIGTERM')
+    assert.deepEqual(await proc.exited, { code: 0, signal: null }, proc.output())
+    return logLines(proc.output())
+  } finally {
+    await proc.stop()
+    await upstream.close()
+  }
+}
+
+const requestLines = (lines: LogLine[]): LogLine[] => lines.filter((line) => /^(incoming request|request completed|Route )/.test(line.msg))
+
+test('by default (Icecast\'s <loglevel> 3, info) a request logs nothing; the relay\'s events, the listening sockets and the V8 options do', async () => {
+  const lines = await runOnce('', NO_NODE_OPTIONS)
+  assert.deepEqual(requestLines(lines), [])
+  const messages = lines.map((line) => line.msg)
+  assert.ok(messages.includes('relay live'), messages.join('\n'))
+  assert.ok(messages.some((msg) => msg.startsWith('Server listening at http://127.0.0.1:')), messages.join('\n'))
+  assert.ok(messages.includes('V8 options set by the CLI: --optimize-for-size (Node options of your own replace them)'), messages.join('\n'))
+  assert.ok(lines.every((line) => line.level >= 30), 'nothing below info')
+})
+
+test('<loglevel>4</loglevel> (debug): every request\'s lines, at debug; <loglevel>2</loglevel> (warn): no info line', async () => {
+  const debug = requestLines(await runOnce('<logging><loglevel>4</loglevel></logging>', NO_NODE_OPTIONS))
+  assert.ok(debug.length > 0)
+  assert.ok(debug.every((line) => line.level === 20), JSON.stringify(debug))
+  const urls = debug.filter((line) => line.msg === 'incoming request').map((line) => line.req?.url)
+  for (const url of ['/status-json.xsl', '/live', '/nowhere']) assert.ok(urls.includes(url), `${url} in ${urls.join(' ')}`)
+  assert.ok(debug.some((line) => line.msg === 'Route GET:/nowhere not found'))
+
+  const warn = await runOnce('<logging><loglevel>warn</loglevel></logging>', NO_NODE_OPTIONS)
+  assert.deepEqual(warn.filter((line) => line.level < 40), [])
+})
+
+test('Node options of the user\'s (NODE_OPTIONS) win: the CLI sets no V8 option', async () => {
+  const lines = await runOnce('', { ...process.env, NODE_OPTIONS: '--max-old-space-size=512' })
+  assert.ok(!lines.some((line) => line.msg.startsWith('V8 options')), lines.map((line) => line.msg).join('\n'))
+})
+
+/**
+ * A script that sets the CLI's V8 options as the CLI does, then makes what a flash crowd makes (objects that
+ * live a while, among garbage), and prints the options set and V8's young generation in MB.
+ */
+const CROWD = `import v8 from 'node:v8'
+import { setServingV8Options } from ${JSON.stringify(join(ROOT, 'dist/cli/v8.js'))}
+const set = setServingV8Options()
+const kept = []
+for (let round = 0; round < 40; round++) {
+  for (let i = 0; i < 5000; i++) kept.push({ buffer: Buffer.allocUnsafe(64), list: new Array(20).fill(i), text: 'x' + i })
+  if (kept.length > 60000) kept.splice(0, 20000)
+}
+const young = v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space').space_size
+process.stdout.write(JSON.stringify({ set, youngMB: young / 1048576 }))
+`
+
+test('the V8 option set at start acts as on node\'s command line: a crowd leaves V8\'s young generation small', async () => {
+  const script = join(dir, 'crowd.mjs')
+  writeFileSync(script, CROWD)
+  const crowd = async (nodeArgs: string[], env: NodeJS.ProcessEnv): Promise<{ set: string[], youngMB: number }> =>
+    JSON.parse((await runOk(process.execPath, [...nodeArgs, script], { env })).toString())
+  const bySelf = await crowd([], NO_NODE_OPTIONS)
+  const byFlag = await crowd(['--optimize-for-size'], NO_NODE_OPTIONS)
+  const defaults = await crowd([], { ...process.env, NODE_OPTIONS: '--max-old-space-size=4096' })
+  assert.deepEqual([bySelf.set, byFlag.set, defaults.set], [['--optimize-for-size'], [], []])
+  assert.ok(defaults.youngMB >= 16, `Node's defaults grow it: ${defaults.youngMB} MB`)
+  assert.ok(byFlag.youngMB <= 4, `--optimize-for-size keeps it small: ${byFlag.youngMB} MB`)
+  assert.ok(bySelf.youngMB <= 4, `set by the CLI: ${bySelf.youngMB} MB`)
+})
