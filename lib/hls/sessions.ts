@@ -20,7 +20,9 @@ export interface Session {
 }
 
 /** the longest user name an id carries: an id with the most escaped one stays within ID_PATTERN */
-export const MAX_SESSION_USER = 1024
+export const MAX_SESSION_USER = 128
+/** the longest session id: what the machine's processes tell each other of */
+export const MAX_SESSION_ID = 16 + 1 + 1200 + 1 + 22
 
 /**
  * What the multivariant playlist decided of a player, carried in its session id until its first poll takes
@@ -39,7 +41,7 @@ export const SessionClaimsSchema = Type.Object({
 export type SessionClaims = Static<typeof SessionClaimsSchema>
 
 /** a random part, its claims, then their MAC with its mount: `<16>.<claims>.<22>` */
-const ID_PATTERN = /^([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{1,8400})\.([A-Za-z0-9_-]{22})$/
+const ID_PATTERN = /^([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{1,1200})\.([A-Za-z0-9_-]{22})$/
 /** ms an ended session's id is answered 403 rather than let in anew: longer than any player polls without an answer */
 const KILLED_FOR = 60_000
 
