@@ -5,6 +5,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import type { FastifyBaseLogger } from 'fastify'
 import { BadRequestError, MachineUnavailableError } from '../errors.js'
+import { MAX_SESSION_ID } from '../hls/sessions.js'
 import { resolveRelay, type MachineLink, type RelayDefinition } from '../options.js'
 import type { ListenerInfo } from '../relay/decorator.js'
 import type { RelayStatus } from '../relay/relay.js'
@@ -54,7 +55,7 @@ const QuerySchema = Type.Union([
   SlaveQuerySchema,
   SlavesQuerySchema,
   // HLS (issue 19): sessions another process holds were polled here; the holder counts them (and says which it ended)
-  Type.Object({ kind: Type.Literal('hlsPolled'), ids: Type.Array(Type.String({ maxLength: 64 }), { maxItems: MAX_HLS_POLLED }) })
+  Type.Object({ kind: Type.Literal('hlsPolled'), ids: Type.Array(Type.String({ maxLength: MAX_SESSION_ID }), { maxItems: MAX_HLS_POLLED }) })
 ])
 export type Query = Static<typeof QuerySchema>
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { Value } from '@sinclair/typebox/value'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { hasBasicCredentials, sendUnauthorized, type BasicCredentials } from '../auth.js'
-import type { ListenerGate } from '../listen/gate.js'
+import type { Admission, ListenerGate } from '../listen/gate.js'
 import { overLimit } from '../listen/route.js'
 import type { MachineSlots } from '../listen/slots.js'
 import { LISTENER_SAFETY_HEADERS } from '../mount/headers.js'
@@ -13,7 +13,8 @@ import type { Relay } from '../relay/relay.js'
 import type { RegistryCore } from '../relay/registry.js'
 import { bandwidthOf, mediaPlaylist, multivariantPlaylist } from './playlist.js'
 import type { PackedCodec } from './segmenter.js'
-import { PolledAnswerSchema, SessionIds, Sessions, type PolledAnswer, type Session } from './sessions.js'
+import { SequenceStarts } from './sequence.js'
+import { MAX_SESSION_USER, PolledAnswerSchema, SessionIds, Sessions, type PolledAnswer, type SessionClaims } from './sessions.js'
 import { HlsStream } from './stream.js'
 import { hlsRelays } from './view.js'
 import { RemoteWindows } from './origin.js'
@@ -70,8 +71,16 @@ const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl'
 /** Target durations a session may go without polling: players poll every one; a stalled one retries for a few. */
 const SESSION_POLLS = 3
 const SWEEP_EVERY_MS = 1000
-/** ms an id no process held is let in anew here rather than served as another's: then it is forgotten */
-const HELD_NOWHERE_FOR = 60_000
+/** ms an id another process of the machine held is taken as still held there without polls here: then it is asked again */
+const HELD_ELSEWHERE_FOR = 60_000
+/**
+ * ms after its multivariant playlist that an id of a mount with listener auth may take a place: a player polls
+ * at once. Past it (a session that lapsed and comes back) the player asks index.m3u8, and so the gate, again.
+ */
+const CLAIMS_FRESH_FOR = 60_000
+
+/** Where a session is held: by this process, another of the machine, none (it may be let in here), or it was ended. */
+type Holder = 'here' | 'elsewhere' | 'nowhere' | 'killed'
 
 function queryOf (request: FastifyRequest): URLSearchParams {
   const url = request.raw.url ?? ''
@@ -95,9 +104,10 @@ function weakHash (text: string): string {
 /**
  * HLS of every relay whose settings have it (`relayHls`). One Segmenter per relay, fed by a stream tap; the
  * URLs are answered through the listener route, as a mount's other resources (its `.m3u`), since mounts come
- * and go at run time. Players are counted as sessions: `index.m3u8` lets a new one in through the listener
- * gate and names its media playlist `index.m3u8?session=<id>`; segments carry no session, so that a cache
- * in front stores each once, except on mounts whose listeners must authenticate.
+ * and go at run time. Players are counted as sessions: `index.m3u8` asks a new one what the listener gate asks
+ * and names its media playlist `index.m3u8?session=<id>`, the id carrying the answer; its first poll takes
+ * its place. Segments carry no session, so that a cache in front stores each once, except on mounts whose
+ * listeners must authenticate.
  */
 export function hlsServer (init: HlsInit): HlsServer {
   const { registry, gate, hls, origin, relayAuth, slots, tellPolls } = init
@@ -107,17 +117,23 @@ export function hlsServer (init: HlsInit): HlsServer {
     slots.release(session)
   })
   const ids = new SessionIds(tellPolls === undefined ? undefined : origin?.password)
-  /** ids of sessions another process of the machine may hold, polled here since the last sweep */
+  const starts = new SequenceStarts()
+  /** ids of sessions another process of the machine holds, polled here since the last sweep */
   const polledHere = new Set<string>()
-  /** id → until when: ids no process held when last told, whose next poll here lets them in */
-  const heldNowhere = new Map<string, number>()
+  /** id → when last polled here: sessions another process of the machine holds, as far as this one knows */
+  const elsewhere = new Map<string, number>()
   let telling = false
   const sweeper = setInterval(() => {
     const now = Date.now()
     sessions.sweep(now)
-    for (const [id, until] of heldNowhere) if (now >= until) heldNowhere.delete(id)
+    for (const [id, polled] of elsewhere) if (now - polled >= HELD_ELSEWHERE_FOR) elsewhere.delete(id)
     tell()
   }, SWEEP_EVERY_MS).unref()
+
+  /** The answers of the machine's other processes that say something (none in time says nothing of who holds them). */
+  function validAnswers (answers: unknown[]): PolledAnswer[] {
+    return answers.filter((answer): answer is PolledAnswer => Value.Check(PolledAnswerSchema, answer))
+  }
 
   /** Tells the holders of the sessions polled here (which keeps them alive there), and learns which ended. */
   function tell (): void {
@@ -126,19 +142,34 @@ export function hlsServer (init: HlsInit): HlsServer {
     polledHere.clear()
     telling = true
     tellPolls.tell(told).then((answers) => {
-      const valid = answers.filter((answer): answer is PolledAnswer => Value.Check(PolledAnswerSchema, answer))
-      // no answer in time says nothing of who holds them
+      const valid = validAnswers(answers)
       if (valid.length === 0) return
       const now = Date.now()
       const held = new Set(valid.flatMap((answer) => answer.held))
       for (const id of valid.flatMap((answer) => answer.killed)) sessions.refuse(id, now)
-      for (const id of told) if (!held.has(id) && !sessions.killed(id)) heldNowhere.set(id, now + HELD_NOWHERE_FOR)
+      // one no process holds any more (it stopped polling there) is let in here at its next poll
+      for (const id of told) if (!held.has(id)) elsewhere.delete(id)
     }, () => {}).finally(() => { telling = false })
   }
 
-  /** Whether session `id` of `relay` is held by another process of the machine (as far as this one knows). */
-  function heldElsewhere (id: string, relay: Relay): boolean {
-    return tellPolls !== undefined && !heldNowhere.has(id) && ids.valid(id, relay.localMount)
+  /**
+   * Where session `id` is held. Another process of the machine is asked of an id this one knows nothing of (its
+   * first poll, which may reach any process): no answer in time lets it in here.
+   */
+  async function holder (id: string): Promise<Holder> {
+    if (sessions.killed(id)) return 'killed'
+    if (sessions.get(id) !== undefined) return 'here'
+    if (tellPolls === undefined) return 'nowhere'
+    if (!elsewhere.has(id)) {
+      const answers = validAnswers(await tellPolls.tell([id]).catch(() => []))
+      if (answers.some((answer) => answer.killed.includes(id))) {
+        sessions.refuse(id, Date.now())
+        return 'killed'
+      }
+      if (!answers.some((answer) => answer.held.includes(id))) return 'nowhere'
+    }
+    elsewhere.set(id, Date.now())
+    return 'elsewhere'
   }
   const remote = origin === undefined ? undefined : new RemoteWindows(origin, MAX_WINDOW_SEGMENTS)
 
@@ -147,7 +178,7 @@ export function hlsServer (init: HlsInit): HlsServer {
     : {
         streamTap: (relay) => {
           const settings = relayHls(relay.def, hls)
-          return settings === undefined ? undefined : new HlsStream(relay, settings, live)
+          return settings === undefined ? undefined : new HlsStream(relay, settings, live, starts)
         }
       }
 
@@ -158,6 +189,7 @@ export function hlsServer (init: HlsInit): HlsServer {
     return {
       segments: segmenter?.segments.map(entryOf) ?? [],
       discontinuitySequence: segmenter?.discontinuitySequence ?? 0,
+      epoch: segmenter?.epoch ?? 0,
       unsupported: segmenter?.unsupported
     }
   }
@@ -178,74 +210,119 @@ export function hlsServer (init: HlsInit): HlsServer {
     return true
   }
 
-  /** A new session, or an expired one polling again, let in as a listener is; undefined once refused (answered). */
-  async function admit (request: FastifyRequest, reply: FastifyReply, relay: Relay, settings: ResolvedHlsSettings, id: string): Promise<Session | undefined> {
-    const full = overLimit(registry, relay, sessions)
-    if (full !== undefined) {
-      answer(reply, 403, full)
-      return undefined
-    }
+  function notLive (reply: FastifyReply, relay: Relay, settings: ResolvedHlsSettings): true {
+    return answer(reply, 503, `HLS of ${relay.localMount} is not live yet`, settings.segmentSeconds)
+  }
+
+  /** ms a session lives without a poll; on demand, an HLS request wants the upstream for as long */
+  const sessionTimeout = (settings: ResolvedHlsSettings): number => SESSION_POLLS * settings.segmentSeconds * 1000
+
+  /**
+   * What listener auth says of a new player, asked as a listener is asked, and then let go: the multivariant
+   * playlist takes no place, its session id carries the answer. Undefined once refused (answered).
+   */
+  async function decide (request: FastifyRequest, reply: FastifyReply, relay: Relay): Promise<Admission | undefined> {
     const listenerId = registry.nextListenerId()
     const granted = await gate.admit(request, reply, relay, listenerId)
-    if (granted === undefined) {
+    gate.left(listenerId)
+    // a user name no id can carry would be refused at every poll: refused here, where the player can tell
+    if (granted === undefined || (granted.username?.length ?? 0) > MAX_SESSION_USER) {
       sendUnauthorized(reply)
       return undefined
     }
-    // a place on the machine, as a listener takes; a HEAD takes none (as the listener route's HEAD)
-    const machineFull = request.method === 'HEAD' ? undefined : await slots.reserve(relay)
+    return granted
+  }
+
+  /** `index.m3u8`: a new player is asked what a listener is asked and given a session id; nothing is kept of it. */
+  async function multivariant (request: FastifyRequest, reply: FastifyReply, relay: Relay, settings: ResolvedHlsSettings, window: HlsWindow): Promise<true> {
+    const full = overLimit(registry, relay, sessions)
+    if (full !== undefined) return answer(reply, 403, full)
+    const granted = await decide(request, reply, relay)
+    if (granted === undefined) return true
+    relay.wantFor(sessionTimeout(settings))
+    const { segments } = window
+    if (segments.length === 0) return notLive(reply, relay, settings)
+    const now = Date.now()
+    const maxDuration = granted.maxDuration ?? relay.def.maxListenerDuration
+    const claims: SessionClaims = {
+      issued: now,
+      epoch: window.epoch,
+      ...(maxDuration !== undefined && { endsAt: now + maxDuration * 1000 }),
+      ...(granted.username !== undefined && { user: granted.username })
+    }
+    reply.header('cache-control', 'no-store').type(PLAYLIST_TYPE)
+    reply.send(multivariantPlaylist({ ...bandwidthOf(segments, settings.segmentSeconds), codecs: segments.at(-1)!.codecs, uri: `index.m3u8?session=${ids.issue(relay.localMount, claims)}` }))
+    return true
+  }
+
+  /**
+   * The first poll of a session here that no process holds (a new one, or one that lapsed): it takes its place,
+   * as a listener does, under what its multivariant playlist decided; false once refused (answered). A HEAD is
+   * checked and takes none.
+   */
+  async function admit (request: FastifyRequest, reply: FastifyReply, relay: Relay, settings: ResolvedHlsSettings, id: string, claims: SessionClaims): Promise<boolean> {
+    const now = Date.now()
+    if (claims.endsAt !== undefined && now >= claims.endsAt) return !answer(reply, 403, 'This HLS session is past its time limit')
+    if (gate.guards(relay) && now - claims.issued > CLAIMS_FRESH_FOR) {
+      return !answer(reply, 403, `This HLS session lapsed: ask ${relay.localMount}/index.m3u8 again`)
+    }
+    const full = overLimit(registry, relay, sessions)
+    if (full !== undefined) return !answer(reply, 403, full)
+    if (request.method === 'HEAD') return true
+    const listenerId = registry.nextListenerId()
+    if (claims.user !== undefined && !gate.holdLogin(listenerId, relay.localMount, claims.user)) {
+      relay.log.info({ user: claims.user }, 'HLS session refused: this user listens to this mount already')
+      sendUnauthorized(reply)
+      return false
+    }
+    const machineFull = await slots.reserve(relay)
     if (machineFull !== undefined) {
       gate.left(listenerId)
-      answer(reply, machineFull.code, machineFull.message)
-      return undefined
+      return !answer(reply, machineFull.code, machineFull.message)
     }
-    // others were let in while this one waited for its auth and place: the limits are checked again, as the listener route does
-    const fullNow = request.method === 'HEAD' ? undefined : overLimit(registry, relay, sessions)
+    // others were let in while this one waited for its place: the limits are checked again, as the listener route does
+    const fullNow = overLimit(registry, relay, sessions)
     if (fullNow !== undefined) {
       slots.release(relay)
       gate.left(listenerId)
-      answer(reply, 403, fullNow)
-      return undefined
+      return !answer(reply, 403, fullNow)
     }
-    const now = Date.now()
-    const maxDuration = granted.maxDuration ?? relay.def.maxListenerDuration
-    const session: Session = {
+    sessions.add({
       id,
       listenerId,
       localMount: relay.localMount,
       ip: request.ip,
       userAgent: request.headers['user-agent'] ?? '',
       startedAt: now,
-      timeout: SESSION_POLLS * settings.segmentSeconds * 1000,
-      endsAt: maxDuration === undefined ? undefined : now + maxDuration * 1000,
+      timeout: sessionTimeout(settings),
+      endsAt: claims.endsAt,
       lastSeen: now
-    }
-    // a HEAD is checked as a listener is, and counted as none (as the listener route's HEAD)
-    if (request.method === 'HEAD') gate.left(listenerId)
-    else sessions.add(session)
-    return session
+    })
+    return true
   }
 
-  async function playlist (request: FastifyRequest, reply: FastifyReply, relay: Relay, settings: ResolvedHlsSettings, window: HlsWindow): Promise<true> {
+  /** A media playlist poll: the session's first here takes its place; each wants the upstream of an on-demand relay. */
+  async function mediaPlaylistOf (request: FastifyRequest, reply: FastifyReply, relay: Relay, settings: ResolvedHlsSettings, window: HlsWindow, given: string): Promise<true> {
+    const claims = ids.read(given, relay.localMount)
+    if (claims === undefined) return answer(reply, 404, `No such HLS session of ${relay.localMount}: ask index.m3u8 without one`)
     const { segments } = window
-    const given = queryOf(request).get('session')
-    if (given === null) {
-      const session = await admit(request, reply, relay, settings, ids.issue(relay.localMount))
-      if (session === undefined) return true
-      reply.header('cache-control', 'no-store').type(PLAYLIST_TYPE)
-      reply.send(multivariantPlaylist({ ...bandwidthOf(segments, settings.segmentSeconds), codecs: segments.at(-1)!.codecs, uri: `index.m3u8?session=${session.id}` }))
-      return true
+    if (segments.length === 0) return notLive(reply, relay, settings)
+    if (claims.epoch !== window.epoch) {
+      return answer(reply, 404, `This HLS session is of an earlier stream of ${relay.localMount}: ask index.m3u8 without one`)
     }
-    if (!ids.valid(given, relay.localMount)) return answer(reply, 404, `No such HLS session of ${relay.localMount}: ask index.m3u8 without one`)
-    if (sessions.killed(given)) return answer(reply, 403, 'This HLS session was ended')
-    const session = sessions.get(given)
-    if (session !== undefined) session.lastSeen = Date.now()
-    else if (heldElsewhere(given, relay)) {
-      // past the most told in a sweep, the session may end where it is held, and be let in again here
-      if (polledHere.size < tellPolls!.max) polledHere.add(given)
-    } else {
-      heldNowhere.delete(given)
-      if (await admit(request, reply, relay, settings, given) === undefined) return true
+    switch (await holder(given)) {
+      case 'killed': return answer(reply, 403, 'This HLS session was ended')
+      case 'here':
+        sessions.get(given)!.lastSeen = Date.now()
+        break
+      case 'elsewhere':
+        // past the most told in a sweep, the session may end where it is held, and be let in again here
+        if (polledHere.size < tellPolls!.max) polledHere.add(given)
+        break
+      case 'nowhere':
+        if (!await admit(request, reply, relay, settings, given, claims)) return true
     }
+    relay.wantFor(sessionTimeout(settings))
     const body = mediaPlaylist({
       segments,
       targetDuration: settings.segmentSeconds,
@@ -262,10 +339,11 @@ export function hlsServer (init: HlsInit): HlsServer {
   async function segment (request: FastifyRequest, reply: FastifyReply, relay: Relay, settings: ResolvedHlsSettings, window: HlsWindow, sequence: number, extension: string): Promise<true> {
     if (gate.guards(relay) && !isMachine(request)) {
       const given = queryOf(request).get('session')
-      const polling = given !== null && !sessions.killed(given) && (sessions.get(given)?.localMount === relay.localMount || heldElsewhere(given, relay))
-      if (!polling) return answer(reply, 403, `Segments of ${relay.localMount} need a live HLS session`)
+      const holding = given === null || ids.read(given, relay.localMount) === undefined ? 'nowhere' : await holder(given)
+      if (holding !== 'here' && holding !== 'elsewhere') return answer(reply, 403, `Segments of ${relay.localMount} need a live HLS session`)
     }
     const { segments } = window
+    if (segments.length === 0) return notLive(reply, relay, settings)
     const found = segments[sequence - segments[0]!.sequence]
     const data = found === undefined || EXTENSION[found.codec] !== extension ? undefined : await bytesOf(relay, settings, found)
     if (data === undefined) {
@@ -315,15 +393,20 @@ export function hlsServer (init: HlsInit): HlsServer {
       request.log.warn({ err: error }, 'HLS window not read from the machine\'s origin')
       return answer(reply, 503, `HLS of ${relay.localMount} is not available now`, settings.segmentSeconds)
     }
-    if (match[2] !== undefined) return windowFile(reply, window)
+    if (match[2] !== undefined) {
+      // the machine's other processes read it for their players (resourceOf lets no one else here): on demand, they want the upstream
+      relay.wantFor(sessionTimeout(settings))
+      return windowFile(reply, window)
+    }
     const codec = window.unsupported ?? (relay.container === 'ogg' ? 'Ogg' : undefined)
     if (codec !== undefined) {
       return answer(reply, 404, `${relay.localMount} is ${codec}: HLS packed audio carries MP3 and AAC (ADTS) only`)
     }
-    if (window.segments.length === 0) {
-      return answer(reply, 503, `HLS of ${relay.localMount} is not live yet`, settings.segmentSeconds)
+    if (match[3] === undefined) {
+      const given = queryOf(request).get('session')
+      if (given === null) return await multivariant(request, reply, relay, settings, window)
+      return await mediaPlaylistOf(request, reply, relay, settings, window, given)
     }
-    if (match[3] === undefined) return await playlist(request, reply, relay, settings, window)
     return await segment(request, reply, relay, settings, window, Number(match[3]), match[4]!)
   }
 

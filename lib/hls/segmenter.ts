@@ -72,13 +72,27 @@ export class Segmenter {
   #anchor: number | undefined
   /** seconds of stream since the anchor */
   #elapsed = 0
-  #nextSequence = 0
+  readonly #epoch: number
+  #nextSequence: number
   #discontinuity = false
   #discontinuitySequence = 0
   #unsupported: string | undefined
 
-  constructor (settings: SegmenterSettings) {
+  /** `firstSequence`: the number of its first segment (numbers then run on by one) */
+  constructor (settings: SegmenterSettings, firstSequence = 0) {
     this.#settings = settings
+    this.#epoch = firstSequence
+    this.#nextSequence = firstSequence
+  }
+
+  /** The number of the first segment: it names this stream of the mount among the mount's others. */
+  get epoch (): number {
+    return this.#epoch
+  }
+
+  /** The number the next segment gets. */
+  get nextSequence (): number {
+    return this.#nextSequence
   }
 
   /** The window, oldest first. */
@@ -103,7 +117,7 @@ export class Segmenter {
     this.#current = undefined
     this.#anchor = now
     this.#elapsed = 0
-    this.#discontinuity = this.#nextSequence > 0
+    this.#discontinuity = this.#nextSequence > this.#epoch
   }
 
   /** The stream ends: what is pending becomes the last segment. */
@@ -151,7 +165,7 @@ export class Segmenter {
     }
     if (!PACKED.has(header.codec)) {
       this.#unsupported = header.codec
-      this.#discontinuity = this.#nextSequence > 0
+      this.#discontinuity = this.#nextSequence > this.#epoch
       return
     }
     this.#unsupported = undefined

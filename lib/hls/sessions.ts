@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto'
 import { Type, type Static } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
 import { sameSecret } from '../auth.js'
 
 /** An HLS listener: a player that polls its playlist under an id of its own. */
@@ -18,14 +19,45 @@ export interface Session {
   lastSeen: number
 }
 
-/** a random part, then its MAC with its mount: `<16>.<22>` */
-const ID_PATTERN = /^([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{22})$/
+/** the longest user name an id carries: an id with the most escaped one stays within ID_PATTERN */
+export const MAX_SESSION_USER = 128
+/** the longest session id: what the machine's processes tell each other of */
+export const MAX_SESSION_ID = 16 + 1 + 1200 + 1 + 22
+
+/**
+ * What the multivariant playlist decided of a player, carried in its session id until its first poll takes
+ * its place: nothing of it is kept on the server.
+ */
+export const SessionClaimsSchema = Type.Object({
+  /** s since the epoch when the id was given (the gate decided) */
+  issued: Type.Integer({ minimum: 0 }),
+  /** the window's epoch (its stream's first sequence): an id of an earlier stream of the mount is no session of this one */
+  epoch: Type.Integer({ minimum: 0 }),
+  /** s since the epoch when the session must end (an auth server's time limit, maxListenerDuration) */
+  endsAt: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** the user name counted as a login of the mount, where a user may listen once only */
+  user: Type.Optional(Type.String({ maxLength: MAX_SESSION_USER }))
+}, { additionalProperties: false })
+export type SessionClaims = Static<typeof SessionClaimsSchema>
+
+/** a random part, its claims, then their MAC with its mount: `<16>.<claims>.<22>` */
+const ID_PATTERN = /^([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{1,1200})\.([A-Za-z0-9_-]{22})$/
 /** ms an ended session's id is answered 403 rather than let in anew: longer than any player polls without an answer */
 const KILLED_FOR = 60_000
 
+function claimsOf (encoded: string): SessionClaims | undefined {
+  try {
+    const claims: unknown = JSON.parse(Buffer.from(encoded, 'base64url').toString())
+    return Value.Check(SessionClaimsSchema, claims) ? claims : undefined
+  } catch {
+    return undefined
+  }
+}
+
 /**
- * Session ids that name their mount and carry a MAC under a key every process of the machine holds (the link
- * secret), so that any of them knows an id one of them gave, and no player makes one up to skip the gate.
+ * Session ids that name their mount and carry what the gate decided under a MAC with a key every process of
+ * the machine holds (the link secret), so that any of them knows an id one of them gave, and no player makes
+ * one up (or moves one to another mount, or alters its claims) to skip the gate.
  */
 export class SessionIds {
   readonly #key: string
@@ -35,19 +67,21 @@ export class SessionIds {
     this.#key = key ?? randomBytes(32).toString('base64url')
   }
 
-  issue (localMount: string): string {
+  issue (localMount: string, claims: SessionClaims): string {
     const random = randomBytes(12).toString('base64url')
-    return `${random}.${this.#mac(random, localMount)}`
+    const encoded = Buffer.from(JSON.stringify(claims)).toString('base64url')
+    return `${random}.${encoded}.${this.#mac(random, encoded, localMount)}`
   }
 
-  /** Whether `text` is an id this machine gave for `localMount`. */
-  valid (text: string, localMount: string): boolean {
+  /** The claims of `text` when it is an id this machine gave for `localMount`, else undefined. */
+  read (text: string, localMount: string): SessionClaims | undefined {
     const match = ID_PATTERN.exec(text)
-    return match !== null && sameSecret(match[2]!, this.#mac(match[1]!, localMount))
+    if (match === null || !sameSecret(match[3]!, this.#mac(match[1]!, match[2]!, localMount))) return undefined
+    return claimsOf(match[2]!)
   }
 
-  #mac (random: string, localMount: string): string {
-    return createHmac('sha256', this.#key).update(`${random}\n${localMount}`).digest().subarray(0, 16).toString('base64url')
+  #mac (random: string, claims: string, localMount: string): string {
+    return createHmac('sha256', this.#key).update(`${random}\n${claims}\n${localMount}`).digest().subarray(0, 16).toString('base64url')
   }
 }
 

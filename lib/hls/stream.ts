@@ -2,6 +2,7 @@ import type { RelayMetadata, RelayView, StreamTap } from '../relay/extension.js'
 import type { ResolvedHlsSettings } from '../options.js'
 import type { ResponseHead } from '../upstream/head.js'
 import { Segmenter } from './segmenter.js'
+import type { SequenceStarts } from './sequence.js'
 
 /**
  * A relay's HLS: a tap on the stream its listeners get, cut into segments as it comes. A new upstream
@@ -14,6 +15,7 @@ export class HlsStream implements StreamTap {
   readonly segmenter: Segmenter
   readonly #relay: RelayView
   readonly #live: Map<RelayView, HlsStream>
+  readonly #starts: SequenceStarts
   #head: ResponseHead | undefined
   /** begin() has just been called: the next head is that stream's */
   #fresh = false
@@ -21,11 +23,12 @@ export class HlsStream implements StreamTap {
   /** the title last given to the segmenter */
   #title: string | undefined
 
-  constructor (relay: RelayView, settings: ResolvedHlsSettings, live: Map<RelayView, HlsStream>) {
+  constructor (relay: RelayView, settings: ResolvedHlsSettings, live: Map<RelayView, HlsStream>, starts: SequenceStarts) {
     this.settings = settings
-    this.segmenter = new Segmenter(settings)
+    this.segmenter = new Segmenter(settings, starts.first(relay.localMount, Date.now()))
     this.#relay = relay
     this.#live = live
+    this.#starts = starts
   }
 
   begin (): void {
@@ -60,6 +63,7 @@ export class HlsStream implements StreamTap {
 
   end (): void {
     this.segmenter.end(Date.now())
+    this.#starts.ended(this.#relay.localMount, this.segmenter.nextSequence)
     this.#live.delete(this.#relay)
   }
 }

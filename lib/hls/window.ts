@@ -8,6 +8,8 @@ export type SegmentEntry = Omit<Segment, 'data'> & { readonly bytes: number }
 export interface HlsWindow {
   readonly segments: readonly SegmentEntry[]
   readonly discontinuitySequence: number
+  /** the first sequence of its stream: a session of an earlier stream of the mount is none of this one */
+  readonly epoch: number
   /** the codec of a stream packed audio cannot carry, once found */
   readonly unsupported: string | undefined
 }
@@ -17,6 +19,7 @@ const Count = Type.Integer({ minimum: 0 })
 /** The window as the process that cuts the segments sends it to the others of its machine; checked, never trusted. */
 export const WindowAnswerSchema = Type.Object({
   discontinuitySequence: Count,
+  epoch: Count,
   unsupported: Type.Optional(Type.String()),
   segments: Type.Array(Type.Object({
     sequence: Count,
@@ -38,5 +41,5 @@ export function entryOf ({ data, ...rest }: Segment): SegmentEntry {
 
 /** The window an answer gives. */
 export function windowOf (answer: WindowAnswer): HlsWindow {
-  return { segments: answer.segments, discontinuitySequence: answer.discontinuitySequence, unsupported: answer.unsupported }
+  return { segments: answer.segments, discontinuitySequence: answer.discontinuitySequence, epoch: answer.epoch, unsupported: answer.unsupported }
 }

@@ -30,6 +30,8 @@ export interface GateInit {
 export interface Admission {
   /** seconds it may stay, when an auth server set a time limit */
   maxDuration?: number
+  /** the user name counted as a login of the mount, where a user may listen once only */
+  username?: string
 }
 
 const OPEN: Admission = {}
@@ -111,7 +113,19 @@ export class ListenerGate {
       this.#end(id)
       return undefined
     }
-    return admission
+    return grant.username === undefined ? admission : { ...admission, username: grant.username }
+  }
+
+  /**
+   * Counts the login of `username` on `localMount` for listener `id`, admitted earlier without one held (an HLS
+   * session: decided at its multivariant playlist, let in at its first poll); false, and nothing held, when the
+   * user listens to that mount already.
+   */
+  holdLogin (id: number, localMount: string, username: string): boolean {
+    this.#hold(id, { mount: localMount, startedAt: Date.now(), joined: true, username })
+    if (this.#logins.get(localMount)!.get(username)! === 1) return true
+    this.#end(id)
+    return false
   }
 
   /**

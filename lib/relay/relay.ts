@@ -210,6 +210,9 @@ export class Relay implements RelayView {
   #retryTimer: NodeJS.Timeout | undefined
   #graceTimer: NodeJS.Timeout | undefined
   #lingerTimer: NodeJS.Timeout | undefined
+  /** ms since the epoch until which someone who is no listener of the stream wants the upstream (HLS players) */
+  #wantedUntil = 0
+  #wantTimer: NodeJS.Timeout | undefined
   #flushTimer: NodeJS.Timeout | undefined
   readonly #waiters = new Set<(live: boolean) => void>()
   readonly #ctx: RelayContext
@@ -381,6 +384,28 @@ export class Relay implements RelayView {
     })
   }
 
+  /**
+   * Someone who is no listener of the stream (an HLS player) wants the upstream for `ms` more: an idle
+   * on-demand relay connects, and lets go once nobody wanted it for that long and its linger is over.
+   */
+  wantFor (ms: number): void {
+    if (!this.def.onDemand || this.#state === 'stopped') return
+    this.#wantedUntil = Math.max(this.#wantedUntil, Date.now() + ms)
+    this.#wantUpstream()
+    if (this.#wantTimer === undefined) this.#armWant()
+  }
+
+  /** Checks again when the want is over (it is pushed on by each call, and the timer follows it). */
+  #armWant (): void {
+    this.#wantTimer = setTimeout(() => {
+      if (Date.now() < this.#wantedUntil) this.#armWant()
+      else {
+        this.#wantTimer = undefined
+        this.#maybeLinger()
+      }
+    }, Math.max(0, this.#wantedUntil - Date.now())).unref()
+  }
+
   /** `reason`: why a listener of another mount comes (moved, or served as that mount's fallback). */
   attach (listener: Listener, reason?: MoveReason): void {
     clearTimeout(this.#lingerTimer)
@@ -470,7 +495,8 @@ export class Relay implements RelayView {
 
   /** Who wants the upstream: an on-demand relay keeps trying while listeners wait on a fallback to come back. */
   #demand (): number {
-    return this.mount.listeners.size + this.#waiters.size + (this.def.fallbackOverride ? this.away.size : 0)
+    const wanted = Date.now() < this.#wantedUntil ? 1 : 0
+    return this.mount.listeners.size + this.#waiters.size + wanted + (this.def.fallbackOverride ? this.away.size : 0)
   }
 
   #inGrace (): boolean {
@@ -1016,5 +1042,7 @@ export class Relay implements RelayView {
     clearTimeout(this.#graceTimer)
     clearTimeout(this.#lingerTimer)
     clearTimeout(this.#stallTimer)
+    clearTimeout(this.#wantTimer)
+    this.#wantTimer = undefined
   }
 }

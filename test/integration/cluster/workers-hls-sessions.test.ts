@@ -1,6 +1,6 @@
 // HLS sessions across `icecast-relay --workers 2` (the CLI, `<hls>` on): a session one worker let in is one
 // listener of the machine wherever its polls land, counted once in /status-json.xsl, and the machine's
-// `<clients>` limit holds for HLS sessions as it does for listeners.
+// `<clients>` limit holds for HLS sessions as it does for listeners, their places taken at their first polls.
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { request } from 'node:http'
@@ -29,11 +29,24 @@ async function shift (): Promise<void> {
   await httpGet(`${base}/status-json.xsl`)
 }
 
-/** A new session on a new connection: its media playlist's URL. */
-async function newSession (): Promise<string> {
+/**
+ * A new player on new connections: the status of its multivariant playlist, else of its first poll (which takes
+ * its place, on whichever worker it reaches), and its media playlist's URL.
+ */
+async function tryNewSession (): Promise<{ status: number | undefined, url?: string, body: string }> {
   const main = await httpGet(`${base}${MOUNT}/index.m3u8`)
-  assert.equal(main.status, 200, main.body.toString())
-  return firstVariant(main.body.toString(), `${base}${MOUNT}/index.m3u8`)!
+  if (main.status !== 200) return { status: main.status, body: main.body.toString() }
+  const url = firstVariant(main.body.toString(), `${base}${MOUNT}/index.m3u8`)!
+  await shift()
+  const first = await httpGet(url)
+  return { status: first.status, url, body: first.body.toString() }
+}
+
+/** A new player let in: its media playlist's URL. */
+async function newSession (): Promise<string> {
+  const { status, url, body } = await tryNewSession()
+  assert.equal(status, 200, body)
+  return url!
 }
 
 /** A HEAD of `url` on a new connection (a HEAD is let in as a session and counted as none): its status. */
@@ -112,8 +125,8 @@ test(`<clients>${CLIENTS}: one more session is let in, then none on either worke
   players.push(await newSession())
   for (let i = 0; i < 4; i++) {
     if (i % 2 === 1) await shift()
-    const refused = await httpGet(`${base}${MOUNT}/index.m3u8`)
-    assert.equal(refused.status, 403, `new session ${i}: ${refused.body.toString()}`)
+    const refused = await tryNewSession()
+    assert.equal(refused.status, 403, `new session ${i}: ${refused.body}`)
   }
   await pollAll(players, 3)
   assert.equal(await hlsListeners(), CLIENTS)

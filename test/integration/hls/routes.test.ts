@@ -49,11 +49,15 @@ async function mainPlaylist (relay: RelayApp, init: RequestInit = {}): Promise<R
   }
 }
 
-/** A new session's media playlist URL. */
+/** A new session's media playlist URL, polled once, as a player does: its place is taken. */
 async function sessionUrl (relay: RelayApp, init: RequestInit = {}): Promise<string> {
   const main = await mainPlaylist(relay, init)
   assert.equal(main.status, 200)
-  return relay.url('/live/' + firstUri(await main.text()))
+  const url = relay.url('/live/' + firstUri(await main.text()))
+  const first = await fetch(url, init)
+  const body = await first.text()
+  assert.equal(first.status, 200, body)
+  return url
 }
 
 /** A request with the path as written (fetch would resolve dot segments itself). */
@@ -83,7 +87,7 @@ test('an MP3 mount: index.m3u8 names a session playlist whose segments start wit
   assert.match(body, /^#EXTM3U\n/)
   assert.match(body, /CODECS="mp4a\.40\.34"/)
   const variant = firstUri(body)
-  assert.match(variant, /^index\.m3u8\?session=[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{22}$/)
+  assert.match(variant, /^index\.m3u8\?session=[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/)
   const media = await fetch(relay.url('/live/' + variant))
   assert.equal(media.status, 200)
   const playlist = await media.text()
@@ -233,15 +237,22 @@ test('sessions are listeners: in the stats, listclients and metrics, ended by ki
 })
 
 test('1000 sessions made and abandoned end within a few target durations', async (t) => {
-  const relay = await hlsRelay(t, { plugin: { limits: { clients: 2000 } } })
+  // two requests a session (its place is taken at its first poll): 2 s segments, so that the first last until the last is made
+  const relay = await hlsRelay(t, { plugin: { limits: { clients: 2000 }, hls: { segmentSeconds: 2, windowSegments: 3 } } })
   relay.upstream.push(mp3Frames(200))
+  // the stream goes on at its pace while the sessions are made, however slow the machine
+  const pacer = setInterval(() => { relay.upstream.push(mp3Frames(40)) }, 1000)
+  t.after(() => { clearInterval(pacer) })
   await mainPlaylist(relay)
-  for (let i = 0; i < 1000; i += 50) {
-    await Promise.all(Array.from({ length: 50 }, async () => { assert.equal((await fetch(relay.url('/live/index.m3u8'))).status, 200) }))
-  }
   const count = async (): Promise<number> => await hlsListeners(relay) ?? -1
-  assert.ok(await count() >= 900)
-  const deadline = Date.now() + 8000
+  // the first may end before the last are made on a slow machine: the most alive at once is what is known
+  let most = 0
+  for (let i = 0; i < 1000; i += 50) {
+    await Promise.all(Array.from({ length: 50 }, async () => { await sessionUrl(relay) }))
+    most = Math.max(most, await count())
+  }
+  assert.ok(most >= 300, `at most ${most} sessions at once`)
+  const deadline = Date.now() + 12000
   while (await count() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200))
   assert.equal(await count(), 0)
 })
@@ -252,7 +263,7 @@ test('listener auth: refused players get 401; on a guarded mount the segments ne
   assert.equal((await mainPlaylist(relay)).status, 401)
   const media = await fetch(await sessionUrl(relay, { headers: { 'x-token': 'good' } }))
   const uri = firstUri(await media.text())
-  assert.match(uri, /^\d+\.mp3\?session=[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{22}$/)
+  assert.match(uri, /^\d+\.mp3\?session=[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/)
   assert.equal((await fetch(relay.url('/live/' + uri))).status, 200)
   assert.equal((await fetch(relay.url('/live/' + uri.replace(/\?.*/, '')))).status, 403)
 })
@@ -338,7 +349,9 @@ test('players asking at once while their auth is pending: no more sessions than 
   relay.upstream.push(mp3Frames(200))
   while ((await fetch(relay.url('/live/index.m3u8'), { method: 'HEAD' })).status !== 200) await sleep(50)
   const answers = await Promise.all(Array.from({ length: 30 }, async () => {
-    const response = await fetch(relay.url('/live/index.m3u8'))
+    const main = await fetch(relay.url('/live/index.m3u8'))
+    if (main.status !== 200) return main.status
+    const response = await fetch(relay.url('/live/' + firstUri(await main.text())))
     await response.arrayBuffer()
     return response.status
   }))

@@ -11,6 +11,7 @@ const AUTH = `Basic ${Buffer.from('relay:secret').toString('base64')}`
 const SETTINGS = { segmentSeconds: 0.2, windowSegments: 3 }
 const WINDOW = {
   discontinuitySequence: 0,
+  epoch: 7,
   segments: [{ sequence: 7, bytes: 3, duration: 0.2, codec: 'aac', codecs: 'mp4a.40.2', sampleRate: 44100, discontinuity: false, programDateTime: 1, createdAt: 1 }]
 }
 

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { SessionIds, Sessions, type Session } from '../../../lib/hls/sessions.js'
+import { MAX_SESSION_ID, SessionIds, Sessions, type Session, type SessionClaims } from '../../../lib/hls/sessions.js'
 
 const T0 = 1_000_000
+const CLAIMS: SessionClaims = { issued: T0, epoch: 0 }
 
 function session (id: string, listenerId: number, localMount = '/a', endsAt?: number): Session {
   return { id, listenerId, localMount, ip: '127.0.0.1', userAgent: '', startedAt: T0, timeout: 3000, endsAt, lastSeen: T0 }
@@ -13,7 +14,7 @@ test('sessions: counted per mount, ended once each when they stop polling, by a 
   const ended: number[] = []
   const sessions = new Sessions((s) => ended.push(s.listenerId))
   const issuer = new SessionIds()
-  const ids = [issuer.issue('/a'), issuer.issue('/b'), issuer.issue('/a')]
+  const ids = [issuer.issue('/a', CLAIMS), issuer.issue('/b', CLAIMS), issuer.issue('/a', CLAIMS)]
   sessions.add(session(ids[0]!, 1))
   sessions.add(session(ids[1]!, 2, '/b', T0 + 1000))
   sessions.add(session(ids[2]!, 3))
@@ -34,7 +35,7 @@ test('sessions: counted per mount, ended once each when they stop polling, by a 
 test('sessions: two sessions of one id (two polls of an expired one at once) leave one, counted once', () => {
   const ended: number[] = []
   const sessions = new Sessions((s) => ended.push(s.listenerId))
-  const id = new SessionIds().issue('/a')
+  const id = new SessionIds().issue('/a', CLAIMS)
   sessions.add(session(id, 1))
   sessions.add(session(id, 2))
   assert.deepEqual([sessions.size, sessions.on('/a'), ended], [1, 1, [1]])
@@ -45,14 +46,31 @@ test('sessions: two sessions of one id (two polls of an expired one at once) lea
 test('session ids: valid on every process that holds the key, for their own mount only; made up or altered, never', () => {
   const a = new SessionIds('the link secret')
   const b = new SessionIds('the link secret')
-  const id = a.issue('/live.aac')
-  assert.ok(b.valid(id, '/live.aac'), 'another worker of the machine knows it')
-  assert.ok(!b.valid(id, '/other.aac'), 'not a session of another mount')
-  assert.ok(!new SessionIds('another secret').valid(id, '/live.aac'), 'not under another key')
-  assert.ok(!new SessionIds().valid(id, '/live.aac'), 'not under a process\'s own random key')
+  const claims: SessionClaims = { issued: T0, epoch: 1_765_000_000_000, endsAt: T0 + 5000, user: 'ann' }
+  const id = a.issue('/live.aac', claims)
+  assert.deepEqual(b.read(id, '/live.aac'), claims, 'another worker of the machine knows it, and what it carries')
+  assert.equal(b.read(id, '/other.aac'), undefined, 'not a session of another mount')
+  assert.equal(new SessionIds('another secret').read(id, '/live.aac'), undefined, 'not under another key')
+  assert.equal(new SessionIds().read(id, '/live.aac'), undefined, 'not under a process\'s own random key')
   const altered = (id[0] === 'A' ? 'B' : 'A') + id.slice(1)
-  assert.ok(!b.valid(altered, '/live.aac'), 'its random part altered')
-  assert.ok(!b.valid('../etc', '/live.aac') && !b.valid('', '/live.aac'))
-  fc.assert(fc.property(fc.string({ maxLength: 64 }), (text) => !b.valid(text, '/live.aac')))
-  fc.assert(fc.property(fc.stringMatching(/^[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{22}$/), (text) => !b.valid(text, '/live.aac')))
+  assert.equal(b.read(altered, '/live.aac'), undefined, 'its random part altered')
+  const [random, , mac] = id.split('.')
+  const forged = Buffer.from(JSON.stringify({ ...claims, endsAt: T0 + 1e9, user: 'bob' })).toString('base64url')
+  assert.equal(b.read(`${random}.${forged}.${mac}`, '/live.aac'), undefined, 'its claims altered (a longer time, another user)')
+  assert.equal(b.read('../etc', '/live.aac') ?? b.read('', '/live.aac'), undefined)
+  fc.assert(fc.property(fc.string({ maxLength: 64 }), (text) => b.read(text, '/live.aac') === undefined))
+  fc.assert(fc.property(fc.stringMatching(/^[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{1,80}\.[A-Za-z0-9_-]{22}$/), (text) => b.read(text, '/live.aac') === undefined))
+})
+
+test('session ids: any claims come back as given, any user name; ids stay within the URL-safe alphabet', () => {
+  const ids = new SessionIds()
+  fc.assert(fc.property(
+    fc.record({ issued: fc.nat(), epoch: fc.maxSafeNat(), endsAt: fc.option(fc.nat(), { nil: undefined }), user: fc.option(fc.string({ maxLength: 128, unit: 'binary' }), { nil: undefined }) }),
+    (drawn) => {
+      const claims = Object.fromEntries(Object.entries(drawn).filter(([, value]) => value !== undefined)) as SessionClaims
+      const id = ids.issue('/a', claims)
+      const read = ids.read(id, '/a')
+      return /^[A-Za-z0-9_.-]+$/.test(id) && id.length <= MAX_SESSION_ID && JSON.stringify(read) === JSON.stringify(claims)
+    }
+  ))
 })
