@@ -28,6 +28,8 @@ export interface ComparisonRun {
   measured: Measured
   /** the relay's connections to the master's mount while the crowd listened */
   upstream: number
+  /** `--workers N`: the listeners each worker held while the crowd listened, most first */
+  split?: number[]
 }
 
 interface Row {
@@ -146,6 +148,12 @@ export function upstreamWarnings (runs: ComparisonRun[]): string[] {
     `${r.server} at ${r.n} ${r.mode}: ${r.upstream} connections to the master's mount, where one per mount per machine is the mark`)
 }
 
+/** How each `--workers N` run split its listeners between the workers. */
+export function splits (runs: ComparisonRun[]): string[] {
+  return runs.filter((r) => r.split !== undefined).map((r) =>
+    `${r.server} at ${r.n} ${r.mode}: listeners by worker ${r.split!.join(' + ')} (the busiest ${(r.split![0]! / r.n * 100).toFixed(1)} %)`)
+}
+
 export function comparisonTables (runs: ComparisonRun[]): string {
-  return [comparisonTable(runs), ...speedUps(runs), ...upstreamWarnings(runs)].join('\n\n')
+  return [comparisonTable(runs), ...speedUps(runs), ...splits(runs), ...upstreamWarnings(runs)].join('\n\n')
 }

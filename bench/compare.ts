@@ -10,7 +10,7 @@ import { comparisonTables, parseLoads, type ComparisonRun, type LoadMode } from 
 import { measure } from './measure.js'
 import { ensureFileLimit } from './proc.js'
 import { MEASURE_FLAGS, measureOptionsOf, resultsFile, startMaster, versions } from './setup.js'
-import { benchCertificate, startCliRelay, startIcecastRelay, startKhRelay, upstreamConnections, type RelayUnderTest } from './servers.js'
+import { benchCertificate, listenersByProcess, startCliRelay, startIcecastRelay, startKhRelay, upstreamConnections, type RelayUnderTest } from './servers.js'
 
 export interface Preset {
   /** how the script is run, for --help: `npm run bench:workers` */
@@ -98,11 +98,15 @@ export async function compare (preset: Preset): Promise<void> {
         try {
           // the relay's connections to the master, read while the crowd listens (the window's end)
           let upstream = Number.NaN
+          let split: number[] | undefined
           const measured = await measure([relay], [{ label: server, url: relay.url, n, icy: mode === 'icy' }], {
             ...options,
-            beforeClose: async () => { upstream = await upstreamConnections(master) }
+            beforeClose: async () => {
+              upstream = await upstreamConnections(master)
+              if (workersOf(server) > 1) split = listenersByProcess(relay.url)
+            }
           })
-          runs.push({ server, n, mode, measured, upstream })
+          runs.push({ server, n, mode, measured, upstream, ...(split !== undefined && { split }) })
         } finally {
           await relay.stop()
         }

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { DEBIAN_ICECAST, startIcecastServer, type Icecast, type IcecastServer } from '../test/helpers/icecast.js'
 import { icecastKhServer } from '../test/helpers/icecast-kh.js'
+import { socketHolders } from '../test/helpers/cluster.js'
 import { freePort, httpGet, makeTempDir, spawnTracked, waitFor, type Proc } from '../test/helpers/procs.js'
 import { selfSignedCertificate } from '../test/helpers/servers.js'
 import { listenBacklog } from './proc.js'
@@ -144,6 +145,16 @@ export async function upstreamConnections (master: Icecast): Promise<number> {
   const page = (await master.admin(`/admin/listclients?mount=${MOUNT}`)).body.toString()
   const agents = [...page.matchAll(/<listener\b[\s\S]*?<\/listener>/g)].map((m) => /<UserAgent>([^<]*)<\/UserAgent>/.exec(m[0])?.[1] ?? '')
   return agents.filter((agent) => agent !== LOAD_AGENT).length
+}
+
+/**
+ * The listeners each process holds on the port of `url` (its established connections by pid, most first): how
+ * `--workers N` split the crowd between its workers.
+ */
+export function listenersByProcess (url: string): number[] {
+  const counts = new Map<number, number>()
+  for (const [pid] of socketHolders(Number(new URL(url).port), 'established')) if (pid !== undefined) counts.set(pid, (counts.get(pid) ?? 0) + 1)
+  return [...counts.values()].sort((a, b) => b - a)
 }
 
 /** A self-signed certificate for 127.0.0.1, made by openssl for this run, in one PEM file nobody can read (Icecast runs as nobody). */

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util'
 import closeWithGrace from 'close-with-grace'
 import Fastify, { type FastifyHttpOptions } from 'fastify'
 import { ListenSockets } from './cli/servers.js'
-import { linkEnv, linkFromEnv, startPrimary } from './cluster/primary.js'
+import { acceptInWorkers, linkEnv, linkFromEnv, startPrimary } from './cluster/primary.js'
 import { relayMachineQueries, workerMachineLink } from './cluster/link.js'
 import { addedPrimaryRelay, workerHlsOrigin, workerMirror, workerOptions, type ClusterLink } from './cluster/split.js'
 import { loadTls, type TlsCredentials } from './cli/tls.js'
@@ -172,6 +172,7 @@ async function superviseWorkers (workers: number, socketsEach: number, link: Clu
   }
   cluster.on('listening', () => { listening++ })
   const fork = (): void => { cluster.fork(linkEnv(link)) }
+  acceptInWorkers(process.env)
   for (let i = 0; i < workers; i++) fork()
   const ended = new Promise<number>((resolve) => {
     cluster.on('exit', (worker, code, signal) => {

@@ -1,9 +1,10 @@
 // The machine link of `--workers N` over node:cluster messages, through the primary: a worker's query goes to
 // every worker (the asker included) and their answers back to the asker; a worker's listener places are
-// counted by the primary alone, so that the limits hold machine-wide.
+// counted by the primary alone, so that the limits hold machine-wide (a turn's places in one message: places.ts).
 import cluster, { type Worker } from 'node:cluster'
-import { resolveRelay, type HlsOrigin, type MachineLink, type MachineReservation, type MachineSlotLimits, type RelayDefinition } from '../options.js'
+import { resolveRelay, type HlsOrigin, type MachineLink, type RelayDefinition } from '../options.js'
 import { SlotCounts } from './slots.js'
+import { answerPlaces, WorkerPlaces, type PlacesBatch } from './places.js'
 import type { LocalRelays } from '../stats/view.js'
 import { answerQuery, knownQuery, sideOf } from './machine.js'
 
@@ -23,23 +24,14 @@ type Message =
   | { [TAG]: 'ask', seq: number, query: unknown }
   | { [TAG]: 'query', seq: number, query: unknown }
   | { [TAG]: 'answer', seq: number, answer?: unknown }
-  | { [TAG]: 'reserve', seq: number, mount: string, limits: MachineSlotLimits }
-  | { [TAG]: 'release', seq: number, mount: string }
-  /** the primary's reply to an `ask` (the answers) or a `reserve` (the reservation) */
+  /** a turn's listener places of a worker; `seq` 0 when it asks for none (no reply) */
+  | ({ [TAG]: 'places', seq: number } & PlacesBatch)
+  /** the primary's reply to an `ask` (the answers) or to `places` (a reservation for each asked for) */
   | { [TAG]: 'reply', seq: number, value: unknown }
 
 function isMessage (value: unknown): value is Message {
   return typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)[TAG] === 'string' &&
     Number.isSafeInteger((value as Record<string, unknown>)['seq'])
-}
-
-const isLimit = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
-
-/** Whether a worker's `reserve` is one: a mount and limits that are counts. */
-function isReservation (message: Record<string, unknown>): message is { mount: string, limits: MachineSlotLimits } {
-  const limits = message['limits'] as Record<string, unknown> | null | undefined
-  return typeof message['mount'] === 'string' && typeof limits === 'object' && limits !== null &&
-    isLimit(limits['clients']) && (limits['maxListeners'] === null || isLimit(limits['maxListeners']))
 }
 
 interface Gathering {
@@ -120,10 +112,11 @@ export function relayMachineQueries (primary: LocalRelays, upstreamSide: Upstrea
     switch (message[TAG]) {
       case 'ask': gather(worker, message.seq, message.query).catch(() => { reply(worker, message.seq, []) }); break
       case 'answer': answered(worker.id, message.seq, message); break
-      case 'reserve':
-        reply(worker, message.seq, isReservation(message) ? slots.reserve(worker.id, message.mount, message.limits) : undefined)
+      case 'places': {
+        const answers = answerPlaces(slots, worker.id, message)
+        if (message.seq !== 0) reply(worker, message.seq, answers)
         break
-      case 'release': if (typeof message.mount === 'string') slots.release(worker.id, message.mount); break
+      }
     }
   }
   const onExit = (worker: Worker): void => {
@@ -137,8 +130,6 @@ export function relayMachineQueries (primary: LocalRelays, upstreamSide: Upstrea
     cluster.off('exit', onExit)
   }
 }
-
-const RESERVATIONS = new Set<unknown>(['ok', 'clients', 'mount'])
 
 /**
  * A worker's link to the others through its primary, and the function that stops it (at the app's close). Its
@@ -173,6 +164,10 @@ export function workerMachineLink (mirror?: MachineLink['mirror'], hlsOrigin?: H
     if (message[TAG] === 'query' && sideOf(message.query) !== 'upstream') answer(message.seq, message.query).catch(() => {})
     else if (message[TAG] === 'reply') pending.get(message.seq)?.(message.value)
   }
+  const places = new WorkerPlaces(async (batch) => {
+    if (batch.reserve.length > 0) return await request((seq) => ({ [TAG]: 'places', seq, ...batch }))
+    if (process.connected) process.send?.({ [TAG]: 'places', seq: 0, ...batch } satisfies Message)
+  })
   process.on('message', onMessage)
   return {
     index: cluster.worker?.id ?? 0,
@@ -182,13 +177,8 @@ export function workerMachineLink (mirror?: MachineLink['mirror'], hlsOrigin?: H
       return Array.isArray(answers) ? answers : []
     },
     answer (responder) { respond = responder },
-    async reserve (mount, limits) {
-      const value = await request((seq) => ({ [TAG]: 'reserve', seq, mount, limits }))
-      return RESERVATIONS.has(value) ? value as MachineReservation : undefined
-    },
-    release (mount) {
-      if (process.connected) process.send?.({ [TAG]: 'release', seq: 0, mount } satisfies Message)
-    },
+    reserve: async (mount, limits) => await places.reserve(mount, limits),
+    release: (mount) => { places.release(mount) },
     close () { process.off('message', onMessage) },
     ...(mirror !== undefined && { mirror }),
     ...(hlsOrigin !== undefined && { hlsOrigin })

@@ -1,4 +1,5 @@
 // `icecast-relay --workers N` as the cluster tests run it: the CLI from dist/, its workers counted as they listen.
+import { execFileSync } from 'node:child_process'
 import type { OpenListener } from './listen.js'
 import { spawnTracked, waitFor, type Proc } from './procs.js'
 import { noise, scriptedUpstream } from './scripted.js'
@@ -27,6 +28,23 @@ export function pidsServing (output: string, url: string): Set<number> {
     if (entry.req?.url === url) pids.add(entry.pid)
   }
   return pids
+}
+
+/** The pids of the processes that logged that they listen at `base` (the workers, with their pids). */
+export function pidsListening (output: string, base: string): Set<number> {
+  const lines = output.split('\n').filter((line) => line.includes(`"Server listening at ${base}"`))
+  return new Set(lines.map((line) => (JSON.parse(line) as { pid: number }).pid))
+}
+
+/** The TCP sockets of local `port` in `state` (ss's: `listening`, `established`), each as the pids that hold it. */
+export function socketHolders (port: number, state: 'listening' | 'established'): number[][] {
+  const sockets = execFileSync('ss', ['-Htnp', 'state', state, `( sport = :${port} )`], { maxBuffer: 64 << 20 }).toString()
+  return sockets.split('\n').filter((line) => line !== '').map((line) => [...line.matchAll(/pid=(\d+)/g)].map((match) => Number(match[1])))
+}
+
+/** The pids of the processes that hold the listen socket of `port` (those that may accept its connections). */
+export function pidsHoldingListenSocket (port: number): Set<number> {
+  return new Set(socketHolders(port, 'listening').flat())
 }
 
 /** A scripted upstream that sends noise every 50 ms until it is stopped. */

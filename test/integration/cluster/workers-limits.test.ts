@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import { killWorker, noisyUpstream, pidsServing, startWorkers, stopAll } from '../../helpers/cluster.js'
+import { killWorker, noisyUpstream, pidsHoldingListenSocket, pidsListening, pidsServing, startWorkers, stopAll } from '../../helpers/cluster.js'
 import { openListener, type OpenListener } from '../../helpers/listen.js'
 import { freePort, httpGet, makeTempDir, waitFor, type Proc } from '../../helpers/procs.js'
 
@@ -15,6 +15,7 @@ const SMALL_MAX = 12
 let upstream: Awaited<ReturnType<typeof noisyUpstream>>
 let cli: Proc
 let base: string
+let port: number
 const opened: OpenListener[] = []
 const admittedSoFar: OpenListener[] = []
 
@@ -38,7 +39,7 @@ async function listenersOf (mount: string): Promise<number> {
 
 before(async () => {
   upstream = await noisyUpstream()
-  const port = await freePort()
+  port = await freePort()
   base = `http://127.0.0.1:${port}`
   const config = join(makeTempDir('cluster-limits'), 'icecast.xml')
   const relay = (mount: string): string =>
@@ -60,6 +61,13 @@ before(async () => {
 })
 
 after(async () => { await stopAll(opened, cli, upstream) })
+
+test('each worker accepts its own listeners from the shared listen socket: no connection passes through the primary', () => {
+  const workers = pidsListening(cli.output(), base)
+  assert.equal(workers.size, 2)
+  const holders = pidsHoldingListenSocket(port)
+  for (const pid of workers) assert.ok(holders.has(pid), `worker ${pid} holds the listen socket (holders: ${[...holders].join(', ')})`)
+})
 
 test('a mount\'s max-listeners and limits.clients: 30 hold for the machine: 40 at once on each mount, exactly 12 and then 18 are let in', async () => {
   const small = await crowd('/small.mp3', 40)

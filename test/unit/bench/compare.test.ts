@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { comparisonTable, parseLoads, speedUps, upstreamWarnings, type ComparisonRun, type LoadMode } from '../../../bench/compare-report.js'
+import { comparisonTable, comparisonTables, parseLoads, speedUps, splits, upstreamWarnings, type ComparisonRun, type LoadMode } from '../../../bench/compare-report.js'
 import type { Measured } from '../../../bench/measure.js'
 import { shares, summarize } from '../../../bench/stats.js'
 
@@ -66,4 +66,13 @@ test('against a peer that did not admit all: its time is a lower bound, so the r
 test('a relay with other than one connection to the master is named under the table', () => {
   const runs = [run('cli', { n: 100, admissionMs: 100, cpu: 0.01, idleCpu: 0, upstream: 1 }), run('cli-w2', { n: 100, admissionMs: 100, cpu: 0.01, idleCpu: 0, upstream: 2 })]
   assert.deepEqual(upstreamWarnings(runs), ["cli-w2 at 100 plain: 2 connections to the master's mount, where one per mount per machine is the mark"])
+})
+
+test('how each --workers run split its listeners between the workers is said under the table', () => {
+  const runs: ComparisonRun[] = [
+    run('cli', { n: 100, admissionMs: 100, cpu: 0.01, idleCpu: 0 }),
+    { ...run('cli-w2', { n: 100, admissionMs: 100, cpu: 0.01, idleCpu: 0 }), split: [61, 39] }
+  ]
+  assert.deepEqual(splits(runs), ['cli-w2 at 100 plain: listeners by worker 61 + 39 (the busiest 61.0 %)'])
+  assert.ok(comparisonTables(runs).endsWith(splits(runs)[0]!))
 })
