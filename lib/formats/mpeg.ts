@@ -79,6 +79,26 @@ export function frameHeader (b: Buffer, at: number): FrameHeader | undefined {
   return mpegHeader(b, at)
 }
 
+/** Where a Xing/Info tag stands in a layer III frame: after its 4-byte header and its side info, by version and channels. */
+function xingOffset (frame: Buffer): number {
+  const mpeg1 = ((frame[1]! >> 3) & 3) === 3
+  const mono = (frame[3]! >> 6) === 3
+  return 4 + (mpeg1 ? (mono ? 17 : 32) : (mono ? 9 : 17))
+}
+
+/** VBRI (Fraunhofer) tags stand at a fixed place, whatever the version and channels. */
+const VBRI_OFFSET = 36
+
+/**
+ * Whether a layer III frame is a Xing/Info (LAME) or VBRI tag frame: an encoder writes one first in a file. It
+ * carries no audio (silence to a decoder) and describes a file (its frames, bytes, seek table): where it stands
+ * in a stream cut into other files, a demuxer that trusts it gets their length wrong.
+ */
+export function isTagFrame (frame: Buffer): boolean {
+  const xing = frame.toString('latin1', xingOffset(frame), xingOffset(frame) + 4)
+  return xing === 'Xing' || xing === 'Info' || frame.toString('latin1', VBRI_OFFSET, VBRI_OFFSET + 4) === 'VBRI'
+}
+
 function sameStream (a: FrameHeader, b: FrameHeader): boolean {
   return a.codec === b.codec && a.sampleRate === b.sampleRate
 }

@@ -210,6 +210,12 @@ export function hlsServer (init: HlsInit): HlsServer {
     return true
   }
 
+  /** The machine's origin did not answer (a network error, a restart): the player retries after a target duration. */
+  function originFailed (request: FastifyRequest, reply: FastifyReply, relay: Relay, settings: ResolvedHlsSettings, error: unknown, what: string): true {
+    request.log.warn({ err: error }, `HLS ${what} not read from the machine's origin`)
+    return answer(reply, 503, `HLS of ${relay.localMount} is not available now`, settings.segmentSeconds)
+  }
+
   function notLive (reply: FastifyReply, relay: Relay, settings: ResolvedHlsSettings): true {
     return answer(reply, 503, `HLS of ${relay.localMount} is not live yet`, settings.segmentSeconds)
   }
@@ -345,7 +351,12 @@ export function hlsServer (init: HlsInit): HlsServer {
     const { segments } = window
     if (segments.length === 0) return notLive(reply, relay, settings)
     const found = segments[sequence - segments[0]!.sequence]
-    const data = found === undefined || EXTENSION[found.codec] !== extension ? undefined : await bytesOf(relay, settings, found)
+    let data: Buffer | undefined
+    try {
+      data = found === undefined || EXTENSION[found.codec] !== extension ? undefined : await bytesOf(relay, settings, found)
+    } catch (error) {
+      return originFailed(request, reply, relay, settings, error, `segment ${sequence}.${extension}`)
+    }
     if (data === undefined) {
       return answer(reply, 404, `Segment ${sequence}.${extension} is not in the window of ${relay.localMount}`)
     }
@@ -390,8 +401,7 @@ export function hlsServer (init: HlsInit): HlsServer {
     try {
       window = await windowOf(relay, settings)
     } catch (error) {
-      request.log.warn({ err: error }, 'HLS window not read from the machine\'s origin')
-      return answer(reply, 503, `HLS of ${relay.localMount} is not available now`, settings.segmentSeconds)
+      return originFailed(request, reply, relay, settings, error, 'window')
     }
     if (match[2] !== undefined) {
       // the machine's other processes read it for their players (resourceOf lets no one else here): on demand, they want the upstream

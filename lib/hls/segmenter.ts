@@ -1,4 +1,4 @@
-import { findFrameRun, frameHeader, MAX_HEADER_BYTES, type FrameHeader } from '../formats/mpeg.js'
+import { findFrameRun, frameHeader, isTagFrame, MAX_HEADER_BYTES, type FrameHeader } from '../formats/mpeg.js'
 import { TIMESTAMP_WRAP, segmentTag, titleTag } from './id3.js'
 
 /** The codecs HLS packed audio has (RFC 8216 §3.4) of those the frame reader knows: MPEG-1/2 layer III and ADTS AAC. */
@@ -51,8 +51,9 @@ function sameStream (a: FrameHeader, b: FrameHeader): boolean {
 /**
  * Frames in, packed audio segments out (RFC 8216 §3.4), with no I/O and no timers: the time comes in as an
  * argument. The cuts depend on the frames only, so any chunking of the same bytes gives the same segments.
- * Bytes that are no frames (junk, upstream ID3 tags) are left out; a change of codec or sample rate is found
- * as a new run of frames, and starts a new segment after a discontinuity.
+ * Bytes that are no frames (junk, upstream ID3 tags) are left out, and so are MP3 tag frames (Xing/Info, VBRI:
+ * a segment is not the file they describe); a change of codec or sample rate is found as a new run of frames,
+ * and starts a new segment after a discontinuity.
  */
 export class Segmenter {
   readonly #settings: SegmenterSettings
@@ -158,6 +159,7 @@ export class Segmenter {
   }
 
   #frame (frame: Buffer, header: FrameHeader, now: number): void {
+    if (header.codec === 'mp3' && isTagFrame(frame)) return
     const first = this.#first?.header
     if (first !== undefined && !sameStream(first, header)) {
       this.#cut(now)

@@ -12,7 +12,8 @@ import type { SequenceStarts } from './sequence.js'
  */
 export class HlsStream implements StreamTap {
   readonly settings: ResolvedHlsSettings
-  readonly segmenter: Segmenter
+  /** this stream's: a new one after the relay went idle, so that an old window is never served as live */
+  segmenter: Segmenter
   readonly #relay: RelayView
   readonly #live: Map<RelayView, HlsStream>
   readonly #starts: SequenceStarts
@@ -22,16 +23,27 @@ export class HlsStream implements StreamTap {
   #metadata: RelayMetadata | undefined
   /** the title last given to the segmenter */
   #title: string | undefined
+  /** ended (the relay went idle): the next stream is cut by a segmenter of its own */
+  #ended = false
 
   constructor (relay: RelayView, settings: ResolvedHlsSettings, live: Map<RelayView, HlsStream>, starts: SequenceStarts) {
     this.settings = settings
-    this.segmenter = new Segmenter(settings, starts.first(relay.localMount, Date.now()))
     this.#relay = relay
     this.#live = live
     this.#starts = starts
+    this.segmenter = this.#newSegmenter()
+  }
+
+  /** Numbered from above every number the mount's earlier streams gave (SequenceStarts). */
+  #newSegmenter (): Segmenter {
+    return new Segmenter(this.settings, this.#starts.first(this.#relay.localMount, Date.now()))
   }
 
   begin (): void {
+    if (this.#ended) {
+      this.segmenter = this.#newSegmenter()
+      this.#ended = false
+    }
     this.segmenter.begin(Date.now())
     this.#fresh = true
     this.#live.set(this.#relay, this)
@@ -65,5 +77,11 @@ export class HlsStream implements StreamTap {
     this.segmenter.end(Date.now())
     this.#starts.ended(this.#relay.localMount, this.segmenter.nextSequence)
     this.#live.delete(this.#relay)
+    this.#ended = true
+  }
+
+  /** An idle relay's window is of long ago: players get 503 until the next stream's first segment. */
+  idle (): void {
+    this.end()
   }
 }

@@ -69,6 +69,8 @@ export interface StreamTap {
   headers (pages: Buffer[]): void
   /** The relay stops: nothing more comes. */
   end (): void
+  /** The (on-demand) relay went idle: nothing comes until it is wanted again, and then as a new stream. */
+  idle? (): void
 }
 
 /** One stage of a relay's byte path: it hands chunks on to the next stage. */

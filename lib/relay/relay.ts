@@ -993,6 +993,7 @@ export class Relay implements RelayView {
     this.#upstreams.rest(error)
     this.#playing = undefined
     this.#setState('idle', error)
+    for (const tap of this.#taps) tap.idle?.()
   }
 
   #listenerLeft (listener: Listener, reason: EndReason): void {

@@ -15,6 +15,19 @@ export function mp3Frames (count: number): Buffer {
   return Buffer.concat(frames)
 }
 
+/** The tag frames an encoder writes first in an MP3 file: LAME's Info (CBR) and Xing (VBR), Fraunhofer's VBRI. */
+export type TagFrameKind = 'Info' | 'Xing' | 'Xing mono' | 'VBRI'
+
+/**
+ * One such tag frame, with the header of mp3Frames' frames (a mono one's channel mode aside): its tag where
+ * ffmpeg's mp3 demuxer looks, after the side info (32 bytes in MPEG-1 stereo, 17 in mono) or at 36 for VBRI.
+ */
+export function tagFrame (kind: TagFrameKind): Buffer {
+  const frame = Buffer.concat([Buffer.from([0xff, 0xfb, 0x90, kind === 'Xing mono' ? 0xc0 : 0x00]), Buffer.alloc(MP3_FRAME_BYTES - 4)])
+  frame.write(kind.slice(0, 4), kind === 'Xing mono' ? 4 + 17 : 4 + 32, 'latin1')
+  return frame
+}
+
 /** An ID3v2.4 tag of `size` bytes of body, as a file's tags come before its frames. */
 export function id3Tag (size: number): Buffer {
   const head = Buffer.from('ID3\x04\x00\x00\x00\x00\x00\x00', 'latin1')

@@ -18,6 +18,20 @@ async function upstreamConnections (): Promise<number> {
   return found?.listeners ?? 0
 }
 
+/** A new session's media playlist: its URL and its segments' numbers. */
+async function mediaPlaylist (): Promise<{ url: string, sequences: number[], text: string }> {
+  const main = await fetch(relay.url('/radio.mp3/index.m3u8'))
+  assert.equal(main.status, 200)
+  const url = relay.url('/radio.mp3/' + (await main.text()).split('\n').find((line) => line.startsWith('index.m3u8?'))!)
+  const media = await fetch(url)
+  assert.equal(media.status, 200)
+  const text = await media.text()
+  return { url, text, sequences: [...text.matchAll(/^(\d+)\.mp3$/gm)].map((match) => Number(match[1])) }
+}
+
+/** The first stream's last playlist, read while it played. */
+let lastStream: { url: string, sequences: number[] } | undefined
+
 before(async () => {
   assertTools('icecast2', 'ezstream', 'ffprobe')
   const fixtures = await makeFixtures()
@@ -46,6 +60,7 @@ test('an idle on-demand mount: index.m3u8 starts the upstream (503 with Retry-Af
     timeoutMs: 15000, intervalMs: 250, message: 'the first segment of the on-demand mount'
   })
   assert.equal(await upstreamConnections(), 1, 'the HLS request connected the relay')
+  lastStream = await mediaPlaylist()
   const probe = await probeHls(relay.url('/radio.mp3/index.m3u8'), { seconds: 4 })
   assert.equal(probe.codec, 'mp3')
   assert.ok(probe.seconds >= 3.5, `${probe.seconds} s read`)
@@ -57,4 +72,19 @@ test('an idle on-demand mount: index.m3u8 starts the upstream (503 with Retry-Af
   })
   assert.equal(relay.app.relay.get('/radio.mp3')?.state, 'idle')
   assert.equal(relay.app.relay.get('/radio.mp3')?.listeners, 0)
+})
+
+test('an on-demand mount gone idle serves no window of long ago: 503 until its next stream\'s first segment, numbered above the last stream\'s, with no discontinuity', async () => {
+  assert.ok(lastStream !== undefined && lastStream.sequences.length > 0, 'the first test read a playlist')
+  const idle = await fetch(relay.url('/radio.mp3/index.m3u8'))
+  assert.equal(idle.status, 503, await idle.text())
+  assert.equal(idle.headers.get('retry-after'), String(SEGMENT_SECONDS))
+  assert.equal((await fetch(relay.url(`/radio.mp3/${lastStream.sequences.at(-1)!}.mp3`))).status, 503, 'nor its segments')
+  await waitFor(async () => (await fetch(relay.url('/radio.mp3/index.m3u8'), { method: 'HEAD' })).status === 200, {
+    timeoutMs: 15000, intervalMs: 250, message: 'the first segment of the next stream'
+  })
+  const next = await mediaPlaylist()
+  assert.ok(next.sequences[0]! > lastStream.sequences.at(-1)!, `${next.sequences[0]!} after ${lastStream.sequences.at(-1)!}`)
+  assert.doesNotMatch(next.text, /#EXT-X-DISCONTINUITY\n/, 'a stream of its own, not the old one carried on')
+  assert.equal((await fetch(lastStream.url)).status, 404, 'a session of the old stream asks index.m3u8 again')
 })

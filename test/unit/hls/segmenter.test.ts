@@ -7,7 +7,7 @@ import { frameHeader, type FrameHeader } from '../../../lib/formats/mpeg.js'
 import { readSyncsafe, segmentTag, tagLength, titleTag, TIMESTAMP_WRAP, MAX_TITLE_BYTES } from '../../../lib/hls/id3.js'
 import { Segmenter, type Segment, type SegmenterSettings } from '../../../lib/hls/segmenter.js'
 import { cut, offsets } from '../../helpers/chunking.js'
-import { mp3Frames } from '../../helpers/frames.js'
+import { MP3_FRAME_BYTES, mp3Frames, tagFrame, type TagFrameKind } from '../../helpers/frames.js'
 import { syntheticAdts } from '../../helpers/adts.js'
 import { noise } from '../../helpers/scripted.js'
 
@@ -261,4 +261,33 @@ test('garbage makes no segment and holds no memory; MPEG layer II is no packed a
   const layer2 = run(WIDE, [mp2])
   assert.equal(layer2.segments.length, 0)
   assert.equal(layer2.unsupported, 'mp2')
+})
+
+/** Whether `frame` holds an encoder's tag where a demuxer looks for one (as ffmpeg's mp3dec.c reads them). */
+function hasTag (frame: Buffer): boolean {
+  return ['Info', 'Xing'].includes(frame.toString('latin1', 36, 40)) || frame.toString('latin1', 21, 25) === 'Xing' || frame.toString('latin1', 36, 40) === 'VBRI'
+}
+
+test('MP3 tag frames (Xing/Info, VBRI: a file\'s header, mid-stream where a station plays files) are in no segment and count no time; any chunking gives the same segments', () => {
+  const piece = fc.oneof(fc.integer({ min: 1, max: 80 }), fc.constantFrom<TagFrameKind>('Info', 'Xing', 'Xing mono', 'VBRI'))
+  fc.assert(fc.property(fc.array(piece, { minLength: 1, maxLength: 10 }), offsets, fc.constantFrom(1, 2, 6), (pieces, at, seconds) => {
+    // three audio frames first: a sync point is a run of three frames
+    const stream = Buffer.concat([mp3Frames(3), ...pieces.map((each) => typeof each === 'number' ? mp3Frames(each) : tagFrame(each))])
+    const audioFrames = 3 + pieces.reduce<number>((sum, each) => sum + (typeof each === 'number' ? each : 0), 0)
+    const settings = { segmentSeconds: seconds, windowSegments: 1000 }
+    const segments = run(settings, cut(stream, at)).segments
+    assert.deepEqual(stable(segments), stable(run(settings, [stream]).segments))
+    let frames = 0
+    let ticks = parse(segments[0]!).timestamp
+    for (const segment of segments) {
+      const parsed = parse(segment)
+      assert.ok(Math.abs(parsed.timestamp - ticks) <= 1, 'each timestamp follows the audio before it')
+      const audio = segment.data.subarray(tagLength(segment.data, 0))
+      for (let p = 0; p < audio.length; p += MP3_FRAME_BYTES) assert.ok(!hasTag(audio.subarray(p, p + MP3_FRAME_BYTES)), `a tag frame in segment ${segment.sequence}`)
+      assert.equal(segment.duration, parsed.frames.length * 1152 / 44100, 'the duration is its audio frames\'')
+      frames += parsed.frames.length
+      ticks += parsed.frames.length * 1152 * 90000 / 44100
+    }
+    assert.equal(frames, audioFrames, 'every audio frame is in a segment')
+  }))
 })
