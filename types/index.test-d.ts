@@ -100,6 +100,7 @@ expectError(app.register(icecastRelay, { stats: 'no' }))
 // RelayPluginOptions is the options schema's type: a key it does not know is refused, every key it knows taken
 expectError<RelayPluginOptions>({ relys: [] })
 expectError<RelayPluginOptions>({ limits: { client: 5 } })
+expectError<RelayPluginOptions>({ limits: { tlsWriteInterval: '0.5' } })
 expectError(app.register(icecastRelay, { relys: [{ server: 'h', port: 1 }] }))
 expectError(app.register(icecastRelay, { admn: { username: 'admin', password: 'x' } }))
 expectAssignable<RelayPluginOptions>({
