@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net'
+import type { TLSSocket } from 'node:tls'
 
 /** Per-listener framing of the shared audio, e.g. ICY metadata interleaving: the bytes to write. */
 export interface Framer {
@@ -92,6 +93,8 @@ export class Listener {
   readonly ip: string
   readonly userAgent: string
   readonly relay: boolean
+  /** its socket is a TLS socket: the mount writes to it less often (see Mount) */
+  readonly encrypted: boolean
   readonly connectedAt = Date.now()
   /** bytes sent since it joined its current mount */
   bytesSent = 0
@@ -112,6 +115,7 @@ export class Listener {
     this.ip = init.ip
     this.userAgent = init.userAgent
     this.relay = init.relay === true
+    this.encrypted = (init.socket as Partial<TLSSocket>).encrypted === true
     this.#socket = init.socket
     this.#queueSize = init.queueSize
     this.#framer = init.framer

@@ -16,7 +16,9 @@ export interface MountInit {
  * Chunks pushed since the last `flush()` reach each listener as one write: the relay flushes after an
  * upstream read (whose pieces the ICY demuxer cuts at each metadata block) or once per
  * `limits.writeInterval`. A write to a socket costs a system call whatever its size, and with
- * thousands of listeners those calls are the relay's CPU.
+ * thousands of listeners those calls are the relay's CPU. Listeners over TLS are a tier of their own,
+ * flushed less often (`flushEncrypted`, once per `limits.tlsWriteInterval`): each of their writes is a
+ * TLS record encrypted apart and a round through Node's TLS stream, so fewer, larger writes cost less.
  */
 export class Mount {
   /** every listener, streaming or waiting for a place to start */
@@ -28,9 +30,13 @@ export class Mount {
   relays = 0
   #headers: Buffer[] = []
   readonly #streaming = new Set<Listener>()
+  /** the streaming listeners over TLS, sent `#pendingEncrypted` */
+  readonly #encrypted = new Set<Listener>()
   readonly #waiting = new Set<Listener>()
   /** chunks pushed since the last flush, not yet sent to the streaming listeners */
   readonly #pending: Buffer[] = []
+  /** chunks pushed since the last flush of the listeners over TLS */
+  readonly #pendingEncrypted: Buffer[] = []
   #bytesOutOfEnded = 0
   readonly #onLeave: MountInit['onLeave']
 
@@ -55,20 +61,32 @@ export class Mount {
     if (chunk.length === 0) return
     this.burst.push(chunk, sync)
     this.#pending.push(chunk)
+    if (this.#encrypted.size > 0) this.#pendingEncrypted.push(chunk)
     if (this.#waiting.size > 0 && sync !== NO_SYNC) {
       this.flush()
       this.#startWaiting(chunk.subarray(Math.max(0, sync)))
     }
   }
 
-  /** Sends what was pushed since the last flush to every streaming listener, as one chunk. */
+  /** whether listeners over TLS stream here: the relay flushes them on a timer of their own */
+  get hasEncrypted (): boolean {
+    return this.#encrypted.size > 0
+  }
+
+  /** Sends what was pushed since the last flush to every streaming listener, as one chunk per tier. */
   flush (): void {
-    const pending = this.#pending
-    if (pending.length === 0) return
-    // one copy per upstream read, shared by every listener, instead of a write per piece per listener
-    const chunk = pending.length === 1 ? pending[0]! : Buffer.concat(pending)
-    pending.length = 0
-    for (const listener of this.#streaming) listener.send(chunk)
+    this.flushLive()
+    this.flushEncrypted()
+  }
+
+  /** Sends what was pushed since their last flush to the streaming listeners that are not over TLS. */
+  flushLive (): void {
+    sendPending(this.#pending, this.#streaming)
+  }
+
+  /** Sends what was pushed since their last flush to the streaming listeners over TLS. */
+  flushEncrypted (): void {
+    sendPending(this.#pendingEncrypted, this.#encrypted)
   }
 
   /**
@@ -101,15 +119,14 @@ export class Mount {
 
   #start (listener: Listener, headers: Buffer[], chunks: Buffer[]): void {
     listener.start([...headers, ...chunks])
-    if (!listener.ended) this.#streaming.add(listener)
+    if (!listener.ended) (listener.encrypted ? this.#encrypted : this.#streaming).add(listener)
   }
 
   /** Called through the listener's `onEnd`, exactly once per listener. */
   detach (listener: Listener, reason: EndReason): void {
     if (!this.listeners.delete(listener)) return
     if (listener.relay) this.relays--
-    this.#streaming.delete(listener)
-    this.#waiting.delete(listener)
+    this.#forget(listener)
     this.#bytesOutOfEnded += listener.bytesSent
     if (reason === 'slow') this.slowDrops++
     this.#onLeave(listener, reason)
@@ -120,16 +137,26 @@ export class Mount {
    * sent here stays counted here; it starts from zero on the next mount.
    */
   release (listener: Listener): boolean {
-    if (!this.listeners.delete(listener)) return false
+    if (!this.listeners.has(listener)) return false
+    // what it is owed of this mount goes before the other mount's bytes
+    this.flush()
+    this.listeners.delete(listener)
     if (listener.relay) this.relays--
-    this.#streaming.delete(listener)
-    this.#waiting.delete(listener)
+    this.#forget(listener)
     this.#bytesOutOfEnded += listener.bytesSent
     listener.bytesSent = 0
     return true
   }
 
+  #forget (listener: Listener): void {
+    this.#streaming.delete(listener)
+    this.#encrypted.delete(listener)
+    this.#waiting.delete(listener)
+  }
+
   endAll (reason: EndReason): void {
+    // the listeners over TLS are owed up to a tlsWriteInterval of stream
+    this.flush()
     for (const listener of this.listeners) listener.end(reason)
   }
 
@@ -143,4 +170,12 @@ export class Mount {
     this.burst.clear()
     this.#headers = []
   }
+}
+
+/** One copy per upstream read (or interval), shared by every listener, instead of a write per piece per listener. */
+function sendPending (pending: Buffer[], listeners: Set<Listener>): void {
+  if (pending.length === 0) return
+  const chunk = pending.length === 1 ? pending[0]! : Buffer.concat(pending)
+  pending.length = 0
+  for (const listener of listeners) listener.send(chunk)
 }

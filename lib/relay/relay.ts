@@ -169,6 +169,32 @@ interface Probe {
  * a row, returns to a higher upstream when it answers again (failback), keeps listeners through a short
  * gap (the grace period) and, on demand, connects only while someone listens.
  */
+/** A flush of some of a mount's listeners: at once, or once per interval after the bytes it is to send came. */
+class FlushTimer {
+  #timer: NodeJS.Timeout | undefined
+  readonly #flush: () => void
+
+  constructor (flush: () => void) {
+    this.#flush = flush
+  }
+
+  soon (seconds: number): void {
+    if (seconds === 0) {
+      this.#flush()
+      return
+    }
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined
+      this.#flush()
+    }, seconds * 1000).unref()
+  }
+
+  clear (): void {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+  }
+}
+
 export class Relay implements RelayView {
   #def: ResolvedRelay
   readonly mount: Mount
@@ -213,7 +239,8 @@ export class Relay implements RelayView {
   /** ms since the epoch until which someone who is no listener of the stream wants the upstream (HLS players) */
   #wantedUntil = 0
   #wantTimer: NodeJS.Timeout | undefined
-  #flushTimer: NodeJS.Timeout | undefined
+  readonly #liveFlush = new FlushTimer(() => this.mount.flushLive())
+  readonly #tlsFlush = new FlushTimer(() => this.mount.flushEncrypted())
   readonly #waiters = new Set<(live: boolean) => void>()
   readonly #ctx: RelayContext
   /** the extensions' taps on the stream, made as the relay starts */
@@ -853,18 +880,13 @@ export class Relay implements RelayView {
 
   /**
    * Sends the mount's pending bytes to its listeners: at once, or with `limits.writeInterval` once per
-   * interval, which trades that much latency for fewer writes (each is a system call per listener).
+   * interval, which trades that much latency for fewer writes (each is a system call per listener); to its
+   * listeners over TLS once per `limits.tlsWriteInterval` (0: as the others).
    */
   #flushSoon (): void {
-    const interval = this.#ctx.limits.writeInterval
-    if (interval === 0) {
-      this.mount.flush()
-      return
-    }
-    this.#flushTimer ??= setTimeout(() => {
-      this.#flushTimer = undefined
-      this.mount.flush()
-    }, interval * 1000).unref()
+    const { writeInterval, tlsWriteInterval } = this.#ctx.limits
+    this.#liveFlush.soon(writeInterval)
+    if (this.mount.hasEncrypted) this.#tlsFlush.soon(tlsWriteInterval === 0 ? writeInterval : tlsWriteInterval)
   }
 
   #tagsRead (codec: OggCodec, fields: Record<string, string>): void {
@@ -1037,8 +1059,8 @@ export class Relay implements RelayView {
   }
 
   #clearTimers (): void {
-    clearTimeout(this.#flushTimer)
-    this.#flushTimer = undefined
+    this.#liveFlush.clear()
+    this.#tlsFlush.clear()
     clearTimeout(this.#retryTimer)
     clearTimeout(this.#graceTimer)
     clearTimeout(this.#lingerTimer)

@@ -4,6 +4,7 @@
 // socket still serves, and hostile TLS clients disturb no listener.
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
+import http from 'node:http'
 import https from 'node:https'
 import net from 'node:net'
 import { join } from 'node:path'
@@ -161,6 +162,54 @@ test('mpg123 and ffmpeg/ffprobe play over https, the certificate checked', async
     { timeoutMs: 30000 })
   assert.equal(decode.code, 0, decode.stderr)
   assert.equal(decode.stderr, '')
+})
+
+/** What a listener (http or https, the certificate checked) reads, with the time of each read. */
+function recorder (url: string): { reads: Array<{ at: number, bytes: Buffer }>, close: () => void } {
+  const reads: Array<{ at: number, bytes: Buffer }> = []
+  const get = url.startsWith('https:') ? https.get : http.get
+  const request = get(url, { ca: certificate }, (response) => {
+    response.on('data', (bytes: Buffer) => { reads.push({ at: performance.now(), bytes }) })
+  })
+  request.on('error', () => {})
+  return { reads, close: () => request.destroy() }
+}
+
+/** Reads less than this apart are parts of one write of the relay. */
+const ONE_WRITE_MS = 100
+
+function writesOf (reads: Array<{ at: number }>): number {
+  return reads.filter((read, i) => i === 0 || read.at - reads[i - 1]!.at > ONE_WRITE_MS).length
+}
+
+test('a listener over TLS gets the stream in fewer, larger writes (limits.tlsWriteInterval, 0.5 s), every byte of it in order', async (t) => {
+  const [plain, tls] = [await freePort(), await freePort()]
+  const cli = await startCli(relayConfig(socket(plain, false) + socket(tls, true), 'gathered'), plain)
+  const plainListener = recorder(`http://127.0.0.1:${plain}/live.mp3`)
+  const tlsListener = recorder(`https://127.0.0.1:${tls}/live.mp3`)
+  t.after(async () => {
+    plainListener.close()
+    tlsListener.close()
+    await cli.stop()
+  })
+  // past the bursts, over a window of 4 s
+  await waitFor(() => tlsListener.reads.length > 0 && plainListener.reads.length > 0, { timeoutMs: 10000, message: 'both listeners to start' })
+  const from = performance.now() + 1000
+  await new Promise((resolve) => setTimeout(resolve, 5500))
+  const inWindow = (reads: Array<{ at: number }>): Array<{ at: number }> => reads.filter((r) => r.at >= from && r.at < from + 4000)
+  const plainWrites = writesOf(inWindow(plainListener.reads))
+  const tlsWrites = writesOf(inWindow(tlsListener.reads))
+  assert.ok(tlsWrites >= 6 && tlsWrites <= 10, `${tlsWrites} writes in 4 s over TLS, one per 0.5 s (${plainWrites} over plain HTTP)`)
+  assert.ok(plainWrites > tlsWrites, `plain listeners are written to as the upstream reads come: ${plainWrites} writes in 4 s`)
+
+  // nothing lost, nothing invented: what the TLS listener got after its burst is the plain listener's stream
+  const plainBytes = Buffer.concat(plainListener.reads.map((r) => r.bytes))
+  const tlsBytes = Buffer.concat(tlsListener.reads.map((r) => r.bytes)).subarray(16384)
+  const at = plainBytes.indexOf(tlsBytes.subarray(0, 256))
+  assert.ok(at >= 0, 'the TLS listener\'s stream is found in the plain listener\'s')
+  const common = Math.min(tlsBytes.length, plainBytes.length - at)
+  assert.ok(common > 32768, `${common} bytes to compare`)
+  assert.ok(tlsBytes.subarray(0, common).equals(plainBytes.subarray(at, at + common)), 'the same bytes, in the same order')
 })
 
 test('hostile clients of the TLS port (plain HTTP, a stalled handshake, half a ClientHello, garbage) disturb no listener of either socket', async (t) => {

@@ -18,10 +18,11 @@ import { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
 
 /** A listener whose socket records its writes: one entry per system call a real socket would make. */
-function recordingListener (id: number, mount: Mount, framer?: Framer): { listener: Listener, writes: Buffer[] } {
+function recordingListener (id: number, mount: Mount, framer?: Framer, encrypted = false): { listener: Listener, writes: Buffer[] } {
   const writes: Buffer[] = []
   let corked: Buffer[] | undefined
   const socket = Object.assign(new EventEmitter(), {
+    encrypted,
     writableLength: 0,
     destroyed: false,
     write (chunk: Buffer) { (corked ?? writes).push(chunk) },
@@ -29,6 +30,7 @@ function recordingListener (id: number, mount: Mount, framer?: Framer): { listen
     uncork () { if (corked !== undefined) writes.push(Buffer.concat(corked)); corked = undefined },
     end () {},
     once () {},
+    setTimeout () {},
     destroy () {}
   })
   const listener = new Listener({
@@ -188,6 +190,59 @@ test('mount: the pieces of one upstream read reach a listener as one write; a li
   assert.deepEqual(a.writes.map(String), ['ab', 'cdef', 'gh'])
   assert.deepEqual(Buffer.concat(b.writes).toString(), 'abcdefgh')
   assert.equal(a.listener.bytesSent, 8)
+})
+
+type TierStep = { push: Uint8Array } | { flush: 'live' | 'encrypted' | 'all' } | { join: 'plain' | 'tls' }
+
+test('mount: listeners over TLS are written to only when their tier is flushed, and every listener gets every byte once, in order', () => {
+  const step = fc.oneof(
+    fc.record({ push: fc.uint8Array({ minLength: 1, maxLength: 64 }) }),
+    fc.record({ flush: fc.constantFrom<'live' | 'encrypted' | 'all'>('live', 'encrypted', 'all') }),
+    fc.record({ join: fc.constantFrom<'plain' | 'tls'>('plain', 'tls') })
+  )
+  fc.assert(fc.property(fc.array(step, { maxLength: 60 }), (steps: TierStep[]) => {
+    const mount = new Mount({ burstSize: 1 << 20, onLeave: () => {} })
+    const pushed: Buffer[] = []
+    const joined: Array<{ writes: Buffer[], tls: boolean, writesOutsideItsFlushes: number }> = []
+    for (const s of steps) {
+      if ('push' in s) {
+        pushed.push(Buffer.from(s.push))
+        mount.push(pushed.at(-1)!, SYNC_ANYWHERE)
+      } else if ('join' in s) {
+        const { listener, writes } = recordingListener(joined.length, mount, undefined, s.join === 'tls')
+        mount.attach(listener)
+        joined.push({ writes, tls: s.join === 'tls', writesOutsideItsFlushes: 0 })
+      } else {
+        const before = joined.map((j) => j.writes.length)
+        if (s.flush === 'live') mount.flushLive()
+        else if (s.flush === 'encrypted') mount.flushEncrypted()
+        else mount.flush()
+        const itsFlush = (tls: boolean): boolean => s.flush === 'all' || (s.flush === 'encrypted') === tls
+        joined.forEach((j, i) => { if (!itsFlush(j.tls)) j.writesOutsideItsFlushes += j.writes.length - before[i]! })
+      }
+    }
+    mount.flush()
+    const all = Buffer.concat(pushed)
+    return joined.every((j) => Buffer.concat(j.writes).equals(all) && j.writesOutsideItsFlushes === 0)
+  }))
+})
+
+test('mount: a listener over TLS moved to another mount (release) or ended with the mount (endAll) first gets what it is owed', () => {
+  const mount = new Mount({ burstSize: 100, onLeave: () => {} })
+  const moved = recordingListener(1, mount, undefined, true)
+  const ended = recordingListener(2, mount, undefined, true)
+  mount.push(Buffer.from('-'), SYNC_ANYWHERE)
+  mount.attach(moved.listener)
+  mount.attach(ended.listener)
+  assert.equal(mount.hasEncrypted, true)
+  mount.push(Buffer.from('ab'), SYNC_ANYWHERE)
+  mount.flushLive()
+  assert.deepEqual(moved.writes.map(String), ['-'])
+  assert.equal(mount.release(moved.listener), true)
+  assert.deepEqual(moved.writes.map(String), ['-', 'ab'])
+  mount.push(Buffer.from('cd'), SYNC_ANYWHERE)
+  mount.endAll('stopped')
+  assert.deepEqual(ended.writes.map(String), ['-', 'ab', 'cd'])
 })
 
 /** An ICY framer as the shoutcast plugin makes one, at a fixed title. */
