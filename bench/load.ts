@@ -19,6 +19,9 @@ import { LOAD_AGENT, type GroupResult, type GroupSpec, type LoadCommand, type Lo
 const SHARED = Buffer.alloc(256 * 1024)
 const HEAD_END = Buffer.from('\r\n\r\n')
 const MAX_HEAD = 16384
+/** an attempt with no audio byte by then is given up and made again: a server that took the connection and
+ * never answered would otherwise keep the fill waiting for ever (Icecast 2.4.4 at 10,000 did) */
+const ATTEMPT_TIMEOUT_MS = 15_000
 
 /** ms since the epoch, comparable between the load's processes (performance.now() is per process) */
 const epochNow = (): number => performance.timeOrigin + performance.now()
@@ -76,6 +79,10 @@ class Conn {
     const socket = this.#connect()
     this.socket = socket
     socket.on('error', () => {})
+    socket.setTimeout(ATTEMPT_TIMEOUT_MS, () => {
+      if (this.firstByteAt === undefined) socket.destroy()
+      else socket.setTimeout(0)
+    })
     socket.on('close', () => {
       if (socket !== this.socket) return // an attempt given up for another
       if (this.firstByteAt !== undefined) this.dropped = true
