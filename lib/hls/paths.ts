@@ -11,3 +11,13 @@ export function nameAfterSlash (url: string, path: string): boolean {
   const written = queryAt === -1 ? url : url.slice(0, queryAt)
   return percentDecoded(written.slice(written.lastIndexOf('/') + 1)) === path.slice(path.lastIndexOf('/') + 1)
 }
+
+/**
+ * The mount an HLS playlist's URL names as a listener's URL would: its path without the last segment
+ * (`index.m3u8`), and its query. An auth server is told this, as Icecast tells it a listener's raw URL.
+ */
+export function mountUrlOf (url: string): string {
+  const queryAt = url.indexOf('?')
+  const written = queryAt === -1 ? url : url.slice(0, queryAt)
+  return written.slice(0, written.lastIndexOf('/')) + (queryAt === -1 ? '' : url.slice(queryAt))
+}

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { Value } from '@sinclair/typebox/value'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { hasBasicCredentials, sendUnauthorized, type BasicCredentials } from '../auth.js'
+import { sendUnauthorized, type BasicCredentials } from '../auth.js'
 import type { Admission, ListenerGate } from '../listen/gate.js'
 import { overLimit } from '../listen/route.js'
 import type { MachineSlots } from '../listen/slots.js'
@@ -14,11 +14,11 @@ import type { RegistryCore } from '../relay/registry.js'
 import { bandwidthOf, mediaPlaylist, multivariantPlaylist } from './playlist.js'
 import type { PackedCodec } from './segmenter.js'
 import { SequenceStarts } from './sequence.js'
-import { MAX_SESSION_USER, PolledAnswerSchema, SessionIds, Sessions, type PolledAnswer, type SessionClaims } from './sessions.js'
+import { addressTag, endOf, MAX_SESSION_USER, PolledAnswerSchema, SessionIds, Sessions, type PolledAnswer, type SessionClaims } from './sessions.js'
 import { HlsStream } from './stream.js'
 import { hlsRelays } from './view.js'
 import { RemoteWindows } from './origin.js'
-import { nameAfterSlash } from './paths.js'
+import { mountUrlOf, nameAfterSlash } from './paths.js'
 import { answerPreflight, corsHeaders } from './cors.js'
 import { playlistValidators, segmentValidators, sendCached, sendCachedBytes } from './conditional.js'
 import { entryOf, type HlsWindow, type SegmentEntry } from './window.js'
@@ -73,11 +73,6 @@ const SESSION_POLLS = 3
 const SWEEP_EVERY_MS = 1000
 /** ms an id another process of the machine held is taken as still held there without polls here: then it is asked again */
 const HELD_ELSEWHERE_FOR = 60_000
-/**
- * ms after its multivariant playlist that an id of a mount with listener auth may take a place: a player polls
- * at once. Past it (a session that lapsed and comes back) the player asks index.m3u8, and so the gate, again.
- */
-const CLAIMS_FRESH_FOR = 60_000
 
 /** Where a session is held: by this process, another of the machine, none (it may be let in here), or it was ended. */
 type Holder = 'here' | 'elsewhere' | 'nowhere' | 'killed'
@@ -201,8 +196,20 @@ export function hlsServer (init: HlsInit): HlsServer {
     return found?.createdAt === segment.createdAt ? found.data : undefined
   }
 
-  const isMachine = (request: FastifyRequest): boolean =>
-    relayAuth !== undefined && hasBasicCredentials(request.headers.authorization, relayAuth)
+  /** A login as the relay user (the machine's other processes); a wrong one is counted as the gate counts it (429 past the limit). */
+  const isMachine = async (request: FastifyRequest, reply: FastifyReply): Promise<boolean> =>
+    relayAuth !== undefined && await gate.relayLogin(request, reply) === true
+
+  /**
+   * Whether an id may be used by this request's address: on a mount with listener auth, an id is bound to the
+   * address the gate let in (request.ip, after the app's trustProxy), so that a copied URL is no one else's login.
+   */
+  const fromItsAddress = (request: FastifyRequest, relay: Relay, claims: SessionClaims): boolean =>
+    !gate.guards(relay) || claims.from === addressTag(request.ip)
+
+  function otherAddress (reply: FastifyReply, relay: Relay): true {
+    return answer(reply, 403, `This HLS session was given to another address: ask ${relay.localMount}/index.m3u8 again`)
+  }
 
   function answer (reply: FastifyReply, code: 403 | 404 | 503, message: string, retryAfter?: number): true {
     if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter))
@@ -229,7 +236,7 @@ export function hlsServer (init: HlsInit): HlsServer {
    */
   async function decide (request: FastifyRequest, reply: FastifyReply, relay: Relay): Promise<Admission | undefined> {
     const listenerId = registry.nextListenerId()
-    const granted = await gate.admit(request, reply, relay, listenerId)
+    const granted = await gate.admit(request, reply, relay, listenerId, mountUrlOf(request.raw.url ?? '/'))
     gate.left(listenerId)
     // a user name no id can carry would be refused at every poll: refused here, where the player can tell
     if (granted === undefined || (granted.username?.length ?? 0) > MAX_SESSION_USER) {
@@ -245,7 +252,8 @@ export function hlsServer (init: HlsInit): HlsServer {
     if (full !== undefined) return answer(reply, 403, full)
     const granted = await decide(request, reply, relay)
     if (granted === undefined) return true
-    relay.wantFor(sessionTimeout(settings))
+    // a HEAD (a health check) makes no session: it keeps no upstream of an on-demand relay
+    if (request.method !== 'HEAD') relay.wantFor(sessionTimeout(settings))
     const { segments } = window
     if (segments.length === 0) return notLive(reply, relay, settings)
     const now = Date.now()
@@ -253,8 +261,9 @@ export function hlsServer (init: HlsInit): HlsServer {
     const claims: SessionClaims = {
       issued: now,
       epoch: window.epoch,
-      ...(maxDuration !== undefined && { endsAt: now + maxDuration * 1000 }),
-      ...(granted.username !== undefined && { user: granted.username })
+      ...(maxDuration !== undefined && { endsAt: endOf(now, maxDuration) }),
+      ...(granted.username !== undefined && { user: granted.username }),
+      ...(gate.guards(relay) && { from: addressTag(request.ip) })
     }
     reply.header('cache-control', 'no-store').type(PLAYLIST_TYPE)
     reply.send(multivariantPlaylist({ ...bandwidthOf(segments, settings.segmentSeconds), codecs: segments.at(-1)!.codecs, uri: `index.m3u8?session=${ids.issue(relay.localMount, claims)}` }))
@@ -262,16 +271,13 @@ export function hlsServer (init: HlsInit): HlsServer {
   }
 
   /**
-   * The first poll of a session here that no process holds (a new one, or one that lapsed): it takes its place,
-   * as a listener does, under what its multivariant playlist decided; false once refused (answered). A HEAD is
-   * checked and takes none.
+   * The first poll of a session here that no process holds (a new one, or one that lapsed and comes back from
+   * its address): it takes its place, as a listener does, under what its multivariant playlist decided, within
+   * its time limit; false once refused (answered). A HEAD is checked and takes none.
    */
   async function admit (request: FastifyRequest, reply: FastifyReply, relay: Relay, settings: ResolvedHlsSettings, id: string, claims: SessionClaims): Promise<boolean> {
     const now = Date.now()
     if (claims.endsAt !== undefined && now >= claims.endsAt) return !answer(reply, 403, 'This HLS session is past its time limit')
-    if (gate.guards(relay) && now - claims.issued > CLAIMS_FRESH_FOR) {
-      return !answer(reply, 403, `This HLS session lapsed: ask ${relay.localMount}/index.m3u8 again`)
-    }
     const full = overLimit(registry, relay, sessions)
     if (full !== undefined) return !answer(reply, 403, full)
     if (request.method === 'HEAD') return true
@@ -311,6 +317,7 @@ export function hlsServer (init: HlsInit): HlsServer {
   async function mediaPlaylistOf (request: FastifyRequest, reply: FastifyReply, relay: Relay, settings: ResolvedHlsSettings, window: HlsWindow, given: string): Promise<true> {
     const claims = ids.read(given, relay.localMount)
     if (claims === undefined) return answer(reply, 404, `No such HLS session of ${relay.localMount}: ask index.m3u8 without one`)
+    if (!fromItsAddress(request, relay, claims)) return otherAddress(reply, relay)
     const { segments } = window
     if (segments.length === 0) return notLive(reply, relay, settings)
     if (claims.epoch !== window.epoch) {
@@ -337,15 +344,17 @@ export function hlsServer (init: HlsInit): HlsServer {
     })
     // at most half a target duration, as RFC 8216 §6.2.2 asks of a live playlist's caches
     const maxAge = Math.floor(settings.segmentSeconds / 2)
-    reply.header('cache-control', maxAge > 0 ? `max-age=${maxAge}` : 'no-cache').type(PLAYLIST_TYPE)
+    reply.header('cache-control', cacheControl(relay, maxAge > 0 ? `max-age=${maxAge}` : 'no-cache')).type(PLAYLIST_TYPE)
     sendCached(request, reply, body, playlistValidators(`"${weakHash(body)}"`, segments.map((each) => each.createdAt)))
     return true
   }
 
   async function segment (request: FastifyRequest, reply: FastifyReply, relay: Relay, settings: ResolvedHlsSettings, window: HlsWindow, sequence: number, extension: string): Promise<true> {
-    if (gate.guards(relay) && !isMachine(request)) {
+    if (gate.guards(relay) && !await isMachine(request, reply)) {
       const given = queryOf(request).get('session')
-      const holding = given === null || ids.read(given, relay.localMount) === undefined ? 'nowhere' : await holder(given)
+      const claims = given === null ? undefined : ids.read(given, relay.localMount)
+      if (claims !== undefined && !fromItsAddress(request, relay, claims)) return otherAddress(reply, relay)
+      const holding = claims === undefined ? 'nowhere' : await holder(given!)
       if (holding !== 'here' && holding !== 'elsewhere') return answer(reply, 403, `Segments of ${relay.localMount} need a live HLS session`)
     }
     const { segments } = window
@@ -360,7 +369,7 @@ export function hlsServer (init: HlsInit): HlsServer {
     if (data === undefined) {
       return answer(reply, 404, `Segment ${sequence}.${extension} is not in the window of ${relay.localMount}`)
     }
-    reply.header('cache-control', `public, max-age=${settings.segmentSeconds * settings.windowSegments}`).type(CONTENT_TYPE[found!.codec])
+    reply.header('cache-control', cacheControl(relay, `max-age=${settings.segmentSeconds * settings.windowSegments}`, 'public')).type(CONTENT_TYPE[found!.codec])
     sendCachedBytes(request, reply, data, segmentValidators(`"${found!.sequence}-${found!.createdAt.toString(36)}"`, found!.createdAt))
     return true
   }
@@ -371,17 +380,33 @@ export function hlsServer (init: HlsInit): HlsServer {
     return true
   }
 
-  /** The relay and resource a path names, if it is an HLS resource the request may know of. */
-  function resourceOf (request: FastifyRequest, path: string): { match: RegExpExecArray, relay: Relay } | undefined {
-    const match = nameAfterSlash(request.raw.url ?? '', path) ? HLS_PATH.exec(path) : null
-    const relay = match === null ? undefined : registry.find(match[1]!)
-    // the window is the machine's own: to anyone else, a path like any unknown one (no challenge that says it is there)
-    if (relay === undefined || (match![2] !== undefined && !isMachine(request))) return undefined
-    return { match: match!, relay }
+  /**
+   * A media playlist's or segment's Cache-Control: on a mount with listener auth they carry a user's session,
+   * which no shared cache may keep; elsewhere `shared` (a segment is the same for every player).
+   */
+  function cacheControl (relay: Relay, directives: string, shared?: 'public'): string {
+    if (gate.guards(relay)) return `private, ${directives}`
+    return shared === undefined ? directives : `${shared}, ${directives}`
   }
 
+  /** The relay and resource a path names, if it names an HLS resource. */
+  function locate (request: FastifyRequest, path: string): { match: RegExpExecArray, relay: Relay } | undefined {
+    const match = nameAfterSlash(request.raw.url ?? '', path) ? HLS_PATH.exec(path) : null
+    const relay = match === null ? undefined : registry.find(match[1]!)
+    return relay === undefined ? undefined : { match: match!, relay }
+  }
+
+  /** The relay and resource a path names, if it is an HLS resource the request may know of. */
+  async function resourceOf (request: FastifyRequest, reply: FastifyReply, path: string): Promise<{ match: RegExpExecArray, relay: Relay } | undefined> {
+    const found = locate(request, path)
+    // the window is the machine's own: to anyone else, a path like any unknown one (no challenge that says it is there)
+    if (found === undefined || (found.match[2] !== undefined && !await isMachine(request, reply))) return undefined
+    return found
+  }
+
+  /** The window has no CORS: its preflight is never answered here. */
   function preflight (request: FastifyRequest, reply: FastifyReply, path: string): boolean {
-    const resource = resourceOf(request, path)
+    const resource = locate(request, path)
     const cors = resource === undefined || resource.match[2] !== undefined ? undefined : relayHls(resource.relay.def, hls)?.cors
     if (cors === undefined || cors === false) return false
     answerPreflight(request, reply, cors)
@@ -389,7 +414,7 @@ export function hlsServer (init: HlsInit): HlsServer {
   }
 
   async function serve (request: FastifyRequest, reply: FastifyReply, path: string): Promise<boolean> {
-    const resource = resourceOf(request, path)
+    const resource = await resourceOf(request, reply, path)
     if (resource === undefined) return false
     const { match, relay } = resource
     for (const [name, value] of LISTENER_SAFETY_HEADERS) reply.header(name, value)

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto'
+import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { sameSecret } from '../auth.js'
@@ -22,28 +22,42 @@ export interface Session {
 /** the longest user name an id carries: an id with the most escaped one stays within ID_PATTERN */
 export const MAX_SESSION_USER = 128
 /** the longest session id: what the machine's processes tell each other of */
-export const MAX_SESSION_ID = 16 + 1 + 1200 + 1 + 22
+export const MAX_SESSION_ID = 16 + 1 + 1300 + 1 + 22
+/** the length of an address's tag in an id's claims */
+const ADDRESS_TAG = 16
 
 /**
  * What the multivariant playlist decided of a player, carried in its session id until its first poll takes
  * its place: nothing of it is kept on the server.
  */
 export const SessionClaimsSchema = Type.Object({
-  /** s since the epoch when the id was given (the gate decided) */
+  /** ms since the epoch when the id was given (the gate decided) */
   issued: Type.Integer({ minimum: 0 }),
   /** the window's epoch (its stream's first sequence): an id of an earlier stream of the mount is no session of this one */
   epoch: Type.Integer({ minimum: 0 }),
-  /** s since the epoch when the session must end (an auth server's time limit, maxListenerDuration) */
+  /** ms since the epoch when the session must end (an auth server's time limit, maxListenerDuration) */
   endsAt: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** on a mount with listener auth, the tag of the address the gate let in: the id is no bearer token for others */
+  from: Type.Optional(Type.String({ pattern: `^[A-Za-z0-9_-]{${ADDRESS_TAG}}$` })),
   /** the user name counted as a login of the mount, where a user may listen once only */
   user: Type.Optional(Type.String({ maxLength: MAX_SESSION_USER }))
 }, { additionalProperties: false })
 export type SessionClaims = Static<typeof SessionClaimsSchema>
 
 /** a random part, its claims, then their MAC with its mount: `<16>.<claims>.<22>` */
-const ID_PATTERN = /^([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{1,1200})\.([A-Za-z0-9_-]{22})$/
+const ID_PATTERN = /^([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{1,1300})\.([A-Za-z0-9_-]{22})$/
 /** ms an ended session's id is answered 403 rather than let in anew: longer than any player polls without an answer */
 const KILLED_FOR = 60_000
+
+/** What an id carries of a client address: a hash (the claims are readable, the MAC keeps them unaltered). */
+export function addressTag (ip: string): string {
+  return createHash('sha256').update(ip).digest('base64url').slice(0, ADDRESS_TAG)
+}
+
+/** The time an id's session must end, `seconds` after `now`, in whole ms (a time limit may have a fraction). */
+export function endOf (now: number, seconds: number): number {
+  return now + Math.ceil(seconds * 1000)
+}
 
 function claimsOf (encoded: string): SessionClaims | undefined {
   try {

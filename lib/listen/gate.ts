@@ -85,11 +85,12 @@ export class ListenerGate {
   /**
    * Whether the listener of request `id` may listen to `relay`: its admission, or undefined when it is refused
    * (Icecast answers 401). Throws AuthRateLimitedError for an address past its wrong htpasswd or relay logins, and
-   * AuthBusyError when its auth server has MAX_PENDING_AUTH listeners to decide on already.
+   * AuthBusyError when its auth server has MAX_PENDING_AUTH listeners to decide on already. `mount` is what an
+   * auth server is told of the mount (an HLS playlist's); left out, the request's URL, as Icecast tells it.
    */
-  async admit (request: FastifyRequest, reply: FastifyReply, relay: Relay, id: number): Promise<Admission | undefined> {
-    const relayLogin = this.#init.relayAuth === undefined ? undefined : loginAs(request.headers.authorization, this.#init.relayAuth)
-    if (relayLogin !== undefined) return await this.#admitSlave(request, reply, relay, relayLogin)
+  async admit (request: FastifyRequest, reply: FastifyReply, relay: Relay, id: number, mount?: string): Promise<Admission | undefined> {
+    const relayLogin = await this.relayLogin(request, reply)
+    if (relayLogin !== undefined) return this.#admitSlave(request, relay, relayLogin)
     const authenticate = relay.def.authenticate ?? this.#init.authenticate
     const listenerAuth = relay.def.listenerAuth ?? this.#init.listenerAuth
     if (authenticate !== undefined && !await this.#asks(authenticate, request, relay)) return undefined
@@ -103,7 +104,7 @@ export class ListenerGate {
       await this.#init.failures(request, reply, granted)
       admission = granted ? OPEN : undefined
     } else {
-      admission = await this.#askServer(listenerAuth.url!, request, relay, id, credentials, grant)
+      admission = await this.#askServer(listenerAuth.url!, request, relay, id, credentials, grant, mount)
     }
     if (admission === undefined) return undefined
     if (credentials !== undefined && !listenerAuth.allowDuplicateUsers) grant.username = credentials.username
@@ -158,13 +159,22 @@ export class ListenerGate {
   }
 
   /**
+   * Whether a request logs in as the relay user (a slave, the machine's other processes): undefined when it gives
+   * no relay login. A wrong password is counted as a failed login, so that no URL is a way to guess the relay
+   * password faster than the stream list; past the limit, throws AuthRateLimitedError, right password or not.
+   */
+  async relayLogin (request: FastifyRequest, reply: FastifyReply): Promise<boolean | undefined> {
+    const right = this.#init.relayAuth === undefined ? undefined : loginAs(request.headers.authorization, this.#init.relayAuth)
+    if (right !== undefined) await this.#init.failures(request, reply, right)
+    return right
+  }
+
+  /**
    * A login as the relay user: a slave's relay connection, which no listener auth judges (Icecast 2.4 asks the
    * mount's; kh skips it on its own `/admin/streams?mount=`). The user name is the slaves', whatever the mount: with
-   * another password it is refused and counted as a failed login, so that a mount is no way to guess the relay
-   * password faster than the stream list, and a near miss of it never reaches an auth server.
+   * another password it is refused (counted by relayLogin), and a near miss of it never reaches an auth server.
    */
-  async #admitSlave (request: FastifyRequest, reply: FastifyReply, relay: Relay, right: boolean): Promise<Admission | undefined> {
-    await this.#init.failures(request, reply, right)
+  #admitSlave (request: FastifyRequest, relay: Relay, right: boolean): Admission | undefined {
     if (right) return OPEN
     relay.log.info({ ip: request.ip }, 'relay connection refused: wrong relay password')
     return undefined
@@ -189,9 +199,10 @@ export class ListenerGate {
   }
 
   async #askServer (
-    auth: ResolvedUrlAuth, request: FastifyRequest, relay: Relay, id: number, credentials: BasicCredentials | undefined, grant: Grant
+    auth: ResolvedUrlAuth, request: FastifyRequest, relay: Relay, id: number, credentials: BasicCredentials | undefined, grant: Grant,
+    mount: string | undefined
   ): Promise<Admission | undefined> {
-    const fields = this.#fieldsOf(request, id, credentials)
+    const fields = this.#fieldsOf(request, id, credentials, mount)
     const passed = auth.headers.flatMap((name): Array<[string, string]> => {
       const value = request.headers[name]
       return value === undefined ? [] : [[auth.headerPrefix + name, Array.isArray(value) ? value.join(', ') : value]]
@@ -229,12 +240,12 @@ export class ListenerGate {
     else this.#pending.delete(server)
   }
 
-  #fieldsOf (request: FastifyRequest, id: number, credentials: BasicCredentials | undefined): ListenerFields {
+  #fieldsOf (request: FastifyRequest, id: number, credentials: BasicCredentials | undefined, mount: string | undefined): ListenerFields {
     return {
       server: this.#init.hostname ?? request.hostname,
       port: request.socket.localPort ?? 0,
       client: id,
-      mount: (request.raw.url ?? '/').slice(this.#init.prefix.length),
+      mount: (mount ?? request.raw.url ?? '/').slice(this.#init.prefix.length),
       user: credentials?.username ?? '',
       pass: credentials?.password ?? '',
       ip: request.ip,

@@ -71,3 +71,18 @@ export async function waitUntil (check: () => boolean, timeoutMs = 5000, what = 
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
 }
+
+/**
+ * The machine link of a worker whose machine says nothing back (no other process holds a session, every place
+ * is free), its segments cut by the process at `originUrl` (a stand-in primary), read with the relay user and `password`.
+ */
+export function quietMachine (originUrl: string, password: string): NonNullable<RelayPluginOptions['machine']> {
+  return {
+    index: 1,
+    ask: async () => [],
+    answer: () => {},
+    reserve: async () => 'ok',
+    release: () => {},
+    hlsOrigin: { url: originUrl, username: 'relay', password }
+  }
+}

@@ -7,6 +7,7 @@ import { Writable } from 'node:stream'
 import { after, before, test } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyIcecastRelay, { type RelayPluginOptions } from '../../../lib/index.js'
+import { quietMachine } from '../../helpers/app.js'
 import { freePort } from '../../helpers/procs.js'
 
 const SEGMENT_SECONDS = 2
@@ -39,14 +40,7 @@ before(async () => {
   worker = Fastify({ logger: { level: 'warn', stream } })
   const options: RelayPluginOptions = {
     hls: { segmentSeconds: SEGMENT_SECONDS, windowSegments: 3 },
-    machine: {
-      index: 1,
-      ask: async () => [],
-      answer: () => {},
-      reserve: async () => 'ok',
-      release: () => {},
-      hlsOrigin: { url: `http://127.0.0.1:${(origin.address() as AddressInfo).port}`, username: 'relay', password: 'origin-secret' }
-    },
+    machine: quietMachine(`http://127.0.0.1:${(origin.address() as AddressInfo).port}`, 'origin-secret'),
     // an upstream that is not there: the worker's HLS is the origin's, whatever its own relay does
     relays: [{ url: `http://127.0.0.1:${await freePort()}/live`, localMount: '/live' }]
   }

@@ -262,9 +262,12 @@ test('listener auth: refused players get 401; on a guarded mount the segments ne
   relay.upstream.push(mp3Frames(200))
   assert.equal((await mainPlaylist(relay)).status, 401)
   const media = await fetch(await sessionUrl(relay, { headers: { 'x-token': 'good' } }))
+  assert.equal(media.headers.get('cache-control'), 'private, no-cache', 'a user\'s session: no shared cache keeps it')
   const uri = firstUri(await media.text())
   assert.match(uri, /^\d+\.mp3\?session=[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/)
-  assert.equal((await fetch(relay.url('/live/' + uri))).status, 200)
+  const segment = await fetch(relay.url('/live/' + uri))
+  assert.equal(segment.status, 200)
+  assert.equal(segment.headers.get('cache-control'), 'private, max-age=3')
   assert.equal((await fetch(relay.url('/live/' + uri.replace(/\?.*/, '')))).status, 403)
 })
 
@@ -339,6 +342,24 @@ test('the window (for the machine\'s other processes) is read with the relay cre
   assert.equal(first.codec, 'mp3')
   const segment = await fetch(relay.url(`/live/${first.sequence}.mp3`), { headers: right })
   assert.equal((await segment.arrayBuffer()).byteLength, first.bytes)
+})
+
+test('the window is no relay password oracle: wrong relay passwords count as wrong logins (429 past limits.authFailures, the right one too); no credentials is still a 404', async (t) => {
+  const relayAuth = { username: 'relay', password: 'window-reader-secret' }
+  const relay = await hlsRelay(t, { plugin: { relayAuth, limits: { authFailures: 3, authWindow: 60 } } })
+  relay.upstream.push(mp3Frames(100))
+  await mainPlaylist(relay)
+  const url = relay.url('/live/hls-window.json')
+  const as = (password: string): RequestInit => ({ headers: { authorization: `Basic ${Buffer.from(`relay:${password}`).toString('base64')}` } })
+  const statuses: number[] = []
+  for (let i = 0; i < 5; i++) statuses.push((await fetch(url, as(`guess-${i}`))).status)
+  assert.deepEqual(statuses, [404, 404, 404, 429, 429])
+  const right = await fetch(url, as(relayAuth.password))
+  assert.equal(right.status, 429, 'the right password waits too: no 200 among the 429s')
+  assert.ok(Number(right.headers.get('retry-after')) > 0)
+  const bare = await fetch(url)
+  assert.equal(bare.status, 404, 'no credentials: the app\'s 404, no challenge')
+  assert.match(await bare.text(), /Route GET:\/live\/hls-window.json not found/)
 })
 
 test('players asking at once while their auth is pending: no more sessions than maxListeners', async (t) => {

@@ -3,12 +3,17 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
-import { relayApp, scriptedRelay, type RelayApp, type ScriptedRelayOptions } from '../../helpers/app.js'
+import Fastify, { type FastifyRequest } from 'fastify'
+import fastifyIcecastRelay, { type RelayPluginOptions } from '../../../lib/index.js'
+import { addressTag, SessionIds } from '../../../lib/hls/sessions.js'
+import { quietMachine, relayApp, scriptedRelay, type RelayApp, type ScriptedRelayOptions } from '../../helpers/app.js'
 import { mp3Frames } from '../../helpers/frames.js'
 import { openListener } from '../../helpers/listen.js'
-import { makeTempDir, waitFor } from '../../helpers/procs.js'
+import { freePort, makeTempDir, waitFor } from '../../helpers/procs.js'
 import { scriptedUpstream, type ScriptedUpstream } from '../../helpers/scripted.js'
 
 const HLS = { segmentSeconds: 1, windowSegments: 3 }
@@ -149,4 +154,121 @@ test('two apps one after the other on one mount (a restart) never give one numbe
       await relay.app.close()
     }
   }
+})
+
+/** A GET of `url` from the loopback address `from` (another "host"): its status and body. */
+async function getFrom (url: string, from: string, headers: Record<string, string> = {}): Promise<{ status: number, body: string }> {
+  return await new Promise((resolve, reject) => {
+    http.get(url, { localAddress: from, headers }, (response) => {
+      let body = ''
+      response.setEncoding('utf8').on('data', (chunk: string) => { body += chunk }).on('end', () => { resolve({ status: response.statusCode!, body }) })
+    }).on('error', reject)
+  })
+}
+
+const TOKEN = { 'x-token': 'good' }
+const GUARDED = { authenticate: (request: FastifyRequest) => request.headers['x-token'] === 'good' }
+
+test('a guarded mount binds a session id to its address: a poll or a segment of it from another address is 403, from its own 200; an open mount\'s ids go anywhere', async (t) => {
+  const relay = await hlsRelay(t, { relay: GUARDED })
+  const player = await multivariant(relay, { headers: TOKEN })
+  assert.equal(player.status, 200)
+  assert.equal((await getFrom(player.media, '127.0.0.1')).status, 200)
+  const copied = await getFrom(player.media, '127.0.0.2')
+  assert.equal(copied.status, 403, 'a copied URL is no login from elsewhere')
+  assert.match(copied.body, /given to another address: ask \/live\/index\.m3u8 again/)
+  const segment = relay.url('/live/' + urisOf((await getFrom(player.media, '127.0.0.1')).body).at(-1)!)
+  assert.match(segment, /\?session=/)
+  assert.equal((await getFrom(segment, '127.0.0.3')).status, 403, 'nor are its segments')
+  assert.equal((await getFrom(segment, '127.0.0.1')).status, 200)
+  assert.equal(await hlsListeners(relay), 1, 'one session, one place')
+
+  const open = await hlsRelay(t)
+  const anywhere = await multivariant(open)
+  assert.equal((await getFrom(anywhere.media, '127.0.0.2')).status, 200, 'no listener auth: the id is bound to nothing (caches, CDNs)')
+})
+
+test('a lapsed session of a guarded mount comes back from its address, even long after its index.m3u8, under the limits; from another address or past its time limit, never', async (t) => {
+  // a worker of a machine (the link secret known): ids issued long ago are made as the machine makes them
+  const window = {
+    discontinuitySequence: 0,
+    epoch: 7,
+    segments: [{ sequence: 7, bytes: 3, duration: 2, codec: 'mp3', codecs: 'mp4a.40.34', sampleRate: 44100, discontinuity: false, programDateTime: 1, createdAt: 1 }]
+  }
+  const origin = http.createServer((request, response) => {
+    if (request.url === '/live/hls-window.json') response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(window))
+    else response.writeHead(404).end()
+  })
+  await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve))
+  t.after(() => { origin.close() })
+  const secret = 'origin-secret'
+  const options: RelayPluginOptions = {
+    hls: { segmentSeconds: 2, windowSegments: 3 },
+    machine: quietMachine(`http://127.0.0.1:${(origin.address() as AddressInfo).port}`, secret),
+    relays: [{ url: `http://127.0.0.1:${await freePort()}/live`, localMount: '/live', maxListeners: 1, ...GUARDED }]
+  }
+  const worker = Fastify()
+  t.after(async () => { await worker.close() })
+  await worker.register(fastifyIcecastRelay, options)
+  await worker.listen({ port: 0, host: '127.0.0.1' })
+  const base = `http://127.0.0.1:${(worker.server.address() as AddressInfo).port}`
+  const ids = new SessionIds(secret)
+  const now = Date.now()
+  const lapsed = ids.issue('/live', { issued: now - 3_600_000, epoch: 7, from: addressTag('127.0.0.1') })
+  const poll = async (id: string, from = '127.0.0.1'): Promise<{ status: number, body: string }> => await getFrom(`${base}/live/index.m3u8?session=${id}`, from)
+  assert.equal((await poll(lapsed, '127.0.0.2')).status, 403, 'not from another address')
+  assert.equal((await poll(lapsed)).status, 200, 'an hour after its index.m3u8, from its address')
+  const other = ids.issue('/live', { issued: now - 3_600_000, epoch: 7, from: addressTag('127.0.0.1') })
+  const full = await poll(other)
+  assert.equal(full.status, 403, 'through the limits, as a first poll')
+  assert.match(full.body, /Too many listeners on \/live/)
+  const ended = ids.issue('/live', { issued: now - 3_600_000, epoch: 7, endsAt: now - 1, from: addressTag('127.0.0.1') })
+  const late = await poll(ended)
+  assert.equal(late.status, 403)
+  assert.match(late.body, /past its time limit/)
+  assert.equal((await poll(ids.issue('/live', { issued: now, epoch: 7 }))).status, 403, 'an id of a guarded mount bound to no address is no session')
+})
+
+test('a fractional maxListenerDuration: the id carries its end in whole ms, the session polls, and ends past it', async (t) => {
+  const relay = await hlsRelay(t, { relay: { maxListenerDuration: 1.0005 } })
+  const player = await multivariant(relay)
+  const claims = JSON.parse(Buffer.from(new URL(player.media).searchParams.get('session')!.split('.')[1]!, 'base64url').toString()) as { issued: number, endsAt: number }
+  assert.equal(claims.endsAt - claims.issued, 1001, 'rounded up to the ms')
+  assert.equal((await poll(player.media)).status, 200)
+  await new Promise((resolve) => setTimeout(resolve, 2200))
+  assert.equal((await poll(player.media)).status, 403)
+})
+
+test('URL auth: the auth server is told the relay\'s mount (with the playlist URL\'s query), not the playlist\'s path', async (t) => {
+  const calls: Array<Record<string, string>> = []
+  const auth = http.createServer((request, response) => {
+    let body = ''
+    request.setEncoding('latin1').on('data', (chunk: string) => { body += chunk }).on('end', () => {
+      calls.push(Object.fromEntries(new URLSearchParams(body)))
+      response.setHeader('icecast-auth-user', '1')
+      response.end()
+    })
+  })
+  await new Promise<void>((resolve) => auth.listen(0, '127.0.0.1', resolve))
+  t.after(() => { auth.closeAllConnections(); auth.close() })
+  const url = `http://127.0.0.1:${(auth.address() as AddressInfo).port}/auth`
+  const relay = await hlsRelay(t, { relay: { listenerAuth: { url: { listenerAdd: url, listenerRemove: url } } } })
+  await waitFor(async () => (await fetch(relay.url('/live/index.m3u8?token=wait'), { method: 'HEAD' })).status !== 503, { timeoutMs: 5000, intervalMs: 50 })
+  const response = await fetch(relay.url('/live/index.m3u8?token=x'))
+  assert.equal(response.status, 200, await response.text())
+  const told = (): Array<Record<string, string>> => calls.filter((call) => call['mount']?.endsWith('?token=x'))
+  await waitFor(async () => told().length >= 2, { timeoutMs: 5000, intervalMs: 20 })
+  const [add, remove] = told()
+  assert.deepEqual([add!['action'], add!['mount']], ['listener_add', '/live?token=x'])
+  assert.deepEqual([remove!['action'], remove!['mount'], remove!['duration']], ['listener_remove', '/live?token=x', '0'], 'as docs/behaviour.md says: at once, duration 0')
+})
+
+test('a HEAD of index.m3u8 makes no session and keeps no on-demand upstream; a GET starts it', async (t) => {
+  const relay = await scriptedRelay(t, '/live', { relay: { onDemand: true }, plugin: { hls: HLS } })
+  for (let i = 0; i < 3; i++) assert.equal((await fetch(relay.url('/live/index.m3u8'), { method: 'HEAD' })).status, 503)
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  assert.equal(relay.upstream.clients.size, 0, 'no upstream for a health check')
+  assert.equal(relay.app.relay.get('/live')?.state, 'idle')
+  assert.equal((await fetch(relay.url('/live/index.m3u8'))).status, 503)
+  await relay.upstream.waitForClients(1)
 })

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { nameAfterSlash } from '../../../lib/hls/paths.js'
+import { mountUrlOf, nameAfterSlash } from '../../../lib/hls/paths.js'
 import { percentDecoded } from '../../../lib/http.js'
 
 /** The path the listener route gives for a URL: every %XX decoded. */
@@ -26,5 +26,16 @@ test('nameAfterSlash (property): true for any mount written with its segments en
     assert.equal(nameAfterSlash(url, decoded(url)), true)
     const hidden = `/${written}%2F${name}`
     assert.equal(nameAfterSlash(hidden, decoded(hidden)), false)
+  }))
+})
+
+test('mountUrlOf: a playlist URL names its mount as a listener\'s URL would, query kept, encoding untouched', () => {
+  assert.equal(mountUrlOf('/live/index.m3u8'), '/live')
+  assert.equal(mountUrlOf('/live/index.m3u8?token=a/b'), '/live?token=a/b', 'a slash in the query is no segment')
+  assert.equal(mountUrlOf('/radio%2Flive/index.m3u8?x=1&y'), '/radio%2Flive?x=1&y')
+  fc.assert(fc.property(fc.array(fc.webSegment(), { minLength: 1, maxLength: 4 }), fc.option(fc.webQueryParameters(), { nil: undefined }), (segments, query) => {
+    const mount = '/' + segments.join('/')
+    const tail = query === undefined ? '' : '?' + query
+    assert.equal(mountUrlOf(`${mount}/index.m3u8${tail}`), mount + tail)
   }))
 })

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { MAX_SESSION_ID, SessionIds, Sessions, type Session, type SessionClaims } from '../../../lib/hls/sessions.js'
+import { addressTag, endOf, MAX_SESSION_ID, SessionIds, Sessions, type Session, type SessionClaims } from '../../../lib/hls/sessions.js'
 
 const T0 = 1_000_000
 const CLAIMS: SessionClaims = { issued: T0, epoch: 0 }
@@ -65,7 +65,13 @@ test('session ids: valid on every process that holds the key, for their own moun
 test('session ids: any claims come back as given, any user name; ids stay within the URL-safe alphabet', () => {
   const ids = new SessionIds()
   fc.assert(fc.property(
-    fc.record({ issued: fc.nat(), epoch: fc.maxSafeNat(), endsAt: fc.option(fc.nat(), { nil: undefined }), user: fc.option(fc.string({ maxLength: 128, unit: 'binary' }), { nil: undefined }) }),
+    fc.record({
+      issued: fc.maxSafeNat(),
+      epoch: fc.maxSafeNat(),
+      endsAt: fc.option(fc.maxSafeNat(), { nil: undefined }),
+      user: fc.option(fc.string({ maxLength: 128, unit: 'binary' }), { nil: undefined }),
+      from: fc.option(fc.ipV4().map(addressTag), { nil: undefined })
+    }),
     (drawn) => {
       const claims = Object.fromEntries(Object.entries(drawn).filter(([, value]) => value !== undefined)) as SessionClaims
       const id = ids.issue('/a', claims)
@@ -73,4 +79,28 @@ test('session ids: any claims come back as given, any user name; ids stay within
       return /^[A-Za-z0-9_.-]+$/.test(id) && id.length <= MAX_SESSION_ID && JSON.stringify(read) === JSON.stringify(claims)
     }
   ))
+})
+
+test('session ids: the longest claims (every number at its most, a user of 128 escaped units, an address) stay within MAX_SESSION_ID', () => {
+  const ids = new SessionIds()
+  const most = Number.MAX_SAFE_INTEGER
+  const claims: SessionClaims = { issued: most, epoch: most, endsAt: most, user: '\u0000'.repeat(128), from: addressTag('::ffff:127.0.0.1') }
+  const id = ids.issue('/a', claims)
+  assert.ok(id.length <= MAX_SESSION_ID, `${id.length}`)
+  assert.deepEqual(ids.read(id, '/a'), claims)
+})
+
+test('endOf: a time limit of any seconds ends in whole ms, never before it, at most a ms after', () => {
+  assert.equal(endOf(T0, 1.0005), T0 + 1001)
+  assert.equal(endOf(T0, 2), T0 + 2000)
+  fc.assert(fc.property(fc.nat(), fc.double({ min: 0, max: 1e9, noNaN: true }), (now, seconds) => {
+    const end = endOf(now, seconds)
+    return Number.isInteger(end) && end >= now + seconds * 1000 && end <= now + seconds * 1000 + 1
+  }))
+})
+
+test('addressTag: one tag per address, of the claims\' alphabet; two addresses, two tags', () => {
+  assert.match(addressTag('127.0.0.1'), /^[A-Za-z0-9_-]{16}$/)
+  assert.equal(addressTag('127.0.0.1'), addressTag('127.0.0.1'))
+  assert.notEqual(addressTag('127.0.0.1'), addressTag('127.0.0.2'))
 })
