@@ -133,8 +133,11 @@ export const MAX_WINDOW_SEGMENTS = 100
 export const HlsSettingsSchema = Type.Object({
   /** the longest a segment lasts, in whole seconds: 6 for the widest compatibility, 2 for low latency */
   segmentSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 30 })),
-  /** segments in the playlist's sliding window, and kept in memory */
-  windowSegments: Type.Optional(Type.Integer({ minimum: 2, maximum: MAX_WINDOW_SEGMENTS })),
+  /**
+   * the playlist's sliding window in target durations: it keeps at least this many segmentSeconds of segments
+   * (RFC 8216 §6.2.2 asks three), within bounds of count and bytes (lib/hls/windowing.ts)
+   */
+  windowSegments: Type.Optional(Type.Integer({ minimum: 3, maximum: MAX_WINDOW_SEGMENTS })),
   /** the Access-Control-Allow-Origin of the HLS routes, or false for none (default `*`) */
   cors: Type.Optional(Type.Union([HeaderLine, Type.Literal(false)]))
 }, { additionalProperties: false })

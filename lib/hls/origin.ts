@@ -3,6 +3,7 @@ import { HlsOriginError } from '../errors.js'
 import { basicAuthorization } from '../http.js'
 import type { HlsOrigin } from '../options.js'
 import { WindowAnswerSchema, windowOf, type HlsWindow } from './window.js'
+import { windowCacheMs } from './windowing.js'
 
 /** ms a request to the origin may take: it is on loopback, and players retry a 503 */
 const ORIGIN_TIMEOUT_MS = 2000
@@ -68,7 +69,7 @@ export class RemoteWindows {
   }
 
   async window (localMount: string, settings: RemoteSettings): Promise<HlsWindow> {
-    return await this.#windows.get(localMount, settings.segmentSeconds * 500, async () => {
+    return await this.#windows.get(localMount, windowCacheMs(settings.segmentSeconds), async () => {
       const answer: unknown = await (await this.#fetch(`${encodeURI(localMount)}/${WINDOW_FILE}`, true))?.json()
       if (!Value.Check(WindowAnswerSchema, answer)) throw new HlsOriginError(`${this.#origin.url}${localMount}`, 'its window could not be read')
       return windowOf(answer)

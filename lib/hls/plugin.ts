@@ -22,6 +22,7 @@ import { mountUrlOf, nameAfterSlash } from './paths.js'
 import { answerPreflight, corsHeaders } from './cors.js'
 import { playlistValidators, segmentValidators, sendCached, sendCachedBytes } from './conditional.js'
 import { entryOf, type HlsWindow, type SegmentEntry } from './window.js'
+import { playlistMaxAge, served } from './windowing.js'
 
 export interface HlsInit {
   registry: RegistryCore
@@ -183,6 +184,7 @@ export function hlsServer (init: HlsInit): HlsServer {
     const segmenter = live.get(relay)?.segmenter
     return {
       segments: segmenter?.segments.map(entryOf) ?? [],
+      retired: segmenter?.retired(Date.now()).map(entryOf) ?? [],
       discontinuitySequence: segmenter?.discontinuitySequence ?? 0,
       epoch: segmenter?.epoch ?? 0,
       unsupported: segmenter?.unsupported
@@ -191,8 +193,7 @@ export function hlsServer (init: HlsInit): HlsServer {
 
   async function bytesOf (relay: Relay, settings: ResolvedHlsSettings, segment: SegmentEntry): Promise<Buffer | undefined> {
     if (remote !== undefined) return await remote.segment(relay.localMount, segmentName(segment), segment.createdAt, settings)
-    const segments = live.get(relay)?.segmenter.segments ?? []
-    const found = segments[segment.sequence - (segments[0]?.sequence ?? 0)]
+    const found = live.get(relay)?.segmenter.servable(segment.sequence, Date.now())
     return found?.createdAt === segment.createdAt ? found.data : undefined
   }
 
@@ -343,7 +344,7 @@ export function hlsServer (init: HlsInit): HlsServer {
       uri: (segment) => segmentUri(segment, gate.guards(relay) ? given : undefined)
     })
     // at most half a target duration, as RFC 8216 §6.2.2 asks of a live playlist's caches
-    const maxAge = Math.floor(settings.segmentSeconds / 2)
+    const maxAge = playlistMaxAge(settings.segmentSeconds)
     reply.header('cache-control', cacheControl(relay, maxAge > 0 ? `max-age=${maxAge}` : 'no-cache')).type(PLAYLIST_TYPE)
     sendCached(request, reply, body, playlistValidators(`"${weakHash(body)}"`, segments.map((each) => each.createdAt)))
     return true
@@ -359,7 +360,7 @@ export function hlsServer (init: HlsInit): HlsServer {
     }
     const { segments } = window
     if (segments.length === 0) return notLive(reply, relay, settings)
-    const found = segments[sequence - segments[0]!.sequence]
+    const found = served(segments, window.retired, sequence)
     let data: Buffer | undefined
     try {
       data = found === undefined || EXTENSION[found.codec] !== extension ? undefined : await bytesOf(relay, settings, found)

@@ -1,15 +1,15 @@
 import { findFrameRun, frameHeader, isTagFrame, MAX_HEADER_BYTES, type FrameHeader } from '../formats/mpeg.js'
 import { TIMESTAMP_WRAP, segmentTag, titleTag } from './id3.js'
+import { maxKeptBytes, maxKeptCount, maxWindowBytes, maxWindowCount, minWindowSeconds, retainMs, served, type WindowSettings } from './windowing.js'
 
 /** The codecs HLS packed audio has (RFC 8216 §3.4) of those the frame reader knows: MPEG-1/2 layer III and ADTS AAC. */
 export type PackedCodec = 'mp3' | 'aac'
 
-export interface SegmenterSettings {
-  /** the longest a segment may last, in whole seconds: segments are cut at the last frame that fits */
-  segmentSeconds: number
-  /** segments kept: the sliding window of the playlist */
-  windowSegments: number
-}
+/**
+ * `segmentSeconds`: the longest a segment may last, in whole seconds (segments are cut at the last frame that
+ * fits); `windowSegments`: the playlist's sliding window, in target durations (windowing.ts).
+ */
+export type SegmenterSettings = WindowSettings
 
 /** One packed audio segment: its bytes are one buffer, shared by every client. */
 export interface Segment {
@@ -22,7 +22,7 @@ export interface Segment {
   /** RFC 6381 codec string, for a multivariant playlist's CODECS */
   readonly codecs: string
   readonly sampleRate: number
-  /** it does not carry on what came before (a new stream, another codec or sample rate) */
+  /** it does not carry on what came before (a new stream, another codec, sample rate, channel count or AAC profile) */
   readonly discontinuity: boolean
   /** ms since the epoch of its first sample: the clock at the last new stream plus the stream's duration since */
   readonly programDateTime: number
@@ -38,6 +38,12 @@ const TICKS_PER_SECOND = 90000
  */
 const TITLE_SLACK_SECONDS = 1
 const PACKED: ReadonlySet<string> = new Set<PackedCodec>(['mp3', 'aac'])
+/**
+ * ms of audio a stream may run ahead of the clock before its dates are taken from the clock again (after a
+ * discontinuity): an Icecast burst (64 KB by default, 4 s at 128 kbit/s) and a catch-up after a stall are far
+ * less; an upstream that sends faster than real time would otherwise date its segments hours ahead.
+ */
+const MAX_LEAD_MS = 60_000
 
 /** MP3 in MP4 registration (mp4a.40.34); for ADTS, its profile bits plus one are the audio object type. */
 function codecsOf (frame: Buffer, codec: PackedCodec): string {
@@ -49,18 +55,40 @@ function sameStream (a: FrameHeader, b: FrameHeader): boolean {
 }
 
 /**
+ * What a decoder is set up with from a frame: a change is a discontinuity, or a player keeps decoding with
+ * the old setup (hls.js keeps an ADTS stream's first audio object type and channel count).
+ */
+function decoderSetup (frame: Buffer, header: FrameHeader): string {
+  return `${header.codec}/${header.sampleRate}/${header.channels}/${header.codec === 'aac' ? frame[2]! >> 6 : ''}`
+}
+
+/** A segment that left the playlist, servable until `until` (ms since the epoch). */
+interface Retired {
+  readonly segment: Segment
+  readonly until: number
+}
+
+/**
  * Frames in, packed audio segments out (RFC 8216 §3.4), with no I/O and no timers: the time comes in as an
  * argument. The cuts depend on the frames only, so any chunking of the same bytes gives the same segments.
  * Bytes that are no frames (junk, upstream ID3 tags) are left out, and so are MP3 tag frames (Xing/Info, VBRI:
  * a segment is not the file they describe); a change of codec or sample rate is found as a new run of frames,
- * and starts a new segment after a discontinuity.
+ * and it, or a change of channel count or AAC profile, starts a new segment after a discontinuity.
+ * The window is kept by time (windowing.ts): at least its length in target durations, within bounds of count
+ * and bytes; a segment that left it stays servable, unlisted, as long as RFC 8216 §6.2.2 asks.
  */
 export class Segmenter {
   readonly #settings: SegmenterSettings
   readonly #window: Segment[] = []
+  #windowSeconds = 0
+  #windowBytes = 0
+  readonly #retired: Retired[] = []
+  #retiredBytes = 0
   #carry: Buffer = Buffer.alloc(0)
   /** the header of the last frame while in sync */
   #current: FrameHeader | undefined
+  /** the decoder setup of the last frame (decoderSetup) */
+  #setup: string | undefined
   #parts: Buffer[] = []
   #samples = 0
   #first: { header: FrameHeader, frame: Buffer, title: string | undefined } | undefined
@@ -99,6 +127,16 @@ export class Segmenter {
   /** The window, oldest first. */
   get segments (): readonly Segment[] {
     return this.#window
+  }
+
+  /** The segment numbered `sequence` if it is to be served at `now`: in the window, or left it not long ago. */
+  servable (sequence: number, now: number): Segment | undefined {
+    return served(this.#window, this.retired(now), sequence)
+  }
+
+  /** Segments that left the window and are still to be served at `now` (not listed), oldest first. */
+  retired (now: number): Segment[] {
+    return this.#retired.filter((retired) => retired.until > now).map((retired) => retired.segment)
   }
 
   /** Discontinuities of the segments that left the window (EXT-X-DISCONTINUITY-SEQUENCE). */
@@ -160,11 +198,12 @@ export class Segmenter {
 
   #frame (frame: Buffer, header: FrameHeader, now: number): void {
     if (header.codec === 'mp3' && isTagFrame(frame)) return
-    const first = this.#first?.header
-    if (first !== undefined && !sameStream(first, header)) {
+    const setup = decoderSetup(frame, header)
+    if (this.#setup !== undefined && setup !== this.#setup) {
       this.#cut(now)
-      this.#discontinuity = true
+      this.#discontinuity = this.#nextSequence > this.#epoch
     }
+    this.#setup = setup
     if (!PACKED.has(header.codec)) {
       this.#unsupported = header.codec
       this.#discontinuity = this.#nextSequence > this.#epoch
@@ -195,7 +234,11 @@ export class Segmenter {
     const codec = first.header.codec as PackedCodec
     const duration = this.#samples / first.header.sampleRate
     this.#anchor ??= now
-    this.#window.push({
+    if (this.#anchor + this.#elapsed * 1000 > now + MAX_LEAD_MS) {
+      this.#anchor = now - Math.round(this.#elapsed * 1000)
+      this.#discontinuity = true
+    }
+    const segment: Segment = {
       sequence: this.#nextSequence++,
       data: Buffer.concat([segmentTag(this.#ticks, first.title), ...this.#parts]),
       duration,
@@ -205,15 +248,48 @@ export class Segmenter {
       discontinuity: this.#discontinuity,
       programDateTime: this.#anchor + Math.round(this.#elapsed * 1000),
       createdAt: now
-    })
+    }
+    this.#window.push(segment)
+    this.#windowSeconds += duration
+    this.#windowBytes += segment.data.length
     this.#ticks = (this.#ticks + this.#samples * TICKS_PER_SECOND / first.header.sampleRate) % TIMESTAMP_WRAP
     this.#elapsed += duration
     this.#parts = []
     this.#samples = 0
     this.#first = undefined
     this.#discontinuity = false
-    while (this.#window.length > this.#settings.windowSegments) {
-      if (this.#window.shift()!.discontinuity) this.#discontinuitySequence++
+    this.#evict(now)
+  }
+
+  /**
+   * Drops the oldest segments while the window lasts its minimum without them (RFC 8216 §6.2.2: never shorter
+   * than three target durations), or while it holds more than its bounds (a hostile upstream), never the newest.
+   */
+  #evict (now: number): void {
+    const settings = this.#settings
+    const minSeconds = minWindowSeconds(settings)
+    const maxCount = maxWindowCount(settings)
+    const maxBytes = maxWindowBytes(settings)
+    while (this.#window.length > 1) {
+      const oldest = this.#window[0]!
+      const long = this.#windowSeconds - oldest.duration >= minSeconds
+      if (!long && this.#window.length <= maxCount && this.#windowBytes <= maxBytes) break
+      this.#window.shift()
+      this.#windowSeconds -= oldest.duration
+      this.#windowBytes -= oldest.data.length
+      if (oldest.discontinuity) this.#discontinuitySequence++
+      this.#retire(oldest, now)
+    }
+  }
+
+  /** Keeps `segment` servable for its time (retainMs), within bounds of its own. */
+  #retire (segment: Segment, now: number): void {
+    this.#retired.push({ segment, until: now + retainMs(segment.duration, this.#settings) })
+    this.#retiredBytes += segment.data.length
+    const maxCount = maxKeptCount(this.#settings)
+    const maxBytes = maxKeptBytes(this.#settings)
+    while (this.#retired.length > 0 && (this.#retired[0]!.until <= now || this.#retired.length > maxCount || this.#retiredBytes > maxBytes)) {
+      this.#retiredBytes -= this.#retired.shift()!.segment.data.length
     }
   }
 }

@@ -10,16 +10,26 @@ export function adtsFixture (): Buffer {
   return syntheticAdts(400)
 }
 
-/** ADTS frames (AAC LC, 44.1 kHz, stereo, no CRC) with noise (or `payload`) as payload: enough for frame sync. */
-export function syntheticAdts (frames: number, payload: (length: number) => Buffer = noise): Buffer {
+/** What an ADTS header says of its frames: AAC LC, 44.1 kHz, stereo by default; `length` by frame index. */
+export interface AdtsShape {
+  objectType?: number
+  /** an index of the ADTS sampling frequencies (4: 44.1 kHz, 3: 48 kHz, 0: 96 kHz) */
+  rateIndex?: number
+  channels?: number
+  length?: (index: number) => number
+}
+
+/** ADTS frames (no CRC, one raw block each) with noise (or `payload`) as payload: enough for frame sync. */
+export function syntheticAdts (frames: number, payload: (length: number) => Buffer = noise, shape: AdtsShape = {}): Buffer {
+  const { objectType = 2, rateIndex = 4, channels = 2, length: lengthOf = (i: number) => 300 + (i % 7) * 10 } = shape
   const out: Buffer[] = []
   for (let i = 0; i < frames; i++) {
-    const length = 300 + (i % 7) * 10
+    const length = lengthOf(i)
     const frame = Buffer.concat([Buffer.alloc(7), payload(length - 7)])
     frame[0] = 0xff
     frame[1] = 0xf1
-    frame[2] = (1 << 6) | (4 << 2)
-    frame[3] = (2 << 6) | (length >> 11)
+    frame[2] = ((objectType - 1) << 6) | (rateIndex << 2) | (channels >> 2)
+    frame[3] = ((channels & 3) << 6) | (length >> 11)
     frame[4] = (length >> 3) & 0xff
     frame[5] = ((length & 7) << 5) | 0x1f
     frame[6] = 0xfc

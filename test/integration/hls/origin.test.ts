@@ -14,9 +14,12 @@ const SEGMENT_SECONDS = 2
 const WINDOW = {
   discontinuitySequence: 0,
   epoch: 7,
+  retired: [{ sequence: 6, bytes: 3, duration: 2, codec: 'mp3', codecs: 'mp4a.40.34', sampleRate: 44100, discontinuity: false, programDateTime: 1, createdAt: 1 }],
   segments: [{ sequence: 7, bytes: 3, duration: 2, codec: 'mp3', codecs: 'mp4a.40.34', sampleRate: 44100, discontinuity: false, programDateTime: 1, createdAt: 1 }]
 }
 
+/** the bytes of segment 6, which left the primary's playlist and is still served (RFC 8216 §6.2.2) */
+const RETIRED_BYTES = Buffer.from('ID3')
 let origin: Server
 /** paths the stand-in primary drops the connection of, with no answer */
 const dropped = new Set<string>()
@@ -28,6 +31,7 @@ before(async () => {
   origin = createServer((request, response) => {
     if (dropped.has(request.url ?? '')) return request.socket.destroy()
     if (request.url === '/live/hls-window.json') return response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(WINDOW))
+    if (request.url === '/live/6.mp3') return response.writeHead(200, { 'content-type': 'audio/mpeg' }).end(RETIRED_BYTES)
     response.writeHead(404).end()
   })
   await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve))
@@ -52,6 +56,16 @@ before(async () => {
 after(async () => {
   await worker?.close()
   origin?.close()
+})
+
+test('a segment that left the primary\'s playlist and is still served there is served by the worker too, and listed nowhere', async () => {
+  const answer = await fetch(`${base}/live/6.mp3`)
+  assert.equal(answer.status, 200)
+  assert.deepEqual(Buffer.from(await answer.arrayBuffer()), RETIRED_BYTES)
+  const main = await (await fetch(`${base}/live/index.m3u8`)).text()
+  const media = await (await fetch(`${base}/live/${main.split('\n').find((line) => line.startsWith('index.m3u8'))!}`)).text()
+  assert.match(media, /^7\.mp3$/m)
+  assert.doesNotMatch(media, /^6\.mp3$/m)
 })
 
 test('a segment the primary fails to send (its connection dropped, not a 404) is a 503 with Retry-After and a log line, not a 500', async () => {

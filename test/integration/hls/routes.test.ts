@@ -92,7 +92,7 @@ test('an MP3 mount: index.m3u8 names a session playlist whose segments start wit
   assert.equal(media.status, 200)
   const playlist = await media.text()
   assert.match(playlist, /#EXT-X-TARGETDURATION:1\n/)
-  assert.equal(playlist.match(/#EXTINF/g)?.length, 3, 'the window')
+  assert.equal(playlist.match(/#EXTINF/g)?.length, 4, 'the window: its oldest segment dropped would leave less than three target durations')
   const uris = playlist.split('\n').filter((line) => /^\d+\.mp3$/.test(line))
   let previous: { timestamp: number, seconds: number } | undefined
   for (const uri of uris) {
@@ -142,6 +142,44 @@ test('caching: segments for the window, playlists for half a target; ETag and La
   assert.equal(head.status, 200)
   assert.equal(head.headers.get('content-length'), String(bytes.length))
   assert.equal((await head.arrayBuffer()).byteLength, 0)
+})
+
+/** Reads a playlist, then asks each segment it lists at the end of its time (RFC 8216 §6.2.2). */
+async function servedAsListed (relay: HlsRelay): Promise<void> {
+  const url = await sessionUrl(relay)
+  const listedIn = (playlist: string): Array<{ uri: string, seconds: number }> =>
+    [...playlist.matchAll(/#EXTINF:([\d.]+),\n(\d+\.mp3)\n/g)].map(([, duration, uri]) => ({ uri: uri!, seconds: Number(duration) }))
+  let fetchedAt: number
+  let listed: Array<{ uri: string, seconds: number }>
+  // a playlist of the full window (three target durations at least, so four segments of 0.993 s), within 10 s
+  const deadline = Date.now() + 10_000
+  do {
+    await sleep(200)
+    fetchedAt = Date.now()
+    listed = listedIn(await (await fetch(url)).text())
+  } while (listed.length < 4 && fetchedAt < deadline)
+  const total = listed.reduce((sum, segment) => sum + segment.seconds, 0)
+  assert.ok(total >= 3, `${total} s`)
+  for (const { uri, seconds } of [...listed].sort((a, b) => a.seconds - b.seconds)) {
+    // at the very end of its time: what a player that read the playlist late may still ask
+    await sleep(Math.max(0, fetchedAt + (seconds + total) * 1000 - 150 - Date.now()))
+    const answer = await fetch(relay.url('/live/' + uri))
+    const body = Buffer.from(await answer.arrayBuffer())
+    assert.equal(answer.status, 200, `${uri} ${Date.now() - fetchedAt} ms after the playlist: ${body.toString()}`)
+  }
+  const later = await (await fetch(url)).text()
+  assert.ok(!later.includes(`\n${listed[0]!.uri}\n`), 'listed no more, served still')
+}
+
+test('RFC 8216 §6.2.2: every segment a playlist lists answers 200 for its duration plus the playlist\'s after the playlist was fetched', async (t) => {
+  const relay = await hlsRelay(t)
+  // in real time (a stream faster than that runs into the bounds of what is kept)
+  const feeding = setInterval(() => relay.upstream.push(mp3Frames(38)), 990)
+  try {
+    await servedAsListed(relay)
+  } finally {
+    clearInterval(feeding)
+  }
 })
 
 test('odd requests: out of the window, huge, negative, non-numeric and non-canonical sequences, dot segments', async (t) => {

@@ -12,6 +12,7 @@ const SETTINGS = { segmentSeconds: 0.2, windowSegments: 3 }
 const WINDOW = {
   discontinuitySequence: 0,
   epoch: 7,
+  retired: [],
   segments: [{ sequence: 7, bytes: 3, duration: 0.2, codec: 'aac', codecs: 'mp4a.40.2', sampleRate: 44100, discontinuity: false, programDateTime: 1, createdAt: 1 }]
 }
 

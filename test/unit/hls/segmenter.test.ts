@@ -6,6 +6,7 @@ import fc from 'fast-check'
 import { frameHeader, type FrameHeader } from '../../../lib/formats/mpeg.js'
 import { readSyncsafe, segmentTag, tagLength, titleTag, TIMESTAMP_WRAP, MAX_TITLE_BYTES } from '../../../lib/hls/id3.js'
 import { Segmenter, type Segment, type SegmenterSettings } from '../../../lib/hls/segmenter.js'
+import { maxKeptBytes, maxKeptCount, maxWindowBytes, maxWindowCount, minWindowSeconds, retainMs } from '../../../lib/hls/windowing.js'
 import { cut, offsets } from '../../helpers/chunking.js'
 import { MP3_FRAME_BYTES, mp3Frames, tagFrame, type TagFrameKind } from '../../helpers/frames.js'
 import { syntheticAdts } from '../../helpers/adts.js'
@@ -96,6 +97,8 @@ function run (settings: SegmenterSettings, chunks: Buffer[], titles: Map<number,
   return segmenter
 }
 
+const seconds = (segments: readonly Segment[]): number => segments.reduce((sum, segment) => sum + segment.duration, 0)
+const bytes = (segments: readonly Segment[]): number => segments.reduce((sum, segment) => sum + segment.data.length, 0)
 const stable = (segments: readonly Segment[]): unknown[] => segments.map(({ createdAt, ...rest }) => rest)
 const WIDE: SegmenterSettings = { segmentSeconds: 2, windowSegments: 1000 }
 
@@ -146,7 +149,7 @@ function readTimestamp (tag: Buffer): number {
   return Number(id3Frames(tag, 0)[0]!.body.readBigUInt64BE(45))
 }
 
-test('a change of codec, a change of sample rate and a new stream are discontinuities; a window of windowSegments', () => {
+test('a change of codec, a change of sample rate and a new stream are discontinuities; a window of windowSegments target durations', () => {
   const segmenter = new Segmenter({ segmentSeconds: 1, windowSegments: 4 })
   segmenter.begin(NOW)
   segmenter.push(mp3Frames(100), NOW)
@@ -155,11 +158,11 @@ test('a change of codec, a change of sample rate and a new stream are discontinu
   segmenter.end(NOW)
   assert.ok(aacStart?.discontinuity, 'the first AAC segment follows a discontinuity')
   assert.equal(aacStart.codecs, 'mp4a.40.2')
-  assert.equal(segmenter.segments.length, 4)
   const left = segmenter.discontinuitySequence
   segmenter.begin(NOW + 10_000)
-  segmenter.push(syntheticAdts(100), NOW + 10_000)
+  segmenter.push(syntheticAdts(200), NOW + 10_000)
   segmenter.end(NOW + 10_000)
+  assert.ok(seconds(segmenter.segments) >= 4, 'four target durations')
   const resumed = segmenter.segments.filter((segment) => segment.programDateTime >= NOW + 10_000)
   assert.ok(resumed[0]?.discontinuity, 'a new stream starts after a discontinuity')
   assert.equal(resumed[0].programDateTime, NOW + 10_000, 'its program date is the clock at its start')
@@ -290,4 +293,120 @@ test('MP3 tag frames (Xing/Info, VBRI: a file\'s header, mid-stream where a stat
     }
     assert.equal(frames, audioFrames, 'every audio frame is in a segment')
   }))
+})
+
+test('a change of channel count or AAC profile is a discontinuity, and CODECS follows the profile', () => {
+  const mono = syntheticAdts(50, noise, { channels: 1 })
+  const stereo = syntheticAdts(50)
+  const main = syntheticAdts(50, noise, { objectType: 1 })
+  const segments = run(WIDE, [mono, stereo, main]).segments
+  assert.deepEqual(segments.map((segment) => [segment.codecs, segment.discontinuity]), [
+    ['mp4a.40.2', false], ['mp4a.40.2', true], ['mp4a.40.1', true]
+  ], 'mono LC, stereo LC, stereo Main')
+  const mp3Mono = Buffer.from(mp3Frames(50))
+  for (let at = 0; at < mp3Mono.length; at += MP3_FRAME_BYTES) mp3Mono[at + 3] = mp3Mono[at + 3]! | 0xc0
+  const mp3s = run(WIDE, [mp3Frames(50), mp3Mono]).segments
+  assert.deepEqual(mp3s.map((segment) => segment.discontinuity), [false, true], 'MP3 stereo then mono')
+})
+
+/** What a hostile or honest upstream does next: frames, a title, a new stream. */
+type Step = { frames: Buffer } | { title: string } | { begin: true }
+
+/** An honest MP3 radio: 128 kbit/s frames in chunks of any size, a title now and then (as often as every push). */
+const honestSteps = fc.array(fc.oneof(
+  fc.integer({ min: 1, max: 120 }).map((count): Step => ({ frames: mp3Frames(count) })),
+  fc.string({ maxLength: 8 }).map((title): Step => ({ title }))
+), { maxLength: 80 })
+
+/** A hostile upstream: a sample rate that changes every few frames, 8 KB ADTS frames at 96 kHz, new streams. */
+const hostileSteps = fc.array(fc.oneof(
+  fc.integer({ min: 1, max: 4 }).map((count): Step => ({ frames: mp3Frames(count) })),
+  fc.integer({ min: 1, max: 4 }).map((count): Step => ({ frames: mp3At48k(count) })),
+  fc.integer({ min: 1, max: 100 }).map((count): Step => ({ frames: syntheticAdts(count, noise, { rateIndex: 0, length: () => 8191 }) })),
+  fc.constant<Step>({ begin: true })
+), { maxLength: 80 })
+
+const windowSettings = fc.record({ segmentSeconds: fc.integer({ min: 1, max: 6 }), windowSegments: fc.integer({ min: 3, max: 8 }) })
+
+/** Runs `steps` one a second of the clock, calling `check` after each. */
+function replay (settings: SegmenterSettings, steps: Step[], check: (segmenter: Segmenter, now: number) => void): void {
+  const segmenter = new Segmenter(settings, 1000)
+  segmenter.begin(NOW)
+  steps.forEach((step, i) => {
+    const now = NOW + i * 1000
+    if ('frames' in step) segmenter.push(step.frames, now)
+    else if ('title' in step) segmenter.title(step.title)
+    else segmenter.begin(now)
+    check(segmenter, now)
+  })
+}
+
+test('RFC 8216 §6.2.2: once it dropped a segment, the window lasts at least max(3, windowSegments) target durations', () => {
+  fc.assert(fc.property(windowSettings, honestSteps, (settings, steps) => {
+    replay(settings, steps, (segmenter) => {
+      const dropped = segmenter.nextSequence - segmenter.epoch > segmenter.segments.length
+      if (dropped) assert.ok(seconds(segmenter.segments) >= minWindowSeconds(settings) - 1e-9, `${seconds(segmenter.segments)} s`)
+    })
+  }))
+})
+
+test('whatever the upstream sends, the window and the segments kept after it stay within their count and bytes', () => {
+  fc.assert(fc.property(windowSettings, hostileSteps, (settings, steps) => {
+    replay(settings, steps, (segmenter) => {
+      const listed = segmenter.segments
+      const kept = segmenter.retired(0)
+      assert.ok(listed.length <= maxWindowCount(settings), `${listed.length} listed`)
+      assert.ok(listed.length === 1 || bytes(listed) <= maxWindowBytes(settings), `${bytes(listed)} bytes listed`)
+      assert.ok(kept.length <= maxKeptCount(settings), `${kept.length} kept`)
+      assert.ok(bytes(kept) <= maxKeptBytes(settings), `${bytes(kept)} bytes kept`)
+    })
+  }), { numRuns: 30 })
+})
+
+test('a segment that left the window is served, unlisted, for its duration and the longest window after it left, then dropped', () => {
+  const settings = { segmentSeconds: 1, windowSegments: 3 }
+  fc.assert(fc.property(fc.integer({ min: 5, max: 40 }), (pushes) => {
+    const segmenter = new Segmenter(settings)
+    segmenter.begin(NOW)
+    const left = new Map<number, { segment: Segment, at: number, longest: number }>()
+    for (let i = 0; i < pushes; i++) {
+      const now = NOW + i * 1000
+      const before = [...segmenter.segments]
+      segmenter.push(mp3Frames(39), now)
+      const window = seconds(segmenter.segments)
+      for (const entry of left.values()) entry.longest = Math.max(entry.longest, window)
+      for (const segment of before) {
+        if (!segmenter.segments.includes(segment)) left.set(segment.sequence, { segment, at: now, longest: seconds(before) })
+      }
+      for (const [sequence, { segment, at, longest }] of left) {
+        const due = at + (segment.duration + longest) * 1000
+        if (now <= due) assert.equal(segmenter.servable(sequence, now), segment, `segment ${sequence} at ${now - at} ms`)
+        if (now >= at + retainMs(segment.duration, settings)) assert.equal(segmenter.servable(sequence, now), undefined)
+        assert.ok(!segmenter.segments.includes(segment))
+      }
+    }
+    assert.ok(left.size > 0)
+  }))
+})
+
+test('an upstream faster than real time: dates are the clock again, after a discontinuity, once a minute ahead of it', () => {
+  const segmenter = new Segmenter({ segmentSeconds: 2, windowSegments: 1000 })
+  segmenter.begin(NOW)
+  // 300 s of audio in 30 s of the clock
+  for (let i = 0; i < 300; i++) segmenter.push(mp3Frames(39), NOW + i * 100)
+  const segments = segmenter.segments
+  let jumps = 0
+  segments.forEach((segment, i) => {
+    assert.ok(segment.programDateTime <= segment.createdAt + 60_000, `segment ${i} dated ${segment.programDateTime - segment.createdAt} ms ahead`)
+    const previous = segments[i - 1]
+    if (previous === undefined) return
+    const continued = Math.abs(segment.programDateTime - previous.programDateTime - previous.duration * 1000) <= 1
+    if (!continued) jumps++
+    assert.ok(continued || segment.discontinuity, `segment ${i}: a date that does not follow on is after a discontinuity`)
+  })
+  assert.ok(jumps > 0)
+  const realTime = new Segmenter({ segmentSeconds: 2, windowSegments: 1000 })
+  realTime.begin(NOW)
+  for (let i = 0; i < 300; i++) realTime.push(mp3Frames(39), NOW + i * 1019)
+  assert.ok(realTime.segments.every((segment) => !segment.discontinuity), 'a real-time stream has none')
 })

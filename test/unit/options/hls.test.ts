@@ -25,6 +25,7 @@ test('hls: a wrong setting names its field, in the app\'s options and in a relay
     [{ hls: { segmentSeconds: 0 } }, 'hls.segmentSeconds'],
     [{ hls: { segmentSeconds: 2.5 } }, 'hls.segmentSeconds'],
     [{ hls: { windowSegments: 1 } }, 'hls.windowSegments'],
+    [{ hls: { windowSegments: 2 } }, 'hls.windowSegments'],
     [{ hls: { cors: 'a\r\nset-cookie: x' } }, 'hls.cors'],
     [{ hls: { cors: true } }, 'hls.cors'],
     [{ hls: { segmentsSeconds: 6 } }, 'hls.segmentsSeconds'],
