@@ -193,7 +193,8 @@ test('a lapsed session of a guarded mount comes back from its address, even long
   const window = {
     discontinuitySequence: 0,
     epoch: 7,
-    segments: [{ sequence: 7, bytes: 3, duration: 2, codec: 'mp3', codecs: 'mp4a.40.34', sampleRate: 44100, discontinuity: false, programDateTime: 1, createdAt: 1 }]
+    segments: [{ sequence: 7, bytes: 3, duration: 2, codec: 'mp3', codecs: 'mp4a.40.34', sampleRate: 44100, discontinuity: false, programDateTime: 1, createdAt: 1 }],
+    retired: []
   }
   const origin = http.createServer((request, response) => {
     if (request.url === '/live/hls-window.json') response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(window))
