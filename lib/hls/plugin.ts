@@ -14,7 +14,7 @@ import type { RegistryCore } from '../relay/registry.js'
 import { bandwidthOf, mediaPlaylist, multivariantPlaylist } from './playlist.js'
 import type { PackedCodec } from './segmenter.js'
 import { SequenceStarts } from './sequence.js'
-import { addressTag, endOf, MAX_SESSION_USER, PolledAnswerSchema, SessionIds, Sessions, type PolledAnswer, type SessionClaims } from './sessions.js'
+import { addressTag, endOf, MAX_SESSION_USER, PolledAnswerSchema, READMIT_WITHIN, SessionIds, Sessions, type PolledAnswer, type SessionClaims } from './sessions.js'
 import { HlsStream } from './stream.js'
 import { hlsRelays } from './view.js'
 import { RemoteWindows } from './origin.js'
@@ -279,6 +279,9 @@ export function hlsServer (init: HlsInit): HlsServer {
   async function admit (request: FastifyRequest, reply: FastifyReply, relay: Relay, settings: ResolvedHlsSettings, id: string, claims: SessionClaims): Promise<boolean> {
     const now = Date.now()
     if (claims.endsAt !== undefined && now >= claims.endsAt) return !answer(reply, 403, 'This HLS session is past its time limit')
+    if (gate.guards(relay) && now - claims.issued > READMIT_WITHIN) {
+      return !answer(reply, 403, `This HLS session is too old to come back: ask ${relay.localMount}/index.m3u8 again`)
+    }
     const full = overLimit(registry, relay, sessions)
     if (full !== undefined) return !answer(reply, 403, full)
     if (request.method === 'HEAD') return true

@@ -46,8 +46,13 @@ export type SessionClaims = Static<typeof SessionClaimsSchema>
 
 /** a random part, its claims, then their MAC with its mount: `<16>.<claims>.<22>` */
 const ID_PATTERN = /^([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{1,1300})\.([A-Za-z0-9_-]{22})$/
-/** ms an ended session's id is answered 403 rather than let in anew: longer than any player polls without an answer */
-const KILLED_FOR = 60_000
+/**
+ * ms after its index.m3u8 an id of a guarded mount may bring its lapsed session back (from its address), and an
+ * ended id is refused for as long: a kill stays a kill for the id's whole life, without asking the auth again
+ */
+export const READMIT_WITHIN = 24 * 3_600_000
+/** the most ended ids kept (an admin's kills and time limits: the oldest go first past it) */
+const MAX_KILLED = 65_536
 
 /** What an id carries of a client address: a hash (the claims are readable, the MAC keeps them unaltered). */
 export function addressTag (ip: string): string {
@@ -142,7 +147,7 @@ export class Sessions {
 
   /** Refuses the polls of session `id`, which another process of the machine ended. */
   refuse (id: string, now: number): void {
-    this.#killed.set(id, now + KILLED_FOR)
+    this.#keepKilled(id, now)
   }
 
   list (localMount: string): Session[] {
@@ -175,8 +180,14 @@ export class Sessions {
     const session = this.#byListener.get(listenerId)
     if (session === undefined) return false
     this.#remove(session)
-    this.#killed.set(session.id, now + KILLED_FOR)
+    this.#keepKilled(session.id, now)
     return true
+  }
+
+  #keepKilled (id: string, now: number): void {
+    this.#killed.delete(id)
+    this.#killed.set(id, now + READMIT_WITHIN)
+    if (this.#killed.size > MAX_KILLED) this.#killed.delete(this.#killed.keys().next().value!)
   }
 
   /** Ends the sessions that stopped polling, and those past their time limit; forgets old kills. */

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import Fastify, { type FastifyRequest } from 'fastify'
 import fastifyIcecastRelay, { type RelayPluginOptions } from '../../../lib/index.js'
-import { addressTag, SessionIds } from '../../../lib/hls/sessions.js'
+import { addressTag, READMIT_WITHIN, SessionIds } from '../../../lib/hls/sessions.js'
 import { quietMachine, relayApp, scriptedRelay, type RelayApp, type ScriptedRelayOptions } from '../../helpers/app.js'
 import { mp3Frames } from '../../helpers/frames.js'
 import { openListener } from '../../helpers/listen.js'
@@ -188,7 +188,7 @@ test('a guarded mount binds a session id to its address: a poll or a segment of 
   assert.equal((await getFrom(anywhere.media, '127.0.0.2')).status, 200, 'no listener auth: the id is bound to nothing (caches, CDNs)')
 })
 
-test('a lapsed session of a guarded mount comes back from its address, even long after its index.m3u8, under the limits; from another address or past its time limit, never', async (t) => {
+test('a lapsed session of a guarded mount comes back from its address, even an hour after its index.m3u8 (within a day), under the limits; from another address, past its time limit or older than a day, never', async (t) => {
   // a worker of a machine (the link secret known): ids issued long ago are made as the machine makes them
   const window = {
     discontinuitySequence: 0,
@@ -228,6 +228,9 @@ test('a lapsed session of a guarded mount comes back from its address, even long
   assert.equal(late.status, 403)
   assert.match(late.body, /past its time limit/)
   assert.equal((await poll(ids.issue('/live', { issued: now, epoch: 7 }))).status, 403, 'an id of a guarded mount bound to no address is no session')
+  const tooOld = await poll(ids.issue('/live', { issued: now - READMIT_WITHIN - 1000, epoch: 7, from: addressTag('127.0.0.1') }))
+  assert.equal(tooOld.status, 403)
+  assert.match(tooOld.body, /too old to come back: ask \/live\/index\.m3u8 again/)
 })
 
 test('a fractional maxListenerDuration: the id carries its end in whole ms, the session polls, and ends past it', async (t) => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { addressTag, endOf, MAX_SESSION_ID, SessionIds, Sessions, type Session, type SessionClaims } from '../../../lib/hls/sessions.js'
+import { addressTag, endOf, MAX_SESSION_ID, READMIT_WITHIN, SessionIds, Sessions, type Session, type SessionClaims } from '../../../lib/hls/sessions.js'
 
 const T0 = 1_000_000
 const CLAIMS: SessionClaims = { issued: T0, epoch: 0 }
@@ -29,7 +29,16 @@ test('sessions: counted per mount, ended once each when they stop polling, by a 
   assert.equal(sessions.kill(1, T0 + 4000), false)
   assert.deepEqual([sessions.size, sessions.on('/a'), ended], [0, 0, [2, 3, 1]])
   sessions.sweep(T0 + 4000 + 60_000)
-  assert.ok(!sessions.killed(ids[0]!), 'a kill is forgotten after a minute')
+  assert.ok(sessions.killed(ids[0]!), 'a kill outlasts a minute')
+  sessions.sweep(T0 + 4000 + READMIT_WITHIN)
+  assert.ok(!sessions.killed(ids[0]!), 'a kill is forgotten once its id could not come back anyway')
+})
+
+test('sessions: the ended ids kept are bounded, the oldest forgotten first', () => {
+  const sessions = new Sessions(() => {})
+  for (let i = 0; i <= 65_536; i++) sessions.refuse(`id-${i}`, T0)
+  assert.ok(!sessions.killed('id-0'), 'the oldest')
+  assert.ok(sessions.killed('id-1') && sessions.killed('id-65536'))
 })
 
 test('sessions: two sessions of one id (two polls of an expired one at once) leave one, counted once', () => {
