@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `icecast-relay` command: a Fastify server with the plugin, configured by an Icecast XML config.
-import cluster from 'node:cluster'
+import cluster, { type Worker } from 'node:cluster'
 import { readFile } from 'node:fs/promises'
 import type http from 'node:http'
 import { parseArgs } from 'node:util'
@@ -165,18 +165,22 @@ async function superviseWorkers (workers: number, socketsEach: number, link: Clu
   let stopping = false
   let listening = 0
   let status = 0
+  // counted here, not from cluster.workers: a worker whose 'exit' comes before its channel's 'disconnect'
+  // stays in that table, so the last one to end would never have been seen ending
+  const live = new Set<Worker>()
   const stop = (code: number): void => {
     stopping = true
     status = Math.max(status, code)
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.kill('SIGTERM')
+    for (const worker of live) worker.kill('SIGTERM')
   }
   cluster.on('listening', () => { listening++ })
-  const fork = (): void => { cluster.fork(linkEnv(link)) }
+  const fork = (): void => { live.add(cluster.fork(linkEnv(link))) }
   acceptInWorkers(process.env)
   for (let i = 0; i < workers; i++) fork()
   const ended = new Promise<number>((resolve) => {
     cluster.on('exit', (worker, code, signal) => {
-      const left = Object.keys(cluster.workers ?? {}).length
+      live.delete(worker)
+      const left = live.size
       if (!stopping && listening >= workers * socketsEach) {
         process.stderr.write(`icecast-relay: worker ${worker.process.pid} ended (${signal ?? code}); starting another\n`)
         // a second later, so that a worker that keeps dying does not keep a core busy with restarts

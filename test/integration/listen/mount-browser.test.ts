@@ -92,16 +92,21 @@ test('an audio mount opened in a Chromium tab still plays under those headers', 
   const response = await page.goto(relay.url('/radio.mp3'), { waitUntil: 'commit' })
   assert.equal(response?.status(), 200)
   for (const [name, value] of LISTENER_SAFETY_HEADERS) assert.equal(response?.headers()[name.toLowerCase()], value)
-  // Chromium's own player page for a media URL (it does not start an endless stream by itself): its play button
-  const box = (await page.locator('video').boundingBox())!
-  await page.mouse.click(box.x + 20, box.y + box.height - 20)
   // polled from here, as the page's CSP forbids Playwright's eval
-  const player = async (): Promise<{ time: number, error: string | null }> => await page.evaluate(() => {
+  const player = async (): Promise<{ time: number, paused: boolean, error: string | null }> => await page.evaluate(() => {
     const video = document.querySelector('video')
-    return { time: video?.currentTime ?? 0, error: video?.error?.message ?? null }
+    return { time: video?.currentTime ?? 0, paused: video?.paused ?? true, error: video?.error?.message ?? null }
   })
+  // Chromium's own player page for a media URL (it does not start an endless stream by itself): its play
+  // button, pressed again while the player is still paused, as a click before its controls are laid out is lost
   let state = await player()
-  for (const start = Date.now(); state.time <= 0.5 && Date.now() - start < 15000; state = await player()) await sleep(100)
+  for (const start = Date.now(); state.time <= 0.5 && Date.now() - start < 20000; state = await player()) {
+    if (state.paused) {
+      const box = await page.locator('video').boundingBox()
+      if (box !== null) await page.mouse.click(box.x + 20, box.y + box.height - 20)
+    }
+    await sleep(250)
+  }
   assert.ok(state.time > 0.5, `played ${state.time} s`)
   assert.equal(state.error, null)
   await page.close()
