@@ -1,10 +1,11 @@
 // The machine link of `--workers N` over node:cluster messages, through the primary: a worker's query goes to
 // every worker (the asker included) and their answers back to the asker; a worker's listener places are
-// counted by the primary alone, so that the limits hold machine-wide (a turn's places in one message: places.ts).
+// counted by the primary alone, so that the limits hold machine-wide (a turn's places in one message, and
+// places leased ahead: places.ts).
 import cluster, { type Worker } from 'node:cluster'
 import { resolveRelay, type HlsOrigin, type MachineLink, type RelayDefinition } from '../options.js'
 import { SlotCounts } from './slots.js'
-import { answerPlaces, WorkerPlaces, type PlacesBatch } from './places.js'
+import { PlaceLedger, WorkerPlaces, type PlacesBatch, type Recall } from './places.js'
 import type { LocalRelays } from '../stats/view.js'
 import { answerQuery, knownQuery, sideOf } from './machine.js'
 
@@ -17,6 +18,9 @@ export const ANSWER_TIMEOUT_MS = 1000
 /** How long a worker waits for the primary (its answers, plus the way there and back). */
 const ASK_TIMEOUT_MS = 2 * ANSWER_TIMEOUT_MS
 
+/** How long a worker keeps a lease no listener takes a place from. */
+const LEASE_IDLE_MS = 1000
+
 /** The key that marks this link's messages among any others of the process. */
 const TAG = 'icecastRelayMachine'
 
@@ -28,6 +32,9 @@ type Message =
   | ({ [TAG]: 'places', seq: number } & PlacesBatch)
   /** the primary's reply to an `ask` (the answers) or to `places` (a reservation for each asked for) */
   | { [TAG]: 'reply', seq: number, value: unknown }
+  /** the primary calls a worker's leases back; the worker answers with their places, given up */
+  | { [TAG]: 'recall', seq: number }
+  | { [TAG]: 'returned', seq: number, release: string[] }
 
 function isMessage (value: unknown): value is Message {
   return typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)[TAG] === 'string' &&
@@ -54,7 +61,11 @@ function reply (worker: Worker, seq: number, value: unknown): void {
  */
 export function relayMachineQueries (primary: LocalRelays, upstreamSide: UpstreamSide = (definition) => definition): () => void {
   const gatherings = new Map<number, Gathering>()
-  const slots = new SlotCounts()
+  const ledger = new PlaceLedger(new SlotCounts())
+  /** the workers whose leases are called back, each with what ends the wait for it */
+  const recalling = new Map<number, () => void>()
+  /** the workers' batches, decided one after another: a recall holds the next until it is over */
+  let deciding = Promise.resolve()
   /** the relays added at run time, by local mount, as the workers were given them: for a worker that starts */
   const added = new Map<string, RelayDefinition>()
   let last = 0
@@ -107,20 +118,51 @@ export function relayMachineQueries (primary: LocalRelays, upstreamSide: Upstrea
     if (gathering.waiting.size === 0) gathering.finish()
   }
 
+  /** Calls back the leases of `processes`: over once each gave its places back, ended, or a second went by. */
+  const recall = async ({ recall: processes }: Recall): Promise<void> => {
+    const workers = processes.map((id) => cluster.workers?.[id]).filter((worker): worker is Worker => worker?.isConnected() === true)
+    await Promise.all(workers.map(async (worker) => await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ANSWER_TIMEOUT_MS).unref()
+      function done (): void {
+        clearTimeout(timer)
+        recalling.delete(worker.id)
+        resolve()
+      }
+      recalling.set(worker.id, done)
+      worker.send({ [TAG]: 'recall', seq: 0 } satisfies Message)
+    })))
+  }
+
+  const decide = async (worker: Worker, message: Message & PlacesBatch): Promise<void> => {
+    // one that ended while the batch waited: its places are given back already, none are to be taken for it
+    if (!worker.isConnected()) return
+    if (!ledger.release(worker.id, message)) {
+      if (message.seq !== 0) reply(worker, message.seq, undefined)
+      return
+    }
+    let decided = ledger.decide(worker.id, message, true)
+    if ('recall' in decided) {
+      await recall(decided)
+      decided = ledger.decide(worker.id, message, false)
+    }
+    if (message.seq !== 0) reply(worker, message.seq, decided)
+  }
+
   const onMessage = (worker: Worker, message: unknown): void => {
     if (!isMessage(message)) return
     switch (message[TAG]) {
       case 'ask': gather(worker, message.seq, message.query).catch(() => { reply(worker, message.seq, []) }); break
       case 'answer': answered(worker.id, message.seq, message); break
-      case 'places': {
-        const answers = answerPlaces(slots, worker.id, message)
-        if (message.seq !== 0) reply(worker, message.seq, answers)
+      case 'places': deciding = deciding.then(async () => { await decide(worker, message) }, () => {}); break
+      case 'returned':
+        ledger.returned(worker.id, message.release)
+        recalling.get(worker.id)?.()
         break
-      }
     }
   }
   const onExit = (worker: Worker): void => {
-    slots.forget(worker.id)
+    ledger.forget(worker.id)
+    recalling.get(worker.id)?.()
     for (const [seq] of gatherings) answered(worker.id, seq, { [TAG]: 'answer', seq })
   }
   cluster.on('message', onMessage)
@@ -144,30 +186,39 @@ export function workerMachineLink (mirror?: MachineLink['mirror'], hlsOrigin?: H
     const answered = await respond?.(query).then((value) => ({ answer: value }), () => ({}))
     if (process.connected) process.send?.({ [TAG]: 'answer', seq, ...answered } satisfies Message)
   }
-  /** Sends `message` to the primary; resolves with its reply, or undefined when none came in time (a primary that is gone). */
-  const request = async (message: (seq: number) => Message): Promise<unknown> => {
+  /**
+   * Sends `message` to the primary; calls `replied` as its reply arrives, or with undefined when none came in
+   * time (a primary that is gone, or one too busy); a reply that comes later goes to `late`.
+   */
+  const send = (message: (seq: number) => Message, replied: (value: unknown) => void, late?: (value: unknown) => void): void => {
     const seq = ++last
-    return await new Promise<unknown>((resolve) => {
-      const done = (value: unknown): void => {
-        clearTimeout(timer)
-        pending.delete(seq)
-        resolve(value)
-      }
-      const timer = setTimeout(() => { done(undefined) }, ASK_TIMEOUT_MS).unref()
-      pending.set(seq, done)
-      process.send?.(message(seq))
-    })
+    const done = (value: unknown): void => {
+      clearTimeout(timer)
+      pending.delete(seq)
+      replied(value)
+    }
+    const timer = setTimeout(() => {
+      done(undefined)
+      if (late !== undefined) pending.set(seq, (value) => { pending.delete(seq); late(value) })
+    }, ASK_TIMEOUT_MS).unref()
+    pending.set(seq, done)
+    process.send?.(message(seq))
   }
+  const request = async (message: (seq: number) => Message): Promise<unknown> => await new Promise((resolve) => { send(message, resolve) })
   const onMessage = (message: unknown): void => {
     if (!isMessage(message)) return
     // a send that fails is a primary that is gone: no one is left to answer
     if (message[TAG] === 'query' && sideOf(message.query) !== 'upstream') answer(message.seq, message.query).catch(() => {})
     else if (message[TAG] === 'reply') pending.get(message.seq)?.(message.value)
+    else if (message[TAG] === 'recall' && process.connected) process.send?.({ [TAG]: 'returned', seq: 0, release: places.recall() } satisfies Message)
   }
-  const places = new WorkerPlaces(async (batch) => {
-    if (batch.reserve.length > 0) return await request((seq) => ({ [TAG]: 'places', seq, ...batch }))
-    if (process.connected) process.send?.({ [TAG]: 'places', seq: 0, ...batch } satisfies Message)
+  const places = new WorkerPlaces((batch, answered) => {
+    // a late answer's places were reserved for listeners that were refused meanwhile: they go back
+    if (batch.reserve.length > 0 || batch.lease.length > 0) send((seq) => ({ [TAG]: 'places', seq, ...batch }), answered, (answer) => { places.late(batch, answer) })
+    else if (process.connected) process.send?.({ [TAG]: 'places', seq: 0, ...batch } satisfies Message)
   })
+  // a lease no listener took from within a second goes back to the machine
+  const idle = setInterval(() => { places.idle() }, LEASE_IDLE_MS).unref()
   process.on('message', onMessage)
   return {
     index: cluster.worker?.id ?? 0,
@@ -179,7 +230,10 @@ export function workerMachineLink (mirror?: MachineLink['mirror'], hlsOrigin?: H
     answer (responder) { respond = responder },
     reserve: async (mount, limits) => await places.reserve(mount, limits),
     release: (mount) => { places.release(mount) },
-    close () { process.off('message', onMessage) },
+    close () {
+      clearInterval(idle)
+      process.off('message', onMessage)
+    },
     ...(mirror !== undefined && { mirror }),
     ...(hlsOrigin !== undefined && { hlsOrigin })
   }

@@ -17,6 +17,17 @@ export class SlotCounts {
     return count
   }
 
+  /** The processes that hold places. */
+  get processes (): number {
+    return this.#byProcess.size
+  }
+
+  /** How many more places of `mount` the limits leave. */
+  free (mount: string, limits: MachineSlotLimits): number {
+    const clients = Math.max(0, limits.clients - this.#total)
+    return limits.maxListeners === null ? clients : Math.min(clients, Math.max(0, limits.maxListeners - this.#ofMount(mount)))
+  }
+
   /** Reserves a place for a listener of `mount` held by `process`, if the limits leave one. */
   reserve (process: number, mount: string, limits: MachineSlotLimits): MachineReservation {
     if (this.#total >= limits.clients) return 'clients'
@@ -33,8 +44,9 @@ export class SlotCounts {
     const mounts = this.#byProcess.get(process)
     const count = mounts?.get(mount) ?? 0
     if (count === 0) return
-    if (count === 1) mounts!.delete(mount)
-    else mounts!.set(mount, count - 1)
+    if (count > 1) mounts!.set(mount, count - 1)
+    else if (mounts!.size > 1) mounts!.delete(mount)
+    else this.#byProcess.delete(process)
     this.#total--
   }
 
