@@ -153,7 +153,10 @@ export function relayMachineQueries (primary: LocalRelays, upstreamSide: Upstrea
     switch (message[TAG]) {
       case 'ask': gather(worker, message.seq, message.query).catch(() => { reply(worker, message.seq, []) }); break
       case 'answer': answered(worker.id, message.seq, message); break
-      case 'places': deciding = deciding.then(async () => { await decide(worker, message) }, () => {}); break
+      case 'places':
+        // a batch that fails (its worker's channel closed) is that worker's loss, not the next batch's
+        deciding = deciding.then(async () => { await decide(worker, message) }).catch(() => {})
+        break
       case 'returned':
         ledger.returned(worker.id, message.release)
         recalling.get(worker.id)?.()
