@@ -2,7 +2,7 @@
 // load, then each CLI run against each peer in the same load (Icecast, icecast-kh, and for --workers N
 // the CLI in one process), and the upstream connections each relay made to the master.
 import type { Measured } from './measure.js'
-import { figuresOf, row as line } from './report.js'
+import { figuresOf, row as line, spreadLines } from './report.js'
 
 export type LoadMode = 'plain' | 'icy' | 'https'
 
@@ -155,5 +155,5 @@ export function splits (runs: ComparisonRun[]): string[] {
 }
 
 export function comparisonTables (runs: ComparisonRun[]): string {
-  return [comparisonTable(runs), ...speedUps(runs), ...splits(runs), ...upstreamWarnings(runs)].join('\n\n')
+  return [comparisonTable(runs), ...speedUps(runs), ...splits(runs), ...spreadLines(runs), ...upstreamWarnings(runs)].join('\n\n')
 }

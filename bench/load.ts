@@ -1,6 +1,6 @@
 // The load: a flash crowd of raw-socket listeners, plain (http:) or TLS (https:), spawned by a bench and
 // driven over IPC. This process (the coordinator) holds only the reference listener of the master and the
-// sampled listeners whose audio it keeps with arrival times, for the latency (see latencies() in
+// sampled listeners whose audio it keeps with arrival times, for the latency (see latenciesBySample() in
 // bench/stats.ts); the crowd itself is spread over `processes` crowd processes (this script with
 // --crowd), so that reading thousands of sockets (and decrypting them, for TLS) never delays a sample's
 // read, and no single load process saturates a core unseen: the bench reads each one's CPU.
@@ -13,7 +13,7 @@ import { connect, type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { connect as tlsConnect } from 'node:tls'
 import { fileURLToPath } from 'node:url'
-import { latencies, shares, summarize, type Recording } from './stats.js'
+import { latenciesBySample, shares, summarize, type Recording } from './stats.js'
 import { LOAD_AGENT, type GroupResult, type GroupSpec, type LoadCommand, type LoadReply, type OpenCommand, type WindowResult } from './protocol.js'
 
 const SHARED = Buffer.alloc(256 * 1024)
@@ -466,13 +466,15 @@ async function windowEnd (bytesPerSecond: number): Promise<void> {
     const parts = [windowOf(s.label, s.conns, seconds), ...fromCrowds.map((c) => c.groups[k]!)]
     const rates = parts.flatMap((p) => p.rates)
     const recordings = s.conns.map((c) => c.recording!)
+    const bySample = recordings.length === 0 ? [] : latenciesBySample(reference!.recording!, recordings, windowStartedAt, end)
     return {
       label: s.label,
       seconds,
       starved: rates.filter((r) => r < 0.9 * bytesPerSecond).length,
       dropped: parts.reduce((sum, p) => sum + p.dropped, 0),
       rate: summarize(rates),
-      latencyMs: summarize(recordings.length === 0 ? [] : latencies(reference!.recording!, recordings, windowStartedAt, end))
+      latencyMs: summarize(bySample.flat()),
+      latencyBySampleP50Ms: bySample.map((latencies) => summarize(latencies).p50)
     }
   })
   send({ type: 'window', groups: results })

@@ -60,6 +60,8 @@ export interface WindowResult {
   rate: Summary
   /** ms each sampled listener got a byte after the reference listener of the master got it */
   latencyMs: Summary
+  /** each sample's median of `latencyMs`, in the order the samples joined (see roundSpread in stats.ts) */
+  latencyBySampleP50Ms?: number[]
 }
 
 export type LoadReply =

@@ -1,5 +1,6 @@
 // The bench's tables (Markdown, so that docs/performance.md can show them as printed) from its results.
 import type { Measured, ProcessFigures } from './measure.js'
+import { roundSpread } from './stats.js'
 
 export type Mode = 'plain' | 'icy'
 
@@ -139,8 +140,21 @@ export function treeTable (runs: TreeRun[]): string {
   return lines.join('\n')
 }
 
+/**
+ * The first and the last sample's median latency of each run (see roundSpread), as lines under the tables:
+ * what comes before a round of writes and what the round itself adds. None for runs saved without them.
+ */
+export function spreadLines (runs: Array<{ server: string, n: number, mode: string, measured: Measured }>): string[] {
+  return runs.flatMap((run) => {
+    const spread = roundSpread(run.measured.window[0]?.latencyBySampleP50Ms ?? [])
+    if (spread === undefined) return []
+    return [`${run.server} at ${run.n} ${run.mode}: latency p50 of the first sample to join ${spread.first.toFixed(1)} ms, ` +
+      `of the last ${spread.last.toFixed(1)} ms (the round of writes from one to the other: ${spread.round.toFixed(1)} ms)`]
+  })
+}
+
 /** Every table of a bench run, as run.ts prints them and table.ts prints them again from the JSON. */
 export function tables (runs: FanoutRun[], trees: TreeRun[]): string {
-  return [runs.length > 0 ? fanoutTable(runs) : '', trees.length > 0 ? treeTable(trees) : '']
+  return [runs.length > 0 ? fanoutTable(runs) : '', spreadLines(runs).join('\n'), trees.length > 0 ? treeTable(trees) : '']
     .filter((t) => t !== '').join('\n\n')
 }

@@ -113,17 +113,17 @@ function probePoints (reference: Recording, audio: Buffer, from: number, to: num
 }
 
 /**
- * The added latency of each sampled listener behind the master, in ms, per frame: the time a sampled
- * listener read the last byte of a frame minus the time the reference listener read it, the frame
- * found by its last PROBE_BYTES bytes. Both streams are the upstream's audio with ICY blocks removed,
- * which every relay passes on unchanged.
+ * The added latency of each sampled listener behind the master, in ms, per frame, one list per sample in
+ * the order of `samples`: the time a sampled listener read the last byte of a frame minus the time the
+ * reference listener read it, the frame found by its last PROBE_BYTES bytes. Both streams are the
+ * upstream's audio with ICY blocks removed, which every relay passes on unchanged.
  */
-export function latencies (reference: Recording, samples: Recording[], from: number, to: number): number[] {
+export function latenciesBySample (reference: Recording, samples: Recording[], from: number, to: number): number[][] {
   const refAudio = Buffer.concat(reference.chunks)
   const points = probePoints(reference, refAudio, from, to)
-  const out: number[] = []
-  for (const rec of samples) {
+  return samples.map((rec) => {
     const audio = Buffer.concat(rec.chunks)
+    const out: number[] = []
     let delta = 0
     for (const { end, time } of points) {
       const probe = refAudio.subarray(end + 1 - PROBE_BYTES, end + 1)
@@ -132,6 +132,19 @@ export function latencies (reference: Recording, samples: Recording[], from: num
       delta = found - end
       out.push(arrivalOf(rec, found) - time)
     }
-  }
-  return out
+    return out
+  })
+}
+
+/**
+ * The samples join in turn as the crowd comes in, so their order is about their place in the relay's
+ * order of writes: the median latency of the first and of the last sample tell the wait before a round
+ * of writes begins (gathering, the upstream read, the sample's own read) from the round's length.
+ */
+export function roundSpread (bySampleP50: readonly number[]): { first: number, last: number, round: number } | undefined {
+  const measured = bySampleP50.filter((p50) => !Number.isNaN(p50))
+  if (measured.length < 2) return undefined
+  const first = measured[0]!
+  const last = measured[measured.length - 1]!
+  return { first, last, round: last - first }
 }

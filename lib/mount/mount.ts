@@ -1,10 +1,13 @@
 import { NO_SYNC } from '../formats/sink.js'
 import { BurstRing } from './burst.js'
 import type { EndReason, Listener } from './listener.js'
+import { Round, type Defer } from './round.js'
 
 export interface MountInit {
   burstSize: number
   onLeave: (listener: Listener, reason: EndReason) => void
+  /** when the next slice of a round of writes runs (see Round); setImmediate unless given */
+  defer?: Defer
 }
 
 /**
@@ -16,7 +19,9 @@ export interface MountInit {
  * Chunks pushed since the last `flush()` reach each listener as one write: the relay flushes after an
  * upstream read (whose pieces the ICY demuxer cuts at each metadata block) or once per
  * `limits.writeInterval`. A write to a socket costs a system call whatever its size, and with
- * thousands of listeners those calls are the relay's CPU. Listeners over TLS are a tier of their own,
+ * thousands of listeners those calls are the relay's CPU. With more listeners than a slice, the writes of a
+ * flush are a `Round` cut into slices with the event loop's turns between them, which later flushes join.
+ * Listeners over TLS are a tier of their own,
  * flushed less often (`flushEncrypted`, once per `limits.tlsWriteInterval`): each of their writes is a
  * TLS record encrypted apart and a round through Node's TLS stream, so fewer, larger writes cost less.
  */
@@ -39,10 +44,13 @@ export class Mount {
   readonly #pendingEncrypted: Buffer[] = []
   #bytesOutOfEnded = 0
   readonly #onLeave: MountInit['onLeave']
+  /** the writes to the streaming listeners not over TLS, in slices */
+  readonly #round: Round
 
   constructor (init: MountInit) {
     this.burst = new BurstRing(init.burstSize)
     this.#onLeave = init.onLeave
+    this.#round = new Round((listener) => this.#streaming.has(listener), init.defer)
   }
 
   /** the listeners that are no slave's relay connection: what the stats and the limits count */
@@ -73,20 +81,26 @@ export class Mount {
     return this.#encrypted.size > 0
   }
 
-  /** Sends what was pushed since the last flush to every streaming listener, as one chunk per tier. */
+  /** Sends what was pushed since the last flush to every streaming listener, as one chunk per tier, before it returns. */
   flush (): void {
     this.flushLive()
+    this.#round.finish()
     this.flushEncrypted()
   }
 
-  /** Sends what was pushed since their last flush to the streaming listeners that are not over TLS. */
+  /**
+   * Sends what was pushed since their last flush to the streaming listeners that are not over TLS: in a round
+   * that a mount of many listeners writes in slices, which a flush during it joins (see Round).
+   */
   flushLive (): void {
-    sendPending(this.#pending, this.#streaming)
+    const chunk = takePending(this.#pending)
+    if (chunk !== undefined) this.#round.add(chunk, this.#streaming)
   }
 
   /** Sends what was pushed since their last flush to the streaming listeners over TLS. */
   flushEncrypted (): void {
-    sendPending(this.#pendingEncrypted, this.#encrypted)
+    const chunk = takePending(this.#pendingEncrypted)
+    if (chunk !== undefined) for (const listener of this.#encrypted) listener.send(chunk)
   }
 
   /**
@@ -173,9 +187,9 @@ export class Mount {
 }
 
 /** One copy per upstream read (or interval), shared by every listener, instead of a write per piece per listener. */
-function sendPending (pending: Buffer[], listeners: Set<Listener>): void {
-  if (pending.length === 0) return
+function takePending (pending: Buffer[]): Buffer | undefined {
+  if (pending.length === 0) return undefined
   const chunk = pending.length === 1 ? pending[0]! : Buffer.concat(pending)
   pending.length = 0
-  for (const listener of listeners) listener.send(chunk)
+  return chunk
 }

@@ -5,7 +5,8 @@ import { test } from 'node:test'
 import fc from 'fast-check'
 import { comparisonTable, comparisonTables, parseLoads, speedUps, splits, upstreamWarnings, type ComparisonRun, type LoadMode } from '../../../bench/compare-report.js'
 import type { Measured } from '../../../bench/measure.js'
-import { shares, summarize } from '../../../bench/stats.js'
+import { roundSpread, shares, summarize } from '../../../bench/stats.js'
+import { spreadLines } from '../../../bench/report.js'
 
 test('shares: every listener in exactly one process, the shares one apart at most', () => {
   fc.assert(fc.property(fc.nat(100_000), fc.integer({ min: 1, max: 64 }), (n, parts) => {
@@ -75,4 +76,19 @@ test('how each --workers run split its listeners between the workers is said und
   ]
   assert.deepEqual(splits(runs), ['cli-w2 at 100 plain: listeners by worker 61 + 39 (the busiest 61.0 %)'])
   assert.ok(comparisonTables(runs).endsWith(splits(runs)[0]!))
+})
+
+test('the first and the last sample to join: the wait before a round of writes and the round itself, under the tables', () => {
+  fc.assert(fc.property(fc.array(fc.oneof(fc.double({ min: 0, max: 5000, noNaN: true }), fc.constant(Number.NaN)), { maxLength: 30 }), (p50s) => {
+    const measured = p50s.filter((p50) => !Number.isNaN(p50))
+    const spread = roundSpread(p50s)
+    if (measured.length < 2) return spread === undefined
+    return spread !== undefined && spread.first === measured[0] && spread.last === measured.at(-1) && spread.round === spread.last - spread.first
+  }))
+  const withSamples = run('cli', { n: 5000, admissionMs: 2000, cpu: 0.2, idleCpu: 0 })
+  withSamples.measured.window[0]!.latencyBySampleP50Ms = [5.25, 40, Number.NaN, 95.5]
+  assert.deepEqual(spreadLines([withSamples, run('kh', { n: 5000, admissionMs: 2000, cpu: 0.2, idleCpu: 0 })]), [
+    'cli at 5000 plain: latency p50 of the first sample to join 5.3 ms, of the last 95.5 ms (the round of writes from one to the other: 90.3 ms)'
+  ])
+  assert.ok(comparisonTables([withSamples]).includes('the round of writes from one to the other: 90.3 ms'))
 })

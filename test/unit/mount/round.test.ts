@@ -1,0 +1,103 @@
+// The rounds of writes a mount of many listeners makes in slices (lib/mount/round.ts): what a flush during a
+// round brings joins it, and every listener still gets every byte once, in order.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { EventEmitter } from 'node:events'
+import type { Socket } from 'node:net'
+import fc from 'fast-check'
+import { SYNC_ANYWHERE } from '../../../lib/formats/sink.js'
+import { Listener } from '../../../lib/mount/listener.js'
+import { Mount } from '../../../lib/mount/mount.js'
+import { Round, SLICE } from '../../../lib/mount/round.js'
+
+/** A listener whose socket records its writes, one entry per system call a real socket would make. */
+function recording (id: number, onEnd: (listener: Listener) => void = () => {}): { listener: Listener, writes: Buffer[] } {
+  const writes: Buffer[] = []
+  const socket = Object.assign(new EventEmitter(), {
+    writableLength: 0,
+    destroyed: false,
+    write (chunk: Buffer) { writes.push(chunk) },
+    cork () {},
+    uncork () {},
+    end () {},
+    once () {},
+    setTimeout () {},
+    destroy () {}
+  })
+  const listener = new Listener({
+    id, socket: socket as unknown as Socket, ip: '127.0.0.1', userAgent: '', queueSize: 1 << 20, onEnd, ending: new Set()
+  })
+  return { listener, writes }
+}
+
+/** The slices a round leaves for later, run when the test says. */
+function steppedDefer (): { defer: (next: () => void) => void, step: () => boolean } {
+  const queue: Array<() => void> = []
+  return { defer: (next) => { queue.push(next) }, step: () => { queue.shift()?.(); return queue.length > 0 } }
+}
+
+test('mount: a flush during a round joins it: the listeners the round has not reached get both reads in one write', () => {
+  const { defer, step } = steppedDefer()
+  const mount = new Mount({ burstSize: 1 << 20, onLeave: () => {}, defer })
+  mount.push(Buffer.from('-'), SYNC_ANYWHERE)
+  const all = Array.from({ length: 2 * SLICE + 1 }, (_, i) => recording(i, (l) => mount.detach(l, 'client')))
+  for (const { listener } of all) mount.attach(listener)
+  mount.push(Buffer.from('ab'), SYNC_ANYWHERE)
+  mount.flushLive()
+  // the first slice is written at once; the upstream's next read comes before the second
+  assert.deepEqual(all.map((l) => l.writes.length), all.map((_, i) => i < SLICE ? 2 : 1))
+  mount.push(Buffer.from('cd'), SYNC_ANYWHERE)
+  mount.flushLive()
+  while (step());
+  const last = all.at(-1)!
+  assert.deepEqual(last.writes.map(String), ['-', 'abcd'])
+  assert.deepEqual(all[0]!.writes.map(String), ['-', 'ab', 'cd'])
+  for (const { listener, writes } of all) {
+    assert.equal(Buffer.concat(writes).toString(), '-abcd')
+    assert.equal(listener.bytesSent, 5)
+  }
+})
+
+type Step = { add: Uint8Array } | { slice: true } | { finish: true } | { leave: number }
+
+test('round: every listener gets every part once, in order, whatever comes between slices; a finish leaves none owed', () => {
+  const step = fc.oneof(
+    fc.record({ add: fc.uint8Array({ minLength: 1, maxLength: 16 }) }),
+    fc.record({ slice: fc.constant(true as const) }),
+    fc.record({ finish: fc.constant(true as const) }),
+    fc.record({ leave: fc.nat(40) })
+  )
+  fc.assert(fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 8 }), fc.array(step, { maxLength: 50 }),
+    (count, slice, steps: Step[]) => {
+      const { defer, step: runSlice } = steppedDefer()
+      const streaming = new Set<Listener>()
+      const round = new Round((listener) => streaming.has(listener), defer, slice)
+      const listeners = Array.from({ length: count }, (_, i) => recording(i))
+      for (const { listener } of listeners) streaming.add(listener)
+      const added: Buffer[] = []
+      const gone = new Map<Listener, number>()
+      for (const s of steps) {
+        if ('add' in s) {
+          added.push(Buffer.from(s.add))
+          round.add(added.at(-1)!, streaming)
+        } else if ('slice' in s) {
+          runSlice()
+        } else if ('finish' in s) {
+          round.finish()
+          if (round.running) return false
+        } else {
+          const listener = listeners[s.leave % count]!.listener
+          if (streaming.delete(listener)) gone.set(listener, Buffer.concat(listeners[s.leave % count]!.writes).length)
+        }
+      }
+      round.finish()
+      const all = Buffer.concat(added)
+      return listeners.every(({ listener, writes }) => {
+        const got = Buffer.concat(writes)
+        const left = gone.get(listener)
+        // one that left got a beginning of the stream and nothing after it left
+        if (left !== undefined) return got.length === left && all.subarray(0, left).equals(got)
+        return got.equals(all) && writes.length <= added.length
+      })
+    }))
+})
