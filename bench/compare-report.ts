@@ -1,7 +1,7 @@
 // The tables of bench/compare.ts (Markdown, as docs/performance.md shows them): every server under each
 // load, then each CLI run against each peer in the same load (Icecast, icecast-kh, and for --workers N
 // the CLI in one process), and the upstream connections each relay made to the master.
-import type { Measured } from './measure.js'
+import type { Crowd, Measured } from './measure.js'
 import { figuresOf, row as line, spreadLines } from './report.js'
 
 export type LoadMode = 'plain' | 'icy' | 'https'
@@ -156,4 +156,11 @@ export function splits (runs: ComparisonRun[]): string[] {
 
 export function comparisonTables (runs: ComparisonRun[]): string {
   return [comparisonTable(runs), ...speedUps(runs), ...splits(runs), ...spreadLines(runs), ...upstreamWarnings(runs)].join('\n\n')
+}
+
+/** Where a crowd's admission went, for the log of a run: the relay's CPU over it and the kernel's accept queue. */
+export function crowdLine (crowd: Crowd): string {
+  const c = crowd.counters
+  return `crowd of ${crowd.seconds.toFixed(2)} s: relay CPU ${crowd.relayCpu.map((cpu) => cpu.toFixed(2)).join(' + ')} s/s; ` +
+    `machine: ${c.ListenOverflows} accept-queue overflows, ${c.TCPSynRetrans} SYNs sent again, ${c.TCPReqQFullDoCookies} SYN cookies`
 }

@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import type { Icecast } from '../test/helpers/icecast.js'
-import { comparisonTables, parseLoads, type ComparisonRun, type LoadMode } from './compare-report.js'
+import { comparisonTables, crowdLine, parseLoads, type ComparisonRun, type LoadMode } from './compare-report.js'
 import { measure } from './measure.js'
 import { ensureFileLimit } from './proc.js'
 import { MEASURE_FLAGS, measureOptionsOf, resultsFile, startMaster, versions } from './setup.js'
@@ -107,6 +107,7 @@ export async function compare (preset: Preset): Promise<void> {
             }
           })
           runs.push({ server, n, mode, measured, upstream, ...(split !== undefined && { split }) })
+          if (measured.crowd !== undefined) console.error(`  ${crowdLine(measured.crowd)}`)
         } finally {
           await relay.stop()
         }

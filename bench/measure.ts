@@ -1,6 +1,7 @@
 // One measured run: a flash crowd on one or more relays under test, then a steady window in which the
 // relays' CPU, the listeners' rates and their latency behind the master are taken.
 import { setTimeout as sleep } from 'node:timers/promises'
+import { crowdCounters, readTcpExt, type CrowdCounters } from './netstat.js'
 import { cpuByProcess, treeCpuSeconds, treeRssBytes } from './proc.js'
 import type { GroupResult, GroupSpec, RelayReply, WindowResult } from './protocol.js'
 import { startLoad, type RelayUnderTest } from './servers.js'
@@ -79,6 +80,17 @@ export interface Measured {
   loadCpu: number
   /** the busiest load process's CPU seconds per second: near 1.0 would mean the load, not the relay, limits */
   loadCpuMax?: number
+  /** from the crowd's first connect to its last admission */
+  crowd?: Crowd
+}
+
+/** Where a crowd's admission went: the relays' CPU over it (near 1.0: one busy core) and the kernel's counters. */
+export interface Crowd {
+  seconds: number
+  /** CPU seconds per second of each relay (with its workers) */
+  relayCpu: number[]
+  /** the whole machine's (see bench/netstat.ts) */
+  counters: CrowdCounters
 }
 
 /** CPU seconds per second of each process that lived through the window. */
@@ -99,6 +111,9 @@ export async function measure (relays: RelayUnderTest[], groups: GroupSpec[], op
   const idleMemory = await Promise.all(relays.map(memoryOf))
   const load = startLoad()
   try {
+    const crowdCpuBefore = relays.map((r) => treeCpuSeconds(r.pid))
+    const countersBefore = readTcpExt()
+    const crowdStart = performance.now()
     const admitted = await load.request<{ type: 'admitted', groups: GroupResult[] }>({
       type: 'open',
       groups,
@@ -107,6 +122,14 @@ export async function measure (relays: RelayUnderTest[], groups: GroupSpec[], op
       admissionTimeoutMs: options.admissionTimeoutMs,
       processes: options.loadProcesses
     }, 'admitted', options.admissionTimeoutMs + FILL_TIMEOUT_MS)
+    // the CPU is read around the load's start too (its crowd processes start), when the relays are idle
+    const lastFirstByteMs = Math.max(0, ...admitted.groups.map((g) => g.firstByteMs.max))
+    const crowdSeconds = lastFirstByteMs > 0 ? lastFirstByteMs / 1000 : (performance.now() - crowdStart) / 1000
+    const crowd: Crowd = {
+      seconds: crowdSeconds,
+      relayCpu: relays.map((r, i) => (treeCpuSeconds(r.pid) - crowdCpuBefore[i]!) / crowdSeconds),
+      counters: crowdCounters(countersBefore, readTcpExt())
+    }
     await sleep(options.warmupMs)
     const profile = options.profile
     if (profile !== undefined) await Promise.all(relays.map(async (r) => await r.ask?.({ type: 'profile-start' })))
@@ -140,7 +163,7 @@ export async function measure (relays: RelayUnderTest[], groups: GroupSpec[], op
     for (const [i, r] of relays.entries()) figures[i]!.memory = await memoryOf(r)
     await options.beforeClose?.()
     await load.request({ type: 'close' }, 'closed', 30000)
-    return { relays: figures, admission: admitted.groups, window: window.groups, loadCpu, loadCpuMax }
+    return { relays: figures, admission: admitted.groups, window: window.groups, loadCpu, loadCpuMax, crowd }
   } finally {
     await load.stop()
   }
