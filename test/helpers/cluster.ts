@@ -1,7 +1,7 @@
 // `icecast-relay --workers N` as the cluster tests run it: the CLI from dist/, its workers counted as they listen.
 import { execFileSync } from 'node:child_process'
 import type { OpenListener } from './listen.js'
-import { httpGet, sleep, spawnTracked, waitFor, type Proc } from './procs.js'
+import { httpGet, sleep, spawnTracked, START_TIMEOUT_MS, waitFor, type Proc } from './procs.js'
 import { noise, scriptedUpstream } from './scripted.js'
 
 const CLI = new URL('../../dist/cli.js', import.meta.url).pathname
@@ -16,7 +16,7 @@ export async function startWorkers (config: string, base: string, workers: numbe
 /** Resolves once `count` workers have listened at `base` since the start (a replacement counts anew). */
 export async function waitForListening (cli: Proc, base: string, count: number): Promise<void> {
   const listening = (): number => cli.output().split(`"Server listening at ${base}"`).length - 1
-  await waitFor(() => listening() === count, { timeoutMs: 45000, message: () => `${count} workers to listen\n${cli.output()}` })
+  await waitFor(() => listening() === count, { timeoutMs: START_TIMEOUT_MS, message: () => `${count} workers to listen\n${cli.output()}` })
 }
 
 /** The pids of the processes that logged a request for `url` (at `<loglevel>4</loglevel>`, Fastify logs each with its pid). */

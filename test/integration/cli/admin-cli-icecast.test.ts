@@ -9,7 +9,7 @@ import {
   LONG_TAGS, assertTools, freePort, httpGet, makeFixtures, makeTempDir, openListener, runOgginfo, startIcecast, startSource, waitFor,
   type Icecast, type Source
 } from '../../helpers/icecast.js'
-import { spawnTracked, type Proc } from '../../helpers/procs.js'
+import { spawnTracked, START_TIMEOUT_MS, type Proc } from '../../helpers/procs.js'
 
 const CLI = new URL('../../../dist/cli.js', import.meta.url).pathname
 
@@ -38,7 +38,7 @@ before(async () => {
 `)
   cli = spawnTracked(process.execPath, [CLI, '--config', config, '--port', String(port)])
   await waitFor(async () => (await httpGet(`${base}/status-json.xsl`)).status === 200, {
-    timeoutMs: 10000, message: () => `the CLI to listen on ${base}\n${cli.output()}`
+    timeoutMs: START_TIMEOUT_MS, message: () => `the CLI to listen on ${base}\n${cli.output()}`
   })
 })
 

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { waitForListening, waitForMirrors } from '../../helpers/cluster.js'
 import { openListener } from '../../helpers/listen.js'
-import { freePort, httpGet, makeTempDir, run, runOk, spawnTracked, waitFor } from '../../helpers/procs.js'
+import { freePort, httpGet, makeTempDir, run, runOk, spawnTracked, START_TIMEOUT_MS, waitFor } from '../../helpers/procs.js'
 import { scriptedUpstream } from '../../helpers/scripted.js'
 import { assertTools } from '../../helpers/tools.js'
 import { ICECAST_25_UPSTREAMS_RELAY, icecast25Upstreams, KH_HOST, khShortened } from '../../unit/config/failover-snippets.js'
@@ -24,7 +24,7 @@ function configFile (xml: string): string {
 }
 
 async function cli (...args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  const result = await run(process.execPath, [CLI, ...args], { timeoutMs: 15000 })
+  const result = await run(process.execPath, [CLI, ...args], { timeoutMs: START_TIMEOUT_MS })
   return { code: result.code, stdout: result.stdout.toString('utf8'), stderr: result.stderr }
 }
 
@@ -177,7 +177,7 @@ test('a running CLI: the config\'s listen socket, relays, admin credentials and 
     const res = await httpGet(`${base}/status-json.xsl`)
     const { icestats } = JSON.parse(res.body.toString())
     return icestats.source.length === 1 ? icestats : undefined
-  }, { timeoutMs: 10000, message: () => `the CLI to serve the relay\n${proc.output()}` })
+  }, { timeoutMs: START_TIMEOUT_MS, message: () => `the CLI to serve the relay\n${proc.output()}` })
   assert.equal(stats.location, 'CLI test')
   const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'))
   assert.equal(await listenBacklog(port), Math.min(4096, somaxconn), 'a backlog for flash crowds')
@@ -224,7 +224,7 @@ test('--workers 2: two processes share the port and serve listeners from one ups
   <relay><server>127.0.0.1</server><port>${upstream.port}</port><mount>/live</mount></relay></icecast>`)
   const proc = spawnTracked(process.execPath, [CLI, '--config', file, '--workers', '2'])
   t.after(async () => { await proc.stop(); await upstream.close() })
-  await upstream.waitForClients(1, 10000)
+  await upstream.waitForClients(1, START_TIMEOUT_MS)
   // starting a worker takes seconds on a loaded machine: as long as the cluster tests give it
   await waitForListening(proc, base, 2)
   await waitForMirrors(proc, base, ['/live'])
@@ -240,8 +240,8 @@ test('--workers 2: two processes share the port and serve listeners from one ups
   await Promise.all(listeners.map(async (listener) => await listener.close()))
 
   process.kill(workers[0]!, 'SIGKILL')
-  await waitFor(() => proc.output().includes(`worker ${workers[0]} ended (SIGKILL); starting another`), { timeoutMs: 10000, message: () => proc.output() })
-  await waitFor(() => childrenOf(proc.pid).length === 2 && !childrenOf(proc.pid).includes(workers[0]!), { timeoutMs: 10000 })
+  await waitFor(() => proc.output().includes(`worker ${workers[0]} ended (SIGKILL); starting another`), { timeoutMs: START_TIMEOUT_MS, message: () => proc.output() })
+  await waitFor(() => childrenOf(proc.pid).length === 2 && !childrenOf(proc.pid).includes(workers[0]!), { timeoutMs: START_TIMEOUT_MS })
   await waitForListening(proc, base, 3)
   await waitForMirrors(proc, base, ['/live'])
   assert.equal(upstream.requests.length, 1, 'the upstream is still read once, by the primary')

@@ -90,10 +90,11 @@ test(`${POLLS} new sessions on new connections (both workers answer) get one win
     sessions.push(session)
     return new URL(session.url).pathname + new URL(session.url).search
   }, { what: 'new sessions\' media playlists', min: POLLS, max: 3 * POLLS })
+  // the window moves on once a target duration: as many times as the asking took them (once on a quiet machine)
   const took = Date.now() - started
-  assert.ok(took < TARGET_SECONDS * 1000, `${sessions.length} asked within a target duration (${took} ms)`)
+  const moves = Math.max(1, Math.ceil(took / (TARGET_SECONDS * 1000)))
   const sequences = sessions.map((session) => session.playlist.mediaSequence)
-  assert.ok(Math.max(...sequences) - Math.min(...sequences) <= 1, `media sequences ${sequences.join(' ')}`)
+  assert.ok(Math.max(...sequences) - Math.min(...sequences) <= moves, `media sequences ${sequences.join(' ')}, asked in ${took} ms`)
   // every segment named by two playlists is named alike (date, duration, URI), whichever worker answered
   const seen = new Map<number, string>()
   for (const session of sessions) {

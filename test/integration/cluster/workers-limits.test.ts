@@ -111,9 +111,12 @@ test('listeners that leave give their places back: as many are let in again, and
 test('a worker that dies gives back the places of its listeners at once', async () => {
   const victim = holder(admittedSoFar.find((held) => held.url.startsWith('/live.mp3'))!)!
   const lost = admittedSoFar.filter((held) => holder(held) === victim).length
+  assert.ok(lost > 0)
   await killWorker(cli, victim)
   const left = await listenersOf('/small.mp3') + await listenersOf('/live.mp3')
-  assert.equal(left, CLIENTS - lost, `the dead worker's ${lost} listeners left the counts`)
+  // (a listener a starved test process reads too slowly for may have been dropped by its worker meanwhile)
+  const kept = admittedSoFar.filter((held) => holder(held) !== victim && !held.listener.socket.destroyed).length
+  assert.equal(left, kept, `the dead worker's ${lost} listeners left the counts, the other's ${kept} stay`)
   const again = await crowd('/live.mp3', 40, 'after')
-  assert.equal(again.admitted.length, lost)
+  assert.equal(again.admitted.length, CLIENTS - left)
 })

@@ -20,16 +20,17 @@ const listeners: OpenListener[] = []
 /** the URL each listener asked for, unique (the log tells which worker holds it) */
 const urls: string[] = []
 
-async function publicSource (mount: string): Promise<{ listeners: number, title?: string }> {
-  const answer = await httpGet(`${base}/status-json.xsl`)
+/** What /status-json.xsl (`url`: with a query that tells its answer in the log) says of `mount`. */
+async function publicSource (mount: string, url = '/status-json.xsl'): Promise<{ listeners: number, title?: string }> {
+  const answer = await httpGet(base + url)
   const sources = [JSON.parse(answer.body.toString()).icestats.source].flat() as Array<{ listenurl: string, listeners: number, title?: string }>
   const source = sources.find((each) => each.listenurl.endsWith(mount))
   assert.ok(source !== undefined, answer.body.toString())
   return source
 }
 
-async function publicListeners (mount = MOUNT): Promise<number> {
-  return (await publicSource(mount)).listeners
+async function publicListeners (mount = MOUNT, url?: string): Promise<number> {
+  return (await publicSource(mount, url)).listeners
 }
 
 async function metricListeners (): Promise<number> {
@@ -89,13 +90,15 @@ before(async () => {
 
 after(async () => { await stopAll(listeners, cli, upstream) })
 
-test('40 listeners spread over both workers: /status-json.xsl, /admin/stats, /admin/listclients and /admin/metrics count 40, asked 10 times in a row', async () => {
-  for (let i = 0; i < 10; i++) {
-    assert.equal(await publicListeners(), LISTENERS, `/status-json.xsl, answer ${i + 1}`)
+test('40 listeners spread over both workers: /status-json.xsl, /admin/stats, /admin/listclients and /admin/metrics count 40, asked 10 times and on until both workers answered', async () => {
+  await untilWorkersServe(cli, async (i) => {
+    const url = `/status-json.xsl?counted=${i}`
+    assert.equal(await publicListeners(MOUNT, url), LISTENERS, `/status-json.xsl, answer ${i + 1}`)
     assert.equal(await metricListeners(), LISTENERS, `/admin/metrics, answer ${i + 1}`)
     assert.equal(await adminStatsListeners(), LISTENERS, `/admin/stats, answer ${i + 1}`)
     assert.equal((await listedIds()).length, LISTENERS, `/admin/listclients, answer ${i + 1}`)
-  }
+    return url
+  }, { what: 'answers of /status-json.xsl', min: 10, max: 40 })
 })
 
 test('listener ids are unique across the workers; killclient by an id from listclients ends that listener, whichever worker holds it', async () => {

@@ -45,8 +45,9 @@ async function post (body: unknown): Promise<{ status: number, body: { message?:
   return { status: answer.status, body: await answer.json() as { message?: string } }
 }
 
-async function listed (): Promise<string[]> {
-  const relays = JSON.parse((await httpGet(`${base}/admin/relays`, { auth: ADMIN })).body.toString()) as Array<{ localMount: string }>
+/** The relays GET /admin/relays lists (`url`: with a query that tells its answer in the log). */
+async function listed (url = '/admin/relays'): Promise<string[]> {
+  const relays = JSON.parse((await httpGet(base + url, { auth: ADMIN })).body.toString()) as Array<{ localMount: string }>
   return relays.map((relay) => relay.localMount).sort()
 }
 
@@ -55,7 +56,11 @@ test('a relay added over POST /admin/relays is on every worker when the answer c
   assert.equal(added.status, 201, JSON.stringify(added.body))
   assert.equal(added.body.localMount, ADDED)
   // at once, whichever worker answers
-  for (let i = 0; i < 6; i++) assert.deepEqual(await listed(), [ADDED, CONFIGURED].sort(), `GET /admin/relays, answer ${i + 1}`)
+  await untilWorkersServe(cli, async (i) => {
+    const url = `/admin/relays?added=${i}`
+    assert.deepEqual(await listed(url), [ADDED, CONFIGURED].sort(), `GET /admin/relays, answer ${i + 1}`)
+    return url
+  }, { what: 'answers of GET /admin/relays', min: 6, max: 30 })
   await untilWorkersServe(cli, async (n) => {
     const listener = openListener(`${base}${ADDED}?n=${n}`)
     listeners.push(listener)
@@ -95,10 +100,12 @@ test('DELETE /admin/relays ends the mount on every worker and the primary before
   const open = listeners.filter((listener) => !listener.socket.destroyed)
   const answer = await fetch(`${base}/admin/relays?mount=${ADDED}`, { method: 'DELETE', headers: { authorization } })
   assert.equal(answer.status, 204)
-  for (let i = 0; i < 6; i++) {
-    assert.deepEqual(await listed(), [CONFIGURED], `GET /admin/relays, answer ${i + 1}`)
-    assert.equal((await httpGet(`${base}${ADDED}`)).status, 404, `GET ${ADDED}, answer ${i + 1}`)
-  }
+  await untilWorkersServe(cli, async (i) => {
+    const url = `/admin/relays?deleted=${i}`
+    assert.deepEqual(await listed(url), [CONFIGURED], `GET /admin/relays, answer ${i + 1}`)
+    assert.equal((await httpGet(`${base}${ADDED}?deleted=${i}`)).status, 404, `GET ${ADDED}, answer ${i + 1}`)
+    return [url, `${ADDED}?deleted=${i}`]
+  }, { what: `answers of GET /admin/relays and ${ADDED}`, min: 6, max: 30 })
   await waitFor(() => open.every((listener) => listener.socket.destroyed || !listener.socket.readable), { timeoutMs: 3000, message: 'every worker to end its listeners of the mount' })
   await waitFor(() => upstream.clients() === 1, { timeoutMs: 3000, message: 'the primary to drop the upstream' })
 })
