@@ -57,7 +57,7 @@ export interface SpreadOptions {
  * `workers` workers; fails after `max` attempts, saying how many were made and which workers served. Each worker
  * accepts its own connections (the kernel, not a round robin, picks the worker), so one may take any number of
  * requests in a row: a test that needs every worker asks on until every worker answered. Resolves with the pids
- * that served. Under a round robin it ends as soon, so it holds under either policy.
+ * that served. Under a round robin it ends once the round has reached each worker: it holds under either policy.
  */
 export async function untilWorkersServe (cli: Proc, attempt: (n: number) => Promise<Served>, options: SpreadOptions): Promise<Set<number>> {
   const { what, workers = 2, min = 0, max = 60, intervalMs = 0 } = options
