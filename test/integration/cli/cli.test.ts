@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { waitForListening, waitForMirrors } from '../../helpers/cluster.js'
+import { socketHolders, waitForListening, waitForMirrors } from '../../helpers/cluster.js'
 import { openListener } from '../../helpers/listen.js'
 import { freePort, httpGet, makeTempDir, run, runOk, spawnTracked, START_TIMEOUT_MS, waitFor } from '../../helpers/procs.js'
 import { scriptedUpstream } from '../../helpers/scripted.js'
@@ -276,8 +276,13 @@ for (const workers of [1, 2]) {
     const clients: net.Socket[] = []
     t.after(async () => { for (const client of clients) client.destroy(); await proc.stop() })
     await waitForListening(proc, `http://127.0.0.1:${port}`, workers)
-    // one per worker, whichever the kernel gives it to
-    for (let i = 0; i < 4 * workers; i++) clients.push(await halfHead(port))
+    // the kernel picks the worker of each: on until every serving process holds one
+    const serving = workers === 1 ? [proc.pid] : childrenOf(proc.pid)
+    const holdOne = (): boolean => { const holders = socketHolders(port, 'established').flat(); return serving.every((pid) => holders.includes(pid)) }
+    for (let i = 0; i < 4 * workers || !holdOne(); i++) {
+      assert.ok(i < 40, `every worker holds a client after ${i} clients`)
+      clients.push(await halfHead(port))
+    }
     await new Promise((resolve) => setTimeout(resolve, 200))
     const start = Date.now()
     proc.child.kill('SIGTERM')
