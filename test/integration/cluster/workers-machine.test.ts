@@ -83,7 +83,7 @@ before(async () => {
   await untilWorkersServe(cli, async (n) => {
     await listen(`${MOUNT}?one=${n}`).waitForBytes(1, 10000)
     return urls.at(-1)
-  }, { what: `listeners of ${MOUNT} one at a time`, max: 10 })
+  }, { what: `listeners of ${MOUNT} one at a time`, max: LISTENERS })
   const crowd = Array.from({ length: LISTENERS - listeners.length }, (_, n) => listen(`${MOUNT}?n=${n}`))
   await Promise.all(crowd.map(async (listener) => await listener.waitForBytes(1, 10000)))
 })
