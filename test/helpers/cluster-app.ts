@@ -1,11 +1,12 @@
 // An app that runs its own cluster as `icecast-relay --workers N` does (a primary that relays, workers that
 // mirror it over the machine link), with plugin options the XML config cannot give: JSON in
-// CLUSTER_APP_OPTIONS, the port in CLUSTER_APP_PORT. A worker that ends is replaced at once.
+// CLUSTER_APP_OPTIONS, the port in CLUSTER_APP_PORT. A worker that ends is replaced at once. Its workers accept
+// their own connections, as the CLI's do (the kernel, not a round robin, picks the worker).
 // Run with `node --import tsx` (the library from dist/, as the CLI tests run it); the workers inherit it.
 import cluster from 'node:cluster'
 import Fastify from 'fastify'
 import { fastifyIcecastRelay } from '../../dist/plugin.js'
-import { linkEnv, linkFromEnv, startPrimary } from '../../dist/cluster/primary.js'
+import { acceptInWorkers, linkEnv, linkFromEnv, startPrimary } from '../../dist/cluster/primary.js'
 import { relayMachineQueries, workerMachineLink } from '../../dist/cluster/link.js'
 import { addedPrimaryRelay, workerHlsOrigin, workerMirror, workerOptions } from '../../dist/cluster/split.js'
 import type { RelayPluginOptions } from '../../dist/options.js'
@@ -15,6 +16,7 @@ const port = Number(process.env['CLUSTER_APP_PORT'])
 const WORKERS = 2
 
 if (cluster.isPrimary) {
+  acceptInWorkers(process.env)
   const primary = await startPrimary(options)
   const stopRelaying = relayMachineQueries(primary.app.relay, addedPrimaryRelay(primary.link.secret))
   let stopping = false

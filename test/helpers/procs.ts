@@ -203,6 +203,12 @@ export async function freePort (host = '127.0.0.1'): Promise<number> {
   })
 }
 
+/**
+ * How long a test waits for a Node process it started (the CLI, a worker) to get going: about a second of CPU
+ * each, which on a 2-core machine shared with other suites and benchmarks has taken over 10 s.
+ */
+export const START_TIMEOUT_MS = 45_000
+
 export const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Polls `fn` until it returns a value other than undefined/false; throws `message` after `timeoutMs`. */

@@ -9,7 +9,7 @@ import {
   LONG_TAGS, assertTools, freePort, httpGet, makeFixtures, makeTempDir, openListener, runOgginfo, startIcecast, startSource, waitFor,
   type Icecast, type Source
 } from '../../helpers/icecast.js'
-import { spawnTracked, type Proc } from '../../helpers/procs.js'
+import { spawnTracked, START_TIMEOUT_MS, type Proc } from '../../helpers/procs.js'
 
 const CLI = new URL('../../../dist/cli.js', import.meta.url).pathname
 
@@ -38,7 +38,7 @@ before(async () => {
 `)
   cli = spawnTracked(process.execPath, [CLI, '--config', config, '--port', String(port)])
   await waitFor(async () => (await httpGet(`${base}/status-json.xsl`)).status === 200, {
-    timeoutMs: 10000, message: () => `the CLI to listen on ${base}\n${cli.output()}`
+    timeoutMs: START_TIMEOUT_MS, message: () => `the CLI to listen on ${base}\n${cli.output()}`
   })
 })
 
@@ -62,8 +62,11 @@ test('the seed\'s relay through the CLI: /example.ogg served as /different.ogg, 
   assert.equal(head.headers['icy-name'], 'Example')
   const body = await listener.waitForBytes(40000, 10000)
   await listener.close()
-  const info = await runOgginfo(body)
+  // the relay joins the master's stream when the listener comes: Icecast sends the header pages, then its burst,
+  // which starts mid-stream once the source has sent more than a burst since it began (a late run, under load)
+  const info = await runOgginfo(body, { allowMidStreamJoin: true })
   assert.ok(info.ok, info.output)
+  assert.ok(info.warnings.filter((warning) => warning.includes('sequence number gap')).length <= 1, `one gap at most, the join's\n${info.output}`)
   assert.equal(info.streams[0]?.type, 'vorbis')
   assert.ok(info.streams[0]?.comments.includes(`title=${LONG_TAGS.title}`), info.output)
 })

@@ -11,7 +11,7 @@ import {
   assertTools, freePort, httpGet, makeFixtures, makeTempDir, openListener, startIcecast, startSource, waitFor,
   type Fixtures, type Icecast, type Source
 } from '../../helpers/icecast.js'
-import { spawnTracked } from '../../helpers/procs.js'
+import { spawnTracked, START_TIMEOUT_MS } from '../../helpers/procs.js'
 
 const CLI = new URL('../../../dist/cli.js', import.meta.url).pathname
 const ADMIN = { auth: { user: 'admin', password: 'pw' } }
@@ -66,7 +66,7 @@ async function serve (t: TestContext, relay: string): Promise<Served> {
   const cli = spawnTracked(process.execPath, [CLI, '--config', config, '--port', String(port)])
   t.after(async () => { await cli.stop() })
   await waitFor(async () => (await httpGet(`${base}/status-json.xsl`)).status === 200, {
-    timeoutMs: 10000, message: () => `the CLI to listen on ${base}\n${cli.output()}`
+    timeoutMs: START_TIMEOUT_MS, message: () => `the CLI to listen on ${base}\n${cli.output()}`
   })
   const upstream = async (): Promise<string> => {
     const [status] = JSON.parse((await httpGet(`${base}/admin/relays`, ADMIN)).body.toString()) as Array<{ upstream: string }>

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { openListener } from '../../helpers/listen.js'
-import { freePort, httpGet, makeTempDir, runOk, spawnTracked, waitFor } from '../../helpers/procs.js'
+import { freePort, httpGet, makeTempDir, runOk, spawnTracked, START_TIMEOUT_MS, waitFor } from '../../helpers/procs.js'
 import { scriptedUpstream } from '../../helpers/scripted.js'
 
 const ROOT = new URL('../../..', import.meta.url).pathname
@@ -35,7 +35,7 @@ async function runOnce (logging: string, env: NodeJS.ProcessEnv): Promise<LogLin
   try {
     const base = `http://127.0.0.1:${port}`
     await waitFor(async () => (await httpGet(`${base}/status-json.xsl`).catch(() => undefined))?.status === 200,
-      { timeoutMs: 10000, message: () => `the CLI to listen\n${proc.output()}` })
+      { timeoutMs: START_TIMEOUT_MS, message: () => `the CLI to listen\n${proc.output()}` })
     await upstream.waitForClients(1, 10000)
     const listener = openListener(`${base}/live`)
     assert.equal((await listener.head).status, 200)

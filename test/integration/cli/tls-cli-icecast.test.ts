@@ -13,7 +13,7 @@ import {
   assertTools, freePort, httpGet, makeFixtures, makeTempDir, openListener, runMpg123, startIcecast, startSource, waitFor,
   type Icecast, type Source
 } from '../../helpers/icecast.js'
-import { run, spawnTracked, type Proc } from '../../helpers/procs.js'
+import { run, spawnTracked, START_TIMEOUT_MS, type Proc } from '../../helpers/procs.js'
 import { selfSignedCertificate } from '../../helpers/servers.js'
 
 const CLI = new URL('../../../dist/cli.js', import.meta.url).pathname
@@ -47,7 +47,7 @@ async function startCli (config: string, plainPort: number, args: string[] = [])
   await waitFor(async () => {
     const res = await httpGet(`http://127.0.0.1:${plainPort}/status-json.xsl`).catch(() => undefined)
     return res?.status === 200 && JSON.parse(res.body.toString()).icestats.source?.[0]?.listeners !== undefined
-  }, { timeoutMs: 15000, message: () => `the CLI to serve the relay\n${proc.output()}` })
+  }, { timeoutMs: START_TIMEOUT_MS, message: () => `the CLI to serve the relay\n${proc.output()}` })
   return proc
 }
 

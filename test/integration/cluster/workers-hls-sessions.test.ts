@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import { pidsServing, startWorkers } from '../../helpers/cluster.js'
+import { pidsServing, startWorkers, untilWorkersServe } from '../../helpers/cluster.js'
 import { firstVariant, parseMediaPlaylist } from '../../helpers/hls-load.js'
 import { assertTools, makeTempDir, startAacSource, startIcecast, type Icecast } from '../../helpers/icecast.js'
 import { freePort, httpGet, waitFor, type Proc } from '../../helpers/procs.js'
@@ -86,10 +86,11 @@ async function pollAll (players: string[], times: number): Promise<void> {
   }
   for (const [i, url] of players.entries()) {
     const { pathname, search } = new URL(url)
-    for (let n = times; pidsServing(cli.output(), pathname + search).size < 2 && n < MAX_POLLS_FOR_BOTH; n++) {
+    await untilWorkersServe(cli, async (n) => {
       await shift()
-      await poll(url, `poll ${n} of player ${i}`)
-    }
+      await poll(url, `poll ${times + n} of player ${i}`)
+      return pathname + search
+    }, { what: `polls of player ${i}`, max: MAX_POLLS_FOR_BOTH - times })
   }
 }
 

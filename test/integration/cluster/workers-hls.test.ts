@@ -3,7 +3,7 @@
 // same playlist and the same segment bytes; ffprobe reads it through both without a timestamp jump.
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { pidsServing, waitForListening } from '../../helpers/cluster.js'
+import { untilWorkersServe, waitForListening } from '../../helpers/cluster.js'
 import { probeHls } from '../../helpers/ffprobe-hls.js'
 import { firstVariant, parseMediaPlaylist, type MediaPlaylist } from '../../helpers/hls-load.js'
 import { assertTools, startAacSource, startIcecast, type Icecast } from '../../helpers/icecast.js'
@@ -83,18 +83,18 @@ after(async () => {
 test(`${POLLS} new sessions on new connections (both workers answer) get one window: the same sequences, dates, durations and segments`, async () => {
   const started = Date.now()
   const sessions: Array<Awaited<ReturnType<typeof newSession>>> = []
-  for (let i = 0; i < POLLS; i++) {
-    // node:cluster hands connections to the workers in turn: a request between shifts which one a media playlist reaches
-    if (i % 2 === 1) await httpGet(`${base}/status-json.xsl`)
-    sessions.push(await newSession())
-  }
+  await untilWorkersServe(cli, async (n) => {
+    // under a round robin, a request between shifts which worker a media playlist reaches
+    if (n % 2 === 1) await httpGet(`${base}/status-json.xsl`)
+    const session = await newSession()
+    sessions.push(session)
+    return new URL(session.url).pathname + new URL(session.url).search
+  }, { what: 'new sessions\' media playlists', min: POLLS, max: 3 * POLLS })
+  // the window moves on once a target duration: as many times as the asking took them (once on a quiet machine)
   const took = Date.now() - started
-  assert.ok(took < TARGET_SECONDS * 1000, `asked within a target duration (${took} ms)`)
-  const servedBy = (): Set<number> => new Set(sessions.flatMap(({ url }) => [...pidsServing(cli.output(), new URL(url).pathname + new URL(url).search)]))
-  // (the workers' request logs reach the output a moment later)
-  await waitFor(() => servedBy().size === 2, { message: 'both workers to answer the media playlists' })
+  const moves = Math.max(1, Math.ceil(took / (TARGET_SECONDS * 1000)))
   const sequences = sessions.map((session) => session.playlist.mediaSequence)
-  assert.ok(Math.max(...sequences) - Math.min(...sequences) <= 1, `media sequences ${sequences.join(' ')}`)
+  assert.ok(Math.max(...sequences) - Math.min(...sequences) <= moves, `media sequences ${sequences.join(' ')}, asked in ${took} ms`)
   // every segment named by two playlists is named alike (date, duration, URI), whichever worker answered
   const seen = new Map<number, string>()
   for (const session of sessions) {
@@ -109,10 +109,10 @@ test('a segment fetched from both workers is the same bytes, under the same ETag
   const { playlist } = await newSession()
   const url = playlist.segments.at(-1)!.url
   const answers: Awaited<ReturnType<typeof httpGet>>[] = []
-  for (let i = 0; i < 10 || pidsServing(cli.output(), new URL(url).pathname).size < 2; i++) {
-    assert.ok(i < 50, 'both workers answered')
+  await untilWorkersServe(cli, async () => {
     answers.push(await httpGet(url))
-  }
+    return new URL(url).pathname
+  }, { what: `fetches of ${new URL(url).pathname}`, min: 10, max: 50 })
   for (const answer of answers) {
     assert.equal(answer.status, 200)
     assert.equal(answer.headers['content-type'], 'audio/aac')

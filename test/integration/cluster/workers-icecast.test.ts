@@ -5,10 +5,10 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import {
-  assertTools, freePort, httpGet, makeFixtures, makeTempDir, runMpg123, startIcecast, startSource, waitFor,
+  assertTools, freePort, httpGet, makeFixtures, makeTempDir, runMpg123, startIcecast, startSource,
   type Icecast, type Source
 } from '../../helpers/icecast.js'
-import { pidsServing, startWorkers } from '../../helpers/cluster.js'
+import { startWorkers, untilWorkersServe, waitForMirrors } from '../../helpers/cluster.js'
 import type { Proc } from '../../helpers/procs.js'
 
 const MOUNTS = ['/one.mp3', '/two.mp3']
@@ -22,16 +22,6 @@ let base: string
 async function clientsOf (mount: string): Promise<number> {
   const page = (await master.admin(`/admin/listclients?mount=${mount}`)).body.toString()
   return [...page.matchAll(/<ID>\d+<\/ID>/g)].length
-}
-
-/** Whether `times` answers in a row (the kernel hands connections to the workers in turn) list every mount. */
-async function everyWorkerMirrors (times: number): Promise<boolean> {
-  for (let i = 0; i < times; i++) {
-    const answer = await httpGet(`${base}/status-json.xsl`).catch(() => undefined)
-    const listed = [JSON.parse(answer?.body.toString() ?? '{}').icestats?.source ?? []].flat() as Array<{ listenurl: string }>
-    if (!MOUNTS.every((mount) => listed.some((source) => source.listenurl.endsWith(mount)))) return false
-  }
-  return true
 }
 
 before(async () => {
@@ -52,7 +42,7 @@ before(async () => {
 </icecast>
 `)
   cli = await startWorkers(config, base, 2)
-  await waitFor(async () => await everyWorkerMirrors(4), { timeoutMs: 15000, message: () => `both workers to mirror the mounts\n${cli.output()}` })
+  await waitForMirrors(cli, base, MOUNTS)
 })
 
 after(async () => {
@@ -63,13 +53,17 @@ after(async () => {
 
 test('--workers 2 against Icecast: one relay connection per mount from the machine; listeners of both workers decode audio with its title', async () => {
   for (const mount of MOUNTS) assert.equal(await clientsOf(mount), 1, `Icecast's listeners of ${mount}`)
-  const runs = await Promise.all(Array.from({ length: 4 }, async () => await runMpg123(`${base}${MOUNTS[0]}`, { ms: 3000 })))
-  for (const run of runs) {
-    assert.ok(run.ok && run.seconds > 0.5, run.stderr)
-    assert.equal(run.icyName, `Name of ${MOUNTS[0]}`)
-    assert.ok(run.titles.length > 0, `an ICY title reaches the listener\n${run.stderr}`)
-  }
-  assert.equal(pidsServing(cli.output(), MOUNTS[0]!).size, 2, 'the listeners were served by both workers')
+  // four listeners at once, and four more until both workers served some
+  await untilWorkersServe(cli, async (n) => {
+    const urls = Array.from({ length: 4 }, (_, i) => `${MOUNTS[0]}?run=${n}-${i}`)
+    const runs = await Promise.all(urls.map(async (url) => await runMpg123(base + url, { ms: 3000 })))
+    for (const run of runs) {
+      assert.ok(run.ok && run.seconds > 0.5, run.stderr)
+      assert.equal(run.icyName, `Name of ${MOUNTS[0]}`)
+      assert.ok(run.titles.length > 0, `an ICY title reaches the listener\n${run.stderr}`)
+    }
+    return urls
+  }, { what: `four mpg123 at once on ${MOUNTS[0]}`, max: 8 })
   for (const mount of MOUNTS) assert.equal(await clientsOf(mount), 1, `Icecast's listeners of ${mount} after the listeners came`)
 })
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import { killWorker, noisyUpstream, pidsServing, startWorkers, stopAll } from '../../helpers/cluster.js'
+import { killWorker, noisyUpstream, pidsServing, startWorkers, stopAll, untilWorkersServe, waitForMirrors } from '../../helpers/cluster.js'
 import { openListener, type OpenListener } from '../../helpers/listen.js'
 import { freePort, httpGet, makeTempDir, sleep, waitFor, type Proc } from '../../helpers/procs.js'
 
@@ -16,18 +16,21 @@ const ADMIN = { user: 'admin', password: 'machine-wide' }
 let upstream: Awaited<ReturnType<typeof noisyUpstream>>
 let cli: Proc
 let base: string
-let listeners: OpenListener[] = []
+const listeners: OpenListener[] = []
+/** the URL each listener asked for, unique (the log tells which worker holds it) */
+const urls: string[] = []
 
-async function publicSource (mount: string): Promise<{ listeners: number, title?: string }> {
-  const answer = await httpGet(`${base}/status-json.xsl`)
+/** What /status-json.xsl (`url`: with a query that tells its answer in the log) says of `mount`. */
+async function publicSource (mount: string, url = '/status-json.xsl'): Promise<{ listeners: number, title?: string }> {
+  const answer = await httpGet(base + url)
   const sources = [JSON.parse(answer.body.toString()).icestats.source].flat() as Array<{ listenurl: string, listeners: number, title?: string }>
   const source = sources.find((each) => each.listenurl.endsWith(mount))
   assert.ok(source !== undefined, answer.body.toString())
   return source
 }
 
-async function publicListeners (mount = MOUNT): Promise<number> {
-  return (await publicSource(mount)).listeners
+async function publicListeners (mount = MOUNT, url?: string): Promise<number> {
+  return (await publicSource(mount, url)).listeners
 }
 
 async function metricListeners (): Promise<number> {
@@ -69,25 +72,33 @@ before(async () => {
 </icecast>
 `)
   cli = await startWorkers(config, base, 2)
-  // each worker's relay of the primary's mount is live once its status page lists it, four times in a row
-  await waitFor(async () => {
-    for (let i = 0; i < 4; i++) await publicListeners()
-    return true
-  }, { timeoutMs: 15000, message: () => `both workers to mirror ${MOUNT}\n${cli.output()}` })
-  listeners = Array.from({ length: LISTENERS }, () => openListener(`${base}${MOUNT}`))
-  await Promise.all(listeners.map(async (listener) => await listener.waitForBytes(1, 10000)))
+  await waitForMirrors(cli, base, [MOUNT, OTHER])
+  const listen = (url: string): OpenListener => {
+    const listener = openListener(base + url)
+    listeners.push(listener)
+    urls.push(url)
+    return listener
+  }
+  // one at a time until both workers hold some, then the rest at once
+  await untilWorkersServe(cli, async (n) => {
+    await listen(`${MOUNT}?one=${n}`).waitForBytes(1, 10000)
+    return urls.at(-1)
+  }, { what: `listeners of ${MOUNT} one at a time`, max: LISTENERS })
+  const crowd = Array.from({ length: LISTENERS - listeners.length }, (_, n) => listen(`${MOUNT}?n=${n}`))
+  await Promise.all(crowd.map(async (listener) => await listener.waitForBytes(1, 10000)))
 })
 
 after(async () => { await stopAll(listeners, cli, upstream) })
 
-test('40 listeners spread over both workers: /status-json.xsl, /admin/stats, /admin/listclients and /admin/metrics count 40, asked 10 times in a row', async () => {
-  assert.equal(pidsServing(cli.output(), MOUNT).size, 2, 'the listeners were served by both workers')
-  for (let i = 0; i < 10; i++) {
-    assert.equal(await publicListeners(), LISTENERS, `/status-json.xsl, answer ${i + 1}`)
+test('40 listeners spread over both workers: /status-json.xsl, /admin/stats, /admin/listclients and /admin/metrics count 40, asked 10 times and on until both workers answered', async () => {
+  await untilWorkersServe(cli, async (i) => {
+    const url = `/status-json.xsl?counted=${i}`
+    assert.equal(await publicListeners(MOUNT, url), LISTENERS, `/status-json.xsl, answer ${i + 1}`)
     assert.equal(await metricListeners(), LISTENERS, `/admin/metrics, answer ${i + 1}`)
     assert.equal(await adminStatsListeners(), LISTENERS, `/admin/stats, answer ${i + 1}`)
     assert.equal((await listedIds()).length, LISTENERS, `/admin/listclients, answer ${i + 1}`)
-  }
+    return url
+  }, { what: 'answers of /status-json.xsl', min: 10, max: 40 })
 })
 
 test('listener ids are unique across the workers; killclient by an id from listclients ends that listener, whichever worker holds it', async () => {
@@ -141,14 +152,16 @@ test('killsource reconnects the one upstream connection of the machine; a relay 
 })
 
 test('a worker that dies: its listeners leave the counts at once', async () => {
-  const [victim] = pidsServing(cli.output(), MOUNT)
+  const holder = (i: number): number | undefined => [...pidsServing(cli.output(), urls[i]!)][0]
+  const victim = holder(listeners.findIndex((listener) => connected().includes(listener)))!
+  const lost = listeners.filter((listener, i) => connected().includes(listener) && holder(i) === victim).length
   const before = connected().length
-  await killWorker(cli, victim!)
-  await waitFor(() => connected().length < before, { timeoutMs: 5000, message: 'the dead worker\'s listeners to be cut' })
-  // the kernel closes all of a dead process's sockets at once: their ends arrive together
+  await killWorker(cli, victim)
+  await waitFor(() => connected().length === before - lost, { timeoutMs: 5000, message: () => `the dead worker's ${lost} listeners to be cut (${connected().length} of ${before} left)` })
+  // the kernel closes all of a dead process's sockets at once: their ends arrive together, and no other
   await sleep(300)
   const left = connected().length
-  assert.ok(left > 0 && left < before - 4, `the other worker keeps its listeners, the dead one's are cut (${left} of ${before})`)
+  assert.equal(left, before - lost, `the other worker keeps its listeners, the dead one's are cut (${left} of ${before})`)
   await waitFor(async () => await publicListeners() === left, { timeoutMs: 1000, message: `the counts to drop to ${left}` })
   for (let i = 0; i < 10; i++) {
     assert.equal(await publicListeners(), left, `/status-json.xsl, answer ${i + 1}`)

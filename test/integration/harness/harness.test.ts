@@ -60,7 +60,8 @@ describe('integration harness', { timeout: 60_000 }, () => {
     // everything listens at once, right after the mounts went live (the burst holds the streams' starts)
     oggCapture = listen(ice.url('/harness.ogg'), { ms: 2000 })
     rawMp3 = listen(ice.url('/harness.mp3'), { bytes: 64000 })
-    // 3 tracks of ~3.05 s: 9 s from the start of the stream shows all three titles
+    // 3 tracks of ~3.05 s: 9 s from the start of the stream shows all three titles (and the first again when a
+    // loaded machine starts the listener late, the source's clock running on meanwhile)
     icyMp3 = listen(ice.url('/harness.mp3'), { icy: true, ms: 9000 })
     mpg123Live = runMpg123(ice.url('/harness.mp3'), { ms: 9000 })
     for (const p of [oggCapture, rawMp3, icyMp3, mpg123Live]) p.catch(() => {})
@@ -109,7 +110,7 @@ describe('integration harness', { timeout: 60_000 }, () => {
     const r = await icyMp3
     assert.equal(r.headers['icy-metaint'], '16000')
     assert.ok(r.icy, 'demuxed')
-    assert.deepEqual(r.icy.titles, TITLES, `titles: ${JSON.stringify(r.icy.titles)}`)
+    assert.deepEqual(r.icy.titles.slice(0, TITLES.length), TITLES, `titles: ${JSON.stringify(r.icy.titles)}`)
     assertCyclicOrder(r.icy.titles, TITLES)
     // Icecast converts MP3 metadata to ISO-8859-1 for ICY blocks
     const cafe = r.icy.blocks.find((b) => b.text.includes('Café'))
@@ -122,7 +123,8 @@ describe('integration harness', { timeout: 60_000 }, () => {
     const m = await mpg123Live
     assert.ok(m.ok, m.stderr)
     assert.equal(m.icyName, 'Harness MP3')
-    assert.deepEqual(m.titles, TITLES, m.stderr)
+    assert.deepEqual(m.titles.slice(0, TITLES.length), TITLES, m.stderr)
+    assertCyclicOrder(m.titles, TITLES)
   })
 
   test('ogginfo accepts an Ogg capture from the start of the stream', async () => {
