@@ -26,6 +26,8 @@ export class Round {
   /** the listeners of this pass, in order, and how many of `#parts` each has had */
   readonly #order: Listener[] = []
   readonly #had: number[] = []
+  /** the listeners in `#order` */
+  readonly #inRound = new Set<Listener>()
   #next = 0
   /** `#parts` joined from an index to its end, for the listeners that had as many */
   readonly #joined = new Map<number, Buffer>()
@@ -52,14 +54,18 @@ export class Round {
    * and writes its first slice at once; a running round takes it along.
    */
   add (chunk: Buffer, listeners: Iterable<Listener>): void {
+    const running = this.running
     this.#parts.push(chunk)
     this.#joined.clear()
-    if (this.#parts.length > 1) return
+    // a listener that began streaming while the round ran (a hook's join from inside a slice) gets what
+    // comes after its start: the parts before were in its burst
     for (const listener of listeners) {
+      if (this.#inRound.has(listener)) continue
+      this.#inRound.add(listener)
       this.#order.push(listener)
-      this.#had.push(0)
+      this.#had.push(this.#parts.length - 1)
     }
-    this.#step()
+    if (!running) this.#step()
   }
 
   /**
@@ -81,16 +87,19 @@ export class Round {
     })
   }
 
-  /** Writes the next slice of the pass. */
+  /** Writes the next slice of the pass to the listeners that lack parts. */
   #write (): void {
     const end = Math.min(this.#next + this.#slice, this.#order.length)
     this.#writing = true
     try {
       for (let i = this.#next; i < end; i++) {
         const listener = this.#order[i]!
-        if (!this.#streaming(listener)) continue
-        listener.send(this.#from(this.#had[i]!))
-        this.#had[i] = this.#parts.length
+        const had = this.#had[i]!
+        const total = this.#parts.length
+        if (had === total || !this.#streaming(listener)) continue
+        // counted before the write: a part that a hook run from inside it adds is still owed
+        this.#had[i] = total
+        listener.send(this.#from(had))
       }
     } finally {
       this.#writing = false
@@ -99,25 +108,39 @@ export class Round {
     if (end === this.#order.length) this.#nextPass()
   }
 
-  /** The listeners the round passed before its last parts came get them; none left: the round is over. */
+  /**
+   * After a pass: the round goes on while a listener still streaming lacks a part (the ones it passed before
+   * later parts came), with every listener still streaming, as yet more parts may come; else it is over.
+   */
   #nextPass (): void {
     const total = this.#parts.length
     let kept = 0
     let least = total
     for (let i = 0; i < this.#order.length; i++) {
+      const listener = this.#order[i]!
+      if (!this.#streaming(listener)) {
+        this.#inRound.delete(listener)
+        continue
+      }
       const had = this.#had[i]!
-      if (had === total || !this.#streaming(this.#order[i]!)) continue
-      this.#order[kept] = this.#order[i]!
+      this.#order[kept] = listener
       this.#had[kept++] = had
       least = Math.min(least, had)
     }
     this.#order.length = kept
     this.#had.length = kept
     this.#next = 0
-    // the parts every listener left has had are kept no longer
+    this.#joined.clear()
+    if (least === total) {
+      this.#order.length = 0
+      this.#had.length = 0
+      this.#inRound.clear()
+      this.#parts = []
+      return
+    }
+    // the parts every listener has had are kept no longer
     this.#parts = this.#parts.slice(least)
     for (let i = 0; i < kept; i++) this.#had[i] = this.#had[i]! - least
-    this.#joined.clear()
   }
 
   #from (had: number): Buffer {

@@ -58,14 +58,15 @@ test('mount: a flush during a round joins it: the listeners the round has not re
   }
 })
 
-type Step = { add: Uint8Array } | { slice: true } | { finish: true } | { leave: number }
+type Step = { add: Uint8Array } | { slice: true } | { finish: true } | { leave: number } | { join: true }
 
 test('round: every listener gets every part once, in order, whatever comes between slices; a finish leaves none owed', () => {
   const step = fc.oneof(
     fc.record({ add: fc.uint8Array({ minLength: 1, maxLength: 16 }) }),
     fc.record({ slice: fc.constant(true as const) }),
     fc.record({ finish: fc.constant(true as const) }),
-    fc.record({ leave: fc.nat(40) })
+    fc.record({ leave: fc.nat(40) }),
+    fc.record({ join: fc.constant(true as const) })
   )
   fc.assert(fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 8 }), fc.array(step, { maxLength: 50 }),
     (count, slice, steps: Step[]) => {
@@ -76,23 +77,30 @@ test('round: every listener gets every part once, in order, whatever comes betwe
       for (const { listener } of listeners) streaming.add(listener)
       const added: Buffer[] = []
       const gone = new Map<Listener, number>()
+      // a listener that begins streaming later: its burst had what was added before, it is owed the rest
+      const began = new Map<Listener, number>()
       for (const s of steps) {
         if ('add' in s) {
           added.push(Buffer.from(s.add))
           round.add(added.at(-1)!, streaming)
         } else if ('slice' in s) {
           runSlice()
+        } else if ('join' in s) {
+          const joining = recording(listeners.length)
+          listeners.push(joining)
+          began.set(joining.listener, Buffer.concat(added).length)
+          streaming.add(joining.listener)
         } else if ('finish' in s) {
           round.finish()
           if (round.running) return false
         } else {
-          const listener = listeners[s.leave % count]!.listener
-          if (streaming.delete(listener)) gone.set(listener, Buffer.concat(listeners[s.leave % count]!.writes).length)
+          const listener = listeners[s.leave % listeners.length]!.listener
+          if (streaming.delete(listener)) gone.set(listener, Buffer.concat(listeners[s.leave % listeners.length]!.writes).length)
         }
       }
       round.finish()
-      const all = Buffer.concat(added)
       return listeners.every(({ listener, writes }) => {
+        const all = Buffer.concat(added).subarray(began.get(listener) ?? 0)
         const got = Buffer.concat(writes)
         const left = gone.get(listener)
         // one that left got a beginning of the stream and nothing after it left
@@ -100,4 +108,39 @@ test('round: every listener gets every part once, in order, whatever comes betwe
         return got.equals(all) && writes.length <= added.length
       })
     }))
+})
+
+test('round: the listeners a pass leaves with every part still get the parts that come before the round ends', () => {
+  const { defer, step } = steppedDefer()
+  const streaming = new Set<Listener>()
+  const listeners = [recording(0), recording(1), recording(2)]
+  for (const { listener } of listeners) streaming.add(listener)
+  const round = new Round((listener) => streaming.has(listener), defer, 1)
+  round.add(Buffer.from('0'), streaming)
+  step()
+  round.add(Buffer.from('1'), streaming)
+  // the third listener gets '01' at the pass's end: it has every part, the first two lack '1'
+  step()
+  round.add(Buffer.from('2'), streaming)
+  while (step());
+  round.finish()
+  assert.deepEqual(listeners.map(({ writes }) => writes.map(String)), [['0', '12'], ['0', '12'], ['01', '2']])
+})
+
+test('round: a listener that begins streaming while a round runs gets the parts added after it began, once each', () => {
+  const { defer, step } = steppedDefer()
+  const streaming = new Set<Listener>()
+  const first = recording(0)
+  const second = recording(1)
+  const late = recording(2)
+  streaming.add(first.listener).add(second.listener)
+  const round = new Round((listener) => streaming.has(listener), defer, 1)
+  round.add(Buffer.from('a'), streaming)
+  streaming.add(late.listener)
+  round.add(Buffer.from('b'), streaming)
+  while (step());
+  round.finish()
+  assert.equal(Buffer.concat(first.writes).toString(), 'ab')
+  assert.equal(Buffer.concat(second.writes).toString(), 'ab')
+  assert.equal(Buffer.concat(late.writes).toString(), 'b')
 })
