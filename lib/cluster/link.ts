@@ -133,9 +133,11 @@ export function relayMachineQueries (primary: LocalRelays, upstreamSide: Upstrea
     })))
   }
 
+  // one that ended: its places were given back when it did, none are to be taken for it
+  const gone = (worker: Worker): boolean => !worker.isConnected() || worker.isDead()
+
   const decide = async (worker: Worker, message: Message & PlacesBatch): Promise<void> => {
-    // one that ended while the batch waited: its places are given back already, none are to be taken for it
-    if (!worker.isConnected()) return
+    if (gone(worker)) return
     if (!ledger.release(worker.id, message)) {
       if (message.seq !== 0) reply(worker, message.seq, undefined)
       return
@@ -143,6 +145,8 @@ export function relayMachineQueries (primary: LocalRelays, upstreamSide: Upstrea
     let decided = ledger.decide(worker.id, message, true)
     if ('recall' in decided) {
       await recall(decided)
+      // it may have ended during the recall: places decided for it now would never be given back
+      if (gone(worker)) return
       decided = ledger.decide(worker.id, message, false)
     }
     if (message.seq !== 0) reply(worker, message.seq, decided)

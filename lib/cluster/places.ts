@@ -135,7 +135,8 @@ export class WorkerPlaces {
     const lease = this.#leases.get(mount)
     if (lease !== undefined && sameLimits(lease.limits, limits)) return lease
     if (lease !== undefined) this.#giveBack(mount, lease)
-    const fresh: Lease = { limits, spare: 0, demand: 0, ahead: 0, asking: lease?.asking ?? false, used: false }
+    // a request in flight for the old limits is given back when it comes: the new ones ask for their own
+    const fresh: Lease = { limits, spare: 0, demand: 0, ahead: 0, asking: false, used: false }
     this.#leases.set(mount, fresh)
     return fresh
   }

@@ -298,3 +298,25 @@ test('an answer that comes after its batch was taken as unanswered gives back ev
   assert.deepEqual(sent[1]!.release.sort(), ['/a', '/a', '/a', '/a', '/b'])
   assert.deepEqual(places.recall(), [], 'nothing of it kept as a lease')
 })
+
+test('limits that change while a lease is asked for: the late grant goes back, and the new limits get leases of their own', async () => {
+  const sent: PlacesBatch[] = []
+  const pending: Array<() => void> = []
+  const places = new WorkerPlaces((batch, answered) => {
+    sent.push(batch)
+    pending.push(() => { answered({ places: batch.reserve.map(() => 'ok'), leased: batch.lease.map((request) => request.count) }) })
+  })
+  const old = { clients: 1000, maxListeners: null }
+  const changed = { clients: 999, maxListeners: null }
+  const first = places.reserve('/a', old)
+  await new Promise((resolve) => setImmediate(resolve))
+  // the limits change while the first lease is asked for
+  const second = places.reserve('/a', changed)
+  await new Promise((resolve) => setImmediate(resolve))
+  for (const answer of pending.splice(0)) answer()
+  assert.deepEqual(await Promise.all([first, second]), ['ok', 'ok'])
+  assert.deepEqual(sent[1]!.lease.map((request) => request.limits), [changed], 'the new limits asked for a lease of their own')
+  assert.equal(places.recall().length, MIN_AHEAD, 'the lease of the new limits, and only it, held')
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.deepEqual(sent.at(-1)!.release, Array(MIN_AHEAD).fill('/a'), 'the late grant under the old limits given back')
+})
