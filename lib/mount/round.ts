@@ -63,6 +63,16 @@ export class Round {
   }
 
   /**
+   * A listener that has everything the round carries so far (its burst held it): a running round takes it
+   * along for the parts that come later; the next round begins with it anyway.
+   */
+  enlist (listener: Listener): void {
+    if (!this.running) return
+    this.#order.push(listener)
+    this.#had.push(this.#parts.length)
+  }
+
+  /**
    * Writes the rest of the round now: after it, every listener of the round has every part. Called from
    * inside a slice (a listener that left, through the hooks it runs), it leaves the round to that slice.
    */
@@ -88,8 +98,9 @@ export class Round {
     try {
       for (let i = this.#next; i < end; i++) {
         const listener = this.#order[i]!
-        if (!this.#streaming(listener)) continue
-        listener.send(this.#from(this.#had[i]!))
+        const had = this.#had[i]!
+        if (had === this.#parts.length || !this.#streaming(listener)) continue
+        listener.send(this.#from(had))
         this.#had[i] = this.#parts.length
       }
     } finally {

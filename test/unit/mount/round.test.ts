@@ -42,6 +42,8 @@ test('mount: a flush during a round joins it: the listeners the round has not re
   mount.push(Buffer.from('-'), SYNC_ANYWHERE)
   const all = Array.from({ length: 2 * SLICE + 1 }, (_, i) => recording(i, (l) => mount.detach(l, 'client')))
   for (const { listener } of all) mount.attach(listener)
+  // they stream from this flush on
+  mount.flushLive()
   mount.push(Buffer.from('ab'), SYNC_ANYWHERE)
   mount.flushLive()
   // the first slice is written at once; the upstream's next read comes before the second

@@ -1,0 +1,70 @@
+import type { Listener } from './listener.js'
+
+/**
+ * A tier of a mount's streaming listeners (those over TLS are flushed apart) and the stream gathered for
+ * them since its last flush. A listener that starts between two flushes was sent the gathered chunks in its
+ * burst already, so it joins without a flush: it is noted with how many of them it holds, and the next
+ * flush sends it only what came after. A crowd joining therefore forces no rounds of writes on the
+ * listeners already in, however long the stream is gathered.
+ */
+export class Tier {
+  /** the listeners sent every flush */
+  readonly listeners = new Set<Listener>()
+  /** chunks pushed since the last flush, while anyone streams or joins */
+  readonly #chunks: Buffer[] = []
+  /** listeners started since the last flush, each with how many of `#chunks` its start held */
+  readonly #joining = new Map<Listener, number>()
+
+  /** whether a flush would send to anyone */
+  get wanted (): boolean {
+    return this.listeners.size > 0 || this.#joining.size > 0
+  }
+
+  push (chunk: Buffer): void {
+    if (this.wanted) this.#chunks.push(chunk)
+  }
+
+  /** A listener that was sent everything pushed so far: it streams from the next flush on. */
+  join (listener: Listener): void {
+    this.#joining.set(listener, this.#chunks.length)
+  }
+
+  forget (listener: Listener): void {
+    this.listeners.delete(listener)
+    this.#joining.delete(listener)
+  }
+
+  /**
+   * Sends the gathered chunks: as one chunk to the listeners that were in, through `sendIn`, then to each
+   * listener that joined since the last flush what came after its start; those are then in, and `joined`
+   * hears of each.
+   */
+  flush (sendIn: (chunk: Buffer) => void, joined?: (listener: Listener) => void): void {
+    const chunks = this.#chunks
+    if (chunks.length > 0) sendIn(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
+    if (this.#joining.size > 0) this.#admit(chunks, joined)
+    chunks.length = 0
+  }
+
+  #admit (chunks: Buffer[], joined?: (listener: Listener) => void): void {
+    // listeners that joined between the same two pushes share one tail
+    const tails = new Map<number, Buffer>()
+    for (const [listener, held] of this.#joining) {
+      this.#joining.delete(listener)
+      if (held < chunks.length) listener.send(tailOf(chunks, held, tails))
+      if (listener.ended) continue
+      this.listeners.add(listener)
+      joined?.(listener)
+    }
+  }
+}
+
+function tailOf (chunks: Buffer[], from: number, tails: Map<number, Buffer>): Buffer {
+  if (from === chunks.length - 1) return chunks[from]!
+  let tail = tails.get(from)
+  if (tail === undefined) {
+    tail = Buffer.concat(from === 0 ? chunks : chunks.slice(from))
+    tails.set(from, tail)
+  }
+  return tail
+}
