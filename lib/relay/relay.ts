@@ -885,11 +885,11 @@ export class Relay implements RelayView {
   /**
    * Sends the mount's pending bytes to its listeners: at once, or with `limits.writeInterval` once per
    * interval, which trades that much latency for fewer writes (each is a system call per listener); to its
-   * listeners over TLS once per `limits.tlsWriteInterval` (0: as the others). While a crowd joins, longer.
+   * listeners over TLS once per `limits.tlsWriteInterval` (0: as the others); to the others once per `limits.crowdWriteInterval` while a crowd joins (see Crowd).
    */
   #flushSoon (): void {
-    const { writeInterval, tlsWriteInterval } = this.#ctx.limits
-    this.#liveFlush.soon(this.#crowd.writeInterval(writeInterval))
+    const { writeInterval, tlsWriteInterval, crowdWriteInterval } = this.#ctx.limits
+    this.#liveFlush.soon(this.#crowd.writeInterval(writeInterval, crowdWriteInterval))
     if (this.mount.hasEncrypted) this.#tlsFlush.soon(tlsWriteInterval === 0 ? writeInterval : tlsWriteInterval)
   }
 

@@ -14,7 +14,7 @@ import { SLICE } from '../../../lib/mount/round.js'
 import { IcyMuxer, SharedFrames } from '../../../lib/shoutcast/mux.js'
 import { IcyDemuxer } from '../../../lib/shoutcast/demux.js'
 import { buildMetadataBlock } from '../../../lib/shoutcast/metadata.js'
-import { Crowd, CROWD_JOINS, CROWD_WRITE_INTERVAL } from '../../../lib/relay/crowd.js'
+import { Crowd, CROWD_JOINS } from '../../../lib/relay/crowd.js'
 
 interface Recorded { listener: Listener, writes: Buffer[], tls: boolean, burstBytes: number, gone: boolean }
 
@@ -150,23 +150,24 @@ test('mount: a listener joins without a flush; whatever comes between, every lis
   }), { numRuns: 150 })
 })
 
-test('crowd: 100 joins within a second gather the stream for 0.5 s, until a second passes with fewer; a slower trickle never does', () => {
+test('crowd: 100 joins within a second gather the stream for crowdWriteInterval, until a second passes with fewer; a slower trickle never does', () => {
   const crowd = new Crowd()
   for (let i = 0; i < CROWD_JOINS - 1; i++) crowd.joined(1000 + i)
-  assert.equal(crowd.writeInterval(0.005, 1100), 0.005)
+  assert.equal(crowd.writeInterval(0.005, 0.5, 1100), 0.005)
   crowd.joined(1100)
-  assert.equal(crowd.writeInterval(0.005, 1100), CROWD_WRITE_INTERVAL)
-  // a longer writeInterval is kept
-  assert.equal(crowd.writeInterval(2, 1100), 2)
-  assert.equal(crowd.writeInterval(0.005, 2099), CROWD_WRITE_INTERVAL)
-  assert.equal(crowd.writeInterval(0.005, 2100), 0.005)
+  assert.equal(crowd.writeInterval(0.005, 0.5, 1100), 0.5)
+  // a longer writeInterval is kept; 0 keeps writeInterval
+  assert.equal(crowd.writeInterval(2, 0.5, 1100), 2)
+  assert.equal(crowd.writeInterval(0.005, 0, 1100), 0.005)
+  assert.equal(crowd.writeInterval(0.005, 0.5, 2099), 0.5)
+  assert.equal(crowd.writeInterval(0.005, 0.5, 2100), 0.005)
   fc.assert(fc.property(fc.integer({ min: 1, max: 10_000 }), fc.integer({ min: 1, max: 5000 }), (perSecond, count) => {
     const trickle = new Crowd()
     const gap = 1000 / perSecond
     let seen = false
     for (let i = 0; i < count; i++) {
       trickle.joined(i * gap)
-      seen ||= trickle.writeInterval(0, i * gap) > 0
+      seen ||= trickle.writeInterval(0, 0.5, i * gap) > 0
     }
     // fewer than CROWD_JOINS in any second is no crowd; twice as many makes one as soon as they came
     if (perSecond < CROWD_JOINS / 2) return !seen
