@@ -91,37 +91,43 @@ export class Round {
     })
   }
 
-  /** Writes the next slice of the pass. */
+  /** Writes the next slice of the pass: `#slice` writes, past the listeners that have every part. */
   #write (): void {
-    const end = Math.min(this.#next + this.#slice, this.#order.length)
+    const order = this.#order
+    let i = this.#next
     this.#writing = true
     try {
-      for (let i = this.#next; i < end; i++) {
-        const listener = this.#order[i]!
+      for (let written = 0; i < order.length && written < this.#slice; i++) {
+        const listener = order[i]!
         const had = this.#had[i]!
         if (had === this.#parts.length || !this.#streaming(listener)) continue
         listener.send(this.#from(had))
         this.#had[i] = this.#parts.length
+        written++
       }
     } finally {
       this.#writing = false
     }
-    this.#next = end
-    if (end === this.#order.length) this.#nextPass()
+    this.#next = i
+    if (i === order.length) this.#nextPass()
   }
 
-  /** The listeners the round passed before its last parts came get them; none left: the round is over. */
+  /**
+   * The listeners the round passed before its last parts came get them in another pass, and those that have
+   * every part stay in it for the parts still to come; none owed anything: the round is over.
+   */
   #nextPass (): void {
     const total = this.#parts.length
     let kept = 0
     let least = total
     for (let i = 0; i < this.#order.length; i++) {
+      if (!this.#streaming(this.#order[i]!)) continue
       const had = this.#had[i]!
-      if (had === total || !this.#streaming(this.#order[i]!)) continue
       this.#order[kept] = this.#order[i]!
       this.#had[kept++] = had
       least = Math.min(least, had)
     }
+    if (least === total) kept = 0
     this.#order.length = kept
     this.#had.length = kept
     this.#next = 0

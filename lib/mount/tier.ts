@@ -11,9 +11,11 @@ export class Tier {
   /** the listeners sent every flush */
   readonly listeners = new Set<Listener>()
   /** chunks pushed since the last flush, while anyone streams or joins */
-  readonly #chunks: Buffer[] = []
+  #chunks: Buffer[] = []
   /** listeners started since the last flush, each with how many of `#chunks` its start held */
-  readonly #joining = new Map<Listener, number>()
+  #joining = new Map<Listener, number>()
+  /** the joiners of the flush under way, which a listener leaving during it leaves too */
+  #admitting: Map<Listener, number> | undefined
 
   /** whether a flush would send to anyone */
   get wanted (): boolean {
@@ -32,25 +34,35 @@ export class Tier {
   forget (listener: Listener): void {
     this.listeners.delete(listener)
     this.#joining.delete(listener)
+    this.#admitting?.delete(listener)
   }
 
   /**
    * Sends the gathered chunks: as one chunk to the listeners that were in, through `sendIn`, then to each
    * listener that joined since the last flush what came after its start; those are then in, and `joined`
-   * hears of each.
+   * hears of each. A flush called from inside one (by a listener's leaving, through the hooks it runs) leaves
+   * what came meanwhile to the next.
    */
   flush (sendIn: (chunk: Buffer) => void, joined?: (listener: Listener) => void): void {
     const chunks = this.#chunks
-    if (chunks.length > 0) sendIn(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
-    if (this.#joining.size > 0) this.#admit(chunks, joined)
-    chunks.length = 0
+    const joining = this.#joining
+    if (this.#admitting !== undefined || (chunks.length === 0 && joining.size === 0)) return
+    this.#chunks = []
+    if (joining.size > 0) this.#joining = new Map()
+    this.#admitting = joining
+    try {
+      if (chunks.length > 0) sendIn(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
+      this.#admit(chunks, joining, joined)
+    } finally {
+      this.#admitting = undefined
+    }
   }
 
-  #admit (chunks: Buffer[], joined?: (listener: Listener) => void): void {
+  #admit (chunks: Buffer[], joining: Map<Listener, number>, joined?: (listener: Listener) => void): void {
     // listeners that joined between the same two pushes share one tail
     const tails = new Map<number, Buffer>()
-    for (const [listener, held] of this.#joining) {
-      this.#joining.delete(listener)
+    for (const [listener, held] of joining) {
+      joining.delete(listener)
       if (held < chunks.length) listener.send(tailOf(chunks, held, tails))
       if (listener.ended) continue
       this.listeners.add(listener)

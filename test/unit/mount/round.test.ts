@@ -103,3 +103,20 @@ test('round: every listener gets every part once, in order, whatever comes betwe
       })
     }))
 })
+
+test('round: a part added after some listeners had every part reaches them too, not only those still owed', () => {
+  const { defer, step: runSlice } = steppedDefer()
+  const streaming = new Set<Listener>()
+  const round = new Round((listener) => streaming.has(listener), defer, 2)
+  const listeners = Array.from({ length: 5 }, (_, i) => recording(i))
+  for (const { listener } of listeners) streaming.add(listener)
+  round.add(Buffer.from('a'), streaming)
+  round.add(Buffer.from('b'), streaming)
+  // the pass ends: the last three have a and b, the first two are owed b
+  runSlice()
+  runSlice()
+  round.add(Buffer.from('c'), streaming)
+  round.finish()
+  assert.deepEqual(listeners.map(({ writes }) => writes.map(String)),
+    [['a', 'bc'], ['a', 'bc'], ['ab', 'c'], ['ab', 'c'], ['ab', 'c']])
+})
