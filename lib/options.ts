@@ -247,6 +247,12 @@ export const LimitsSchema = Type.Object({
    * write is a TLS record encrypted apart, so fewer, larger ones cost a TLS listener less CPU
    */
   tlsWriteInterval: defaulted(Type.Number({ minimum: 0, maximum: 10 }), 0.5),
+  // A crowd joining
+  /**
+   * seconds the stream is gathered for the listeners already in while a crowd joins a mount (100 listeners
+   * within a second), when longer than `writeInterval`; 0: `writeInterval` always
+   */
+  crowdWriteInterval: defaulted(Type.Number({ minimum: 0, maximum: 10 }), 0.5),
   /** wrong Basic credentials a client address may send to the admin routes or the stream list within `authWindow` */
   authFailures: defaulted(Type.Integer({ minimum: 1, maximum: 1_000_000 }), 10),
   /** seconds over which `authFailures` are counted; an address past them gets 429 until its window ends */

@@ -2,6 +2,7 @@ import { NO_SYNC } from '../formats/sink.js'
 import { BurstRing } from './burst.js'
 import type { EndReason, Listener } from './listener.js'
 import { Round, type Defer } from './round.js'
+import { Tier } from './tier.js'
 
 export interface MountInit {
   burstSize: number
@@ -21,7 +22,8 @@ export interface MountInit {
  * `limits.writeInterval`. A write to a socket costs a system call whatever its size, and with
  * thousands of listeners those calls are the relay's CPU. With more listeners than a slice, the writes of a
  * flush are a `Round` cut into slices with the event loop's turns between them, which later flushes join.
- * Listeners over TLS are a tier of their own,
+ * A listener that joins is sent its burst and streams from the next flush on (see Tier): joining forces no
+ * flush. Listeners over TLS are a tier of their own,
  * flushed less often (`flushEncrypted`, once per `limits.tlsWriteInterval`): each of their writes is a
  * TLS record encrypted apart and a round through Node's TLS stream, so fewer, larger writes cost less.
  */
@@ -34,14 +36,11 @@ export class Mount {
   /** how many of `listeners` are slaves' relay connections */
   relays = 0
   #headers: Buffer[] = []
-  readonly #streaming = new Set<Listener>()
-  /** the streaming listeners over TLS, sent `#pendingEncrypted` */
-  readonly #encrypted = new Set<Listener>()
+  /** the streaming listeners not over TLS */
+  readonly #live = new Tier()
+  /** the streaming listeners over TLS */
+  readonly #encrypted = new Tier()
   readonly #waiting = new Set<Listener>()
-  /** chunks pushed since the last flush, not yet sent to the streaming listeners */
-  readonly #pending: Buffer[] = []
-  /** chunks pushed since the last flush of the listeners over TLS */
-  readonly #pendingEncrypted: Buffer[] = []
   #bytesOutOfEnded = 0
   readonly #onLeave: MountInit['onLeave']
   /** the writes to the streaming listeners not over TLS, in slices */
@@ -50,7 +49,7 @@ export class Mount {
   constructor (init: MountInit) {
     this.burst = new BurstRing(init.burstSize)
     this.#onLeave = init.onLeave
-    this.#round = new Round((listener) => this.#streaming.has(listener), init.defer)
+    this.#round = new Round((listener) => this.#live.listeners.has(listener), init.defer)
   }
 
   /** the listeners that are no slave's relay connection: what the stats and the limits count */
@@ -68,17 +67,14 @@ export class Mount {
   push (chunk: Buffer, sync: number): void {
     if (chunk.length === 0) return
     this.burst.push(chunk, sync)
-    this.#pending.push(chunk)
-    if (this.#encrypted.size > 0) this.#pendingEncrypted.push(chunk)
-    if (this.#waiting.size > 0 && sync !== NO_SYNC) {
-      this.flush()
-      this.#startWaiting(chunk.subarray(Math.max(0, sync)))
-    }
+    this.#live.push(chunk)
+    this.#encrypted.push(chunk)
+    if (this.#waiting.size > 0 && sync !== NO_SYNC) this.#startWaiting(chunk.subarray(Math.max(0, sync)))
   }
 
   /** whether listeners over TLS stream here: the relay flushes them on a timer of their own */
   get hasEncrypted (): boolean {
-    return this.#encrypted.size > 0
+    return this.#encrypted.wanted
   }
 
   /** Sends what was pushed since the last flush to every streaming listener, as one chunk per tier, before it returns. */
@@ -93,14 +89,15 @@ export class Mount {
    * that a mount of many listeners writes in slices, which a flush during it joins (see Round).
    */
   flushLive (): void {
-    const chunk = takePending(this.#pending)
-    if (chunk !== undefined) this.#round.add(chunk, this.#streaming)
+    const live = this.#live
+    // those who joined since come in after the round began: it goes on to them with its later parts
+    live.flush((chunk) => { this.#round.add(chunk, live.listeners) }, (listener) => { this.#round.enlist(listener) })
   }
 
   /** Sends what was pushed since their last flush to the streaming listeners over TLS. */
   flushEncrypted (): void {
-    const chunk = takePending(this.#pendingEncrypted)
-    if (chunk !== undefined) for (const listener of this.#encrypted) listener.send(chunk)
+    const encrypted = this.#encrypted
+    encrypted.flush((chunk) => { for (const listener of encrypted.listeners) listener.send(chunk) })
   }
 
   /**
@@ -113,8 +110,6 @@ export class Mount {
   }
 
   attach (listener: Listener): void {
-    // the pending chunks are in the burst already: the streaming listeners get them first
-    this.flush()
     this.listeners.add(listener)
     if (listener.relay) this.relays++
     this.peakListeners = Math.max(this.peakListeners, this.audience)
@@ -133,7 +128,7 @@ export class Mount {
 
   #start (listener: Listener, headers: Buffer[], chunks: Buffer[]): void {
     listener.start([...headers, ...chunks])
-    if (!listener.ended) (listener.encrypted ? this.#encrypted : this.#streaming).add(listener)
+    if (!listener.ended) (listener.encrypted ? this.#encrypted : this.#live).join(listener)
   }
 
   /** Called through the listener's `onEnd`, exactly once per listener. */
@@ -163,8 +158,8 @@ export class Mount {
   }
 
   #forget (listener: Listener): void {
-    this.#streaming.delete(listener)
-    this.#encrypted.delete(listener)
+    this.#live.forget(listener)
+    this.#encrypted.forget(listener)
     this.#waiting.delete(listener)
   }
 
@@ -184,12 +179,4 @@ export class Mount {
     this.burst.clear()
     this.#headers = []
   }
-}
-
-/** One copy per upstream read (or interval), shared by every listener, instead of a write per piece per listener. */
-function takePending (pending: Buffer[]): Buffer | undefined {
-  if (pending.length === 0) return undefined
-  const chunk = pending.length === 1 ? pending[0]! : Buffer.concat(pending)
-  pending.length = 0
-  return chunk
 }

@@ -26,8 +26,6 @@ export class Round {
   /** the listeners of this pass, in order, and how many of `#parts` each has had */
   readonly #order: Listener[] = []
   readonly #had: number[] = []
-  /** the listeners in `#order` */
-  readonly #inRound = new Set<Listener>()
   #next = 0
   /** `#parts` joined from an index to its end, for the listeners that had as many */
   readonly #joined = new Map<number, Buffer>()
@@ -54,18 +52,24 @@ export class Round {
    * and writes its first slice at once; a running round takes it along.
    */
   add (chunk: Buffer, listeners: Iterable<Listener>): void {
-    const running = this.running
     this.#parts.push(chunk)
     this.#joined.clear()
-    // a listener that began streaming while the round ran (a hook's join from inside a slice) gets what
-    // comes after its start: the parts before were in its burst
+    if (this.#parts.length > 1) return
     for (const listener of listeners) {
-      if (this.#inRound.has(listener)) continue
-      this.#inRound.add(listener)
       this.#order.push(listener)
-      this.#had.push(this.#parts.length - 1)
+      this.#had.push(0)
     }
-    if (!running) this.#step()
+    this.#step()
+  }
+
+  /**
+   * A listener that has everything the round carries so far (its burst held it): a running round takes it
+   * along for the parts that come later; the next round begins with it anyway.
+   */
+  enlist (listener: Listener): void {
+    if (!this.running) return
+    this.#order.push(listener)
+    this.#had.push(this.#parts.length)
   }
 
   /**
@@ -87,60 +91,52 @@ export class Round {
     })
   }
 
-  /** Writes the next slice of the pass to the listeners that lack parts. */
+  /** Writes the next slice of the pass: `#slice` writes, past the listeners that have every part. */
   #write (): void {
-    const end = Math.min(this.#next + this.#slice, this.#order.length)
+    const order = this.#order
+    let i = this.#next
     this.#writing = true
     try {
-      for (let i = this.#next; i < end; i++) {
-        const listener = this.#order[i]!
+      for (let written = 0; i < order.length && written < this.#slice; i++) {
+        const listener = order[i]!
         const had = this.#had[i]!
         const total = this.#parts.length
         if (had === total || !this.#streaming(listener)) continue
         // counted before the write: a part that a hook run from inside it adds is still owed
         this.#had[i] = total
         listener.send(this.#from(had))
+        written++
       }
     } finally {
       this.#writing = false
     }
-    this.#next = end
-    if (end === this.#order.length) this.#nextPass()
+    this.#next = i
+    if (i === order.length) this.#nextPass()
   }
 
   /**
-   * After a pass: the round goes on while a listener still streaming lacks a part (the ones it passed before
-   * later parts came), with every listener still streaming, as yet more parts may come; else it is over.
+   * The listeners the round passed before its last parts came get them in another pass, and those that have
+   * every part stay in it for the parts still to come; none owed anything: the round is over.
    */
   #nextPass (): void {
     const total = this.#parts.length
     let kept = 0
     let least = total
     for (let i = 0; i < this.#order.length; i++) {
-      const listener = this.#order[i]!
-      if (!this.#streaming(listener)) {
-        this.#inRound.delete(listener)
-        continue
-      }
+      if (!this.#streaming(this.#order[i]!)) continue
       const had = this.#had[i]!
-      this.#order[kept] = listener
+      this.#order[kept] = this.#order[i]!
       this.#had[kept++] = had
       least = Math.min(least, had)
     }
+    if (least === total) kept = 0
     this.#order.length = kept
     this.#had.length = kept
     this.#next = 0
-    this.#joined.clear()
-    if (least === total) {
-      this.#order.length = 0
-      this.#had.length = 0
-      this.#inRound.clear()
-      this.#parts = []
-      return
-    }
-    // the parts every listener has had are kept no longer
+    // the parts every listener left has had are kept no longer
     this.#parts = this.#parts.slice(least)
     for (let i = 0; i < kept; i++) this.#had[i] = this.#had[i]! - least
+    this.#joined.clear()
   }
 
   #from (had: number): Buffer {

@@ -12,6 +12,7 @@ import { openFileUpstream } from '../upstream/file.js'
 import { mediaTypeEssence } from '../upstream/media.js'
 import type { ResponseHead } from '../upstream/head.js'
 import { backoffDelay } from './backoff.js'
+import { Crowd } from './crowd.js'
 import type { Admission, RelayExtension, RelayMetadata, RelayState, RelayView, Stage, StreamTap } from './extension.js'
 import { Standby } from './standby.js'
 import { UpstreamSet, type UpstreamState } from './upstreams.js'
@@ -241,6 +242,8 @@ export class Relay implements RelayView {
   #wantTimer: NodeJS.Timeout | undefined
   readonly #liveFlush = new FlushTimer(() => this.mount.flushLive())
   readonly #tlsFlush = new FlushTimer(() => this.mount.flushEncrypted())
+  /** listeners joining fast: the stream is gathered longer for those already in */
+  readonly #crowd = new Crowd()
   readonly #waiters = new Set<(live: boolean) => void>()
   readonly #ctx: RelayContext
   /** the extensions' taps on the stream, made as the relay starts */
@@ -437,6 +440,7 @@ export class Relay implements RelayView {
   attach (listener: Listener, reason?: MoveReason): void {
     clearTimeout(this.#lingerTimer)
     this.mount.attach(listener)
+    this.#crowd.joined()
     this.#ctx.emit('listener', {
       localMount: this.localMount, action: 'join', id: listener.id, ip: listener.ip, ...(reason && { reason })
     })
@@ -881,11 +885,11 @@ export class Relay implements RelayView {
   /**
    * Sends the mount's pending bytes to its listeners: at once, or with `limits.writeInterval` once per
    * interval, which trades that much latency for fewer writes (each is a system call per listener); to its
-   * listeners over TLS once per `limits.tlsWriteInterval` (0: as the others).
+   * listeners over TLS once per `limits.tlsWriteInterval` (0: as the others); to the others once per `limits.crowdWriteInterval` while a crowd joins (see Crowd).
    */
   #flushSoon (): void {
-    const { writeInterval, tlsWriteInterval } = this.#ctx.limits
-    this.#liveFlush.soon(writeInterval)
+    const { writeInterval, tlsWriteInterval, crowdWriteInterval } = this.#ctx.limits
+    this.#liveFlush.soon(this.#crowd.writeInterval(writeInterval, crowdWriteInterval))
     if (this.mount.hasEncrypted) this.#tlsFlush.soon(tlsWriteInterval === 0 ? writeInterval : tlsWriteInterval)
   }
 

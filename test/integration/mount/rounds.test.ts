@@ -9,7 +9,8 @@ import { openListener } from '../../helpers/listen.js'
 import { noise } from '../../helpers/scripted.js'
 
 test('rounds in slices: reads that come during a round reach every one of more listeners than a slice, in order, once', async (t) => {
-  const relay = await scriptedRelay(t, '/rounds.mp3', { plugin: { limits: { clients: 1000 } } })
+  // the listeners join as a crowd: no longer gathering for them (crowdWriteInterval 0) keeps the 5 ms rounds this is about
+  const relay = await scriptedRelay(t, '/rounds.mp3', { plugin: { limits: { clients: 1000, crowdWriteInterval: 0 } } })
   await relay.upstream.waitForClients(1)
   // what each listener starts with (its burst): the stream so far
   relay.upstream.push(noise(1000))

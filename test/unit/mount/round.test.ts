@@ -42,6 +42,8 @@ test('mount: a flush during a round joins it: the listeners the round has not re
   mount.push(Buffer.from('-'), SYNC_ANYWHERE)
   const all = Array.from({ length: 2 * SLICE + 1 }, (_, i) => recording(i, (l) => mount.detach(l, 'client')))
   for (const { listener } of all) mount.attach(listener)
+  // they stream from this flush on
+  mount.flushLive()
   mount.push(Buffer.from('ab'), SYNC_ANYWHERE)
   mount.flushLive()
   // the first slice is written at once; the upstream's next read comes before the second
@@ -77,7 +79,7 @@ test('round: every listener gets every part once, in order, whatever comes betwe
       for (const { listener } of listeners) streaming.add(listener)
       const added: Buffer[] = []
       const gone = new Map<Listener, number>()
-      // a listener that begins streaming later: its burst had what was added before, it is owed the rest
+      // a listener that begins streaming later (enlisted): its burst had what was added before, it is owed the rest
       const began = new Map<Listener, number>()
       for (const s of steps) {
         if ('add' in s) {
@@ -90,6 +92,7 @@ test('round: every listener gets every part once, in order, whatever comes betwe
           listeners.push(joining)
           began.set(joining.listener, Buffer.concat(added).length)
           streaming.add(joining.listener)
+          round.enlist(joining.listener)
         } else if ('finish' in s) {
           round.finish()
           if (round.running) return false
@@ -127,7 +130,7 @@ test('round: the listeners a pass leaves with every part still get the parts tha
   assert.deepEqual(listeners.map(({ writes }) => writes.map(String)), [['0', '12'], ['0', '12'], ['01', '2']])
 })
 
-test('round: a listener that begins streaming while a round runs gets the parts added after it began, once each', () => {
+test('round: a listener enlisted while a round runs gets the parts added after it, once each', () => {
   const { defer, step } = steppedDefer()
   const streaming = new Set<Listener>()
   const first = recording(0)
@@ -137,10 +140,28 @@ test('round: a listener that begins streaming while a round runs gets the parts 
   const round = new Round((listener) => streaming.has(listener), defer, 1)
   round.add(Buffer.from('a'), streaming)
   streaming.add(late.listener)
+  round.enlist(late.listener)
   round.add(Buffer.from('b'), streaming)
   while (step());
   round.finish()
   assert.equal(Buffer.concat(first.writes).toString(), 'ab')
   assert.equal(Buffer.concat(second.writes).toString(), 'ab')
   assert.equal(Buffer.concat(late.writes).toString(), 'b')
+})
+
+test('round: a part added after some listeners had every part reaches them too, not only those still owed', () => {
+  const { defer, step: runSlice } = steppedDefer()
+  const streaming = new Set<Listener>()
+  const round = new Round((listener) => streaming.has(listener), defer, 2)
+  const listeners = Array.from({ length: 5 }, (_, i) => recording(i))
+  for (const { listener } of listeners) streaming.add(listener)
+  round.add(Buffer.from('a'), streaming)
+  round.add(Buffer.from('b'), streaming)
+  // the pass ends: the last three have a and b, the first two are owed b
+  runSlice()
+  runSlice()
+  round.add(Buffer.from('c'), streaming)
+  round.finish()
+  assert.deepEqual(listeners.map(({ writes }) => writes.map(String)),
+    [['a', 'bc'], ['a', 'bc'], ['ab', 'c'], ['ab', 'c'], ['ab', 'c']])
 })

@@ -1,0 +1,44 @@
+// A crowd joining a mount (lib/relay/crowd.ts, lib/mount/tier.ts) over real sockets: while it comes, the
+// stream is gathered for `limits.crowdWriteInterval` for the listeners already in, and once it has passed,
+// `limits.writeInterval` holds again; joiners force no write on the others, and everyone gets the stream
+// as it came, nothing lost or doubled.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { scriptedRelay, waitUntil } from '../../helpers/app.js'
+import { openListener } from '../../helpers/listen.js'
+import { noise } from '../../helpers/scripted.js'
+
+/** ms from an upstream read to its last byte reaching a listener */
+async function delivery (push: () => void, bytes: number, listener: ReturnType<typeof openListener>): Promise<number> {
+  const start = performance.now()
+  push()
+  await listener.waitForBytes(bytes, 10000)
+  return performance.now() - start
+}
+
+test('a crowd joining: those already in get the stream gathered for crowdWriteInterval, then writeInterval again; everyone gets all of it once', async (t) => {
+  const relay = await scriptedRelay(t, '/crowd.mp3', { plugin: { limits: { clients: 1000 } } })
+  await relay.upstream.waitForClients(1)
+  relay.upstream.push(noise(1000))
+  await waitUntil(() => relay.app.relay.get('/crowd.mp3')?.bytesIn === 1000, 5000, 'the first read relayed')
+  const first = openListener(relay.url('/crowd.mp3'))
+  t.after(async () => { await first.close() })
+  await first.waitForBytes(1000)
+  // far more than 100 within a second, or within two on a busy machine
+  const crowd = Array.from({ length: 250 }, () => openListener(relay.url('/crowd.mp3')))
+  t.after(async () => { await Promise.all(crowd.map(async (l) => await l.close())) })
+  await Promise.all(crowd.map(async (l) => await l.head))
+  await waitUntil(() => relay.app.relay.get('/crowd.mp3')?.listeners === crowd.length + 1, 10000, 'every listener in')
+  const gathered = await delivery(() => { relay.upstream.push(noise(2000)) }, 3000, first)
+  assert.ok(gathered >= 400, `a read during the crowd reached a listener already in after ${gathered.toFixed(0)} ms: gathered for 0.5 s`)
+  await sleep(1500)
+  const sent = relay.upstream.sent().length
+  const after = await delivery(() => { relay.upstream.push(noise(3000)) }, sent + 3000, first)
+  assert.ok(after < 400, `a read after the crowd reached it after ${after.toFixed(0)} ms: the 5 ms of writeInterval again`)
+  const all = relay.upstream.sent()
+  await waitUntil(() => crowd.every((l) => l.received().length >= all.length), 10000, 'every listener has the last read')
+  for (const [i, l] of [first, ...crowd].entries()) {
+    assert.ok(l.received().equals(all), `listener ${i}: ${l.received().length} bytes of ${all.length}, the whole stream as it came`)
+  }
+})
