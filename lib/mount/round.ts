@@ -26,6 +26,8 @@ export class Round {
   /** the listeners of this pass, in order, and how many of `#parts` each has had */
   readonly #order: Listener[] = []
   readonly #had: number[] = []
+  /** the listeners in `#order` */
+  readonly #inRound = new Set<Listener>()
   #next = 0
   /** `#parts` joined from an index to its end, for the listeners that had as many */
   readonly #joined = new Map<number, Buffer>()
@@ -56,6 +58,7 @@ export class Round {
     this.#joined.clear()
     if (this.#parts.length > 1) return
     for (const listener of listeners) {
+      this.#inRound.add(listener)
       this.#order.push(listener)
       this.#had.push(0)
     }
@@ -68,6 +71,12 @@ export class Round {
    */
   enlist (listener: Listener): void {
     if (!this.running) return
+    if (this.#inRound.has(listener)) {
+      // one that left and came back within the round (hooks run from inside a slice): its burst held it all
+      this.#had[this.#order.indexOf(listener)] = this.#parts.length
+      return
+    }
+    this.#inRound.add(listener)
     this.#order.push(listener)
     this.#had.push(this.#parts.length)
   }
@@ -123,13 +132,19 @@ export class Round {
     let kept = 0
     let least = total
     for (let i = 0; i < this.#order.length; i++) {
-      if (!this.#streaming(this.#order[i]!)) continue
+      if (!this.#streaming(this.#order[i]!)) {
+        this.#inRound.delete(this.#order[i]!)
+        continue
+      }
       const had = this.#had[i]!
       this.#order[kept] = this.#order[i]!
       this.#had[kept++] = had
       least = Math.min(least, had)
     }
-    if (least === total) kept = 0
+    if (least === total) {
+      kept = 0
+      this.#inRound.clear()
+    }
     this.#order.length = kept
     this.#had.length = kept
     this.#next = 0

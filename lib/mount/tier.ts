@@ -48,7 +48,8 @@ export class Tier {
     const joining = this.#joining
     if (this.#admitting !== undefined || (chunks.length === 0 && joining.size === 0)) return
     this.#chunks = []
-    if (joining.size > 0) this.#joining = new Map()
+    // always a new map: a listener that joins during this flush holds none of `chunks`, and is the next's
+    this.#joining = new Map()
     this.#admitting = joining
     try {
       if (chunks.length > 0) sendIn(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))

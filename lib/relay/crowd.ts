@@ -16,7 +16,7 @@ export class Crowd {
   /** a crowd lasts until a window passes with fewer joins */
   #until = -Infinity
 
-  joined (now = Date.now()): void {
+  joined (now = performance.now()): void {
     if (now - this.#windowStart >= WINDOW_MS) {
       this.#windowStart = now
       this.#joins = 0
@@ -25,7 +25,7 @@ export class Crowd {
   }
 
   /** `base` (`limits.writeInterval`), or `crowd` when longer while a crowd joins */
-  writeInterval (base: number, crowd: number, now = Date.now()): number {
+  writeInterval (base: number, crowd: number, now = performance.now()): number {
     return now < this.#until ? Math.max(base, crowd) : base
   }
 }

@@ -269,15 +269,17 @@ export class RegistryCore implements RelayRegistry {
     const ready = admission === 'join' || (admission === 'wait' && await dest.waitLive(this.limits.connectTimeout * 1000))
     if (!ready) throw new MoveRefusedError(source.localMount, dest.localMount, `${dest.localMount} is not available`)
     assertSameContainer(source, dest)
-    const moving = [...which()]
-    for (const listener of moving) {
+    let moved = 0
+    for (const listener of [...which()]) {
       const home = reason === 'moved' ? undefined : this.#fallbacks.homeOf(listener, source)
-      source.release(listener, reason)
+      // one that the flush of an earlier release ended (slow) is gone: it is moved nowhere
+      if (!source.release(listener, reason)) continue
       this.#places.get(listener)!.relay = dest
       this.#fallbacks.settled(listener, dest, home)
       dest.attach(listener, reason)
+      moved++
     }
-    return moving.length
+    return moved
   }
 
   /**

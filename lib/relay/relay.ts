@@ -447,10 +447,11 @@ export class Relay implements RelayView {
   }
 
   /** Lets a listener go to another relay: it leaves this one without being ended. */
-  release (listener: Listener, reason: MoveReason): void {
-    if (!this.mount.release(listener)) return
+  release (listener: Listener, reason: MoveReason): boolean {
+    if (!this.mount.release(listener)) return false
     this.#ctx.emit('listener', { localMount: this.localMount, action: 'leave', id: listener.id, ip: listener.ip, reason })
     this.#maybeLinger()
+    return true
   }
 
   setMetadata (metadata: RelayMetadata): void {

@@ -165,3 +165,23 @@ test('round: a part added after some listeners had every part reaches them too, 
   assert.deepEqual(listeners.map(({ writes }) => writes.map(String)),
     [['a', 'bc'], ['a', 'bc'], ['ab', 'c'], ['ab', 'c'], ['ab', 'c']])
 })
+
+test('round: a listener that left and is enlisted again within the round is written to once, from where it came back', () => {
+  const { defer, step } = steppedDefer()
+  const streaming = new Set<Listener>()
+  const listeners = [recording(0), recording(1), recording(2)]
+  for (const { listener } of listeners) streaming.add(listener)
+  const round = new Round((listener) => streaming.has(listener), defer, 1)
+  round.add(Buffer.from('a'), streaming)
+  round.add(Buffer.from('b'), streaming)
+  // the last listener leaves before its slice and comes back, its new start holding 'ab'
+  const back = listeners[2]!.listener
+  streaming.delete(back)
+  step()
+  streaming.add(back)
+  round.enlist(back)
+  round.add(Buffer.from('c'), streaming)
+  while (step());
+  round.finish()
+  assert.deepEqual(listeners.map(({ writes }) => Buffer.concat(writes).toString()), ['abc', 'abc', 'c'])
+})
