@@ -144,7 +144,11 @@ describe('Ogg listeners across upstream reconnects', { concurrency: 2 }, () => {
       const [info, ffmpeg, vlc] = await Promise.all([runOgginfo(body), runFfmpegDecode(body), runVlc(body)])
       assert.equal(info.streams.length, 1, info.output)
       assert.match(info.warnings[0] ?? '', /^WARNING: sequence number gap in stream 1\. Got page \d+ when expecting page \d+\. Indicates missing data\.$/, 'pages were lost in the gap')
-      assert.deepEqual(info.warnings.slice(1), ['WARNING: discontinuity in stream (1)', 'WARNING: EOS not set on stream 1'], info.output)
+      // Icecast's burst to a relay that joins mid-stream may start past the page after the headers (a gap at page
+      // 2, which ogginfo reports as the stream's one gap): one discontinuity more, before the hole's own
+      const startGap = /when expecting page 2\./.test(info.warnings[0] ?? '')
+      const discontinuities = Array(startGap ? 2 : 1).fill('WARNING: discontinuity in stream (1)')
+      assert.deepEqual(info.warnings.slice(1), [...discontinuities, 'WARNING: EOS not set on stream 1'], info.output)
       assert.deepEqual(ffmpeg.errors, [])
       // VLC plays on; at the hole its clock jumps, and it drops what came "too late" for it (well under a second)
       const dropped = vlc.problems.filter((line) => /^main audio output warning: buffer too late \(-\d+ us\): dropped$/.test(line))
