@@ -4,8 +4,6 @@
 // the stream, nothing lost, doubled or reordered, with the title that was current for each byte.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { EventEmitter } from 'node:events'
-import type { Socket } from 'node:net'
 import fc from 'fast-check'
 import { SYNC_ANYWHERE } from '../../../lib/formats/sink.js'
 import { Listener, type Framer } from '../../../lib/mount/listener.js'
@@ -15,35 +13,12 @@ import { IcyMuxer, SharedFrames } from '../../../lib/shoutcast/mux.js'
 import { IcyDemuxer } from '../../../lib/shoutcast/demux.js'
 import { buildMetadataBlock } from '../../../lib/shoutcast/metadata.js'
 import { Crowd, CROWD_JOINS } from '../../../lib/relay/crowd.js'
+import { recordingListener } from '../../helpers/recording.js'
 
 interface Recorded { listener: Listener, writes: Buffer[], tls: boolean, burstBytes: number, gone: boolean }
 
-/** A listener whose socket records its writes, one entry per system call (a corked start is one). */
 function recording (id: number, mount: Mount, framer: Framer, tls: boolean): Recorded {
-  const writes: Buffer[] = []
-  let corked: Buffer[] | undefined
-  const socket = Object.assign(new EventEmitter(), {
-    encrypted: tls,
-    writableLength: 0,
-    destroyed: false,
-    write (chunk: Buffer) { (corked ?? writes).push(chunk) },
-    cork () { corked = [] },
-    uncork () { if (corked !== undefined) writes.push(Buffer.concat(corked)); corked = undefined },
-    end () {},
-    once () {},
-    setTimeout () {},
-    destroy () {}
-  })
-  const listener = new Listener({
-    id,
-    socket: socket as unknown as Socket,
-    ip: '127.0.0.1',
-    userAgent: '',
-    queueSize: 1 << 30,
-    framer,
-    onEnd: (ended, reason) => { mount.detach(ended, reason) },
-    ending: new Set()
-  })
+  const { listener, writes } = recordingListener({ id, framer, encrypted: tls, onEnd: (ended, reason) => { mount.detach(ended, reason) } })
   return { listener, writes, tls, burstBytes: 0, gone: false }
 }
 

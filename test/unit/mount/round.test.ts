@@ -2,32 +2,15 @@
 // round brings joins it, and every listener still gets every byte once, in order.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { EventEmitter } from 'node:events'
-import type { Socket } from 'node:net'
 import fc from 'fast-check'
 import { SYNC_ANYWHERE } from '../../../lib/formats/sink.js'
 import { Listener } from '../../../lib/mount/listener.js'
 import { Mount } from '../../../lib/mount/mount.js'
 import { Round, SLICE } from '../../../lib/mount/round.js'
+import { recordingListener, type RecordingListener } from '../../helpers/recording.js'
 
-/** A listener whose socket records its writes, one entry per system call a real socket would make. */
-function recording (id: number, onEnd: (listener: Listener) => void = () => {}): { listener: Listener, writes: Buffer[] } {
-  const writes: Buffer[] = []
-  const socket = Object.assign(new EventEmitter(), {
-    writableLength: 0,
-    destroyed: false,
-    write (chunk: Buffer) { writes.push(chunk) },
-    cork () {},
-    uncork () {},
-    end () {},
-    once () {},
-    setTimeout () {},
-    destroy () {}
-  })
-  const listener = new Listener({
-    id, socket: socket as unknown as Socket, ip: '127.0.0.1', userAgent: '', queueSize: 1 << 20, onEnd, ending: new Set()
-  })
-  return { listener, writes }
+function recording (id: number, onEnd: (listener: Listener) => void = () => {}): RecordingListener {
+  return recordingListener({ id, onEnd })
 }
 
 /** The slices a round leaves for later, run when the test says. */
