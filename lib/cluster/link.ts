@@ -144,9 +144,8 @@ export function relayMachineQueries (primary: LocalRelays, upstreamSide: Upstrea
     }
     let decided = ledger.decide(worker.id, message, true)
     if ('recall' in decided) {
+      // one that ends during the recall is forgotten by the ledger, which then gives it nothing (see PlaceLedger)
       await recall(decided)
-      // it may have ended during the recall: places decided for it now would never be given back
-      if (gone(worker)) return
       decided = ledger.decide(worker.id, message, false)
     }
     if (message.seq !== 0) reply(worker, message.seq, decided)

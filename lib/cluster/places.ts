@@ -233,6 +233,11 @@ export class PlaceLedger {
   readonly slots: SlotCounts
   /** the processes granted a lease since they last gave their leases back */
   readonly #holders = new Set<number>()
+  /**
+   * The processes that ended (node:cluster never gives a worker's id to another): a batch of one that ended
+   * while the batch waited, or during its recall, takes no places, which nothing would give back.
+   */
+  readonly #ended = new Set<number>()
 
   constructor (slots: SlotCounts) {
     this.slots = slots
@@ -249,10 +254,11 @@ export class PlaceLedger {
   /**
    * Decides each place the batch asks for in turn, then its leases: a lease gets at most its share of what
    * the limits leave (so that the other workers find places too). When a place would be refused while leases
-   * are out and `mayRecall`, decides nothing and names the processes to recall. A request that is none is
-   * answered undefined, a lease that is none 0.
+   * are out and `mayRecall`, decides nothing and names the processes to recall. A request that is none, or of
+   * a process that ended, is answered undefined, a lease that is none 0.
    */
   decide (process: number, batch: PlacesBatch, mayRecall: boolean): PlacesAnswer | Recall {
+    if (this.#ended.has(process)) return { places: batch.reserve.map(() => undefined), leased: (batch.lease ?? []).map(() => 0) }
     const places = batch.reserve.map((request) => isPlaceRequest(request) ? this.slots.reserve(process, request.mount, request.limits) : undefined)
     if (mayRecall && this.#holders.size > 0 && places.some((place) => place === 'clients' || place === 'mount')) {
       places.forEach((place, i) => { if (place === 'ok') this.slots.release(process, batch.reserve[i]!.mount) })
@@ -272,6 +278,7 @@ export class PlaceLedger {
   forget (process: number): void {
     this.slots.forget(process)
     this.#holders.delete(process)
+    this.#ended.add(process)
   }
 
   #grant (process: number, request: LeaseRequest): number {

@@ -1,11 +1,26 @@
 import { NO_SYNC } from '../formats/sink.js'
 import { BurstRing } from './burst.js'
 import type { EndReason, Listener } from './listener.js'
-import { Round, type Defer } from './round.js'
+import { Round, SLICE, type Defer } from './round.js'
 import { Tier } from './tier.js'
+
+/**
+ * The bytes a mount gathers at most before it writes them (one read more may go past it), from
+ * `limits.queueSize`: a quarter of it. A listener is dropped as slow when its socket's queue passes
+ * `queueSize` before a write, and Node counts a write in that queue whole until the kernel took its last
+ * byte, so a listener that keeps pace still holds most of a large write when the next one comes. With
+ * writes of a quarter, a healthy listener can lag three writes behind (a pause of the machine, a crowd
+ * keeping the thread busy) before it nears the limit, however long the stream is gathered and however
+ * fast it comes.
+ */
+export function gatherBound (queueSize: number): number {
+  return Math.floor(queueSize / 4)
+}
 
 export interface MountInit {
   burstSize: number
+  /** a flush comes early once this many bytes were gathered for a tier (see gatherBound); none unless given */
+  gatherBound?: number
   onLeave: (listener: Listener, reason: EndReason) => void
   /** when the next slice of a round of writes runs (see Round); setImmediate unless given */
   defer?: Defer
@@ -45,11 +60,13 @@ export class Mount {
   readonly #onLeave: MountInit['onLeave']
   /** the writes to the streaming listeners not over TLS, in slices */
   readonly #round: Round
+  readonly #gatherBound: number
 
   constructor (init: MountInit) {
     this.burst = new BurstRing(init.burstSize)
+    this.#gatherBound = init.gatherBound ?? Infinity
     this.#onLeave = init.onLeave
-    this.#round = new Round((listener) => this.#live.listeners.has(listener), init.defer)
+    this.#round = new Round((listener) => this.#live.listeners.has(listener), init.defer, SLICE, this.#gatherBound)
   }
 
   /** the listeners that are no slave's relay connection: what the stats and the limits count */
@@ -63,13 +80,18 @@ export class Mount {
     return total
   }
 
-  /** `sync`: where in `chunk` a listener may start (see FormatSink.chunk). Sent on at the next flush. */
+  /**
+   * `sync`: where in `chunk` a listener may start (see FormatSink.chunk). Sent on at the next flush, which
+   * comes at once when a tier gathered `gatherBound` bytes.
+   */
   push (chunk: Buffer, sync: number): void {
     if (chunk.length === 0) return
     this.burst.push(chunk, sync)
     this.#live.push(chunk)
     this.#encrypted.push(chunk)
     if (this.#waiting.size > 0 && sync !== NO_SYNC) this.#startWaiting(chunk.subarray(Math.max(0, sync)))
+    if (this.#live.gathered >= this.#gatherBound) this.flushLive()
+    if (this.#encrypted.gathered >= this.#gatherBound) this.flushEncrypted()
   }
 
   /** whether listeners over TLS stream here: the relay flushes them on a timer of their own */

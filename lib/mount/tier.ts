@@ -12,6 +12,8 @@ export class Tier {
   readonly listeners = new Set<Listener>()
   /** chunks pushed since the last flush, while anyone streams or joins */
   #chunks: Buffer[] = []
+  /** the bytes of `#chunks` */
+  #bytes = 0
   /** listeners started since the last flush, each with how many of `#chunks` its start held */
   #joining = new Map<Listener, number>()
   /** the joiners of the flush under way, which a listener leaving during it leaves too */
@@ -22,8 +24,15 @@ export class Tier {
     return this.listeners.size > 0 || this.#joining.size > 0
   }
 
+  /** bytes pushed since the last flush: what the next one writes to each listener that was in */
+  get gathered (): number {
+    return this.#bytes
+  }
+
   push (chunk: Buffer): void {
-    if (this.wanted) this.#chunks.push(chunk)
+    if (!this.wanted) return
+    this.#chunks.push(chunk)
+    this.#bytes += chunk.length
   }
 
   /** A listener that was sent everything pushed so far: it streams from the next flush on. */
@@ -48,6 +57,7 @@ export class Tier {
     const joining = this.#joining
     if (this.#admitting !== undefined || (chunks.length === 0 && joining.size === 0)) return
     this.#chunks = []
+    this.#bytes = 0
     // always a new map: a listener that joins during this flush holds none of `chunks`, and is the next's
     this.#joining = new Map()
     this.#admitting = joining

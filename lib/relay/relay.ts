@@ -4,7 +4,7 @@ import { containerOf } from '../formats/clip.js'
 import { FormatDetector } from '../formats/detect.js'
 import type { AudioInfo, OggCodec } from '../formats/sink.js'
 import { overriddenStreamHeaders, streamHeaders, streamInfo, type StreamInfo } from '../mount/headers.js'
-import { Mount } from '../mount/mount.js'
+import { gatherBound, Mount } from '../mount/mount.js'
 import type { EndReason, Listener } from '../mount/listener.js'
 import { upstreamName, type Limits, type ResolvedRelay, type ResolvedUpstream } from '../options.js'
 import { openUpstream, refusalStatus, type UpstreamConnection, type UpstreamSink } from '../upstream/client.js'
@@ -256,6 +256,7 @@ export class Relay implements RelayView {
     this.log = ctx.log
     this.mount = new Mount({
       burstSize: this.#burstSize,
+      gatherBound: gatherBound(ctx.limits.queueSize),
       onLeave: (listener, reason) => this.#listenerLeft(listener, reason)
     })
   }
@@ -887,6 +888,7 @@ export class Relay implements RelayView {
    * Sends the mount's pending bytes to its listeners: at once, or with `limits.writeInterval` once per
    * interval, which trades that much latency for fewer writes (each is a system call per listener); to its
    * listeners over TLS once per `limits.tlsWriteInterval` (0: as the others); to the others once per `limits.crowdWriteInterval` while a crowd joins (see Crowd).
+   * Whatever the interval, the mount writes early once a quarter of `limits.queueSize` was gathered (see gatherBound).
    */
   #flushSoon (): void {
     const { writeInterval, tlsWriteInterval, crowdWriteInterval } = this.#ctx.limits

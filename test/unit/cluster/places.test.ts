@@ -279,6 +279,22 @@ test('the primary leases each worker its share of what the limits leave, and cal
   assert.equal(ledger.slots.total, 1, 'a dead worker\'s places and lease come back')
 })
 
+test('a worker that ends during its recall: its batch decided again takes no places, and the machine counts only the living workers\' own', () => {
+  const ledger = new PlaceLedger(new SlotCounts())
+  const limits = { clients: 10, maxListeners: null }
+  assert.deepEqual(ledger.decide(1, { release: [], reserve: [{ mount: '/a', limits }], lease: [{ mount: '/a', limits, count: MAX_AHEAD }] }, true),
+    { places: ['ok'], leased: [4] })
+  const crowd = Array.from({ length: 6 }, () => ({ mount: '/a', limits }))
+  const batch = { release: [], reserve: crowd, lease: [{ mount: '/a', limits, count: MIN_AHEAD }] }
+  assert.deepEqual(ledger.decide(2, batch, true), { recall: [1] })
+  // while worker 1 is asked for its lease, worker 2 exits (the primary forgets it), then worker 1 gives its lease back
+  ledger.forget(2)
+  ledger.returned(1, Array(4).fill('/a'))
+  assert.deepEqual(ledger.decide(2, batch, false), { places: crowd.map(() => undefined), leased: [0] })
+  assert.equal(ledger.slots.total, 1, 'worker 1\'s listener and nothing of the worker that ended')
+  assert.deepEqual(ledger.decide(3, { ...batch, lease: [] }, true), { places: crowd.map(() => 'ok'), leased: [] }, 'its places are free for the others')
+})
+
 test('an answer that comes after its batch was taken as unanswered gives back every place it reserved or leased', async () => {
   const sent: PlacesBatch[] = []
   let answer: (value: unknown) => void = () => {}

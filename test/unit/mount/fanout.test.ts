@@ -11,39 +11,13 @@ import { noise } from '../../helpers/scripted.js'
 import { listenerHead, streamHeaders, streamInfo } from '../../../lib/mount/headers.js'
 import { mountOfUrl } from '../../../lib/listen/route.js'
 import { Mount } from '../../../lib/mount/mount.js'
-import { Listener, type Framer } from '../../../lib/mount/listener.js'
+import type { Framer } from '../../../lib/mount/listener.js'
 import { IcyMuxer, SharedFrames } from '../../../lib/shoutcast/mux.js'
 import { EMPTY_TITLE_BLOCK } from '../../../lib/shoutcast/metadata.js'
-import { EventEmitter } from 'node:events'
-import type { Socket } from 'node:net'
+import { recordingListener, type RecordingListener } from '../../helpers/recording.js'
 
-/** A listener whose socket records its writes: one entry per system call a real socket would make. */
-function recordingListener (id: number, mount: Mount, framer?: Framer, encrypted = false): { listener: Listener, writes: Buffer[] } {
-  const writes: Buffer[] = []
-  let corked: Buffer[] | undefined
-  const socket = Object.assign(new EventEmitter(), {
-    encrypted,
-    writableLength: 0,
-    destroyed: false,
-    write (chunk: Buffer) { (corked ?? writes).push(chunk) },
-    cork () { corked = [] },
-    uncork () { if (corked !== undefined) writes.push(Buffer.concat(corked)); corked = undefined },
-    end () {},
-    once () {},
-    setTimeout () {},
-    destroy () {}
-  })
-  const listener = new Listener({
-    id,
-    socket: socket as unknown as Socket,
-    ip: '127.0.0.1',
-    userAgent: '',
-    queueSize: 1 << 20,
-    framer,
-    onEnd: (ended, reason) => mount.detach(ended, reason),
-    ending: new Set()
-  })
-  return { listener, writes }
+function recording (id: number, mount: Mount, framer?: Framer, encrypted = false): RecordingListener {
+  return recordingListener({ id, framer, encrypted, onEnd: (ended, reason) => { mount.detach(ended, reason) } })
 }
 
 test('backoff: first retry within 1 s, exponential, capped, jittered', () => {
@@ -174,7 +148,7 @@ test('mountOfUrl strips prefix and query and decodes', () => {
 
 test('mount: the pieces of one upstream read reach a listener as one write; a listener joining between forces no write and gets them once', () => {
   const mount = new Mount({ burstSize: 100, onLeave: () => {} })
-  const a = recordingListener(1, mount)
+  const a = recording(1, mount)
   mount.push(Buffer.from('ab'), SYNC_ANYWHERE)
   mount.flush()
   mount.attach(a.listener)
@@ -182,7 +156,7 @@ test('mount: the pieces of one upstream read reach a listener as one write; a li
   // the ICY demuxer cuts a read in two at a metadata block: one write per read, not per piece
   mount.push(Buffer.from('cd'), SYNC_ANYWHERE)
   mount.push(Buffer.from('ef'), SYNC_ANYWHERE)
-  const b = recordingListener(2, mount)
+  const b = recording(2, mount)
   mount.attach(b.listener)
   mount.push(Buffer.from('gh'), SYNC_ANYWHERE)
   mount.flush()
@@ -211,7 +185,7 @@ test('mount: listeners over TLS are written to only when their tier is flushed, 
         pushed.push(Buffer.from(s.push))
         mount.push(pushed.at(-1)!, SYNC_ANYWHERE)
       } else if ('join' in s) {
-        const { listener, writes } = recordingListener(joined.length, mount, undefined, s.join === 'tls')
+        const { listener, writes } = recording(joined.length, mount, undefined, s.join === 'tls')
         mount.attach(listener)
         joined.push({ writes, tls: s.join === 'tls', writesOutsideItsFlushes: 0 })
       } else {
@@ -231,8 +205,8 @@ test('mount: listeners over TLS are written to only when their tier is flushed, 
 
 test('mount: a listener over TLS moved to another mount (release) or ended with the mount (endAll) first gets what it is owed', () => {
   const mount = new Mount({ burstSize: 100, onLeave: () => {} })
-  const moved = recordingListener(1, mount, undefined, true)
-  const ended = recordingListener(2, mount, undefined, true)
+  const moved = recording(1, mount, undefined, true)
+  const ended = recording(2, mount, undefined, true)
   mount.push(Buffer.from('-'), SYNC_ANYWHERE)
   mount.attach(moved.listener)
   mount.attach(ended.listener)
@@ -263,7 +237,7 @@ test('mount: a listener starts with its burst in one write, framed as the live c
       const chunks = arrays.map((a) => Buffer.from(a))
       const joinAt = Math.min(at, chunks.length)
       const mount = new Mount({ burstSize: 1 << 20, onLeave: () => {} })
-      const late = recordingListener(1, mount, icyFramer(metaint))
+      const late = recording(1, mount, icyFramer(metaint))
       const reference = icyFramer(metaint)
       for (const chunk of chunks.slice(0, joinAt)) {
         mount.push(chunk, SYNC_ANYWHERE)
@@ -301,7 +275,7 @@ test('mount: right after an Ogg chain change, a new listener gets burstSize: the
     })
     for (const piece of cut(stream, points)) reader.push(piece)
     mount.flush()
-    const late = recordingListener(1, mount)
+    const late = recording(1, mount)
     mount.attach(late.listener)
     const got = Buffer.concat(late.writes)
     const headers = Buffer.concat(previous.slice(0, 2))

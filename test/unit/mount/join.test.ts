@@ -4,46 +4,21 @@
 // the stream, nothing lost, doubled or reordered, with the title that was current for each byte.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { EventEmitter } from 'node:events'
-import type { Socket } from 'node:net'
 import fc from 'fast-check'
 import { SYNC_ANYWHERE } from '../../../lib/formats/sink.js'
-import { Listener, type Framer } from '../../../lib/mount/listener.js'
-import { Mount } from '../../../lib/mount/mount.js'
+import { Listener, type EndReason, type Framer } from '../../../lib/mount/listener.js'
+import { gatherBound, Mount } from '../../../lib/mount/mount.js'
 import { SLICE } from '../../../lib/mount/round.js'
 import { IcyMuxer, SharedFrames } from '../../../lib/shoutcast/mux.js'
 import { IcyDemuxer } from '../../../lib/shoutcast/demux.js'
 import { buildMetadataBlock } from '../../../lib/shoutcast/metadata.js'
 import { Crowd, CROWD_JOINS } from '../../../lib/relay/crowd.js'
+import { recordingListener } from '../../helpers/recording.js'
 
 interface Recorded { listener: Listener, writes: Buffer[], tls: boolean, burstBytes: number, gone: boolean }
 
-/** A listener whose socket records its writes, one entry per system call (a corked start is one). */
 function recording (id: number, mount: Mount, framer: Framer, tls: boolean): Recorded {
-  const writes: Buffer[] = []
-  let corked: Buffer[] | undefined
-  const socket = Object.assign(new EventEmitter(), {
-    encrypted: tls,
-    writableLength: 0,
-    destroyed: false,
-    write (chunk: Buffer) { (corked ?? writes).push(chunk) },
-    cork () { corked = [] },
-    uncork () { if (corked !== undefined) writes.push(Buffer.concat(corked)); corked = undefined },
-    end () {},
-    once () {},
-    setTimeout () {},
-    destroy () {}
-  })
-  const listener = new Listener({
-    id,
-    socket: socket as unknown as Socket,
-    ip: '127.0.0.1',
-    userAgent: '',
-    queueSize: 1 << 30,
-    framer,
-    onEnd: (ended, reason) => { mount.detach(ended, reason) },
-    ending: new Set()
-  })
+  const { listener, writes } = recordingListener({ id, framer, encrypted: tls, onEnd: (ended, reason) => { mount.detach(ended, reason) } })
   return { listener, writes, tls, burstBytes: 0, gone: false }
 }
 
@@ -56,8 +31,11 @@ function steppedDefer (): { defer: (next: () => void) => void, step: () => void 
 type Step = { push: Uint8Array } | { flush: 'live' | 'encrypted' | 'all' } | { join: 'plain' | 'tls' } |
 { leave: number } | { title: true } | { slice: true }
 
-/** Checks one listener's ICY body: the audio is the stream from its start, and after its burst each byte came under its title. */
-function wellServed (r: Recorded, metaint: number, stream: Buffer, titleAt: number[], titles: Buffer[]): boolean {
+/**
+ * Checks one listener's ICY body: the audio is the stream from its start, after its burst each byte came
+ * under its title, and no write after its start carried more than `largest` bytes of audio.
+ */
+function wellServed (r: Recorded, metaint: number, stream: Buffer, titleAt: number[], titles: Buffer[], largest: number): boolean {
   const audio: Buffer[] = []
   let audioLength = 0
   const changes: Array<{ at: number, block: Buffer }> = []
@@ -65,7 +43,11 @@ function wellServed (r: Recorded, metaint: number, stream: Buffer, titleAt: numb
     audio (chunk) { audio.push(chunk); audioLength += chunk.length },
     metadata (block) { changes.push({ at: audioLength, block }) }
   })
-  for (const write of r.writes) demuxer.push(write)
+  for (const [i, write] of r.writes.entries()) {
+    const before = audioLength
+    demuxer.push(write)
+    if (i > 0 && audioLength - before > largest) return false
+  }
   const got = Buffer.concat(audio)
   if (!got.equals(stream.subarray(0, got.length))) return false
   if (!r.gone && got.length !== stream.length) return false
@@ -79,7 +61,7 @@ function wellServed (r: Recorded, metaint: number, stream: Buffer, titleAt: numb
   return true
 }
 
-test('mount: a listener joins without a flush; whatever comes between, every listener gets the stream once, in order, each byte with its title', () => {
+test('mount: a listener joins without a flush; whatever comes between, every listener gets the stream once, in order, each byte with its title, in writes within the gathering bound', () => {
   const step = fc.oneof(
     { arbitrary: fc.record({ push: fc.uint8Array({ minLength: 1, maxLength: 40 }) }), weight: 4 },
     { arbitrary: fc.record({ flush: fc.constantFrom<'live' | 'encrypted' | 'all'>('live', 'encrypted', 'all') }), weight: 2 },
@@ -88,9 +70,13 @@ test('mount: a listener joins without a flush; whatever comes between, every lis
     { arbitrary: fc.record({ title: fc.constant(true as const) }), weight: 1 },
     { arbitrary: fc.record({ slice: fc.constant(true as const) }), weight: 2 }
   )
-  fc.assert(fc.property(fc.integer({ min: 1, max: 24 }), fc.boolean(), fc.array(step, { maxLength: 50 }), (metaint, crowded, steps: Step[]) => {
+  const bound = fc.option(fc.integer({ min: 1, max: 30 }), { nil: undefined })
+  fc.assert(fc.property(fc.integer({ min: 1, max: 24 }), fc.boolean(), bound, fc.array(step, { maxLength: 50 }), (metaint, crowded, gatherBound, steps: Step[]) => {
     const { defer, step: runSlice } = steppedDefer()
-    const mount = new Mount({ burstSize: 1 << 30, onLeave: () => {}, defer })
+    const mount = new Mount({ burstSize: 1 << 30, onLeave: () => {}, defer, gatherBound })
+    // a flush comes once a push took a tier to the bound: one write holds less than the bound and a push more
+    const longestPush = Math.max(0, ...steps.map((s) => 'push' in s ? s.push.length : 0))
+    const largest = gatherBound === undefined ? Infinity : gatherBound + longestPush - 1
     const titles: Buffer[] = [buildMetadataBlock({ title: 'first' })]
     const shared = new SharedFrames()
     const framer = (): Framer => {
@@ -145,9 +131,31 @@ test('mount: a listener joins without a flush; whatever comes between, every lis
     }
     mount.flush()
     const stream = Buffer.concat(pushed)
-    return all.every((r) => wellServed(r, metaint, stream, titleAt, titles) &&
+    return all.every((r) => wellServed(r, metaint, stream, titleAt, titles, largest) &&
       r.listener.bytesSent === (r.gone ? r.listener.bytesSent : stream.length))
   }), { numRuns: 150 })
+})
+
+test('mount: a tier is written at once when it gathered gatherBound bytes (a quarter of queueSize), plain and TLS alike, whatever the interval', () => {
+  assert.equal(gatherBound(4096), 1024)
+  assert.equal(gatherBound(524288), 131072)
+  const mount = new Mount({ burstSize: 1 << 20, onLeave: () => {}, gatherBound: 10 })
+  const onEnd = (ended: Listener, reason: EndReason): void => { mount.detach(ended, reason) }
+  const plain = recordingListener({ id: 0, onEnd })
+  const tls = recordingListener({ id: 1, onEnd, encrypted: true })
+  mount.push(Buffer.from('-'), SYNC_ANYWHERE)
+  mount.attach(plain.listener)
+  mount.attach(tls.listener)
+  mount.flush()
+  // nine bytes wait for the relay's timer; the tenth makes the flush come at once, the next read waits again
+  mount.push(Buffer.from('abcdefghi'), SYNC_ANYWHERE)
+  assert.deepEqual(plain.writes.map(String), ['-'])
+  mount.push(Buffer.from('jk'), SYNC_ANYWHERE)
+  mount.push(Buffer.from('l'), SYNC_ANYWHERE)
+  for (const r of [plain, tls]) assert.deepEqual(r.writes.map(String), ['-', 'abcdefghijk'])
+  // one read larger than the bound goes as it came, in one write
+  mount.push(Buffer.from('m'.repeat(25)), SYNC_ANYWHERE)
+  for (const r of [plain, tls]) assert.deepEqual(r.writes.map(String), ['-', 'abcdefghijk', 'l' + 'm'.repeat(25)])
 })
 
 test('crowd: 100 joins within a second gather the stream for crowdWriteInterval, until a second passes with fewer; a slower trickle never does', () => {

@@ -2,32 +2,15 @@
 // round brings joins it, and every listener still gets every byte once, in order.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { EventEmitter } from 'node:events'
-import type { Socket } from 'node:net'
 import fc from 'fast-check'
 import { SYNC_ANYWHERE } from '../../../lib/formats/sink.js'
 import { Listener } from '../../../lib/mount/listener.js'
 import { Mount } from '../../../lib/mount/mount.js'
 import { Round, SLICE } from '../../../lib/mount/round.js'
+import { recordingListener, type RecordingListener } from '../../helpers/recording.js'
 
-/** A listener whose socket records its writes, one entry per system call a real socket would make. */
-function recording (id: number, onEnd: (listener: Listener) => void = () => {}): { listener: Listener, writes: Buffer[] } {
-  const writes: Buffer[] = []
-  const socket = Object.assign(new EventEmitter(), {
-    writableLength: 0,
-    destroyed: false,
-    write (chunk: Buffer) { writes.push(chunk) },
-    cork () {},
-    uncork () {},
-    end () {},
-    once () {},
-    setTimeout () {},
-    destroy () {}
-  })
-  const listener = new Listener({
-    id, socket: socket as unknown as Socket, ip: '127.0.0.1', userAgent: '', queueSize: 1 << 20, onEnd, ending: new Set()
-  })
-  return { listener, writes }
+function recording (id: number, onEnd: (listener: Listener) => void = () => {}): RecordingListener {
+  return recordingListener({ id, onEnd })
 }
 
 /** The slices a round leaves for later, run when the test says. */
@@ -60,21 +43,24 @@ test('mount: a flush during a round joins it: the listeners the round has not re
   }
 })
 
+const MAX_PART = 16
+
 type Step = { add: Uint8Array } | { slice: true } | { finish: true } | { leave: number } | { join: true }
 
-test('round: every listener gets every part once, in order, whatever comes between slices; a finish leaves none owed', () => {
+test('round: every listener gets every part once, in order, whatever comes between slices, in writes within its bound; a finish leaves none owed', () => {
   const step = fc.oneof(
-    fc.record({ add: fc.uint8Array({ minLength: 1, maxLength: 16 }) }),
+    fc.record({ add: fc.uint8Array({ minLength: 1, maxLength: MAX_PART }) }),
     fc.record({ slice: fc.constant(true as const) }),
     fc.record({ finish: fc.constant(true as const) }),
     fc.record({ leave: fc.nat(40) }),
     fc.record({ join: fc.constant(true as const) })
   )
-  fc.assert(fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 8 }), fc.array(step, { maxLength: 50 }),
-    (count, slice, steps: Step[]) => {
+  const bound = fc.option(fc.integer({ min: 1, max: 30 }), { nil: Infinity })
+  fc.assert(fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 8 }), bound, fc.array(step, { maxLength: 50 }),
+    (count, slice, most, steps: Step[]) => {
       const { defer, step: runSlice } = steppedDefer()
       const streaming = new Set<Listener>()
-      const round = new Round((listener) => streaming.has(listener), defer, slice)
+      const round = new Round((listener) => streaming.has(listener), defer, slice, most)
       const listeners = Array.from({ length: count }, (_, i) => recording(i))
       for (const { listener } of listeners) streaming.add(listener)
       const added: Buffer[] = []
@@ -108,7 +94,8 @@ test('round: every listener gets every part once, in order, whatever comes betwe
         const left = gone.get(listener)
         // one that left got a beginning of the stream and nothing after it left
         if (left !== undefined) return got.length === left && all.subarray(0, left).equals(got)
-        return got.equals(all) && writes.length <= added.length
+        // a part larger than the bound goes alone
+        return got.equals(all) && writes.length <= added.length && writes.every((w) => w.length <= Math.max(most, MAX_PART))
       })
     }))
 })
@@ -128,6 +115,20 @@ test('round: the listeners a pass leaves with every part still get the parts tha
   while (step());
   round.finish()
   assert.deepEqual(listeners.map(({ writes }) => writes.map(String)), [['0', '12'], ['0', '12'], ['01', '2']])
+})
+
+test('round: a listener owed more than the bound gets it in writes of at most the bound, the rest after a turn; a part past the bound goes alone', () => {
+  const { defer, step } = steppedDefer()
+  const streaming = new Set<Listener>()
+  const listeners = [recording(0), recording(1)]
+  for (const { listener } of listeners) streaming.add(listener)
+  const round = new Round((listener) => streaming.has(listener), defer, 1, 4)
+  round.add(Buffer.from('a'), streaming)
+  for (const part of ['bc', 'de', 'f', 'ghijkl', 'm']) round.add(Buffer.from(part), streaming)
+  // the second listener, passed over while the parts came, is owed them all: 'bcdef' would pass the bound
+  while (step());
+  assert.deepEqual(listeners.map(({ writes }) => writes.map(String)), [['a', 'bcde', 'f', 'ghijkl', 'm'], ['abc', 'def', 'ghijkl', 'm']])
+  assert.equal(round.running, false)
 })
 
 test('round: a listener enlisted while a round runs gets the parts added after it, once each', () => {
