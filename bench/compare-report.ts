@@ -161,6 +161,14 @@ export function comparisonTables (runs: ComparisonRun[]): string {
 /** Where a crowd's admission went, for the log of a run: the relay's CPU over it and the kernel's accept queue. */
 export function crowdLine (crowd: Crowd): string {
   const c = crowd.counters
-  return `crowd of ${crowd.seconds.toFixed(2)} s: relay CPU ${crowd.relayCpu.map((cpu) => cpu.toFixed(2)).join(' + ')} s/s; ` +
-    `machine: ${c.ListenOverflows} accept-queue overflows, ${c.TCPSynRetrans} SYNs sent again, ${c.TCPReqQFullDoCookies} SYN cookies`
+  const shares = [
+    `relay CPU ${crowd.relayCpu.map((cpu) => cpu.toFixed(2)).join(' + ')} s/s`,
+    ...(crowd.loadCpu === undefined ? [] : [`load ${crowd.loadCpu.toFixed(2)}`]),
+    ...(crowd.machineCpu === undefined ? [] : [`machine ${crowd.machineCpu.busy.toFixed(2)} of ${crowd.machineCpu.cores} cores`])
+  ]
+  const inBy = crowd.inBySecond === undefined || crowd.inBySecond.length === 0
+    ? ''
+    : `; in by ${crowd.inBySecond.map((n, i) => `${i + 1} s: ${n}`).join(', ')}`
+  return `crowd of ${crowd.seconds.toFixed(2)} s: ${shares.join(', ')}; ` +
+    `machine: ${c.ListenOverflows} accept-queue overflows, ${c.TCPSynRetrans} SYNs sent again, ${c.TCPReqQFullDoCookies} SYN cookies${inBy}`
 }

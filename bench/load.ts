@@ -13,7 +13,7 @@ import { connect, type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { connect as tlsConnect } from 'node:tls'
 import { fileURLToPath } from 'node:url'
-import { latenciesBySample, shares, summarize, type Recording } from './stats.js'
+import { countBySecond, latenciesBySample, shares, summarize, type Recording } from './stats.js'
 import { LOAD_AGENT, type GroupResult, type GroupSpec, type LoadCommand, type LoadReply, type OpenCommand, type WindowResult } from './protocol.js'
 
 const SHARED = Buffer.alloc(256 * 1024)
@@ -443,6 +443,7 @@ async function open (command: OpenCommand): Promise<void> {
       admitted: firstBytes.length,
       timeoutMs: command.admissionTimeoutMs,
       firstByteMs: summarize(firstBytes),
+      inBySecond: countBySecond(firstBytes),
       retries: parts.reduce((sum, p) => sum + p.retries, 0),
       refused: parts.reduce((sum, p) => sum + p.refused, 0),
       fillMs: Math.max(samplesFillMs, ...fromCrowds.map((c) => c.fillMs))

@@ -2,7 +2,7 @@
 // relays' CPU, the listeners' rates and their latency behind the master are taken.
 import { setTimeout as sleep } from 'node:timers/promises'
 import { crowdCounters, readTcpExt, type CrowdCounters } from './netstat.js'
-import { cpuByProcess, treeCpuSeconds, treeRssBytes } from './proc.js'
+import { cpuByProcess, machineCpuSeconds, treeCpuSeconds, treeRssBytes } from './proc.js'
 import type { GroupResult, GroupSpec, RelayReply, WindowResult } from './protocol.js'
 import { startLoad, type RelayUnderTest } from './servers.js'
 import { summarize, type Summary } from './stats.js'
@@ -91,6 +91,31 @@ export interface Crowd {
   relayCpu: number[]
   /** the whole machine's (see bench/netstat.ts) */
   counters: CrowdCounters
+  /** the load's processes' CPU seconds per second (the load shares the relays' cores) */
+  loadCpu?: number
+  /** the machine's busy CPU seconds per second, all cores together, and its cores: busy = cores means no core was idle */
+  machineCpu?: { busy: number, cores: number }
+  /** the crowd's listeners in by the end of each second (all groups) */
+  inBySecond?: number[]
+}
+
+/**
+ * The machine's and the load's CPU per second over the `seconds` since the readings before a crowd, read as
+ * it ends (the load's crowd processes live through it). The machine's CPU time over the wall time gives its cores.
+ */
+function overTheCrowd (machineBefore: { busy: number, total: number }, loadBefore: Map<number, number>, loadPid: number, seconds: number):
+{ loadCpu: number, machineCpu: { busy: number, cores: number } } {
+  const machine = machineCpuSeconds()
+  const wall = machine.total - machineBefore.total
+  const loadAfter = cpuByProcess(loadPid)
+  const loadCpu = [...loadAfter].reduce((sum, [pid, cpu]) => sum + cpu - (loadBefore.get(pid) ?? 0), 0) / seconds
+  return { loadCpu, machineCpu: { busy: (machine.busy - machineBefore.busy) / seconds, cores: Math.round(wall / seconds) } }
+}
+
+/** Per-second counts of several groups added up, the longest setting the length. */
+function sumBySecond (counts: number[][]): number[] {
+  const length = Math.max(0, ...counts.map((c) => c.length))
+  return Array.from({ length }, (_, i) => counts.reduce((sum, c) => sum + (c[i] ?? c.at(-1) ?? 0), 0))
 }
 
 /** CPU seconds per second of each process that lived through the window. */
@@ -113,6 +138,8 @@ export async function measure (relays: RelayUnderTest[], groups: GroupSpec[], op
   try {
     const crowdCpuBefore = relays.map((r) => treeCpuSeconds(r.pid))
     const countersBefore = readTcpExt()
+    const machineBefore = machineCpuSeconds()
+    const loadCrowdBefore = cpuByProcess(load.pid)
     const crowdStart = performance.now()
     const admitted = await load.request<{ type: 'admitted', groups: GroupResult[] }>({
       type: 'open',
@@ -128,7 +155,9 @@ export async function measure (relays: RelayUnderTest[], groups: GroupSpec[], op
     const crowd: Crowd = {
       seconds: crowdSeconds,
       relayCpu: relays.map((r, i) => (treeCpuSeconds(r.pid) - crowdCpuBefore[i]!) / crowdSeconds),
-      counters: crowdCounters(countersBefore, readTcpExt())
+      counters: crowdCounters(countersBefore, readTcpExt()),
+      ...overTheCrowd(machineBefore, loadCrowdBefore, load.pid, (performance.now() - crowdStart) / 1000),
+      inBySecond: sumBySecond(admitted.groups.map((g) => g.inBySecond))
     }
     await sleep(options.warmupMs)
     const profile = options.profile

@@ -17,6 +17,16 @@ export function cpuSeconds (pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND
 }
 
+/**
+ * The machine's busy and total CPU seconds since boot, all cores together: the first line of /proc/stat
+ * (user nice system idle iowait irq softirq steal …, in ticks); idle and iowait are not busy.
+ */
+export function machineCpuSeconds (stat = readFileSync('/proc/stat', 'utf8')): { busy: number, total: number } {
+  const ticks = stat.slice(0, stat.indexOf('\n')).trim().split(/\s+/).slice(1, 9).map(Number)
+  const total = ticks.reduce((a, b) => a + b, 0)
+  return { busy: (total - ticks[3]! - ticks[4]!) / TICKS_PER_SECOND, total: total / TICKS_PER_SECOND }
+}
+
 /** Resident set size in bytes (VmRSS of /proc/PID/status). */
 export function rssBytes (pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')

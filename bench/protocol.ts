@@ -38,6 +38,8 @@ export interface GroupResult {
   timeoutMs: number
   /** ms from the first connect of the crowd to each listener's first audio byte */
   firstByteMs: Summary
+  /** listeners with their first audio byte by the end of each second of the crowd: [by 1 s, by 2 s, …] */
+  inBySecond: number[]
   /** connections tried again after a failure before their first byte */
   retries: number
   /** listeners whose last attempt of the crowd was answered with another status than 200 */

@@ -148,3 +148,9 @@ export function roundSpread (bySampleP50: readonly number[]): { first: number, l
   const last = measured[measured.length - 1]!
   return { first, last, round: last - first }
 }
+
+/** How many of `ms` are at most 1000, 2000, … up to the second that holds the largest (none for none). */
+export function countBySecond (ms: number[]): number[] {
+  const seconds = ms.length === 0 ? 0 : Math.max(1, Math.ceil(Math.max(...ms) / 1000))
+  return Array.from({ length: seconds }, (_, i) => ms.filter((v) => v <= (i + 1) * 1000).length)
+}

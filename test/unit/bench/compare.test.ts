@@ -5,7 +5,7 @@ import { test } from 'node:test'
 import fc from 'fast-check'
 import { comparisonTable, comparisonTables, parseLoads, speedUps, splits, upstreamWarnings, type ComparisonRun, type LoadMode } from '../../../bench/compare-report.js'
 import type { Measured } from '../../../bench/measure.js'
-import { roundSpread, shares, summarize } from '../../../bench/stats.js'
+import { countBySecond, roundSpread, shares, summarize } from '../../../bench/stats.js'
 import { spreadLines } from '../../../bench/report.js'
 
 test('shares: every listener in exactly one process, the shares one apart at most', () => {
@@ -32,7 +32,7 @@ function run (server: string, figures: { n: number, admissionMs: number, admitte
   const measured: Measured = {
     relays: [{ server: 'cli', backlog: 4096, cpu: figures.cpu, idleCpu: figures.idleCpu, idleRssBytes: 0, rssBytes: figures.n * 2048, rss: summarize([0]) }],
     admission: [{
-      label: server, n: figures.n, admitted: figures.admitted ?? figures.n, timeoutMs: 60000, firstByteMs: summarize([1, figures.admissionMs]), retries: 0, refused: 0, fillMs: 0
+      label: server, n: figures.n, admitted: figures.admitted ?? figures.n, timeoutMs: 60000, firstByteMs: summarize([1, figures.admissionMs]), inBySecond: countBySecond([1, figures.admissionMs]), retries: 0, refused: 0, fillMs: 0
     }],
     window: [{ label: server, seconds: 30, starved: 0, dropped: 0, rate: summarize([16000]), latencyMs: summarize([10, 40]) }],
     loadCpu: 0.2,
@@ -91,4 +91,16 @@ test('the first and the last sample to join: the wait before a round of writes a
     'cli at 5000 plain: latency p50 of the first sample to join 5.3 ms, of the last 95.5 ms (the round of writes from one to the other: 90.3 ms)'
   ])
   assert.ok(comparisonTables([withSamples]).includes('the round of writes from one to the other: 90.3 ms'))
+})
+
+test('countBySecond: how many values are in by the end of each second, to the second of the largest', () => {
+  assert.deepEqual(countBySecond([]), [])
+  assert.deepEqual(countBySecond([0, 1000, 1000.5, 2999, 3001]), [2, 3, 4, 5])
+  assert.deepEqual(countBySecond([0]), [1])
+  fc.assert(fc.property(fc.array(fc.double({ min: 0, max: 20000, noNaN: true }), { minLength: 1 }), (ms) => {
+    const counts = countBySecond(ms)
+    assert.equal(counts.at(-1), ms.length)
+    for (const [i, n] of counts.entries()) assert.equal(n, ms.filter((v) => v <= (i + 1) * 1000).length)
+    assert.ok(counts.every((n, i) => i === 0 || n >= counts[i - 1]!))
+  }))
 })
