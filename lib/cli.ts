@@ -12,7 +12,7 @@ import { relayMachineQueries, workerMachineLink } from './cluster/link.js'
 import { addedPrimaryRelay, workerHlsOrigin, workerMirror, workerOptions, type ClusterLink } from './cluster/split.js'
 import { loadTls, type TlsCredentials } from './cli/tls.js'
 import { RequestsAtDebug } from './cli/logging.js'
-import { setServingV8Options } from './cli/v8.js'
+import { CrowdYoungGeneration, setServingV8Options } from './cli/v8.js'
 import { readIcecastConfig, type IcecastConfig } from './config/icecast.js'
 import type { ListenSocket, TlsFiles } from './config/listen.js'
 import { DEFAULT_LOG_LEVEL, type LogLevel } from './config/logging.js'
@@ -125,6 +125,11 @@ async function serve (options: RelayPluginOptions, sockets: ListenSockets, loggi
   }
   const app = Fastify(sockets.first.tls === true ? { ...settings, https: {} } as FastifyHttpOptions<http.Server> : settings)
   if (logging.v8Options.length > 0) app.log.info(`V8 options set by the CLI: ${logging.v8Options.join(' ')} (Node options of your own replace them)`)
+  if (logging.v8Options.includes('--optimize-for-size')) {
+    const youngGeneration = new CrowdYoungGeneration((message) => { app.log.info(message) })
+    sockets.onConnection(() => { youngGeneration.connected() })
+    app.addHook('onClose', async () => { youngGeneration.stop() })
+  }
   await app.register(fastifyIcecastRelay, options)
   if (closing !== undefined) app.addHook('onClose', async () => { closing() })
   sockets.closeWith(app)

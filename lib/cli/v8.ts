@@ -1,6 +1,7 @@
 // V8's options for a relay of thousands of listeners, set by the CLI itself: `icecast-relay --config` as a user
 // runs it needs no node flag to remember (docs/performance.md, "Memory").
 import v8 from 'node:v8'
+import { Crowd, CROWD_WINDOW_MS } from '../relay/crowd.js'
 
 /**
  * `--optimize-for-size`: V8 keeps its young generation at a few MB and runs its memory reducer whatever the
@@ -25,4 +26,48 @@ export function setServingV8Options (): readonly string[] {
   const options = v8OptionsToSet(process.execArgv, process.env)
   if (options.length > 0) v8.setFlagsFromString(options.join(' '))
   return options
+}
+
+/**
+ * While a crowd connects, V8's young generation may grow as with Node's defaults, and goes back to
+ * `--optimize-for-size` once a crowd's window passes without one. Kept small, a crowd of 10,000 made V8 collect
+ * it about a hundred times a second, each collection scanning every listener the old generation holds: 0.6 s of
+ * a 4 s admission; grown, 0.35 s, and the steady state after it kept its 2.5 KiB per listener
+ * (docs/performance.md, "A crowd lets the young generation grow"). V8 reads the option at each collection
+ * and resize; its ceiling is Node's default, since the CLI sets the option after V8 started.
+ */
+export class CrowdYoungGeneration {
+  readonly #crowd = new Crowd()
+  readonly #setFlags: (flags: string) => void
+  readonly #log: (message: string) => void
+  #timer: NodeJS.Timeout | undefined
+
+  constructor (log: (message: string) => void, setFlags = (flags: string): void => { v8.setFlagsFromString(flags) }) {
+    this.#log = log
+    this.#setFlags = setFlags
+  }
+
+  /** A connection came: a crowd's first lets the young generation grow, and a timer watches for its end. */
+  connected (now = performance.now()): void {
+    this.#crowd.joined(now)
+    if (this.#timer !== undefined || !this.#crowd.active(now)) return
+    this.#setFlags('--no-optimize-for-size')
+    this.#log('a crowd connects: V8\'s young generation may grow until it has joined')
+    this.#timer = setInterval(() => { this.settle() }, CROWD_WINDOW_MS).unref()
+  }
+
+  /** Once no crowd connects any more: the young generation is kept small again. */
+  settle (now = performance.now()): void {
+    if (this.#timer === undefined || this.#crowd.active(now)) return
+    clearInterval(this.#timer)
+    this.#timer = undefined
+    this.#setFlags('--optimize-for-size')
+    this.#log('the crowd has joined: V8\'s young generation is kept small again (--optimize-for-size)')
+  }
+
+  /** No timer left behind on close; the option stays as it is, as the process ends. */
+  stop (): void {
+    clearInterval(this.#timer)
+    this.#timer = undefined
+  }
 }

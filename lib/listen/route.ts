@@ -5,7 +5,8 @@ import type { RegistryCore } from '../relay/registry.js'
 import { sendUnauthorized } from '../auth.js'
 import type { Admission, ListenerGate } from './gate.js'
 import type { MachineSlots } from './slots.js'
-import { LISTENER_SAFETY_HEADERS, listenerContentType, listenerHead } from '../mount/headers.js'
+import { LISTENER_SAFETY_HEADERS, listenerContentType } from '../mount/headers.js'
+import { ListenerHeads } from './heads.js'
 import { Listener, endAndClose } from '../mount/listener.js'
 import { releaseHttpState } from './release.js'
 import { percentDecoded } from '../http.js'
@@ -83,6 +84,7 @@ export function overLimit (registry: RegistryCore, relay: Relay, others: OtherLi
  */
 export function listenerRoute (app: FastifyInstance, registry: RegistryCore, options: ListenerRouteOptions): void {
   const others = options.others ?? NO_OTHERS
+  const heads = new ListenerHeads()
   async function serve (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     const localMount = mountOfUrl(request.raw.url ?? '/', options.prefix)
     const relay = localMount === undefined ? undefined : registry.find(localMount)
@@ -142,7 +144,7 @@ export function listenerRoute (app: FastifyInstance, registry: RegistryCore, opt
     }
     const place: ListenerPlace<Relay> = { relay: served }
     const framing = request.method === 'GET' ? registry.listenerFraming(place, request.headers) : undefined
-    const head = listenerHead({
+    const head = heads.of(served, {
       server: options.server,
       contentType: listenerContentType(served.head?.headers),
       stream: served.streamHeaders(),

@@ -1,7 +1,7 @@
 /** joins within one window that make a crowd: far above the few a second of a mount's ordinary life */
 export const CROWD_JOINS = 100
 
-const WINDOW_MS = 1000
+export const CROWD_WINDOW_MS = 1000
 
 /**
  * Whether listeners are joining a mount in a crowd now, from the times of their joins. While one does, the
@@ -17,15 +17,20 @@ export class Crowd {
   #until = -Infinity
 
   joined (now = performance.now()): void {
-    if (now - this.#windowStart >= WINDOW_MS) {
+    if (now - this.#windowStart >= CROWD_WINDOW_MS) {
       this.#windowStart = now
       this.#joins = 0
     }
-    if (++this.#joins >= CROWD_JOINS) this.#until = now + WINDOW_MS
+    if (++this.#joins >= CROWD_JOINS) this.#until = now + CROWD_WINDOW_MS
+  }
+
+  /** Whether a crowd joins now: a window with CROWD_JOINS joins ended less than a window ago, or runs. */
+  active (now = performance.now()): boolean {
+    return now < this.#until
   }
 
   /** `base` (`limits.writeInterval`), or `crowd` when longer while a crowd joins */
   writeInterval (base: number, crowd: number, now = performance.now()): number {
-    return now < this.#until ? Math.max(base, crowd) : base
+    return this.active(now) ? Math.max(base, crowd) : base
   }
 }

@@ -244,6 +244,7 @@ export class Relay implements RelayView {
   readonly #tlsFlush = new FlushTimer(() => this.mount.flushEncrypted())
   /** listeners joining fast: the stream is gathered longer for those already in */
   readonly #crowd = new Crowd()
+  #streamHeaders: { upstream: Record<string, string> | undefined, def: ResolvedRelay, headers: Readonly<Record<string, string>> } | undefined
   readonly #waiters = new Set<(live: boolean) => void>()
   readonly #ctx: RelayContext
   /** the extensions' taps on the stream, made as the relay starts */
@@ -282,9 +283,17 @@ export class Relay implements RelayView {
     return this.#head
   }
 
-  /** The stream headers listeners get: the upstream's, with the relay's own overrides. */
-  streamHeaders (): Record<string, string> {
-    return overriddenStreamHeaders(streamHeaders(this.#head?.headers ?? {}), this.def)
+  /**
+   * The stream headers listeners get: the upstream's, with the relay's own overrides. Kept until the head or the
+   * definition changes, as every listener of a crowd asks; frozen, as the same object answers them all.
+   */
+  streamHeaders (): Readonly<Record<string, string>> {
+    const memo = this.#streamHeaders
+    const upstream = this.#head?.headers
+    if (memo !== undefined && memo.upstream === upstream && memo.def === this.#def) return memo.headers
+    const headers = Object.freeze(overriddenStreamHeaders(streamHeaders(upstream ?? {}), this.#def))
+    this.#streamHeaders = { upstream, def: this.#def, headers }
+    return headers
   }
 
   /** Bytes of recent stream a new listener gets: the relay's own setting, else the server's. */

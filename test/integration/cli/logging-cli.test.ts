@@ -7,6 +7,7 @@ import { test } from 'node:test'
 import { openListener } from '../../helpers/listen.js'
 import { freePort, httpGet, makeTempDir, runOk, spawnTracked, START_TIMEOUT_MS, waitFor } from '../../helpers/procs.js'
 import { scriptedUpstream } from '../../helpers/scripted.js'
+import { CROWD_JOINS } from '../../../lib/relay/crowd.js'
 
 const ROOT = new URL('../../..', import.meta.url).pathname
 const CLI = join(ROOT, 'dist/cli.js')
@@ -20,16 +21,27 @@ function logLines (output: string): LogLine[] {
   return output.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as LogLine)
 }
 
+/** `n` listeners of `url` at once, each reading its first audio byte, then all closed. */
+async function crowdOf (url: string, n: number): Promise<void> {
+  const listeners = Array.from({ length: n }, () => openListener(url))
+  try {
+    await Promise.all(listeners.map(async (listener) => { assert.equal((await listener.head).status, 200) }))
+  } finally {
+    await Promise.all(listeners.map(async (listener) => { await listener.close() }))
+  }
+}
+
 /**
  * Runs the CLI relaying a scripted upstream's /live with `logging` in its config and `env`; one listener gets
- * a chunk, /status-json.xsl and an unknown path are asked, then SIGTERM. Resolves with its log lines.
+ * a chunk (or `crowd` listeners join at once), /status-json.xsl and an unknown path are asked, then SIGTERM.
+ * Resolves with its log lines.
  */
-async function runOnce (logging: string, env: NodeJS.ProcessEnv): Promise<LogLine[]> {
+async function runOnce (logging: string, env: NodeJS.ProcessEnv, crowd = 0): Promise<LogLine[]> {
   const upstream = await scriptedUpstream()
   const port = await freePort()
   const file = join(dir, `config-${port}.xml`)
   writeFileSync(file, `<icecast><listen-socket><port>${port}</port><bind-address>127.0.0.1</bind-address></listen-socket>
-  <limits><burst-size>0</burst-size></limits>${logging}
+  <limits><burst-size>0</burst-size><clients>1000</clients></limits>${logging}
   <relay><server>127.0.0.1</server><port>${upstream.port}</port><mount>/live</mount></relay></icecast>`)
   const proc = spawnTracked(process.execPath, [CLI, '--config', file], { env })
   try {
@@ -42,6 +54,13 @@ async function runOnce (logging: string, env: NodeJS.ProcessEnv): Promise<LogLin
     upstream.push(Buffer.from('a chunk'))
     await listener.waitForBytes(7)
     await listener.close()
+    if (crowd > 0) {
+      await crowdOf(`${base}/live`, crowd)
+      // the line of the crowd's end, if one comes, comes a window or two after it
+      const until = Date.now() + 5000
+      await waitFor(() => Date.now() > until || logLines(proc.output()).some((line) => line.msg.startsWith('the crowd has joined')),
+        { timeoutMs: 6000 })
+    }
     assert.equal((await httpGet(`${base}/nowhere`)).status, 404)
     proc.child.kill('SIGTERM')
     assert.deepEqual(await proc.exited, { code: 0, signal: null }, proc.output())
@@ -76,9 +95,17 @@ test('<loglevel>4</loglevel> (debug): every request\'s lines, at debug; <logleve
   assert.deepEqual(warn.filter((line) => line.level < 40), [])
 })
 
-test('Node options of the user\'s (NODE_OPTIONS) win: the CLI sets no V8 option', async () => {
-  const lines = await runOnce('', { ...process.env, NODE_OPTIONS: '--max-old-space-size=512' })
-  assert.ok(!lines.some((line) => line.msg.startsWith('V8 options')), lines.map((line) => line.msg).join('\n'))
+test('a crowd of connections lets V8\'s young generation grow while it joins, then keeps it small again, with a line each', async () => {
+  const messages = (await runOnce('', NO_NODE_OPTIONS, CROWD_JOINS + 20)).map((line) => line.msg)
+  const grow = messages.indexOf('a crowd connects: V8\'s young generation may grow until it has joined')
+  const small = messages.indexOf('the crowd has joined: V8\'s young generation is kept small again (--optimize-for-size)')
+  assert.ok(grow !== -1 && small > grow, messages.join('\n'))
+  assert.equal(messages.filter((msg) => msg.startsWith('a crowd connects')).length, 1, 'once for the crowd')
+})
+
+test('Node options of the user\'s (NODE_OPTIONS) win: the CLI sets no V8 option, even for a crowd', async () => {
+  const lines = await runOnce('', { ...process.env, NODE_OPTIONS: '--max-old-space-size=512' }, CROWD_JOINS + 20)
+  assert.ok(!lines.some((line) => line.msg.startsWith('V8 options') || line.msg.includes('young generation')), lines.map((line) => line.msg).join('\n'))
 })
 
 /**
@@ -97,6 +124,33 @@ const young = v8.getHeapSpaceStatistics().find((space) => space.space_name === '
 process.stdout.write(JSON.stringify({ set, youngMB: young / 1048576 }))
 `
 
+/**
+ * The CLI's V8 options, then a crowd's connections through CrowdYoungGeneration: the young generation (MB) as
+ * the crowd joins, and after the crowd has joined with the same allocations going on (at most 20 times those
+ * of the crowd, until it is 4 MB or less).
+ */
+const CROWD_THEN_STEADY = `import v8 from 'node:v8'
+import { CrowdYoungGeneration, setServingV8Options } from ${JSON.stringify(join(ROOT, 'dist/cli/v8.js'))}
+setServingV8Options()
+const youngMB = () => v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space').space_size / 1048576
+const generation = new CrowdYoungGeneration(() => {})
+const kept = []
+const allocate = () => {
+  for (let round = 0; round < 40; round++) {
+    for (let i = 0; i < 5000; i++) kept.push({ buffer: Buffer.allocUnsafe(64), list: new Array(20).fill(i), text: 'x' + i })
+    if (kept.length > 60000) kept.splice(0, 20000)
+  }
+}
+for (let i = 0; i < ${CROWD_JOINS + 50}; i++) generation.connected(i)
+allocate()
+const crowd = youngMB()
+generation.settle(10000)
+// V8 gives the young generation back over its next collections, not at once
+let rounds = 0
+do allocate(); while (youngMB() > 4 && ++rounds < 20)
+process.stdout.write(JSON.stringify({ crowd, after: youngMB() }))
+`
+
 test('the V8 option set at start acts as on node\'s command line: a crowd leaves V8\'s young generation small', async () => {
   const script = join(dir, 'crowd.mjs')
   writeFileSync(script, CROWD)
@@ -109,4 +163,12 @@ test('the V8 option set at start acts as on node\'s command line: a crowd leaves
   assert.ok(defaults.youngMB >= 16, `Node's defaults grow it: ${defaults.youngMB} MB`)
   assert.ok(byFlag.youngMB <= 4, `--optimize-for-size keeps it small: ${byFlag.youngMB} MB`)
   assert.ok(bySelf.youngMB <= 4, `set by the CLI: ${bySelf.youngMB} MB`)
+})
+
+test('while a crowd joins, the young generation grows as with Node\'s defaults; once it has joined, it is small again', async () => {
+  const script = join(dir, 'crowd-then-steady.mjs')
+  writeFileSync(script, CROWD_THEN_STEADY)
+  const { crowd, after } = JSON.parse((await runOk(process.execPath, [script], { env: NO_NODE_OPTIONS })).toString()) as { crowd: number, after: number }
+  assert.ok(crowd >= 16, `grown during the crowd: ${crowd} MB`)
+  assert.ok(after <= 4, `small again after it: ${after} MB`)
 })
