@@ -126,8 +126,9 @@ async function serve (options: RelayPluginOptions, sockets: ListenSockets, loggi
   const app = Fastify(sockets.first.tls === true ? { ...settings, https: {} } as FastifyHttpOptions<http.Server> : settings)
   if (logging.v8Options.length > 0) app.log.info(`V8 options set by the CLI: ${logging.v8Options.join(' ')} (Node options of your own replace them)`)
   if (logging.v8Options.includes('--optimize-for-size')) {
-    const youngGeneration = new CrowdYoungGeneration((message) => { app.log.info(message) })
-    sockets.onConnection(() => { youngGeneration.connected() })
+    // requests, not connections: a peer that only connects cannot keep the young generation grown
+    const youngGeneration = new CrowdYoungGeneration((message) => { app.log.debug(message) })
+    app.addHook('onRequest', (_request, _reply, done) => { youngGeneration.connected(); done() })
     app.addHook('onClose', async () => { youngGeneration.stop() })
   }
   await app.register(fastifyIcecastRelay, options)

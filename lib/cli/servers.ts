@@ -46,8 +46,6 @@ export class ListenSockets {
   readonly #more: AnyServer[] = []
   /** TCP connections of TLS sockets whose handshake has not ended: no HTTP server knows them yet */
   readonly #handshaking = new Map<string, Socket>()
-  /** called on each connection of every socket */
-  readonly #connected: Array<() => void> = []
   #closed: Promise<unknown> | undefined
 
   /** `tls`: the credentials of the sockets that have `tls` (required if one has) */
@@ -74,13 +72,7 @@ export class ListenSockets {
     server.requestTimeout = settings.requestTimeout
     server.setTimeout(settings.connectionTimeout)
     if (settings.maxRequestsPerSocket !== null && settings.maxRequestsPerSocket > 0) server.maxRequestsPerSocket = settings.maxRequestsPerSocket
-    server.on('connection', () => { for (const connected of this.#connected) connected() })
     return server
-  }
-
-  /** Calls `connected` on each connection of every socket, whether its server is made yet or not. */
-  onConnection (connected: () => void): void {
-    this.#connected.push(connected)
   }
 
   #https (handler: Handler): https.Server {

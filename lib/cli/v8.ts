@@ -29,12 +29,13 @@ export function setServingV8Options (): readonly string[] {
 }
 
 /**
- * While a crowd connects, V8's young generation may grow as with Node's defaults, and goes back to
- * `--optimize-for-size` once a crowd's window passes without one. Kept small, a crowd of 10,000 made V8 collect
- * it about a hundred times a second, each collection scanning every listener the old generation holds: 0.6 s of
- * a 4 s admission; grown, 0.35 s, and the steady state after it kept its 2.5 KiB per listener
- * (docs/performance.md, "A crowd lets the young generation grow"). V8 reads the option at each collection
- * and resize; its ceiling is Node's default, since the CLI sets the option after V8 started.
+ * While a crowd connects (CROWD_JOINS requests within a second), V8's young generation may grow as with Node's
+ * defaults, and goes back to `--optimize-for-size` once a crowd's window passes without one. Kept small through a
+ * crowd of 10,000, the young generation was collected about 120 times a second, 0.6 s of the crowd's CPU; let
+ * grow, 0.35 s, and the steady state after it kept its 1–1.4 KiB per listener (docs/performance.md, "Admission
+ * of 10,000 within 3 s"). V8 reads the option at each collection and resize; its ceiling is Node's default,
+ * since the CLI sets the option after V8 started, and it gives the young generation back over its next
+ * collections once the option is set again.
  */
 export class CrowdYoungGeneration {
   readonly #crowd = new Crowd()
@@ -47,7 +48,7 @@ export class CrowdYoungGeneration {
     this.#setFlags = setFlags
   }
 
-  /** A connection came: a crowd's first lets the young generation grow, and a timer watches for its end. */
+  /** A request came: a crowd's first lets the young generation grow, and a timer watches for its end. */
   connected (now = performance.now()): void {
     this.#crowd.joined(now)
     if (this.#timer !== undefined || !this.#crowd.active(now)) return

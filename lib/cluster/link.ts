@@ -144,8 +144,9 @@ export function relayMachineQueries (primary: LocalRelays, upstreamSide: Upstrea
     }
     let decided = ledger.decide(worker.id, message, true)
     if ('recall' in decided) {
-      // one that ends during the recall is forgotten by the ledger, which then gives it nothing (see PlaceLedger)
       await recall(decided)
+      // one whose channel closed during the recall gets no answer; one that ended gets nothing either (see PlaceLedger)
+      if (gone(worker)) return
       decided = ledger.decide(worker.id, message, false)
     }
     if (message.seq !== 0) reply(worker, message.seq, decided)

@@ -1,7 +1,7 @@
 import { NO_SYNC } from '../formats/sink.js'
 import { BurstRing } from './burst.js'
 import type { EndReason, Listener } from './listener.js'
-import { Round, SLICE, type Defer } from './round.js'
+import { Round, type Defer } from './round.js'
 import { Tier } from './tier.js'
 
 /**
@@ -11,7 +11,8 @@ import { Tier } from './tier.js'
  * byte, so a listener that keeps pace still holds most of a large write when the next one comes. With
  * writes of a quarter, a healthy listener can lag three writes behind (a pause of the machine, a crowd
  * keeping the thread busy) before it nears the limit, however long the stream is gathered and however
- * fast it comes.
+ * fast it comes. A round of writes (round.ts) still carries all a listener is owed: bounded per write, a
+ * mount of thousands with a small `queueSize` fell behind its stream for good (test/unit/mount/round.test.ts).
  */
 export function gatherBound (queueSize: number): number {
   return Math.floor(queueSize / 4)
@@ -66,7 +67,7 @@ export class Mount {
     this.burst = new BurstRing(init.burstSize)
     this.#gatherBound = init.gatherBound ?? Infinity
     this.#onLeave = init.onLeave
-    this.#round = new Round((listener) => this.#live.listeners.has(listener), init.defer, SLICE, this.#gatherBound)
+    this.#round = new Round((listener) => this.#live.listeners.has(listener), init.defer)
   }
 
   /** the listeners that are no slave's relay connection: what the stats and the limits count */

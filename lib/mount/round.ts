@@ -18,15 +18,11 @@ const afterIo: Defer = (next) => { setImmediate(next) }
  * wait about two rounds. Between slices the event loop reads the upstream, and what it brings joins the
  * round: each listener's write carries everything it lacks so far, and the listeners the round passed
  * before it came get it in a pass of their own at the round's end. So nothing waits much more than one
- * round, with fewer writes, and every listener gets every part once, in order. One write carries at most
- * `bound` bytes of parts (one part at least): a listener owed more gets the rest in the next pass, after a
- * turn in which its socket can take what it was sent (see gatherBound).
+ * round, with fewer writes, and every listener gets every part once, in order.
  */
 export class Round {
   /** what the round carries: one chunk per flush since it began, in order */
   #parts: Buffer[] = []
-  /** where each of `#parts` ends, in bytes from the start of the first */
-  #ends: number[] = []
   /** the listeners of this pass, in order, and how many of `#parts` each has had */
   readonly #order: Listener[] = []
   readonly #had: number[] = []
@@ -40,15 +36,13 @@ export class Round {
   #writing = false
   readonly #defer: Defer
   readonly #slice: number
-  readonly #bound: number
   readonly #streaming: (listener: Listener) => boolean
 
   /** `streaming`: whether a listener still gets the stream (it may leave between slices) */
-  constructor (streaming: (listener: Listener) => boolean, defer: Defer = afterIo, slice = SLICE, bound = Infinity) {
+  constructor (streaming: (listener: Listener) => boolean, defer: Defer = afterIo, slice = SLICE) {
     this.#streaming = streaming
     this.#defer = defer
     this.#slice = slice
-    this.#bound = bound
   }
 
   get running (): boolean {
@@ -61,7 +55,6 @@ export class Round {
    */
   add (chunk: Buffer, listeners: Iterable<Listener>): void {
     this.#parts.push(chunk)
-    this.#ends.push((this.#ends.at(-1) ?? 0) + chunk.length)
     this.#joined.clear()
     if (this.#parts.length > 1) return
     for (const listener of listeners) {
@@ -118,10 +111,9 @@ export class Round {
         const had = this.#had[i]!
         const total = this.#parts.length
         if (had === total || !this.#streaming(listener)) continue
-        const upto = this.#upto(had)
         // counted before the write: a part that a hook run from inside it adds is still owed
-        this.#had[i] = upto
-        listener.send(this.#from(had, upto))
+        this.#had[i] = total
+        listener.send(this.#from(had))
         written++
       }
     } finally {
@@ -158,29 +150,16 @@ export class Round {
     this.#next = 0
     // the parts every listener left has had are kept no longer
     this.#parts = this.#parts.slice(least)
-    const dropped = least === 0 ? 0 : this.#ends[least - 1]!
-    this.#ends = this.#ends.slice(least).map((end) => end - dropped)
     for (let i = 0; i < kept; i++) this.#had[i] = this.#had[i]! - least
     this.#joined.clear()
   }
 
-  /** How many parts a listener that had `had` of them has after its next write: all, unless that passes `#bound`. */
-  #upto (had: number): number {
-    const ends = this.#ends
-    const start = had === 0 ? 0 : ends[had - 1]!
-    if (ends.at(-1)! - start <= this.#bound) return ends.length
-    let upto = had + 1
-    while (upto < ends.length && ends[upto]! - start <= this.#bound) upto++
-    return upto
-  }
-
-  /** `#parts` from `had` to `upto` as one chunk, shared by the listeners that had as many */
-  #from (had: number, upto: number): Buffer {
+  #from (had: number): Buffer {
     const parts = this.#parts
-    if (upto === had + 1) return parts[had]!
+    if (had === parts.length - 1) return parts[had]!
     let joined = this.#joined.get(had)
     if (joined === undefined) {
-      joined = Buffer.concat(had === 0 && upto === parts.length ? parts : parts.slice(had, upto))
+      joined = Buffer.concat(had === 0 ? parts : parts.slice(had))
       this.#joined.set(had, joined)
     }
     return joined

@@ -71,6 +71,8 @@ async function runOnce (logging: string, env: NodeJS.ProcessEnv, crowd = 0): Pro
   }
 }
 
+const DEBUG = '<logging><loglevel>4</loglevel></logging>'
+
 const requestLines = (lines: LogLine[]): LogLine[] => lines.filter((line) => /^(incoming request|request completed|Route )/.test(line.msg))
 
 test('by default (Icecast\'s <loglevel> 3, info) a request logs nothing; the relay\'s events, the listening sockets and the V8 options do', async () => {
@@ -84,7 +86,7 @@ test('by default (Icecast\'s <loglevel> 3, info) a request logs nothing; the rel
 })
 
 test('<loglevel>4</loglevel> (debug): every request\'s lines, at debug; <loglevel>2</loglevel> (warn): no info line', async () => {
-  const debug = requestLines(await runOnce('<logging><loglevel>4</loglevel></logging>', NO_NODE_OPTIONS))
+  const debug = requestLines(await runOnce(DEBUG, NO_NODE_OPTIONS))
   assert.ok(debug.length > 0)
   assert.ok(debug.every((line) => line.level === 20), JSON.stringify(debug))
   const urls = debug.filter((line) => line.msg === 'incoming request').map((line) => line.req?.url)
@@ -95,8 +97,8 @@ test('<loglevel>4</loglevel> (debug): every request\'s lines, at debug; <logleve
   assert.deepEqual(warn.filter((line) => line.level < 40), [])
 })
 
-test('a crowd of connections lets V8\'s young generation grow while it joins, then keeps it small again, with a line each', async () => {
-  const messages = (await runOnce('', NO_NODE_OPTIONS, CROWD_JOINS + 20)).map((line) => line.msg)
+test('a crowd of requests lets V8\'s young generation grow while it joins, then keeps it small again, with a line each at debug', async () => {
+  const messages = (await runOnce(DEBUG, NO_NODE_OPTIONS, CROWD_JOINS + 20)).map((line) => line.msg)
   const grow = messages.indexOf('a crowd connects: V8\'s young generation may grow until it has joined')
   const small = messages.indexOf('the crowd has joined: V8\'s young generation is kept small again (--optimize-for-size)')
   assert.ok(grow !== -1 && small > grow, messages.join('\n'))
@@ -104,7 +106,7 @@ test('a crowd of connections lets V8\'s young generation grow while it joins, th
 })
 
 test('Node options of the user\'s (NODE_OPTIONS) win: the CLI sets no V8 option, even for a crowd', async () => {
-  const lines = await runOnce('', { ...process.env, NODE_OPTIONS: '--max-old-space-size=512' }, CROWD_JOINS + 20)
+  const lines = await runOnce(DEBUG, { ...process.env, NODE_OPTIONS: '--max-old-space-size=512' }, CROWD_JOINS + 20)
   assert.ok(!lines.some((line) => line.msg.startsWith('V8 options') || line.msg.includes('young generation')), lines.map((line) => line.msg).join('\n'))
 })
 

@@ -74,9 +74,10 @@ test('mount: a listener joins without a flush; whatever comes between, every lis
   fc.assert(fc.property(fc.integer({ min: 1, max: 24 }), fc.boolean(), bound, fc.array(step, { maxLength: 50 }), (metaint, crowded, gatherBound, steps: Step[]) => {
     const { defer, step: runSlice } = steppedDefer()
     const mount = new Mount({ burstSize: 1 << 30, onLeave: () => {}, defer, gatherBound })
-    // a flush comes once a push took a tier to the bound: one write holds less than the bound and a push more
+    // a flush comes once a push took a tier to the bound: one write holds less than the bound and a push more,
+    // unless a round in slices runs, which carries all a listener is owed (round.test.ts: it keeps up so)
     const longestPush = Math.max(0, ...steps.map((s) => 'push' in s ? s.push.length : 0))
-    const largest = gatherBound === undefined ? Infinity : gatherBound + longestPush - 1
+    const largest = gatherBound === undefined || crowded ? Infinity : gatherBound + longestPush - 1
     const titles: Buffer[] = [buildMetadataBlock({ title: 'first' })]
     const shared = new SharedFrames()
     const framer = (): Framer => {
