@@ -12,7 +12,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { connect, type Socket } from 'node:net'
 import { setPriority } from 'node:os'
 import { performance } from 'node:perf_hooks'
-import { connect as tlsConnect } from 'node:tls'
+import { connect as tlsConnect, TLSSocket } from 'node:tls'
 import { fileURLToPath } from 'node:url'
 import { countBySecond, latenciesBySample, shares, summarize, type Recording } from './stats.js'
 import { LOAD_AGENT, type GroupResult, type GroupSpec, type LoadCommand, type LoadReply, type OpenCommand, type WindowResult } from './protocol.js'
@@ -332,7 +332,7 @@ function runCrowd (): void {
       const seconds = (performance.now() - windowStartedAt) / 1000
       answer({ type: 'window', groups: groups.map((g) => windowOf(g.label, g.conns, seconds)) })
     } else if (message.type === 'close') {
-      for (const group of groups) for (const conn of group.conns) conn.socket?.destroy()
+      for (const group of groups) for (const conn of group.conns) closeWithReset(conn.socket)
       process.disconnect()
     }
   })
@@ -503,8 +503,19 @@ async function windowEnd (bytesPerSecond: number): Promise<void> {
   send({ type: 'window', groups: results })
 }
 
+/**
+ * Ends a listener at the end of a run with a reset instead of a FIN: a load that closes first keeps each local
+ * port in TIME_WAIT for a minute, and the 10,000 of one server's run would hold a third of Linux's default
+ * ephemeral range (32768–60999) while the next server's crowd connects. A TLS socket ends as it is.
+ */
+function closeWithReset (socket: Socket | undefined): void {
+  if (socket === undefined || socket.destroyed) return
+  if (socket instanceof TLSSocket) socket.destroy()
+  else socket.resetAndDestroy()
+}
+
 function closeAll (): void {
-  for (const conn of [reference, ...sampled.flatMap((s) => s.conns)]) conn?.socket?.destroy()
+  for (const conn of [reference, ...sampled.flatMap((s) => s.conns)]) closeWithReset(conn?.socket)
   for (const child of crowds) child.send({ type: 'close' } satisfies CrowdMessage)
   send({ type: 'closed' })
   process.disconnect()
