@@ -250,7 +250,8 @@ export const LimitsSchema = Type.Object({
   // A crowd joining
   /**
    * seconds the stream is gathered for the listeners already in while a crowd joins a mount (100 listeners
-   * within a second), when longer than `writeInterval`; 0: `writeInterval` always
+   * within a second), or while the mount's writes take 40 % of a second, when longer than `writeInterval`;
+   * 0: `writeInterval` always
    */
   crowdWriteInterval: defaulted(Type.Number({ minimum: 0, maximum: 10 }), 0.5),
   /** wrong Basic credentials a client address may send to the admin routes or the stream list within `authWindow` */

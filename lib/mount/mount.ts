@@ -95,6 +95,11 @@ export class Mount {
     if (this.#encrypted.gathered >= this.#gatherBound) this.flushEncrypted()
   }
 
+  /** ms the rounds of writes to the listeners not over TLS took so far (see BusyWrites) */
+  get writeBusyMs (): number {
+    return this.#round.busyMs
+  }
+
   /** whether listeners over TLS stream here: the relay flushes them on a timer of their own */
   get hasEncrypted (): boolean {
     return this.#encrypted.wanted

@@ -32,6 +32,8 @@ export class Round {
   /** `#parts` joined from an index to its end, for the listeners that had as many */
   readonly #joined = new Map<number, Buffer>()
   #scheduled = false
+  /** ms spent writing slices, since the round's mount began: how busy its writes keep the thread */
+  #busyMs = 0
   /** a slice is being written: a listener's leaving can call back into the mount from inside it */
   #writing = false
   readonly #defer: Defer
@@ -47,6 +49,10 @@ export class Round {
 
   get running (): boolean {
     return this.#parts.length > 0
+  }
+
+  get busyMs (): number {
+    return this.#busyMs
   }
 
   /**
@@ -105,6 +111,7 @@ export class Round {
     const order = this.#order
     let i = this.#next
     this.#writing = true
+    const start = performance.now()
     try {
       for (let written = 0; i < order.length && written < this.#slice; i++) {
         const listener = order[i]!
@@ -118,6 +125,7 @@ export class Round {
       }
     } finally {
       this.#writing = false
+      this.#busyMs += performance.now() - start
     }
     this.#next = i
     if (i === order.length) this.#nextPass()

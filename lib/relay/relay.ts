@@ -12,7 +12,7 @@ import { openFileUpstream } from '../upstream/file.js'
 import { mediaTypeEssence } from '../upstream/media.js'
 import type { ResponseHead } from '../upstream/head.js'
 import { backoffDelay } from './backoff.js'
-import { Crowd } from './crowd.js'
+import { BusyWrites, Crowd } from './crowd.js'
 import type { Admission, RelayExtension, RelayMetadata, RelayState, RelayView, Stage, StreamTap } from './extension.js'
 import { Standby } from './standby.js'
 import { UpstreamSet, type UpstreamState } from './upstreams.js'
@@ -244,6 +244,8 @@ export class Relay implements RelayView {
   readonly #tlsFlush = new FlushTimer(() => this.mount.flushEncrypted())
   /** listeners joining fast: the stream is gathered longer for those already in */
   readonly #crowd = new Crowd()
+  /** its writes keep the thread busy: the stream is gathered longer too */
+  readonly #busyWrites = new BusyWrites()
   #streamHeaders: { upstream: Record<string, string> | undefined, def: ResolvedRelay, headers: Readonly<Record<string, string>> } | undefined
   readonly #waiters = new Set<(live: boolean) => void>()
   readonly #ctx: RelayContext
@@ -896,12 +898,13 @@ export class Relay implements RelayView {
   /**
    * Sends the mount's pending bytes to its listeners: at once, or with `limits.writeInterval` once per
    * interval, which trades that much latency for fewer writes (each is a system call per listener); to its
-   * listeners over TLS once per `limits.tlsWriteInterval` (0: as the others); to the others once per `limits.crowdWriteInterval` while a crowd joins (see Crowd).
+   * listeners over TLS once per `limits.tlsWriteInterval` (0: as the others); to the others once per `limits.crowdWriteInterval` while a crowd joins (see Crowd) or while the mount's writes keep the thread busy (see BusyWrites).
    * Whatever the interval, the mount writes early once a quarter of `limits.queueSize` was gathered (see gatherBound).
    */
   #flushSoon (): void {
     const { writeInterval, tlsWriteInterval, crowdWriteInterval } = this.#ctx.limits
-    this.#liveFlush.soon(this.#crowd.writeInterval(writeInterval, crowdWriteInterval))
+    this.#busyWrites.observe(this.mount.writeBusyMs)
+    this.#liveFlush.soon(this.#busyWrites.busy ? Math.max(writeInterval, crowdWriteInterval) : this.#crowd.writeInterval(writeInterval, crowdWriteInterval))
     if (this.mount.hasEncrypted) this.#tlsFlush.soon(tlsWriteInterval === 0 ? writeInterval : tlsWriteInterval)
   }
 

@@ -195,3 +195,24 @@ test('mount: a large mount with a small queueSize keeps up with its stream: what
   assert.ok(early <= 2 * (listeners / SLICE) * read, `owed ${early} bytes after 1000 turns`)
   assert.equal(lagAfter(4000), early, 'the lag does not grow with time')
 })
+
+test('round: busyMs counts the time its slices spend writing, and only that', () => {
+  const { defer, step } = steppedDefer()
+  const streaming = new Set<Listener>()
+  const slow = Array.from({ length: 4 }, (_, i) => recording(i))
+  for (const { listener } of slow) {
+    const send = listener.send.bind(listener)
+    listener.send = (chunk) => { const until = performance.now() + 2; while (performance.now() < until); send(chunk) }
+    streaming.add(listener)
+  }
+  const round = new Round((listener) => streaming.has(listener), defer, 2)
+  assert.equal(round.busyMs, 0)
+  round.add(Buffer.from('a'), streaming)
+  const firstSlice = round.busyMs
+  assert.ok(firstSlice >= 4 && firstSlice < 50, `two writes of 2 ms: ${firstSlice} ms`)
+  const idle = performance.now() + 20
+  while (performance.now() < idle);
+  assert.equal(round.busyMs, firstSlice, 'nothing counted between slices')
+  while (step());
+  assert.ok(round.busyMs >= 8, `four writes: ${round.busyMs} ms`)
+})
