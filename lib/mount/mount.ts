@@ -95,9 +95,18 @@ export class Mount {
     if (this.#encrypted.gathered >= this.#gatherBound) this.flushEncrypted()
   }
 
-  /** ms the rounds of writes to the listeners not over TLS took so far (see BusyWrites) */
+  /** ms the rounds of writes to the listeners not over TLS took so far, and their writes (see BusyWrites) */
   get writeBusyMs (): number {
     return this.#round.busyMs
+  }
+
+  get writes (): number {
+    return this.#round.writes
+  }
+
+  /** the listeners the rounds write to: streaming, not over TLS */
+  get roundAudience (): number {
+    return this.#live.listeners.size
   }
 
   /** whether listeners over TLS stream here: the relay flushes them on a timer of their own */

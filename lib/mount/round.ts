@@ -32,8 +32,9 @@ export class Round {
   /** `#parts` joined from an index to its end, for the listeners that had as many */
   readonly #joined = new Map<number, Buffer>()
   #scheduled = false
-  /** ms spent writing slices, since the round's mount began: how busy its writes keep the thread */
+  /** ms spent writing slices, and the writes, since the round's mount began: how busy its writes keep the thread */
   #busyMs = 0
+  #writes = 0
   /** a slice is being written: a listener's leaving can call back into the mount from inside it */
   #writing = false
   readonly #defer: Defer
@@ -53,6 +54,10 @@ export class Round {
 
   get busyMs (): number {
     return this.#busyMs
+  }
+
+  get writes (): number {
+    return this.#writes
   }
 
   /**
@@ -112,8 +117,9 @@ export class Round {
     let i = this.#next
     this.#writing = true
     const start = performance.now()
+    let written = 0
     try {
-      for (let written = 0; i < order.length && written < this.#slice; i++) {
+      for (; i < order.length && written < this.#slice; i++) {
         const listener = order[i]!
         const had = this.#had[i]!
         const total = this.#parts.length
@@ -127,6 +133,7 @@ export class Round {
       this.#writing = false
       this.#busyMs += performance.now() - start
     }
+    this.#writes += written
     this.#next = i
     if (i === order.length) this.#nextPass()
   }

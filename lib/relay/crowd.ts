@@ -35,37 +35,53 @@ export class Crowd {
   }
 }
 
-/** The share of a second a mount's rounds of writes may take before its stream is gathered longer. */
+/** The share of a second a mount's writes would take at `writeInterval` before its stream is gathered longer. */
 export const BUSY_SHARE = 0.4
-/** …and the share under which it is written at `writeInterval` again (gathered, the same listeners cost about half). */
-export const CALM_SHARE = 0.15
+/** …and the share under which it is written at `writeInterval` again. */
+export const CALM_SHARE = 0.2
+
+/** What a mount has done so far: its ms of writes, its writes, the upstream reads it was pushed, its listeners now. */
+export interface WriteWork {
+  busyMs: number
+  writes: number
+  reads: number
+  audience: number
+}
 
 /**
- * Whether a mount's writes keep the relay's thread busy: the share of the last window (a second or more) its
- * rounds of writes took. Each write is a system call per listener (about 15 µs on loopback): a mount of 10,000
- * whose upstream sends four reads a second spends more than half of a core writing them one by one. Gathered
- * for `limits.crowdWriteInterval`, two reads go out in one write, at half the cost, and the latency that costs
- * is what icecast-kh's listeners have anyway (docs/performance.md). A mount of a few thousand stays well under it.
+ * Whether a mount's writes would keep the relay's thread busy at `writeInterval`: each upstream read costs a
+ * write per listener (a system call, about 15 µs on loopback), so a mount of 10,000 whose upstream sends four
+ * reads a second would spend more than half of a core writing them one by one. While it would, the stream is
+ * gathered for `limits.crowdWriteInterval`: two reads go out in one write, at about half the cost, for the
+ * latency icecast-kh's listeners have anyway (docs/performance.md). A mount of a few thousand stays well under
+ * it. The share is foreseen from the last window (a second or more): the ms a write took, times the listeners,
+ * times the reads a second (at most a round per `writeInterval`), so that gathering, which makes the writes
+ * fewer, does not end it while the same listeners and reads are there.
  */
 export class BusyWrites {
   #windowStart: number | undefined
-  #busyAtStart = 0
+  #last: WriteWork = { busyMs: 0, writes: 0, reads: 0, audience: 0 }
+  /** ms a write took, from the last window that wrote */
+  #msPerWrite = 0
   #busy = false
 
-  /** `busyMs`: the mount's ms of writes so far (Mount.writeBusyMs) */
-  observe (busyMs: number, now = performance.now()): void {
+  /** `roundsPerSecond`: at most one round per `writeInterval` (Infinity when 0) */
+  observe (work: WriteWork, roundsPerSecond: number, now = performance.now()): void {
     if (this.#windowStart === undefined) {
       this.#windowStart = now
-      this.#busyAtStart = busyMs
+      this.#last = { ...work }
       return
     }
     const elapsed = now - this.#windowStart
     if (elapsed < CROWD_WINDOW_MS) return
-    const share = (busyMs - this.#busyAtStart) / elapsed
+    const writes = work.writes - this.#last.writes
+    if (writes > 0) this.#msPerWrite = (work.busyMs - this.#last.busyMs) / writes
+    const readsPerSecond = Math.min(roundsPerSecond, (work.reads - this.#last.reads) * 1000 / elapsed)
+    const share = this.#msPerWrite * work.audience * readsPerSecond / 1000
     if (share >= BUSY_SHARE) this.#busy = true
     else if (share < CALM_SHARE) this.#busy = false
     this.#windowStart = now
-    this.#busyAtStart = busyMs
+    this.#last = { ...work }
   }
 
   get busy (): boolean {

@@ -196,7 +196,7 @@ test('mount: a large mount with a small queueSize keeps up with its stream: what
   assert.equal(lagAfter(4000), early, 'the lag does not grow with time')
 })
 
-test('round: busyMs counts the time its slices spend writing, and only that', () => {
+test('round: busyMs counts the time its slices spend writing, and only that, and writes its writes', () => {
   const { defer, step } = steppedDefer()
   const streaming = new Set<Listener>()
   const slow = Array.from({ length: 4 }, (_, i) => recording(i))
@@ -215,4 +215,5 @@ test('round: busyMs counts the time its slices spend writing, and only that', ()
   assert.equal(round.busyMs, firstSlice, 'nothing counted between slices')
   while (step());
   assert.ok(round.busyMs >= 8, `four writes: ${round.busyMs} ms`)
+  assert.equal(round.writes, 4)
 })
