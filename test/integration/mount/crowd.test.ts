@@ -1,7 +1,7 @@
 // A crowd joining a mount (lib/relay/crowd.ts, lib/mount/tier.ts) over real sockets: while it comes, the
 // stream is gathered for `limits.crowdWriteInterval` for the listeners already in, and once it has passed,
 // `limits.writeInterval` holds again; joiners force no write on the others, and everyone gets the stream
-// as it came, nothing lost or doubled.
+// as it came, nothing lost or doubled. So too while a mount's writes would keep the thread busy.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -39,6 +39,39 @@ test('a crowd joining: those already in get the stream gathered for crowdWriteIn
   const all = relay.upstream.sent()
   await waitUntil(() => crowd.every((l) => l.received().length >= all.length), 10000, 'every listener has the last read')
   for (const [i, l] of [first, ...crowd].entries()) {
+    assert.ok(l.received().equals(all), `listener ${i}: ${l.received().length} bytes of ${all.length}, the whole stream as it came`)
+  }
+})
+
+test('a mount whose writes would keep the thread busy is gathered for crowdWriteInterval, and at writeInterval once its reads calm; everyone gets all of it once', async (t) => {
+  const relay = await scriptedRelay(t, '/busy.mp3', { plugin: { limits: { clients: 1000 } } })
+  await relay.upstream.waitForClients(1)
+  relay.upstream.push(noise(1000))
+  await waitUntil(() => relay.app.relay.get('/busy.mp3')?.bytesIn === 1000, 5000, 'the first read relayed')
+  const listeners = Array.from({ length: 600 }, () => openListener(relay.url('/busy.mp3')))
+  t.after(async () => { await Promise.all(listeners.map(async (l) => await l.close())) })
+  await Promise.all(listeners.map(async (l) => await l.head))
+  await waitUntil(() => relay.app.relay.get('/busy.mp3')?.listeners === listeners.length, 10000, 'every listener in')
+  const first = listeners[0]!
+  // the crowd has passed; then a read every 5 ms: each a round of 600 writes, most of a second's worth
+  await sleep(1500)
+  const until = performance.now() + 2500
+  while (performance.now() < until) {
+    relay.upstream.push(noise(200))
+    await sleep(5)
+  }
+  // what was gathered goes out; the next read is gathered anew, as the reads a second still foresee a busy mount
+  await sleep(700)
+  const gathered = await delivery(() => { relay.upstream.push(noise(2000)) }, relay.upstream.sent().length + 2000, first)
+  assert.ok(gathered >= 300, `a read of a busy mount reached a listener after ${gathered.toFixed(0)} ms: gathered for 0.5 s`)
+  // a second and more without reads: the next one foresees a calm mount
+  await sleep(1500)
+  const sent = relay.upstream.sent().length
+  const calm = await delivery(() => { relay.upstream.push(noise(3000)) }, sent + 3000, first)
+  assert.ok(calm < 300, `a read once calm reached it after ${calm.toFixed(0)} ms: the 5 ms of writeInterval again`)
+  const all = relay.upstream.sent()
+  await waitUntil(() => listeners.every((l) => l.received().length >= all.length), 10000, 'every listener has the last read')
+  for (const [i, l] of listeners.entries()) {
     assert.ok(l.received().equals(all), `listener ${i}: ${l.received().length} bytes of ${all.length}, the whole stream as it came`)
   }
 })
