@@ -40,11 +40,10 @@ export const BUSY_SHARE = 0.4
 /** …and the share under which it is written at `writeInterval` again. */
 export const CALM_SHARE = 0.2
 
-/** What a mount has done so far: its ms of writes, its writes, the upstream reads it was pushed, its listeners now. */
+/** What a mount's rounds have done so far (Mount.writeBusyMs, Mount.writes) and the listeners they write to now. */
 export interface WriteWork {
   busyMs: number
   writes: number
-  reads: number
   audience: number
 }
 
@@ -53,35 +52,49 @@ export interface WriteWork {
  * write per listener (a system call, about 15 µs on loopback), so a mount of 10,000 whose upstream sends four
  * reads a second would spend more than half of a core writing them one by one. While it would, the stream is
  * gathered for `limits.crowdWriteInterval`: two reads go out in one write, at about half the cost, for the
- * latency icecast-kh's listeners have anyway (docs/performance.md). A mount of a few thousand stays well under
- * it. The share is foreseen from the last window (a second or more): the ms a write took, times the listeners,
- * times the reads a second (at most a round per `writeInterval`), so that gathering, which makes the writes
- * fewer, does not end it while the same listeners and reads are there.
+ * latency icecast-kh's listeners have anyway (docs/performance.md). A mount of 5,000 stays under it. The share is
+ * foreseen from the last window (a second or more): the ms a write took, times the listeners, times the rounds
+ * `writeInterval` would have made of its reads (reads closer than it go out together: Icecast sends a read in
+ * two pieces half a millisecond apart), so that gathering, which makes the writes fewer, does not end it while
+ * the same listeners and reads are there.
  */
 export class BusyWrites {
   #windowStart: number | undefined
-  #last: WriteWork = { busyMs: 0, writes: 0, reads: 0, audience: 0 }
+  #last: WriteWork = { busyMs: 0, writes: 0, audience: 0 }
+  /** the rounds `writeInterval` would have made of the reads so far, and when the last began */
+  #rounds = 0
+  #roundsAtStart = 0
+  #roundAt = -Infinity
   /** ms a write took, from the last window that wrote */
   #msPerWrite = 0
   #busy = false
 
-  /** `roundsPerSecond`: at most one round per `writeInterval` (Infinity when 0) */
-  observe (work: WriteWork, roundsPerSecond: number, now = performance.now()): void {
+  /** An upstream read was pushed at `now`: counted, and the last window judged once a second has passed. */
+  read (work: WriteWork, writeIntervalMs: number, now = performance.now()): void {
+    // more than a second without a read is calm, whatever came before it in the window
+    const quiet = now - this.#roundAt > CROWD_WINDOW_MS
+    if (now - this.#roundAt >= writeIntervalMs) {
+      this.#rounds++
+      this.#roundAt = now
+    }
     if (this.#windowStart === undefined) {
-      this.#windowStart = now
-      this.#last = { ...work }
+      this.#start(work, now)
       return
     }
     const elapsed = now - this.#windowStart
     if (elapsed < CROWD_WINDOW_MS) return
     const writes = work.writes - this.#last.writes
     if (writes > 0) this.#msPerWrite = (work.busyMs - this.#last.busyMs) / writes
-    const readsPerSecond = Math.min(roundsPerSecond, (work.reads - this.#last.reads) * 1000 / elapsed)
-    const share = this.#msPerWrite * work.audience * readsPerSecond / 1000
+    const share = quiet ? 0 : this.#msPerWrite * work.audience * (this.#rounds - this.#roundsAtStart) / elapsed
     if (share >= BUSY_SHARE) this.#busy = true
     else if (share < CALM_SHARE) this.#busy = false
+    this.#start(work, now)
+  }
+
+  #start (work: WriteWork, now: number): void {
     this.#windowStart = now
     this.#last = { ...work }
+    this.#roundsAtStart = this.#rounds
   }
 
   get busy (): boolean {

@@ -246,8 +246,6 @@ export class Relay implements RelayView {
   readonly #crowd = new Crowd()
   /** its writes keep the thread busy: the stream is gathered longer too */
   readonly #busyWrites = new BusyWrites()
-  /** the upstream's reads pushed to the mount so far (each asks for a flush) */
-  #reads = 0
   #streamHeaders: { upstream: Record<string, string> | undefined, def: ResolvedRelay, headers: Readonly<Record<string, string>> } | undefined
   readonly #waiters = new Set<(live: boolean) => void>()
   readonly #ctx: RelayContext
@@ -905,10 +903,8 @@ export class Relay implements RelayView {
    */
   #flushSoon (): void {
     const { writeInterval, tlsWriteInterval, crowdWriteInterval } = this.#ctx.limits
-    this.#reads++
     const mount = this.mount
-    this.#busyWrites.observe({ busyMs: mount.writeBusyMs, writes: mount.writes, reads: this.#reads, audience: mount.roundAudience },
-      writeInterval > 0 ? 1 / writeInterval : Infinity)
+    this.#busyWrites.read({ busyMs: mount.writeBusyMs, writes: mount.writes, audience: mount.roundAudience }, writeInterval * 1000)
     this.#liveFlush.soon(this.#busyWrites.busy ? Math.max(writeInterval, crowdWriteInterval) : this.#crowd.writeInterval(writeInterval, crowdWriteInterval))
     if (this.mount.hasEncrypted) this.#tlsFlush.soon(tlsWriteInterval === 0 ? writeInterval : tlsWriteInterval)
   }

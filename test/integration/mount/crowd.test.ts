@@ -44,16 +44,16 @@ test('a crowd joining: those already in get the stream gathered for crowdWriteIn
 })
 
 test('a mount whose writes would keep the thread busy is gathered for crowdWriteInterval, and at writeInterval once its reads calm; everyone gets all of it once', async (t) => {
-  const relay = await scriptedRelay(t, '/busy.mp3', { plugin: { limits: { clients: 1000 } } })
+  const relay = await scriptedRelay(t, '/busy.mp3', { plugin: { limits: { clients: 2000 } } })
   await relay.upstream.waitForClients(1)
   relay.upstream.push(noise(1000))
   await waitUntil(() => relay.app.relay.get('/busy.mp3')?.bytesIn === 1000, 5000, 'the first read relayed')
-  const listeners = Array.from({ length: 600 }, () => openListener(relay.url('/busy.mp3')))
+  const listeners = Array.from({ length: 1000 }, () => openListener(relay.url('/busy.mp3')))
   t.after(async () => { await Promise.all(listeners.map(async (l) => await l.close())) })
   await Promise.all(listeners.map(async (l) => await l.head))
   await waitUntil(() => relay.app.relay.get('/busy.mp3')?.listeners === listeners.length, 10000, 'every listener in')
   const first = listeners[0]!
-  // the crowd has passed; then a read every 5 ms: each a round of 600 writes, most of a second's worth
+  // the crowd has passed; then a read every 5 ms: each a round of 1,000 writes, most of a second's worth
   await sleep(1500)
   const until = performance.now() + 2500
   while (performance.now() < until) {
@@ -61,7 +61,7 @@ test('a mount whose writes would keep the thread busy is gathered for crowdWrite
     await sleep(5)
   }
   // what was gathered goes out; the next read is gathered anew, as the reads a second still foresee a busy mount
-  await sleep(700)
+  await first.waitForBytes(relay.upstream.sent().length, 5000)
   const gathered = await delivery(() => { relay.upstream.push(noise(2000)) }, relay.upstream.sent().length + 2000, first)
   assert.ok(gathered >= 300, `a read of a busy mount reached a listener after ${gathered.toFixed(0)} ms: gathered for 0.5 s`)
   // a second and more without reads: the next one foresees a calm mount

@@ -5,60 +5,76 @@ import { test } from 'node:test'
 import fc from 'fast-check'
 import { BUSY_SHARE, BusyWrites, CALM_SHARE, CROWD_WINDOW_MS, type WriteWork } from '../../../lib/relay/crowd.js'
 
-/** A mount's work over windows of a second: `audience` listeners, `reads` a second, `msPerWrite` each. */
-function windows (writes: BusyWrites, steps: Array<{ audience: number, reads: number, msPerWrite: number, gathered: number }>, roundsPerSecond = 200): boolean[] {
-  const work: WriteWork = { busyMs: 0, writes: 0, reads: 0, audience: 0 }
+interface Second {
+  audience: number
+  /** upstream reads in the second, evenly spread */
+  reads: number
+  /** pieces each read comes in, 0.5 ms apart (Icecast's two) */
+  pieces: number
+  msPerWrite: number
+  /** reads per write: 1 at writeInterval, 2 when gathered */
+  gathered: number
+}
+
+/** The busy state after each second of a mount's work, with writeInterval 5 ms. */
+function seconds (steps: Second[]): boolean[] {
+  const writes = new BusyWrites()
+  const work: WriteWork = { busyMs: 0, writes: 0, audience: 0 }
   let now = 0
-  writes.observe(work, roundsPerSecond, now)
-  return steps.map(({ audience, reads, msPerWrite, gathered }) => {
-    // gathered: reads per write (1 when each read has its round)
-    const rounds = reads / gathered
-    work.writes += rounds * audience
-    work.busyMs += rounds * audience * msPerWrite
-    work.reads += reads
+  writes.read(work, 5, now)
+  return steps.map(({ audience, reads, pieces, msPerWrite, gathered }) => {
+    const start = now
+    const written = Math.floor(reads / gathered) * audience
+    work.writes += written
+    work.busyMs += written * msPerWrite
     work.audience = audience
-    now += CROWD_WINDOW_MS
-    writes.observe(work, roundsPerSecond, now)
+    // the second's last read ends it; a second without reads, a read just after it
+    if (reads === 0) {
+      now = start + CROWD_WINDOW_MS + 1
+      writes.read(work, 5, now)
+      return writes.busy
+    }
+    now = start + CROWD_WINDOW_MS
+    for (let r = 1; r <= reads; r++) {
+      for (let p = 0; p < pieces; p++) writes.read(work, 5, start + Math.round(r * CROWD_WINDOW_MS / reads) + p * 0.5)
+    }
     return writes.busy
   })
 }
 
-test('BusyWrites: 10,000 listeners of four reads a second at 14 µs a write are busy, and stay so while gathered; 5,000 are not', () => {
-  assert.deepEqual(windows(new BusyWrites(), [
-    { audience: 5000, reads: 4, msPerWrite: 0.014, gathered: 1 },
-    { audience: 10000, reads: 4, msPerWrite: 0.014, gathered: 1 },
-    { audience: 10000, reads: 4, msPerWrite: 0.015, gathered: 2 },
-    { audience: 10000, reads: 4, msPerWrite: 0.015, gathered: 2 },
-    { audience: 3000, reads: 4, msPerWrite: 0.015, gathered: 2 },
-    { audience: 3000, reads: 4, msPerWrite: 0.014, gathered: 1 }
-  ]), [false, true, true, true, false, false])
+const second = (audience: number, gathered = 1, pieces = 2): Second => ({ audience, reads: 4, pieces, msPerWrite: 0.014, gathered })
+
+test('BusyWrites: 10,000 listeners of four reads a second (two pieces each) at 14 µs a write are busy, and stay so while gathered; 5,000 are not', () => {
+  assert.deepEqual(seconds([second(5000), second(10000), second(10000, 2), second(10000, 2), second(3000, 2), second(3000)]),
+    [false, true, true, true, false, false])
 })
 
-test('BusyWrites: a window without reads is calm; without writes, the last cost of a write stands', () => {
-  assert.deepEqual(windows(new BusyWrites(), [
-    { audience: 10000, reads: 4, msPerWrite: 0.014, gathered: 1 },
-    { audience: 10000, reads: 0, msPerWrite: 0.014, gathered: 1 },
-    { audience: 10000, reads: 4, msPerWrite: 0.014, gathered: 1 }
-  ]), [true, false, true])
-  // reads faster than writeInterval's rounds count as one round each
-  assert.deepEqual(windows(new BusyWrites(), [{ audience: 400, reads: 2000, msPerWrite: 0.01, gathered: 10 }], 200), [true])
+test('BusyWrites: a second without reads is calm; without writes, the last cost of a write stands', () => {
+  assert.deepEqual(seconds([second(10000), { ...second(10000), reads: 0 }, second(10000)]), [true, false, true])
+  // reads closer than writeInterval are one round: 400 reads a second, every 2.5 ms, make 200
+  assert.deepEqual(seconds([{ audience: 400, reads: 400, pieces: 1, msPerWrite: 0.006, gathered: 40 }]), [true])
+  assert.deepEqual(seconds([{ audience: 400, reads: 400, pieces: 1, msPerWrite: 0.002, gathered: 40 }]), [false])
 })
 
-test('BusyWrites: busy follows the share foreseen from the last whole window, with hysteresis', () => {
+test('BusyWrites: busy follows the share foreseen from each second, with hysteresis', () => {
   const step = fc.record({
     audience: fc.integer({ min: 0, max: 20000 }),
     reads: fc.integer({ min: 0, max: 50 }),
+    pieces: fc.integer({ min: 1, max: 3 }),
     msPerWrite: fc.double({ min: 0.001, max: 0.05, noNaN: true }),
     gathered: fc.integer({ min: 1, max: 4 })
   })
-  fc.assert(fc.property(fc.array(step, { maxLength: 30 }), (steps) => {
+  fc.assert(fc.property(fc.array(step, { maxLength: 20 }), (steps) => {
     let busy = false
-    const expected = steps.map(({ audience, reads, msPerWrite }) => {
-      const share = reads === 0 ? 0 : msPerWrite * audience * Math.min(200, reads) / 1000
+    let msPerWrite = 0
+    const expected = steps.map((s) => {
+      if (Math.floor(s.reads / s.gathered) * s.audience > 0) msPerWrite = s.msPerWrite
+      // the second's reads are one round each (20 ms or more apart); a second without reads is calm
+      const share = msPerWrite * s.audience * s.reads / CROWD_WINDOW_MS
       if (share >= BUSY_SHARE) busy = true
       else if (share < CALM_SHARE) busy = false
       return busy
     })
-    assert.deepEqual(windows(new BusyWrites(), steps), expected)
+    assert.deepEqual(seconds(steps), expected)
   }))
 })
