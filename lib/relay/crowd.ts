@@ -37,8 +37,8 @@ export class Crowd {
 
 /** The share of a second a mount's writes would take at `writeInterval` before its stream is gathered longer. */
 export const BUSY_SHARE = 0.4
-/** …and the share under which it is written at `writeInterval` again. */
-export const CALM_SHARE = 0.2
+/** …and the share under which it is written at `writeInterval` again (5,000 listeners foresee about 27 %). */
+export const CALM_SHARE = 0.3
 
 /** What a mount's rounds have done so far (Mount.writeBusyMs, Mount.writes) and the listeners they write to now. */
 export interface WriteWork {
@@ -69,8 +69,12 @@ export class BusyWrites {
   #msPerWrite = 0
   #busy = false
 
-  /** An upstream read was pushed at `now`: counted, and the last window judged once a second has passed. */
-  read (work: WriteWork, writeIntervalMs: number, now = performance.now()): void {
+  /**
+   * An upstream read was pushed at `now`: counted, and the last window judged once a second has passed. While a
+   * crowd joins (`crowded`), its writes cost more than they will, on a thread busy with newcomers: a window of it
+   * turns nothing busy.
+   */
+  read (work: WriteWork, writeIntervalMs: number, crowded: boolean, now = performance.now()): void {
     // more than a second without a read is calm, whatever came before it in the window
     const quiet = now - this.#roundAt > CROWD_WINDOW_MS
     if (now - this.#roundAt >= writeIntervalMs) {
@@ -86,7 +90,7 @@ export class BusyWrites {
     const writes = work.writes - this.#last.writes
     if (writes > 0) this.#msPerWrite = (work.busyMs - this.#last.busyMs) / writes
     const share = quiet ? 0 : this.#msPerWrite * work.audience * (this.#rounds - this.#roundsAtStart) / elapsed
-    if (share >= BUSY_SHARE) this.#busy = true
+    if (share >= BUSY_SHARE && !crowded) this.#busy = true
     else if (share < CALM_SHARE) this.#busy = false
     this.#start(work, now)
   }

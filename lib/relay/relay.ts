@@ -904,7 +904,7 @@ export class Relay implements RelayView {
   #flushSoon (): void {
     const { writeInterval, tlsWriteInterval, crowdWriteInterval } = this.#ctx.limits
     const mount = this.mount
-    this.#busyWrites.read({ busyMs: mount.writeBusyMs, writes: mount.writes, audience: mount.roundAudience }, writeInterval * 1000)
+    this.#busyWrites.read({ busyMs: mount.writeBusyMs, writes: mount.writes, audience: mount.roundAudience }, writeInterval * 1000, this.#crowd.active())
     this.#liveFlush.soon(this.#busyWrites.busy ? Math.max(writeInterval, crowdWriteInterval) : this.#crowd.writeInterval(writeInterval, crowdWriteInterval))
     if (this.mount.hasEncrypted) this.#tlsFlush.soon(tlsWriteInterval === 0 ? writeInterval : tlsWriteInterval)
   }

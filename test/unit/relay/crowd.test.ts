@@ -21,7 +21,7 @@ function seconds (steps: Second[]): boolean[] {
   const writes = new BusyWrites()
   const work: WriteWork = { busyMs: 0, writes: 0, audience: 0 }
   let now = 0
-  writes.read(work, 5, now)
+  writes.read(work, 5, false, now)
   return steps.map(({ audience, reads, pieces, msPerWrite, gathered }) => {
     const start = now
     const written = Math.floor(reads / gathered) * audience
@@ -31,12 +31,12 @@ function seconds (steps: Second[]): boolean[] {
     // the second's last read ends it; a second without reads, a read just after it
     if (reads === 0) {
       now = start + CROWD_WINDOW_MS + 1
-      writes.read(work, 5, now)
+      writes.read(work, 5, false, now)
       return writes.busy
     }
     now = start + CROWD_WINDOW_MS
     for (let r = 1; r <= reads; r++) {
-      for (let p = 0; p < pieces; p++) writes.read(work, 5, start + Math.round(r * CROWD_WINDOW_MS / reads) + p * 0.5)
+      for (let p = 0; p < pieces; p++) writes.read(work, 5, false, start + Math.round(r * CROWD_WINDOW_MS / reads) + p * 0.5)
     }
     return writes.busy
   })
@@ -77,4 +77,21 @@ test('BusyWrites: busy follows the share foreseen from each second, with hystere
     })
     assert.deepEqual(seconds(steps), expected)
   }))
+})
+
+test('BusyWrites: a window while a crowd joins turns nothing busy (its writes cost more than they will), but may calm', () => {
+  const writes = new BusyWrites()
+  const work: WriteWork = { busyMs: 0, writes: 0, audience: 10000 }
+  /** a second of four reads from `start`, its writes at `msPerWrite` each */
+  const second = (start: number, msPerWrite: number, crowded: boolean): boolean => {
+    work.writes += 40000
+    work.busyMs += 40000 * msPerWrite
+    for (const at of [250, 500, 750, 1000]) writes.read(work, 5, crowded, start + at)
+    return writes.busy
+  }
+  writes.read(work, 5, true, 0)
+  assert.equal(second(0, 0.03, true), false, 'a crowd of 10,000 at 30 µs a write')
+  assert.equal(second(1000, 0.014, false), true, 'then the same mount in its steady state')
+  writes.read(work, 5, true, 3500)
+  assert.equal(writes.busy, false, 'more than a second without a read')
 })
