@@ -28,11 +28,14 @@ export class Crowd {
   active (now = performance.now()): boolean {
     return now < this.#until
   }
+}
 
-  /** `base` (`limits.writeInterval`), or `crowd` when longer while a crowd joins */
-  writeInterval (base: number, crowd: number, now = performance.now()): number {
-    return this.active(now) ? Math.max(base, crowd) : base
-  }
+/**
+ * The interval a mount's stream is gathered for: `base` (`limits.writeInterval`), or `gathered`
+ * (`limits.crowdWriteInterval`) when longer while it `gathers` (a crowd joins, or its writes keep the thread busy).
+ */
+export function gatheredInterval (base: number, gathered: number, gathers: boolean): number {
+  return gathers ? Math.max(base, gathered) : base
 }
 
 /** The share of a second a mount's writes would take at `writeInterval` before its stream is gathered longer. */
@@ -60,7 +63,9 @@ export interface WriteWork {
  */
 export class BusyWrites {
   #windowStart: number | undefined
-  #last: WriteWork = { busyMs: 0, writes: 0, audience: 0 }
+  /** the mount's ms of writes and writes when the window began */
+  #busyMsAtStart = 0
+  #writesAtStart = 0
   /** the rounds `writeInterval` would have made of the reads so far, and when the last began */
   #rounds = 0
   #roundsAtStart = 0
@@ -87,8 +92,8 @@ export class BusyWrites {
     }
     const elapsed = now - this.#windowStart
     if (elapsed < CROWD_WINDOW_MS) return
-    const writes = work.writes - this.#last.writes
-    if (writes > 0) this.#msPerWrite = (work.busyMs - this.#last.busyMs) / writes
+    const writes = work.writes - this.#writesAtStart
+    if (writes > 0) this.#msPerWrite = (work.busyMs - this.#busyMsAtStart) / writes
     const share = quiet ? 0 : this.#msPerWrite * work.audience * (this.#rounds - this.#roundsAtStart) / elapsed
     if (share >= BUSY_SHARE && !crowded) this.#busy = true
     else if (share < CALM_SHARE) this.#busy = false
@@ -97,7 +102,8 @@ export class BusyWrites {
 
   #start (work: WriteWork, now: number): void {
     this.#windowStart = now
-    this.#last = { ...work }
+    this.#busyMsAtStart = work.busyMs
+    this.#writesAtStart = work.writes
     this.#roundsAtStart = this.#rounds
   }
 

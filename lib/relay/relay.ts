@@ -12,7 +12,7 @@ import { openFileUpstream } from '../upstream/file.js'
 import { mediaTypeEssence } from '../upstream/media.js'
 import type { ResponseHead } from '../upstream/head.js'
 import { backoffDelay } from './backoff.js'
-import { BusyWrites, Crowd } from './crowd.js'
+import { BusyWrites, Crowd, gatheredInterval } from './crowd.js'
 import type { Admission, RelayExtension, RelayMetadata, RelayState, RelayView, Stage, StreamTap } from './extension.js'
 import { Standby } from './standby.js'
 import { UpstreamSet, type UpstreamState } from './upstreams.js'
@@ -904,8 +904,9 @@ export class Relay implements RelayView {
   #flushSoon (): void {
     const { writeInterval, tlsWriteInterval, crowdWriteInterval } = this.#ctx.limits
     const mount = this.mount
-    this.#busyWrites.read({ busyMs: mount.writeBusyMs, writes: mount.writes, audience: mount.roundAudience }, writeInterval * 1000, this.#crowd.active())
-    this.#liveFlush.soon(this.#busyWrites.busy ? Math.max(writeInterval, crowdWriteInterval) : this.#crowd.writeInterval(writeInterval, crowdWriteInterval))
+    const crowded = this.#crowd.active()
+    this.#busyWrites.read({ busyMs: mount.writeBusyMs, writes: mount.writes, audience: mount.roundAudience }, writeInterval * 1000, crowded)
+    this.#liveFlush.soon(gatheredInterval(writeInterval, crowdWriteInterval, crowded || this.#busyWrites.busy))
     if (this.mount.hasEncrypted) this.#tlsFlush.soon(tlsWriteInterval === 0 ? writeInterval : tlsWriteInterval)
   }
 

@@ -12,7 +12,7 @@ import { SLICE } from '../../../lib/mount/round.js'
 import { IcyMuxer, SharedFrames } from '../../../lib/shoutcast/mux.js'
 import { IcyDemuxer } from '../../../lib/shoutcast/demux.js'
 import { buildMetadataBlock } from '../../../lib/shoutcast/metadata.js'
-import { Crowd, CROWD_JOINS } from '../../../lib/relay/crowd.js'
+import { Crowd, CROWD_JOINS, gatheredInterval } from '../../../lib/relay/crowd.js'
 import { recordingListener } from '../../helpers/recording.js'
 
 interface Recorded { listener: Listener, writes: Buffer[], tls: boolean, burstBytes: number, gone: boolean }
@@ -162,21 +162,21 @@ test('mount: a tier is written at once when it gathered gatherBound bytes (a qua
 test('crowd: 100 joins within a second gather the stream for crowdWriteInterval, until a second passes with fewer; a slower trickle never does', () => {
   const crowd = new Crowd()
   for (let i = 0; i < CROWD_JOINS - 1; i++) crowd.joined(1000 + i)
-  assert.equal(crowd.writeInterval(0.005, 0.5, 1100), 0.005)
+  assert.equal(gatheredInterval(0.005, 0.5, crowd.active(1100)), 0.005)
   crowd.joined(1100)
-  assert.equal(crowd.writeInterval(0.005, 0.5, 1100), 0.5)
+  assert.equal(gatheredInterval(0.005, 0.5, crowd.active(1100)), 0.5)
   // a longer writeInterval is kept; 0 keeps writeInterval
-  assert.equal(crowd.writeInterval(2, 0.5, 1100), 2)
-  assert.equal(crowd.writeInterval(0.005, 0, 1100), 0.005)
-  assert.equal(crowd.writeInterval(0.005, 0.5, 2099), 0.5)
-  assert.equal(crowd.writeInterval(0.005, 0.5, 2100), 0.005)
+  assert.equal(gatheredInterval(2, 0.5, crowd.active(1100)), 2)
+  assert.equal(gatheredInterval(0.005, 0, crowd.active(1100)), 0.005)
+  assert.equal(gatheredInterval(0.005, 0.5, crowd.active(2099)), 0.5)
+  assert.equal(gatheredInterval(0.005, 0.5, crowd.active(2100)), 0.005)
   fc.assert(fc.property(fc.integer({ min: 1, max: 10_000 }), fc.integer({ min: 1, max: 5000 }), (perSecond, count) => {
     const trickle = new Crowd()
     const gap = 1000 / perSecond
     let seen = false
     for (let i = 0; i < count; i++) {
       trickle.joined(i * gap)
-      seen ||= trickle.writeInterval(0, 0.5, i * gap) > 0
+      seen ||= gatheredInterval(0, 0.5, trickle.active(i * gap)) > 0
     }
     // fewer than CROWD_JOINS in any second is no crowd; twice as many makes one as soon as they came
     if (perSecond < CROWD_JOINS / 2) return !seen
