@@ -19,6 +19,13 @@ function steppedDefer (): { defer: (next: () => void) => void, step: () => boole
   return { defer: (next) => { queue.push(next) }, step: () => { queue.shift()?.(); return queue.length > 0 } }
 }
 
+/** A round of `slice` writes a slice to the listeners in `streaming`, its slices run when the test says. */
+function steppedRound (slice: number): { round: Round, streaming: Set<Listener>, step: () => boolean } {
+  const { defer, step } = steppedDefer()
+  const streaming = new Set<Listener>()
+  return { round: new Round((listener) => streaming.has(listener), defer, slice), streaming, step }
+}
+
 test('mount: a flush during a round joins it: the listeners the round has not reached get both reads in one write', () => {
   const { defer, step } = steppedDefer()
   const mount = new Mount({ burstSize: 1 << 20, onLeave: () => {}, defer })
@@ -57,9 +64,7 @@ test('round: every listener gets every part once, in order, whatever comes betwe
   )
   fc.assert(fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 8 }), fc.array(step, { maxLength: 50 }),
     (count, slice, steps: Step[]) => {
-      const { defer, step: runSlice } = steppedDefer()
-      const streaming = new Set<Listener>()
-      const round = new Round((listener) => streaming.has(listener), defer, slice)
+      const { round, streaming, step: runSlice } = steppedRound(slice)
       const listeners = Array.from({ length: count }, (_, i) => recording(i))
       for (const { listener } of listeners) streaming.add(listener)
       const added: Buffer[] = []
@@ -99,11 +104,9 @@ test('round: every listener gets every part once, in order, whatever comes betwe
 })
 
 test('round: the listeners a pass leaves with every part still get the parts that come before the round ends', () => {
-  const { defer, step } = steppedDefer()
-  const streaming = new Set<Listener>()
+  const { round, streaming, step } = steppedRound(1)
   const listeners = [recording(0), recording(1), recording(2)]
   for (const { listener } of listeners) streaming.add(listener)
-  const round = new Round((listener) => streaming.has(listener), defer, 1)
   round.add(Buffer.from('0'), streaming)
   step()
   round.add(Buffer.from('1'), streaming)
@@ -116,13 +119,11 @@ test('round: the listeners a pass leaves with every part still get the parts tha
 })
 
 test('round: a listener enlisted while a round runs gets the parts added after it, once each', () => {
-  const { defer, step } = steppedDefer()
-  const streaming = new Set<Listener>()
+  const { round, streaming, step } = steppedRound(1)
   const first = recording(0)
   const second = recording(1)
   const late = recording(2)
   streaming.add(first.listener).add(second.listener)
-  const round = new Round((listener) => streaming.has(listener), defer, 1)
   round.add(Buffer.from('a'), streaming)
   streaming.add(late.listener)
   round.enlist(late.listener)
@@ -135,9 +136,7 @@ test('round: a listener enlisted while a round runs gets the parts added after i
 })
 
 test('round: a part added after some listeners had every part reaches them too, not only those still owed', () => {
-  const { defer, step: runSlice } = steppedDefer()
-  const streaming = new Set<Listener>()
-  const round = new Round((listener) => streaming.has(listener), defer, 2)
+  const { round, streaming, step: runSlice } = steppedRound(2)
   const listeners = Array.from({ length: 5 }, (_, i) => recording(i))
   for (const { listener } of listeners) streaming.add(listener)
   round.add(Buffer.from('a'), streaming)
@@ -152,11 +151,9 @@ test('round: a part added after some listeners had every part reaches them too, 
 })
 
 test('round: a listener that left and is enlisted again within the round is written to once, from where it came back', () => {
-  const { defer, step } = steppedDefer()
-  const streaming = new Set<Listener>()
+  const { round, streaming, step } = steppedRound(1)
   const listeners = [recording(0), recording(1), recording(2)]
   for (const { listener } of listeners) streaming.add(listener)
-  const round = new Round((listener) => streaming.has(listener), defer, 1)
   round.add(Buffer.from('a'), streaming)
   round.add(Buffer.from('b'), streaming)
   // the last listener leaves before its slice and comes back, its new start holding 'ab'
@@ -197,15 +194,13 @@ test('mount: a large mount with a small queueSize keeps up with its stream: what
 })
 
 test('round: busyMs counts the time its slices spend writing, and only that, and writes its writes', () => {
-  const { defer, step } = steppedDefer()
-  const streaming = new Set<Listener>()
+  const { round, streaming, step } = steppedRound(2)
   const slow = Array.from({ length: 4 }, (_, i) => recording(i))
   for (const { listener } of slow) {
     const send = listener.send.bind(listener)
     listener.send = (chunk) => { const until = performance.now() + 2; while (performance.now() < until); send(chunk) }
     streaming.add(listener)
   }
-  const round = new Round((listener) => streaming.has(listener), defer, 2)
   assert.equal(round.busyMs, 0)
   round.add(Buffer.from('a'), streaming)
   const firstSlice = round.busyMs
