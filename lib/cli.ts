@@ -128,7 +128,7 @@ async function serve (options: RelayPluginOptions, sockets: ListenSockets, loggi
   if (logging.v8Options.includes('--optimize-for-size')) {
     // requests, not connections: a peer that only connects cannot keep the young generation grown
     const youngGeneration = new CrowdYoungGeneration((message) => { app.log.debug(message) })
-    app.addHook('onRequest', (_request, _reply, done) => { youngGeneration.connected(); done() })
+    app.addHook('onRequest', (_request, _reply, done) => { youngGeneration.requested(); done() })
     app.addHook('onClose', async () => { youngGeneration.stop() })
   }
   await app.register(fastifyIcecastRelay, options)

@@ -49,7 +49,7 @@ export class CrowdYoungGeneration {
   }
 
   /** A request came: a crowd's first lets the young generation grow, and a timer watches for its end. */
-  connected (now = performance.now()): void {
+  requested (now = performance.now()): void {
     this.#crowd.joined(now)
     if (this.#timer !== undefined || !this.#crowd.active(now)) return
     this.#setFlags('--no-optimize-for-size')

@@ -143,7 +143,7 @@ const allocate = () => {
     if (kept.length > 60000) kept.splice(0, 20000)
   }
 }
-for (let i = 0; i < ${CROWD_JOINS + 50}; i++) generation.connected(i)
+for (let i = 0; i < ${CROWD_JOINS + 50}; i++) generation.requested(i)
 allocate()
 const crowd = youngMB()
 generation.settle(10000)

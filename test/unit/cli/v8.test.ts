@@ -34,10 +34,10 @@ function recorded (): { young: CrowdYoungGeneration, flags: string[], log: strin
 test('a crowd of connections lets the young generation grow once, and once it has joined keeps it small again', (t) => {
   const { young, flags, log } = recorded()
   t.after(() => { young.stop() })
-  for (let i = 0; i < CROWD_JOINS - 1; i++) young.connected(i)
+  for (let i = 0; i < CROWD_JOINS - 1; i++) young.requested(i)
   assert.deepEqual(flags, [], 'fewer than a crowd in a second')
-  young.connected(CROWD_JOINS)
-  for (let i = 0; i < 500; i++) young.connected(CROWD_JOINS + i)
+  young.requested(CROWD_JOINS)
+  for (let i = 0; i < 500; i++) young.requested(CROWD_JOINS + i)
   assert.deepEqual(flags, ['--no-optimize-for-size'])
   young.settle(CROWD_JOINS + 600)
   assert.deepEqual(flags, ['--no-optimize-for-size'], 'still joining within the window')
@@ -55,7 +55,7 @@ test('whatever the connections\' times, the options alternate, growing first, an
     let now = 0
     for (const [i, gap] of between.entries()) {
       now += gap
-      young.connected(now)
+      young.requested(now)
       if (settles.includes(i)) young.settle(now)
     }
     young.settle(now + CROWD_WINDOW_MS)
