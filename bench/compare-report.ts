@@ -1,6 +1,6 @@
 // The tables of bench/compare.ts (Markdown, as docs/performance.md shows them): every server under each
-// load, then each CLI run against each peer in the same load (Icecast, icecast-kh, and for --workers N
-// the CLI in one process), and the upstream connections each relay made to the master.
+// load, then each CLI run against each peer in the same load (Icecast, icecast-kh, the floor, and for
+// --workers N the CLI in one process), and the upstream connections each relay made to the master.
 import type { Crowd, Measured } from './measure.js'
 import { figuresOf, row as line, spreadLines } from './report.js'
 
@@ -21,7 +21,7 @@ export function parseLoads (value: string): Array<{ n: number, mode: LoadMode }>
 }
 
 export interface ComparisonRun {
-  /** icecast, kh, cli, cli-wN */
+  /** icecast, kh, floor, cli, cli-wN */
   server: string
   n: number
   mode: LoadMode
@@ -102,9 +102,9 @@ function ratio (subject: Row, peer: Row, key: Key): string {
   return `**${bound}${value < 0.1 ? value.toPrecision(2) : value.toFixed(2)}**`
 }
 
-/** The peers a CLI run is compared with: Icecast and kh, and for cli-wN the CLI in one process. */
+/** The peers a CLI run is compared with: Icecast, kh and the floor, and for cli-wN the CLI in one process. */
 function peersOf (server: string, present: string[]): string[] {
-  return present.filter((other) => other === 'icecast' || other === 'kh' || (other === 'cli' && server !== 'cli'))
+  return present.filter((other) => other === 'icecast' || other === 'kh' || other === 'floor' || (other === 'cli' && server !== 'cli'))
 }
 
 /** One table: every run, and under each load the ratios of each CLI run against each of its peers. */

@@ -10,7 +10,7 @@ import { comparisonTables, crowdLine, parseLoads, type ComparisonRun, type LoadM
 import { measure } from './measure.js'
 import { ensureFileLimit } from './proc.js'
 import { MEASURE_FLAGS, measureOptionsOf, resultsFile, startMaster, versions } from './setup.js'
-import { benchCertificate, listenersByProcess, startCliRelay, startIcecastRelay, startKhRelay, upstreamConnections, type RelayUnderTest } from './servers.js'
+import { benchCertificate, listenersByProcess, MOUNT, startCliRelay, startFloorRelay, startIcecastRelay, startKhRelay, upstreamConnections, type RelayUnderTest } from './servers.js'
 
 export interface Preset {
   /** how the script is run, for --help: `npm run bench:workers` */
@@ -21,9 +21,9 @@ export interface Preset {
   servers: string
 }
 
-/** icecast, kh, cli (one process), cli-w2 (`--workers 2`), cli-wN… */
+/** icecast, kh, cli (one process), cli-w2 (`--workers 2`), cli-wN…, floor (plain listeners only) */
 function checkServer (server: string): string {
-  if (!/^(icecast|kh|cli(-w[1-9]\d*)?)$/.test(server)) throw new Error(`--servers: '${server}' is not icecast, kh, cli or cli-wN`)
+  if (!/^(icecast|kh|floor|cli(-w[1-9]\d*)?)$/.test(server)) throw new Error(`--servers: '${server}' is not icecast, kh, floor, cli or cli-wN`)
   return server
 }
 
@@ -38,7 +38,9 @@ ${preset.about}
                                  with its TLS <listen-socket>)
   --servers ${preset.servers.padEnd(20)} in turn on each load: icecast (Debian's 2.4.4), kh (icecast-kh, built
                                  from ../shared/peers on first use: minutes), cli (icecast-relay
-                                 --config, one process), cli-wN (the same with --workers N)
+                                 --config, one process), cli-wN (the same with --workers N),
+                                 floor (bench/floor-app.ts: a bare Node relay, what Node and the
+                                 kernel cost; plain loads only)
   --seconds 30                   steady window per run
   --warmup 30                    seconds between the last admission and the window
   --settle 30                    seconds a relay idles before its baseline RSS is read
@@ -74,6 +76,7 @@ export async function compare (preset: Preset): Promise<void> {
   console.error(`${preset.command}: loads ${args.loads}, servers ${args.servers} (${preset.command} -- --help: every flag)`)
   const loads = parseLoads(args.loads)
   const servers = args.servers.split(',').map((s) => s.trim()).filter((s) => s !== '').map(checkServer)
+  if (servers.includes('floor') && loads.some((l) => l.mode !== 'plain')) throw new Error('--servers floor: plain loads only')
   const nodeOptions = args['node-options'].split(/\s+/).filter((option) => option !== '')
   // N listeners are N sockets in the relay and N in the load: children inherit the limit
   ensureFileLimit(Math.max(...loads.map((l) => l.n)) + 1000)
@@ -84,6 +87,7 @@ export async function compare (preset: Preset): Promise<void> {
     const serving = { tlsPem: mode === 'https' ? pem : undefined }
     if (server === 'icecast') return await startIcecastRelay(master, n + 100, serving)
     if (server === 'kh') return await startKhRelay(master, n + 100, serving)
+    if (server === 'floor') return await startFloorRelay(master.url(MOUNT), nodeOptions)
     return await startCliRelay(master, n + 100, { ...serving, workers: workersOf(server), nodeOptions })
   }
 

@@ -64,6 +64,15 @@ test('against a peer that did not admit all: its time is a lower bound, so the r
   assert.equal(speedUps(runs).length, 0, 'no --workers run, no speed-up')
 })
 
+test('the floor is a peer of every CLI run: how far the CLI is from what Node and the kernel cost', () => {
+  const runs = [
+    run('floor', { n: 5000, admissionMs: 1000, cpu: 0.2, idleCpu: 0 }),
+    run('cli', { n: 5000, admissionMs: 2000, cpu: 0.25, idleCpu: 0 })
+  ]
+  const ratioRow = comparisonTable(runs).split('\n').find((line) => line.includes('**cli/floor**'))
+  assert.ok(ratioRow?.includes('| **2.00** | **0.50** |'), ratioRow)
+})
+
 test('a relay with other than one connection to the master is named under the table', () => {
   const runs = [run('cli', { n: 100, admissionMs: 100, cpu: 0.01, idleCpu: 0, upstream: 1 }), run('cli-w2', { n: 100, admissionMs: 100, cpu: 0.01, idleCpu: 0, upstream: 2 })]
   assert.deepEqual(upstreamWarnings(runs), ["cli-w2 at 100 plain: 2 connections to the master's mount, where one per mount per machine is the mark"])
