@@ -50,6 +50,8 @@ ${preset.about}
                                  all of it and its busiest process's (near 1.0: the load limits)
   --node-options ''              Node options of the CLI (default none: as a user runs it), e.g.
                                  --node-options=--optimize-for-size
+  --busy-write-interval S        the CLI's <limits><busy-write-interval> (default: the CLI's, 0.5); 0
+                                 compares one process with --workers N at the same latency
   --save                         write bench/results/<time>[-label].json (the runs the docs cite)
   --label NAME                   appended to the results file name
 It needs what the integration tests need (icecast2, ezstream, openssl, and gcc and friends for kh's
@@ -60,6 +62,7 @@ const OPTIONS = {
   ...MEASURE_FLAGS,
   'load-processes': { type: 'string', default: '2' },
   'node-options': { type: 'string', default: '' },
+  'busy-write-interval': { type: 'string' },
   save: { type: 'boolean', default: false },
   label: { type: 'string' },
   help: { type: 'boolean', default: false }
@@ -78,6 +81,7 @@ export async function compare (preset: Preset): Promise<void> {
   const servers = args.servers.split(',').map((s) => s.trim()).filter((s) => s !== '').map(checkServer)
   if (servers.includes('floor') && loads.some((l) => l.mode !== 'plain')) throw new Error('--servers floor: plain loads only')
   const nodeOptions = args['node-options'].split(/\s+/).filter((option) => option !== '')
+  const busyWriteInterval = args['busy-write-interval'] === undefined ? undefined : Number(args['busy-write-interval'])
   // N listeners are N sockets in the relay and N in the load: children inherit the limit
   ensureFileLimit(Math.max(...loads.map((l) => l.n)) + 1000)
   process.once('SIGINT', () => process.exit(130)) // the exit hook of test/helpers/procs.ts kills every child
@@ -88,7 +92,7 @@ export async function compare (preset: Preset): Promise<void> {
     if (server === 'icecast') return await startIcecastRelay(master, n + 100, serving)
     if (server === 'kh') return await startKhRelay(master, n + 100, serving)
     if (server === 'floor') return await startFloorRelay(master.url(MOUNT), nodeOptions)
-    return await startCliRelay(master, n + 100, { ...serving, workers: workersOf(server), nodeOptions })
+    return await startCliRelay(master, n + 100, { ...serving, workers: workersOf(server), nodeOptions, busyWriteInterval })
   }
 
   const { master, stop } = await startMaster()

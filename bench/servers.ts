@@ -83,15 +83,18 @@ export interface CliRelayOptions extends Serving {
   workers: number
   /** options of the node process, before the CLI's path (default none: as a user runs it) */
   nodeOptions?: string[] | undefined
+  /** `<limits><busy-write-interval>` (default none: the CLI's) */
+  busyWriteInterval?: number | undefined
 }
 
 /** The CLI's config for the bench: Icecast's element names, as a user of Icecast would write it. */
-function cliConfig (master: Icecast, clients: number, ports: { plain: number, tls: number | undefined }, tlsPem: string | undefined): string {
+function cliConfig (master: Icecast, clients: number, ports: { plain: number, tls: number | undefined }, options: CliRelayOptions): string {
+  const busy = options.busyWriteInterval === undefined ? '' : `<busy-write-interval>${options.busyWriteInterval}</busy-write-interval>`
   return `<icecast>
-  <limits><clients>${clients}</clients><burst-size>${LIMITS.burstSize}</burst-size><queue-size>${LIMITS.queueSize}</queue-size></limits>
+  <limits><clients>${clients}</clients><burst-size>${LIMITS.burstSize}</burst-size><queue-size>${LIMITS.queueSize}</queue-size>${busy}</limits>
   ${loopbackSocket(ports.plain, false)}
   ${ports.tls === undefined ? '' : loopbackSocket(ports.tls, true)}
-  ${tlsPem === undefined ? '' : `<paths><ssl-certificate>${tlsPem}</ssl-certificate></paths>`}
+  ${options.tlsPem === undefined ? '' : `<paths><ssl-certificate>${options.tlsPem}</ssl-certificate></paths>`}
   ${relayOf(master)}
 </icecast>
 `
@@ -106,7 +109,7 @@ export async function startCliRelay (master: Icecast, clients: number, options: 
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: npm run build first`)
   const ports = { plain: await freePort(), tls: options.tlsPem === undefined ? undefined : await freePort() }
   const config = join(makeTempDir('bench-cli'), 'icecast.xml')
-  writeFileSync(config, cliConfig(master, clients, ports, options.tlsPem))
+  writeFileSync(config, cliConfig(master, clients, ports, options))
   const args = [...options.nodeOptions ?? [], CLI, '--config', config, ...(options.workers > 1 ? ['--workers', String(options.workers)] : [])]
   // a user's terminal or journal reads what it logs; the bench keeps only the last MB of it
   const proc = spawnTracked(process.execPath, args)

@@ -250,10 +250,16 @@ export const LimitsSchema = Type.Object({
   // A crowd joining
   /**
    * seconds the stream is gathered for the listeners already in while a crowd joins a mount (100 listeners
-   * within a second), or while the mount's writes take 40 % of a second, when longer than `writeInterval`;
-   * 0: `writeInterval` always
+   * within a second), when longer than `writeInterval`; 0: not for a crowd
    */
   crowdWriteInterval: defaulted(Type.Number({ minimum: 0, maximum: 10 }), 0.5),
+  // A mount of thousands
+  /**
+   * seconds the stream is gathered while the mount's writes would take 40 % of a second at `writeInterval`
+   * (about 10,000 listeners in one process), when longer than `writeInterval`; 0: `writeInterval` whatever the
+   * mount's size, for more CPU and less latency
+   */
+  busyWriteInterval: defaulted(Type.Number({ minimum: 0, maximum: 10 }), 0.5),
   /** wrong Basic credentials a client address may send to the admin routes or the stream list within `authWindow` */
   authFailures: defaulted(Type.Integer({ minimum: 1, maximum: 1_000_000 }), 10),
   /** seconds over which `authFailures` are counted; an address past them gets 429 until its window ends */

@@ -102,11 +102,12 @@ expectError<RelayPluginOptions>({ relys: [] })
 expectError<RelayPluginOptions>({ limits: { client: 5 } })
 expectError<RelayPluginOptions>({ limits: { tlsWriteInterval: '0.5' } })
 expectError<RelayPluginOptions>({ limits: { crowdWriteInterval: '0.5' } })
+expectError<RelayPluginOptions>({ limits: { busyWriteInterval: '0.5' } })
 expectError(app.register(icecastRelay, { relys: [{ server: 'h', port: 1 }] }))
 expectError(app.register(icecastRelay, { admn: { username: 'admin', password: 'x' } }))
 expectAssignable<RelayPluginOptions>({
   relays: [{ url: 'http://h:8000/a', localMount: '/a', onDemand: true, maxListeners: 5, metaint: 8192, charset: 'latin1', publicOnly: true }],
-  limits: { clients: 1, burstSize: 0, queueSize: 4096, sourceTimeout: 1, connectTimeout: 1, gracePeriod: 0, onDemandLinger: 0, maxBackoff: 1, writeInterval: 0, tlsWriteInterval: 0.5, crowdWriteInterval: 0.5, authFailures: 1, authWindow: 1 },
+  limits: { clients: 1, burstSize: 0, queueSize: 4096, sourceTimeout: 1, connectTimeout: 1, gracePeriod: 0, onDemandLinger: 0, maxBackoff: 1, writeInterval: 0, tlsWriteInterval: 0.5, crowdWriteInterval: 0.5, busyWriteInterval: 0, authFailures: 1, authWindow: 1 },
   prefix: '/radio',
   userAgent: 'me',
   master: { server: 'm', port: 8000, password: 'p' },

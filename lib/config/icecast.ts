@@ -7,7 +7,7 @@ import { readMasterBlock } from './master-block.js'
 import { readHls } from './hls.js'
 import { readLogging, type LogLevel } from './logging.js'
 import { listenSockets, readListenSocket, readTlsSettings, tlsFilesOf, type ListenSocket, type SocketElements, type TlsFiles } from './listen.js'
-import { childrenOf, flagOf, integerOf, parseXml, type XmlChild, type XmlNode } from './xml.js'
+import { childrenOf, decimalOf, flagOf, integerOf, parseXml, type XmlChild, type XmlNode } from './xml.js'
 
 export interface IcecastConfig {
   options: RelayPluginOptions
@@ -34,6 +34,11 @@ function readLimits (reader: Reader, limits: XmlChild, options: Record<string, u
       case 'burst-size': set('burstSize', count(child)); break
       case 'source-timeout': set('sourceTimeout', count(child)); break
       case 'burst-on-connect': burstOnConnect = flagOf(child); break
+      // the relay's own, in seconds (Icecast has no such limits and reads past them)
+      case 'write-interval': set('writeInterval', decimalOf(child)); break
+      case 'tls-write-interval': set('tlsWriteInterval', decimalOf(child)); break
+      case 'crowd-write-interval': set('crowdWriteInterval', decimalOf(child)); break
+      case 'busy-write-interval': set('busyWriteInterval', decimalOf(child)); break
       default: reader.skip(child)
     }
   }

@@ -114,6 +114,13 @@ export function integerOf (child: XmlChild, min: number, max: number): number {
   return value
 }
 
+/** A decimal number such as `0.005` (seconds): digits with at most one point; the options' schema checks its range. */
+export function decimalOf (child: XmlChild): number {
+  const text = textOf(child)
+  if (!/^\d{1,9}(\.\d{1,9})?$/.test(text)) throw new InvalidConfigError(`${child.path}: "${text}" is not a decimal number such as 0.5`)
+  return Number(text)
+}
+
 /** The words Icecast 2.5 and icecast-kh take for a switch, besides integers. */
 const FLAG_WORDS = new Map([['true', true], ['yes', true], ['on', true], ['false', false], ['no', false], ['off', false]])
 

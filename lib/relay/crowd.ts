@@ -31,8 +31,9 @@ export class Crowd {
 }
 
 /**
- * The interval a mount's stream is gathered for: `base` (`limits.writeInterval`), or `gathered`
- * (`limits.crowdWriteInterval`) when longer while it `gathers` (a crowd joins, or its writes keep the thread busy).
+ * The interval a mount's stream is gathered for: `base` (`limits.writeInterval`), or `gathered` when longer
+ * while it `gathers` (`limits.crowdWriteInterval` while a crowd joins, `limits.busyWriteInterval` while its
+ * writes keep the thread busy).
  */
 export function gatheredInterval (base: number, gathered: number, gathers: boolean): number {
   return gathers ? Math.max(base, gathered) : base
@@ -54,7 +55,7 @@ export interface WriteWork {
  * Whether a mount's writes would keep the relay's thread busy at `writeInterval`: each upstream read costs a
  * write per listener (a system call, about 15 µs on loopback), so a mount of 10,000 whose upstream sends four
  * reads a second would spend more than half of a core writing them one by one. While it would, the stream is
- * gathered for `limits.crowdWriteInterval`: two reads go out in one write, at about half the cost, for the
+ * gathered for `limits.busyWriteInterval`: two reads go out in one write, at about half the cost, for the
  * latency icecast-kh's listeners have anyway (docs/performance.md). A mount of 5,000 stays under it. The share is
  * foreseen from the last window (a second or more): the ms a write took, times the listeners, times the rounds
  * `writeInterval` would have made of its reads (reads closer than it go out together: Icecast sends a read in

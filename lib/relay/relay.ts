@@ -898,15 +898,16 @@ export class Relay implements RelayView {
   /**
    * Sends the mount's pending bytes to its listeners: at once, or with `limits.writeInterval` once per
    * interval, which trades that much latency for fewer writes (each is a system call per listener); to its
-   * listeners over TLS once per `limits.tlsWriteInterval` (0: as the others); to the others once per `limits.crowdWriteInterval` while a crowd joins (see Crowd) or while the mount's writes keep the thread busy (see BusyWrites).
+   * listeners over TLS once per `limits.tlsWriteInterval` (0: as the others); to the others once per `limits.crowdWriteInterval` while a crowd joins (see Crowd), and once per `limits.busyWriteInterval` while the mount's writes keep the thread busy (see BusyWrites), whichever is longest.
    * Whatever the interval, the mount writes early once a quarter of `limits.queueSize` was gathered (see gatherBound).
    */
   #flushSoon (): void {
-    const { writeInterval, tlsWriteInterval, crowdWriteInterval } = this.#ctx.limits
+    const { writeInterval, tlsWriteInterval, crowdWriteInterval, busyWriteInterval } = this.#ctx.limits
     const mount = this.mount
     const crowded = this.#crowd.active()
     this.#busyWrites.read({ busyMs: mount.writeBusyMs, writes: mount.writes, audience: mount.roundAudience }, writeInterval * 1000, crowded)
-    this.#liveFlush.soon(gatheredInterval(writeInterval, crowdWriteInterval, crowded || this.#busyWrites.busy))
+    const forCrowd = gatheredInterval(writeInterval, crowdWriteInterval, crowded)
+    this.#liveFlush.soon(gatheredInterval(forCrowd, busyWriteInterval, this.#busyWrites.busy))
     if (this.mount.hasEncrypted) this.#tlsFlush.soon(tlsWriteInterval === 0 ? writeInterval : tlsWriteInterval)
   }
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import fc from 'fast-check'
 import { readIcecastConfig } from '../../../lib/config/icecast.js'
 import { MASTER_SNIPPET, RELAY_SNIPPET, SEED_DOC, seedDocSnippets } from './seed.js'
 
@@ -116,6 +117,28 @@ test('Icecast\'s ways: burst-on-connect 0 is no burst; every listen socket; port
   assert.deepEqual(sockets.warnings, [])
   assert.deepEqual(readIcecastConfig('<port>8123</port><bind-address>::1</bind-address>').listen, [{ port: 8123, host: '::1' }])
   assert.deepEqual(readIcecastConfig('<icecast/>').options, { relays: [] })
+})
+
+test('the relay\'s own limits in <limits>: how long the stream is gathered, in decimal seconds, within the options\' range', () => {
+  const { options, warnings } = readIcecastConfig(`<limits><write-interval>0</write-interval><tls-write-interval>0.25</tls-write-interval>
+    <crowd-write-interval>1</crowd-write-interval><busy-write-interval>0.005</busy-write-interval></limits>`)
+  assert.deepEqual(options.limits, { writeInterval: 0, tlsWriteInterval: 0.25, crowdWriteInterval: 1, busyWriteInterval: 0.005 })
+  assert.deepEqual(warnings, [])
+  // any decimal in the options' range reads back as the number it writes
+  fc.assert(fc.property(fc.integer({ min: 0, max: 9 }), fc.stringMatching(/^\d{1,9}$/), (whole, fraction) => {
+    const seconds = `${whole}.${fraction}`
+    assert.equal(readIcecastConfig(`<limits><busy-write-interval>${seconds}</busy-write-interval></limits>`).options.limits?.busyWriteInterval, Number(seconds))
+  }))
+  for (const [bad, message] of [
+    ['-1', /^<limits> <write-interval>: "-1" is not a decimal number such as 0\.5$/],
+    ['.5', /is not a decimal number/],
+    ['1e-3', /is not a decimal number/],
+    ['0,5', /is not a decimal number/],
+    ['', /is not a decimal number/],
+    ['11', /^<limits> <write-interval>: Expected number to be less or equal to 10$/]
+  ] as const) {
+    assert.throws(() => readIcecastConfig(`<limits><write-interval>${bad}</write-interval></limits>`), { message }, bad)
+  }
 })
 
 test('credentials: no password, no account (there is no default password); Icecast\'s default user names', () => {
