@@ -29,12 +29,15 @@ function formatOf (hash: string): string {
 /**
  * The users of an htpasswd file's text. As Icecast reads it: empty lines and lines starting with `#` are
  * skipped, the user name is everything before the last colon (it may hold colons), the hash after it.
- * A later line of the same user replaces an earlier one. A hash in upper case is Icecast's too.
+ * A later line of the same user replaces an earlier one. A hash in upper case is Icecast's too; a byte order
+ * mark before the first line is none of the first user's name.
  */
 export function parseHtpasswd (text: string): HtpasswdUsers {
   const users = new Map<string, string>()
   const problems: string[] = []
-  for (const [i, raw] of text.split('\n').entries()) {
+  // a file saved by Windows' Notepad starts with a byte order mark: Icecast takes it into the first user's name,
+  // who then cannot log in
+  for (const [i, raw] of text.replace(/^\uFEFF/, '').split('\n').entries()) {
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw
     if (line === '' || line.startsWith('#')) continue
     const colon = line.lastIndexOf(':')

@@ -39,10 +39,11 @@ test('htpasswd: Apache\'s formats and lines without a colon are reported with th
   ])
 })
 
-test('htpasswd (property): every user written as Icecast writes it logs in with its password and no other', () => {
+test('htpasswd (property): every user written as Icecast writes it logs in with its password and no other, a byte order mark before the file or not', () => {
   const user = fc.string({ maxLength: 20 }).filter((name) => !/[\r\n]/.test(name) && !name.startsWith('#') && name !== '')
-  fc.assert(fc.property(fc.uniqueArray(fc.tuple(user, fc.string({ maxLength: 20 })), { selector: ([name]) => name, maxLength: 8 }), fc.string(), (entries, other) => {
-    const { users, problems } = parseHtpasswd(entries.map(([name, password]) => `${name}:${htpasswdHash(password)}\n`).join(''))
+  fc.assert(fc.property(fc.uniqueArray(fc.tuple(user, fc.string({ maxLength: 20 })), { selector: ([name]) => name, maxLength: 8 }), fc.string(), fc.boolean(), (entries, other, bom) => {
+    const text = entries.map(([name, password]) => `${name}:${htpasswdHash(password)}\n`).join('')
+    const { users, problems } = parseHtpasswd(bom ? `\uFEFF${text}` : text)
     assert.deepEqual(problems, [])
     for (const [name, password] of entries) {
       assert.ok(htpasswdAllows(users, name, password))
