@@ -81,7 +81,9 @@ export async function compare (preset: Preset): Promise<void> {
   const servers = args.servers.split(',').map((s) => s.trim()).filter((s) => s !== '').map(checkServer)
   if (servers.includes('floor') && loads.some((l) => l.mode !== 'plain')) throw new Error('--servers floor: plain loads only')
   const nodeOptions = args['node-options'].split(/\s+/).filter((option) => option !== '')
-  const busyWriteInterval = args['busy-write-interval'] === undefined ? undefined : Number(args['busy-write-interval'])
+  const busy = args['busy-write-interval']
+  if (busy !== undefined && !/^\d+(\.\d+)?$/.test(busy)) throw new Error(`--busy-write-interval: '${busy}' is not a number of seconds such as 0.5`)
+  const busyWriteInterval = busy === undefined ? undefined : Number(busy)
   // N listeners are N sockets in the relay and N in the load: children inherit the limit
   ensureFileLimit(Math.max(...loads.map((l) => l.n)) + 1000)
   process.once('SIGINT', () => process.exit(130)) // the exit hook of test/helpers/procs.ts kills every child

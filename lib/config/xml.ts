@@ -117,7 +117,7 @@ export function integerOf (child: XmlChild, min: number, max: number): number {
 /** A decimal number such as `0.005` (seconds): digits with at most one point; the options' schema checks its range. */
 export function decimalOf (child: XmlChild): number {
   const text = textOf(child)
-  if (!/^\d{1,9}(\.\d{1,9})?$/.test(text)) throw new InvalidConfigError(`${child.path}: "${text}" is not a decimal number such as 0.5`)
+  if (!/^\d{1,9}(\.\d+)?$/.test(text)) throw new InvalidConfigError(`${child.path}: "${text}" is not a decimal number such as 0.5`)
   return Number(text)
 }
 

@@ -88,6 +88,11 @@ test('a mount whose writes would keep the thread busy is gathered for busyWriteI
   assert.ok(busy >= 300, `a read of a busy mount reached a listener after ${busy.toFixed(0)} ms: gathered for 0.5 s`)
 })
 
+test('crowdWriteInterval 0: a busy mount is still gathered, for busyWriteInterval', async (t) => {
+  const busy = await busyMount(t, '/uncrowded.mp3', { crowdWriteInterval: 0 })
+  assert.ok(busy >= 300, `a read of a busy mount reached a listener after ${busy.toFixed(0)} ms: gathered for 0.5 s`)
+})
+
 test('busyWriteInterval 0: a busy mount is written at writeInterval', async (t) => {
   const busy = await busyMount(t, '/eager.mp3', { busyWriteInterval: 0 })
   assert.ok(busy < 300, `a read of a busy mount reached a listener after ${busy.toFixed(0)} ms: not gathered`)
