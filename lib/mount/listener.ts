@@ -71,6 +71,33 @@ function onDurationTimer (listener: Listener): void {
   listener.checkDuration()
 }
 
+/** The most bytes one TLS record carries (RFC 8446, 5.1). */
+export const TLS_RECORD_BYTES = 16384
+
+/**
+ * `slices` in order as pieces of at most `size` bytes: neighbours joined while they fit, a larger slice cut
+ * (without a copy); every byte is in one piece, in order.
+ */
+export function piecesOf (slices: Buffer[], size = TLS_RECORD_BYTES): Buffer[] {
+  const pieces: Buffer[] = []
+  let group: Buffer[] = []
+  let bytes = 0
+  for (const slice of slices) {
+    for (let from = 0; from < slice.length;) {
+      const part = slice.subarray(from, from + size - bytes)
+      group.push(part)
+      bytes += part.length
+      from += part.length
+      if (bytes < size) continue
+      pieces.push(group.length === 1 ? part : Buffer.concat(group, bytes))
+      group = []
+      bytes = 0
+    }
+  }
+  if (group.length > 0) pieces.push(group.length === 1 ? group[0]! : Buffer.concat(group, bytes))
+  return pieces
+}
+
 /**
  * Ends a socket and closes it once what it was sent is written: Node's server sockets allow half-open
  * connections, so `end()` alone keeps one open until the client ends its half too, which some never do.
@@ -109,6 +136,9 @@ export class Listener {
   /** Node keeps timers of the same delay in one list, so a timer per limited listener costs no sweep. */
   #durationTimer: NodeJS.Timeout | undefined
   readonly ending: Set<Listener>
+  /** a TLS listener's start still to be written, and what was sent after it meanwhile (see #pace) */
+  #paced: Buffer[] | undefined
+  #pacedBytes = 0
 
   constructor (init: ListenerInit) {
     this.id = init.id
@@ -148,14 +178,17 @@ export class Listener {
 
   send (chunk: Buffer): void {
     if (this.#droppedAsSlow()) return
-    this.#socket.write(this.#framer === undefined ? chunk : this.#framer.frame(chunk))
+    const bytes = this.#framer === undefined ? chunk : this.#framer.frame(chunk)
+    if (this.#paced === undefined && !(this.encrypted && bytes.length > TLS_RECORD_BYTES)) this.#socket.write(bytes)
+    else this.#pace([bytes])
     this.bytesSent += chunk.length
   }
 
   /**
    * Sends what a listener starts with (its intro, codec headers, the burst) as one corked write. Its framing is
    * written as slices: the chunks of a burst are old, so no other listener stands at the same place in
-   * them, and joining them would make a new buffer per listener for the garbage collector.
+   * them, and joining them would make a new buffer per listener for the garbage collector. Over TLS it is written in
+   * pieces instead (see #pace).
    */
   start (chunks: Buffer[]): void {
     if (this.#droppedAsSlow()) return
@@ -169,15 +202,57 @@ export class Listener {
       else framer.slices(chunk, slices)
       this.bytesSent += chunk.length
     }
+    if (this.encrypted) {
+      this.#pace(slices)
+      return
+    }
     const socket = this.#socket
     socket.cork()
     for (const slice of slices) socket.write(slice)
     socket.uncork()
   }
 
+  /**
+   * Writes to a TLS listener in pieces of a TLS record at most, each once the last is written, until none is
+   * left; what is sent meanwhile waits behind them. Its start goes so, and any larger write. Node encrypts a
+   * write (a corked one joined first) as one buffer, and its TLS stream keeps a buffer as large as the largest
+   * write it had for the rest of the connection: a start of 64 KiB in one write kept some 35–40 KiB more per HTTPS
+   * listener (docs/performance.md).
+   */
+  #pace (slices: Buffer[]): void {
+    const pieces = piecesOf(slices)
+    for (const piece of pieces) this.#pacedBytes += piece.length
+    if (this.#paced !== undefined) {
+      this.#paced.push(...pieces)
+      return
+    }
+    this.#paced = pieces
+    this.#writePiece()
+  }
+
+  #writePiece (): void {
+    const piece = this.#paced!.shift()
+    // an ended listener gets nothing more: what it was owed of its start is dropped with it
+    if (piece === undefined || this.ended) {
+      this.#unpace()
+      return
+    }
+    this.#pacedBytes -= piece.length
+    this.#socket.write(piece, (error) => {
+      // a socket that failed is destroyed: what is sent after it goes nowhere either way
+      if (error == null) this.#writePiece()
+      else this.#unpace()
+    })
+  }
+
+  #unpace (): void {
+    this.#paced = undefined
+    this.#pacedBytes = 0
+  }
+
   /** Ends a listener whose unsent queue passed `queueSize`: true when it did. */
   #droppedAsSlow (): boolean {
-    if (this.#socket.writableLength <= this.#queueSize) return false
+    if (this.#socket.writableLength + this.#pacedBytes <= this.#queueSize) return false
     this.end('slow')
     return true
   }

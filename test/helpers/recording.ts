@@ -28,7 +28,11 @@ export function recordingListener (init: RecordingInit): RecordingListener {
     encrypted: init.encrypted === true,
     writableLength: 0,
     destroyed: false,
-    write (chunk: Buffer) { (corked ?? writes).push(chunk) },
+    // a write's callback at once: a real socket calls it once the write is done, on a later turn
+    write (chunk: Buffer, done?: (error?: Error | null) => void) {
+      (corked ?? writes).push(chunk)
+      done?.(null)
+    },
     cork () { corked = [] },
     uncork () { if (corked !== undefined) writes.push(Buffer.concat(corked)); corked = undefined },
     end () {},
