@@ -28,10 +28,11 @@ class Coalesced<T> {
     this.#max = max
   }
 
-  async get (key: string, keepMs: number, fetch: () => Promise<T>): Promise<T> {
+  /** `olderThanMs`: a value kept longer than that is fetched again too (one in flight is always shared) */
+  async get (key: string, keepMs: number, fetch: () => Promise<T>, olderThanMs = keepMs): Promise<T> {
     const now = Date.now()
     const kept = this.#entries.get(key)
-    if (kept !== undefined && now < kept.until) return await kept.value
+    if (kept !== undefined && now < kept.until && kept.until - keepMs > now - olderThanMs) return await kept.value
     this.#entries.delete(key)
     // kept from when the fetch ends, not from when it starts, once it did: until then, shared as it runs
     const entry: Fetched<T> = { value: fetch(), until: Number.POSITIVE_INFINITY }
@@ -68,12 +69,14 @@ export class RemoteWindows {
     this.#segments = new Coalesced(MOUNTS_KEPT * maxWindowSegments)
   }
 
-  async window (localMount: string, settings: RemoteSettings): Promise<HlsWindow> {
-    return await this.#windows.get(localMount, windowCacheMs(settings.segmentSeconds), async () => {
+  /** `olderThanMs`: the kept window is fetched again if it is older than that (default: as long as it is kept) */
+  async window (localMount: string, settings: RemoteSettings, olderThanMs?: number): Promise<HlsWindow> {
+    const keepMs = windowCacheMs(settings.segmentSeconds)
+    return await this.#windows.get(localMount, keepMs, async () => {
       const answer: unknown = await (await this.#fetch(`${encodeURI(localMount)}/${WINDOW_FILE}`, true))?.json()
       if (!Value.Check(WindowAnswerSchema, answer)) throw new HlsOriginError(`${this.#origin.url}${localMount}`, 'its window could not be read')
       return windowOf(answer)
-    })
+    }, olderThanMs)
   }
 
   /**

@@ -72,6 +72,12 @@ const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl'
 /** Target durations a session may go without polling: players poll every one; a stalled one retries for a few. */
 const SESSION_POLLS = 3
 const SWEEP_EVERY_MS = 1000
+/**
+ * A worker asked for the segment after the newest of its copy of the window fetches the window again when its copy
+ * is older than this: another worker's newer copy named it. Not at once, so that asking for it again and again
+ * costs the process that cuts the windows a fetch in this time at most.
+ */
+const NEXT_SEGMENT_REFRESH_MS = 100
 /** ms an id another process of the machine held is taken as still held there without polls here: then it is asked again */
 const HELD_ELSEWHERE_FOR = 60_000
 
@@ -361,11 +367,15 @@ export function hlsServer (init: HlsInit): HlsServer {
       const holding = claims === undefined ? 'nowhere' : await holder(given!)
       if (holding !== 'here' && holding !== 'elsewhere') return answer(reply, 403, `Segments of ${relay.localMount} need a live HLS session`)
     }
-    const { segments } = window
-    if (segments.length === 0) return notLive(reply, relay, settings)
-    const found = served(segments, window.retired, sequence)
+    if (window.segments.length === 0) return notLive(reply, relay, settings)
+    let found = served(window.segments, window.retired, sequence)
     let data: Buffer | undefined
     try {
+      if (found === undefined && remote !== undefined && sequence === window.segments.at(-1)!.sequence + 1) {
+        // the next segment: a playlist from another worker, whose copy of the window is newer, can name it
+        window = await remote.window(relay.localMount, settings, NEXT_SEGMENT_REFRESH_MS)
+        found = served(window.segments, window.retired, sequence)
+      }
       data = found === undefined || EXTENSION[found.codec] !== extension ? undefined : await bytesOf(relay, settings, found)
     } catch (error) {
       return originFailed(request, reply, relay, settings, error, `segment ${sequence}.${extension}`)

@@ -231,9 +231,9 @@ export class Listener {
   }
 
   #writePiece (): void {
-    const piece = this.#paced!.shift()
-    // an ended listener gets nothing more: what it was owed of its start is dropped with it
-    if (piece === undefined || this.ended) {
+    // undefined: the listener ended, and what waited was written at once (see #flushPaced)
+    const piece = this.#paced?.shift()
+    if (piece === undefined) {
       this.#unpace()
       return
     }
@@ -248,6 +248,13 @@ export class Listener {
   #unpace (): void {
     this.#paced = undefined
     this.#pacedBytes = 0
+  }
+
+  /** What waits behind a piece goes at once, as a plain socket's would: the connection closes, and its buffers with it. */
+  #flushPaced (): void {
+    const paced = this.#paced
+    this.#unpace()
+    for (const piece of paced ?? []) this.#socket.write(piece)
   }
 
   /** Ends a listener whose unsent queue passed `queueSize`: true when it did. */
@@ -273,6 +280,7 @@ export class Listener {
     } else {
       this.ending.add(this)
       socket.setTimeout(END_IDLE_TIMEOUT_MS, destroySocket)
+      this.#flushPaced()
       endAndClose(socket)
     }
   }

@@ -55,6 +55,20 @@ test('origin: a window asked by many at once is one request, kept half a target 
   assert.equal(count('/a.aac/hls-window.json'), 2, 'expired after 100 ms')
 })
 
+test('origin: a window asked for fresher than it is kept is fetched again once it is that old, one fetch shared', async () => {
+  // kept 1 s (2 s segments); asked for one newer than 50 ms, as the segment after the newest is
+  const settings = { segmentSeconds: 2, windowSegments: 3 }
+  const remote = new RemoteWindows({ url, username: 'relay', password: 'secret' }, 3)
+  await remote.window('/fresh.aac', settings)
+  await remote.window('/fresh.aac', settings, 50)
+  assert.equal(count('/fresh.aac/hls-window.json'), 1, 'younger than 50 ms: kept')
+  await sleep(80)
+  await Promise.all(Array.from({ length: 5 }, async () => await remote.window('/fresh.aac', settings, 50)))
+  assert.equal(count('/fresh.aac/hls-window.json'), 2, 'older: fetched again, once for five askers')
+  await remote.window('/fresh.aac', settings)
+  assert.equal(count('/fresh.aac/hls-window.json'), 2, 'the fresh one is kept for the others')
+})
+
 test('origin: a failed fetch is forgotten at once: the next asker fetches again', async () => {
   const remote = new RemoteWindows({ url, username: 'relay', password: 'secret' }, 3)
   failOnce.add('/b.aac/hls-window.json')

@@ -98,11 +98,24 @@ test('what waits behind a TLS listener\'s start counts toward its queue: past qu
   assert.deepEqual(ended, ['slow'])
 })
 
-test('an ended TLS listener gets no more of its start', async (t) => {
+test('a TLS listener ended gracefully still gets what waited behind its start, as a plain one would', async (t) => {
+  const pair = await tlsPair(t)
+  const listener = listenerOn(pair.server, 1 << 20)
+  const start = randomBytes(5 * TLS_RECORD_BYTES)
+  const later = randomBytes(20_000)
+  listener.start([start])
+  listener.send(later)
+  listener.end('removed')
+  const all = Buffer.concat([start, later])
+  await waitUntil(() => pair.received().length >= all.length, 5000, 'everything received before the close')
+  assert.ok(pair.received().equals(all))
+})
+
+test('a TLS listener cut off (slow, kicked) gets no more of what waited', async (t) => {
   const pair = await tlsPair(t)
   const listener = listenerOn(pair.server, 1 << 20)
   listener.start([randomBytes(5 * TLS_RECORD_BYTES)])
-  listener.end('removed')
+  listener.end('kicked')
   await once(pair.server, 'close')
   assert.ok(pair.writes.length < 5, `${pair.writes.length} of the 5 pieces written`)
 })
