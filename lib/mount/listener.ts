@@ -89,13 +89,18 @@ export function piecesOf (slices: Buffer[], size = TLS_RECORD_BYTES): Buffer[] {
       bytes += part.length
       from += part.length
       if (bytes < size) continue
-      pieces.push(group.length === 1 ? part : Buffer.concat(group, bytes))
+      pieces.push(joined(group, bytes))
       group = []
       bytes = 0
     }
   }
-  if (group.length > 0) pieces.push(group.length === 1 ? group[0]! : Buffer.concat(group, bytes))
+  if (group.length > 0) pieces.push(joined(group, bytes))
   return pieces
+}
+
+/** `group` as one buffer: a lone slice as it is, without a copy. */
+function joined (group: Buffer[], bytes: number): Buffer {
+  return group.length === 1 ? group[0]! : Buffer.concat(group, bytes)
 }
 
 /**
@@ -179,8 +184,8 @@ export class Listener {
   send (chunk: Buffer): void {
     if (this.#droppedAsSlow()) return
     const bytes = this.#framer === undefined ? chunk : this.#framer.frame(chunk)
-    if (this.#paced === undefined && !(this.encrypted && bytes.length > TLS_RECORD_BYTES)) this.#socket.write(bytes)
-    else this.#pace([bytes])
+    if (this.encrypted && (this.#paced !== undefined || bytes.length > TLS_RECORD_BYTES)) this.#pace([bytes])
+    else this.#socket.write(bytes)
     this.bytesSent += chunk.length
   }
 
